@@ -1,0 +1,123 @@
+"""The TMS clinic application: `create_app()` builds a configured Flask app."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, flash, redirect, request, session, url_for
+from flask_login import current_user, logout_user
+
+from clinic import clock, extensions
+from clinic.api import init_api
+from clinic.db import configure_sqlite
+from config import PROJECT_ROOT, ConfigError, load_config
+
+# Feature packages, in dependency order. Each exposes `init_app(app)` and, where it has a
+# part of the JSON API, `api.blp` (a flask-smorest Blueprint).
+FEATURES: tuple[str, ...] = ("auth", "audit")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'self'; object-src 'none'"
+)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app; a bad setting stops start-up with one line naming the variable."""
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from None
+    config.update(overrides or {})
+
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    app.config.update(config)
+    app.permanent_session_lifetime = timedelta(minutes=app.config["CLINIC_IDLE_TIMEOUT_MINUTES"])
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    import clinic.models  # noqa: F401  (the whole schema, for Alembic)
+
+    extensions.db.init_app(app)
+    with app.app_context():
+        configure_sqlite(extensions.db.engine)
+    extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"))
+    extensions.csrf.init_app(app)
+    extensions.login_manager.init_app(app)
+
+    from clinic.api import routes as api_routes
+    from clinic.errors import register_error_handlers
+
+    register_error_handlers(app)
+    api_blueprints = [api_routes.blp]
+    for name in FEATURES:
+        feature = importlib.import_module(f"clinic.{name}")
+        feature.init_app(app)
+        try:
+            api_module = importlib.import_module(f"clinic.{name}.api")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"clinic.{name}.api":
+                raise
+        else:
+            api_blueprints.append(api_module.blp)
+    init_api(app, api_blueprints)
+
+    from clinic import cli, templating
+
+    cli.init_app(app)
+    templating.init_app(app)
+    _install_request_hooks(app)
+    return app
+
+
+def _install_request_hooks(app: Flask) -> None:
+    from clinic.audit.services import request_address
+
+    @app.before_request
+    def remember_address() -> None:
+        request_address.set(request.remote_addr)
+
+    @app.before_request
+    def expire_idle_sessions() -> Any:
+        """Sign out a page session idle longer than CLINIC_IDLE_TIMEOUT_MINUTES."""
+        if request.path.startswith("/api/") or request.endpoint == "static":
+            return None
+        if not current_user.is_authenticated:
+            return None
+        now = clock.now().timestamp()
+        seen = session.get("seen")
+        limit = app.config["CLINIC_IDLE_TIMEOUT_MINUTES"] * 60
+        if isinstance(seen, (int, float)) and now - seen > limit:
+            logout_user()
+            session.clear()
+            flash("You were signed out after a period of inactivity.", "info")
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        session.permanent = True
+        session["seen"] = now
+        return None
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config["ENV_NAME"] == "production":
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static":
+            headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,1 @@
+"""Alerts shared by every feature (the model and `raise_alert`)."""

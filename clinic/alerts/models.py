@@ -1,0 +1,68 @@
+"""Alerts: something a person must look at (item 9, adverse events, authorizations, failures)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinic import clock
+from clinic.auth.models import User
+from clinic.extensions import db
+
+ALERT_KINDS = (
+    "suicidal_ideation",
+    "adverse_event",
+    "authorization",
+    "motor_threshold_due",
+    "reminder_failed",
+    "screening_review",
+    "other",
+)
+SEVERITIES = ("info", "warning", "urgent")
+AUDIENCES = ("clinician", "front_desk", "technician", "admin")
+STATUSES = ("open", "acknowledged")
+
+
+class Alert(db.Model):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'acknowledged')", name="status"),
+        CheckConstraint("severity IN ('info', 'warning', 'urgent')", name="severity"),
+        Index("ix_alerts_status_created", "status", "created_at"),
+        # One open alert per (kind, dedupe_key): a daily check never piles up duplicates.
+        Index(
+            "uq_alerts_open_dedupe",
+            "kind",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("status = 'open' AND dedupe_key IS NOT NULL"),
+            sqlite_where=text("status = 'open' AND dedupe_key IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(10), default="warning")
+    audience: Mapped[str] = mapped_column(String(20), default="clinician")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    title: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text, default="")
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"), index=True)
+    # The clinician it is addressed to first (e.g. the prescriber); every clinician sees it.
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    subject_type: Mapped[str | None] = mapped_column(String(40))
+    subject_id: Mapped[int | None]
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    escalated_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledgement_note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])

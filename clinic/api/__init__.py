@@ -1,0 +1,70 @@
+"""The JSON API at /api/v1: flask-smorest for schemas and the OpenAPI document.
+
+Each feature package registers its own smorest blueprint through `register`; errors are
+answered by `clinic.errors` for the whole app (flask-smorest's own handler is turned off
+so the API and the pages share one error format).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask
+from flask_smorest import Api, Blueprint
+
+from clinic.extensions import csrf
+
+API_PREFIX = "/api/v1"
+
+
+class ErrorDetailSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+
+
+class ErrorSchema(ma.Schema):
+    """The contract's error body: {"error": {"code", "message", "fields"}}."""
+
+    error = ma.fields.Nested(ErrorDetailSchema, required=True)
+
+
+class ClinicApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self) -> None:
+        """clinic.errors answers every error, API and pages alike."""
+
+
+API_CONFIG: dict[str, Any] = {
+    "API_TITLE": "TMS clinic API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": API_PREFIX,
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": (
+                "Scheduling, treatment logging and outcomes for a TMS clinic. "
+                "Authenticate with `Authorization: Bearer <token>` (from `flask users token` "
+                "or the profile page). Instants are ISO 8601 and answered in UTC; dates are "
+                "YYYY-MM-DD; local times HH:MM in the clinic's time zone. Errors answer "
+                '`{"error": {"code", "message", "fields"}}`.'
+            )
+        },
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearerAuth": []}],
+    },
+}
+
+
+def init_api(app: Flask, blueprints: list[Blueprint]) -> ClinicApi:
+    """One Api per app (tests build many apps; the Api keeps per-app spec state)."""
+    for key, value in API_CONFIG.items():
+        app.config.setdefault(key, value)
+    api = ClinicApi(app)
+    for blueprint in blueprints:
+        csrf.exempt(blueprint)  # token-authenticated: cookies are ignored on the API
+        api.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    return api

@@ -1,0 +1,59 @@
+"""API endpoints that belong to no single feature: health and the caller's identity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app
+from flask_login import current_user
+from flask_smorest import Blueprint
+from sqlalchemy import text
+
+from clinic.auth.permissions import Permission, public, requires
+from clinic.extensions import db
+
+blp = Blueprint("api_core", __name__, description="Health and identity")
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String()
+    database = ma.fields.String()
+    scheduler = ma.fields.Dict(allow_none=True)
+
+
+class MeSchema(ma.Schema):
+    id = ma.fields.Integer()
+    email = ma.fields.String()
+    name = ma.fields.String()
+    role = ma.fields.String()
+
+
+HEALTH_EXTRAS: list[Any] = []
+"""Callables adding keys to the health answer (the scheduler heartbeat registers one)."""
+
+
+@blp.route("/health")
+@public
+@blp.response(200, HealthSchema)
+@blp.doc(security=[])
+def health() -> Any:
+    """Is the service up? Answers 503 with status `unavailable` when the database does not."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any driver error means the database is not answering
+        current_app.logger.exception("health check: database unavailable")
+        db.session.rollback()
+        return {"status": "unavailable", "database": "unavailable"}, 503
+    body: dict[str, Any] = {"status": "ok", "database": "ok"}
+    for extra in HEALTH_EXTRAS:
+        body.update(extra())
+    return body
+
+
+@blp.route("/me")
+@requires(Permission.AUTHENTICATED)
+@blp.response(200, MeSchema)
+def me() -> Any:
+    """The user the token belongs to."""
+    return current_user

@@ -1,0 +1,95 @@
+"""Writing and reading the audit trail.
+
+Services call `record()` in the same transaction as the change they describe, so a
+change and its audit row commit or roll back together. The caller's network address is
+taken from a context variable the web layer sets per request (None for CLI and jobs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from clinic import clock
+from clinic.audit.models import AuditEvent
+from clinic.extensions import db
+
+request_address: ContextVar[str | None] = ContextVar("request_address", default=None)
+
+
+def record(
+    actor_id: int | None,
+    action: str,
+    entity_type: str,
+    entity_id: int | None = None,
+    *,
+    patient_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event: who (actor_id), did what (action) to which entity, when, from where."""
+    if entity_type == "patient" and patient_id is None:
+        patient_id = entity_id
+    event = AuditEvent(
+        at=clock.now(),
+        actor_id=actor_id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        patient_id=patient_id,
+        address=request_address.get(),
+        detail=detail,
+    )
+    db.session.add(event)
+    return event
+
+
+def search(
+    *,
+    entity_type: str | None = None,
+    entity_id: int | None = None,
+    actor_id: int | None = None,
+    action: str | None = None,
+    patient_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> Sequence[AuditEvent]:
+    """Newest first, filtered; bounded by `limit` so the page never loads the whole trail."""
+    query = (
+        select(AuditEvent)
+        .options(joinedload(AuditEvent.actor))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
+    if entity_type:
+        query = query.where(AuditEvent.entity_type == entity_type)
+    if entity_id is not None:
+        query = query.where(AuditEvent.entity_id == entity_id)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if patient_id is not None:
+        query = query.where(AuditEvent.patient_id == patient_id)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
+    return db.session.scalars(query.limit(limit).offset(offset)).all()
+
+
+def recent_viewers(patient_id: int, limit: int = 10) -> Sequence[AuditEvent]:
+    """Who opened this patient's record lately (shown on the chart)."""
+    query = (
+        select(AuditEvent)
+        .options(joinedload(AuditEvent.actor))
+        .where(AuditEvent.patient_id == patient_id, AuditEvent.action == "view")
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return db.session.scalars(query).all()

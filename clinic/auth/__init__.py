@@ -1,0 +1,65 @@
+"""Staff accounts: sign-in, sessions, second factor, API tokens, roles, user admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Request, flash, redirect, request, url_for
+from flask_login import current_user
+
+from clinic.extensions import db, login_manager
+
+bp = Blueprint("auth", __name__)
+
+TOTP_EXEMPT_ENDPOINTS = {"auth.totp_setup", "auth.logout", "auth.login", "static"}
+
+
+def _load_session_user(user_id: str) -> Any:
+    """Cookie sessions are for pages only; the API must present a token."""
+    if request.path.startswith("/api/"):
+        return None
+    from clinic.auth.routes import _user_from_session_id
+
+    return _user_from_session_id(user_id)
+
+
+def _load_token_user(req: Request) -> Any:
+    if not req.path.startswith("/api/"):
+        return None
+    scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    from clinic.auth.services import user_for_token
+
+    user = user_for_token(token.strip())
+    if user is not None and db.session.dirty:
+        db.session.commit()  # last_used_at, in its own short transaction
+    return user
+
+
+def _enforce_role_totp() -> Any:
+    """A role that must use a second factor sees only the setup page until it is done."""
+    if request.path.startswith("/api/") or request.endpoint in TOTP_EXEMPT_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated or current_user.totp_enabled:
+        return None
+    from clinic.auth.services import role_requires_totp
+
+    if role_requires_totp(current_user.role):
+        flash("Your role requires a second factor. Set it up to continue.", "warning")
+        return redirect(url_for("auth.totp_setup"))
+    return None
+
+
+def init_app(app: Flask) -> None:
+    from clinic.auth import cli, routes  # noqa: F401  (registers the views)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(_load_session_user)
+    login_manager.request_loader(_load_token_user)
+    app.before_request(_enforce_role_totp)
+    app.register_blueprint(bp)
+    app.cli.add_command(cli.users)

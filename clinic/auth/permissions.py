@@ -1,0 +1,96 @@
+"""Who may do what: the contract's role table, in one place.
+
+Every page and API view declares the permission it needs with `@requires(...)`; the
+role-matrix test walks every registered view and checks each role against this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import redirect, request, url_for
+from flask_login import current_user
+
+from clinic.errors import NotAllowed, Unauthorized
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    FRONT_DESK = "front_desk"
+    TECHNICIAN = "technician"
+    CLINICIAN = "clinician"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Permission(StrEnum):
+    ADMINISTER = "administer"  # users, devices, clinic hours/closures, policy, audit
+    EDIT_PATIENTS = "edit_patients"  # patients, screenings, booking/moving/cancelling
+    PRESCRIBE = "prescribe"  # create or change a course
+    CHECK_IN = "check_in"
+    LOG_TREATMENTS = "log_treatments"
+    REVIEW = "review"  # acknowledge alerts, review logs, sign off screenings
+    READ = "read"  # patients, courses, schedule, outcomes
+    ENTER_RESPONSES = "enter_responses"  # questionnaire responses, patient links, alerts
+    READ_REMINDERS = "read_reminders"
+    AUTHENTICATED = "authenticated"  # any signed-in staff member (own profile, tokens)
+
+
+_ALL = frozenset(Role)
+ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    Permission.ADMINISTER: frozenset({Role.ADMIN}),
+    Permission.EDIT_PATIENTS: frozenset({Role.ADMIN, Role.FRONT_DESK, Role.CLINICIAN}),
+    Permission.PRESCRIBE: frozenset({Role.ADMIN, Role.CLINICIAN}),
+    Permission.CHECK_IN: _ALL,
+    Permission.LOG_TREATMENTS: frozenset({Role.ADMIN, Role.TECHNICIAN, Role.CLINICIAN}),
+    Permission.REVIEW: frozenset({Role.ADMIN, Role.CLINICIAN}),
+    Permission.READ: _ALL,
+    Permission.ENTER_RESPONSES: _ALL,
+    Permission.READ_REMINDERS: frozenset({Role.ADMIN, Role.FRONT_DESK, Role.CLINICIAN}),
+    Permission.AUTHENTICATED: _ALL,
+}
+
+
+def role_can(role: str, permission: Permission) -> bool:
+    try:
+        return Role(role) in ROLE_PERMISSIONS[permission]
+    except ValueError:
+        return False
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Refuse the view unless the signed-in user's role has `permission`.
+
+    Pages send anonymous users to the login page; the API answers 401. Either way a
+    signed-in user without the permission gets 403 before any input is read.
+    """
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                if request.path.startswith("/api/"):
+                    raise Unauthorized("Send a valid API token: Authorization: Bearer <token>.")
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if not role_can(current_user.role, permission):
+                raise NotAllowed("Your role does not allow this action.")
+            return view(*args, **kwargs)
+
+        wrapper.required_permission = permission  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def public(view: F) -> F:
+    """Mark a view as deliberately open (login page, patient links, health)."""
+    view.required_permission = None  # type: ignore[attr-defined]
+    return view

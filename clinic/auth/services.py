@@ -1,0 +1,287 @@
+"""Staff accounts: creation, passwords, sign-in with throttling and TOTP, API tokens.
+
+Passwords are hashed with scrypt (Werkzeug's default). Sign-in is throttled by recent
+failures per account and per address inside a sliding window, so an attacker can slow
+an account down but never lock its owner out for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pyotp
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from clinic import clock
+from clinic.audit.services import record
+from clinic.auth.models import ApiToken, LoginAttempt, RolePolicy, User, new_session_token
+from clinic.auth.permissions import Role
+from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
+from clinic.extensions import db
+
+MIN_PASSWORD_LENGTH = 10
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+TOKEN_PREFIX = "tms_"
+# A dummy hash so an unknown email costs as much time as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def normalize_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise Invalid(f"Invalid email: {exc}", fields={"email": [str(exc)]}) from exc
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(
+            f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.",
+            fields={"password": [f"At least {MIN_PASSWORD_LENGTH} characters."]},
+        )
+    if len(password) > 1024:
+        raise Invalid("Password too long.", fields={"password": ["At most 1024 characters."]})
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user {user_id}.")
+    return user
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(
+    *, email: str, name: str, role: str, password: str, actor_id: int | None = None
+) -> User:
+    email = normalize_email(email)
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise Invalid("A name of 1-120 characters is required.", fields={"name": ["Required."]})
+    if role not in set(Role):
+        raise Invalid(
+            f"Unknown role {role!r}.",
+            fields={"role": [f"One of {', '.join(r.value for r in Role)}."]},
+        )
+    check_password_strength(password)
+    if user_by_email(email) is not None:
+        raise Conflict(f"A user with email {email} already exists.", code="duplicate_email")
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        password_changed_at=clock.now(),
+    )
+    db.session.add(user)
+    db.session.flush()
+    record(actor_id, "create", "user", user.id, detail={"role": role})
+    return user
+
+
+def update_user(user: User, *, name: str, role: str, actor_id: int) -> User:
+    if role not in set(Role):
+        raise Invalid(f"Unknown role {role!r}.", fields={"role": ["Unknown role."]})
+    if user.id == actor_id and role != user.role:
+        raise NotAllowed("You cannot change your own role.")
+    user.name, user.role = name.strip(), role
+    record(actor_id, "update", "user", user.id, detail={"role": role})
+    return user
+
+
+def set_active(user: User, active: bool, *, actor_id: int) -> User:
+    if user.id == actor_id and not active:
+        raise NotAllowed("You cannot deactivate yourself.")
+    user.active = active
+    user.session_token = new_session_token()
+    record(actor_id, "activate" if active else "deactivate", "user", user.id)
+    return user
+
+
+def change_password(user: User, new_password: str, *, actor_id: int) -> User:
+    """Set a new password and end every other session of the user."""
+    check_password_strength(new_password)
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = clock.now()
+    user.session_token = new_session_token()
+    record(actor_id, "password_change", "user", user.id)
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Invalidate every session cookie of the user (logout everywhere)."""
+    user.session_token = new_session_token()
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: User | None
+    needs_totp: bool = False
+    error: str | None = None
+    retry_after_seconds: int = 0
+
+
+def _recent_failures(column: object, value: str) -> int:
+    since = clock.now() - THROTTLE_WINDOW
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+        )
+        or 0
+    )
+
+
+def throttled(email: str, address: str) -> bool:
+    return (
+        _recent_failures(LoginAttempt.email, email) >= MAX_FAILURES_PER_ACCOUNT
+        or _recent_failures(LoginAttempt.address, address) >= MAX_FAILURES_PER_ADDRESS
+    )
+
+
+def role_requires_totp(role: str) -> bool:
+    policy = db.session.get(RolePolicy, role)
+    return bool(policy and policy.require_totp)
+
+
+def _attempt(email: str, address: str, success: bool) -> None:
+    db.session.add(LoginAttempt(at=clock.now(), email=email, address=address, success=success))
+
+
+def authenticate(email: str, password: str, address: str, totp_code: str | None) -> SignInResult:
+    """Check credentials; every try is recorded (and audited) whatever its outcome."""
+    email = email.strip().lower()[:254]
+    address = (address or "unknown")[:64]
+    if throttled(email, address):
+        _attempt(email, address, False)
+        record(None, "login_throttled", "user", None, detail={"email": email})
+        return SignInResult(
+            None,
+            error="Too many failed sign-ins. Wait 15 minutes and try again.",
+            retry_after_seconds=int(THROTTLE_WINDOW.total_seconds()),
+        )
+    user = user_by_email(email)
+    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not password_ok or not user.active:
+        _attempt(email, address, False)
+        record(None, "login_failed", "user", user.id if user else None, detail={"email": email})
+        return SignInResult(None, error="Wrong email or password.")
+    if user.totp_enabled:
+        if not totp_code:
+            return SignInResult(user, needs_totp=True)
+        if not verify_totp(user, totp_code):
+            record_totp_failure(user, address)
+            return SignInResult(None, needs_totp=True, error="Wrong or expired code.")
+    record_sign_in(user, address)
+    return SignInResult(user)
+
+
+def record_sign_in(user: User, address: str) -> None:
+    _attempt(user.email, address, True)
+    user.last_login_at = clock.now()
+    record(user.id, "login", "user", user.id)
+
+
+def record_totp_failure(user: User, address: str) -> None:
+    _attempt(user.email, address, False)
+    record(None, "login_failed", "user", user.id, detail={"reason": "totp"})
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(user: User, secret: str, issuer: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
+
+
+def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
+    secret = secret or user.totp_secret
+    if not secret:
+        return False
+    code = "".join(ch for ch in code if ch.isdigit())
+    return pyotp.TOTP(secret).verify(code, for_time=clock.now(), valid_window=1)
+
+
+def enable_totp(user: User, secret: str, code: str) -> None:
+    if not verify_totp(user, code, secret):
+        raise Invalid(
+            "That code does not match. Check your authenticator's clock.",
+            fields={"code": ["Wrong code."]},
+        )
+    user.totp_secret, user.totp_enabled = secret, True
+    record(user.id, "totp_enable", "user", user.id)
+
+
+def disable_totp(user: User, *, actor_id: int) -> None:
+    if role_requires_totp(user.role) and actor_id == user.id:
+        raise NotAllowed("Your role requires a second factor.")
+    user.totp_secret, user.totp_enabled = None, False
+    record(actor_id, "totp_disable", "user", user.id)
+
+
+def set_role_policy(role: str, *, require_totp: bool, actor_id: int) -> RolePolicy:
+    policy = db.session.get(RolePolicy, role) or RolePolicy(role=role)
+    policy.require_totp = require_totp
+    db.session.add(policy)
+    record(actor_id, "policy", "role", None, detail={"role": role, "require_totp": require_totp})
+    return policy
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(user: User, label: str = "", *, actor_id: int | None = None) -> str:
+    """Create a token and return its plain text: the only time anyone sees it."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(
+        ApiToken(
+            user=user,
+            label=label.strip()[:120],
+            token_hash=_hash_token(token),
+            prefix=token[: len(TOKEN_PREFIX) + 4],
+            created_at=clock.now(),
+        )
+    )
+    db.session.flush()
+    record(actor_id if actor_id is not None else user.id, "token_create", "user", user.id)
+    return token
+
+
+def revoke_token(user: User, token_id: int, *, actor_id: int) -> ApiToken:
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("No such token.")
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        record(actor_id, "token_revoke", "user", user.id, detail={"token_id": token_id})
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user behind a live token, or None."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    now = clock.now()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+        row.last_used_at = now
+    return row.user

@@ -1,0 +1,75 @@
+"""App-wide `flask` commands. Feature packages add their own groups in their init_app."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+from clinic.extensions import db
+
+
+@click.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("load")
+@click.option(
+    "--patients",
+    "patients",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of patients (default: a small demo of about 30).",
+)
+@click.option(
+    "--years",
+    type=click.IntRange(min=1, max=20),
+    default=None,
+    help="Years of history to generate.",
+)
+@click.option(
+    "--devices", type=click.IntRange(min=1, max=100), default=None, help="Number of TMS chairs."
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has users.")
+def demo_load(
+    patients: int | None, years: int | None, devices: int | None, seed: int, if_empty: bool
+) -> None:
+    """Load demo data: small by default, or a realistic history of the given size."""
+    from clinic.demo import is_empty, load
+
+    if if_empty and not is_empty():
+        click.echo("Database already has data; demo not loaded.")
+        return
+    summary = load(patients=patients, years=years, devices=devices, seed=seed)
+    db.session.commit()
+    for line in summary:
+        click.echo(line)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the app with the reminder scheduler beside it; Ctrl-C stops both."""
+    import subprocess
+    import sys
+
+    from flask import current_app
+
+    scheduler = None
+    if "scheduler" in current_app.cli.commands:
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"]
+        )
+    try:
+        current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+    finally:
+        if scheduler is not None:
+            scheduler.terminate()
+            scheduler.wait(timeout=10)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(demo)
+    app.cli.add_command(serve)

@@ -1,0 +1,91 @@
+"""Protocols (stimulation presets and clinic-defined ones) and prescribed courses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinic import clock
+from clinic.auth.models import User
+from clinic.extensions import db
+from clinic.patients.models import Authorization, Patient
+
+COURSE_STATUSES = ("active", "on_hold", "completed", "discontinued")
+PATTERNS = ("daily_taper", "accelerated", "daily_then_weekly")
+
+
+class Protocol(db.Model):
+    __tablename__ = "protocols"
+    __table_args__ = (
+        CheckConstraint(
+            "pattern IN ('daily_taper', 'accelerated', 'daily_then_weekly')", name="pattern"
+        ),
+        CheckConstraint(
+            "trains > 0 AND pulses_per_train > 0 AND train_seconds > 0", name="positive"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    indication: Mapped[str] = mapped_column(String(120))
+    target: Mapped[str] = mapped_column(String(120))
+    frequency_hz: Mapped[float] = mapped_column(Float)
+    frequency_note: Mapped[str | None] = mapped_column(String(120))  # "50 Hz bursts of 3 at 5 Hz"
+    pulses_per_train: Mapped[int] = mapped_column(Integer)
+    train_seconds: Mapped[float] = mapped_column(Float)
+    inter_train_seconds: Mapped[float] = mapped_column(Float)
+    trains: Mapped[int] = mapped_column(Integer)
+    intensity_pct_mt: Mapped[int] = mapped_column(Integer)
+    default_sessions: Mapped[int] = mapped_column(Integer)
+    pattern: Mapped[str] = mapped_column(String(20))
+    sessions_per_day: Mapped[int] = mapped_column(Integer, default=1)
+    min_gap_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    setup_buffer_minutes: Mapped[int] = mapped_column(Integer, default=10)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    is_preset: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def total_pulses(self) -> int:
+        return self.trains * self.pulses_per_train
+
+    @property
+    def session_seconds(self) -> float:
+        return self.trains * self.train_seconds + (self.trains - 1) * self.inter_train_seconds
+
+    @property
+    def slot_minutes(self) -> int:
+        """Chair time booked per session: stimulation rounded up plus the set-up buffer."""
+        return -(-int(self.session_seconds) // 60) + self.setup_buffer_minutes
+
+
+class Course(db.Model):
+    __tablename__ = "courses"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('active', 'on_hold', 'completed', 'discontinued')", name="status"
+        ),
+        CheckConstraint("planned_sessions > 0", name="planned_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    protocol_id: Mapped[int] = mapped_column(ForeignKey("protocols.id"))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime | None]
+    planned_sessions: Mapped[int] = mapped_column(Integer)
+    prescribed_pct_mt: Mapped[int] = mapped_column(Integer)
+    target: Mapped[str | None] = mapped_column(String(120))
+    notes: Mapped[str | None] = mapped_column(Text)
+    prescriber_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    patient: Mapped[Patient] = relationship()
+    protocol: Mapped[Protocol] = relationship()
+    prescriber: Mapped[User | None] = relationship()
+    authorization: Mapped[Authorization | None] = relationship()

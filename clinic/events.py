@@ -1,0 +1,30 @@
+"""In-process domain events, so features react to each other without importing each other.
+
+Receivers run synchronously inside the sender's transaction: a reminder planned for a
+booking commits or rolls back with the booking. Senders pass keyword arguments only.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_events = Namespace()
+
+# sender: None; kwargs: appointments (list[Appointment]), actor_id
+appointments_booked = _events.signal("appointments-booked")
+# kwargs: appointment, old_starts_at, old_device_id, actor_id
+appointment_moved = _events.signal("appointment-moved")
+# kwargs: appointment (status already cancelled or no_show), actor_id
+appointment_cancelled = _events.signal("appointment-cancelled")
+# kwargs: appointment, actor_id
+appointment_checked_in = _events.signal("appointment-checked-in")
+# kwargs: course, old_status, actor_id
+course_status_changed = _events.signal("course-status-changed")
+# kwargs: treatment, actor_id (a treatment log was recorded; see treatment.completed)
+treatment_logged = _events.signal("treatment-logged")
+# kwargs: patient, channel ("sms" or "email"), granted (bool), actor_id
+consent_changed = _events.signal("consent-changed")
+# kwargs: patient, actor_id (a medication change means motor threshold must be re-measured)
+medication_changed = _events.signal("medication-changed")
+# kwargs: alert
+alert_raised = _events.signal("alert-raised")

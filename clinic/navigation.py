@@ -1,0 +1,74 @@
+"""The header navigation and the admin index, filtered by role and by what is installed.
+
+An entry whose endpoint is not registered is left out, so a feature appears in the menu
+the moment its blueprint exists, and never as a dead link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, request, url_for
+from flask_login import current_user
+
+from clinic.auth.permissions import Permission
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    endpoint: str
+    permission: Permission
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    active: bool
+
+
+MAIN_MENU: tuple[NavEntry, ...] = (
+    NavEntry("Today", "treatments.today", Permission.LOG_TREATMENTS),
+    NavEntry("Schedule", "scheduling.board", Permission.READ),
+    NavEntry("Patients", "patients.index", Permission.READ),
+    NavEntry("Review", "treatments.review_queue", Permission.REVIEW),
+    NavEntry("Alerts", "outcomes.alerts", Permission.ENTER_RESPONSES),
+    NavEntry("Outcomes", "outcomes.report", Permission.READ),
+    NavEntry("Admin", "auth.admin_index", Permission.ADMINISTER),
+)
+
+ADMIN_MENU: tuple[NavEntry, ...] = (
+    NavEntry("Users", "auth.admin_users", Permission.ADMINISTER),
+    NavEntry("Security policy", "auth.admin_policy", Permission.ADMINISTER),
+    NavEntry("Devices", "scheduling.admin_devices", Permission.ADMINISTER),
+    NavEntry("Clinic hours and closures", "scheduling.admin_calendar", Permission.ADMINISTER),
+    NavEntry("Protocols", "courses.admin_protocols", Permission.ADMINISTER),
+    NavEntry("Reminder policy", "reminders.admin_policy", Permission.ADMINISTER),
+    NavEntry("Message templates", "reminders.admin_templates", Permission.ADMINISTER),
+    NavEntry("Scheduler", "reminders.admin_scheduler", Permission.ADMINISTER),
+    NavEntry("Audit trail", "audit.index", Permission.ADMINISTER),
+)
+
+
+def _visible(entries: tuple[NavEntry, ...]) -> list[NavItem]:
+    if not current_user.is_authenticated:
+        return []
+    items = []
+    for entry in entries:
+        if entry.endpoint in current_app.view_functions and current_user.can(entry.permission):
+            url = url_for(entry.endpoint)
+            blueprint = entry.endpoint.split(".", 1)[0]
+            active = request.endpoint == entry.endpoint or (
+                request.blueprint == blueprint and request.path.startswith(url) and url != "/"
+            )
+            items.append(NavItem(entry.label, url, active))
+    return items
+
+
+def nav_items() -> list[NavItem]:
+    return _visible(MAIN_MENU)
+
+
+def admin_items() -> list[NavItem]:
+    return _visible(ADMIN_MENU)

@@ -1,0 +1,1 @@
+"""Outcome measures: questionnaire catalog, scoring, course summaries and charts."""

@@ -1,0 +1,188 @@
+"""Patients and everything taken at intake: diagnoses, medication trials, insurance
+authorizations, consent history and versioned safety screenings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinic import clock
+from clinic.auth.models import User
+from clinic.extensions import db
+
+
+class Patient(db.Model):
+    __tablename__ = "patients"
+    __table_args__ = (
+        CheckConstraint("preferred_channel IN ('sms', 'email', 'none')", name="channel"),
+        Index("ix_patients_name_dob", "last_name", "first_name", "date_of_birth"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(20), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    preferred_channel: Mapped[str] = mapped_column(String(10), default="none")
+    sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_consent_at: Mapped[datetime | None]
+    email_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_consent_at: Mapped[datetime | None]
+    timezone: Mapped[str | None] = mapped_column(String(64))  # None: the clinic's
+    referring_provider: Mapped[str | None] = mapped_column(String(200))
+    emergency_contact_name: Mapped[str | None] = mapped_column(String(200))
+    emergency_contact_phone: Mapped[str | None] = mapped_column(String(20))
+    pain_sites: Mapped[str | None] = mapped_column(String(300))
+    pain_duration_months: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    diagnoses: Mapped[list[Diagnosis]] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", order_by="Diagnosis.id"
+    )
+    medication_trials: Mapped[list[MedicationTrial]] = relationship(
+        back_populates="patient",
+        cascade="all, delete-orphan",
+        order_by="MedicationTrial.start_date",
+    )
+    authorizations: Mapped[list[Authorization]] = relationship(
+        back_populates="patient", order_by="Authorization.valid_from"
+    )
+    screenings: Mapped[list[Screening]] = relationship(
+        back_populates="patient", order_by="Screening.version"
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def initials(self) -> str:
+        return f"{self.first_name[:1]}{self.last_name[:1]}".upper()
+
+
+class Diagnosis(db.Model):
+    """An ICD-10-CM code on the patient's problem list (F32.x, F33.x, G89.x, M79.7 ...)."""
+
+    __tablename__ = "diagnoses"
+    __table_args__ = (UniqueConstraint("patient_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(10))
+    description: Mapped[str | None] = mapped_column(String(200))
+
+    patient: Mapped[Patient] = relationship(back_populates="diagnoses")
+
+
+class MedicationTrial(db.Model):
+    """An antidepressant (or pain medication) trial, as payers ask for before TMS."""
+
+    __tablename__ = "medication_trials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    drug: Mapped[str] = mapped_column(String(120))
+    drug_class: Mapped[str | None] = mapped_column(String(80))
+    dose: Mapped[str | None] = mapped_column(String(80))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    stop_date: Mapped[date | None] = mapped_column(Date)
+    weeks_at_dose: Mapped[int | None] = mapped_column(Integer)
+    reason_stopped: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    patient: Mapped[Patient] = relationship(back_populates="medication_trials")
+
+
+class Authorization(db.Model):
+    """A payer's authorization for a number of sessions within dates."""
+
+    __tablename__ = "authorizations"
+    __table_args__ = (
+        CheckConstraint("sessions_authorized >= 0", name="sessions_nonnegative"),
+        CheckConstraint(
+            "valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from", name="valid_range"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    payer: Mapped[str] = mapped_column(String(120))
+    member_id: Mapped[str | None] = mapped_column(String(60))
+    number: Mapped[str | None] = mapped_column(String(60))
+    sessions_authorized: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    patient: Mapped[Patient] = relationship(back_populates="authorizations")
+
+
+class ConsentEvent(db.Model):
+    """Each time a consent to be contacted is given or withdrawn, and by whom."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(10))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(40), default="staff")  # staff, sms_stop, import
+
+
+class Screening(db.Model):
+    """One TMS safety screening. Never overwritten: a new answer set is a new version."""
+
+    __tablename__ = "screenings"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "version"),
+        CheckConstraint("result IN ('clear', 'review', 'contraindicated')", name="result"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    result: Mapped[str] = mapped_column(String(20))
+    positive_items: Mapped[list[str]] = mapped_column(JSON)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_off_at: Mapped[datetime | None]
+    signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sign_off_note: Mapped[str | None] = mapped_column(Text)
+
+    patient: Mapped[Patient] = relationship(back_populates="screenings")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    signed_off_by: Mapped[User | None] = relationship(foreign_keys=[signed_off_by_id])
+
+    @property
+    def cleared_for_treatment(self) -> bool:
+        """Clear, or `review` that a clinician has signed off."""
+        return self.result == "clear" or (
+            self.result == "review" and self.signed_off_at is not None
+        )

@@ -1,0 +1,125 @@
+"""Devices (chairs), the clinic calendar, and appointments.
+
+Double booking is refused by the database itself: on PostgreSQL by exclusion
+constraints per device and per patient over live appointments (migration 0001); on
+SQLite by serialised writes (BEGIN IMMEDIATE) around the service's check-then-insert.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinic import clock
+from clinic.auth.models import User
+from clinic.courses.models import Course
+from clinic.extensions import db
+from clinic.patients.models import Patient
+
+APPOINTMENT_STATUSES = ("scheduled", "checked_in", "completed", "cancelled", "no_show")
+# Appointments that occupy a chair and a patient's time (the exclusion constraints' WHERE).
+LIVE_STATUSES = ("scheduled", "checked_in", "completed")
+
+
+class Device(db.Model):
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    model: Mapped[str | None] = mapped_column(String(120))
+    room: Mapped[str | None] = mapped_column(String(80))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class MaintenanceWindow(db.Model):
+    __tablename__ = "maintenance_windows"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ordered"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+    device: Mapped[Device] = relationship()
+
+
+class OpeningHours(db.Model):
+    """Opening hours per weekday (0 = Monday); a missing row means closed that weekday."""
+
+    __tablename__ = "opening_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("closes_at > opens_at", name="ordered"),
+    )
+
+    weekday: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    opens_at: Mapped[time] = mapped_column(Time)
+    closes_at: Mapped[time] = mapped_column(Time)
+
+
+class Closure(db.Model):
+    """A whole day the clinic is closed (holiday)."""
+
+    __tablename__ = "closures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    date: Mapped[date] = mapped_column(Date, unique=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Appointment(db.Model):
+    __tablename__ = "appointments"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ordered"),
+        CheckConstraint(
+            "status IN ('scheduled', 'checked_in', 'completed', 'cancelled', 'no_show')",
+            name="status",
+        ),
+        CheckConstraint("kind IN ('treatment', 'mapping')", name="kind"),
+        Index("ix_appointments_starts_at", "starts_at"),
+        Index("ix_appointments_device_starts", "device_id", "starts_at"),
+        Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
+        Index("ix_appointments_course_sequence", "course_id", "sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    # Denormalised from the course so the database can refuse a patient's overlaps.
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20), default="treatment")
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    sequence: Mapped[int] = mapped_column(Integer)
+    is_makeup: Mapped[bool] = mapped_column(Boolean, default=False)
+    makeup_for_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    checked_in_at: Mapped[datetime | None]
+    # Grows on every move: calendar invitations (.ics SEQUENCE) replace the old entry.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    course: Mapped[Course] = relationship()
+    patient: Mapped[Patient] = relationship()
+    device: Mapped[Device] = relationship()
+    technician: Mapped[User | None] = relationship()
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES

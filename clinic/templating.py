@@ -1,0 +1,46 @@
+"""Jinja globals and filters: local-time formatting lives here, at the edge."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from flask_login import current_user
+
+from clinic import clock
+from clinic.navigation import admin_items, nav_items
+
+
+def local_datetime(value: datetime | None, fmt: str = "%a %d %b %Y %H:%M") -> str:
+    if value is None:
+        return ""
+    return clock.to_local(value).strftime(fmt)
+
+
+def local_time(value: datetime | None) -> str:
+    return local_datetime(value, "%H:%M")
+
+
+def local_date(value: datetime | date | None, fmt: str = "%a %d %b %Y") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return clock.to_local(value).strftime(fmt)
+    return value.strftime(fmt)
+
+
+def in_zone(value: datetime, zone: str) -> datetime:
+    return value.astimezone(ZoneInfo(zone))
+
+
+def can(permission: str) -> bool:
+    return bool(current_user.is_authenticated and current_user.can(permission))
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(nav_items=nav_items, admin_items=admin_items, can=can)
+    app.jinja_env.globals["today"] = clock.today
+    app.jinja_env.filters.update(
+        local_datetime=local_datetime, local_time=local_time, local_date=local_date
+    )

@@ -1,0 +1,190 @@
+"""Fixtures shared by the whole suite.
+
+Every test that uses `app` runs once per database backend: SQLite always, PostgreSQL
+when CLINIC_TEST_DATABASE_URL is set. The schema is built once per backend by running
+the real migrations into a template; each test then gets a fresh copy of that template
+(a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL), so tests may commit
+and may use real concurrent connections.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ["CLINIC_ENV"] = "testing"
+os.environ.setdefault("CLINIC_TIMEZONE", "America/New_York")
+
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+from sqlalchemy.engine import make_url
+
+from clinic import create_app
+from clinic.extensions import db
+from tests.factories import ApiClient, make_user
+
+PG_URL = os.environ.get("CLINIC_TEST_DATABASE_URL")
+REQUIRE_ALL = os.environ.get("CLINIC_TEST_REQUIRE_ALL") == "1"
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if REQUIRE_ALL and not PG_URL:
+        raise pytest.UsageError("CLINIC_TEST_REQUIRE_ALL=1 but CLINIC_TEST_DATABASE_URL is not set")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """With CLINIC_TEST_REQUIRE_ALL=1 a skipped test is a failure, not a footnote."""
+    if REQUIRE_ALL and report.skipped and report.when in ("setup", "call"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but CLINIC_TEST_REQUIRE_ALL=1: {report.longrepr}"
+
+
+def _test_config(url: str) -> dict[str, Any]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+
+
+def _migrate(url: str) -> None:
+    app = create_app(_test_config(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+class TemplateDatabase:
+    """A migrated, empty database that each test clones."""
+
+    def __init__(self, backend: str, workdir: Path) -> None:
+        self.backend = backend
+        self.workdir = workdir
+        if backend == "sqlite":
+            self.template = workdir / "template.db"
+            _migrate(f"sqlite:///{self.template}")
+        else:
+            assert PG_URL
+            self.admin_url = make_url(PG_URL)
+            self.template_name = f"clinic_tpl_{uuid.uuid4().hex[:10]}"
+            self._admin(f'CREATE DATABASE "{self.template_name}"')
+            _migrate(self._url(self.template_name))
+
+    def _url(self, name: str) -> str:
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        url = self.admin_url
+        with psycopg.connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            dbname=url.database,
+            autocommit=True,
+        ) as connection:
+            connection.execute(sql)
+
+    def clone(self) -> tuple[str, Any]:
+        """A fresh database for one test: (url, cleanup)."""
+        if self.backend == "sqlite":
+            path = self.workdir / f"test-{uuid.uuid4().hex[:10]}.db"
+            shutil.copyfile(self.template, path)
+
+            def cleanup() -> None:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+            return f"sqlite:///{path}", cleanup
+        name = f"clinic_t_{uuid.uuid4().hex[:10]}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template_name}" STRATEGY FILE_COPY')
+        return self._url(name), lambda: self._admin(
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
+
+    def drop(self) -> None:
+        if self.backend == "postgresql":
+            self._admin(f'DROP DATABASE IF EXISTS "{self.template_name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def template_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TemplateDatabase]:
+    template = TemplateDatabase(request.param, tmp_path_factory.mktemp(request.param))
+    yield template
+    template.drop()
+
+
+@pytest.fixture
+def backend(template_database: TemplateDatabase) -> str:
+    return template_database.backend
+
+
+@pytest.fixture
+def database_url(template_database: TemplateDatabase) -> Iterator[str]:
+    url, cleanup = template_database.clone()
+    yield url
+    cleanup()
+
+
+@pytest.fixture
+def app_config(database_url: str) -> dict[str, Any]:
+    """Override in a test module (or extend in a test) to change settings."""
+    return _test_config(database_url)
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app(app_config)
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def admin(app: Flask) -> Any:
+    return make_user("admin")
+
+
+@pytest.fixture
+def front_desk(app: Flask) -> Any:
+    return make_user("front_desk")
+
+
+@pytest.fixture
+def technician(app: Flask) -> Any:
+    return make_user("technician")
+
+
+@pytest.fixture
+def clinician(app: Flask) -> Any:
+    return make_user("clinician")
+
+
+@pytest.fixture
+def api(app: Flask) -> ApiClient:
+    """A JSON API client; `api.as_(user)` picks whose token it sends."""
+    return ApiClient(app.test_client())
