@@ -7,6 +7,7 @@ UTC on the way out and refuses naive datetimes on the way in: a naive value is a
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +56,13 @@ class Base(DeclarativeBase):
     )
 
 
+serialised_writes: ContextVar[bool] = ContextVar("serialised_writes", default=True)
+"""On SQLite, whether transactions begin IMMEDIATE (the default everywhere in the app).
+
+Tests turn it off in their own thread only, so a test that reads fixtures while the
+app serves a browser does not hold the write lock the app is waiting for."""
+
+
 def configure_sqlite(engine: Engine) -> None:
     """Make SQLite behave like a careful multi-user database.
 
@@ -77,4 +85,4 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if serialised_writes.get() else "BEGIN")

@@ -28,3 +28,8 @@ consent_changed = _events.signal("consent-changed")
 medication_changed = _events.signal("medication-changed")
 # kwargs: alert
 alert_raised = _events.signal("alert-raised")
+# kwargs: alert (still unacknowledged after the escalation delay; tell every clinician)
+alert_escalated = _events.signal("alert-escalated")
+# kwargs: link, url (plain, with its token: only at creation), patient, course, deliver (bool:
+# send it by the patient's preferred channel)
+questionnaire_link_created = _events.signal("questionnaire-link-created")

@@ -27,6 +27,7 @@ from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
 from clinic import create_app
+from clinic.db import serialised_writes
 from clinic.extensions import db
 from tests.factories import ApiClient, make_user
 
@@ -148,10 +149,13 @@ def app_config(database_url: str) -> dict[str, Any]:
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     application = create_app(app_config)
+    # The test's own thread reads without taking SQLite's write lock (see clinic.db).
+    token = serialised_writes.set(False)
     with application.app_context():
         yield application
         db.session.remove()
         db.engine.dispose()
+    serialised_writes.reset(token)
 
 
 @pytest.fixture
@@ -188,3 +192,35 @@ def clinician(app: Flask) -> Any:
 def api(app: Flask) -> ApiClient:
     """A JSON API client; `api.as_(user)` picks whose token it sends."""
     return ApiClient(app.test_client())
+
+
+class QueryCounter:
+    """Counts SQL statements sent while active: `with count_queries() as q: ...; q.count`."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _on_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def __enter__(self) -> QueryCounter:
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._on_execute)
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Any:
+    return lambda: QueryCounter(db.engine)

@@ -28,9 +28,18 @@ from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.patients.models import Patient
 
-APPOINTMENT_STATUSES = ("scheduled", "checked_in", "completed", "cancelled", "no_show")
+# completed: a treatment log with completed=true exists (the session counts as delivered);
+# incomplete: the session was started but stopped early (logged, not delivered, made up).
+APPOINTMENT_STATUSES = (
+    "scheduled",
+    "checked_in",
+    "completed",
+    "incomplete",
+    "cancelled",
+    "no_show",
+)
 # Appointments that occupy a chair and a patient's time (the exclusion constraints' WHERE).
-LIVE_STATUSES = ("scheduled", "checked_in", "completed")
+LIVE_STATUSES = ("scheduled", "checked_in", "completed", "incomplete")
 
 
 class Device(db.Model):
@@ -85,7 +94,8 @@ class Appointment(db.Model):
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ordered"),
         CheckConstraint(
-            "status IN ('scheduled', 'checked_in', 'completed', 'cancelled', 'no_show')",
+            "status IN ('scheduled', 'checked_in', 'completed', 'incomplete', 'cancelled', "
+            "'no_show')",
             name="status",
         ),
         CheckConstraint("kind IN ('treatment', 'mapping')", name="kind"),

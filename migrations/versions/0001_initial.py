@@ -462,7 +462,7 @@ def upgrade():
         sa.Column("updated_at", clinic.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("kind IN ('treatment', 'mapping')", name=op.f("ck_appointments_kind")),
         sa.CheckConstraint(
-            "status IN ('scheduled', 'checked_in', 'completed', 'cancelled', 'no_show')",
+            "status IN ('scheduled', 'checked_in', 'completed', 'incomplete', 'cancelled', 'no_show')",
             name=op.f("ck_appointments_status"),
         ),
         sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_appointments_ordered")),
@@ -506,7 +506,7 @@ def upgrade():
     _seed_reference_data()
 
 
-LIVE = "status IN ('scheduled', 'checked_in', 'completed')"
+LIVE = "status IN ('scheduled', 'checked_in', 'completed', 'incomplete')"
 AUDIT_GUARD = "audit_events is append-only"
 
 
