@@ -26,14 +26,17 @@ class TotpForm(FlaskForm):
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired()])
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=1024)]
+    )
     new_password = PasswordField(
         "New password",
         validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
         description=f"At least {MIN_PASSWORD_LENGTH} characters. Signs out your other sessions.",
     )
     confirm = PasswordField(
-        "Repeat new password", validators=[DataRequired(), EqualTo("new_password")]
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("new_password", message="The passwords differ.")],
     )
 
 
