@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 MAX_ID = 2**31 - 1  # the database's integer: a larger id cannot exist
@@ -33,7 +34,7 @@ class AuditFilterForm(FlaskForm):
         "Entity type", validators=[Optional(), Length(max=40)], description="e.g. patient, user"
     )
     entity_id = IntegerField("Entity id", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
-    actor_id = SelectField("User", choices=[("", "Anyone")], default="")
+    actor_id = SelectField("User", choices=[SelectChoice("", "Anyone")], default="")
     action = StringField("Action", validators=[Optional(), Length(max=40)])
     since = DateField("From", validators=[Optional()])
     until = DateField("To (inclusive)", validators=[Optional()])

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import render_template, request
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.audit import bp, services
@@ -29,7 +30,10 @@ def index() -> Any:
     """The filtered trail, one bounded page at a time (three statements, whatever the data)."""
     form = AuditFilterForm(request.args)
     users = db.session.execute(select(User.id, User.name).order_by(User.name)).all()
-    form.actor_id.choices = [("", "Anyone"), *((str(uid), name) for uid, name in users)]
+    form.actor_id.choices = [
+        SelectChoice("", "Anyone"),
+        *(SelectChoice(str(uid), name) for uid, name in users),
+    ]
     events: list[Any] = []
     page = 1
     if form.validate():

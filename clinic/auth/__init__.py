@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Request, current_app, flash, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    current_app,
+    flash,
+    g,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, logout_user
 
 from clinic import clock
@@ -38,6 +49,16 @@ def _load_token_user(req: Request) -> Any:
     if user is not None and db.session.dirty:
         db.session.commit()  # last_used_at, in its own short transaction
     return user
+
+
+def _forget_previous_user() -> None:
+    """Decide the user afresh for every request.
+
+    Flask-Login caches the user on `g`; when an app context outlives one request (tests
+    push one for their whole run, CLI code may too) the previous request's user would
+    answer for the next one.
+    """
+    g.pop("_login_user", None)
 
 
 def mark_seen() -> None:
@@ -91,6 +112,7 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)
     app.permanent_session_lifetime = timedelta(minutes=app.config["CLINIC_IDLE_TIMEOUT_MINUTES"])
+    app.before_request(_forget_previous_user)
     app.before_request(_expire_idle_session)
     app.before_request(_enforce_role_totp)
     app.register_blueprint(bp)
