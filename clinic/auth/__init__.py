@@ -26,6 +26,7 @@ bp = Blueprint("auth", __name__)
 
 TOTP_EXEMPT_ENDPOINTS = {"auth.totp_setup", "auth.logout", "auth.login", "static"}
 LAST_SEEN_KEY = "seen"
+COOKIE_GRACE = timedelta(hours=12)
 
 
 def _load_session_user(user_id: str) -> Any:
@@ -111,7 +112,11 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)
-    app.permanent_session_lifetime = timedelta(minutes=app.config["CLINIC_IDLE_TIMEOUT_MINUTES"])
+    # The cookie outlives the idle limit by a working day so the server can still read it
+    # and say why it signed someone out; the limit itself is the signed `seen` stamp.
+    app.permanent_session_lifetime = (
+        timedelta(minutes=app.config["CLINIC_IDLE_TIMEOUT_MINUTES"]) + COOKIE_GRACE
+    )
     app.before_request(_forget_previous_user)
     app.before_request(_expire_idle_session)
     app.before_request(_enforce_role_totp)
