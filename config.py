@@ -56,10 +56,13 @@ def _database_url(environ: dict[str, str], instance_dir: Path) -> str:
             f"CLINIC_DATABASE_URL: unsupported database {url.get_backend_name()!r}; "
             "use sqlite:/// or postgresql+psycopg://"
         )
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() not in ("psycopg", ""):
-        raise ConfigError("CLINIC_DATABASE_URL: use the psycopg driver (postgresql+psycopg://)")
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "":
-        value = value.replace("postgresql://", "postgresql+psycopg://", 1)
+    if url.get_backend_name() == "postgresql":
+        # A bare postgresql:// means SQLAlchemy's default driver, which differs by version:
+        # name psycopg (3, the one installed) explicitly.
+        if url.drivername == "postgresql":
+            return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        if url.get_driver_name() != "psycopg":
+            raise ConfigError("CLINIC_DATABASE_URL: use the psycopg driver (postgresql+psycopg://)")
     return value
 
 
