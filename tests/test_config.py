@@ -112,9 +112,9 @@ def test_a_bad_value_is_one_error_naming_the_variable(
 
 
 def test_production_needs_a_real_secret_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="^CLINIC_SECRET_KEY: required"):
+    with pytest.raises(ConfigError, match=r"^CLINIC_SECRET_KEY: required"):
         load_config({"CLINIC_ENV": "production"}, instance_dir=tmp_path)
-    with pytest.raises(ConfigError, match="^CLINIC_SECRET_KEY: must be at least"):
+    with pytest.raises(ConfigError, match=r"^CLINIC_SECRET_KEY: must be at least"):
         load_config({"CLINIC_ENV": "production", "CLINIC_SECRET_KEY": "short"}, tmp_path)
 
 
