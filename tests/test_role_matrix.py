@@ -218,3 +218,12 @@ def test_framework_views_stay_open(matrix: Matrix, endpoint: str) -> None:
     rule = next(r for r in matrix.app.url_map.iter_rules() if r.endpoint == endpoint)
     url = _url(rule) if endpoint != "static" else "/static/css/app.css"
     assert matrix.app.test_client().get(url).status_code == 200
+
+
+def test_security_doc_shows_the_current_role_table() -> None:
+    from pathlib import Path
+
+    from clinic.auth.permissions import permission_table_markdown
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
+    assert permission_table_markdown() in doc, "regenerate the table in docs/security.md"
