@@ -56,10 +56,13 @@ def _database_url(environ: dict[str, str], instance_dir: Path) -> str:
             f"CLINIC_DATABASE_URL: unsupported database {url.get_backend_name()!r}; "
             "use sqlite:/// or postgresql+psycopg://"
         )
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() not in ("psycopg", ""):
-        raise ConfigError("CLINIC_DATABASE_URL: use the psycopg driver (postgresql+psycopg://)")
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "":
-        value = value.replace("postgresql://", "postgresql+psycopg://", 1)
+    if url.get_backend_name() == "postgresql":
+        # A bare postgresql:// means SQLAlchemy's default driver, which differs by version:
+        # name psycopg (3, the one installed) explicitly.
+        if url.drivername == "postgresql":
+            return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        if url.get_driver_name() != "psycopg":
+            raise ConfigError("CLINIC_DATABASE_URL: use the psycopg driver (postgresql+psycopg://)")
     return value
 
 
@@ -133,17 +136,29 @@ def _int(environ: dict[str, str], name: str, default: int, minimum: int = 0) -> 
     return value
 
 
+def _email_from(environ: dict[str, str]) -> str:
+    value = _env(environ, "CLINIC_EMAIL_FROM", "clinic@localhost") or ""
+    local, _, domain = value.rpartition("<")[2].rstrip(">").partition("@")
+    if not local or not domain:
+        raise ConfigError(f"CLINIC_EMAIL_FROM: {value!r} is not an email address")
+    return value
+
+
+def read_environment(env_file: Path | None = None) -> dict[str, str]:
+    """The process environment laid over the `.env` file: a real variable always wins."""
+    from dotenv import dotenv_values
+
+    path = env_file or PROJECT_ROOT / ".env"
+    from_file = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return {**from_file, **os.environ}
+
+
 def load_config(
     environ: dict[str, str] | None = None, instance_dir: Path | None = None
 ) -> dict[str, Any]:
     """Build the Flask config mapping from the environment; raise ConfigError on bad input."""
     if environ is None:
-        from dotenv import dotenv_values
-
-        environ = {
-            **{k: v for k, v in dotenv_values(PROJECT_ROOT / ".env").items() if v is not None},
-            **os.environ,
-        }
+        environ = read_environment()
     instance_dir = instance_dir or INSTANCE_DIR
     env = _choice(environ, "CLINIC_ENV", ENVIRONMENTS, "development")
     email_backend = _choice(environ, "CLINIC_EMAIL_BACKEND", EMAIL_BACKENDS, "console")
@@ -176,7 +191,7 @@ def load_config(
         "CLINIC_BASE_URL": _base_url(environ),
         "CLINIC_EMAIL_BACKEND": email_backend,
         "CLINIC_SMTP_URL": smtp_url,
-        "CLINIC_EMAIL_FROM": _env(environ, "CLINIC_EMAIL_FROM", "clinic@localhost"),
+        "CLINIC_EMAIL_FROM": _email_from(environ),
         "CLINIC_SMS_BACKEND": sms_backend,
         "CLINIC_TWILIO": twilio,
         "CLINIC_IDLE_TIMEOUT_MINUTES": _int(environ, "CLINIC_IDLE_TIMEOUT_MINUTES", 30, 1),
@@ -185,6 +200,7 @@ def load_config(
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "PREFERRED_URL_SCHEME": "https" if production else "http",

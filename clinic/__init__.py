@@ -5,13 +5,12 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, flash, redirect, request, session, url_for
-from flask_login import current_user, logout_user
+from flask import Flask, Response, request
+from werkzeug.exceptions import BadRequest
 
-from clinic import clock, extensions
+from clinic import extensions
 from clinic.api import init_api
 from clinic.db import configure_sqlite
 from config import PROJECT_ROOT, ConfigError, load_config
@@ -42,7 +41,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         instance_path=str(PROJECT_ROOT / "instance"),
     )
     app.config.update(config)
-    app.permanent_session_lifetime = timedelta(minutes=app.config["CLINIC_IDLE_TIMEOUT_MINUTES"])
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -60,6 +58,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from clinic.errors import register_error_handlers
 
     register_error_handlers(app)
+    _install_request_hooks(app)
     api_blueprints = [api_routes.blp]
     for name in FEATURES:
         feature = importlib.import_module(f"clinic.{name}")
@@ -77,35 +76,33 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     cli.init_app(app)
     templating.init_app(app)
-    _install_request_hooks(app)
     return app
 
 
 def _install_request_hooks(app: Flask) -> None:
+    """Hooks every request needs before any feature looks at it (registered first)."""
     from clinic.audit.services import request_address
 
     @app.before_request
     def remember_address() -> None:
         request_address.set(request.remote_addr)
 
+    @app.teardown_request
+    def forget_address(_error: BaseException | None) -> None:
+        """A later service call outside a request (CLI, job, test) must not inherit it."""
+        request_address.set(None)
+
     @app.before_request
-    def expire_idle_sessions() -> Any:
-        """Sign out a page session idle longer than CLINIC_IDLE_TIMEOUT_MINUTES."""
-        if request.path.startswith("/api/") or request.endpoint == "static":
-            return None
-        if not current_user.is_authenticated:
-            return None
-        now = clock.now().timestamp()
-        seen = session.get("seen")
-        limit = app.config["CLINIC_IDLE_TIMEOUT_MINUTES"] * 60
-        if isinstance(seen, (int, float)) and now - seen > limit:
-            logout_user()
-            session.clear()
-            flash("You were signed out after a period of inactivity.", "info")
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        session.permanent = True
-        session["seen"] = now
-        return None
+    def refuse_nul_characters() -> None:
+        """PostgreSQL cannot store NUL in text: refuse it at the door with a clear 400
+        instead of a database error deep inside a service."""
+        values = [request.path, *request.args.keys(), *request.args.values()]
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += [*request.form.keys(), *request.form.values()]
+        if any("\x00" in value for value in values) or (
+            request.is_json and b"\\u0000" in request.get_data()
+        ):
+            raise BadRequest("The request contains a NUL character, which is not allowed.")
 
     @app.after_request
     def security_headers(response: Response) -> Response:

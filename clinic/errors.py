@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, flash, jsonify, redirect, render_template, request
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,19 @@ def handle_http_exception(error: HTTPException) -> Any:
     return _render_error_page(status, error.name, error.description or error.name)
 
 
+def handle_unstorable_value(error: Exception) -> Any:
+    """A value the database cannot hold (a number out of range, a string it refuses) is
+    bad input that slipped past validation: answer 422, never 500."""
+    from clinic.extensions import db
+
+    db.session.rollback()
+    log.warning("refused a value the database cannot store on %s: %s", request.path, error)
+    message = "A value is out of range or cannot be stored."
+    if _wants_json():
+        return json_error(422, "validation_error", message)
+    return _render_error_page(422, "Invalid value", message)
+
+
 def handle_unexpected(error: Exception) -> Any:
     log.exception("unhandled error on %s %s", request.method, request.path)
     message = "Something went wrong on our side. The error has been logged."
@@ -187,4 +201,6 @@ def handle_unexpected(error: Exception) -> Any:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DataError, handle_unstorable_value)
+    app.register_error_handler(OverflowError, handle_unstorable_value)
     app.register_error_handler(Exception, handle_unexpected)

@@ -8,18 +8,19 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from clinic.audit import services
+from clinic.audit.forms import MAX_ID
 from clinic.auth.permissions import Permission, requires
 
 blp = Blueprint("audit_api", __name__, description="Audit trail (admin)")
 
 
 class AuditQuerySchema(ma.Schema):
-    entity_type = ma.fields.String(validate=ma.validate.Length(max=40))
-    entity_id = ma.fields.Integer(strict=False)
-    actor_id = ma.fields.Integer()
-    action = ma.fields.String(validate=ma.validate.Length(max=40))
+    entity_type = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
+    entity_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
+    actor_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
+    action = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
     limit = ma.fields.Integer(load_default=200, validate=ma.validate.Range(min=1, max=1000))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=10**7))
 
 
 class AuditEventSchema(ma.Schema):
@@ -42,5 +43,9 @@ class AuditListSchema(ma.Schema):
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, AuditListSchema)
 def list_audit(args: dict[str, Any]) -> Any:
-    """Audit events, newest first. Reading a patient's record is an action `view`."""
+    """Audit events, newest first, filtered by `entity_type` and `entity_id` (admin only).
+
+    Each item is `{at, actor_id, action, entity_type, entity_id}` (plus `id`, `patient_id`,
+    `address`); reading a patient's record is an action `view`. Page with `limit`/`offset`.
+    """
     return {"items": services.search(**args)}

@@ -4,30 +4,42 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-ENTITY_TYPES = [
-    "",
+MAX_ID = 2**31 - 1  # the database's integer: a larger id cannot exist
+MAX_PAGE = 100_000
+
+# Offered as suggestions; any entity type a feature records can be typed in.
+KNOWN_ENTITY_TYPES = (
     "patient",
     "screening",
     "user",
+    "role",
     "course",
     "appointment",
     "treatment",
     "response",
     "alert",
-]
+    "device",
+    "reminder",
+)
 
 
 class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    entity_type = SelectField(
-        "Entity", choices=[(t, t.capitalize() or "Any") for t in ENTITY_TYPES], default=""
+    entity_type = StringField(
+        "Entity type", validators=[Optional(), Length(max=40)], description="e.g. patient, user"
     )
-    entity_id = IntegerField("Entity id", validators=[Optional(), NumberRange(min=1)])
-    actor_id = IntegerField("User id", validators=[Optional(), NumberRange(min=1)])
+    entity_id = IntegerField("Entity id", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    actor_id = SelectField("User", choices=[SelectChoice("", "Anyone")], default="")
     action = StringField("Action", validators=[Optional(), Length(max=40)])
     since = DateField("From", validators=[Optional()])
     until = DateField("To (inclusive)", validators=[Optional()])
+    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(1, MAX_PAGE)])
+
+    def validate_until(self, field: DateField) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end date is before the start date.")

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Request, flash, redirect, request, url_for
-from flask_login import current_user
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    current_app,
+    flash,
+    g,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, logout_user
 
+from clinic import clock
 from clinic.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
 
 TOTP_EXEMPT_ENDPOINTS = {"auth.totp_setup", "auth.logout", "auth.login", "static"}
+LAST_SEEN_KEY = "seen"
+COOKIE_GRACE = timedelta(hours=12)
 
 
 def _load_session_user(user_id: str) -> Any:
@@ -37,6 +52,43 @@ def _load_token_user(req: Request) -> Any:
     return user
 
 
+def _forget_previous_user() -> None:
+    """Decide the user afresh for every request.
+
+    Flask-Login caches the user on `g`; when an app context outlives one request (tests
+    push one for their whole run, CLI code may too) the previous request's user would
+    answer for the next one.
+    """
+    g.pop("_login_user", None)
+
+
+def mark_seen() -> None:
+    """Start (or restart) the idle clock of this page session."""
+    session.permanent = True
+    session[LAST_SEEN_KEY] = clock.now().timestamp()
+
+
+def _expire_idle_session() -> Any:
+    """Sign out a page session idle longer than CLINIC_IDLE_TIMEOUT_MINUTES.
+
+    Checked on the server (the cookie's own expiry is only a hint a client may ignore),
+    and before anything else looks at the user, so an idle session can do nothing.
+    """
+    if request.path.startswith("/api/") or request.endpoint == "static":
+        return None
+    if not current_user.is_authenticated:
+        return None
+    seen = session.get(LAST_SEEN_KEY)
+    limit = current_app.config["CLINIC_IDLE_TIMEOUT_MINUTES"] * 60
+    if not isinstance(seen, (int, float)) or clock.now().timestamp() - seen > limit:
+        logout_user()
+        session.clear()
+        flash("You were signed out after a period of inactivity.", "info")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    mark_seen()
+    return None
+
+
 def _enforce_role_totp() -> Any:
     """A role that must use a second factor sees only the setup page until it is done."""
     if request.path.startswith("/api/") or request.endpoint in TOTP_EXEMPT_ENDPOINTS:
@@ -60,6 +112,13 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
     login_manager.user_loader(_load_session_user)
     login_manager.request_loader(_load_token_user)
+    # The cookie outlives the idle limit by a working day so the server can still read it
+    # and say why it signed someone out; the limit itself is the signed `seen` stamp.
+    app.permanent_session_lifetime = (
+        timedelta(minutes=app.config["CLINIC_IDLE_TIMEOUT_MINUTES"]) + COOKIE_GRACE
+    )
+    app.before_request(_forget_previous_user)
+    app.before_request(_expire_idle_session)
     app.before_request(_enforce_role_totp)
     app.register_blueprint(bp)
     app.cli.add_command(cli.users)

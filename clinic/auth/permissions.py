@@ -56,6 +56,30 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
 }
 
 
+PERMISSION_MEANINGS: dict[Permission, str] = {
+    Permission.ADMINISTER: "manage users, devices, clinic hours/closures, policies; read audit",
+    Permission.EDIT_PATIENTS: "create/edit patients, screenings; book/move/cancel appointments",
+    Permission.PRESCRIBE: "prescribe or change a course",
+    Permission.CHECK_IN: "check a patient in",
+    Permission.LOG_TREATMENTS: "log treatments",
+    Permission.REVIEW: "acknowledge alerts, review treatment logs, sign off screenings",
+    Permission.READ: "read patients, courses, schedule, outcomes",
+    Permission.ENTER_RESPONSES: "enter questionnaire responses, create patient links, read alerts",
+    Permission.READ_REMINDERS: "read reminders",
+    Permission.AUTHENTICATED: "own profile: password, second factor, API tokens",
+}
+
+
+def permission_table_markdown() -> str:
+    """The role table as Markdown, for docs/security.md (a test keeps the two equal)."""
+    header = "| permission | meaning | " + " | ".join(role.value for role in Role) + " |"
+    lines = [header, "| --- | --- |" + " --- |" * len(Role)]
+    for permission, roles in ROLE_PERMISSIONS.items():
+        marks = " | ".join("yes" if role in roles else "no" for role in Role)
+        lines.append(f"| `{permission.value}` | {PERMISSION_MEANINGS[permission]} | {marks} |")
+    return "\n".join(lines)
+
+
 def role_can(role: str, permission: Permission) -> bool:
     try:
         return Role(role) in ROLE_PERMISSIONS[permission]

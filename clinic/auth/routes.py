@@ -15,11 +15,13 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
+from clinic import clock
 from clinic.audit.services import record
-from clinic.auth import bp
+from clinic.auth import bp, mark_seen
 from clinic.auth import services as auth
 from clinic.auth.forms import (
     LoginForm,
@@ -38,11 +40,18 @@ from clinic.extensions import db
 from clinic.navigation import nav_items
 
 PENDING_TOTP_KEY = "pending_totp_user"
+PENDING_TOTP_SECONDS = 5 * 60  # time to type the code after the password
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never let `next` send a user to another host."""
-    if not target:
+    """Only same-site paths: never let `next` send a user to another host.
+
+    Browsers read `/\\evil.example` as `//evil.example` and drop tabs and newlines, so
+    backslashes and control characters are refused as well as schemes and hosts.
+    """
+    if not target or len(target) > 2000:
+        return None
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -54,6 +63,7 @@ def _start_session(user: User) -> Any:
     next_url = _safe_next(request.args.get("next"))
     session.clear()
     login_user(user)
+    mark_seen()
     db.session.commit()
     flash(f"Welcome, {user.name}.", "success")
     return redirect(next_url or url_for("auth.home"))
@@ -82,8 +92,8 @@ def login() -> Any:
         )
         if result.user is not None and result.needs_totp:
             db.session.commit()
-            session[PENDING_TOTP_KEY] = result.user.get_id()
-            return redirect(url_for("auth.login_totp", next=request.args.get("next")))
+            session[PENDING_TOTP_KEY] = [result.user.get_id(), clock.now().timestamp()]
+            return redirect(url_for("auth.login_totp", next=_safe_next(request.args.get("next"))))
         if result.user is not None:
             return _start_session(result.user)
         db.session.commit()
@@ -97,9 +107,10 @@ def login() -> Any:
 @bp.route("/login/totp", methods=["GET", "POST"])
 @public
 def login_totp() -> Any:
-    pending = session.get(PENDING_TOTP_KEY)
-    user = _user_from_session_id(pending) if pending else None
+    user = _pending_totp_user()
     if user is None:
+        session.pop(PENDING_TOTP_KEY, None)
+        flash("Please sign in again.", "info")
         return redirect(url_for("auth.login"))
     form = TotpForm()
     if form.validate_on_submit():
@@ -114,6 +125,20 @@ def login_totp() -> Any:
         flash("Wrong or expired code.", "error")
         return render_template("auth/totp.html", form=form), 401
     return render_template("auth/totp.html", form=form)
+
+
+def _pending_totp_user() -> User | None:
+    """The user who gave the right password moments ago and still owes a code."""
+    pending = session.get(PENDING_TOTP_KEY)
+    if not isinstance(pending, list) or len(pending) != 2:
+        return None
+    session_id, since = pending
+    if (
+        not isinstance(since, (int, float))
+        or clock.now().timestamp() - since > PENDING_TOTP_SECONDS
+    ):
+        return None
+    return _user_from_session_id(session_id)
 
 
 def _user_from_session_id(value: str) -> User | None:
@@ -203,11 +228,14 @@ def revoke_token(token_id: int) -> Any:
 def totp_setup() -> Any:
     """Show a fresh secret (kept pending on the user until a code proves the app has it)."""
     user = current_user._get_current_object()
+    if user.totp_enabled:
+        # The secret is shown only while setting up: never again once it guards sign-in.
+        flash("Your second factor is already on. Remove it first to set up a new one.", "info")
+        return redirect(url_for("auth.profile"))
     form = TotpForm()
-    if request.method == "GET" or not user.totp_secret or user.totp_enabled:
-        if not user.totp_enabled:
-            user.totp_secret = auth.new_totp_secret()
-            db.session.commit()
+    if request.method == "GET" or not user.totp_secret:
+        user.totp_secret = auth.new_totp_secret()
+        db.session.commit()
     elif form.validate_on_submit():
         try:
             auth.enable_totp(user, user.totp_secret, form.code.data or "")
@@ -261,8 +289,7 @@ def admin_user_new() -> Any:
             )
         except DomainError as exc:
             db.session.rollback()
-            field = next(iter(exc.fields), "email")
-            getattr(form, field, form.email).errors = [exc.message]
+            _show_on_form(form, exc)
         else:
             db.session.commit()
             flash(f"User {user.email} created.", "success")
@@ -271,18 +298,35 @@ def admin_user_new() -> Any:
     return render_template("auth/admin_user_new.html", form=form), status
 
 
+def _show_on_form(form: FlaskForm, error: DomainError) -> None:
+    """Put a service's refusal next to the field it names (or atop the form)."""
+    field = next((getattr(form, name) for name in error.fields if hasattr(form, name)), None)
+    if field is None:
+        form.form_errors.append(error.message)
+    else:
+        field.errors = [*field.errors, error.message]
+
+
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @requires(Permission.ADMINISTER)
 def admin_user_edit(user_id: int) -> Any:
     user = auth.get_user(user_id)
     form = UserEditForm(obj=user)
     if form.validate_on_submit():
-        auth.update_user(
-            user, name=form.name.data or "", role=form.role.data or "", actor_id=current_user.id
-        )
-        db.session.commit()
-        flash("User saved.", "success")
-        return redirect(url_for("auth.admin_users"))
+        try:
+            auth.update_user(
+                user,
+                name=form.name.data or "",
+                role=form.role.data or "",
+                actor_id=current_user.id,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            _show_on_form(form, exc)
+        else:
+            db.session.commit()
+            flash("User saved.", "success")
+            return redirect(url_for("auth.admin_users"))
     status = 422 if form.errors else 200
     return (
         render_template(

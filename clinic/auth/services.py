@@ -15,6 +15,7 @@ from datetime import timedelta
 import pyotp
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from clinic import clock
@@ -69,17 +70,11 @@ def create_user(
     *, email: str, name: str, role: str, password: str, actor_id: int | None = None
 ) -> User:
     email = normalize_email(email)
-    name = name.strip()
-    if not name or len(name) > 120:
-        raise Invalid("A name of 1-120 characters is required.", fields={"name": ["Required."]})
-    if role not in set(Role):
-        raise Invalid(
-            f"Unknown role {role!r}.",
-            fields={"role": [f"One of {', '.join(r.value for r in Role)}."]},
-        )
+    name = _valid_name(name)
+    _check_role(role)
     check_password_strength(password)
     if user_by_email(email) is not None:
-        raise Conflict(f"A user with email {email} already exists.", code="duplicate_email")
+        raise _duplicate_email(email)
     user = User(
         email=email,
         name=name,
@@ -87,18 +82,49 @@ def create_user(
         password_hash=hash_password(password),
         password_changed_at=clock.now(),
     )
-    db.session.add(user)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # a concurrent twin loses on the unique key
+            db.session.add(user)
+    except IntegrityError as exc:
+        raise _duplicate_email(email) from exc
     record(actor_id, "create", "user", user.id, detail={"role": role})
     return user
 
 
-def update_user(user: User, *, name: str, role: str, actor_id: int) -> User:
+def _valid_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise Invalid(
+            "A name of 1-120 characters is required.", fields={"name": ["1-120 characters."]}
+        )
+    return name
+
+
+def _check_role(role: str) -> None:
     if role not in set(Role):
-        raise Invalid(f"Unknown role {role!r}.", fields={"role": ["Unknown role."]})
+        raise Invalid(
+            f"Unknown role {role!r}.",
+            fields={"role": [f"One of {', '.join(r.value for r in Role)}."]},
+        )
+
+
+def _duplicate_email(email: str) -> Conflict:
+    return Conflict(
+        f"A user with email {email} already exists.",
+        code="duplicate_email",
+        fields={"email": ["Already in use."]},
+    )
+
+
+def update_user(user: User, *, name: str, role: str, actor_id: int) -> User:
+    """Rename or change the role; a role change applies at the user's next request."""
+    name = _valid_name(name)
+    _check_role(role)
     if user.id == actor_id and role != user.role:
-        raise NotAllowed("You cannot change your own role.")
-    user.name, user.role = name.strip(), role
+        raise NotAllowed(
+            "You cannot change your own role.", fields={"role": ["Not your own role."]}
+        )
+    user.name, user.role = name, role
     record(actor_id, "update", "user", user.id, detail={"role": role})
     return user
 
@@ -168,7 +194,8 @@ def authenticate(email: str, password: str, address: str, totp_code: str | None)
     email = email.strip().lower()[:254]
     address = (address or "unknown")[:64]
     if throttled(email, address):
-        _attempt(email, address, False)
+        # Audited, but not counted as a failure: the lock lifts THROTTLE_WINDOW after the
+        # last real failure however often someone knocks meanwhile.
         record(None, "login_throttled", "user", None, detail={"email": email})
         return SignInResult(
             None,
