@@ -135,7 +135,7 @@ class CourseStatusSchema(ma.Schema):
 
 
 class CourseQuerySchema(ma.Schema):
-    patient_id = _id(required=True)
+    patient_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=MAX_ID))
     status = ma.fields.String(validate=ma.validate.OneOf(COURSE_STATUSES))
 
 

@@ -807,14 +807,7 @@ def _last_live_starts(course_ids: list[int]) -> dict[int, datetime]:
         )
         .group_by(Appointment.course_id)
     )
-    return {course_id: _aware(last) for course_id, last in rows if last is not None}
-
-
-def _aware(value: datetime) -> datetime:
-    """MAX() on SQLite returns the stored text, parsed without the UTC re-attachment."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=clock.now().tzinfo)
+    return {course_id: last for course_id, last in rows if last is not None}
 
 
 def _authorization_usage(
@@ -847,7 +840,7 @@ def _authorization_usage(
             entry[0] += count
         else:
             entry[1] += count
-            last_date = _aware(last).astimezone(tz).date()
+            last_date = last.astimezone(tz).date()
             entry[2] = max(entry[2], last_date) if entry[2] else last_date
     return {key: (value[0], value[1], value[2]) for key, value in usage.items()}
 

@@ -6,6 +6,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from clinic import events
@@ -308,7 +310,9 @@ def test_planned_sessions_never_drop_below_those_delivered(
     add_sessions(course, ["completed"] * 5, start=NOW - timedelta(days=10))
     with pytest.raises(Invalid):
         services.update_course(course, {"planned_sessions": 4}, actor_id=clinician.id)
-    services.update_course(course, {"planned_sessions": 5, "notes": "Early responder"}, actor_id=clinician.id)
+    services.update_course(
+        course, {"planned_sessions": 5, "notes": "Early responder"}, actor_id=clinician.id
+    )
     assert course.planned_sessions == 5 and course.notes == "Early responder"
 
 
@@ -543,3 +547,61 @@ def test_courses_without_authorization_raise_nothing(app: Any, frozen: Any) -> N
     assert services.check_authorizations(NOW) == 0
     assert db.session.scalar(select(func.count()).select_from(Alert)) == 0
     assert db.session.scalar(select(func.count()).select_from(Course)) == 1
+
+
+STATUSES = ("scheduled", "checked_in", "completed", "incomplete", "cancelled", "no_show")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    planned=st.integers(min_value=1, max_value=40),
+    statuses=st.lists(st.sampled_from(STATUSES), max_size=45),
+    authorized=st.integers(min_value=1, max_value=40),
+    course_status=st.sampled_from(["active", "on_hold", "completed"]),
+)
+def test_course_numbers_always_add_up(
+    app: Any, frozen: Any, planned: int, statuses: list[str], authorized: int, course_status: str
+) -> None:
+    patient = make_patient()
+    course = make_course(
+        patient,
+        planned_sessions=planned,
+        status=course_status,
+        authorization_id=make_authorization(patient, authorized).id,
+    )
+    add_sessions(course, statuses, start=NOW - timedelta(days=len(statuses) // 2))
+    summary = services.course_summary(course)
+    counts = {status: statuses.count(status) for status in STATUSES}
+    assert summary.delivered_sessions == counts["completed"]
+    assert summary.scheduled_sessions == counts["scheduled"] + counts["checked_in"]
+    assert summary.missed_sessions == counts["no_show"] + counts["incomplete"]
+    assert summary.cancelled_sessions == counts["cancelled"]
+    assert (
+        summary.delivered_sessions
+        + summary.scheduled_sessions
+        + summary.missed_sessions
+        + summary.cancelled_sessions
+        == len(statuses)
+    )
+    assert summary.remaining_sessions == max(planned - summary.delivered_sessions, 0)
+    assert summary.unbooked_sessions == max(
+        summary.remaining_sessions - summary.scheduled_sessions, 0
+    )
+    assert summary.projected_end_estimated == (
+        course_status == "active" and summary.unbooked_sessions > 0
+    )
+    authorization = summary.authorization
+    assert authorization is not None
+    assert authorization.sessions_used == summary.delivered_sessions
+    assert authorization.sessions_booked == summary.scheduled_sessions
+    assert authorization.sessions_remaining == max(authorized - authorization.sessions_used, 0)
+    assert authorization.over_booked == (
+        authorization.sessions_used + authorization.sessions_booked > authorized
+    )
+    assert bool(authorization.warning) == (
+        authorization.over_booked
+        or authorization.runs_past_end
+        or authorization.sessions_remaining < services.LOW_AUTHORIZATION_SESSIONS
+    )
