@@ -18,12 +18,21 @@ blp = Blueprint("courses_api", __name__, description="Protocols and treatment co
 MAX_ID = 2**31 - 1
 
 
+class WholeNumber(ma.fields.Integer):
+    """A JSON integer: no strings, no floats and no booleans (True is an int in Python)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def _id(**kwargs: Any) -> ma.fields.Integer:
-    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+    return WholeNumber(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 def _int(low: int, high: int, **kwargs: Any) -> ma.fields.Integer:
-    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=low, max=high), **kwargs)
+    return WholeNumber(strict=True, validate=ma.validate.Range(min=low, max=high), **kwargs)
 
 
 def _text(high: int, low: int = 0, **kwargs: Any) -> ma.fields.String:

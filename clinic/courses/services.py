@@ -294,6 +294,11 @@ def ensure_cleared_for_treatment(patient_id: int) -> Screening:
     return screening
 
 
+def _is_whole(value: Any) -> bool:
+    """An id we may send to the database: an int, not a bool, within a 32-bit key."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+
+
 def _text(value: Any, name: str, limit: int, errors: dict[str, list[str]]) -> str | None:
     if value is None:
         return None
@@ -332,7 +337,7 @@ def _prescriber(
     chosen = prescriber_id if prescriber_id is not None else actor_id
     if chosen is None:
         return None
-    user = db.session.get(User, chosen) if isinstance(chosen, int) else None
+    user = db.session.get(User, chosen) if _is_whole(chosen) else None
     if user is None or not user.active or not role_can(user.role, Permission.PRESCRIBE):
         errors.setdefault("prescriber_id", []).append("Not an active clinician.")
         return None
@@ -388,11 +393,7 @@ def _new_authorization(
 def _existing_authorization(
     patient_id: int, authorization_id: Any, errors: dict[str, list[str]]
 ) -> Authorization | None:
-    found = (
-        db.session.get(Authorization, authorization_id)
-        if isinstance(authorization_id, int) and not isinstance(authorization_id, bool)
-        else None
-    )
+    found = db.session.get(Authorization, authorization_id) if _is_whole(authorization_id) else None
     if found is None or found.patient_id != patient_id:
         errors["authorization_id"] = ["Not an authorization of this patient."]
         return None
@@ -419,7 +420,7 @@ def prescribe_course(
     `screening_required`, `screening_contraindicated`, `screening_review_required`).
     """
     errors: dict[str, list[str]] = {}
-    patient = db.session.get(Patient, patient_id) if isinstance(patient_id, int) else None
+    patient = db.session.get(Patient, patient_id) if _is_whole(patient_id) else None
     if patient is None:
         errors["patient_id"] = ["No such patient."]
     protocol = db.session.scalar(select(Protocol).where(Protocol.code == protocol_code))
