@@ -643,7 +643,9 @@ def set_course_status(
     course.status_changed_at = now
     cancelled: list[Appointment] = []
     if status in FINAL_STATUSES:
-        cancelled = _cancel_future_sessions(course, now, reason_text or f"Course {status}.")
+        cancelled = _cancel_future_sessions(
+            course, now, reason_text or f"Course {status}.", actor_id
+        )
     db.session.flush()
     record(
         actor_id,
@@ -664,7 +666,9 @@ def set_course_status(
     return course
 
 
-def _cancel_future_sessions(course: Course, now: datetime, reason: str) -> list[Appointment]:
+def _cancel_future_sessions(
+    course: Course, now: datetime, reason: str, actor_id: int | None
+) -> list[Appointment]:
     """Cancel what has not begun; no make-up is booked since the course has ended."""
     future = db.session.scalars(
         select(Appointment).where(
@@ -677,7 +681,7 @@ def _cancel_future_sessions(course: Course, now: datetime, reason: str) -> list[
         appointment.status = "cancelled"
         appointment.status_reason = reason[:2000]
         record(
-            None,
+            actor_id,
             "cancel",
             "appointment",
             appointment.id,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -115,24 +114,22 @@ def test_admin_adds_and_edits_a_clinic_protocol(api: Any, admin: Any) -> None:
     assert again.status_code == 409 and error_code(again) == "protocol_exists"
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"total_pulses": 1000}, "total_pulses"),
-        ({"pattern": "fortnightly"}, "pattern"),
-        ({"intensity_pct_mt": 200}, "intensity_pct_mt"),
-        ({"setup_buffer_minutes": 90}, "setup_buffer_minutes"),
-        ({"train_seconds": -4}, "train_seconds"),
-        ({"trains": "many"}, "trains"),
-        ({"colour": "blue"}, "colour"),
-    ],
-)
-def test_invalid_protocols_answer_422_with_the_field(
-    api: Any, admin: Any, overrides: dict[str, Any], field: str
-) -> None:
-    response = api.as_(admin).post("/api/v1/protocols", json=new_protocol(**overrides))
-    assert response.status_code == 422
-    assert field in response.get_json()["error"]["fields"]
+INVALID_PROTOCOLS = [
+    ({"total_pulses": 1000}, "total_pulses"),
+    ({"pattern": "fortnightly"}, "pattern"),
+    ({"intensity_pct_mt": 200}, "intensity_pct_mt"),
+    ({"setup_buffer_minutes": 90}, "setup_buffer_minutes"),
+    ({"train_seconds": -4}, "train_seconds"),
+    ({"trains": "many"}, "trains"),
+    ({"colour": "blue"}, "colour"),
+]
+
+
+def test_invalid_protocols_answer_422_with_the_field(api: Any, admin: Any) -> None:
+    for overrides, field in INVALID_PROTOCOLS:
+        response = api.as_(admin).post("/api/v1/protocols", json=new_protocol(**overrides))
+        assert response.status_code == 422, overrides
+        assert field in response.get_json()["error"]["fields"]
 
 
 def test_presets_are_read_only_but_can_be_deactivated(api: Any, admin: Any) -> None:
@@ -150,13 +147,13 @@ def test_presets_are_read_only_but_can_be_deactivated(api: Any, admin: Any) -> N
     assert missing.status_code == 404
 
 
-@pytest.mark.parametrize("role", ["front_desk", "technician", "clinician"])
-def test_only_an_admin_manages_protocols(api: Any, role: str) -> None:
-    user = make_user(role)
-    created = api.as_(user).post("/api/v1/protocols", json=new_protocol())
-    patched = api.as_(user).patch("/api/v1/protocols/10hz-ldlpfc", json={"active": False})
-    assert (created.status_code, patched.status_code) == (403, 403)
-    assert error_code(created) == "forbidden"
+def test_only_an_admin_manages_protocols(api: Any) -> None:
+    for role in ("front_desk", "technician", "clinician"):
+        user = make_user(role)
+        created = api.as_(user).post("/api/v1/protocols", json=new_protocol())
+        patched = api.as_(user).patch("/api/v1/protocols/10hz-ldlpfc", json={"active": False})
+        assert (created.status_code, patched.status_code) == (403, 403), role
+        assert error_code(created) == "forbidden"
 
 
 # --- Prescribing -----------------------------------------------------------------------
@@ -214,27 +211,22 @@ def test_prescribing_with_a_new_authorization(api: Any, admin: Any) -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("screened", "signed_off", "code"),
-    [
+def test_prescribing_is_refused_by_the_screening(api: Any, clinician: Any) -> None:
+    for screened, signed_off, code in [
         (None, True, "screening_required"),
         ("contraindicated", True, "screening_contraindicated"),
         ("review", False, "screening_review_required"),
-    ],
-)
-def test_prescribing_is_refused_by_the_screening(
-    api: Any, clinician: Any, screened: str | None, signed_off: bool, code: str
-) -> None:
-    patient = make_patient(screened=screened)
-    if not signed_off:
-        patient.screenings[0].signed_off_at = None
-        db.session.commit()
-    response = api.as_(clinician).post(
-        "/api/v1/courses", json={"patient_id": patient.id, "protocol": "10hz-ldlpfc"}
-    )
-    assert response.status_code == 409
-    assert error_code(response) == code
-    assert db.session.scalar(select(func.count()).select_from(Course)) == 0
+    ]:
+        patient = make_patient(screened=screened)
+        if not signed_off:
+            patient.screenings[0].signed_off_at = None
+            db.session.commit()
+        response = api.as_(clinician).post(
+            "/api/v1/courses", json={"patient_id": patient.id, "protocol": "10hz-ldlpfc"}
+        )
+        assert response.status_code == 409
+        assert error_code(response) == code
+        assert db.session.scalar(select(func.count()).select_from(Course)) == 0
 
 
 def test_a_signed_off_review_screening_allows_prescribing(api: Any, clinician: Any) -> None:
@@ -245,53 +237,51 @@ def test_a_signed_off_review_screening_allows_prescribing(api: Any, clinician: A
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"patient_id": DROP, "protocol": "10hz-ldlpfc"}, "patient_id"),
-        ({"patient_id": None, "protocol": "10hz-ldlpfc"}, "patient_id"),
-        ({"patient_id": 999999, "protocol": "10hz-ldlpfc"}, "patient_id"),
-        ({"protocol": "no-such-protocol"}, "protocol"),
-        ({"protocol": "10hz-ldlpfc", "planned_sessions": 0}, "planned_sessions"),
-        ({"protocol": "10hz-ldlpfc", "planned_sessions": 10**30}, "planned_sessions"),
-        ({"protocol": "10hz-ldlpfc", "prescribed_pct_mt": 130}, "pct_mt_reason"),
-        ({"protocol": "10hz-ldlpfc", "authorization": {"payer": "X"}}, "authorization"),
-        ({"protocol": "10hz-ldlpfc", "surprise": 1}, "surprise"),
-    ],
-)
-def test_invalid_prescriptions_answer_422(
-    api: Any, clinician: Any, body: dict[str, Any], field: str
-) -> None:
+INVALID_PRESCRIPTIONS = [
+    ({"patient_id": DROP, "protocol": "10hz-ldlpfc"}, "patient_id"),
+    ({"patient_id": None, "protocol": "10hz-ldlpfc"}, "patient_id"),
+    ({"patient_id": 999999, "protocol": "10hz-ldlpfc"}, "patient_id"),
+    ({"protocol": "no-such-protocol"}, "protocol"),
+    ({"protocol": "10hz-ldlpfc", "planned_sessions": 0}, "planned_sessions"),
+    ({"protocol": "10hz-ldlpfc", "planned_sessions": 10**30}, "planned_sessions"),
+    ({"protocol": "10hz-ldlpfc", "prescribed_pct_mt": 130}, "pct_mt_reason"),
+    ({"protocol": "10hz-ldlpfc", "authorization": {"payer": "X"}}, "authorization"),
+    ({"protocol": "10hz-ldlpfc", "surprise": 1}, "surprise"),
+]
+
+
+def test_invalid_prescriptions_answer_422(api: Any, clinician: Any) -> None:
     patient = make_patient()
-    merged = {"patient_id": patient.id} | body
-    response = api.as_(clinician).post(
-        "/api/v1/courses", json={k: v for k, v in merged.items() if v is not DROP}
-    )
-    assert response.status_code == 422
-    fields = response.get_json()["error"]["fields"]
-    assert any(name.startswith(field) for name in fields), fields
+    for body, field in INVALID_PRESCRIPTIONS:
+        merged = {"patient_id": patient.id} | body
+        response = api.as_(clinician).post(
+            "/api/v1/courses", json={k: v for k, v in merged.items() if v is not DROP}
+        )
+        assert response.status_code == 422, body
+        fields = response.get_json()["error"]["fields"]
+        assert any(name.startswith(field) for name in fields), fields
 
 
-@pytest.mark.parametrize("role", ["front_desk", "technician"])
-def test_only_admin_and_clinician_prescribe(api: Any, role: str) -> None:
+def test_only_admin_and_clinician_prescribe(api: Any) -> None:
     patient = make_patient()
     course = make_course(patient)
-    user = make_user(role)
-    as_user = api.as_(user)
-    assert (
-        as_user.post(
-            "/api/v1/courses", json={"patient_id": patient.id, "protocol": "10hz-ldlpfc"}
-        ).status_code
-        == 403
-    )
-    assert as_user.patch(f"/api/v1/courses/{course.id}", json={"notes": "x"}).status_code == 403
-    assert (
-        as_user.post(
-            f"/api/v1/courses/{course.id}/status", json={"status": "on_hold", "reason": "x"}
-        ).status_code
-        == 403
-    )
-    assert as_user.get(f"/api/v1/courses/{course.id}").status_code == 200
+    for role in ("front_desk", "technician"):
+        user = make_user(role)
+        as_user = api.as_(user)
+        assert (
+            as_user.post(
+                "/api/v1/courses", json={"patient_id": patient.id, "protocol": "10hz-ldlpfc"}
+            ).status_code
+            == 403
+        )
+        assert as_user.patch(f"/api/v1/courses/{course.id}", json={"notes": "x"}).status_code == 403
+        assert (
+            as_user.post(
+                f"/api/v1/courses/{course.id}/status", json={"status": "on_hold", "reason": "x"}
+            ).status_code
+            == 403
+        )
+        assert as_user.get(f"/api/v1/courses/{course.id}").status_code == 200
 
 
 # --- Reading, numbers, changes ---------------------------------------------------------

@@ -54,17 +54,16 @@ def clinic_protocol(**overrides: Any) -> dict[str, Any]:
 # --- Protocols -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", sorted(PRESETS))
-def test_presets_carry_domain_numbers(app: Any, code: str) -> None:
-    pulses, pct_mt, sessions, pattern, published, tolerance = PRESETS[code]
-    preset = protocol(code)
-    assert preset.is_preset and preset.active
-    assert preset.total_pulses == pulses
-    assert preset.intensity_pct_mt == pct_mt
-    assert preset.default_sessions == sessions
-    assert preset.pattern == pattern
-    assert preset.setup_buffer_minutes == 10
-    assert abs(preset.session_seconds - published) <= tolerance
+def test_presets_carry_domain_numbers(app: Any) -> None:
+    for code, (pulses, pct_mt, sessions, pattern, published, tolerance) in PRESETS.items():
+        preset = protocol(code)
+        assert preset.is_preset and preset.active, code
+        assert preset.total_pulses == pulses, code
+        assert preset.intensity_pct_mt == pct_mt, code
+        assert preset.default_sessions == sessions, code
+        assert preset.pattern == pattern, code
+        assert preset.setup_buffer_minutes == 10, code
+        assert abs(preset.session_seconds - published) <= tolerance, code
 
 
 def test_session_seconds_follow_the_formula(app: Any) -> None:
@@ -83,29 +82,27 @@ def test_admin_adds_a_clinic_protocol_with_default_buffer(app: Any, admin: Any) 
     assert created in services.list_protocols()
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"total_pulses": 1499}, "total_pulses"),
-        ({"pattern": "weekly"}, "pattern"),
-        ({"intensity_pct_mt": 151}, "intensity_pct_mt"),
-        ({"intensity_pct_mt": 0}, "intensity_pct_mt"),
-        ({"setup_buffer_minutes": 61}, "setup_buffer_minutes"),
-        ({"train_seconds": 0}, "train_seconds"),
-        ({"inter_train_seconds": -1}, "inter_train_seconds"),
-        ({"frequency_hz": 0}, "frequency_hz"),
-        ({"sessions_per_day": 3}, "sessions_per_day"),
-        ({"code": "Bad Code"}, "code"),
-        ({"name": "  "}, "name"),
-        ({"trains": 1000, "train_seconds": 60}, "trains"),
-    ],
-)
-def test_invalid_protocols_are_refused_by_field(
-    app: Any, admin: Any, overrides: dict[str, Any], field: str
-) -> None:
-    with pytest.raises(Invalid) as refused:
-        services.create_protocol(clinic_protocol(**overrides), actor_id=admin.id)
-    assert field in refused.value.fields
+INVALID_PROTOCOLS = [
+    ({"total_pulses": 1499}, "total_pulses"),
+    ({"pattern": "weekly"}, "pattern"),
+    ({"intensity_pct_mt": 151}, "intensity_pct_mt"),
+    ({"intensity_pct_mt": 0}, "intensity_pct_mt"),
+    ({"setup_buffer_minutes": 61}, "setup_buffer_minutes"),
+    ({"train_seconds": 0}, "train_seconds"),
+    ({"inter_train_seconds": -1}, "inter_train_seconds"),
+    ({"frequency_hz": 0}, "frequency_hz"),
+    ({"sessions_per_day": 3}, "sessions_per_day"),
+    ({"code": "Bad Code"}, "code"),
+    ({"name": "  "}, "name"),
+    ({"trains": 1000, "train_seconds": 60}, "trains"),
+]
+
+
+def test_invalid_protocols_are_refused_by_field(app: Any, admin: Any) -> None:
+    for overrides, field in INVALID_PROTOCOLS:
+        with pytest.raises(Invalid) as refused:
+            services.create_protocol(clinic_protocol(**overrides), actor_id=admin.id)
+        assert field in refused.value.fields, overrides
 
 
 def test_protocol_codes_are_unique(app: Any, admin: Any) -> None:
@@ -157,20 +154,15 @@ def test_prescribing_takes_the_protocols_defaults(app: Any, clinician: Any) -> N
     assert audit is not None and audit.patient_id == patient.id
 
 
-@pytest.mark.parametrize(
-    ("screened", "code"),
-    [
+def test_prescribing_needs_a_clearing_screening(app: Any, clinician: Any) -> None:
+    for screened, code in [
         (None, "screening_required"),
         ("contraindicated", "screening_contraindicated"),
-    ],
-)
-def test_prescribing_needs_a_clearing_screening(
-    app: Any, clinician: Any, screened: str | None, code: str
-) -> None:
-    patient = make_patient(screened=screened)
-    with pytest.raises(Conflict) as refused:
-        services.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
-    assert refused.value.code == code
+    ]:
+        patient = make_patient(screened=screened)
+        with pytest.raises(Conflict) as refused:
+            services.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
+        assert refused.value.code == code
 
 
 def test_a_review_screening_must_be_signed_off(app: Any, clinician: Any) -> None:
@@ -331,12 +323,12 @@ def received() -> Any:
     events.course_status_changed.disconnect(receiver)
 
 
-@pytest.mark.parametrize("status", ["on_hold", "discontinued"])
-def test_hold_and_discontinue_need_a_reason(app: Any, clinician: Any, status: str) -> None:
+def test_hold_and_discontinue_need_a_reason(app: Any, clinician: Any) -> None:
     course = make_course()
-    with pytest.raises(Invalid) as refused:
-        services.set_course_status(course, status, "  ", actor_id=clinician.id)
-    assert "reason" in refused.value.fields
+    for status in ("on_hold", "discontinued"):
+        with pytest.raises(Invalid) as refused:
+            services.set_course_status(course, status, "  ", actor_id=clinician.id)
+        assert "reason" in refused.value.fields
 
 
 def test_on_hold_keeps_booked_sessions_and_tells_listeners(
@@ -465,13 +457,13 @@ def test_summaries_of_many_courses_take_a_fixed_number_of_queries(
 ) -> None:
     patient = make_patient()
     courses = [make_course(patient) for _ in range(2)]
-    for course in courses:
-        add_sessions(course, ["scheduled"] * 3)
+    for hour, course in enumerate(courses):  # a patient never overlaps themselves
+        add_sessions(course, ["scheduled"] * 3, start=NOW + timedelta(hours=hour + 1))
     with count_queries() as few:
         services.course_summaries(services.patient_courses(patient.id))
     more = [make_course(patient) for _ in range(4)]
-    for course in more:
-        add_sessions(course, ["completed", "scheduled"], start=NOW - timedelta(days=1))
+    for hour, course in enumerate(more):
+        add_sessions(course, ["completed", "scheduled"], start=NOW - timedelta(hours=20 + hour))
     db.session.expire_all()
     with count_queries() as many:
         services.course_summaries(services.patient_courses(patient.id))
