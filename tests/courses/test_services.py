@@ -463,7 +463,7 @@ def test_summaries_of_many_courses_take_a_fixed_number_of_queries(
         services.course_summaries(services.patient_courses(patient.id))
     more = [make_course(patient) for _ in range(4)]
     for hour, course in enumerate(more):
-        add_sessions(course, ["completed", "scheduled"], start=NOW - timedelta(hours=20 + hour))
+        add_sessions(course, ["completed", "scheduled"], start=NOW - timedelta(hours=19 - hour))
     db.session.expire_all()
     with count_queries() as many:
         services.course_summaries(services.patient_courses(patient.id))
