@@ -79,6 +79,8 @@ class Course(db.Model):
     status_changed_at: Mapped[datetime | None]
     planned_sessions: Mapped[int] = mapped_column(Integer)
     prescribed_pct_mt: Mapped[int] = mapped_column(Integer)
+    # Why the prescribed intensity is above the protocol's (required only then).
+    pct_mt_reason: Mapped[str | None] = mapped_column(Text)
     target: Mapped[str | None] = mapped_column(String(120))
     notes: Mapped[str | None] = mapped_column(Text)
     prescriber_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

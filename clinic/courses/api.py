@@ -1,0 +1,308 @@
+"""/api/v1/protocols and /api/v1/courses: the same services the pages call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from clinic.auth.permissions import Permission, requires
+from clinic.courses import services
+from clinic.courses.models import COURSE_STATUSES, PATTERNS
+from clinic.extensions import db
+
+blp = Blueprint("courses_api", __name__, description="Protocols and treatment courses")
+
+MAX_ID = 2**31 - 1
+
+
+class WholeNumber(ma.fields.Integer):
+    """A JSON integer: no strings, no floats and no booleans (True is an int in Python)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _id(**kwargs: Any) -> ma.fields.Integer:
+    return WholeNumber(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _int(low: int, high: int, **kwargs: Any) -> ma.fields.Integer:
+    return WholeNumber(strict=True, validate=ma.validate.Range(min=low, max=high), **kwargs)
+
+
+def _text(high: int, low: int = 0, **kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(validate=ma.validate.Length(min=low, max=high), **kwargs)
+
+
+class ProtocolSchema(ma.Schema):
+    id = ma.fields.Integer()
+    code = ma.fields.String()
+    name = ma.fields.String()
+    indication = ma.fields.String()
+    target = ma.fields.String()
+    frequency_hz = ma.fields.Float()
+    frequency_note = ma.fields.String(allow_none=True)
+    pulses_per_train = ma.fields.Integer()
+    train_seconds = ma.fields.Float()
+    inter_train_seconds = ma.fields.Float()
+    trains = ma.fields.Integer()
+    total_pulses = ma.fields.Integer()
+    intensity_pct_mt = ma.fields.Integer()
+    session_seconds = ma.fields.Float()
+    default_sessions = ma.fields.Integer()
+    pattern = ma.fields.String()
+    sessions_per_day = ma.fields.Integer()
+    min_gap_minutes = ma.fields.Integer()
+    setup_buffer_minutes = ma.fields.Integer()
+    slot_minutes = ma.fields.Integer()
+    reference = ma.fields.String(allow_none=True)
+    is_preset = ma.fields.Boolean()
+    active = ma.fields.Boolean()
+
+
+class ProtocolListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ProtocolSchema))
+
+
+class ProtocolQuerySchema(ma.Schema):
+    include_inactive = ma.fields.Boolean(load_default=False)
+
+
+class ProtocolInSchema(ma.Schema):
+    """A clinic protocol. `total_pulses`, when given, must equal trains x pulses per train."""
+
+    code = _text(40, 2, required=True, metadata={"description": "lower-case slug, unique"})
+    name = _text(120, 1, required=True)
+    indication = _text(120, 1, required=True)
+    target = _text(120, 1, required=True)
+    frequency_hz = ma.fields.Float(required=True, allow_nan=False)
+    frequency_note = _text(120, allow_none=True)
+    pulses_per_train = _int(1, 10_000, required=True)
+    train_seconds = ma.fields.Float(required=True, allow_nan=False)
+    inter_train_seconds = ma.fields.Float(allow_nan=False)
+    trains = _int(1, 1_000, required=True)
+    total_pulses = _int(1, 10_000_000)
+    intensity_pct_mt = _int(1, services.MAX_PCT_MT, required=True)
+    default_sessions = _int(1, services.MAX_PLANNED_SESSIONS, required=True)
+    pattern = ma.fields.String(required=True, validate=ma.validate.OneOf(PATTERNS))
+    sessions_per_day = _int(1, 10)
+    min_gap_minutes = _int(0, 240)
+    setup_buffer_minutes = _int(0, 60, metadata={"description": "default 10"})
+    reference = _text(200, allow_none=True)
+    active = ma.fields.Boolean()
+
+
+class ProtocolUpdateSchema(ProtocolInSchema):
+    """Any protocol field but the code, which never changes."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(partial=True, exclude=("code",), **kwargs)
+
+
+class AuthorizationInSchema(ma.Schema):
+    payer = _text(120, 1, required=True)
+    number = _text(60, allow_none=True)
+    member_id = _text(60, allow_none=True)
+    sessions_authorized = _int(1, 1000, required=True)
+    valid_from = ma.fields.Date(allow_none=True)
+    valid_to = ma.fields.Date(allow_none=True)
+
+
+class CourseCreateSchema(ma.Schema):
+    patient_id = _id(required=True)
+    protocol = _text(40, 1, required=True, metadata={"description": "protocol code"})
+    planned_sessions = _int(1, services.MAX_PLANNED_SESSIONS)
+    prescribed_pct_mt = _int(
+        1,
+        services.MAX_PCT_MT,
+        metadata={"description": "default: the protocol's; above it needs pct_mt_reason"},
+    )
+    pct_mt_reason = _text(2000, allow_none=True)
+    target = _text(120, allow_none=True)
+    notes = _text(5000, allow_none=True)
+    prescriber_id = _id(metadata={"description": "default: the caller"})
+    authorization = ma.fields.Nested(AuthorizationInSchema)
+    authorization_id = _id(metadata={"description": "attach an existing authorization"})
+
+
+class CourseUpdateSchema(ma.Schema):
+    planned_sessions = _int(1, services.MAX_PLANNED_SESSIONS)
+    prescribed_pct_mt = _int(1, services.MAX_PCT_MT)
+    pct_mt_reason = _text(2000, allow_none=True)
+    target = _text(120, allow_none=True)
+    notes = _text(5000, allow_none=True)
+
+
+class CourseStatusSchema(ma.Schema):
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(COURSE_STATUSES))
+    reason = _text(2000, allow_none=True)
+
+
+class CourseQuerySchema(ma.Schema):
+    patient_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=MAX_ID))
+    status = ma.fields.String(validate=ma.validate.OneOf(COURSE_STATUSES))
+
+
+class AuthorizationOutSchema(ma.Schema):
+    payer = ma.fields.String()
+    number = ma.fields.String(allow_none=True)
+    sessions_authorized = ma.fields.Integer()
+    valid_from = ma.fields.Date(allow_none=True)
+    valid_to = ma.fields.Date(allow_none=True)
+    sessions_used = ma.fields.Integer(metadata={"description": "delivered sessions"})
+    sessions_remaining = ma.fields.Integer(metadata={"description": "authorized - used"})
+    sessions_booked = ma.fields.Integer(metadata={"description": "booked, not yet delivered"})
+    warning = ma.fields.String(allow_none=True)
+
+
+class CourseSchema(ma.Schema):
+    """A course and its numbers: every treatment appointment is exactly one of delivered,
+    scheduled, missed (no-show, incomplete) or cancelled; remaining = planned - delivered."""
+
+    id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    protocol = ma.fields.String(metadata={"description": "protocol code"})
+    protocol_name = ma.fields.String()
+    status = ma.fields.String()
+    status_reason = ma.fields.String(allow_none=True)
+    status_changed_at = ma.fields.AwareDateTime(allow_none=True)
+    planned_sessions = ma.fields.Integer()
+    prescribed_pct_mt = ma.fields.Integer()
+    pct_mt_reason = ma.fields.String(allow_none=True)
+    target = ma.fields.String(allow_none=True)
+    notes = ma.fields.String(allow_none=True)
+    prescriber_id = ma.fields.Integer(allow_none=True)
+    authorization_id = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    delivered_sessions = ma.fields.Integer()
+    scheduled_sessions = ma.fields.Integer()
+    missed_sessions = ma.fields.Integer()
+    cancelled_sessions = ma.fields.Integer()
+    remaining_sessions = ma.fields.Integer()
+    unbooked_sessions = ma.fields.Integer(metadata={"description": "remaining - scheduled"})
+    projected_end_date = ma.fields.Date(allow_none=True)
+    projected_end_estimated = ma.fields.Boolean()
+    authorization = ma.fields.Nested(AuthorizationOutSchema, allow_none=True)
+
+
+class CourseListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(CourseSchema))
+
+
+@blp.route("/protocols")
+@requires(Permission.READ)
+@blp.arguments(ProtocolQuerySchema, location="query")
+@blp.response(200, ProtocolListSchema)
+def list_protocols(args: dict[str, Any]) -> Any:
+    """Stimulation protocols: the published presets and the clinic's own.
+
+    session_seconds = trains x train_seconds + (trains - 1) x inter_train_seconds;
+    slot_minutes is the chair time booked: the session rounded up plus the set-up buffer.
+    """
+    return {"items": services.list_protocols(include_inactive=args["include_inactive"])}
+
+
+@blp.route("/protocols", methods=["POST"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(ProtocolInSchema)
+@blp.response(201, ProtocolSchema)
+def create_protocol(values: dict[str, Any]) -> Any:
+    """Add a clinic protocol (admin). 409 `protocol_exists` when the code is taken."""
+    protocol = services.create_protocol(values, actor_id=current_user.id)
+    db.session.commit()
+    return protocol
+
+
+@blp.route("/protocols/<code>")
+@requires(Permission.READ)
+@blp.response(200, ProtocolSchema)
+def get_protocol(code: str) -> Any:
+    """One protocol by code."""
+    return services.get_protocol(code)
+
+
+@blp.route("/protocols/<code>", methods=["PATCH"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(ProtocolUpdateSchema)
+@blp.response(200, ProtocolSchema)
+def update_protocol(changes: dict[str, Any], code: str) -> Any:
+    """Edit a protocol (admin). A preset changes only `setup_buffer_minutes` and `active`
+    (409 `preset_read_only`); a protocol in use keeps its stimulation (409 `protocol_in_use`)."""
+    protocol = services.update_protocol(
+        services.get_protocol(code), changes, actor_id=current_user.id
+    )
+    db.session.commit()
+    return protocol
+
+
+@blp.route("/courses", methods=["POST"])
+@requires(Permission.PRESCRIBE)
+@blp.arguments(CourseCreateSchema)
+@blp.response(201, CourseSchema)
+def create_course(values: dict[str, Any]) -> Any:
+    """Prescribe a course. 409 `screening_required` (no screening),
+    `screening_contraindicated` or `screening_review_required` (latest screening)."""
+    course = services.prescribe_course(
+        values.pop("patient_id"), values.pop("protocol"), **values, actor_id=current_user.id
+    )
+    db.session.commit()
+    return services.course_summary(course).as_dict()
+
+
+@blp.route("/courses")
+@requires(Permission.READ)
+@blp.arguments(CourseQuerySchema, location="query")
+@blp.response(200, CourseListSchema)
+def list_courses(args: dict[str, Any]) -> Any:
+    """A patient's courses with their numbers, newest first."""
+    summaries = services.read_patient_courses(args["patient_id"], actor_id=current_user.id)
+    db.session.commit()
+    status = args.get("status")
+    return {"items": [s.as_dict() for s in summaries if status in (None, s.course.status)]}
+
+
+@blp.route("/courses/<int:course_id>")
+@requires(Permission.READ)
+@blp.response(200, CourseSchema)
+def get_course(course_id: int) -> Any:
+    """A course and its numbers (delivered, scheduled, missed, remaining, authorization)."""
+    summary = services.read_course(course_id, actor_id=current_user.id)
+    db.session.commit()
+    return summary.as_dict()
+
+
+@blp.route("/courses/<int:course_id>", methods=["PATCH"])
+@requires(Permission.PRESCRIBE)
+@blp.arguments(CourseUpdateSchema)
+@blp.response(200, CourseSchema)
+def update_course(changes: dict[str, Any], course_id: int) -> Any:
+    """Change planned sessions (not below those delivered), prescribed %MT, target or notes.
+    409 `course_closed` on a completed or discontinued course."""
+    course = services.update_course(
+        services.get_course(course_id), changes, actor_id=current_user.id
+    )
+    db.session.commit()
+    return services.course_summary(course).as_dict()
+
+
+@blp.route("/courses/<int:course_id>/status", methods=["POST"])
+@requires(Permission.PRESCRIBE)
+@blp.arguments(CourseStatusSchema)
+@blp.response(200, CourseSchema)
+def change_course_status(values: dict[str, Any], course_id: int) -> Any:
+    """Set the status (`reason` required for on_hold and discontinued). Completing or
+    discontinuing cancels future scheduled sessions; only an admin reopens a closed
+    course (409 `course_closed`)."""
+    course = services.set_course_status(
+        services.get_course(course_id),
+        values["status"],
+        values.get("reason"),
+        actor_id=current_user.id,
+    )
+    db.session.commit()
+    return services.course_summary(course).as_dict()

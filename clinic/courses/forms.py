@@ -1,0 +1,194 @@
+"""Forms for prescribing, editing and ending courses, and for clinic protocols."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    FloatField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from clinic.courses import services
+from clinic.courses.models import COURSE_STATUSES, PATTERNS
+
+STATUS_LABELS = {
+    "active": "Active",
+    "on_hold": "On hold",
+    "completed": "Completed",
+    "discontinued": "Discontinued",
+}
+PATTERN_LABELS = {
+    "daily_taper": "Daily, then a three-week taper",
+    "accelerated": "Accelerated: several a day",
+    "daily_then_weekly": "Five daily, then weekly",
+}
+
+
+def _blank_to_none(value: Any) -> Any:
+    return value.strip() or None if isinstance(value, str) else value
+
+
+class PrescribeForm(FlaskForm):
+    protocol = SelectField("Protocol", validators=[InputRequired()])
+    planned_sessions = IntegerField(
+        "Planned sessions",
+        validators=[Optional(), NumberRange(min=1, max=services.MAX_PLANNED_SESSIONS)],
+        description="Leave empty for the protocol's default.",
+    )
+    prescribed_pct_mt = IntegerField(
+        "Prescribed intensity (% of motor threshold)",
+        validators=[Optional(), NumberRange(min=1, max=services.MAX_PCT_MT)],
+        description="Leave empty for the protocol's. Above it needs a reason.",
+    )
+    pct_mt_reason = TextAreaField(
+        "Reason for an intensity above the protocol's",
+        validators=[Optional(), Length(max=2000)],
+        filters=[_blank_to_none],
+    )
+    target = StringField(
+        "Target",
+        validators=[Optional(), Length(max=120)],
+        filters=[_blank_to_none],
+        description="Leave empty for the protocol's target.",
+    )
+    notes = TextAreaField(
+        "Notes", validators=[Optional(), Length(max=5000)], filters=[_blank_to_none]
+    )
+    prescriber_id = SelectField("Prescriber", coerce=int)
+    authorization_id = SelectField(
+        "Existing authorization", coerce=int, description="Or enter a new one below."
+    )
+    payer = StringField("Payer", validators=[Optional(), Length(max=120)], filters=[_blank_to_none])
+    number = StringField(
+        "Authorization number", validators=[Optional(), Length(max=60)], filters=[_blank_to_none]
+    )
+    sessions_authorized = IntegerField(
+        "Sessions authorized", validators=[Optional(), NumberRange(min=1, max=1000)]
+    )
+    valid_from = DateField("Valid from", validators=[Optional()])
+    valid_to = DateField("Valid to", validators=[Optional()])
+
+    AUTHORIZATION_FIELDS = ("payer", "number", "sessions_authorized", "valid_from", "valid_to")
+
+    def new_authorization(self) -> dict[str, Any] | None:
+        """The new authorization's fields, when any was filled in."""
+        values = {name: getattr(self, name).data for name in self.AUTHORIZATION_FIELDS}
+        return values if any(value is not None for value in values.values()) else None
+
+
+class CourseEditForm(FlaskForm):
+    planned_sessions = IntegerField(
+        "Planned sessions",
+        validators=[InputRequired(), NumberRange(min=1, max=services.MAX_PLANNED_SESSIONS)],
+    )
+    prescribed_pct_mt = IntegerField(
+        "Prescribed intensity (% of motor threshold)",
+        validators=[InputRequired(), NumberRange(min=1, max=services.MAX_PCT_MT)],
+    )
+    pct_mt_reason = TextAreaField(
+        "Reason for an intensity above the protocol's",
+        validators=[Optional(), Length(max=2000)],
+        filters=[_blank_to_none],
+    )
+    target = StringField(
+        "Target", validators=[Optional(), Length(max=120)], filters=[_blank_to_none]
+    )
+    notes = TextAreaField(
+        "Notes", validators=[Optional(), Length(max=5000)], filters=[_blank_to_none]
+    )
+
+
+class CourseStatusForm(FlaskForm):
+    status = SelectField(
+        "New status", choices=[(status, STATUS_LABELS[status]) for status in COURSE_STATUSES]
+    )
+    reason = TextAreaField(
+        "Reason",
+        validators=[Optional(), Length(max=2000)],
+        filters=[_blank_to_none],
+        description="Required for on hold and discontinued.",
+    )
+
+
+class _ProtocolValues:
+    """`values()`: the filled-in fields as the protocol services take them."""
+
+    OPTIONAL_NUMBERS = ("inter_train_seconds", "min_gap_minutes", "setup_buffer_minutes")
+
+    def values(self) -> dict[str, Any]:
+        values = {
+            name: field.data
+            for name, field in self._fields.items()  # type: ignore[attr-defined]
+            if name != "csrf_token"
+        }
+        for name in self.OPTIONAL_NUMBERS:
+            if name in values and values[name] is None:
+                values.pop(name)
+        return values
+
+
+class ProtocolSettingsForm(_ProtocolValues, FlaskForm):
+    """What a clinic may change on a published preset."""
+
+    setup_buffer_minutes = IntegerField(
+        "Set-up buffer (minutes)",
+        validators=[InputRequired()],
+        description="Chair time added to each session: 0 to 60.",
+    )
+    active = BooleanField("Offered for new courses")
+
+
+class ProtocolForm(_ProtocolValues, FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[InputRequired(), Length(min=2, max=40)],
+        description="Lower-case letters, digits and dashes, e.g. 5hz-ldlpfc.",
+    )
+    name = StringField("Name", validators=[InputRequired(), Length(max=120)])
+    indication = StringField("Indication", validators=[InputRequired(), Length(max=120)])
+    target = StringField("Target", validators=[InputRequired(), Length(max=120)])
+    frequency_hz = FloatField("Frequency (Hz)", validators=[InputRequired()])
+    frequency_note = StringField(
+        "Frequency note", validators=[Optional(), Length(max=120)], filters=[_blank_to_none]
+    )
+    pulses_per_train = IntegerField("Pulses per train", validators=[InputRequired()])
+    train_seconds = FloatField("Train duration (s)", validators=[InputRequired()])
+    inter_train_seconds = FloatField("Inter-train interval (s)", validators=[Optional()], default=0)
+    trains = IntegerField("Trains", validators=[InputRequired()])
+    total_pulses = IntegerField(
+        "Total pulses",
+        validators=[Optional()],
+        description="Optional: checked against trains x pulses per train.",
+    )
+    intensity_pct_mt = IntegerField(
+        "Intensity (% of motor threshold)", validators=[InputRequired()]
+    )
+    default_sessions = IntegerField("Default sessions", validators=[InputRequired()])
+    pattern = SelectField("Pattern", choices=[(p, PATTERN_LABELS[p]) for p in PATTERNS])
+    sessions_per_day = IntegerField(
+        "Sessions a day", default=1, validators=[InputRequired()], description="Accelerated only."
+    )
+    min_gap_minutes = IntegerField(
+        "Minutes between sessions",
+        default=0,
+        validators=[Optional()],
+        description="Accelerated only.",
+    )
+    setup_buffer_minutes = IntegerField(
+        "Set-up buffer (minutes)",
+        default=10,
+        validators=[Optional()],
+        description="Chair time added to each session: 0 to 60.",
+    )
+    reference = StringField(
+        "Reference", validators=[Optional(), Length(max=200)], filters=[_blank_to_none]
+    )
+    active = BooleanField("Offered for new courses", default=True)

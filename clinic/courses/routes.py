@@ -1,0 +1,308 @@
+"""Pages: prescribe a course, the course page, status changes, and protocol admin."""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from clinic import clock
+from clinic.auth.models import User
+from clinic.auth.permissions import Permission, Role, requires
+from clinic.courses import bp, services
+from clinic.courses.forms import (
+    STATUS_LABELS,
+    CourseEditForm,
+    CourseStatusForm,
+    PrescribeForm,
+    ProtocolForm,
+    ProtocolSettingsForm,
+)
+from clinic.errors import DomainError
+from clinic.extensions import db
+from clinic.patients.models import Authorization, Patient
+from clinic.scheduling.models import Appointment
+
+BOOK_COURSE_ENDPOINT = "scheduling.book_course"
+PATIENT_CHART_ENDPOINT = "patients.detail"
+MAX_CALENDAR_APPOINTMENTS = 400
+
+
+def patient_course_summaries(patient_id: int) -> list[services.CourseSummary]:
+    """For `templates/courses/_patient_courses.html` on the chart (a Jinja global)."""
+    return services.course_summaries(services.patient_courses(patient_id))
+
+
+def _apply_field_errors(form: Any, error: DomainError) -> bool:
+    """Show a service's field errors on the form; False when none matched a field."""
+    matched = False
+    for name, messages in error.fields.items():
+        field = form._fields.get(name.removeprefix("authorization."))
+        if field is not None:
+            field.errors = [*field.errors, *messages]
+            matched = True
+    return matched
+
+
+def _report(form: Any, error: DomainError) -> int:
+    if not _apply_field_errors(form, error):
+        flash(error.message, "error")
+    return 409 if error.status == 409 else 422
+
+
+# --- Prescribing -----------------------------------------------------------------------
+
+
+def _prescriber_choices() -> list[tuple[int, str]]:
+    users = db.session.scalars(
+        select(User)
+        .where(User.active.is_(True), User.role.in_((Role.CLINICIAN, Role.ADMIN)))
+        .order_by(User.name)
+        .limit(200)
+    ).all()
+    return [(user.id, user.name) for user in users]
+
+
+@bp.route("/patients/<int:patient_id>/courses/new", methods=["GET", "POST"])
+@requires(Permission.PRESCRIBE)
+def new(patient_id: int) -> Any:
+    patient = db.session.get(Patient, patient_id) or abort(404)
+    form = PrescribeForm()
+    form.protocol.choices = [
+        (p.code, f"{p.name} ({p.default_sessions} sessions, {p.intensity_pct_mt} %MT)")
+        for p in services.list_protocols()
+    ]
+    form.prescriber_id.choices = _prescriber_choices()
+    if form.prescriber_id.data is None:
+        form.prescriber_id.data = current_user.id
+    authorizations = db.session.scalars(
+        select(Authorization)
+        .where(Authorization.patient_id == patient.id)
+        .order_by(Authorization.id.desc())
+        .limit(20)
+    ).all()
+    form.authorization_id.choices = [(0, "None")] + [
+        (a.id, f"{a.payer} {a.number or ''} ({a.sessions_authorized} sessions)".replace("  ", " "))
+        for a in authorizations
+    ]
+    screening = services.latest_screening(patient.id)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            course = services.prescribe_course(
+                patient.id,
+                form.protocol.data,
+                planned_sessions=form.planned_sessions.data,
+                prescribed_pct_mt=form.prescribed_pct_mt.data,
+                pct_mt_reason=form.pct_mt_reason.data,
+                target=form.target.data,
+                notes=form.notes.data,
+                prescriber_id=form.prescriber_id.data,
+                authorization=form.new_authorization(),
+                authorization_id=form.authorization_id.data or None,
+                actor_id=current_user.id,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            status = _report(form, error)
+        else:
+            db.session.commit()
+            flash("Course prescribed.", "success")
+            return redirect(url_for("courses.detail", course_id=course.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template(
+        "courses/new.html",
+        form=form,
+        patient=patient,
+        screening=screening,
+        chart_url=_chart_url(patient.id),
+    ), status
+
+
+# --- The course page -------------------------------------------------------------------
+
+
+@dataclass
+class CalendarDay:
+    day: date
+    in_month: bool
+    appointments: list[Appointment]
+
+
+@dataclass
+class CalendarMonth:
+    title: str
+    weeks: list[list[CalendarDay]]
+
+
+def _calendar_months(appointments: list[Appointment], today: date) -> list[CalendarMonth]:
+    """Month grids (Monday first) from the first to the last session, or this month."""
+    tz = clock.clinic_tz()
+    by_day: dict[date, list[Appointment]] = defaultdict(list)
+    for appointment in appointments:
+        by_day[appointment.starts_at.astimezone(tz).date()].append(appointment)
+    first = min(by_day, default=today)
+    last = max(by_day, default=today)
+    months = []
+    year, month = first.year, first.month
+    grid = calendar.Calendar(firstweekday=0)
+    while (year, month) <= (last.year, last.month):
+        weeks = [
+            [CalendarDay(day, day.month == month, by_day.get(day, [])) for day in week]
+            for week in grid.monthdatescalendar(year, month)
+        ]
+        months.append(CalendarMonth(date(year, month, 1).strftime("%B %Y"), weeks))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _chart_url(patient_id: int) -> str | None:
+    if PATIENT_CHART_ENDPOINT in current_app.view_functions:
+        return url_for(PATIENT_CHART_ENDPOINT, patient_id=patient_id)
+    return None
+
+
+def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None) -> Any:
+    summary = services.read_course(course_id, actor_id=current_user.id)
+    db.session.commit()
+    course = summary.course
+    appointments = services.course_appointments(course.id, limit=MAX_CALENDAR_APPOINTMENTS)
+    status_form = status_form or CourseStatusForm()
+    choices = services.allowed_statuses(course, is_admin=current_user.role == Role.ADMIN)
+    status_form.status.choices = [(status, STATUS_LABELS[status]) for status in choices]
+    now = clock.now()
+    return render_template(
+        "courses/detail.html",
+        course=course,
+        summary=summary,
+        protocol=course.protocol,
+        patient=course.patient,
+        months=_calendar_months(appointments, clock.today()),
+        appointments=appointments,
+        held_sessions=[
+            a for a in appointments if a.status in services.PENDING_STATUSES and a.starts_at > now
+        ]
+        if course.status == "on_hold"
+        else [],
+        status_form=status_form,
+        status_labels=STATUS_LABELS,
+        book_url=url_for(BOOK_COURSE_ENDPOINT, course_id=course.id)
+        if BOOK_COURSE_ENDPOINT in current_app.view_functions and course.status == "active"
+        else None,
+        chart_url=_chart_url(course.patient_id),
+    )
+
+
+@bp.route("/courses/<int:course_id>")
+@requires(Permission.READ)
+def detail(course_id: int) -> Any:
+    return _course_page(course_id)
+
+
+@bp.route("/courses/<int:course_id>/status", methods=["POST"])
+@requires(Permission.PRESCRIBE)
+def change_status(course_id: int) -> Any:
+    course = services.get_course(course_id)
+    form = CourseStatusForm()
+    if form.validate_on_submit():
+        try:
+            services.set_course_status(
+                course, form.status.data, form.reason.data, actor_id=current_user.id
+            )
+        except DomainError as error:
+            db.session.rollback()
+            status = _report(form, error)
+        else:
+            db.session.commit()
+            flash(f"The course is now {STATUS_LABELS[course.status].lower()}.", "success")
+            return redirect(url_for("courses.detail", course_id=course.id))
+    else:
+        status = 422
+    return _course_page(course_id, status_form=form), status
+
+
+@bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
+@requires(Permission.PRESCRIBE)
+def edit(course_id: int) -> Any:
+    course = services.get_course(course_id)
+    form = CourseEditForm(obj=course)
+    status = 200
+    if form.validate_on_submit():
+        changes = {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
+        try:
+            services.update_course(course, changes, actor_id=current_user.id)
+        except DomainError as error:
+            db.session.rollback()
+            status = _report(form, error)
+        else:
+            db.session.commit()
+            flash("Course updated.", "success")
+            return redirect(url_for("courses.detail", course_id=course.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("courses/edit.html", form=form, course=course), status
+
+
+# --- Protocol administration -----------------------------------------------------------
+
+
+@bp.route("/admin/protocols")
+@requires(Permission.ADMINISTER)
+def admin_protocols() -> Any:
+    return render_template(
+        "courses/admin_protocols.html",
+        protocols=services.list_protocols(include_inactive=True),
+    )
+
+
+@bp.route("/admin/protocols/new", methods=["GET", "POST"])
+@requires(Permission.ADMINISTER)
+def admin_protocol_new() -> Any:
+    form = ProtocolForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            protocol = services.create_protocol(form.values(), actor_id=current_user.id)
+        except DomainError as error:
+            db.session.rollback()
+            status = _report(form, error)
+        else:
+            db.session.commit()
+            flash(f"Protocol {protocol.code} added.", "success")
+            return redirect(url_for("courses.admin_protocols"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("courses/admin_protocol_form.html", form=form, protocol=None), status
+
+
+@bp.route("/admin/protocols/<code>", methods=["GET", "POST"])
+@requires(Permission.ADMINISTER)
+def admin_protocol_edit(code: str) -> Any:
+    protocol = services.get_protocol(code)
+    form_class = ProtocolSettingsForm if protocol.is_preset else ProtocolForm
+    form = form_class(obj=protocol)
+    if not protocol.is_preset:
+        form.code.render_kw = {"readonly": True}
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.update_protocol(
+                protocol, {**form.values(), "code": protocol.code}, actor_id=current_user.id
+            )
+        except DomainError as error:
+            db.session.rollback()
+            status = _report(form, error)
+        else:
+            db.session.commit()
+            flash(f"Protocol {protocol.code} saved.", "success")
+            return redirect(url_for("courses.admin_protocols"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("courses/admin_protocol_form.html", form=form, protocol=protocol), status
