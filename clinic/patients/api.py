@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from clinic.auth.permissions import Permission, requires
 from clinic.extensions import db
-from clinic.patients import schemas, services
+from clinic.patients import commit_read, schemas, services
 from clinic.patients.screening import SCREENING_ITEMS
 
 blp = Blueprint("patients_api", __name__, description="Patients, screening and intake")
@@ -37,7 +37,7 @@ def create_patient(values: dict[str, Any]) -> Any:
 def search_patients(args: dict[str, Any]) -> Any:
     """Find patients by a name or MRN fragment (`q`), case-insensitively; at most `limit`."""
     found = services.search_patients(args["q"], limit=args["limit"], actor_id=current_user.id)
-    db.session.commit()
+    commit_read()
     return {"items": found}
 
 
@@ -47,7 +47,7 @@ def search_patients(args: dict[str, Any]) -> Any:
 def get_patient(patient_id: int) -> Any:
     """One patient's record (the read is audited as `view`)."""
     patient = services.view_patient(patient_id, actor_id=current_user.id)
-    db.session.commit()
+    commit_read()
     return patient
 
 
@@ -93,7 +93,7 @@ def record_screening(body: dict[str, Any], patient_id: int) -> Any:
 def list_screenings(patient_id: int) -> Any:
     """Every screening version of the patient, newest first."""
     screenings = services.list_screenings(patient_id, actor_id=current_user.id)
-    db.session.commit()
+    commit_read()
     return {"items": screenings}
 
 
@@ -114,7 +114,7 @@ def sign_off_screening(body: dict[str, Any], screening_id: int) -> Any:
 def list_medication_trials(patient_id: int) -> Any:
     """The patient's medication trials, oldest first."""
     trials = services.list_medication_trials(patient_id, actor_id=current_user.id)
-    db.session.commit()
+    commit_read()
     return {"items": trials}
 
 
@@ -156,7 +156,7 @@ def delete_medication_trial(trial_id: int) -> Any:
 def list_authorizations(patient_id: int) -> Any:
     """The patient's insurance authorizations."""
     authorizations = services.list_authorizations(patient_id, actor_id=current_user.id)
-    db.session.commit()
+    commit_read()
     return {"items": authorizations}
 
 

@@ -14,7 +14,7 @@ from clinic.audit.services import recent_viewers
 from clinic.auth.permissions import Permission, requires
 from clinic.errors import DomainError, Invalid
 from clinic.extensions import db
-from clinic.patients import bp, services
+from clinic.patients import bp, commit_read, services
 from clinic.patients.forms import (
     AuthorizationForm,
     MedicationTrialForm,
@@ -70,7 +70,7 @@ def index() -> Any:
             )
         except Invalid as error:
             show_errors(form, error)
-    db.session.commit()
+    commit_read()
     return render_template("patients/index.html", form=form, patients=patients, limit=LIST_LIMIT), (
         422 if form.errors else 200
     )
@@ -95,7 +95,7 @@ def chart(patient_id: int) -> Any:
     """The whole record on one page; opening it is audited as `view`."""
     patient = services.view_patient(patient_id, actor_id=current_user.id, section="chart")
     viewers = recent_viewers(patient.id)
-    db.session.commit()
+    commit_read()
     return render_template(
         "patients/chart.html",
         patient=patient,
@@ -119,8 +119,7 @@ def edit(patient_id: int) -> Any:
     if saved is not None:
         flash("Patient saved.", "success")
         return redirect(url_for("patients.chart", patient_id=patient_id))
-    db.session.commit()  # the audited view of the record
-    patient = services.get_patient(patient_id)
+    commit_read()  # the audited view of the record
     return render_template("patients/form.html", form=form, patient=patient), _status(form)
 
 

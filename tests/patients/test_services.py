@@ -171,9 +171,7 @@ def test_consent_changes_are_timestamped_logged_and_signalled(
     assert consent_log.calls[0]["patient"] is patient
 
 
-def test_update_only_touches_given_fields_and_audits_their_names(
-    app: Any, front_desk: Any
-) -> None:
+def test_update_only_touches_given_fields_and_audits_their_names(app: Any, front_desk: Any) -> None:
     patient = services.create_patient(intake(email="a@example.org"), actor_id=front_desk.id)
     services.update_patient(patient, {"last_name": "Rivers"}, actor_id=front_desk.id)
     db.session.commit()
