@@ -62,36 +62,34 @@ def test_mrn_gives_up_with_a_conflict_after_repeated_clashes(
     assert count() == 1
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"first_name": "   "}, "first_name"),
-        ({"last_name": "x" * 101}, "last_name"),
-        ({"date_of_birth": None}, "date_of_birth"),
-        ({"date_of_birth": date(1899, 12, 31)}, "date_of_birth"),
-        ({"date_of_birth": date(2026, 3, 3)}, "date_of_birth"),
-        ({"sex": "robot"}, "sex"),
-        ({"email": "not-an-email"}, "email"),
-        ({"phone": "12"}, "phone"),
-        ({"preferred_channel": "pigeon"}, "preferred_channel"),
-        ({"preferred_channel": "sms"}, "preferred_channel"),
-        ({"preferred_channel": "email"}, "preferred_channel"),
-        ({"timezone": "Mars/Olympus"}, "timezone"),
-        ({"diagnoses": ["F33.1", "depression"]}, "diagnoses"),
-        ({"pain_duration_months": -1}, "pain_duration_months"),
-        ({"first_name": "Ja\x00mie"}, "first_name"),
-        ({"favourite_colour": "blue"}, "favourite_colour"),
-    ],
+INVALID_INTAKE = (
+    ({"first_name": "   "}, "first_name"),
+    ({"last_name": "x" * 101}, "last_name"),
+    ({"date_of_birth": None}, "date_of_birth"),
+    ({"date_of_birth": date(1899, 12, 31)}, "date_of_birth"),
+    ({"date_of_birth": date(2026, 3, 3)}, "date_of_birth"),
+    ({"sex": "robot"}, "sex"),
+    ({"email": "not-an-email"}, "email"),
+    ({"phone": "12"}, "phone"),
+    ({"preferred_channel": "pigeon"}, "preferred_channel"),
+    ({"preferred_channel": "sms"}, "preferred_channel"),
+    ({"preferred_channel": "email"}, "preferred_channel"),
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"diagnoses": ["F33.1", "depression"]}, "diagnoses"),
+    ({"pain_duration_months": -1}, "pain_duration_months"),
+    ({"first_name": "Ja\x00mie"}, "first_name"),
+    ({"favourite_colour": "blue"}, "favourite_colour"),
 )
+
+
 @time_machine.travel(FROZEN, tick=False)
-def test_invalid_values_are_refused_with_a_field_message(
-    app: Any, front_desk: Any, overrides: dict[str, Any], field: str
-) -> None:
-    with pytest.raises(Invalid) as exc:
-        services.create_patient(intake(**overrides), actor_id=front_desk.id)
-    assert exc.value.status == 422
-    assert fields_of(exc)[field][0]
-    db.session.rollback()
+def test_invalid_values_are_refused_with_a_field_message(app: Any, front_desk: Any) -> None:
+    for overrides, field in INVALID_INTAKE:
+        with pytest.raises(Invalid) as exc:
+            services.create_patient(intake(**overrides), actor_id=front_desk.id)
+        assert exc.value.status == 422
+        assert fields_of(exc)[field][0], overrides
+        db.session.rollback()
     assert count() == 0
 
 
@@ -324,22 +322,22 @@ def test_screening_items_cover_the_domain() -> None:
     assert len(codes) == len(SCREENING_ITEMS)
 
 
-@pytest.mark.parametrize(
-    ("yes", "result"),
-    [
-        ((), "clear"),
-        (("pregnancy",), "review"),
-        (("seizure_history", "hearing_problems"), "review"),
-        (("cochlear_implant",), "contraindicated"),
-        (("metal_in_head", "pregnancy"), "contraindicated"),
-    ],
+SCREENING_CASES = (
+    ((), "clear"),
+    (("pregnancy",), "review"),
+    (("seizure_history", "hearing_problems"), "review"),
+    (("cochlear_implant",), "contraindicated"),
+    (("metal_in_head", "pregnancy"), "contraindicated"),
 )
-def test_screening_result(app: Any, front_desk: Any, yes: tuple[str, ...], result: str) -> None:
-    patient = make_patient(screened=None)
-    screening = services.record_screening(patient, answers(*yes), "ok", actor_id=front_desk.id)
-    assert screening.result == result
-    assert screening.positive_items == [i.code for i in SCREENING_ITEMS if i.code in yes]
-    assert screening.version == 1
+
+
+def test_screening_result(app: Any, front_desk: Any) -> None:
+    for yes, result in SCREENING_CASES:
+        patient = make_patient(screened=None)
+        screening = services.record_screening(patient, answers(*yes), "ok", front_desk.id)
+        assert screening.result == result, yes
+        assert screening.positive_items == [i.code for i in SCREENING_ITEMS if i.code in yes]
+        assert screening.version == 1
 
 
 def test_screening_needs_every_item_and_names_missing_and_unknown(
