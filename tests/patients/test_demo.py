@@ -16,7 +16,7 @@ from clinic.patients.models import Diagnosis, Patient, Screening
 
 def results() -> dict[str, int]:
     rows = db.session.execute(select(Screening.result, func.count()).group_by(Screening.result))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def test_small_demo_is_varied(app: Any) -> None:

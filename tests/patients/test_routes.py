@@ -143,6 +143,7 @@ def test_chart_has_every_section_and_the_courses_block(client: Any, technician: 
         'id="viewers"',
     ):
         assert section in page
+    assert "No courses yet." in page
     assert "Record screening" not in page  # technicians cannot screen
 
 
