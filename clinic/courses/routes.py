@@ -30,7 +30,6 @@ from clinic.patients.models import Authorization, Patient
 from clinic.scheduling.models import Appointment
 
 BOOK_COURSE_ENDPOINT = "scheduling.book_course"
-PATIENT_CHART_ENDPOINT = "patients.detail"
 MAX_CALENDAR_APPOINTMENTS = 400
 
 
@@ -122,7 +121,7 @@ def new(patient_id: int) -> Any:
         form=form,
         patient=patient,
         screening=screening,
-        chart_url=_chart_url(patient.id),
+        chart_url=url_for("patients.chart", patient_id=patient.id),
     ), status
 
 
@@ -163,12 +162,6 @@ def _calendar_months(appointments: list[Appointment], today: date) -> list[Calen
     return months
 
 
-def _chart_url(patient_id: int) -> str | None:
-    if PATIENT_CHART_ENDPOINT in current_app.view_functions:
-        return url_for(PATIENT_CHART_ENDPOINT, patient_id=patient_id)
-    return None
-
-
 def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None) -> Any:
     summary = services.read_course(course_id, actor_id=current_user.id)
     db.session.commit()
@@ -196,7 +189,7 @@ def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None)
         book_url=url_for(BOOK_COURSE_ENDPOINT, course_id=course.id)
         if BOOK_COURSE_ENDPOINT in current_app.view_functions and course.status == "active"
         else None,
-        chart_url=_chart_url(course.patient_id),
+        chart_url=url_for("patients.chart", patient_id=course.patient_id),
     )
 
 

@@ -33,6 +33,7 @@ class DemoContext:
     devices: int
     large: bool
     users: dict[str, User] = field(default_factory=dict)
+    patient_ids: list[int] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
 
 
@@ -75,3 +76,7 @@ def load(
 
 STEPS: list = []
 """Feature steps, appended in dependency order below (each takes the DemoContext)."""
+
+from clinic.demo.patients import load_patients  # noqa: E402  (steps import DemoContext)
+
+STEPS.append(load_patients)

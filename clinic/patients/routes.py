@@ -1,0 +1,277 @@
+"""Intake pages: the patient list, the patient form, the chart, and the forms for
+screening, medication trials and authorizations. Each calls one service and commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from clinic.audit.services import recent_viewers
+from clinic.auth.permissions import Permission, requires
+from clinic.errors import DomainError, Invalid
+from clinic.extensions import db
+from clinic.patients import bp, commit_read, services
+from clinic.patients.forms import (
+    AuthorizationForm,
+    MedicationTrialForm,
+    PatientForm,
+    ScreeningForm,
+    SearchForm,
+    SignOffForm,
+)
+from clinic.patients.screening import ITEMS_BY_CODE, items_of_class
+
+LIST_LIMIT = 100
+
+
+def show_errors(form: FlaskForm, error: DomainError) -> None:
+    """Put a service's field errors on the form's fields; the rest above the form."""
+    db.session.rollback()
+    for name, messages in (error.fields or {}).items():
+        field = form._fields.get(name.split(".", 1)[-1] if name.startswith("answers.") else name)
+        if field is not None:
+            field.errors = list(field.errors) + list(messages)
+        else:
+            form.form_errors.append(f"{name}: {'; '.join(messages)}")
+    if not error.fields:
+        form.form_errors.append(error.message)
+
+
+def _submit(form: FlaskForm, action: Callable[[], Any]) -> Any:
+    """Validate the form, run the service, commit. None when the form must be shown again."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        result = action()
+    except Invalid as error:
+        show_errors(form, error)
+        return None
+    db.session.commit()
+    return result
+
+
+def _status(form: FlaskForm) -> int:
+    return 422 if request.method == "POST" else 200
+
+
+@bp.route("/")
+@requires(Permission.READ)
+def index() -> Any:
+    form = SearchForm(request.args)
+    patients = []
+    if form.validate():
+        try:
+            patients = services.search_patients(
+                form.q.data, limit=LIST_LIMIT, actor_id=current_user.id
+            )
+        except Invalid as error:
+            show_errors(form, error)
+    commit_read()
+    return render_template("patients/index.html", form=form, patients=patients, limit=LIST_LIMIT), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.EDIT_PATIENTS)
+def new() -> Any:
+    form = PatientForm()
+    patient = _submit(
+        form, lambda: services.create_patient(form.values(), actor_id=current_user.id)
+    )
+    if patient is not None:
+        flash(f"Patient {patient.full_name} registered with MRN {patient.mrn}.", "success")
+        return redirect(url_for("patients.chart", patient_id=patient.id))
+    return render_template("patients/form.html", form=form, patient=None), _status(form)
+
+
+@bp.route("/<int:patient_id>")
+@requires(Permission.READ)
+def chart(patient_id: int) -> Any:
+    """The whole record on one page; opening it is audited as `view`."""
+    patient = services.view_patient(patient_id, actor_id=current_user.id, section="chart")
+    viewers = recent_viewers(patient.id)
+    commit_read()
+    return render_template(
+        "patients/chart.html",
+        patient=patient,
+        screenings=sorted(patient.screenings, key=lambda s: -s.version),
+        viewers=viewers,
+        items=ITEMS_BY_CODE,
+    )
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@requires(Permission.EDIT_PATIENTS)
+def edit(patient_id: int) -> Any:
+    patient = services.view_patient(patient_id, actor_id=current_user.id, section="edit")
+    form = PatientForm()
+    if request.method == "GET":
+        form.fill_from(patient)
+    saved = _submit(
+        form,
+        lambda: services.update_patient(patient, form.values(), actor_id=current_user.id),
+    )
+    if saved is not None:
+        flash("Patient saved.", "success")
+        return redirect(url_for("patients.chart", patient_id=patient_id))
+    commit_read()  # the audited view of the record
+    return render_template("patients/form.html", form=form, patient=patient), _status(form)
+
+
+@bp.route("/<int:patient_id>/screenings/new", methods=["GET", "POST"])
+@requires(Permission.EDIT_PATIENTS)
+def screen(patient_id: int) -> Any:
+    patient = services.get_patient(patient_id)
+    form = ScreeningForm()
+    screening = _submit(
+        form,
+        lambda: services.record_screening(
+            patient_id, form.answers(), form.notes.data, actor_id=current_user.id
+        ),
+    )
+    if screening is not None:
+        flash(f"Screening recorded: {screening.result}.", "success")
+        return redirect(url_for("patients.chart", patient_id=patient_id, _anchor="screening"))
+    return render_template(
+        "patients/screening_form.html",
+        form=form,
+        patient=patient,
+        groups=[
+            ("Absolute contraindications: any yes rules TMS out", items_of_class("absolute")),
+            (
+                "Relative contraindications: any yes needs a clinician's review",
+                items_of_class("relative"),
+            ),
+        ],
+    ), _status(form)
+
+
+@bp.route("/screenings/<int:screening_id>/sign-off", methods=["GET", "POST"])
+@requires(Permission.REVIEW)
+def sign_off(screening_id: int) -> Any:
+    screening = services.get_screening(screening_id)
+    form = SignOffForm()
+    try:
+        done = _submit(
+            form,
+            lambda: services.sign_off_screening(
+                screening_id, form.note.data, actor_id=current_user.id
+            ),
+        )
+    except DomainError as error:  # already signed off, or nothing to sign off
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("patients.chart", patient_id=screening.patient_id))
+    if done is not None:
+        flash("Screening signed off.", "success")
+        return redirect(url_for("patients.chart", patient_id=screening.patient_id))
+    return render_template(
+        "patients/sign_off.html",
+        form=form,
+        screening=screening,
+        patient=screening.patient,
+        items=ITEMS_BY_CODE,
+    ), _status(form)
+
+
+@bp.route("/<int:patient_id>/medications/new", methods=["GET", "POST"])
+@requires(Permission.EDIT_PATIENTS)
+def new_medication(patient_id: int) -> Any:
+    patient = services.get_patient(patient_id)
+    form = MedicationTrialForm()
+    trial = _submit(
+        form,
+        lambda: services.add_medication_trial(patient_id, form.values(), actor_id=current_user.id),
+    )
+    if trial is not None:
+        flash(f"Medication trial {trial.drug} added.", "success")
+        return redirect(url_for("patients.chart", patient_id=patient_id, _anchor="medications"))
+    return render_template(
+        "patients/record_form.html",
+        form=form,
+        patient=patient,
+        title="Add a medication trial",
+    ), _status(form)
+
+
+@bp.route("/medications/<int:trial_id>/edit", methods=["GET", "POST"])
+@requires(Permission.EDIT_PATIENTS)
+def edit_medication(trial_id: int) -> Any:
+    trial = services.get_medication_trial(trial_id)
+    form = MedicationTrialForm(obj=trial)
+    saved = _submit(
+        form,
+        lambda: services.update_medication_trial(trial_id, form.values(), actor_id=current_user.id),
+    )
+    if saved is not None:
+        flash("Medication trial saved.", "success")
+        return redirect(
+            url_for("patients.chart", patient_id=saved.patient_id, _anchor="medications")
+        )
+    trial = services.get_medication_trial(trial_id)
+    return render_template(
+        "patients/record_form.html",
+        form=form,
+        patient=trial.patient,
+        title=f"Edit medication trial: {trial.drug}",
+        delete_url=url_for("patients.delete_medication", trial_id=trial.id),
+    ), _status(form)
+
+
+@bp.route("/medications/<int:trial_id>/delete", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+def delete_medication(trial_id: int) -> Any:
+    patient_id = services.delete_medication_trial(trial_id, actor_id=current_user.id)
+    db.session.commit()
+    flash("Medication trial removed.", "success")
+    return redirect(url_for("patients.chart", patient_id=patient_id, _anchor="medications"))
+
+
+@bp.route("/<int:patient_id>/authorizations/new", methods=["GET", "POST"])
+@requires(Permission.EDIT_PATIENTS)
+def new_authorization(patient_id: int) -> Any:
+    patient = services.get_patient(patient_id)
+    form = AuthorizationForm()
+    authorization = _submit(
+        form,
+        lambda: services.add_authorization(patient_id, form.values(), actor_id=current_user.id),
+    )
+    if authorization is not None:
+        flash(f"Authorization from {authorization.payer} added.", "success")
+        return redirect(url_for("patients.chart", patient_id=patient_id, _anchor="authorizations"))
+    return render_template(
+        "patients/record_form.html",
+        form=form,
+        patient=patient,
+        title="Add an insurance authorization",
+    ), _status(form)
+
+
+@bp.route("/authorizations/<int:authorization_id>/edit", methods=["GET", "POST"])
+@requires(Permission.EDIT_PATIENTS)
+def edit_authorization(authorization_id: int) -> Any:
+    authorization = services.get_authorization(authorization_id)
+    form = AuthorizationForm(obj=authorization)
+    saved = _submit(
+        form,
+        lambda: services.update_authorization(
+            authorization_id, form.values(), actor_id=current_user.id
+        ),
+    )
+    if saved is not None:
+        flash("Authorization saved.", "success")
+        return redirect(
+            url_for("patients.chart", patient_id=saved.patient_id, _anchor="authorizations")
+        )
+    authorization = services.get_authorization(authorization_id)
+    return render_template(
+        "patients/record_form.html",
+        form=form,
+        patient=authorization.patient,
+        title=f"Edit authorization from {authorization.payer}",
+    ), _status(form)

@@ -1,0 +1,185 @@
+"""Marshmallow schemas for intake: the JSON API's bodies and the CSV import's rows.
+
+Input schemas only turn JSON (or CSV text) into Python types and refuse unknown fields;
+every business rule (lengths, formats, required-ness across entry paths) lives in
+`services`, so the API, the pages and the import answer with the same messages.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from clinic.patients.screening import SCREENING_ITEMS
+
+
+class PatientInputSchema(ma.Schema):
+    """Fields of a patient; on POST first_name, last_name and date_of_birth are required."""
+
+    first_name = ma.fields.String(metadata={"example": "Jamie"})
+    last_name = ma.fields.String(metadata={"example": "Rivera"})
+    date_of_birth = ma.fields.Date(metadata={"example": "1980-05-17"})
+    sex = ma.fields.String(
+        allow_none=True, metadata={"description": "female, male, other, unknown"}
+    )
+    email = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True, metadata={"description": "normalised to E.164"})
+    preferred_channel = ma.fields.String(
+        allow_none=True, metadata={"description": "sms, email, none"}
+    )
+    sms_consent = ma.fields.Boolean()
+    email_consent = ma.fields.Boolean()
+    timezone = ma.fields.String(allow_none=True, metadata={"description": "IANA name"})
+    diagnoses = ma.fields.List(ma.fields.String(), metadata={"description": "ICD-10-CM codes"})
+    referring_provider = ma.fields.String(allow_none=True)
+    emergency_contact_name = ma.fields.String(allow_none=True)
+    emergency_contact_phone = ma.fields.String(allow_none=True)
+    pain_sites = ma.fields.String(allow_none=True)
+    pain_duration_months = ma.fields.Integer(allow_none=True)
+    notes = ma.fields.String(allow_none=True)
+
+
+class PatientCreateSchema(PatientInputSchema):
+    first_name = ma.fields.String(required=True, metadata={"example": "Jamie"})
+    last_name = ma.fields.String(required=True, metadata={"example": "Rivera"})
+    date_of_birth = ma.fields.Date(required=True, metadata={"example": "1980-05-17"})
+
+
+class DiagnosisSchema(ma.Schema):
+    code = ma.fields.String()
+    description = ma.fields.String(allow_none=True)
+
+
+class PatientSchema(ma.Schema):
+    id = ma.fields.Integer()
+    mrn = ma.fields.String()
+    first_name = ma.fields.String()
+    last_name = ma.fields.String()
+    date_of_birth = ma.fields.Date()
+    sex = ma.fields.String(allow_none=True)
+    email = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+    preferred_channel = ma.fields.String()
+    sms_consent = ma.fields.Boolean()
+    sms_consent_at = ma.fields.AwareDateTime(allow_none=True)
+    email_consent = ma.fields.Boolean()
+    email_consent_at = ma.fields.AwareDateTime(allow_none=True)
+    timezone = ma.fields.String(allow_none=True)
+    diagnoses = ma.fields.Function(
+        lambda patient: [diagnosis.code for diagnosis in patient.diagnoses],
+        metadata={"description": "ICD-10-CM codes"},
+    )
+    diagnosis_details = ma.fields.Function(
+        lambda patient: DiagnosisSchema(many=True).dump(patient.diagnoses)
+    )
+    referring_provider = ma.fields.String(allow_none=True)
+    emergency_contact_name = ma.fields.String(allow_none=True)
+    emergency_contact_phone = ma.fields.String(allow_none=True)
+    pain_sites = ma.fields.String(allow_none=True)
+    pain_duration_months = ma.fields.Integer(allow_none=True)
+    notes = ma.fields.String(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    updated_at = ma.fields.AwareDateTime()
+
+
+class PatientListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(PatientSchema))
+
+
+class PatientSearchSchema(ma.Schema):
+    q = ma.fields.String(load_default="", metadata={"description": "name or MRN fragment"})
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+
+
+class ScreeningItemSchema(ma.Schema):
+    code = ma.fields.String()
+    question = ma.fields.String()
+    class_ = ma.fields.String(attribute="item_class", data_key="class")
+
+
+class ScreeningItemListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ScreeningItemSchema))
+
+
+class ScreeningInputSchema(ma.Schema):
+    answers = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Raw(),
+        required=True,
+        metadata={
+            "description": "{code: true/false} for every item of GET /screening-items",
+            "example": {item.code: False for item in SCREENING_ITEMS},
+        },
+    )
+    notes = ma.fields.String(allow_none=True)
+
+
+class ScreeningSchema(ma.Schema):
+    id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    version = ma.fields.Integer()
+    result = ma.fields.String(metadata={"description": "clear, review or contraindicated"})
+    positive_items = ma.fields.List(ma.fields.String())
+    answers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Boolean())
+    notes = ma.fields.String(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    created_by_id = ma.fields.Integer(allow_none=True)
+    signed_off_at = ma.fields.AwareDateTime(allow_none=True)
+    signed_off_by_id = ma.fields.Integer(allow_none=True)
+    sign_off_note = ma.fields.String(allow_none=True)
+    cleared_for_treatment = ma.fields.Boolean()
+
+
+class ScreeningListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ScreeningSchema))
+
+
+class SignOffSchema(ma.Schema):
+    note = ma.fields.String(required=True)
+
+
+class MedicationTrialInputSchema(ma.Schema):
+    drug = ma.fields.String(metadata={"example": "sertraline"})
+    drug_class = ma.fields.String(allow_none=True, metadata={"example": "SSRI"})
+    dose = ma.fields.String(allow_none=True, metadata={"example": "150 mg daily"})
+    start_date = ma.fields.Date(allow_none=True)
+    stop_date = ma.fields.Date(allow_none=True)
+    weeks_at_dose = ma.fields.Integer(allow_none=True)
+    reason_stopped = ma.fields.String(allow_none=True)
+
+
+class MedicationTrialCreateSchema(MedicationTrialInputSchema):
+    drug = ma.fields.String(required=True, metadata={"example": "sertraline"})
+
+
+class MedicationTrialSchema(MedicationTrialInputSchema):
+    id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    created_at = ma.fields.AwareDateTime()
+
+
+class MedicationTrialListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(MedicationTrialSchema))
+
+
+class AuthorizationInputSchema(ma.Schema):
+    payer = ma.fields.String(metadata={"example": "Blue Cross"})
+    member_id = ma.fields.String(allow_none=True)
+    number = ma.fields.String(allow_none=True, metadata={"example": "PA-123456"})
+    sessions_authorized = ma.fields.Integer(metadata={"example": 36})
+    valid_from = ma.fields.Date(allow_none=True)
+    valid_to = ma.fields.Date(allow_none=True)
+
+
+class AuthorizationCreateSchema(AuthorizationInputSchema):
+    payer = ma.fields.String(required=True, metadata={"example": "Blue Cross"})
+    sessions_authorized = ma.fields.Integer(required=True, metadata={"example": 36})
+
+
+class AuthorizationSchema(AuthorizationInputSchema):
+    id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    created_at = ma.fields.AwareDateTime()
+
+
+class AuthorizationListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AuthorizationSchema))

@@ -1,0 +1,52 @@
+"""Front desk registers a patient, screens them and finds the result on the chart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clinic.patients.screening import SCREENING_ITEMS
+from tests.browser.conftest import sign_in
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def test_front_desk_registers_screens_and_opens_the_chart(page: Any, front_desk: Any) -> None:
+    sign_in(page, front_desk.email, PASSWORD)
+    page.get_by_role("link", name="Patients").click()
+    page.get_by_role("button", name="New patient").click()
+
+    page.get_by_label("First name").fill("Jamie")
+    page.get_by_label("Last name").fill("Rivera")
+    page.get_by_label("Date of birth").fill("1980-05-17")
+    page.get_by_label("Mobile phone").fill("212 555 0123")
+    page.get_by_label("Text message (SMS)").check()
+    page.get_by_label("Consents to text messages").check()
+    page.get_by_label("Diagnoses (ICD-10-CM)").fill("F33.1, G89.29")
+    page.get_by_role("button", name="Register patient").click()
+
+    page.wait_for_url("**/patients/*")
+    assert page.get_by_role("heading", name="Jamie Rivera").is_visible()
+    assert page.get_by_text("registered with MRN").is_visible()
+    assert page.get_by_text("+12125550123").is_visible()
+    assert page.get_by_text("Not screened", exact=True).first.is_visible()
+
+    page.locator("#screening").get_by_role("button", name="Record screening").click()
+    # Submitting with nothing answered shows every question's error inline.
+    page.get_by_role("button", name="Record screening").click()
+    assert page.get_by_role("alert").get_by_text("problems with this form").is_visible()
+    for item in SCREENING_ITEMS:
+        group = page.get_by_role("group", name=item.question)
+        group.get_by_label("Yes" if item.code == "pregnancy" else "No", exact=True).check()
+    page.get_by_label("Notes").fill("Pregnancy test pending.")
+    page.get_by_role("button", name="Record screening").click()
+
+    page.wait_for_url("**/patients/*")
+    assert page.get_by_text("Screening recorded: review.").is_visible()
+    screening = page.locator("#screening")
+    assert screening.get_by_text("Needs review").is_visible()
+    assert screening.get_by_text("Is the patient pregnant or possibly pregnant?").is_visible()
+    assert screening.get_by_text("Awaiting a clinician").is_visible()
+    assert page.locator("#viewers").get_by_text(front_desk.name).first.is_visible()
