@@ -28,7 +28,7 @@ from clinic.audit.services import record
 from clinic.courses.models import Course
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
-from clinic.scheduling import booking
+from clinic.scheduling import board, booking
 from clinic.scheduling.models import (
     LIVE_STATUSES,
     Appointment,
@@ -877,3 +877,23 @@ def free_starts(appointment_id: int, day: date, *, step_minutes: int = 15) -> li
             )
         start += timedelta(minutes=step_minutes)
     return found
+
+
+def _board_devices(rows: list[Any]) -> list[Device]:
+    """Active devices, plus any inactive one that still has sessions in view."""
+    used = {appointment.device_id for appointment, _number in rows}
+    return [device for device in list_devices() if device.active or device.id in used]
+
+
+def day_board(day: date, *, technician_id: int | None = None) -> board.DayBoard:
+    """The day board: a fixed handful of queries whatever the size of the schedule."""
+    rows = list_appointments(first=day, last=day, technician_id=technician_id, with_numbers=True)
+    return board.day_board(day, _board_devices(rows), rows, load_calendar(day, day))
+
+
+def week_view(monday: date, *, technician_id: int | None = None) -> board.WeekView:
+    last = monday + timedelta(days=6)
+    rows = list_appointments(
+        first=monday, last=last, technician_id=technician_id, with_numbers=True
+    )
+    return board.week_view(monday, _board_devices(rows), rows, load_calendar(monday, last))
