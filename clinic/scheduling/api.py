@@ -238,7 +238,9 @@ def list_closures(args: dict[str, Any]) -> Any:
 @blp.response(201, ClosureSchema)
 def add_closure(args: dict[str, Any]) -> Any:
     """Close the clinic for a day (admin). 409 `closure_exists` for a day already closed."""
-    closure = services.add_closure(day=args["date"], reason=args["reason"], actor_id=current_user.id)
+    closure = services.add_closure(
+        day=args["date"], reason=args["reason"], actor_id=current_user.id
+    )
     db.session.commit()
     return closure
 
@@ -312,9 +314,7 @@ class AppointmentCreateSchema(ma.Schema):
     course_id = _id(required=True)
     device_id = _id(required=True)
     starts_at = _instant(required=True)
-    kind = ma.fields.String(
-        load_default="treatment", validate=ma.validate.OneOf(services.KINDS)
-    )
+    kind = ma.fields.String(load_default="treatment", validate=ma.validate.OneOf(services.KINDS))
     technician_id = _id(allow_none=True)
 
 
@@ -503,4 +503,3 @@ def no_show(args: dict[str, Any], appointment_id: int) -> Any:
     )
     db.session.commit()
     return _status_change(change)
-

@@ -87,7 +87,8 @@ class Calendar:
 
     def in_maintenance(self, device_id: int, starts_at: datetime, ends_at: datetime) -> bool:
         return any(
-            start < ends_at and starts_at < end for start, end in self.maintenance.get(device_id, ())
+            start < ends_at and starts_at < end
+            for start, end in self.maintenance.get(device_id, ())
         )
 
     def device_name(self, device_id: int) -> str:

@@ -75,7 +75,6 @@ class BookCourseForm(FlaskForm):
     preview = SubmitField("Preview sessions")
     confirm = SubmitField("Book these sessions")
 
-
     def choices_key(self) -> str:
         return f"{self.start_date.data}|{self.time.data}|{self.device_id.data}"
 

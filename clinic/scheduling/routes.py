@@ -103,11 +103,7 @@ def _technician_choices() -> list[tuple[int, str]]:
 @requires(Permission.EDIT_PATIENTS)
 def move(appointment_id: int) -> Any:
     appointment = services.get_appointment(appointment_id)
-    day = (
-        _day_arg()
-        if request.args.get("date")
-        else clock.to_local(appointment.starts_at).date()
-    )
+    day = _day_arg() if request.args.get("date") else clock.to_local(appointment.starts_at).date()
     form = MoveForm()
     free = services.free_starts(appointment.id, day)
     names = {device.id: device.name for device in services.list_devices()}
@@ -193,9 +189,7 @@ def book_course(course_id: int) -> Any:
         }
         try:
             if form.confirm.data and form.previewed.data == form.choices_key():
-                booked = services.schedule_course(
-                    course.id, actor_id=current_user.id, **arguments
-                )
+                booked = services.schedule_course(course.id, actor_id=current_user.id, **arguments)
                 db.session.commit()
                 flash(f"Booked {len(booked)} sessions.", "success")
                 first = clock.to_local(booked[0].starts_at).date()
@@ -229,7 +223,10 @@ def admin_devices() -> Any:
     form = DeviceForm()
     if form.validate_on_submit():
         device = services.create_device(
-            name=form.name.data, model=form.model.data, room=form.room.data, actor_id=current_user.id
+            name=form.name.data,
+            model=form.model.data,
+            room=form.room.data,
+            actor_id=current_user.id,
         )
         db.session.commit()
         flash(f"Added {device.name}.", "success")

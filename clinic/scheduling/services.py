@@ -208,7 +208,10 @@ def set_opening_hours(
         "update",
         "opening_hours",
         weekday,
-        detail={"opens_at": opens_at.isoformat("minutes"), "closes_at": closes_at.isoformat("minutes")},
+        detail={
+            "opens_at": opens_at.isoformat("minutes"),
+            "closes_at": closes_at.isoformat("minutes"),
+        },
     )
     return row
 
@@ -254,8 +257,9 @@ def load_calendar(start: date, end: date) -> booking.Calendar:
     span_end = datetime.combine(end + timedelta(days=2), time(0), tzinfo=tz)
     maintenance: dict[int, list[tuple[datetime, datetime]]] = {}
     for device_id, starts_at, ends_at in db.session.execute(
-        select(MaintenanceWindow.device_id, MaintenanceWindow.starts_at, MaintenanceWindow.ends_at)
-        .where(MaintenanceWindow.ends_at > span_start, MaintenanceWindow.starts_at < span_end)
+        select(
+            MaintenanceWindow.device_id, MaintenanceWindow.starts_at, MaintenanceWindow.ends_at
+        ).where(MaintenanceWindow.ends_at > span_start, MaintenanceWindow.starts_at < span_end)
     ):
         maintenance.setdefault(device_id, []).append((starts_at, ends_at))
     closures = dict(
@@ -552,7 +556,12 @@ def _check_slot(
         patient = booking.Patient(patient.id, patient.tz, one_a_day=False)
     _refuse_clashes(
         booking.clashes(
-            load_calendar(day, day), occupancy(ignore=ignore), patient, device_id, starts_at, ends_at
+            load_calendar(day, day),
+            occupancy(ignore=ignore),
+            patient,
+            device_id,
+            starts_at,
+            ends_at,
         )
     )
 
@@ -852,7 +861,9 @@ def list_appointments(
     return [tuple(row) for row in result] if with_numbers else list(result.scalars())
 
 
-def free_starts(appointment_id: int, day: date, *, step_minutes: int = 15) -> list[booking.Placement]:
+def free_starts(
+    appointment_id: int, day: date, *, step_minutes: int = 15
+) -> list[booking.Placement]:
     """Where a session could move on `day`: every free (start, chair), every 15 minutes."""
     appointment = get_appointment(appointment_id)
     course = get_course(appointment.course_id)

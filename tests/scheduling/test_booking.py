@@ -91,7 +91,9 @@ def test_daily_taper_30_daily_then_mon_wed_fri_tue_thu_wed() -> None:
 
 def test_no_taper_below_twelve_sessions() -> None:
     booked = days(plan(planned=10))
-    assert booked == [date(2026, 3, 2) + timedelta(days=d) for d in (0, 1, 2, 3, 4, 7, 8, 9, 10, 11)]
+    assert booked == [
+        date(2026, 3, 2) + timedelta(days=d) for d in (0, 1, 2, 3, 4, 7, 8, 9, 10, 11)
+    ]
 
 
 def test_remaining_sessions_resume_inside_the_taper() -> None:
@@ -173,9 +175,7 @@ def test_one_treatment_a_day_and_never_overlapping_oneself() -> None:
 
 
 def test_accelerated_sessions_keep_the_gap_after_each_ends() -> None:
-    result = plan(
-        "accelerated", planned=10, per_day=10, gap=50, length=timedelta(minutes=20)
-    )
+    result = plan("accelerated", planned=10, per_day=10, gap=50, length=timedelta(minutes=20))
     first_day = [s for s in result.sessions if s.starts_at.date() == date(2026, 3, 2)]
     assert len(first_day) == 8  # 09:00 ... 17:10 fit before 18:00
     for earlier, later in zip(first_day, first_day[1:], strict=False):

@@ -117,7 +117,9 @@ def test_book_course_previews_then_books(client: Any, front_desk: Any, chairs: A
     )
     assert "check this preview" in again.get_data(as_text=True)
     assert db.session.query(Appointment).count() == 0
-    done = client.post(f"/courses/{course.id}/book", data={**form, "confirm": "1", "previewed": key})
+    done = client.post(
+        f"/courses/{course.id}/book", data={**form, "confirm": "1", "previewed": key}
+    )
     assert done.status_code == 302
     assert db.session.query(Appointment).count() == 3
 

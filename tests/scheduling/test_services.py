@@ -192,7 +192,9 @@ def test_no_show_also_gets_a_makeup_and_completed_cannot_be_cancelled(chairs: An
     booked = book(course)
     change = services.record_no_show(booked[1].id, reason=None, actor_id=None)
     assert change.appointment.status == "no_show" and change.makeup is not None
-    done = make_appointment(course, local(date(2026, 2, 20), 9), device=chairs[0], status="completed")
+    done = make_appointment(
+        course, local(date(2026, 2, 20), 9), device=chairs[0], status="completed"
+    )
     with pytest.raises(Conflict) as caught:
         services.cancel_appointment(done.id, reason=None, actor_id=None)
     assert caught.value.code == "invalid_status"
