@@ -75,3 +75,7 @@ def load(
 
 STEPS: list = []
 """Feature steps, appended in dependency order below (each takes the DemoContext)."""
+
+from clinic.demo.scheduling import load_scheduling  # noqa: E402  (steps need DemoContext)
+
+STEPS.append(load_scheduling)

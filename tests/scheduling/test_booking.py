@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -178,7 +179,7 @@ def test_accelerated_sessions_keep_the_gap_after_each_ends() -> None:
     result = plan("accelerated", planned=10, per_day=10, gap=50, length=timedelta(minutes=20))
     first_day = [s for s in result.sessions if s.starts_at.date() == date(2026, 3, 2)]
     assert len(first_day) == 8  # 09:00 ... 17:10 fit before 18:00
-    for earlier, later in zip(first_day, first_day[1:], strict=False):
+    for earlier, later in itertools.pairwise(first_day):
         assert later.starts_at - earlier.ends_at >= timedelta(minutes=50)
     assert days(result)[8:] == [date(2026, 3, 3)] * 2
 
