@@ -494,8 +494,15 @@ def schedule_course(
         for index, session in enumerate(plan.sessions)
     ]
     _insert(appointments)
-    for appointment in appointments:
-        _audit(actor_id, "create", appointment, detail={"via": "course_schedule"})
+    # One audit event for the whole booking, naming every appointment it created.
+    record(
+        actor_id,
+        "schedule",
+        "course",
+        course.id,
+        patient_id=course.patient_id,
+        detail={"appointment_ids": [appointment.id for appointment in appointments]},
+    )
     events.appointments_booked.send(None, appointments=appointments, actor_id=actor_id)
     return appointments
 
