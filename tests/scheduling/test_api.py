@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from clinic.extensions import db
 from clinic.scheduling import services
-from clinic.scheduling.models import Appointment, Device
+from clinic.scheduling.models import Appointment
 from tests.factories import make_appointment, make_course
 from tests.scheduling.conftest import MONDAY, local
 
@@ -259,7 +259,6 @@ FIELDS = st.sampled_from(
 def test_fuzzed_bodies_never_500_or_half_write(
     api: Any, admin: Any, chairs: Any, body: dict[str, Any]
 ) -> None:
-    course = db.session.query(Appointment).count()  # nothing booked before each example
     target = make_course(planned_sessions=3)
     desk = api.as_(admin)
     for path in (
@@ -275,7 +274,6 @@ def test_fuzzed_bodies_never_500_or_half_write(
             assert response.get_json()["error"]["message"]
             if "schedule" in path:
                 assert db.session.query(Appointment).filter_by(course_id=target.id).count() == 0
-    assert course >= 0
 
 
 @FUZZ
@@ -298,10 +296,9 @@ def test_huge_ids_answer_404(api: Any, front_desk: Any) -> None:
         assert api.as_(front_desk).get(path).status_code == 404
 
 
-def test_scheduled_sessions_for_the_whole_day(front_desk: Any, chairs: Any) -> None:
+def test_listing_by_dates_covers_whole_clinic_days(chairs: Any) -> None:
     course = make_course(planned_sessions=2)
     services.schedule_course(course.id, start_date=MONDAY, local_time=time(9), actor_id=None)
     db.session.commit()
     rows = services.list_appointments(first=MONDAY, last=MONDAY + timedelta(days=1))
     assert [a.starts_at for a in rows] == [local(MONDAY, 9), local(date(2026, 3, 3), 9)]
-    assert isinstance(chairs[0], Device)
