@@ -78,5 +78,6 @@ STEPS: list = []
 """Feature steps, appended in dependency order below (each takes the DemoContext)."""
 
 from clinic.demo.patients import load_patients  # noqa: E402  (steps import DemoContext)
+from clinic.demo.scheduling import load_scheduling  # noqa: E402
 
-STEPS.append(load_patients)
+STEPS.extend([load_patients, load_scheduling])

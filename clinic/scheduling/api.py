@@ -1,0 +1,505 @@
+"""/api/v1: devices, the clinic calendar, course booking and appointments."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from typing import Any
+
+import marshmallow as ma
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from clinic.audit.services import record
+from clinic.auth.permissions import Permission, requires
+from clinic.extensions import db
+from clinic.scheduling import services
+from clinic.scheduling.services import MAX_ID
+
+blp = Blueprint("scheduling_api", __name__, description="Devices, clinic calendar, appointments")
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_LIST_DAYS = 93
+HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class LocalTime(ma.fields.Field):
+    """A wall-clock time of day as `HH:MM` (24-hour)."""
+
+    def _serialize(self, value: time | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.strftime("%H:%M")
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> time:
+        match = HH_MM.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise ma.ValidationError("A time of day as HH:MM (24-hour).")
+        return time(int(match[1]), int(match[2]))
+
+
+def _id(**kwargs: Any) -> ma.fields.Integer:
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _query_id() -> ma.fields.Integer:
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
+
+
+def _instant(**kwargs: Any) -> ma.fields.AwareDateTime:
+    return ma.fields.AwareDateTime(
+        validate=ma.validate.Range(min=EARLIEST, max=LATEST, error="Between 2000 and 2100."),
+        **kwargs,
+    )
+
+
+def _day(**kwargs: Any) -> ma.fields.Date:
+    return ma.fields.Date(
+        validate=ma.validate.Range(
+            min=EARLIEST.date(), max=LATEST.date(), error="Between 2000 and 2100."
+        ),
+        **kwargs,
+    )
+
+
+# -- devices ---------------------------------------------------------------------------
+
+
+class DeviceSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
+    model = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=120))
+    room = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=80))
+    active = ma.fields.Boolean(dump_only=True)
+
+
+class DevicePatchSchema(ma.Schema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=80))
+    model = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=120))
+    room = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=80))
+    active = ma.fields.Boolean()
+
+
+class DeviceListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(DeviceSchema))
+
+
+class MaintenanceSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    device_id = ma.fields.Integer(dump_only=True)
+    starts_at = _instant(required=True)
+    ends_at = _instant(required=True)
+    reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+
+
+class MaintenanceListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(MaintenanceSchema))
+
+
+@blp.route("/devices")
+@requires(Permission.READ)
+@blp.response(200, DeviceListSchema)
+def list_devices() -> Any:
+    """Every device (chair), active or not, by name."""
+    return {"items": services.list_devices()}
+
+
+@blp.route("/devices", methods=["POST"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(DeviceSchema)
+@blp.response(201, DeviceSchema)
+def create_device(args: dict[str, Any]) -> Any:
+    """Add a device (admin). 409 `device_exists` when the name is taken."""
+    device = services.create_device(
+        name=args["name"], model=args.get("model"), room=args.get("room"), actor_id=current_user.id
+    )
+    db.session.commit()
+    return device
+
+
+@blp.route("/devices/<int:device_id>")
+@requires(Permission.READ)
+@blp.response(200, DeviceSchema)
+def get_device(device_id: int) -> Any:
+    """One device."""
+    return services.get_device(device_id)
+
+
+@blp.route("/devices/<int:device_id>", methods=["PATCH"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(DevicePatchSchema)
+@blp.response(200, DeviceSchema)
+def update_device(args: dict[str, Any], device_id: int) -> Any:
+    """Rename a device or take it out of service (`active: false`; admin)."""
+    device = services.update_device(device_id, actor_id=current_user.id, **args)
+    db.session.commit()
+    return device
+
+
+@blp.route("/devices/<int:device_id>/maintenance")
+@requires(Permission.READ)
+@blp.response(200, MaintenanceListSchema)
+def list_maintenance(device_id: int) -> Any:
+    """A device's maintenance windows, oldest first."""
+    services.get_device(device_id)
+    return {"items": services.list_maintenance(device_id=device_id)}
+
+
+@blp.route("/devices/<int:device_id>/maintenance", methods=["POST"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(MaintenanceSchema)
+@blp.response(201, MaintenanceSchema)
+def add_maintenance(args: dict[str, Any], device_id: int) -> Any:
+    """Block a device for maintenance (admin); booking will not use it then."""
+    window = services.add_maintenance(device_id, actor_id=current_user.id, **args)
+    db.session.commit()
+    return window
+
+
+@blp.route("/devices/<int:device_id>/maintenance/<int:window_id>", methods=["DELETE"])
+@requires(Permission.ADMINISTER)
+@blp.response(204)
+def delete_maintenance(device_id: int, window_id: int) -> Any:
+    """Remove a maintenance window (admin)."""
+    services.delete_maintenance(device_id, window_id, actor_id=current_user.id)
+    db.session.commit()
+    return None
+
+
+# -- clinic hours and closures ---------------------------------------------------------
+
+
+class HoursSchema(ma.Schema):
+    weekday = ma.fields.Integer(dump_only=True)
+    opens_at = LocalTime(required=True)
+    closes_at = LocalTime(required=True)
+
+
+class HoursListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(HoursSchema))
+
+
+class ClosureSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    date = _day(required=True)
+    reason = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+
+
+class ClosureListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ClosureSchema))
+
+
+class ClosureQuerySchema(ma.Schema):
+    since = _day(data_key="from")
+    until = _day(data_key="to")
+
+
+@blp.route("/clinic/hours")
+@requires(Permission.READ)
+@blp.response(200, HoursListSchema)
+def list_hours() -> Any:
+    """Opening hours per weekday (0 = Monday); a missing weekday is closed."""
+    hours = services.opening_hours()
+    return {"items": [hours[day] for day in sorted(hours)]}
+
+
+@blp.route("/clinic/hours/<int:weekday>", methods=["PUT"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(HoursSchema)
+@blp.response(200, HoursSchema)
+def set_hours(args: dict[str, Any], weekday: int) -> Any:
+    """Set one weekday's opening hours, `HH:MM` in the clinic's time zone (admin)."""
+    row = services.set_opening_hours(weekday, actor_id=current_user.id, **args)
+    db.session.commit()
+    return row
+
+
+@blp.route("/clinic/hours/<int:weekday>", methods=["DELETE"])
+@requires(Permission.ADMINISTER)
+@blp.response(204)
+def close_weekday(weekday: int) -> Any:
+    """Close the clinic on a weekday (admin)."""
+    services.set_opening_hours(weekday, opens_at=None, closes_at=None, actor_id=current_user.id)
+    db.session.commit()
+    return None
+
+
+@blp.route("/clinic/closures")
+@requires(Permission.READ)
+@blp.arguments(ClosureQuerySchema, location="query")
+@blp.response(200, ClosureListSchema)
+def list_closures(args: dict[str, Any]) -> Any:
+    """Days the clinic is closed, optionally between `from` and `to`."""
+    return {"items": services.list_closures(**args)}
+
+
+@blp.route("/clinic/closures", methods=["POST"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(ClosureSchema)
+@blp.response(201, ClosureSchema)
+def add_closure(args: dict[str, Any]) -> Any:
+    """Close the clinic for a day (admin). 409 `closure_exists` for a day already closed."""
+    closure = services.add_closure(
+        day=args["date"], reason=args["reason"], actor_id=current_user.id
+    )
+    db.session.commit()
+    return closure
+
+
+@blp.route("/clinic/closures/<int:closure_id>", methods=["DELETE"])
+@requires(Permission.ADMINISTER)
+@blp.response(204)
+def delete_closure(closure_id: int) -> Any:
+    """Reopen a closed day (admin)."""
+    services.delete_closure(closure_id, actor_id=current_user.id)
+    db.session.commit()
+    return None
+
+
+# -- appointments ----------------------------------------------------------------------
+
+
+class AppointmentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    course_id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    device_id = ma.fields.Integer()
+    technician_id = ma.fields.Integer(allow_none=True)
+    starts_at = ma.fields.AwareDateTime()
+    ends_at = ma.fields.AwareDateTime()
+    kind = ma.fields.String()
+    status = ma.fields.String()
+    sequence = ma.fields.Integer()
+    is_makeup = ma.fields.Boolean()
+    makeup_for_id = ma.fields.Integer(allow_none=True)
+    status_reason = ma.fields.String(allow_none=True)
+    revision = ma.fields.Integer()
+
+
+class AppointmentListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AppointmentSchema))
+
+
+class StatusChangeSchema(AppointmentSchema):
+    makeup = ma.fields.Nested(AppointmentSchema, allow_none=True)
+
+
+class AppointmentQuerySchema(ma.Schema):
+    day = _day(data_key="date")
+    first = _day(data_key="from")
+    last = _day(data_key="to")
+    device_id = _query_id()
+    patient_id = _query_id()
+    course_id = _query_id()
+    technician_id = _query_id()
+    limit = ma.fields.Integer(load_default=2000, validate=ma.validate.Range(min=1, max=5000))
+
+    @ma.validates_schema
+    def bounded(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "day" in data and ("first" in data or "last" in data):
+            raise ma.ValidationError("Give `date`, or `from` and `to`, not both.", "date")
+        if ("first" in data) != ("last" in data):
+            raise ma.ValidationError("Give both `from` and `to`.", "to")
+        if "first" in data:
+            if data["last"] < data["first"]:
+                raise ma.ValidationError("`to` is before `from`.", "to")
+            if (data["last"] - data["first"]).days > MAX_LIST_DAYS:
+                raise ma.ValidationError(f"At most {MAX_LIST_DAYS} days at a time.", "to")
+        if not ({"day", "first", "course_id", "patient_id"} & data.keys()):
+            raise ma.ValidationError(
+                "Give `date`, or `from` and `to`, or a `course_id` or `patient_id`.", "date"
+            )
+
+
+class AppointmentCreateSchema(ma.Schema):
+    course_id = _id(required=True)
+    device_id = _id(required=True)
+    starts_at = _instant(required=True)
+    kind = ma.fields.String(load_default="treatment", validate=ma.validate.OneOf(services.KINDS))
+    technician_id = _id(allow_none=True)
+
+
+class AppointmentPatchSchema(ma.Schema):
+    starts_at = _instant()
+    device_id = _id()
+    technician_id = _id(allow_none=True)
+
+    @ma.validates_schema
+    def something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError("Give `starts_at`, `device_id` or `technician_id`.")
+
+
+class ReasonSchema(ma.Schema):
+    reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
+
+
+class ScheduleSchema(ma.Schema):
+    start_date = _day(required=True)
+    time = LocalTime(required=True, metadata={"description": "HH:MM, the patient's local time"})
+    device_id = _id(allow_none=True)
+
+
+class PlannedSessionSchema(ma.Schema):
+    sequence = ma.fields.Integer()
+    device_id = ma.fields.Integer()
+    starts_at = ma.fields.AwareDateTime()
+    ends_at = ma.fields.AwareDateTime()
+    notes = ma.fields.List(ma.fields.String())
+
+
+class ScheduleResultSchema(ma.Schema):
+    appointments = ma.fields.List(ma.fields.Nested(AppointmentSchema))
+
+
+class PreviewSchema(ma.Schema):
+    appointments = ma.fields.List(ma.fields.Nested(PlannedSessionSchema))
+    clashes = ma.fields.List(ma.fields.String())
+    missing = ma.fields.Integer()
+    complete = ma.fields.Boolean()
+
+
+class _WithMakeup:
+    """The changed appointment's fields plus its `makeup`, for StatusChangeSchema."""
+
+    def __init__(self, change: services.StatusChange) -> None:
+        self._appointment = change.appointment
+        self.makeup = change.makeup
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._appointment, name)
+
+
+def _status_change(change: services.StatusChange) -> _WithMakeup:
+    return _WithMakeup(change)
+
+
+@blp.route("/courses/<int:course_id>/schedule", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(ScheduleSchema)
+@blp.response(201, ScheduleResultSchema)
+def schedule_course(args: dict[str, Any], course_id: int) -> Any:
+    """Book every remaining session of a course by its protocol's pattern.
+
+    Refused with 409 `course_not_active`, `nothing_to_schedule`, or `cannot_place`
+    (not every session fits within a year; nothing is written then).
+    """
+    appointments = services.schedule_course(
+        course_id,
+        start_date=args["start_date"],
+        local_time=args["time"],
+        device_id=args.get("device_id"),
+        actor_id=current_user.id,
+    )
+    db.session.commit()
+    return {"appointments": appointments}
+
+
+@blp.route("/courses/<int:course_id>/schedule/preview", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(ScheduleSchema)
+@blp.response(200, PreviewSchema)
+def preview_schedule(args: dict[str, Any], course_id: int) -> Any:
+    """What booking the course would create, and every clash on the way; writes nothing."""
+    plan = services.preview_course(
+        course_id,
+        start_date=args["start_date"],
+        local_time=args["time"],
+        device_id=args.get("device_id"),
+    )
+    return {
+        "appointments": [
+            {
+                "sequence": plan.first_sequence + index,
+                "device_id": session.device_id,
+                "starts_at": session.starts_at,
+                "ends_at": session.ends_at,
+                "notes": list(session.notes),
+            }
+            for index, session in enumerate(plan.sessions)
+        ],
+        "clashes": plan.clashes,
+        "missing": plan.missing,
+        "complete": plan.complete,
+    }
+
+
+@blp.route("/appointments")
+@requires(Permission.READ)
+@blp.arguments(AppointmentQuerySchema, location="query")
+@blp.response(200, AppointmentListSchema)
+def list_appointments(args: dict[str, Any]) -> Any:
+    """Appointments by start time: `date=`, or `from=`&`to=` (at most 93 days), or a
+    course or patient; optionally by device, patient, course or technician."""
+    day = args.pop("day", None)
+    if day is not None:
+        args["first"] = args["last"] = day
+    items = services.list_appointments(**args)
+    if args.get("patient_id") is not None:
+        record(current_user.id, "view", "patient", args["patient_id"], detail={"what": "schedule"})
+        db.session.commit()
+    return {"items": items}
+
+
+@blp.route("/appointments", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(AppointmentCreateSchema)
+@blp.response(201, AppointmentSchema)
+def book_appointment(args: dict[str, Any]) -> Any:
+    """Book one session; 409 `conflict` names each clash (device, patient, closed,
+    outside hours, maintenance) in `error.clashes`."""
+    appointment = services.book_appointment(actor_id=current_user.id, **args)
+    db.session.commit()
+    return appointment
+
+
+@blp.route("/appointments/<int:appointment_id>")
+@requires(Permission.READ)
+@blp.response(200, AppointmentSchema)
+def get_appointment(appointment_id: int) -> Any:
+    """One appointment."""
+    return services.get_appointment(appointment_id)
+
+
+@blp.route("/appointments/<int:appointment_id>", methods=["PATCH"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(AppointmentPatchSchema)
+@blp.response(200, AppointmentSchema)
+def move_appointment(args: dict[str, Any], appointment_id: int) -> Any:
+    """Move a scheduled session (new `starts_at` and/or `device_id`); 409 on a clash.
+    `technician_id` assigns who runs it."""
+    appointment = services.move_appointment(
+        appointment_id,
+        starts_at=args.get("starts_at"),
+        device_id=args.get("device_id"),
+        technician_id=args.get("technician_id"),
+        assign_technician="technician_id" in args,
+        actor_id=current_user.id,
+    )
+    db.session.commit()
+    return appointment
+
+
+@blp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(ReasonSchema)
+@blp.response(200, StatusChangeSchema)
+def cancel_appointment(args: dict[str, Any], appointment_id: int) -> Any:
+    """Cancel a session; its make-up, booked after the course's last session, is `makeup`."""
+    change = services.cancel_appointment(
+        appointment_id, reason=args.get("reason"), actor_id=current_user.id
+    )
+    db.session.commit()
+    return _status_change(change)
+
+
+@blp.route("/appointments/<int:appointment_id>/no-show", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(ReasonSchema)
+@blp.response(200, StatusChangeSchema)
+def no_show(args: dict[str, Any], appointment_id: int) -> Any:
+    """Record a missed session; its make-up, booked after the course's last one, is `makeup`."""
+    change = services.record_no_show(
+        appointment_id, reason=args.get("reason"), actor_id=current_user.id
+    )
+    db.session.commit()
+    return _status_change(change)

@@ -1,0 +1,545 @@
+"""The booking engine: turns a course's pattern into concrete sessions.
+
+Planning is pure: `plan_sessions` and `find_start` work on a `Calendar` (opening hours,
+closures, maintenance, active devices) and an `Occupancy` (which chair and which
+patient is busy when), both plain Python objects, so every rule is tested without a
+database. `clinic.scheduling.services` builds them from the database, asks for a plan,
+and writes it.
+
+Rules (DOMAIN.md):
+- Sessions are placed at the patient's local wall-clock time (`zoneinfo`), so 09:00
+  stays 09:00 across a daylight-saving change. Course sessions go on weekdays only.
+- A day is usable when the clinic has opening hours that weekday and no closure; a
+  session must fit inside the opening hours, off its chair's maintenance windows, clear
+  of the chair's and the patient's other appointments.
+- When the wanted start is taken on every chair, the nearest free start that day wins,
+  searched in 5-minute steps; at equal distance the EARLIER start wins. When nothing is
+  free that day, the session moves to the next open day.
+- Outside accelerated courses a patient has at most one treatment a day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+STEP = timedelta(minutes=5)
+HORIZON_DAYS = 365
+"""A course that cannot be fully placed within a year of its start is refused."""
+TAPER_GROUPS = (3, 2, 1)
+TAPER_MIN_PLANNED = 12
+DAILY_THEN_WEEKLY_DAILY = 5
+# Spread days for a taper week of n sessions (0 = Monday): Mon/Wed/Fri, Tue/Thu, Wed.
+SPREAD_DAYS: dict[int, tuple[int, ...]] = {3: (0, 2, 4), 2: (1, 3), 1: (2,)}
+WORKING_WEEK = (0, 1, 2, 3, 4)
+
+
+class Busy(NamedTuple):
+    """Something that occupies a chair and a patient: an appointment, or a planned one.
+
+    A tuple rather than a dataclass: the planner builds thousands per course."""
+
+    device_id: int
+    patient_id: int
+    starts_at: datetime
+    ends_at: datetime
+    treatment: bool = True
+    appointment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Clash:
+    """Why a chair or a time cannot be used. `code` is for machines, `message` for people."""
+
+    code: str  # closed, outside_hours, device_inactive, maintenance, device, patient, patient_day
+    message: str
+
+
+@dataclass
+class Calendar:
+    """The clinic's availability: what the admin pages configure."""
+
+    tz: ZoneInfo
+    hours: dict[int, tuple[time, time]]
+    closures: dict[date, str]
+    devices: dict[int, str]
+    """Active devices, in the order they are offered (id -> name)."""
+    maintenance: dict[int, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+
+    def closed_reason(self, day: date) -> str | None:
+        """Why the clinic is closed on `day` (its own calendar), or None when it is open."""
+        if day in self.closures:
+            reason = self.closures[day]
+            return f"the clinic is closed on {day:%a %d %b %Y}" + (f" ({reason})" if reason else "")
+        if day.weekday() not in self.hours:
+            return f"the clinic has no opening hours on {day:%A}s"
+        return None
+
+    def open_interval(self, day: date) -> tuple[datetime, datetime] | None:
+        if self.closed_reason(day):
+            return None
+        opens, closes = self.hours[day.weekday()]
+        return (
+            datetime.combine(day, opens, tzinfo=self.tz),
+            datetime.combine(day, closes, tzinfo=self.tz),
+        )
+
+    def in_maintenance(self, device_id: int, starts_at: datetime, ends_at: datetime) -> bool:
+        return any(
+            start < ends_at and starts_at < end
+            for start, end in self.maintenance.get(device_id, ())
+        )
+
+    def device_name(self, device_id: int) -> str:
+        return self.devices.get(device_id, f"device {device_id}")
+
+
+class Occupancy:
+    """Who is busy when, loaded lazily in chunks of days as the planner walks forward.
+
+    `load(start, end)` returns the live appointments overlapping that span; planned
+    sessions are added with `add` so later sessions of the same plan see them.
+    `ignore` leaves out one appointment (the one being moved).
+    """
+
+    def __init__(
+        self,
+        load: Callable[[datetime, datetime], Iterable[Busy]],
+        tz: ZoneInfo,
+        *,
+        chunk_days: int = 28,
+        ignore: int | None = None,
+    ) -> None:
+        self._load = load
+        self._tz = tz
+        self._chunk_days = chunk_days
+        self._ignore = ignore
+        self._chunks: set[int] = set()
+        self._by_day: dict[date, list[Busy]] = {}
+        self._by_device: dict[tuple[date, int], list[Busy]] = {}
+        self._by_patient: dict[tuple[date, int], list[Busy]] = {}
+
+    def _ensure(self, day: date) -> None:
+        chunk = day.toordinal() // self._chunk_days
+        if chunk in self._chunks:
+            return
+        self._chunks.add(chunk)
+        first = date.fromordinal(chunk * self._chunk_days)
+        start = datetime.combine(first, time(0), tzinfo=self._tz)
+        end = datetime.combine(first + timedelta(days=self._chunk_days), time(0), tzinfo=self._tz)
+        for busy in self._load(start, end):
+            if busy.appointment_id is not None and busy.appointment_id == self._ignore:
+                continue
+            local_day = busy.starts_at.astimezone(self._tz).date()
+            if local_day.toordinal() // self._chunk_days == chunk:
+                self._index(local_day, busy)
+
+    def _index(self, day: date, busy: Busy) -> None:
+        self._by_day.setdefault(day, []).append(busy)
+        self._by_device.setdefault((day, busy.device_id), []).append(busy)
+        self._by_patient.setdefault((day, busy.patient_id), []).append(busy)
+
+    def on_day(self, day: date) -> list[Busy]:
+        """Everything starting on `day` of the clinic's calendar."""
+        self._ensure(day)
+        return self._by_day.get(day, [])
+
+    def of_device(self, day: date, device_id: int) -> list[Busy]:
+        self._ensure(day)
+        return self._by_device.get((day, device_id), [])
+
+    def of_patient(self, day: date, patient_id: int) -> list[Busy]:
+        self._ensure(day)
+        return self._by_patient.get((day, patient_id), [])
+
+    def add(self, busy: Busy) -> None:
+        day = busy.starts_at.astimezone(self._tz).date()
+        self._ensure(day)
+        self._index(day, busy)
+
+
+@dataclass(frozen=True)
+class Placement:
+    device_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class Patient:
+    """The patient's side of a booking request."""
+
+    id: int
+    tz: ZoneInfo
+    one_a_day: bool
+    """False for accelerated courses (several sessions a day are the point)."""
+
+
+def time_clashes(
+    calendar: Calendar,
+    occupancy: Occupancy,
+    patient: Patient,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> list[Clash]:
+    """What stops the patient from being treated at this time, whatever the chair."""
+    day = starts_at.astimezone(calendar.tz).date()
+    reason = calendar.closed_reason(day)
+    if reason:
+        return [Clash("closed", reason[:1].upper() + reason[1:] + ".")]
+    window = calendar.open_interval(day)
+    assert window is not None
+    found: list[Clash] = []
+    if starts_at < window[0] or ends_at > window[1]:
+        found.append(
+            Clash(
+                "outside_hours",
+                f"Outside opening hours ({window[0]:%H:%M}-{window[1]:%H:%M}).",
+            )
+        )
+    mine = occupancy.of_patient(day, patient.id)
+    if any(b.starts_at < ends_at and starts_at < b.ends_at for b in mine):
+        found.append(Clash("patient", "The patient has another appointment at that time."))
+    elif patient.one_a_day and any(b.treatment for b in mine):
+        found.append(Clash("patient_day", "The patient already has a treatment that day."))
+    return found
+
+
+def device_clashes(
+    calendar: Calendar,
+    occupancy: Occupancy,
+    device_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> list[Clash]:
+    """What stops this chair from being used at this time."""
+    name = calendar.device_name(device_id)
+    if device_id not in calendar.devices:
+        return [Clash("device_inactive", f"Device {name} is not in service.")]
+    if calendar.in_maintenance(device_id, starts_at, ends_at):
+        return [Clash("maintenance", f"Device {name} is under maintenance then.")]
+    day = starts_at.astimezone(calendar.tz).date()
+    for busy in occupancy.of_device(day, device_id):
+        if busy.starts_at < ends_at and starts_at < busy.ends_at:
+            return [Clash("device", f"Device {name} is already booked then.")]
+    return []
+
+
+def clashes(
+    calendar: Calendar,
+    occupancy: Occupancy,
+    patient: Patient,
+    device_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> list[Clash]:
+    """Every reason one appointment cannot go here (empty: it can)."""
+    return time_clashes(calendar, occupancy, patient, starts_at, ends_at) + device_clashes(
+        calendar, occupancy, device_id, starts_at, ends_at
+    )
+
+
+def _free_gaps(
+    busy: Iterable[tuple[datetime, datetime]], opens: datetime, closes: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The free spans between `opens` and `closes` around the busy ones."""
+    gaps = []
+    cursor = opens
+    for start, end in sorted(busy):
+        if start > cursor:
+            gaps.append((cursor, min(start, closes)))
+        cursor = max(cursor, end)
+        if cursor >= closes:
+            break
+    if cursor < closes:
+        gaps.append((cursor, closes))
+    return [(a, b) for a, b in gaps if b > a]
+
+
+def _nearest_in_gap(
+    gap: tuple[datetime, datetime], wanted: datetime, length: timedelta, forward_only: bool
+) -> datetime | None:
+    """The start nearest `wanted`, on its 5-minute grid, that fits `length` in `gap`."""
+    first = max(gap[0], wanted) if forward_only else gap[0]
+    last = gap[1] - length
+    if last < first:
+        return None
+    if wanted < first:
+        start = wanted + STEP * -(-(first - wanted) // STEP)
+    elif wanted > last:
+        start = wanted - STEP * -(-(wanted - last) // STEP)
+    else:
+        start = wanted
+    return start if first <= start <= last else None
+
+
+def find_start(
+    calendar: Calendar,
+    occupancy: Occupancy,
+    patient: Patient,
+    wanted: datetime,
+    length: timedelta,
+    *,
+    device_id: int | None = None,
+    forward_only: bool = False,
+) -> Placement | None:
+    """The free start nearest to `wanted` (5-minute steps, the earlier start on a tie) on
+    the same clinic day, on the wanted device when free at that start, else the first
+    free active device; None when the day has no room (or the patient is treated already).
+
+    Works on free gaps per device rather than trying every step: a full day costs a few
+    sorted lists, not hundreds of overlap checks.
+    """
+    day = wanted.astimezone(calendar.tz).date()
+    window = calendar.open_interval(day)
+    if window is None:
+        return None
+    mine = occupancy.of_patient(day, patient.id)
+    if patient.one_a_day and any(b.treatment for b in mine):
+        return None
+    patient_busy = [(b.starts_at, b.ends_at) for b in mine]
+    devices = list(calendar.devices)
+    if device_id in calendar.devices:
+        devices.remove(device_id)
+        devices.insert(0, device_id)
+    best: tuple[tuple[timedelta, datetime, int], int, datetime] | None = None
+    for priority, device in enumerate(devices):
+        busy = [(b.starts_at, b.ends_at) for b in occupancy.of_device(day, device)]
+        busy += calendar.maintenance.get(device, [])
+        for gap in _free_gaps(busy + patient_busy, *window):
+            start = _nearest_in_gap(gap, wanted, length, forward_only)
+            if start is None:
+                continue
+            key = (abs(start - wanted), start, priority)
+            if best is None or key < best[0]:
+                best = (key, device, start)
+    if best is None:
+        return None
+    return Placement(best[1], best[2], best[2] + length)
+
+
+# -- course patterns -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Phases:
+    """A pattern expanded for the sessions still to book: first `daily` sessions on
+    consecutive open weekdays (`per_day` a day), then one week per entry of `weekly`."""
+
+    daily: int
+    weekly: tuple[int, ...] = ()
+    per_day: int = 1
+    min_gap: timedelta = timedelta(0)
+    weekly_days: tuple[int, ...] | None = None
+    """Preferred weekdays for every weekly session (None: SPREAD_DAYS by group size)."""
+
+
+def expand_pattern(
+    pattern: str,
+    planned: int,
+    remaining: int,
+    *,
+    start: date,
+    sessions_per_day: int = 1,
+    min_gap_minutes: int = 0,
+) -> Phases:
+    """The last `remaining` of `planned` sessions of `pattern`, as phases.
+
+    daily_taper: P-6 daily, then 3, 2 and 1 a week (all daily when P < 12).
+    accelerated: all daily, up to `sessions_per_day` a day with a gap between them.
+    daily_then_weekly: 5 daily, then one a week on the start date's weekday.
+    """
+    remaining = max(0, min(remaining, planned))
+    if pattern == "accelerated":
+        return Phases(
+            daily=remaining,
+            per_day=max(1, sessions_per_day),
+            min_gap=timedelta(minutes=max(0, min_gap_minutes)),
+        )
+    if pattern == "daily_then_weekly":
+        daily_total = min(DAILY_THEN_WEEKLY_DAILY, planned)
+        weekly_total = planned - daily_total
+        groups: tuple[int, ...] = (1,) * weekly_total
+        weekly_days: tuple[int, ...] | None = (start.weekday() if start.weekday() < 5 else 0,)
+    elif pattern == "daily_taper":
+        taper = planned >= TAPER_MIN_PLANNED
+        groups = TAPER_GROUPS if taper else ()
+        daily_total = planned - sum(groups)
+        weekly_days = None
+    else:
+        raise ValueError(f"unknown pattern {pattern!r}")
+    done = planned - remaining
+    daily = max(0, daily_total - done)
+    done_weekly = max(0, done - daily_total)
+    left: list[int] = []
+    for size in groups:
+        taken = min(size, done_weekly)
+        done_weekly -= taken
+        if size - taken:
+            left.append(size - taken)
+    return Phases(daily=daily, weekly=tuple(left), weekly_days=weekly_days)
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    device_id: int
+    starts_at: datetime
+    ends_at: datetime
+    notes: tuple[str, ...] = ()
+    """Where this session differs from what was asked (other time, chair or day)."""
+
+
+@dataclass
+class Plan:
+    sessions: list[PlannedSession] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Days passed over, and why (closures, full days)."""
+    missing: int = 0
+    """Sessions that found no place within the horizon."""
+
+    @property
+    def clashes(self) -> list[str]:
+        notes = [f"{s.starts_at:%Y-%m-%d}: {n}" for s in self.sessions for n in s.notes]
+        return self.skipped + notes
+
+
+@dataclass(frozen=True)
+class Request:
+    """Book `phases` for `patient` from `start` at `local_time` (patient's wall clock)."""
+
+    patient: Patient
+    phases: Phases
+    start: date
+    local_time: time
+    length: timedelta
+    device_id: int | None = None
+    horizon_days: int = HORIZON_DAYS
+
+
+class _Planner:
+    def __init__(self, calendar: Calendar, occupancy: Occupancy, request: Request) -> None:
+        self.calendar = calendar
+        self.occupancy = occupancy
+        self.request = request
+        self.plan = Plan()
+        self.last_day = request.start + timedelta(days=request.horizon_days)
+
+    def _wanted(self, day: date) -> datetime:
+        return datetime.combine(day, self.request.local_time, tzinfo=self.request.patient.tz)
+
+    def _skip_reason(self, day: date) -> str | None:
+        clinic_day = self._wanted(day).astimezone(self.calendar.tz).date()
+        return self.calendar.closed_reason(clinic_day)
+
+    def _place(self, wanted: datetime, *, forward_only: bool = False) -> Placement | None:
+        request = self.request
+        found = find_start(
+            self.calendar,
+            self.occupancy,
+            request.patient,
+            wanted,
+            request.length,
+            device_id=request.device_id,
+            forward_only=forward_only,
+        )
+        if found is None:
+            return None
+        notes = []
+        if found.starts_at != wanted:
+            local = found.starts_at.astimezone(request.patient.tz)
+            notes.append(f"{wanted:%H:%M} is taken; booked at the nearest free start {local:%H:%M}")
+        if request.device_id is not None and found.device_id != request.device_id:
+            notes.append(
+                f"{self.calendar.device_name(request.device_id)} is not free; "
+                f"booked on {self.calendar.device_name(found.device_id)}"
+            )
+        self.occupancy.add(
+            Busy(found.device_id, request.patient.id, found.starts_at, found.ends_at, True)
+        )
+        self.plan.sessions.append(
+            PlannedSession(found.device_id, found.starts_at, found.ends_at, tuple(notes))
+        )
+        return found
+
+    def _place_day(self, day: date, count: int) -> int:
+        """Up to `count` sessions on `day` (several only for accelerated courses)."""
+        phases = self.request.phases
+        reason = self._skip_reason(day)
+        if reason:
+            self.plan.skipped.append(f"{day:%Y-%m-%d}: skipped, {reason}")
+            return 0
+        placed = 0
+        wanted = self._wanted(day)
+        while placed < count:
+            found = self._place(wanted, forward_only=placed > 0)
+            if found is None:
+                break
+            placed += 1
+            wanted = found.ends_at + phases.min_gap
+        if placed == 0:
+            self.plan.skipped.append(f"{day:%Y-%m-%d}: skipped, {self._full_reason(wanted)}")
+        return placed
+
+    def _full_reason(self, wanted: datetime) -> str:
+        found = time_clashes(
+            self.calendar,
+            self.occupancy,
+            self.request.patient,
+            wanted,
+            wanted + self.request.length,
+        )
+        if any(c.code == "patient_day" for c in found):
+            return "the patient already has a treatment that day"
+        return "no free chair and time that day"
+
+    def run(self) -> Plan:
+        phases = self.request.phases
+        left = phases.daily
+        day = self.request.start
+        while left and day <= self.last_day:
+            if day.weekday() in WORKING_WEEK:
+                left -= self._place_day(day, min(phases.per_day, left))
+            day += timedelta(days=1)
+        carry = left
+        if self.plan.sessions:
+            last = self.plan.sessions[-1].starts_at.astimezone(self.request.patient.tz).date()
+            week = _monday(last) + timedelta(days=7)
+        else:
+            week = _monday(self.request.start)
+        groups = list(phases.weekly)
+        while (groups or carry) and week <= self.last_day:
+            wanted = (groups.pop(0) if groups else 0) + carry
+            placed = 0
+            for candidate in self._week_days(week, wanted):
+                if placed == wanted:
+                    break
+                placed += self._place_day(candidate, 1)
+            carry = wanted - placed
+            week += timedelta(days=7)
+        self.plan.missing = carry + sum(groups)
+        self.plan.sessions.sort(key=lambda s: s.starts_at)
+        return self.plan
+
+    def _week_days(self, monday: date, count: int) -> list[date]:
+        """The week's weekdays, the spread days for `count` sessions first."""
+        preferred = self.request.phases.weekly_days or SPREAD_DAYS.get(count, WORKING_WEEK)
+        days = [
+            monday + timedelta(days=offset)
+            for offset in WORKING_WEEK
+            if self.request.start <= monday + timedelta(days=offset) <= self.last_day
+        ]
+        return sorted(
+            days, key=lambda d: (min(abs(d.weekday() - p) for p in preferred), d.weekday())
+        )
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def plan_sessions(calendar: Calendar, occupancy: Occupancy, request: Request) -> Plan:
+    """Place every session of `request.phases`; `occupancy` gains the planned sessions."""
+    return _Planner(calendar, occupancy, request).run()

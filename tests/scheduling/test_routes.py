@@ -1,0 +1,194 @@
+"""Pages: the day board, week view, move form, course booking page, admin pages."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+
+from clinic.extensions import db
+from clinic.scheduling import services
+from clinic.scheduling.models import Appointment, Closure, Device
+from tests.factories import login, make_appointment, make_course, make_patient, make_user
+from tests.scheduling.conftest import MONDAY, local
+
+
+def test_board_shows_blocks_with_initials_session_numbers_and_status(
+    client: Any, front_desk: Any, chairs: Any
+) -> None:
+    course = make_course(make_patient(first_name="Robin", last_name="Quill"), planned_sessions=3)
+    services.schedule_course(course.id, start_date=MONDAY, local_time=time(9), actor_id=None)
+    db.session.commit()
+    login(client, front_desk)
+    page = client.get(f"/schedule?date={MONDAY.isoformat()}").get_data(as_text=True)
+    assert "RQ" in page and "Session 1 of 3" in page and "Scheduled" in page
+    assert 'rowspan="4"' in page  # a 48-minute slot covers four 15-minute rows
+    assert "style=" not in page and "<script>" not in page
+    nxt = client.get(f"/schedule?date={(MONDAY + timedelta(days=1)).isoformat()}")
+    assert "Session 2 of 3" in nxt.get_data(as_text=True)
+
+
+def test_board_rejects_a_bad_date(client: Any, front_desk: Any) -> None:
+    login(client, front_desk)
+    assert client.get("/schedule?date=not-a-date").status_code == 400
+    assert client.get("/schedule?date=9999-01-01").status_code == 400
+
+
+def test_technician_sees_their_own_day_by_default(client: Any, chairs: Any) -> None:
+    tech = make_user("technician")
+    mine = make_appointment(
+        make_course(make_patient(first_name="Ada", last_name="Mine")),
+        local(MONDAY, 9),
+        device=chairs[0],
+        technician_id=tech.id,
+    )
+    make_appointment(
+        make_course(make_patient(first_name="Bo", last_name="Other")),
+        local(MONDAY, 10),
+        device=chairs[1],
+    )
+    login(client, tech)
+    page = client.get(f"/schedule?date={MONDAY.isoformat()}").get_data(as_text=True)
+    assert "AM" in page and "BO" not in page and mine.id
+    everyone = client.get(f"/schedule?date={MONDAY.isoformat()}&mine=0").get_data(as_text=True)
+    assert "BO" in everyone
+
+
+def test_week_view_lists_the_week(client: Any, front_desk: Any, chairs: Any) -> None:
+    make_appointment(
+        make_course(make_patient(first_name="Wes", last_name="Week")),
+        local(MONDAY + timedelta(days=2), 14),
+        device=chairs[0],
+    )
+    login(client, front_desk)
+    page = client.get(f"/schedule/week?date={MONDAY.isoformat()}").get_data(as_text=True)
+    assert "WW" in page and "Wed 04 Mar" in page
+
+
+def _fill(devices: list[Device], patients: range) -> None:
+    for n in patients:
+        course = make_course(make_patient(first_name=f"P{n}"), planned_sessions=40)
+        for day in range(3):
+            make_appointment(
+                course,
+                local(MONDAY + timedelta(days=day), 8) + timedelta(minutes=50 * (n // 4)),
+                device=devices[n % 4],
+                sequence=day + 1,
+            )
+
+
+def test_board_statement_count_is_the_same_at_1x_and_10x_data(
+    client: Any, front_desk: Any, count_queries: Any
+) -> None:
+    devices = [Device(name=f"Chair {n}", active=True) for n in range(4)]
+    db.session.add_all(devices)
+    db.session.commit()
+    login(client, front_desk)
+    counts = []
+    for patients in (range(4), range(4, 40)):
+        _fill(devices, patients)
+        for path in ("/schedule", "/schedule/week"):
+            with count_queries() as counter:
+                response = client.get(f"{path}?date={MONDAY.isoformat()}")
+            assert response.status_code == 200
+            counts.append(counter.count)
+        assert response.get_data(as_text=True).count("<li") >= patients.stop
+    assert counts[:2] == counts[2:], counts
+
+
+def test_book_course_previews_then_books(client: Any, front_desk: Any, chairs: Any) -> None:
+    course = make_course(planned_sessions=3)
+    db.session.add(Closure(date=MONDAY + timedelta(days=1), reason="Training"))
+    db.session.commit()
+    login(client, front_desk)
+    assert client.get(f"/courses/{course.id}/book").status_code == 200
+    form = {"start_date": MONDAY.isoformat(), "time": "09:00", "device_id": "0"}
+    preview = client.post(f"/courses/{course.id}/book", data={**form, "preview": "1"})
+    text = preview.get_data(as_text=True)
+    assert "Preview: 3 sessions" in text and "Training" in text
+    assert db.session.query(Appointment).count() == 0
+    key = f"{MONDAY.isoformat()}|09:00:00|0"
+    # Changing the choices after the preview shows a new preview instead of booking.
+    again = client.post(
+        f"/courses/{course.id}/book",
+        data={**form, "time": "10:00", "confirm": "1", "previewed": key},
+    )
+    assert "check this preview" in again.get_data(as_text=True)
+    assert db.session.query(Appointment).count() == 0
+    done = client.post(
+        f"/courses/{course.id}/book", data={**form, "confirm": "1", "previewed": key}
+    )
+    assert done.status_code == 302
+    assert db.session.query(Appointment).count() == 3
+
+
+def test_move_form_lists_free_slots_and_moves(client: Any, front_desk: Any, chairs: Any) -> None:
+    appointment = make_appointment(make_course(), local(MONDAY, 9), device=chairs[0])
+    login(client, front_desk)
+    page = client.get(f"/schedule/appointments/{appointment.id}/move").get_data(as_text=True)
+    assert "11:00 on Chair B" in page
+    slot = f"{chairs[1].id}|{local(MONDAY, 11).isoformat()}"
+    response = client.post(
+        f"/schedule/appointments/{appointment.id}/move",
+        data={"slot": slot, "technician_id": "0"},
+    )
+    assert response.status_code == 302
+    db.session.refresh(appointment)
+    assert appointment.starts_at == local(MONDAY, 11) and appointment.revision == 1
+
+
+def test_cancel_from_the_page_books_a_makeup(client: Any, front_desk: Any, chairs: Any) -> None:
+    course = make_course(planned_sessions=2)
+    booked = services.schedule_course(
+        course.id, start_date=MONDAY, local_time=time(9), actor_id=None
+    )
+    db.session.commit()
+    login(client, front_desk)
+    response = client.post(
+        f"/schedule/appointments/{booked[0].id}/cancel",
+        data={"reason": "Ill"},
+        follow_redirects=True,
+    )
+    assert "make-up session booked for Wed 04 Mar 09:00" in response.get_data(as_text=True)
+
+
+def test_admin_pages_manage_devices_hours_and_closures(client: Any, admin: Any) -> None:
+    login(client, admin)
+    assert client.get("/admin/devices").status_code == 200
+    client.post("/admin/devices", data={"name": "Chair Z", "model": "MagVenture", "room": "3"})
+    device = db.session.query(Device).filter_by(name="Chair Z").one()
+    client.post(
+        f"/admin/devices/{device.id}/maintenance",
+        data={"starts_at": "2026-03-02T08:00", "ends_at": "2026-03-02T10:00", "reason": "Coil"},
+    )
+    with time_machine.travel(local(date(2026, 3, 1), 12), tick=False):
+        assert "Coil" in client.get("/admin/devices").get_data(as_text=True)
+    client.post(f"/admin/devices/{device.id}/active")
+    db.session.refresh(device)
+    assert device.active is False
+    assert client.get("/admin/calendar").status_code == 200
+    hours = {f"opens_{d}": "09:00" for d in range(5)} | {f"closes_{d}": "17:00" for d in range(5)}
+    assert client.post("/admin/calendar", data=hours).status_code == 302
+    assert services.opening_hours()[0].opens_at == time(9)
+    assert 5 not in services.opening_hours()
+    client.post("/admin/calendar/closures", data={"date": "2026-12-25", "reason": "Christmas"})
+    assert db.session.query(Closure).filter_by(reason="Christmas").count() == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/devices", "/admin/calendar"],
+)
+def test_admin_pages_are_admin_only(client: Any, front_desk: Any, path: str) -> None:
+    login(client, front_desk)
+    assert client.get(path).status_code == 403
+
+
+def test_technicians_cannot_book_or_move(client: Any, technician: Any, chairs: Any) -> None:
+    appointment = make_appointment(make_course(), local(MONDAY, 9), device=chairs[0])
+    login(client, technician)
+    assert client.get(f"/courses/{appointment.course_id}/book").status_code == 403
+    assert client.get(f"/schedule/appointments/{appointment.id}/move").status_code == 403
+    assert client.get("/schedule").status_code == 200
