@@ -8,11 +8,11 @@ import sys
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import BadRequest
 
 from clinic import extensions
 from clinic.api import init_api
 from clinic.db import configure_sqlite
+from clinic.errors import Invalid
 from config import PROJECT_ROOT, ConfigError, load_config
 
 # Feature packages, in dependency order. Each exposes `init_app(app)` and, where it has a
@@ -94,15 +94,15 @@ def _install_request_hooks(app: Flask) -> None:
 
     @app.before_request
     def refuse_nul_characters() -> None:
-        """PostgreSQL cannot store NUL in text: refuse it at the door with a clear 400
-        instead of a database error deep inside a service."""
+        """PostgreSQL cannot store NUL in text: refuse it at the door as invalid input
+        (422, like any other bad value) instead of a database error inside a service."""
         values = [request.path, *request.args.keys(), *request.args.values()]
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             values += [*request.form.keys(), *request.form.values()]
         if any("\x00" in value for value in values) or (
             request.is_json and b"\\u0000" in request.get_data()
         ):
-            raise BadRequest("The request contains a NUL character, which is not allowed.")
+            raise Invalid("The request contains a NUL character, which is not allowed.")
 
     @app.after_request
     def security_headers(response: Response) -> Response:

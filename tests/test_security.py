@@ -197,7 +197,7 @@ def test_error_pages_are_plain_and_never_a_traceback(exploding_app: Flask, caplo
 
 def test_nul_characters_are_refused_with_a_message(client: Any, api: Any, admin: Any) -> None:
     response = client.post("/login", data={"email": "a\x00@b.org", "password": "x"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "NUL" in response.get_data(as_text=True)
     answer = api.as_(admin).get("/api/v1/audit?entity_type=pa%00tient")
-    assert answer.status_code == 400 and answer.json["error"]["code"] == "bad_request"
+    assert answer.status_code == 422 and answer.json["error"]["code"] == "validation_error"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -29,7 +29,6 @@ from clinic.extensions import db
 from clinic.patients.models import Authorization, Patient
 from clinic.scheduling.models import Appointment
 
-BOOK_COURSE_ENDPOINT = "scheduling.book_course"
 MAX_CALENDAR_APPOINTMENTS = 400
 
 
@@ -186,8 +185,8 @@ def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None)
         else [],
         status_form=status_form,
         status_labels=STATUS_LABELS,
-        book_url=url_for(BOOK_COURSE_ENDPOINT, course_id=course.id)
-        if BOOK_COURSE_ENDPOINT in current_app.view_functions and course.status == "active"
+        book_url=url_for("scheduling.book_course", course_id=course.id)
+        if course.status == "active" and current_user.can(Permission.EDIT_PATIENTS)
         else None,
         chart_url=url_for("patients.chart", patient_id=course.patient_id),
     )
