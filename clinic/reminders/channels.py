@@ -48,6 +48,8 @@ class OutgoingMessage:
     subject: str = ""
     html: str = ""
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
+    # Names the outbox row, so a receiver can spot an at-least-once duplicate.
+    reference: str = ""
 
 
 class Sender(Protocol):
@@ -63,6 +65,8 @@ def build_email(message: OutgoingMessage, sender: str) -> EmailMessage:
     email["To"] = message.to
     email["Subject"] = message.subject
     email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    if message.reference:
+        email["X-Clinic-Message"] = message.reference
     email.set_content(message.text)
     if message.html:
         email.add_alternative(message.html, subtype="html")

@@ -739,6 +739,7 @@ def _delivery(row: Reminder, address: str) -> _Delivery:
             text=payload.get("text", ""),
             html=payload.get("html", ""),
             attachments=attachments,
+            reference=f"reminder-{row.id}",
         ),
     )
 
