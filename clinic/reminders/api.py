@@ -48,7 +48,8 @@ class ReminderListSchema(ma.Schema):
 
 @blp.route("/reminders")
 @requires(Permission.READ_REMINDERS)
-@blp.arguments(ReminderQuerySchema, location="query")
+# A misspelt filter is an error, not a silently wider answer (webargs ignores by default).
+@blp.arguments(ReminderQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, ReminderListSchema)
 def list_reminders(args: dict[str, Any]) -> Any:
     """Reminders and other outbox messages, latest due first.

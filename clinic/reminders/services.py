@@ -895,7 +895,7 @@ def list_reminders(
 
 def status_counts() -> dict[str, int]:
     rows = db.session.execute(select(Reminder.status, func.count()).group_by(Reminder.status))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 # ------------------------------------------------------------- patients' answers
