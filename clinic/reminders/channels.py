@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import socket
 import ssl
 import sys
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import make_msgid
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import formatdate, make_msgid
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -23,6 +27,8 @@ log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_SECONDS = 20
 TWILIO_TIMEOUT_SECONDS = 15
+# SMTP wants CRLF line ends; smtplib does not fix them in bytes it is given.
+SMTP_POLICY = compat32.clone(linesep="\r\n")
 # Twilio error codes that will not succeed on retry: unsubscribed, invalid or unreachable number.
 TWILIO_PERMANENT_CODES = {21211, 21408, 21610, 21612, 21614}
 
@@ -35,6 +41,8 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True)
 class Attachment:
+    """A text attachment (the .ics calendar file)."""
+
     filename: str
     mimetype: str
     content: str
@@ -58,27 +66,29 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
-def build_email(message: OutgoingMessage, sender: str) -> EmailMessage:
-    """multipart/alternative (plain text and HTML) plus any attachments (the .ics)."""
-    email = EmailMessage()
+def build_email(message: OutgoingMessage, sender: str) -> bytes:
+    """multipart/mixed: multipart/alternative (plain text and HTML) plus any attachments
+    (the .ics). Built with the compat32 MIME classes, several times faster than
+    EmailMessage's header registry, which matters at hundreds of messages a second."""
+    email = MIMEMultipart("mixed")
     email["From"] = sender
     email["To"] = message.to
-    email["Subject"] = message.subject
+    subject = message.subject
+    email["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     if message.reference:
         email["X-Clinic-Message"] = message.reference
-    email.set_content(message.text)
+    body = MIMEMultipart("alternative")
+    body.attach(MIMEText(message.text, "plain", "utf-8"))
     if message.html:
-        email.add_alternative(message.html, subtype="html")
+        body.attach(MIMEText(message.html, "html", "utf-8"))
+    email.attach(body)
     for attachment in message.attachments:
-        maintype, subtype = attachment.mimetype.split("/", 1)
-        email.add_attachment(
-            attachment.content.encode(),
-            maintype=maintype,
-            subtype=subtype,
-            filename=attachment.filename,
-        )
-    return email
+        part = MIMEText(attachment.content, attachment.mimetype.partition("/")[2], "utf-8")
+        part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+        email.attach(part)
+    return email.as_bytes(policy=SMTP_POLICY)
 
 
 class SmtpSender:
@@ -104,6 +114,10 @@ class SmtpSender:
                 connection = smtplib.SMTP(s["host"], s["port"], timeout=SMTP_TIMEOUT_SECONDS)
                 if s["starttls"]:
                     connection.starttls(context=ssl.create_default_context())
+            # Each message is several short commands: without this, Nagle's algorithm and
+            # delayed acknowledgements add tens of milliseconds to every message.
+            if connection.sock is not None:
+                connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if s["username"]:
                 connection.login(s["username"], s["password"] or "")
         except (OSError, smtplib.SMTPException) as exc:
@@ -120,7 +134,7 @@ class SmtpSender:
             if self._connection is None:
                 self._connection = self._connect()
             try:
-                self._connection.send_message(email)
+                self._connection.sendmail(self.sender, [message.to], email)
                 return
             except smtplib.SMTPRecipientsRefused as exc:
                 raise DeliveryError(f"address refused: {exc}", permanent=True) from exc

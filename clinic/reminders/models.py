@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
 from clinic.extensions import db
+from clinic.patients.models import Patient
 from clinic.scheduling.models import Appointment
 
 STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "skipped")
@@ -99,6 +100,7 @@ class Reminder(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     appointment: Mapped[Appointment | None] = relationship()
+    patient: Mapped[Patient | None] = relationship()
 
 
 class ReminderPolicy(db.Model):

@@ -713,8 +713,7 @@ def _recheck(row: Reminder, policy: ReminderPolicy, now: datetime) -> tuple[str,
         return user.email
     if not policy.channel_enabled(row.channel):
         return "cancelled", f"{row.channel} reminders are switched off"
-    patient = db.session.get(Patient, row.patient_id) if row.patient_id else None
-    address = patient_address(patient, row.channel) if patient else None
+    address = patient_address(row.patient, row.channel) if row.patient else None
     if address is None:
         return "cancelled", f"no {row.channel} consent or address"
     return address
@@ -725,7 +724,7 @@ def _delivery(row: Reminder, address: str) -> _Delivery:
     attachments: tuple[Attachment, ...] = ()
     if row.channel == "email" and payload.get("ics"):
         attachments = (Attachment("appointment.ics", "text/calendar", payload["ics"]),)
-    patient = db.session.get(Patient, row.patient_id) if row.patient_id else None
+    patient = row.patient
     return _Delivery(
         reminder_id=row.id,
         attempts=row.attempts,
@@ -770,21 +769,26 @@ def _failure(
 
 def _mark(token: str, outcomes: list[_Outcome], now: datetime) -> None:
     """Write the batch's outcomes in one transaction, each guarded by the claim token
-    (a row re-claimed by another dispatcher after the lease is not overwritten)."""
+    (a row re-claimed by another dispatcher after the lease is not overwritten). Rows with
+    the same outcome (typically: sent) share one UPDATE."""
+    groups: dict[tuple[str, str | None, datetime | None], list[int]] = {}
     for outcome in outcomes:
+        key = (outcome.status, outcome.error, outcome.retry_at)
+        groups.setdefault(key, []).append(outcome.reminder_id)
+    for (status, error, retry_at), ids in groups.items():
         values: dict[str, Any] = {
-            "status": outcome.status,
-            "last_error": outcome.error,
+            "status": status,
+            "last_error": error,
             "updated_at": now,
             "claim_token": None,
         }
-        if outcome.status == "sent":
+        if status == "sent":
             values["sent_at"] = now
-        if outcome.retry_at is not None:
-            values["next_attempt_at"] = outcome.retry_at
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
         db.session.execute(
             update(Reminder)
-            .where(Reminder.id == outcome.reminder_id, Reminder.claim_token == token)
+            .where(Reminder.id.in_(ids), Reminder.claim_token == token)
             .values(**values),
             execution_options={"synchronize_session": False},
         )
@@ -811,7 +815,7 @@ def dispatch_due(now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> Dispatc
     policy = get_policy()
     rows = db.session.scalars(
         select(Reminder)
-        .options(selectinload(Reminder.appointment))
+        .options(selectinload(Reminder.appointment), selectinload(Reminder.patient))
         .where(Reminder.id.in_(ids), Reminder.claim_token == token)
         .order_by(Reminder.next_attempt_at, Reminder.id)
     ).all()
