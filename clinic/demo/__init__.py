@@ -75,3 +75,8 @@ def load(
 
 STEPS: list = []
 """Feature steps, appended in dependency order below (each takes the DemoContext)."""
+
+
+from clinic.demo.reminders import load_reminders  # noqa: E402  (steps need DemoContext above)
+
+STEPS.append(load_reminders)
