@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields import TimeField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.reminders.models import STATUSES
@@ -71,5 +72,7 @@ class ReminderFilterForm(FlaskForm):
         csrf = False
 
     status = SelectField(
-        "Status", choices=[("", "Any")] + [(s, s.capitalize()) for s in STATUSES], default=""
+        "Status",
+        choices=[SelectChoice("", "Any")] + [SelectChoice(s, s.capitalize()) for s in STATUSES],
+        default="",
     )
