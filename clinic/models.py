@@ -12,12 +12,20 @@ from clinic.patients.models import (
     Patient,
     Screening,
 )
+from clinic.reminders.models import (
+    AppointmentResponse,
+    MessageTemplate,
+    Reminder,
+    ReminderPolicy,
+    SchedulerHeartbeat,
+)
 from clinic.scheduling.models import Appointment, Closure, Device, MaintenanceWindow, OpeningHours
 
 __all__ = [
     "Alert",
     "ApiToken",
     "Appointment",
+    "AppointmentResponse",
     "AuditEvent",
     "Authorization",
     "Closure",
@@ -28,10 +36,14 @@ __all__ = [
     "LoginAttempt",
     "MaintenanceWindow",
     "MedicationTrial",
+    "MessageTemplate",
     "OpeningHours",
     "Patient",
     "Protocol",
+    "Reminder",
+    "ReminderPolicy",
     "RolePolicy",
+    "SchedulerHeartbeat",
     "Screening",
     "User",
 ]

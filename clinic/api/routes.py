@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app
+from flask import Flask, current_app
 from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import text
@@ -29,8 +30,13 @@ class MeSchema(ma.Schema):
     role = ma.fields.String()
 
 
-HEALTH_EXTRAS: list[Any] = []
-"""Callables adding keys to the health answer (the scheduler heartbeat registers one)."""
+HEALTH_EXTRAS_KEY = "clinic.health_extras"
+
+
+def add_health_extra(app: Flask, extra: Callable[[], dict[str, Any]]) -> None:
+    """Let a feature add keys to the health answer (the scheduler heartbeat does). Kept per
+    app, so the many apps a test run builds never share or pile up callables."""
+    app.extensions.setdefault(HEALTH_EXTRAS_KEY, []).append(extra)
 
 
 @blp.route("/health")
@@ -46,7 +52,7 @@ def health() -> Any:
         db.session.rollback()
         return {"status": "unavailable", "database": "unavailable"}, 503
     body: dict[str, Any] = {"status": "ok", "database": "ok"}
-    for extra in HEALTH_EXTRAS:
+    for extra in current_app.extensions.get(HEALTH_EXTRAS_KEY, []):
         body.update(extra())
     return body
 

@@ -7,13 +7,23 @@ and returns the lines to print (the demo logins first).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 
 from clinic.auth.models import User
+from clinic.demo.context import DemoContext
+from clinic.demo.patients import load_patients
+from clinic.demo.reminders import load_reminders
+from clinic.demo.scheduling import load_scheduling
 from clinic.extensions import db
 
+# Feature steps in dependency order; each adds its part to the database and to ctx.
+STEPS: tuple[Callable[[DemoContext], None], ...] = (
+    load_patients,
+    load_scheduling,
+    load_reminders,
+)
 DEMO_PASSWORD = "demo-password-1"
 DEMO_USERS = (
     ("admin@demo.clinic.org", "Avery Admin", "admin"),
@@ -21,20 +31,6 @@ DEMO_USERS = (
     ("tech@demo.clinic.org", "Theo Technician", "technician"),
     ("doctor@demo.clinic.org", "Dr. Casey Clinician", "clinician"),
 )
-
-
-@dataclass
-class DemoContext:
-    """What earlier steps made, for later steps to use."""
-
-    rng: random.Random
-    patients: int
-    years: int
-    devices: int
-    large: bool
-    users: dict[str, User] = field(default_factory=dict)
-    patient_ids: list[int] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
 
 
 def is_empty() -> bool:
@@ -72,12 +68,3 @@ def load(
     for step in STEPS:
         step(ctx)
     return ctx.lines
-
-
-STEPS: list = []
-"""Feature steps, appended in dependency order below (each takes the DemoContext)."""
-
-from clinic.demo.patients import load_patients  # noqa: E402  (steps import DemoContext)
-from clinic.demo.scheduling import load_scheduling  # noqa: E402
-
-STEPS.extend([load_patients, load_scheduling])

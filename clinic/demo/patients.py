@@ -15,7 +15,7 @@ from clinic.patients.models import ConsentEvent, Diagnosis, Patient, Screening
 from clinic.patients.screening import SCREENING_ITEMS, score
 
 if TYPE_CHECKING:
-    from clinic.demo import DemoContext
+    from clinic.demo.context import DemoContext
 
 FIRST_NAMES = (
     "Jamie", "Alex", "Morgan", "Taylor", "Jordan", "Casey", "Riley", "Avery", "Quinn", "Drew",

@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 
 from clinic import clock
 from clinic.courses.models import Course, Protocol
-from clinic.demo import DemoContext
+from clinic.demo.context import DemoContext
 from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.scheduling import booking, services

@@ -1,13 +1,13 @@
 """Courses: the reason a prescription exceeds its protocol's intensity.
 
-Revision ID: courses_0002
+Revision ID: 0002_courses
 Revises: 0001_initial
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "courses_0002"
+revision = "0002_courses"
 down_revision = "0001_initial"
 branch_labels = None
 depends_on = None

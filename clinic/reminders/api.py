@@ -1,0 +1,63 @@
+"""GET /api/v1/reminders: the outbox, filtered by patient, appointment or status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from clinic.audit.services import record
+from clinic.auth.permissions import Permission, requires
+from clinic.extensions import db
+from clinic.reminders import services
+from clinic.reminders.models import STATUSES
+
+blp = Blueprint("reminders_api", __name__, description="Reminders (the message outbox)")
+
+MAX_ID = 2**31 - 1
+
+
+class ReminderQuerySchema(ma.Schema):
+    patient_id = ma.fields.Integer(strict=False, validate=ma.validate.Range(min=1, max=MAX_ID))
+    appointment_id = ma.fields.Integer(strict=False, validate=ma.validate.Range(min=1, max=MAX_ID))
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+    limit = ma.fields.Integer(load_default=200, validate=ma.validate.Range(min=1, max=1000))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_ID))
+
+
+class ReminderSchema(ma.Schema):
+    id = ma.fields.Integer()
+    appointment_id = ma.fields.Integer(allow_none=True)
+    patient_id = ma.fields.Integer(allow_none=True)
+    kind = ma.fields.String()
+    channel = ma.fields.String()
+    due_at = ma.fields.AwareDateTime()
+    status = ma.fields.String()
+    attempts = ma.fields.Integer()
+    sent_at = ma.fields.AwareDateTime(allow_none=True)
+    appointment_starts_at = ma.fields.AwareDateTime(allow_none=True)
+    next_attempt_at = ma.fields.AwareDateTime()
+    last_error = ma.fields.String(allow_none=True)
+
+
+class ReminderListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ReminderSchema))
+
+
+@blp.route("/reminders")
+@requires(Permission.READ_REMINDERS)
+# A misspelt filter is an error, not a silently wider answer (webargs ignores by default).
+@blp.arguments(ReminderQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, ReminderListSchema)
+def list_reminders(args: dict[str, Any]) -> Any:
+    """Reminders and other outbox messages, latest due first.
+
+    Status is one of `pending`, `sending`, `sent`, `failed`, `cancelled`, `skipped`.
+    Filtering by `patient_id` is a read of that patient's record (audited as `view`)."""
+    items = services.list_reminders(**args)
+    if args.get("patient_id") is not None:
+        record(current_user.id, "view", "patient", args["patient_id"], detail={"what": "reminders"})
+        db.session.commit()
+    return {"items": items}

@@ -1,0 +1,273 @@
+"""Pages: the reminder list and change requests (front desk), policy, templates and the
+scheduler (admin), the daily-schedule opt-in, patients' links, and Twilio's webhook."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from twilio.request_validator import RequestValidator
+
+from clinic import clock
+from clinic.auth.permissions import Permission, public, requires
+from clinic.errors import DomainError
+from clinic.extensions import csrf, db
+from clinic.reminders import bp, services
+from clinic.reminders.forms import (
+    ChangeRequestForm,
+    ConfirmForm,
+    DailyScheduleForm,
+    HandledForm,
+    PolicyForm,
+    ReminderFilterForm,
+    TemplateForm,
+)
+from clinic.reminders.messages import PLACEHOLDERS
+
+PAGE_LIMIT = 200
+
+# --------------------------------------------------------------------- staff pages
+
+
+@bp.route("/reminders")
+@requires(Permission.READ_REMINDERS)
+def index() -> Any:
+    """Messages due on one day (clinic time), for the front desk to see what went out."""
+    form = ReminderFilterForm(request.args)
+    day = _day_arg()
+    tz = clock.clinic_tz()
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    rows = services.list_reminders(
+        status=form.status.data or None,
+        since=start,
+        until=start + timedelta(days=1),
+        limit=PAGE_LIMIT,
+    )
+    return render_template(
+        "reminders/index.html",
+        rows=rows,
+        form=form,
+        day=day,
+        previous_day=day - timedelta(days=1),
+        next_day=day + timedelta(days=1),
+        limit=PAGE_LIMIT,
+    )
+
+
+def _day_arg() -> date:
+    try:
+        return date.fromisoformat(request.args.get("day", ""))
+    except ValueError:
+        return clock.today()
+
+
+@bp.route("/reminders/change-requests")
+@requires(Permission.READ)
+def change_requests() -> Any:
+    """Patients' open requests to change an appointment, for the next two weeks."""
+    start = datetime.combine(clock.today(), time(0), tzinfo=clock.clinic_tz())
+    items = services.open_change_requests(start, start + timedelta(days=14))
+    return render_template("reminders/change_requests.html", items=items, form=HandledForm())
+
+
+@bp.route("/reminders/change-requests/<int:response_id>/handled", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+def change_request_handled(response_id: int) -> Any:
+    form = HandledForm()
+    if form.validate_on_submit():
+        services.mark_change_request_handled(response_id, actor_id=current_user.id)
+        db.session.commit()
+        flash("Change request marked handled.", "success")
+    return redirect(url_for("reminders.change_requests"))
+
+
+@bp.route("/profile/daily-schedule", methods=["GET", "POST"])
+@requires(Permission.AUTHENTICATED)
+def daily_schedule() -> Any:
+    """Opt in or out of the morning schedule email."""
+    form = DailyScheduleForm()
+    if form.validate_on_submit():
+        services.set_daily_schedule(
+            current_user.id, bool(form.wants_daily_schedule.data), actor_id=current_user.id
+        )
+        db.session.commit()
+        flash("Your daily schedule email setting is saved.", "success")
+        return redirect(url_for("reminders.daily_schedule"))
+    if request.method == "GET":
+        form.wants_daily_schedule.data = current_user.wants_daily_schedule
+    return render_template("reminders/daily_schedule.html", form=form)
+
+
+# --------------------------------------------------------------------- admin pages
+
+
+@bp.route("/admin/reminders/policy", methods=["GET", "POST"])
+@requires(Permission.ADMINISTER)
+def admin_policy() -> Any:
+    policy = services.get_policy()
+    form = PolicyForm(obj=policy)
+    if form.validate_on_submit():
+        values = {name: getattr(form, name).data for name in services.POLICY_FIELDS}
+        services.update_policy(values, actor_id=current_user.id)
+        db.session.commit()
+        flash("Reminder policy saved.", "success")
+        return redirect(url_for("reminders.admin_policy"))
+    return render_template("reminders/admin_policy.html", form=form)
+
+
+@bp.route("/admin/reminders/templates")
+@requires(Permission.ADMINISTER)
+def admin_templates() -> Any:
+    return render_template("reminders/admin_templates.html", templates=services.list_templates())
+
+
+@bp.route("/admin/reminders/templates/<kind>/<channel>", methods=["GET", "POST"])
+@requires(Permission.ADMINISTER)
+def admin_template_edit(kind: str, channel: str) -> Any:
+    """Edit one template; "Preview" shows the message with sample values without saving."""
+    template = services.get_template(kind, channel)
+    form = TemplateForm(obj=template)
+    preview = None
+    if form.validate_on_submit():
+        subject, body = form.subject.data or "", form.body.data or ""
+        try:
+            if form.save.data:
+                services.update_template(
+                    kind, channel, subject=subject, body=body, actor_id=current_user.id
+                )
+                db.session.commit()
+                flash("Template saved.", "success")
+                return redirect(url_for("reminders.admin_templates"))
+            preview = services.preview_template(kind, channel, subject, body)
+        except DomainError as exc:
+            db.session.rollback()
+            for name, problems in exc.fields.items():
+                getattr(form, name).errors = list(problems)
+    return render_template(
+        "reminders/admin_template_edit.html",
+        form=form,
+        template=template,
+        placeholders=PLACEHOLDERS[kind],
+        preview=preview,
+    )
+
+
+@bp.route("/admin/scheduler")
+@requires(Permission.ADMINISTER)
+def admin_scheduler() -> Any:
+    """The scheduler's heartbeat per job and the outbox's state."""
+    from clinic.scheduler import JOBS
+
+    beats = {beat.job_id: beat for beat in services.heartbeats()}
+    return render_template(
+        "reminders/admin_scheduler.html",
+        status=services.scheduler_status(clock.now()),
+        beats=beats,
+        last_tick=max((beat.last_tick_at for beat in beats.values()), default=None),
+        jobs=JOBS,
+        counts=services.status_counts(),
+    )
+
+
+# ------------------------------------------------------------------- patient links
+
+
+def _patient_page(template: str, token: str, purpose: str, **context: Any) -> Any:
+    try:
+        appointment = services.appointment_for_link(purpose, token)
+    except DomainError as exc:
+        return render_template("reminders/patient_notice.html", message=exc.message), exc.status
+    tz = services.patient_timezone(appointment.patient)
+    return render_template(
+        template, appointment=appointment, local=appointment.starts_at.astimezone(tz), **context
+    )
+
+
+@bp.route("/r/<token>/confirm", methods=["GET", "POST"])
+@public
+def patient_confirm(token: str) -> Any:
+    """A patient confirms they will come (a button, so link scanners cannot confirm)."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            services.confirm_attendance(token)
+        except DomainError as exc:
+            db.session.rollback()
+            return render_template("reminders/patient_notice.html", message=exc.message), exc.status
+        db.session.commit()
+        return render_template(
+            "reminders/patient_notice.html", message="Thank you, see you then.", ok=True
+        )
+    return _patient_page("reminders/patient_confirm.html", token, "confirm", form=form)
+
+
+@bp.route("/r/<token>/change", methods=["GET", "POST"])
+@public
+def patient_change(token: str) -> Any:
+    """A patient asks the front desk to change the appointment."""
+    form = ChangeRequestForm()
+    if form.validate_on_submit():
+        try:
+            services.request_change(token, form.message.data)
+        except DomainError as exc:
+            db.session.rollback()
+            return render_template("reminders/patient_notice.html", message=exc.message), exc.status
+        db.session.commit()
+        return render_template(
+            "reminders/patient_notice.html",
+            message="Thank you. The front desk will contact you to find a new time.",
+            ok=True,
+        )
+    return _patient_page("reminders/patient_change.html", token, "change", form=form)
+
+
+@bp.route("/r/<token>/calendar.ics")
+@public
+def patient_calendar(token: str) -> Any:
+    """The appointment as a calendar file (same UID on every move, growing SEQUENCE)."""
+    body = services.calendar_for_link(token)
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": 'attachment; filename="appointment.ics"'},
+    )
+
+
+# ---------------------------------------------------------------------- Twilio STOP
+
+
+def _twilio_signature_valid() -> bool:
+    token = current_app.config["CLINIC_TWILIO"].get("token")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature:
+        return False
+    validator = RequestValidator(token)
+    params = request.form.to_dict()
+    # Twilio signs the public URL it called; behind a proxy that is CLINIC_BASE_URL's.
+    public_url = current_app.config["CLINIC_BASE_URL"] + request.full_path.rstrip("?")
+    return any(validator.validate(url, params, signature) for url in (request.url, public_url))
+
+
+@bp.route("/webhooks/twilio/sms", methods=["POST"])
+@public
+@csrf.exempt
+def twilio_sms() -> Any:
+    """Inbound SMS from Twilio: STOP (and its synonyms) withdraws SMS consent."""
+    if not _twilio_signature_valid():
+        abort(403, description="Invalid Twilio signature.")
+    services.handle_inbound_sms(request.form.get("From", ""), request.form.get("Body", ""))
+    db.session.commit()
+    return Response(
+        '<?xml version="1.0" encoding="UTF-8"?><Response></Response>', mimetype="text/xml"
+    )

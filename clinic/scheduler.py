@@ -1,0 +1,180 @@
+"""The scheduler process: `flask --app wsgi scheduler run`.
+
+APScheduler 3 in its own process, never inside web workers (this module is imported
+only by that command and by tests). It only ticks: every job is a plain function
+`job(now) -> dict | None` from a feature's services, run in an app context and
+committed; each tick writes the job's heartbeat row (shown on /api/v1/health and the
+admin page `reminders.admin_scheduler`).
+
+Several scheduler processes at once are harmless: dispatch claims outbox rows (a row is
+sent by one dispatcher), and the periodic jobs are idempotent through dedupe keys (an
+open alert per kind and subject, one daily schedule per user and day). Jobs have fixed
+ids, coalesce missed runs into one, and never run twice at once within a process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from clinic import clock
+from clinic.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One periodic job. `func` is "module:function"; `trigger` is an APScheduler trigger
+    name with its arguments (cron fields are in the clinic's time zone)."""
+
+    id: str
+    func: str
+    trigger: str
+    trigger_args: dict[str, Any] = field(default_factory=dict)
+    misfire_grace_seconds: int = 60
+
+
+# The one table of periodic work. A feature adds its job here; a job whose function is not
+# installed is left out with a warning (so a partial checkout still runs).
+JOBS: tuple[Job, ...] = (
+    Job("dispatch_reminders", "clinic.reminders.services:dispatch_job", "interval", {"minutes": 1}),
+    Job(
+        "plan_questionnaires",
+        "clinic.outcomes.services:plan_questionnaires",
+        "interval",
+        {"minutes": 15},
+        misfire_grace_seconds=600,
+    ),
+    Job(
+        "escalate_alerts",
+        "clinic.outcomes.services:escalate_alerts",
+        "interval",
+        {"minutes": 5},
+        misfire_grace_seconds=240,
+    ),
+    Job(
+        "check_authorizations",
+        "clinic.courses.services:check_authorizations",
+        "cron",
+        {"hour": 6, "minute": 0},
+        misfire_grace_seconds=6 * 3600,
+    ),
+    Job(
+        "check_motor_threshold_due",
+        "clinic.treatments.services:check_motor_threshold_due",
+        "cron",
+        {"hour": 6, "minute": 5},
+        misfire_grace_seconds=6 * 3600,
+    ),
+    Job(
+        "daily_schedule",
+        "clinic.reminders.services:plan_daily_schedules",
+        "cron",
+        {"hour": 6, "minute": 30},
+        misfire_grace_seconds=3 * 3600,
+    ),
+)
+
+
+def resolve(job: Job) -> Callable[[Any], Any] | None:
+    """The job's function, or None when its feature is not installed."""
+    module_name, _, name = job.func.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            return None
+        raise
+    return getattr(module, name, None)
+
+
+def run_job(app: Flask, job_id: str, func: Callable[[Any], Any]) -> None:
+    """One tick: call `func(now)` in an app context, commit, and record the heartbeat.
+    A failing job is rolled back and logged; the heartbeat keeps its error."""
+    with app.app_context():
+        now = clock.now()
+        started = _time.monotonic()
+        result: Any = None
+        error: str | None = None
+        try:
+            result = func(now)
+            db.session.commit()
+        except Exception as exc:  # a job must never kill the scheduler
+            db.session.rollback()
+            log.exception("scheduler job %s failed", job_id)
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+        from clinic.reminders.services import record_heartbeat
+
+        try:
+            record_heartbeat(
+                job_id,
+                at=now,
+                success=error is None,
+                duration_ms=int((_time.monotonic() - started) * 1000),
+                result=result if isinstance(result, dict) else None,
+                error=error,
+            )
+            db.session.commit()
+        except Exception:  # the database may be down; the next tick tries again
+            db.session.rollback()
+            log.exception("could not record the heartbeat of %s", job_id)
+        finally:
+            db.session.remove()
+
+
+def build_scheduler(
+    app: Flask, jobs: tuple[Job, ...] = JOBS, scheduler: BaseScheduler | None = None
+) -> BaseScheduler:
+    """A scheduler with every installed job added (not started). Interval jobs first run
+    at start-up, so the heartbeat shows at once and nothing waits a whole interval."""
+    scheduler = scheduler or BlockingScheduler()
+    scheduler.configure(
+        timezone=app.config["CLINIC_TIMEZONE"],
+        job_defaults={"coalesce": True, "max_instances": 1},
+    )
+    for job in jobs:
+        func = resolve(job)
+        if func is None:
+            log.warning("scheduler job %s left out: %s is not installed", job.id, job.func)
+            continue
+        start_now = {"next_run_time": clock.now()} if job.trigger == "interval" else {}
+        scheduler.add_job(
+            run_job,
+            trigger=job.trigger,
+            args=(app, job.id, func),
+            id=job.id,
+            name=job.id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=job.misfire_grace_seconds,
+            **start_now,
+            **job.trigger_args,
+        )
+    return scheduler
+
+
+def run(app: Flask) -> None:
+    """Block, ticking, until Ctrl-C or SIGTERM."""
+    scheduler = build_scheduler(app)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        log.info("scheduler stopping")
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("scheduler running jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        log.info("scheduler stopped")

@@ -1,0 +1,94 @@
+"""GET /api/v1/reminders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from clinic.audit.models import AuditEvent
+from clinic.extensions import db
+from tests.factories import make_user
+from tests.reminders.conftest import book, cancel
+
+LATER = datetime.now(UTC) + timedelta(days=3)
+
+
+def test_lists_a_patients_reminders_with_the_contract_fields(api: Any, front_desk: Any) -> None:
+    appointment = book(LATER)
+    book(LATER + timedelta(days=1))  # another patient
+    response = api.as_(front_desk).get(f"/api/v1/reminders?patient_id={appointment.patient_id}")
+    assert response.status_code == 200
+    items = response.json["items"]
+    assert {i["channel"] for i in items} == {"email", "sms"}
+    for item in items:
+        assert {
+            "id",
+            "appointment_id",
+            "kind",
+            "channel",
+            "due_at",
+            "status",
+            "attempts",
+            "sent_at",
+        } <= set(item)
+        assert item["appointment_id"] == appointment.id and item["status"] == "pending"
+        assert item["due_at"].endswith(("Z", "+00:00")) and item["sent_at"] is None
+    viewed = db.session.scalar(
+        select(AuditEvent).where(
+            AuditEvent.action == "view", AuditEvent.patient_id == appointment.patient_id
+        )
+    )
+    assert viewed is not None
+
+
+def test_filters_by_appointment_and_status(api: Any, clinician: Any) -> None:
+    kept = book(LATER)
+    gone = book(LATER + timedelta(days=1))
+    cancel(gone)
+    client = api.as_(clinician)
+    by_appointment = client.get(f"/api/v1/reminders?appointment_id={gone.id}").json["items"]
+    assert {i["status"] for i in by_appointment} == {"cancelled"}
+    pending = client.get("/api/v1/reminders?status=pending").json["items"]
+    assert {i["appointment_id"] for i in pending} == {kept.id}
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("admin", 200), ("front_desk", 200), ("clinician", 200), ("technician", 403)],
+)
+def test_roles(api: Any, role: str, status: int) -> None:
+    # One user per test: the test app context keeps flask-login's user between requests.
+    assert api.as_(make_user(role)).get("/api/v1/reminders").status_code == status
+
+
+def test_a_token_is_required(client: Any) -> None:
+    assert client.get("/api/v1/reminders").status_code == 401
+
+
+def test_bad_filters_answer_422(api: Any, admin: Any) -> None:
+    for query in ("status=lost", "patient_id=abc", "appointment_id=99999999999999999999", "x=1"):
+        response = api.as_(admin).get(f"/api/v1/reminders?{query}")
+        assert response.status_code == 422, query
+        assert response.json["error"]["code"] == "validation_error"
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["patient_id", "appointment_id", "status", "limit", "offset", "junk"]),
+        st.one_of(st.text(max_size=30), st.integers(min_value=-(2**70), max_value=2**70)),
+        max_size=4,
+    )
+)
+def test_fuzzed_queries_never_500(api: Any, admin: Any, params: dict[str, Any]) -> None:
+    response = api.as_(admin).get("/api/v1/reminders", query_string=params)
+    assert response.status_code in (200, 422), response.json
+    if response.status_code == 422:
+        assert response.json["error"]["message"]
