@@ -143,16 +143,6 @@ def test_the_course_page_shows_protocol_progress_calendar_and_authorization(
     assert view is not None and view.actor_id == user.id and view.patient_id == patient.id
 
 
-def test_the_course_page_links_to_booking_when_scheduling_provides_it(app: Any) -> None:
-    app.add_url_rule(
-        "/courses/<int:course_id>/book", endpoint="scheduling.book_course", view_func=lambda **_: ""
-    )
-    client = app.test_client()
-    signed_in(client, "front_desk")
-    course = make_course()
-    assert f'href="/courses/{course.id}/book"' in text(client.get(f"/courses/{course.id}"))
-
-
 def test_an_on_hold_course_flags_its_booked_sessions(client: Any, frozen: Any) -> None:
     signed_in(client, "clinician")
     course = make_course(status="on_hold", status_reason="Seizure")
