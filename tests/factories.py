@@ -6,7 +6,6 @@ import itertools
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import g
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
@@ -71,9 +70,6 @@ class ApiClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> TestResponse:
         headers = self._headers(kwargs.pop("headers", None))
-        # The test's app context (and its `g`) outlives each request: forget the user
-        # Flask-Login cached there, or a second user's token would act as the first user.
-        g.pop("_login_user", None)
         return self.client.open(path, method=method, headers=headers, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> TestResponse:

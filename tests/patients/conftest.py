@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from flask import Flask, g, request_started
 from sqlalchemy import func, select
 
 from clinic import events
@@ -39,19 +38,6 @@ def count(model: type[Any] = Patient) -> int:
 
 def audit_count() -> int:
     return count(AuditEvent)
-
-
-@pytest.fixture(autouse=True)
-def fresh_user_per_request(app: Flask) -> Iterator[None]:
-    """Requests in a test share the test's app context, so Flask-Login's cached user in `g`
-    would outlive a request; forget it at each request start as a real server does."""
-
-    def forget(sender: Flask, **extra: Any) -> None:
-        g.pop("_login_user", None)
-
-    request_started.connect(forget, app)
-    yield
-    request_started.disconnect(forget, app)
 
 
 class SignalLog:
