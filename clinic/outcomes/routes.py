@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user
 
 from clinic.alerts import services as alert_services
+from clinic.alerts.services import MAX_NOTE_LENGTH
 from clinic.audit.services import record
 from clinic.auth import services as auth
 from clinic.auth.permissions import Permission, public, requires
@@ -89,7 +90,7 @@ def link_page(token: str) -> Response:
 def tablet_start(patient_id: int) -> Response:
     """Hand the tablet to the patient: from now on it shows only the questionnaire."""
     patient = services.get_patient(patient_id)
-    form = InstrumentForm()
+    form = InstrumentForm(prefix="tablet")
     if not form.validate_on_submit():
         flash("Choose a questionnaire.", "error")
         return redirect(url_for("outcomes.patient_responses", patient_id=patient.id))
@@ -163,6 +164,15 @@ def tablet_done() -> Response:
 # Staff pages on the chart ---------------------------------------------------------------
 
 
+def _choosers() -> dict[str, InstrumentForm]:
+    """One questionnaire picker per action, prefixed so their ids stay unique."""
+    return {
+        "entry": InstrumentForm(formdata=None, meta={"csrf": False}),
+        "tablet": InstrumentForm(formdata=None, prefix="tablet"),
+        "link": InstrumentForm(formdata=None, prefix="link"),
+    }
+
+
 @bp.route("/patients/<int:patient_id>/responses")
 @requires(Permission.READ)
 def patient_responses(patient_id: int) -> Any:
@@ -173,7 +183,7 @@ def patient_responses(patient_id: int) -> Any:
         "outcomes/patient_responses.html",
         patient=patient,
         responses=responses,
-        choose_form=InstrumentForm(),
+        choose=_choosers(),
         new_link=None,
     )
 
@@ -223,7 +233,7 @@ def _saved_message(instrument: Instrument, response: QuestionnaireResponse) -> s
 def link_new(patient_id: int) -> Any:
     """Create a link and show its URL once (it is not stored in readable form)."""
     patient = services.get_patient(patient_id)
-    form = InstrumentForm()
+    form = InstrumentForm(prefix="link")
     if not form.validate_on_submit():
         flash("Choose a questionnaire.", "error")
         return redirect(url_for("outcomes.patient_responses", patient_id=patient.id))
@@ -237,7 +247,7 @@ def link_new(patient_id: int) -> Any:
             "outcomes/patient_responses.html",
             patient=patient,
             responses=responses,
-            choose_form=InstrumentForm(formdata=None),
+            choose=_choosers(),
             new_link={"url": url, "expires_at": link.expires_at, "instrument": link.instrument},
         ),
         201,
@@ -255,7 +265,7 @@ def alerts() -> Any:
         "alerts/index.html",
         open_alerts=alert_services.list_alerts(status="open", limit=OPEN_ALERTS_SHOWN),
         acknowledged=alert_services.list_alerts(status="acknowledged", limit=ACKNOWLEDGED_ALERTS_SHOWN),
-        form=AcknowledgeForm(),
+        note_max=MAX_NOTE_LENGTH,
     )
 
 
