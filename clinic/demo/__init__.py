@@ -75,3 +75,7 @@ def load(
 
 STEPS: list = []
 """Feature steps, appended in dependency order below (each takes the DemoContext)."""
+
+from clinic.demo.outcomes import load_outcomes  # noqa: E402  (steps import DemoContext above)
+
+STEPS.append(load_outcomes)

@@ -230,4 +230,4 @@ def due_counts_for_day(day: date) -> dict[int, int]:
         )
         .group_by(QuestionnaireAssignment.patient_id)
     ).all()
-    return {patient_id: count for patient_id, count in rows}
+    return dict(rows)

@@ -60,8 +60,10 @@ def default_range(today: date | None = None) -> tuple[date, date]:
     first_month = (day.month - 1) // 3 * 3 + 1
     start = date(day.year, first_month, 1)
     for _ in range(DEFAULT_QUARTERS - 1):
-        start = date(start.year - 1, 10, 1) if start.month == 1 else start.replace(
-            month=start.month - 3
+        start = (
+            date(start.year - 1, 10, 1)
+            if start.month == 1
+            else start.replace(month=start.month - 3)
         )
     return start, day
 

@@ -199,7 +199,12 @@ def response_new(patient_id: int) -> Any:
     form = questionnaire_form(instrument)
     if form.validate_on_submit():
         response = services.record_response(
-            patient.id, instrument.code, answers_of(form, instrument), None, "staff", current_user.id
+            patient.id,
+            instrument.code,
+            answers_of(form, instrument),
+            None,
+            "staff",
+            current_user.id,
         )
         db.session.commit()
         flash(_saved_message(instrument, response), "warning" if response.flags else "success")
@@ -264,7 +269,9 @@ def alerts() -> Any:
     return render_template(
         "alerts/index.html",
         open_alerts=alert_services.list_alerts(status="open", limit=OPEN_ALERTS_SHOWN),
-        acknowledged=alert_services.list_alerts(status="acknowledged", limit=ACKNOWLEDGED_ALERTS_SHOWN),
+        acknowledged=alert_services.list_alerts(
+            status="acknowledged", limit=ACKNOWLEDGED_ALERTS_SHOWN
+        ),
         note_max=MAX_NOTE_LENGTH,
     )
 
@@ -305,9 +312,9 @@ def _report_rows() -> tuple[ReportFilterForm, Any, Any, list[clinic_report.Repor
 @requires(Permission.READ)
 def report() -> Any:
     form, start, end, rows = _report_rows()
-    return render_template(
-        "outcomes/report.html", form=form, start=start, end=end, rows=rows
-    ), (422 if form.errors else 200)
+    return render_template("outcomes/report.html", form=form, start=start, end=end, rows=rows), (
+        422 if form.errors else 200
+    )
 
 
 @bp.route("/outcomes.csv")
@@ -320,4 +327,3 @@ def report_csv() -> Response:
         f'attachment; filename="outcomes-{start.isoformat()}-{end.isoformat()}.csv"'
     )
     return response
-

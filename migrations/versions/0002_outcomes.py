@@ -6,11 +6,10 @@ Create Date: 2026-11-22 03:01:53.176134
 
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import clinic.db
-
 
 # revision identifiers, used by Alembic.
 revision = "outcomes_0002"

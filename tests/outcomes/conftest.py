@@ -27,7 +27,9 @@ def phq9(total: int = 10, item9: int = 0) -> list[int]:
     return answers
 
 
-def deliver(course: Course, count: int, *, start: datetime = START, first_sequence: int = 1) -> list:
+def deliver(
+    course: Course, count: int, *, start: datetime = START, first_sequence: int = 1
+) -> list:
     """`count` delivered (completed) sessions on consecutive days."""
     device = make_device()
     return [

@@ -262,7 +262,9 @@ def test_the_alerts_page_statement_count_does_not_grow(
 def completed_course(protocol_code: str, baseline: int, latest: int, pain: tuple) -> Course:
     course = make_course(make_patient(), protocol_code=protocol_code, planned_sessions=5)
     with time_machine.travel(START - timedelta(days=1), tick=False):
-        services.record_response(course.patient_id, "PHQ-9", phq9(baseline), course.id, "link", None)
+        services.record_response(
+            course.patient_id, "PHQ-9", phq9(baseline), course.id, "link", None
+        )
         services.record_response(course.patient_id, "PEG-3", [pain[0]] * 3, course.id, "link", None)
     deliver(course, 5)
     with time_machine.travel(START + timedelta(days=10), tick=False):

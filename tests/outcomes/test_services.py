@@ -38,9 +38,7 @@ def test_a_response_is_scored_stored_and_audited(course: Course, clinician: Any)
     db.session.commit()
     assert (response.score, response.severity, response.flags) == (12, "moderate", [])
     assert response.course_id == course.id  # the patient's current course by default
-    audit = db.session.scalar(
-        select(AuditEvent).where(AuditEvent.entity_type == "response")
-    )
+    audit = db.session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "response"))
     assert audit is not None and audit.actor_id == clinician.id
     assert audit.patient_id == course.patient_id
 
@@ -141,9 +139,7 @@ def test_unknown_tokens_are_not_found(course: Course) -> None:
         services.open_link("nope")
 
 
-def test_two_concurrent_submissions_record_exactly_one_response(
-    app: Flask, course: Course
-) -> None:
+def test_two_concurrent_submissions_record_exactly_one_response(app: Flask, course: Course) -> None:
     _link, url = services.create_link(course.patient_id, "PHQ-9")
     db.session.commit()
     token = url.rsplit("/", 1)[1]
