@@ -48,21 +48,22 @@ def test_peg3_is_the_mean_of_its_three_items(course: Course) -> None:
     assert response.score == pytest.approx(6.3)
 
 
-@pytest.mark.parametrize("source", ["link", "tablet", "staff"])
 def test_item_9_opens_an_urgent_alert_for_the_prescriber_on_every_path(
-    course: Course, clinician: Any, source: str
+    course: Course, clinician: Any
 ) -> None:
-    with captured(events.alert_raised) as raised:
-        response = services.record_response(
-            course.patient_id, "PHQ-9", phq9(14, item9=1), None, source, None
-        )
-    assert response.flags == ["suicidal_ideation"]
-    assert response.answers[8] == 1  # item 9 is kept as answered
-    alert = db.session.scalar(select(Alert))
-    assert alert is not None and raised and raised[0]["alert"] is alert
-    assert (alert.kind, alert.severity, alert.status) == ("suicidal_ideation", "urgent", "open")
-    assert alert.assigned_to_id == clinician.id
-    assert (alert.patient_id, alert.course_id) == (course.patient_id, course.id)
+    for source in ("link", "tablet", "staff"):
+        with captured(events.alert_raised) as raised:
+            response = services.record_response(
+                course.patient_id, "PHQ-9", phq9(14, item9=1), None, source, None
+            )
+        assert response.flags == ["suicidal_ideation"]
+        assert response.answers[8] == 1  # item 9 is kept as answered
+        alert = raised[0]["alert"]
+        assert (alert.kind, alert.severity, alert.status) == ("suicidal_ideation", "urgent", "open")
+        assert alert.assigned_to_id == clinician.id
+        assert (alert.patient_id, alert.course_id) == (course.patient_id, course.id)
+        assert alert.subject_id == response.id and source in alert.message
+    assert db.session.scalar(select(func.count()).select_from(Alert)) == 3
 
 
 def test_item_9_at_zero_opens_no_alert(course: Course) -> None:
