@@ -57,7 +57,7 @@ def test_item_9_via_the_api_flags_and_alerts(
     )
     assert answer.status_code == 201
     assert answer.get_json()["flags"] == ["suicidal_ideation"]
-    alerts = api.as_(clinician).get("/api/v1/alerts?status=open").get_json()["items"]
+    alerts = api.as_(technician).get("/api/v1/alerts?status=open").get_json()["items"]
     assert len(alerts) == 1
     assert alerts[0]["kind"] == "suicidal_ideation"
     assert alerts[0]["severity"] == "urgent"
