@@ -23,6 +23,8 @@ FEATURES: tuple[str, ...] = (
     "patients",
     "courses",
     "scheduling",
+    "alerts",
+    "outcomes",
     "reminders",
 )
 

@@ -4,6 +4,11 @@ from clinic.alerts.models import Alert
 from clinic.audit.models import AuditEvent
 from clinic.auth.models import ApiToken, LoginAttempt, RolePolicy, User
 from clinic.courses.models import Course, Protocol
+from clinic.outcomes.models import (
+    QuestionnaireAssignment,
+    QuestionnaireLink,
+    QuestionnaireResponse,
+)
 from clinic.patients.models import (
     Authorization,
     ConsentEvent,
@@ -40,6 +45,9 @@ __all__ = [
     "OpeningHours",
     "Patient",
     "Protocol",
+    "QuestionnaireAssignment",
+    "QuestionnaireLink",
+    "QuestionnaireResponse",
     "Reminder",
     "ReminderPolicy",
     "RolePolicy",

@@ -50,14 +50,14 @@ JOBS: tuple[Job, ...] = (
     Job("dispatch_reminders", "clinic.reminders.services:dispatch_job", "interval", {"minutes": 1}),
     Job(
         "plan_questionnaires",
-        "clinic.outcomes.services:plan_questionnaires",
+        "clinic.outcomes.cadence:plan_questionnaires",
         "interval",
         {"minutes": 15},
         misfire_grace_seconds=600,
     ),
     Job(
         "escalate_alerts",
-        "clinic.outcomes.services:escalate_alerts",
+        "clinic.alerts.services:escalate_alerts",
         "interval",
         {"minutes": 5},
         misfire_grace_seconds=240,

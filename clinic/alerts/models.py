@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from clinic import clock
 from clinic.auth.models import User
 from clinic.extensions import db
+from clinic.patients.models import Patient
 
 ALERT_KINDS = (
     "suicidal_ideation",
@@ -66,3 +67,4 @@ class Alert(db.Model):
 
     assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+    patient: Mapped[Patient | None] = relationship()

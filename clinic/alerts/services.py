@@ -1,15 +1,28 @@
-"""Raising alerts. Any feature may raise one; the outcomes feature shows and answers them."""
+"""Raising, listing, acknowledging and escalating alerts.
+
+Any feature may raise one; every role may read them; an admin or clinician acknowledges
+one with a note. An urgent alert still open after CLINIC_ALERT_ESCALATION_MINUTES is
+escalated once (`alert_escalated`: the reminders feature emails every clinician).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import joinedload
 
 from clinic import clock, events
-from clinic.alerts.models import Alert
+from clinic.alerts.models import STATUSES, Alert
 from clinic.audit.services import record
+from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
+
+MAX_NOTE_LENGTH = 2000
+ESCALATION_BATCH = 500
+MAX_ID = 2**31 - 1
 
 
 def raise_alert(
@@ -57,3 +70,112 @@ def raise_alert(
     record(actor_id, "alert_raise", "alert", alert.id, patient_id=patient_id, detail={"kind": kind})
     events.alert_raised.send(None, alert=alert)
     return alert
+
+
+def list_alerts(
+    *,
+    status: str | None = None,
+    patient_id: int | None = None,
+    kind: str | None = None,
+    limit: int = 200,
+) -> list[Alert]:
+    """Open before acknowledged, urgent on top, newest first; bounded by `limit`."""
+    if status is not None and status not in STATUSES:
+        raise Invalid(f"Unknown status {status!r}.", fields={"status": [f"One of {STATUSES}."]})
+    query = select(Alert).options(
+        joinedload(Alert.patient), joinedload(Alert.assigned_to), joinedload(Alert.acknowledged_by)
+    )
+    if status is not None:
+        query = query.where(Alert.status == status)
+    if patient_id is not None:
+        query = query.where(Alert.patient_id == patient_id)
+    if kind is not None:
+        query = query.where(Alert.kind == kind)
+    query = query.order_by(
+        case((Alert.status == "open", 0), else_=1),
+        case((Alert.severity == "urgent", 0), (Alert.severity == "warning", 1), else_=2),
+        Alert.created_at.desc(),
+        Alert.id.desc(),
+    )
+    return list(db.session.scalars(query.limit(limit)).unique())
+
+
+def get_alert(alert_id: int) -> Alert:
+    alert = db.session.get(Alert, alert_id) if 0 < alert_id <= MAX_ID else None
+    if alert is None:
+        raise NotFound(f"No alert {alert_id}.")
+    return alert
+
+
+def acknowledge_alert(alert_id: int, note: str, *, actor_id: int) -> Alert:
+    """Close an alert with a note saying what was done; 409 when someone already did.
+
+    The guarded UPDATE (WHERE status = 'open') lets only one of two simultaneous
+    acknowledgements win.
+    """
+    text_note = (note or "").strip()
+    if not text_note:
+        raise Invalid("Say what was done in a note.", fields={"note": ["A note is required."]})
+    if len(text_note) > MAX_NOTE_LENGTH:
+        raise Invalid(
+            "The note is too long.", fields={"note": [f"At most {MAX_NOTE_LENGTH} characters."]}
+        )
+    alert = get_alert(alert_id)
+    changed = db.session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.status == "open")
+        .values(
+            status="acknowledged",
+            acknowledged_at=clock.now(),
+            acknowledged_by_id=actor_id,
+            acknowledgement_note=text_note,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise Conflict("This alert was already acknowledged.", code="already_acknowledged")
+    db.session.refresh(alert)
+    record(
+        actor_id,
+        "acknowledge",
+        "alert",
+        alert.id,
+        patient_id=alert.patient_id,
+        detail={"kind": alert.kind},
+    )
+    return alert
+
+
+def escalate_alerts(now: datetime) -> int:
+    """Mark urgent alerts open longer than the escalation delay and tell every clinician.
+
+    Each alert is escalated once (guarded UPDATE on `escalated_at IS NULL`), so several
+    scheduler processes never send the escalation twice. Returns how many were escalated.
+    """
+    delay = timedelta(minutes=current_app.config["CLINIC_ALERT_ESCALATION_MINUTES"])
+    candidates = db.session.scalars(
+        select(Alert)
+        .where(
+            Alert.status == "open",
+            Alert.severity == "urgent",
+            Alert.escalated_at.is_(None),
+            Alert.created_at <= now - delay,
+        )
+        .order_by(Alert.created_at)
+        .limit(ESCALATION_BATCH)
+    ).all()
+    escalated = 0
+    for alert in candidates:
+        claimed = db.session.execute(
+            update(Alert)
+            .where(Alert.id == alert.id, Alert.escalated_at.is_(None), Alert.status == "open")
+            .values(escalated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            continue
+        db.session.refresh(alert)
+        record(None, "escalate", "alert", alert.id, patient_id=alert.patient_id)
+        events.alert_escalated.send(None, alert=alert)
+        escalated += 1
+    return escalated

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from clinic.auth.models import User
 from clinic.demo.context import DemoContext
+from clinic.demo.outcomes import load_outcomes
 from clinic.demo.patients import load_patients
 from clinic.demo.reminders import load_reminders
 from clinic.demo.scheduling import load_scheduling
@@ -22,6 +23,7 @@ from clinic.extensions import db
 STEPS: tuple[Callable[[DemoContext], None], ...] = (
     load_patients,
     load_scheduling,
+    load_outcomes,
     load_reminders,
 )
 DEMO_PASSWORD = "demo-password-1"

@@ -1,0 +1,74 @@
+"""/api/v1/alerts: every role reads them; an admin or clinician acknowledges one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from clinic.alerts import services
+from clinic.alerts.models import ALERT_KINDS, STATUSES
+from clinic.auth.permissions import Permission, requires
+from clinic.extensions import db
+
+blp = Blueprint("alerts_api", __name__, description="Alerts")
+
+
+class AlertQuerySchema(ma.Schema):
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+    kind = ma.fields.String(validate=ma.validate.OneOf(ALERT_KINDS))
+    patient_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=services.MAX_ID))
+    limit = ma.fields.Integer(load_default=200, validate=ma.validate.Range(min=1, max=1000))
+
+
+class AlertSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    severity = ma.fields.String()
+    audience = ma.fields.String()
+    status = ma.fields.String()
+    title = ma.fields.String()
+    message = ma.fields.String()
+    patient_id = ma.fields.Integer(allow_none=True)
+    course_id = ma.fields.Integer(allow_none=True)
+    assigned_to_id = ma.fields.Integer(allow_none=True)
+    subject_type = ma.fields.String(allow_none=True)
+    subject_id = ma.fields.Integer(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    escalated_at = ma.fields.AwareDateTime(allow_none=True)
+    acknowledged_at = ma.fields.AwareDateTime(allow_none=True)
+    acknowledged_by_id = ma.fields.Integer(allow_none=True)
+    acknowledgement_note = ma.fields.String(allow_none=True)
+    data = ma.fields.Dict(allow_none=True)
+
+
+class AlertListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(AlertSchema))
+
+
+class AcknowledgeSchema(ma.Schema):
+    note = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=services.MAX_NOTE_LENGTH)
+    )
+
+
+@blp.route("/alerts")
+@requires(Permission.ENTER_RESPONSES)
+@blp.arguments(AlertQuerySchema, location="query")
+@blp.response(200, AlertListSchema)
+def list_alerts(args: dict[str, Any]) -> Any:
+    """Alerts, open before acknowledged, urgent first, newest first (`?status=open`)."""
+    return {"items": services.list_alerts(**args)}
+
+
+@blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+@requires(Permission.REVIEW)
+@blp.arguments(AcknowledgeSchema)
+@blp.response(200, AlertSchema)
+def acknowledge(args: dict[str, Any], alert_id: int) -> Any:
+    """Acknowledge an alert with a note saying what was done; 409 `already_acknowledged`."""
+    alert = services.acknowledge_alert(alert_id, args["note"], actor_id=current_user.id)
+    db.session.commit()
+    return alert

@@ -1,0 +1,233 @@
+"""The questionnaire cadence (DOMAIN.md): which questionnaires a course asks, and when.
+
+Assignments appear by themselves from domain events (first booking, every delivered
+session, the course's end). Which instrument is asked at which point is read from each
+instrument's `cadence` in the catalog, so a new instrument brings its own schedule.
+Creating them is idempotent: the database's unique key on (course, instrument, reason)
+and INSERT ... ON CONFLICT DO NOTHING make a repeated or concurrent event harmless.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from clinic import clock
+from clinic.courses.models import Course
+from clinic.extensions import db
+from clinic.outcomes.catalog import Cadence, default_catalog
+from clinic.outcomes.models import QuestionnaireAssignment, QuestionnaireResponse
+from clinic.scheduling.models import Appointment
+
+BASELINE = "baseline"
+END = "end"
+# An assignment nobody answered within this many days after it fell due is expired:
+# a PHQ-9 about "the last 2 weeks" says little about a later point of the course.
+EXPIRE_AFTER_DAYS = 14
+PLAN_BATCH = 500
+
+
+def session_reason(delivered: int) -> str:
+    return f"session_{delivered}"
+
+
+def followup_reason(months: int) -> str:
+    return f"followup_{months}m"
+
+
+def _instruments(wanted: Any) -> list[str]:
+    """Catalog codes whose cadence satisfies `wanted(cadence)`."""
+    return [code for code, spec in default_catalog().items() if wanted(spec.cadence)]
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's last day (31 Jan + 1 = 28 Feb)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _insert_assignments(course: Course, plan: Iterable[tuple[str, str, date]]) -> int:
+    """Insert (instrument, reason, due_on) rows for the course; duplicates are ignored."""
+    now = clock.now()
+    rows = [
+        {
+            "patient_id": course.patient_id,
+            "course_id": course.id,
+            "instrument": code,
+            "reason": reason,
+            "due_on": due_on,
+            "status": "due",
+            "created_at": now,
+        }
+        for code, reason, due_on in plan
+    ]
+    if not rows:
+        return 0
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(QuestionnaireAssignment)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["course_id", "instrument", "reason"])
+    )
+    return db.session.execute(statement).rowcount or 0
+
+
+def ensure_baseline(course: Course, today: date | None = None) -> int:
+    """Baseline questionnaires, due now, once per course."""
+    day = today or clock.today()
+    codes = _instruments(lambda c: c.baseline)
+    return _insert_assignments(course, [(code, BASELINE, day) for code in codes])
+
+
+def delivered_sessions(course_id: int) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Appointment)
+            .where(Appointment.course_id == course_id, Appointment.status == "completed")
+        )
+        or 0
+    )
+
+
+def _last_delivered_day(course_id: int) -> date:
+    last = db.session.scalar(
+        select(func.max(Appointment.starts_at)).where(
+            Appointment.course_id == course_id, Appointment.status == "completed"
+        )
+    )
+    return clock.to_local(last).date() if last else clock.today()
+
+
+def after_delivery(course: Course) -> int:
+    """Called after each logged session: every Nth delivered session, or the end."""
+    delivered = delivered_sessions(course.id)
+    if delivered >= course.planned_sessions:
+        return ensure_end(course)
+    if delivered == 0:
+        return 0
+
+    def due_now(cadence: Cadence) -> bool:
+        return bool(cadence.every_sessions) and delivered % (cadence.every_sessions or 1) == 0
+
+    reason = session_reason(delivered)
+    return _insert_assignments(
+        course, [(code, reason, clock.today()) for code in _instruments(due_now)]
+    )
+
+
+def ensure_end(course: Course) -> int:
+    """End-of-course questionnaires and the follow-ups months after the last session."""
+    end_day = _last_delivered_day(course.id)
+    plan = [(code, END, end_day) for code in _instruments(lambda c: c.end)]
+    for code, spec in default_catalog().items():
+        for months in spec.cadence.follow_up_months:
+            plan.append((code, followup_reason(months), add_months(end_day, months)))
+    return _insert_assignments(course, plan)
+
+
+def complete_assignments(response: QuestionnaireResponse, assignment_id: int | None) -> int:
+    """A response completes the assignment it answers and any of its kind already due."""
+    matches = [
+        QuestionnaireAssignment.patient_id == response.patient_id,
+        QuestionnaireAssignment.instrument == response.instrument,
+        QuestionnaireAssignment.due_on <= clock.today(),
+    ]
+    if response.course_id is not None:
+        matches.append(QuestionnaireAssignment.course_id == response.course_id)
+    scope = and_(*matches)
+    if assignment_id is not None:
+        scope = or_(QuestionnaireAssignment.id == assignment_id, scope)
+    return (
+        db.session.execute(
+            update(QuestionnaireAssignment)
+            .where(QuestionnaireAssignment.status == "due", scope)
+            .values(status="completed", response_id=response.id, completed_at=clock.now())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+
+
+def expire_stale(today: date) -> int:
+    return (
+        db.session.execute(
+            update(QuestionnaireAssignment)
+            .where(
+                QuestionnaireAssignment.status == "due",
+                QuestionnaireAssignment.due_on < today - timedelta(days=EXPIRE_AFTER_DAYS),
+            )
+            .values(status="expired")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+
+
+def plan_questionnaires(now: datetime) -> int:
+    """Scheduler tick: a link (sent by the reminders feature) for each assignment now due.
+
+    Rows are locked with SKIP LOCKED on PostgreSQL (serialised writes on SQLite), so
+    several schedulers never send the same questionnaire twice. Returns links created.
+    """
+    from clinic.outcomes.services import create_link
+
+    today = clock.to_local(now).date()
+    expire_stale(today)
+    due = db.session.scalars(
+        select(QuestionnaireAssignment)
+        .where(
+            QuestionnaireAssignment.status == "due",
+            QuestionnaireAssignment.link_id.is_(None),
+            QuestionnaireAssignment.due_on <= today,
+        )
+        .order_by(QuestionnaireAssignment.due_on, QuestionnaireAssignment.id)
+        .limit(PLAN_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for assignment in due:
+        link, _url = create_link(
+            assignment.patient_id,
+            assignment.instrument,
+            course_id=assignment.course_id,
+            deliver=True,
+            at=now,
+        )
+        assignment.link_id = link.id
+    db.session.flush()
+    return len(due)
+
+
+def due_for_patient(patient_id: int, limit: int = 20) -> list[QuestionnaireAssignment]:
+    """Open assignments of one patient, soonest first (due now, then upcoming)."""
+    return list(
+        db.session.scalars(
+            select(QuestionnaireAssignment)
+            .where(
+                QuestionnaireAssignment.patient_id == patient_id,
+                QuestionnaireAssignment.status == "due",
+            )
+            .order_by(QuestionnaireAssignment.due_on, QuestionnaireAssignment.instrument)
+            .limit(limit)
+        )
+    )
+
+
+def due_counts_for_day(day: date) -> dict[int, int]:
+    """patient_id -> questionnaires due on `day` (not yet expired), for the day board."""
+    rows = db.session.execute(
+        select(QuestionnaireAssignment.patient_id, func.count())
+        .where(
+            QuestionnaireAssignment.status == "due",
+            QuestionnaireAssignment.due_on <= day,
+            QuestionnaireAssignment.due_on >= day - timedelta(days=EXPIRE_AFTER_DAYS),
+        )
+        .group_by(QuestionnaireAssignment.patient_id)
+    ).all()
+    return dict(rows)

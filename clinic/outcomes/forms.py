@@ -1,0 +1,77 @@
+"""Forms: a questionnaire form built from the catalog, and the small staff forms."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, PasswordField, RadioField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from clinic.alerts.services import MAX_NOTE_LENGTH
+from clinic.outcomes.catalog import Instrument, Item, default_catalog, get_instrument
+
+
+def answer_label(item: Item, value: int) -> str:
+    """The printed answer wording; numeric scales keep their number next to the anchor."""
+    label = item.label_for(value)
+    if all(item.label_for(v) for v in range(item.min, item.max + 1)):
+        return label or str(value)
+    return f"{value} \u2013 {label}" if label else str(value)
+
+
+@cache
+def _questionnaire_form_class(code: str) -> type[FlaskForm]:
+    instrument = get_instrument(code)
+    fields: dict[str, Any] = {
+        f"item_{item.number}": RadioField(
+            f"{item.number}. {item.text}",
+            choices=[(v, answer_label(item, v)) for v in range(item.min, item.max + 1)],
+            coerce=int,
+            validators=[InputRequired(message="Please choose an answer.")],
+        )
+        for item in instrument.items
+    }
+    return type(f"QuestionnaireForm_{instrument.code}", (FlaskForm,), fields)
+
+
+def questionnaire_form(instrument: Instrument) -> FlaskForm:
+    """One radio group per item, in order, with the instrument's published wording."""
+    return _questionnaire_form_class(instrument.code)()
+
+
+def answers_of(form: FlaskForm, instrument: Instrument) -> list[int]:
+    return [form[f"item_{item.number}"].data for item in instrument.items]
+
+
+def instrument_choices() -> list[tuple[str, str]]:
+    return [(code, f"{code} \u2013 {spec.name}") for code, spec in default_catalog().items()]
+
+
+class InstrumentForm(FlaskForm):
+    """Pick a questionnaire (for tablet mode or a patient link)."""
+
+    instrument = SelectField("Questionnaire", choices=instrument_choices)
+
+
+class AcknowledgeForm(FlaskForm):
+    note = TextAreaField(
+        "What was done",
+        validators=[DataRequired(message="A note is required."), Length(max=MAX_NOTE_LENGTH)],
+        description="For example: called the patient, safety plan reviewed.",
+    )
+
+
+class UnlockForm(FlaskForm):
+    password = PasswordField(
+        "Staff password", validators=[DataRequired(message="Enter your password.")]
+    )
+
+
+class ReportFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    start = DateField("Courses ending from", validators=[Optional()])
+    end = DateField("to (inclusive)", validators=[Optional()])

@@ -1,0 +1,329 @@
+"""Pages: the patient link, tablet mode, staff entry, the alerts page and the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+
+from clinic.alerts import services as alert_services
+from clinic.alerts.services import MAX_NOTE_LENGTH
+from clinic.audit.services import record
+from clinic.auth import services as auth
+from clinic.auth.permissions import Permission, public, requires
+from clinic.errors import DomainError, Gone, NotFound
+from clinic.extensions import db
+from clinic.outcomes import TABLET_SESSION_KEY, bp, services
+from clinic.outcomes import report as clinic_report
+from clinic.outcomes.catalog import Instrument
+from clinic.outcomes.forms import (
+    AcknowledgeForm,
+    InstrumentForm,
+    ReportFilterForm,
+    UnlockForm,
+    answers_of,
+    questionnaire_form,
+)
+from clinic.outcomes.models import QuestionnaireResponse
+
+OPEN_ALERTS_SHOWN = 200
+ACKNOWLEDGED_ALERTS_SHOWN = 50
+
+
+def _bare(template: str, status: int = 200, **context: Any) -> Response:
+    """Patient-facing pages: no referrer leaves them (the URL holds the token)."""
+    response = make_response(render_template(template, **context), status)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _flagged(response: QuestionnaireResponse) -> bool:
+    return "suicidal_ideation" in (response.flags or [])
+
+
+# The patient's link (public) ------------------------------------------------------------
+
+
+@bp.route("/q/<token>", methods=["GET", "POST"])
+@public
+def link_page(token: str) -> Response:
+    """The questionnaire a patient opens from a message: first name only, no login."""
+    try:
+        link = services.open_link(token[:200])
+    except (NotFound, Gone) as exc:
+        return _bare("outcomes/link_gone.html", exc.status, message=exc.message, code=exc.code)
+    instrument = services.instrument_or_invalid(link.instrument)
+    form = questionnaire_form(instrument)
+    if form.validate_on_submit():
+        try:
+            response = services.submit_link(token, answers_of(form, instrument))
+        except Gone as exc:
+            db.session.rollback()
+            return _bare("outcomes/link_gone.html", 410, message=exc.message, code=exc.code)
+        db.session.commit()
+        return _bare("outcomes/thanks.html", crisis=_flagged(response), tablet=False)
+    status = 422 if request.method == "POST" else 200
+    return _bare(
+        "outcomes/link.html",
+        status,
+        form=form,
+        instrument=instrument,
+        first_name=link.patient.first_name,
+    )
+
+
+# Tablet mode at the desk ----------------------------------------------------------------
+
+
+@bp.route("/patients/<int:patient_id>/tablet", methods=["POST"])
+@requires(Permission.ENTER_RESPONSES)
+def tablet_start(patient_id: int) -> Response:
+    """Hand the tablet to the patient: from now on it shows only the questionnaire."""
+    patient = services.get_patient(patient_id)
+    form = InstrumentForm(prefix="tablet")
+    if not form.validate_on_submit():
+        flash("Choose a questionnaire.", "error")
+        return redirect(url_for("outcomes.patient_responses", patient_id=patient.id))
+    session[TABLET_SESSION_KEY] = {
+        "patient_id": patient.id,
+        "instrument": form.instrument.data,
+        "done": False,
+        "crisis": False,
+    }
+    return redirect(url_for("outcomes.tablet"))
+
+
+@bp.route("/tablet", methods=["GET", "POST"])
+@requires(Permission.ENTER_RESPONSES)
+def tablet() -> Response:
+    state = session.get(TABLET_SESSION_KEY)
+    if not state:
+        return redirect(url_for("auth.home"))
+    if state["done"]:
+        return redirect(url_for("outcomes.tablet_done"))
+    patient = services.get_patient(state["patient_id"])
+    instrument = services.instrument_or_invalid(state["instrument"])
+    form = questionnaire_form(instrument)
+    if form.validate_on_submit():
+        response = services.record_response(
+            patient.id,
+            instrument.code,
+            answers_of(form, instrument),
+            None,
+            "tablet",
+            current_user.id,
+        )
+        db.session.commit()
+        session[TABLET_SESSION_KEY] = {**state, "done": True, "crisis": _flagged(response)}
+        return redirect(url_for("outcomes.tablet_done"))
+    status = 422 if request.method == "POST" else 200
+    return _bare(
+        "outcomes/tablet.html",
+        status,
+        form=form,
+        instrument=instrument,
+        first_name=patient.first_name,
+    )
+
+
+@bp.route("/tablet/done", methods=["GET", "POST"])
+@requires(Permission.ENTER_RESPONSES)
+def tablet_done() -> Response:
+    """Thank the patient, then only the staff member's password unlocks the staff view."""
+    state = session.get(TABLET_SESSION_KEY)
+    if not state or not state["done"]:
+        return redirect(url_for("outcomes.tablet"))
+    form = UnlockForm()
+    status = 200
+    if form.validate_on_submit():
+        result = auth.authenticate(
+            current_user.email, form.password.data or "", request.remote_addr or "", None
+        )
+        db.session.commit()  # the attempt counts towards sign-in throttling either way
+        if result.user is not None and result.user.id == current_user.id:
+            session.pop(TABLET_SESSION_KEY, None)
+            flash("Tablet returned to staff view.", "success")
+            return redirect(url_for("outcomes.patient_responses", patient_id=state["patient_id"]))
+        form.password.errors = [result.error or "That is not your password."]
+        status = 401
+    elif request.method == "POST":
+        status = 422
+    return _bare("outcomes/thanks.html", status, crisis=state["crisis"], tablet=True, form=form)
+
+
+# Staff pages on the chart ---------------------------------------------------------------
+
+
+def _choosers() -> dict[str, InstrumentForm]:
+    """One questionnaire picker per action, prefixed so their ids stay unique."""
+    return {
+        "entry": InstrumentForm(formdata=None, meta={"csrf": False}),
+        "tablet": InstrumentForm(formdata=None, prefix="tablet"),
+        "link": InstrumentForm(formdata=None, prefix="link"),
+    }
+
+
+@bp.route("/patients/<int:patient_id>/responses")
+@requires(Permission.READ)
+def patient_responses(patient_id: int) -> Any:
+    patient = services.get_patient(patient_id)
+    responses = services.list_responses(patient.id, viewer_id=current_user.id, limit=100)
+    db.session.commit()
+    return render_template(
+        "outcomes/patient_responses.html",
+        patient=patient,
+        responses=responses,
+        choose=_choosers(),
+        new_link=None,
+    )
+
+
+@bp.route("/patients/<int:patient_id>/responses/new", methods=["GET", "POST"])
+@requires(Permission.ENTER_RESPONSES)
+def response_new(patient_id: int) -> Any:
+    """Staff enter a paper questionnaire (or read the items aloud) on the chart."""
+    patient = services.get_patient(patient_id)
+    chooser = InstrumentForm(request.args, meta={"csrf": False})
+    code = chooser.instrument.data if chooser.validate() else "PHQ-9"
+    instrument = services.instrument_or_invalid(code or "PHQ-9")
+    form = questionnaire_form(instrument)
+    if form.validate_on_submit():
+        response = services.record_response(
+            patient.id,
+            instrument.code,
+            answers_of(form, instrument),
+            None,
+            "staff",
+            current_user.id,
+        )
+        db.session.commit()
+        flash(_saved_message(instrument, response), "warning" if response.flags else "success")
+        return redirect(url_for("outcomes.patient_responses", patient_id=patient.id))
+    record(current_user.id, "view", "patient", patient.id, detail={"what": "response_entry"})
+    db.session.commit()
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template(
+            "outcomes/response_new.html",
+            patient=patient,
+            instrument=instrument,
+            form=form,
+            chooser=chooser,
+        ),
+        status,
+    )
+
+
+def _saved_message(instrument: Instrument, response: QuestionnaireResponse) -> str:
+    text = f"{instrument.code} saved: score {response.display_score}"
+    if response.severity:
+        text += f" ({response.severity})"
+    if _flagged(response):
+        text += ". Item 9 is above 0: an urgent alert was opened for the clinician."
+    return text
+
+
+@bp.route("/patients/<int:patient_id>/questionnaire-links", methods=["POST"])
+@requires(Permission.ENTER_RESPONSES)
+def link_new(patient_id: int) -> Any:
+    """Create a link and show its URL once (it is not stored in readable form)."""
+    patient = services.get_patient(patient_id)
+    form = InstrumentForm(prefix="link")
+    if not form.validate_on_submit():
+        flash("Choose a questionnaire.", "error")
+        return redirect(url_for("outcomes.patient_responses", patient_id=patient.id))
+    link, url = services.create_link(
+        patient.id, form.instrument.data or "", actor_id=current_user.id
+    )
+    responses = services.list_responses(patient.id, viewer_id=current_user.id, limit=100)
+    db.session.commit()
+    return (
+        render_template(
+            "outcomes/patient_responses.html",
+            patient=patient,
+            responses=responses,
+            choose=_choosers(),
+            new_link={"url": url, "expires_at": link.expires_at, "instrument": link.instrument},
+        ),
+        201,
+    )
+
+
+# Alerts ---------------------------------------------------------------------------------
+
+
+@bp.route("/alerts")
+@requires(Permission.ENTER_RESPONSES)
+def alerts() -> Any:
+    """Open alerts first, urgent on top; then the latest acknowledged ones."""
+    return render_template(
+        "alerts/index.html",
+        open_alerts=alert_services.list_alerts(status="open", limit=OPEN_ALERTS_SHOWN),
+        acknowledged=alert_services.list_alerts(
+            status="acknowledged", limit=ACKNOWLEDGED_ALERTS_SHOWN
+        ),
+        note_max=MAX_NOTE_LENGTH,
+    )
+
+
+@bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+@requires(Permission.REVIEW)
+def alert_acknowledge(alert_id: int) -> Any:
+    form = AcknowledgeForm()
+    if not form.validate_on_submit():
+        flash("To acknowledge an alert, say what was done in the note.", "error")
+        return redirect(url_for("outcomes.alerts"))
+    try:
+        alert_services.acknowledge_alert(alert_id, form.note.data or "", actor_id=current_user.id)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("outcomes.alerts"))
+    db.session.commit()
+    flash("Alert acknowledged.", "success")
+    return redirect(url_for("outcomes.alerts"))
+
+
+# The clinic report ----------------------------------------------------------------------
+
+
+def _report_rows() -> tuple[ReportFilterForm, Any, Any, list[clinic_report.ReportRow]]:
+    form = ReportFilterForm(request.args)
+    start, end = clinic_report.default_range()
+    if form.validate():
+        start = form.start.data or start
+        end = form.end.data or end
+    if end < start:
+        start, end = end, start
+    return form, start, end, clinic_report.outcome_report(start, end)
+
+
+@bp.route("/outcomes")
+@requires(Permission.READ)
+def report() -> Any:
+    form, start, end, rows = _report_rows()
+    return render_template("outcomes/report.html", form=form, start=start, end=end, rows=rows), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/outcomes.csv")
+@requires(Permission.READ)
+def report_csv() -> Response:
+    _form, start, end, rows = _report_rows()
+    response = make_response(clinic_report.report_csv(rows))
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="outcomes-{start.isoformat()}-{end.isoformat()}.csv"'
+    )
+    return response

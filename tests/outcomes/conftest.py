@@ -1,0 +1,64 @@
+"""Scenario helpers for outcomes tests: a course with a prescriber, delivered sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from clinic.courses.models import Course
+from tests.factories import make_appointment, make_course, make_device, make_patient
+
+START = datetime(2025, 3, 3, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
+
+
+def phq9(total: int = 10, item9: int = 0) -> list[int]:
+    """Nine answers summing to `total`, with item 9 as given."""
+    answers = [0] * 9
+    answers[8] = item9
+    remaining = total - item9
+    for index in range(8):
+        answers[index] = min(3, remaining)
+        remaining -= answers[index]
+    assert remaining == 0, "total too high for item 9"
+    return answers
+
+
+def deliver(
+    course: Course, count: int, *, start: datetime = START, first_sequence: int = 1
+) -> list:
+    """`count` delivered (completed) sessions on consecutive days."""
+    device = make_device()
+    return [
+        make_appointment(
+            course,
+            start + timedelta(days=first_sequence - 1 + n),
+            device=device,
+            sequence=first_sequence + n,
+            status="completed",
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.fixture
+def course(clinician: Any) -> Course:
+    return make_course(make_patient(first_name="Robin"), prescriber=clinician)
+
+
+@contextmanager
+def captured(signal: Any) -> Iterator[list[dict[str, Any]]]:
+    """Collect the keyword arguments of every send of `signal` inside the block."""
+    calls: list[dict[str, Any]] = []
+
+    def receiver(_sender: Any, **kwargs: Any) -> None:
+        calls.append(kwargs)
+
+    signal.connect(receiver)
+    try:
+        yield calls
+    finally:
+        signal.disconnect(receiver)

@@ -1,0 +1,331 @@
+"""Pages: the patient link, tablet mode, staff entry, alerts and the outcomes report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import time_machine
+from flask import Flask, render_template_string
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from clinic import clock
+from clinic.alerts.models import Alert
+from clinic.alerts.services import escalate_alerts, raise_alert
+from clinic.courses.models import Course
+from clinic.extensions import db
+from clinic.outcomes import services
+from clinic.outcomes.models import QuestionnaireResponse
+from tests.factories import PASSWORD, login, make_course, make_patient
+from tests.outcomes.conftest import START, deliver, phq9
+
+
+def form_of(answers: list[int]) -> dict[str, str]:
+    return {f"item_{n}": str(value) for n, value in enumerate(answers, start=1)}
+
+
+def new_link(course: Course, instrument: str = "PHQ-9") -> str:
+    _link, url = services.create_link(course.patient_id, instrument)
+    db.session.commit()
+    return "/q/" + url.rsplit("/", 1)[1]
+
+
+def alert_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Alert)) or 0
+
+
+# The patient's link --------------------------------------------------------------------
+
+
+def test_the_link_page_shows_only_the_first_name_and_the_questionnaire(
+    client: FlaskClient, course: Course
+) -> None:
+    path = new_link(course)
+    page = client.get(path)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "Hello Robin" in html and course.patient.last_name not in html
+    assert course.patient.mrn not in html
+    assert "Over the last 2 weeks" in html and "Nearly every day" in html
+    assert "Thoughts that you would be better off dead" in html
+    assert html.count("<fieldset") == 9 and html.count("<legend>") == 9
+    assert "Log out" not in html and "Patients" not in html
+
+
+def test_submitting_thanks_the_patient_then_the_link_is_gone(
+    client: FlaskClient, course: Course
+) -> None:
+    path = new_link(course)
+    done = client.post(path, data=form_of(phq9(7)))
+    assert done.status_code == 200
+    html = done.get_data(as_text=True)
+    assert "Thank you" in html and "crisis" not in html
+    again = client.get(path)
+    assert again.status_code == 410
+    assert "already been answered" in again.get_data(as_text=True)
+    assert client.post(path, data=form_of(phq9(7))).status_code == 410
+
+
+def test_item_9_on_the_link_shows_crisis_resources_and_opens_an_alert(
+    client: FlaskClient, course: Course
+) -> None:
+    done = client.post(new_link(course), data=form_of(phq9(9, item9=1)))
+    html = done.get_data(as_text=True)
+    assert 'class="crisis"' in html and "988" in html and "911" in html
+    assert alert_count() == 1
+
+
+def test_an_expired_link_says_so_kindly(client: FlaskClient, course: Course) -> None:
+    with time_machine.travel(START, tick=False):
+        path = new_link(course)
+    with time_machine.travel(START + timedelta(days=7, seconds=1), tick=False):
+        page = client.get(path)
+    assert page.status_code == 410
+    assert "expired" in page.get_data(as_text=True)
+    assert client.get("/q/not-a-token").status_code == 404
+
+
+def test_a_missing_answer_is_explained_and_keeps_the_link(
+    client: FlaskClient, course: Course
+) -> None:
+    path = new_link(course)
+    answers = form_of(phq9(5))
+    del answers["item_4"]
+    page = client.post(path, data=answers)
+    assert page.status_code == 422
+    assert "Please choose an answer." in page.get_data(as_text=True)
+    assert client.get(path).status_code == 200
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.dictionaries(
+        st.sampled_from([f"item_{n}" for n in range(1, 11)] + ["csrf_token", "x"]),
+        st.text(max_size=30) | st.integers(-(10**20), 10**20).map(str),
+        max_size=11,
+    )
+)
+def test_fuzzed_patient_forms_never_5xx(client: FlaskClient, course: Course, data: Any) -> None:
+    path = new_link(course, "GAD-7")
+    answer = client.post(path, data=data)
+    assert answer.status_code in (200, 422), answer.status_code
+    responses = db.session.scalar(select(func.count()).select_from(QuestionnaireResponse))
+    assert responses == (1 if answer.status_code == 200 else 0)
+    db.session.execute(QuestionnaireResponse.__table__.delete())
+    db.session.commit()
+
+
+# Tablet mode ---------------------------------------------------------------------------
+
+
+def test_tablet_mode_shows_only_the_questionnaire_and_locks_back(
+    client: FlaskClient, front_desk: Any, course: Course
+) -> None:
+    login(client, front_desk)
+    started = client.post(
+        f"/patients/{course.patient_id}/tablet", data={"tablet-instrument": "PHQ-9"}
+    )
+    assert started.status_code == 302 and started.headers["Location"].endswith("/tablet")
+    page = client.get("/tablet")
+    html = page.get_data(as_text=True)
+    assert "Hello Robin" in html and course.patient.last_name not in html
+    assert "Log out" not in html
+    # The patient cannot wander into staff pages.
+    assert client.get("/alerts").headers["Location"].endswith("/tablet")
+    done = client.post("/tablet", data=form_of(phq9(10, item9=3)), follow_redirects=True)
+    html = done.get_data(as_text=True)
+    assert "hand the tablet back" in html.lower() and 'class="crisis"' in html
+    assert alert_count() == 1
+    response = db.session.scalar(select(QuestionnaireResponse))
+    assert response is not None
+    assert (response.source, response.entered_by_id) == ("tablet", front_desk.id)
+    # Still locked: the questionnaire is not offered again and staff pages stay closed.
+    assert client.get("/tablet").headers["Location"].endswith("/tablet/done")
+    assert client.get(f"/patients/{course.patient_id}/responses").status_code == 302
+    wrong = client.post("/tablet/done", data={"password": "not the password"})
+    assert wrong.status_code == 401
+    unlocked = client.post("/tablet/done", data={"password": PASSWORD})
+    assert unlocked.headers["Location"].endswith(f"/patients/{course.patient_id}/responses")
+    assert client.get("/alerts").status_code == 200
+
+
+# Staff entry on the chart --------------------------------------------------------------
+
+
+def test_staff_entry_saves_and_warns_on_item_9(
+    client: FlaskClient, technician: Any, course: Course
+) -> None:
+    login(client, technician)
+    form = client.get(f"/patients/{course.patient_id}/responses/new?instrument=PEG-3")
+    assert form.status_code == 200 and "Pain as bad as you can imagine" in form.get_data(
+        as_text=True
+    )
+    saved = client.post(
+        f"/patients/{course.patient_id}/responses/new?instrument=PHQ-9",
+        data=form_of(phq9(21, item9=3)),
+        follow_redirects=True,
+    )
+    html = saved.get_data(as_text=True)
+    assert "score 21 (severe)" in html and "urgent alert was opened" in html
+    assert alert_count() == 1
+    assert db.session.scalar(select(QuestionnaireResponse.source)) == "staff"
+
+
+def test_staff_create_a_link_and_see_its_url_once(
+    client: FlaskClient, front_desk: Any, course: Course, app: Flask
+) -> None:
+    login(client, front_desk)
+    page = client.post(
+        f"/patients/{course.patient_id}/questionnaire-links", data={"link-instrument": "GAD-7"}
+    )
+    assert page.status_code == 201
+    assert app.config["CLINIC_BASE_URL"] + "/q/" in page.get_data(as_text=True)
+    listing = client.get(f"/patients/{course.patient_id}/responses")
+    assert "/q/" not in listing.get_data(as_text=True)
+
+
+def test_the_chart_shows_due_questionnaires(
+    client: FlaskClient, front_desk: Any, course: Course
+) -> None:
+    from clinic.outcomes import cadence
+
+    cadence.ensure_baseline(course)
+    db.session.commit()
+    login(client, front_desk)
+    html = client.get(f"/patients/{course.patient_id}/responses").get_data(as_text=True)
+    assert "Questionnaires due" in html and "GAD-7" in html and "baseline" in html
+
+
+# Alerts page ---------------------------------------------------------------------------
+
+
+def _many_alerts(count: int) -> None:
+    for n in range(count):
+        patient = make_patient()
+        raise_alert("suicidal_ideation", f"alert {n}", severity="urgent", patient_id=patient.id)
+    db.session.commit()
+
+
+def test_the_alerts_page_lists_open_urgent_first_and_acknowledges(
+    client: FlaskClient, clinician: Any, course: Course
+) -> None:
+    raise_alert("authorization", "Authorization nearly used", severity="warning")
+    services.record_response(course.patient_id, "PHQ-9", phq9(9, item9=2), None, "staff", None)
+    db.session.commit()
+    login(client, clinician)
+    html = client.get("/alerts").get_data(as_text=True)
+    assert html.index("item 9") < html.index("Authorization nearly used")
+    alert = db.session.scalar(select(Alert).where(Alert.kind == "suicidal_ideation"))
+    assert alert is not None
+    refused = client.post(f"/alerts/{alert.id}/acknowledge", data={"note": ""})
+    assert refused.status_code == 302
+    done = client.post(
+        f"/alerts/{alert.id}/acknowledge", data={"note": "Called, safe"}, follow_redirects=True
+    )
+    assert "Alert acknowledged." in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Alert, alert.id).status == "acknowledged"
+
+
+def test_an_escalated_alert_shows_it_on_the_list(client: FlaskClient, technician: Any) -> None:
+    _many_alerts(1)
+    escalate_alerts(clock.now() + timedelta(hours=3))
+    db.session.commit()
+    login(client, technician)
+    assert "Escalated" in client.get("/alerts").get_data(as_text=True)
+
+
+def test_the_course_outcome_panel_draws_mood_and_pain_inline(course: Course) -> None:
+    deliver(course, 1)
+    services.record_response(course.patient_id, "PHQ-9", phq9(12), None, "staff", None)
+    html = render_template_string('{% include "outcomes/_course_outcomes.html" %}', course=course)
+    assert "<svg" in html and "<script" not in html
+    assert 'data-code="PHQ-9"' in html and 'data-code="PEG-3"' in html
+    assert '<th scope="row">GAD-7</th>' in html
+
+
+def test_front_desk_sees_alerts_without_the_acknowledge_form(
+    client: FlaskClient, front_desk: Any
+) -> None:
+    _many_alerts(1)
+    login(client, front_desk)
+    html = client.get("/alerts").get_data(as_text=True)
+    assert "alert 0" in html and "Acknowledge" not in html
+    alert_id = db.session.scalar(select(Alert.id))
+    assert client.post(f"/alerts/{alert_id}/acknowledge", data={"note": "x"}).status_code == 403
+
+
+def test_the_alerts_page_statement_count_does_not_grow(
+    client: FlaskClient, clinician: Any, count_queries: Any
+) -> None:
+    login(client, clinician)
+    _many_alerts(2)
+    with count_queries() as few:
+        assert client.get("/alerts").status_code == 200
+    _many_alerts(12)
+    with count_queries() as many:
+        assert client.get("/alerts").status_code == 200
+    assert many.count == few.count
+
+
+# The clinic report ---------------------------------------------------------------------
+
+
+def completed_course(protocol_code: str, baseline: int, latest: int, pain: tuple) -> Course:
+    course = make_course(make_patient(), protocol_code=protocol_code, planned_sessions=5)
+    with time_machine.travel(START - timedelta(days=1), tick=False):
+        services.record_response(
+            course.patient_id, "PHQ-9", phq9(baseline), course.id, "link", None
+        )
+        services.record_response(course.patient_id, "PEG-3", [pain[0]] * 3, course.id, "link", None)
+    deliver(course, 5)
+    with time_machine.travel(START + timedelta(days=10), tick=False):
+        services.record_response(course.patient_id, "PHQ-9", phq9(latest), course.id, "link", None)
+        services.record_response(course.patient_id, "PEG-3", [pain[1]] * 3, course.id, "link", None)
+    course.status = "completed"
+    course.status_changed_at = START + timedelta(days=10)
+    db.session.commit()
+    return course
+
+
+def test_the_report_shows_rates_with_their_counts_and_exports_csv(
+    client: FlaskClient, technician: Any
+) -> None:
+    completed_course("10hz-ldlpfc", 20, 4, (8, 4))  # response, remission
+    completed_course("10hz-ldlpfc", 20, 15, (8, 7))  # neither
+    completed_course("10hz-m1-pain", 10, 6, (6, 3))  # no PHQ response; pain response
+    login(client, technician)
+    page = client.get("/outcomes?start=2025-01-01&end=2025-06-30")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "33.3% (1 of 3)" in html  # PHQ-9 response across all courses
+    assert "50.0% (1 of 2)" in html  # PHQ-9 response for 10 Hz L-DLPFC
+    assert "2025-Q1" in html
+    csv = client.get("/outcomes.csv?start=2025-01-01&end=2025-06-30")
+    assert csv.headers["Content-Type"].startswith("text/csv")
+    lines = csv.get_data(as_text=True).splitlines()
+    assert lines[0].startswith("group,label,instrument,courses,judged,responders")
+    assert "all,All courses,PHQ-9,3,3,1,33.3,1,33.3,-48.3" in lines
+    assert "all,All courses,PEG-3,3,3,2,66.7,,,-37.5" in lines
+    empty = client.get("/outcomes?start=2020-01-01&end=2020-03-31")
+    assert "No completed courses" in empty.get_data(as_text=True)
+
+
+def test_the_report_statement_count_does_not_grow(
+    client: FlaskClient, admin: Any, count_queries: Any
+) -> None:
+    login(client, admin)
+    completed_course("10hz-ldlpfc", 20, 4, (8, 4))
+    with count_queries() as few:
+        client.get("/outcomes?start=2025-01-01&end=2025-06-30")
+    for _ in range(4):
+        completed_course("itbs-ldlpfc", 18, 9, (7, 5))
+    with count_queries() as many:
+        client.get("/outcomes?start=2025-01-01&end=2025-06-30")
+    assert many.count == few.count
