@@ -18,7 +18,7 @@ from config import PROJECT_ROOT, ConfigError, load_config
 
 # Feature packages, in dependency order. Each exposes `init_app(app)` and, where it has a
 # part of the JSON API, `api.blp` (a flask-smorest Blueprint).
-FEATURES: tuple[str, ...] = ("auth", "audit")
+FEATURES: tuple[str, ...] = ("auth", "audit", "treatments")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -13,6 +13,12 @@ from clinic.patients.models import (
     Screening,
 )
 from clinic.scheduling.models import Appointment, Closure, Device, MaintenanceWindow, OpeningHours
+from clinic.treatments.models import (
+    MotorThreshold,
+    MotorThresholdRecheck,
+    TreatmentAmendment,
+    TreatmentLog,
+)
 
 __all__ = [
     "Alert",
@@ -28,10 +34,14 @@ __all__ = [
     "LoginAttempt",
     "MaintenanceWindow",
     "MedicationTrial",
+    "MotorThreshold",
+    "MotorThresholdRecheck",
     "OpeningHours",
     "Patient",
     "Protocol",
     "RolePolicy",
     "Screening",
+    "TreatmentAmendment",
+    "TreatmentLog",
     "User",
 ]
