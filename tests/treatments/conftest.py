@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from flask import Flask, g
 
 from clinic.extensions import db
 from clinic.treatments import services
@@ -15,6 +16,16 @@ from tests.factories import make_appointment, make_course, make_patient
 
 # Tuesday 10 March 2026, 10:00 in New York (EDT since 8 March).
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_user_per_request(app: Flask) -> None:
+    """Test requests share the test's app context, so Flask-Login's per-request user cache
+    in `g` would carry one request's user into the next; forget it after each request."""
+
+    @app.teardown_request
+    def forget_user(_exc: BaseException | None) -> None:
+        g.pop("_login_user", None)
 
 
 @pytest.fixture

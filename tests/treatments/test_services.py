@@ -54,7 +54,9 @@ def test_check_in_marks_the_time_and_gives_the_session_to_the_technician(
     assert appointment.technician_id == technician.id
     assert sent.calls == [{"appointment": appointment, "actor_id": technician.id}]
     assert db.session.scalar(
-        select(AuditEvent).where(AuditEvent.action == "check_in", AuditEvent.entity_id == appointment.id)
+        select(AuditEvent).where(
+            AuditEvent.action == "check_in", AuditEvent.entity_id == appointment.id
+        )
     )
 
 
@@ -176,7 +178,11 @@ def test_age_counts_from_the_appointment_start_not_from_typing(
         # still seven calendar days in the clinic.
         (datetime(2026, 10, 26, 14, 0, tzinfo=UTC), datetime(2026, 11, 2, 15, 0, tzinfo=UTC), True),
         # ... and the Tuesday after is one day too many.
-        (datetime(2026, 10, 26, 14, 0, tzinfo=UTC), datetime(2026, 11, 3, 15, 0, tzinfo=UTC), False),
+        (
+            datetime(2026, 10, 26, 14, 0, tzinfo=UTC),
+            datetime(2026, 11, 3, 15, 0, tzinfo=UTC),
+            False,
+        ),
     ],
 )
 def test_age_is_counted_in_clinic_days_across_daylight_saving(
@@ -373,9 +379,7 @@ def test_the_author_signs_and_a_signed_log_is_frozen(logged: Any, technician: An
         services.edit_treatment(logged.id, technician.id, {"notes": "late change"})
 
 
-def test_another_technician_may_not_sign_but_a_clinician_may(
-    logged: Any, clinician: Any
-) -> None:
+def test_another_technician_may_not_sign_but_a_clinician_may(logged: Any, clinician: Any) -> None:
     with pytest.raises(NotAllowed):
         services.sign_treatment(logged.id, make_user("technician").id)
     assert services.sign_treatment(logged.id, clinician.id).signed_by_id == clinician.id
@@ -447,7 +451,9 @@ def test_bulk_review_skips_what_is_already_reviewed(
     assert [r.id for r in reviewed] == [second.id]
 
 
-def test_lists_and_the_review_queue(course: Any, frozen: Any, technician: Any, clinician: Any) -> None:
+def test_lists_and_the_review_queue(
+    course: Any, frozen: Any, technician: Any, clinician: Any
+) -> None:
     add_mt(course, 50)
     unsigned = log(make_appointment(course, NOW - days(3)), technician)
     signed = log(make_appointment(course, NOW - days(2), sequence=2), technician)
