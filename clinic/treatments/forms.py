@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -33,7 +34,9 @@ class TreatmentLogForm(FlaskForm):
         render_kw={"inputmode": "numeric", "min": 1, "max": 100},
     )
     motor_threshold_method = SelectField(
-        "Threshold method", choices=[(m, "EMG" if m == "emg" else _label(m)) for m in MT_METHODS]
+        "Threshold method",
+        choices=[SelectChoice(m, "EMG" if m == "emg" else _label(m)) for m in MT_METHODS],
+        default="visual",
     )
     intensity_pct_mt = IntegerField(
         "Intensity (% of motor threshold)",
@@ -51,7 +54,7 @@ class TreatmentLogForm(FlaskForm):
     )
     coil_location = StringField("Coil position", validators=[Optional(), Length(max=200)])
     side_effects = SelectMultipleField(
-        "Side effects", choices=[(code, _label(code)) for code in SIDE_EFFECTS]
+        "Side effects", choices=[SelectChoice(code, _label(code)) for code in SIDE_EFFECTS]
     )
     comfort_score = IntegerField(
         "Comfort (0 = very uncomfortable, 10 = fully comfortable)",
@@ -59,11 +62,16 @@ class TreatmentLogForm(FlaskForm):
         render_kw={"inputmode": "numeric", "min": 0, "max": 10},
     )
     adverse_event_type = SelectField(
-        "Adverse event", choices=[("", "None")] + [(t, _label(t)) for t in ADVERSE_EVENT_TYPES]
+        "Adverse event",
+        choices=[SelectChoice("", "None")]
+        + [SelectChoice(t, _label(t)) for t in ADVERSE_EVENT_TYPES],
+        default="",
     )
     adverse_event_severity = SelectField(
         "Severity",
-        choices=[("", "Not applicable")] + [(s, _label(s)) for s in ADVERSE_EVENT_SEVERITIES],
+        choices=[SelectChoice("", "Not applicable")]
+        + [SelectChoice(s, _label(s)) for s in ADVERSE_EVENT_SEVERITIES],
+        default="",
     )
     adverse_event_description = TextAreaField(
         "What happened", validators=[Optional(), Length(max=2000)]
@@ -74,7 +82,9 @@ class TreatmentLogForm(FlaskForm):
 class AmendmentForm(FlaskForm):
     field = SelectField(
         "Field",
-        choices=[(name, _label(name)) for name in AMENDABLE_FIELDS if name != "adverse_event"],
+        choices=[
+            SelectChoice(name, _label(name)) for name in AMENDABLE_FIELDS if name != "adverse_event"
+        ],
     )
     value = StringField(
         "New value",

@@ -125,8 +125,9 @@ def log_session(appointment_id: int) -> Any:
     else:
         status = 422
     record(current_user.id, "view", "patient", card.appointment.patient_id)
+    page = render_template("treatments/log_form.html", card=card, form=form)
     db.session.commit()
-    return render_template("treatments/log_form.html", card=card, form=form), status
+    return page, status
 
 
 @bp.route("/treatments/<int:treatment_id>")
@@ -134,13 +135,14 @@ def log_session(appointment_id: int) -> Any:
 def detail(treatment_id: int) -> Any:
     log = services.get_treatment(treatment_id)
     record(current_user.id, "view", "patient", log.patient_id, detail={"treatment_id": log.id})
-    db.session.commit()
-    return render_template(
+    page = render_template(
         "treatments/detail.html",
         log=log,
         action_form=ActionForm(),
         amendment_form=AmendmentForm(),
     )
+    db.session.commit()  # after rendering: committing would expire what the page shows
+    return page
 
 
 @bp.route("/treatments/<int:treatment_id>/sign", methods=["POST"])
@@ -230,5 +232,6 @@ def course_record(course_id: int) -> Any:
         summary.course.patient_id,
         detail={"course_record": course_id},
     )
+    page = render_template("treatments/course_record.html", record=summary)
     db.session.commit()
-    return render_template("treatments/course_record.html", record=summary)
+    return page

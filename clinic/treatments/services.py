@@ -921,7 +921,7 @@ def _last_coil_locations(course_ids: set[int]) -> dict[int, str]:
         rows = db.session.execute(
             select(model.course_id, model.coil_location).join(newest, model.id == newest.c.newest)
         )
-        found.update(dict(rows.tuples().all()))
+        found.update(dict(rows.all()))
     return found
 
 
