@@ -75,3 +75,7 @@ def load(
 
 STEPS: list = []
 """Feature steps, appended in dependency order below (each takes the DemoContext)."""
+
+from clinic.demo.treatments import load_treatments  # noqa: E402
+
+STEPS.append(load_treatments)

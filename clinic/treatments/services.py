@@ -324,14 +324,6 @@ def _rechecks_by_course(course_ids: Iterable[int]) -> dict[int, list[datetime]]:
     return found
 
 
-def threshold_status_for(appointment: Appointment) -> ThresholdStatus:
-    thresholds = _thresholds_by_course([appointment.course_id])[appointment.course_id]
-    rechecks = _rechecks_by_course([appointment.course_id])[appointment.course_id]
-    return threshold_status(
-        appointment.starts_at, appointment.ends_at, thresholds, rechecks, mt_max_age_days()
-    )
-
-
 def dose_pct_output(intensity_pct_mt: int, motor_threshold_pct: int) -> float:
     """Dose in % of machine output = %MT x MT / 100 (one decimal, as the device shows it)."""
     return round(intensity_pct_mt * motor_threshold_pct / 100, 1)
