@@ -76,7 +76,11 @@ def test_demo_scales_by_bulk_inserts(app: Any) -> None:
     now = clock.now().replace(microsecond=0)
     for n in range(40):
         course = make_course(make_patient())
-        book(course, make_device(), [now - timedelta(days=400 - n, hours=-h) for h in range(0, 36 * 2, 2)])
+        book(
+            course,
+            make_device(),
+            [now - timedelta(days=400 - n, hours=-h) for h in range(0, 36 * 2, 2)],
+        )
     started = time.perf_counter()
     load_treatments(context(large=True))
     db.session.commit()
