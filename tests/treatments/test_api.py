@@ -13,7 +13,7 @@ from clinic.alerts.models import Alert
 from clinic.audit.models import AuditEvent
 from clinic.extensions import db
 from clinic.treatments.models import MotorThreshold, TreatmentAmendment, TreatmentLog
-from tests.factories import make_appointment, make_user
+from tests.factories import make_appointment, make_course, make_patient, make_user
 from tests.treatments.conftest import NOW, add_mt, body, days
 
 
@@ -28,30 +28,31 @@ def count(model: Any) -> int:
 # --- check-in ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", ["admin", "front_desk", "technician", "clinician"])
-def test_every_role_may_check_in(api: Any, session_now: Any, role: str) -> None:
-    user = make_user(role)
-    response = api.as_(user).post(url(session_now, "check-in"), json={"reason": "on time"})
-    assert response.status_code == 200, response.json
-    assert response.json["status"] == "checked_in"
-    assert response.json["id"] == session_now.id
-    assert response.json["checked_in_at"].startswith("2026-03-10T14:00:00")
-    expected_technician = user.id if role == "technician" else None
-    assert response.json["technician_id"] == expected_technician
+def test_every_role_may_check_in(api: Any, frozen: Any) -> None:
+    for role in ["admin", "front_desk", "technician", "clinician"]:
+        user = make_user(role)
+        appointment = make_appointment(make_course(make_patient()), NOW)
+        response = api.as_(user).post(url(appointment, "check-in"), json={"reason": "on time"})
+        assert response.status_code == 200, response.json
+        assert response.json["status"] == "checked_in"
+        assert response.json["id"] == appointment.id
+        assert response.json["checked_in_at"].startswith("2026-03-10T14:00:00")
+        expected_technician = user.id if role == "technician" else None
+        assert response.json["technician_id"] == expected_technician
 
 
 def test_check_in_without_a_body(api: Any, session_now: Any, front_desk: Any) -> None:
     assert api.as_(front_desk).post(url(session_now, "check-in")).status_code == 200
 
 
-@pytest.mark.parametrize("status", ["cancelled", "no_show", "completed"])
 def test_check_in_of_a_closed_appointment_is_409(
-    api: Any, course: Any, frozen: Any, front_desk: Any, status: str
+    api: Any, course: Any, frozen: Any, front_desk: Any
 ) -> None:
-    appointment = make_appointment(course, NOW, status=status)
-    response = api.as_(front_desk).post(url(appointment, "check-in"), json={})
-    assert response.status_code == 409
-    assert response.json["error"]["code"] == "conflict"
+    for n, status in enumerate(["cancelled", "no_show", "completed"]):
+        appointment = make_appointment(course, NOW + days(n), status=status)
+        response = api.as_(front_desk).post(url(appointment, "check-in"), json={})
+        assert response.status_code == 409
+        assert response.json["error"]["code"] == "conflict"
 
 
 def test_check_in_answers_401_404_and_422(api: Any, session_now: Any, admin: Any) -> None:
@@ -99,9 +100,8 @@ def test_log_a_session(api: Any, ready: Any, technician: Any) -> None:
     assert appointment["starts_at"].startswith("2026-03-10T14:00:00")
 
 
-@pytest.mark.parametrize("role", ["front_desk"])
-def test_front_desk_may_not_log(api: Any, ready: Any, role: str) -> None:
-    response = api.as_(make_user(role)).post(url(ready), json=body())
+def test_front_desk_may_not_log(api: Any, ready: Any, front_desk: Any) -> None:
+    response = api.as_(front_desk).post(url(ready), json=body())
     assert response.status_code == 403
     assert response.json["error"]["code"] == "forbidden"
 
@@ -118,40 +118,32 @@ def test_a_missing_motor_threshold_is_422_motor_threshold_required(
     assert inline.json["motor_threshold_pct"] == 45 and inline.json["dose_pct_output"] == 54.0
 
 
-@pytest.mark.parametrize(
-    ("fields", "bad"),
-    [
-        ({"intensity_pct_mt": 121}, "intensity_pct_mt"),
-        ({"pulses_delivered": 3001}, "pulses_delivered"),
-        ({"completed": False}, "stop_reason"),
-        ({"side_effects": ["sneezing"]}, "side_effects"),
-        ({"comfort_score": -1}, "comfort_score"),
-        (
-            {"adverse_event": {"type": "seizure", "severity": "catastrophic"}},
-            "adverse_event.severity",
-        ),
-        ({"adverse_event": {"type": "boredom", "severity": "mild"}}, "adverse_event.type"),
-        ({"intensity_pct_mt": "120"}, "intensity_pct_mt"),
-        ({"surprise": True}, "surprise"),
-    ],
-)
-def test_invalid_logs_are_422_with_the_field(
-    api: Any, ready: Any, technician: Any, fields: dict[str, Any], bad: str
-) -> None:
-    response = api.as_(technician).post(url(ready), json=body(**fields))
-    assert response.status_code == 422, response.json
-    assert response.json["error"]["code"] == "validation_error"
-    assert bad in response.json["error"]["fields"]
+INVALID_LOGS = [
+    ({"intensity_pct_mt": 121}, "intensity_pct_mt"),
+    ({"pulses_delivered": 3001}, "pulses_delivered"),
+    ({"completed": False}, "stop_reason"),
+    ({"side_effects": ["sneezing"]}, "side_effects"),
+    ({"comfort_score": -1}, "comfort_score"),
+    ({"adverse_event": {"type": "seizure", "severity": "catastrophic"}}, "adverse_event.severity"),
+    ({"adverse_event": {"type": "boredom", "severity": "mild"}}, "adverse_event.type"),
+    ({"intensity_pct_mt": "120"}, "intensity_pct_mt"),
+    ({"surprise": True}, "surprise"),
+]
+
+
+def test_invalid_logs_are_422_with_the_field(api: Any, ready: Any, technician: Any) -> None:
+    for fields, bad in INVALID_LOGS:
+        response = api.as_(technician).post(url(ready), json=body(**fields))
+        assert response.status_code == 422, response.json
+        assert response.json["error"]["code"] == "validation_error"
+        assert bad in response.json["error"]["fields"], (fields, response.json)
+    for missing in ["intensity_pct_mt", "pulses_delivered", "completed"]:
+        values = body()
+        del values[missing]
+        response = api.as_(technician).post(url(ready), json=values)
+        assert response.status_code == 422
+        assert missing in response.json["error"]["fields"]
     assert count(TreatmentLog) == 0
-
-
-@pytest.mark.parametrize("missing", ["intensity_pct_mt", "pulses_delivered", "completed"])
-def test_required_fields(api: Any, ready: Any, technician: Any, missing: str) -> None:
-    values = body()
-    del values[missing]
-    response = api.as_(technician).post(url(ready), json=values)
-    assert response.status_code == 422
-    assert missing in response.json["error"]["fields"]
 
 
 def test_409s_cancelled_already_logged_and_too_early(
@@ -241,24 +233,19 @@ def test_patch_an_unsigned_log(api: Any, logged: dict[str, Any], technician: Any
     assert response.json["pulses_delivered"] == 2950
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
+def test_bad_amendments_are_422(api: Any, logged: dict[str, Any], technician: Any) -> None:
+    for payload in [
         {"field": "completed", "value": False, "reason": "x"},
         {"field": "intensity_pct_mt", "value": 200, "reason": "x"},
         {"field": "notes", "value": "x"},
         {"field": "notes", "value": "x", "reason": ""},
         {"field": "notes", "value": "x", "reason": "y", "extra": 1},
-    ],
-)
-def test_bad_amendments_are_422(
-    api: Any, logged: dict[str, Any], technician: Any, payload: dict[str, Any]
-) -> None:
-    response = api.as_(technician).post(
-        f"/api/v1/treatments/{logged['id']}/amendments", json=payload
-    )
-    assert response.status_code == 422
-    assert response.json["error"]["fields"]
+    ]:
+        response = api.as_(technician).post(
+            f"/api/v1/treatments/{logged['id']}/amendments", json=payload
+        )
+        assert response.status_code == 422
+        assert response.json["error"]["fields"]
     assert count(TreatmentAmendment) == 0
 
 
@@ -269,22 +256,20 @@ def test_sign_permissions(api: Any, logged: dict[str, Any], front_desk: Any) -> 
     assert api.as_(make_user("admin")).post(path).status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("role", "status"),
-    [("admin", 200), ("clinician", 200), ("technician", 403), ("front_desk", 403)],
-)
-def test_review_permissions(api: Any, logged: dict[str, Any], role: str, status: int) -> None:
-    response = api.as_(make_user(role)).post(f"/api/v1/treatments/{logged['id']}/review")
-    assert response.status_code == status
-    if status == 200:
-        assert response.json["status"] == "reviewed"
-        assert response.json["reviewed_by_id"] == response.json["signed_by_id"]
-
-
-def test_review_twice_is_409(api: Any, logged: dict[str, Any], clinician: Any) -> None:
+def test_review_permissions_and_twice_is_409(api: Any, logged: dict[str, Any]) -> None:
     path = f"/api/v1/treatments/{logged['id']}/review"
-    assert api.as_(clinician).post(path).status_code == 200
-    assert api.as_(clinician).post(path).status_code == 409
+    for role in ("technician", "front_desk"):
+        assert api.as_(make_user(role)).post(path).status_code == 403
+    response = api.as_(make_user("clinician")).post(path)
+    assert response.status_code == 200
+    assert response.json["status"] == "reviewed"
+    assert response.json["reviewed_by_id"] == response.json["signed_by_id"]
+    assert api.as_(make_user("admin")).post(path).status_code == 409
+
+
+def test_an_admin_may_review(api: Any, logged: dict[str, Any], admin: Any) -> None:
+    response = api.as_(admin).post(f"/api/v1/treatments/{logged['id']}/review")
+    assert response.status_code == 200
 
 
 def test_lists_by_course_and_status_record_a_view(
@@ -322,25 +307,20 @@ def test_motor_threshold_endpoints(api: Any, course: Any, frozen: Any, technicia
     assert [i["value_pct"] for i in items] == [52, 55]
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
+def test_bad_motor_thresholds_are_422(api: Any, course: Any, frozen: Any, technician: Any) -> None:
+    for payload in [
         {"value_pct": 0, "method": "visual"},
         {"value_pct": 101, "method": "visual"},
         {"value_pct": 50, "method": "palpation"},
         {"value_pct": 50},
         {"value_pct": 50, "method": "visual", "measured_at": "2026-03-01T09:00:00"},
         {"value_pct": 50, "method": "visual", "measured_at": "2026-04-01T09:00:00Z"},
-    ],
-)
-def test_bad_motor_thresholds_are_422(
-    api: Any, course: Any, frozen: Any, technician: Any, payload: dict[str, Any]
-) -> None:
-    response = api.as_(technician).post(
-        f"/api/v1/courses/{course.id}/motor-thresholds", json=payload
-    )
-    assert response.status_code == 422
-    assert response.json["error"]["fields"]
+    ]:
+        response = api.as_(technician).post(
+            f"/api/v1/courses/{course.id}/motor-thresholds", json=payload
+        )
+        assert response.status_code == 422, payload
+        assert response.json["error"]["fields"]
     assert count(MotorThreshold) == 0
 
 

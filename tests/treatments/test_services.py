@@ -79,13 +79,11 @@ def test_check_in_keeps_an_assigned_technician_and_is_idempotent(
     assert again.status == "checked_in"
 
 
-@pytest.mark.parametrize("status", ["cancelled", "no_show", "completed", "incomplete"])
-def test_check_in_refuses_a_closed_appointment(
-    course: Any, frozen: Any, admin: Any, status: str
-) -> None:
-    appointment = make_appointment(course, NOW, status=status)
-    with pytest.raises(Conflict):
-        services.check_in(appointment.id, admin.id)
+def test_check_in_refuses_a_closed_appointment(course: Any, frozen: Any, admin: Any) -> None:
+    for n, status in enumerate(["cancelled", "no_show", "completed", "incomplete"]):
+        appointment = make_appointment(course, NOW + days(n), status=status)
+        with pytest.raises(Conflict):
+            services.check_in(appointment.id, admin.id)
 
 
 # --- motor thresholds ----------------------------------------------------------------------
@@ -100,21 +98,17 @@ def test_motor_threshold_defaults_to_now_and_may_be_back_entered(
     assert [t.id for t in services.list_motor_thresholds(course.id)] == [now_mt.id, past_mt.id]
 
 
-@pytest.mark.parametrize(
-    ("fields", "bad"),
-    [
+def test_motor_threshold_refuses_impossible_values(course: Any, frozen: Any) -> None:
+    for fields, bad in [
         ({"value_pct": 0, "method": "visual"}, "value_pct"),
         ({"value_pct": 101, "method": "visual"}, "value_pct"),
         ({"value_pct": 50, "method": "guess"}, "method"),
         ({"value_pct": 50, "method": "visual", "measured_at": NOW + days(1)}, "measured_at"),
-    ],
-)
-def test_motor_threshold_refuses_impossible_values(
-    course: Any, frozen: Any, fields: dict[str, Any], bad: str
-) -> None:
-    with pytest.raises(Invalid) as error:
-        services.record_motor_threshold(course.id, None, **fields)
-    assert bad in error.value.fields
+    ]:
+        with pytest.raises(Invalid) as error:
+            services.record_motor_threshold(course.id, None, **fields)
+        assert bad in error.value.fields
+    assert count(MotorThreshold) == 0
 
 
 # --- when a motor threshold is required --------------------------------------------------------
@@ -140,19 +134,18 @@ def test_an_inline_motor_threshold_is_recorded_first_and_sets_the_dose(
     assert result.appointment.status == "completed"
 
 
-@pytest.mark.parametrize(("age_days", "allowed"), [(6, True), (7, True), (8, False)])
-def test_motor_threshold_age_limit(
-    course: Any, frozen: Any, technician: Any, age_days: int, allowed: bool
-) -> None:
-    add_mt(course, 50, at=NOW - days(age_days))
-    appointment = make_appointment(course, NOW)
-    if allowed:
-        assert log(appointment, technician).motor_threshold_pct == 50
-    else:
-        with pytest.raises(Invalid) as error:
-            log(appointment, technician)
-        assert error.value.code == "motor_threshold_required"
-        assert error.value.details["reason"] == "expired"
+def test_motor_threshold_age_limit(frozen: Any, technician: Any) -> None:
+    for age_days, allowed in [(6, True), (7, True), (8, False)]:
+        course = make_course(make_patient())
+        add_mt(course, 50, at=NOW - days(age_days))
+        appointment = make_appointment(course, NOW)
+        if allowed:
+            assert log(appointment, technician).motor_threshold_pct == 50
+        else:
+            with pytest.raises(Invalid) as error:
+                log(appointment, technician)
+            assert error.value.code == "motor_threshold_required"
+            assert error.value.details["reason"] == "expired"
 
 
 def test_age_counts_from_the_appointment_start_not_from_typing(
@@ -169,34 +162,33 @@ def test_age_counts_from_the_appointment_start_not_from_typing(
     assert error.value.code == "motor_threshold_required"
 
 
-@pytest.mark.parametrize(
-    ("mt_at", "session_at", "allowed"),
-    [
-        # Spring forward (8 March 2026): Monday 10:00 EST to Monday 10:00 EDT is 6 d 23 h.
-        (datetime(2026, 3, 2, 15, 0, tzinfo=UTC), datetime(2026, 3, 9, 14, 0, tzinfo=UTC), True),
-        # Fall back (1 November 2026): Monday 10:00 EDT to Monday 10:00 EST is 7 d 1 h, yet
-        # still seven calendar days in the clinic.
-        (datetime(2026, 10, 26, 14, 0, tzinfo=UTC), datetime(2026, 11, 2, 15, 0, tzinfo=UTC), True),
-        # ... and the Tuesday after is one day too many.
-        (
-            datetime(2026, 10, 26, 14, 0, tzinfo=UTC),
-            datetime(2026, 11, 3, 15, 0, tzinfo=UTC),
-            False,
-        ),
-    ],
-)
-def test_age_is_counted_in_clinic_days_across_daylight_saving(
-    course: Any, technician: Any, mt_at: datetime, session_at: datetime, allowed: bool
-) -> None:
-    with time_machine.travel(mt_at, tick=False):
-        add_mt(course, 50)
-    appointment = make_appointment(course, session_at)
-    with time_machine.travel(session_at, tick=False):
-        if allowed:
-            assert log(appointment, technician).completed
-        else:
-            with pytest.raises(Invalid):
-                log(appointment, technician)
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+DST_CASES = [
+    # Spring forward (8 March 2026): Monday 10:00 EST to Monday 10:00 EDT is 6 d 23 h.
+    (utc(2026, 3, 2, 15, 0), utc(2026, 3, 9, 14, 0), True),
+    # Fall back (1 November 2026): Monday 10:00 EDT to Monday 10:00 EST is 7 d 1 h, yet
+    # still seven calendar days in the clinic ...
+    (utc(2026, 10, 26, 14, 0), utc(2026, 11, 2, 15, 0), True),
+    # ... and the Tuesday after is one day too many.
+    (utc(2026, 10, 26, 14, 0), utc(2026, 11, 3, 15, 0), False),
+]
+
+
+def test_age_is_counted_in_clinic_days_across_daylight_saving(app: Any, technician: Any) -> None:
+    for mt_at, session_at, allowed in DST_CASES:
+        course = make_course(make_patient())
+        with time_machine.travel(mt_at, tick=False):
+            add_mt(course, 50)
+        appointment = make_appointment(course, session_at)
+        with time_machine.travel(session_at, tick=False):
+            if allowed:
+                assert log(appointment, technician).completed, (mt_at, session_at)
+            else:
+                with pytest.raises(Invalid):
+                    log(appointment, technician)
 
 
 def test_the_age_limit_is_a_setting(app: Any, course: Any, frozen: Any, technician: Any) -> None:
@@ -241,25 +233,23 @@ def ready(course: Any, frozen: Any) -> Any:
     return make_appointment(course, NOW)
 
 
-@pytest.mark.parametrize(
-    ("fields", "bad"),
-    [
-        ({"intensity_pct_mt": 121}, "intensity_pct_mt"),
-        ({"pulses_delivered": 3001}, "pulses_delivered"),
-        ({"completed": False, "pulses_delivered": 1200}, "stop_reason"),
-        ({"side_effects": ["headache", "itching"]}, "side_effects"),
-        ({"comfort_score": 11}, "comfort_score"),
-        ({"adverse_event": {"type": "fainting", "severity": "mild"}}, "adverse_event"),
-        ({"adverse_event": {"type": "syncope", "severity": "awful"}}, "adverse_event"),
-    ],
-)
-def test_the_log_refuses_what_breaks_the_prescription(
-    ready: Any, technician: Any, fields: dict[str, Any], bad: str
-) -> None:
-    with pytest.raises(Invalid) as error:
-        log(ready, technician, **fields)
-    assert list(error.value.fields) == [bad]
-    assert error.value.fields[bad][0]
+PRESCRIPTION_BREAKS = [
+    ({"intensity_pct_mt": 121}, "intensity_pct_mt"),
+    ({"pulses_delivered": 3001}, "pulses_delivered"),
+    ({"completed": False, "pulses_delivered": 1200}, "stop_reason"),
+    ({"side_effects": ["headache", "itching"]}, "side_effects"),
+    ({"comfort_score": 11}, "comfort_score"),
+    ({"adverse_event": {"type": "fainting", "severity": "mild"}}, "adverse_event"),
+    ({"adverse_event": {"type": "syncope", "severity": "awful"}}, "adverse_event"),
+]
+
+
+def test_the_log_refuses_what_breaks_the_prescription(ready: Any, technician: Any) -> None:
+    for fields, bad in PRESCRIPTION_BREAKS:
+        with pytest.raises(Invalid) as error:
+            log(ready, technician, **fields)
+        assert list(error.value.fields) == [bad]
+        assert error.value.fields[bad][0]
     assert count(TreatmentLog) == 0
 
 
@@ -287,13 +277,13 @@ def test_an_incomplete_session_is_logged_but_not_delivered(ready: Any, technicia
     assert not result.completed and result.stop_reason == "patient asked"
 
 
-@pytest.mark.parametrize("status", ["cancelled", "no_show"])
 def test_a_cancelled_or_missed_appointment_cannot_be_logged(
-    course: Any, frozen: Any, technician: Any, status: str
+    course: Any, frozen: Any, technician: Any
 ) -> None:
     add_mt(course, 50)
-    with pytest.raises(Conflict):
-        log(make_appointment(course, NOW, status=status), technician)
+    for n, status in enumerate(["cancelled", "no_show"]):
+        with pytest.raises(Conflict):
+            log(make_appointment(course, NOW - days(n), status=status), technician)
 
 
 def test_a_session_is_logged_once(ready: Any, technician: Any) -> None:
@@ -305,8 +295,10 @@ def test_a_session_is_logged_once(ready: Any, technician: Any) -> None:
 
 def test_logging_opens_an_hour_before_the_start(course: Any, frozen: Any, technician: Any) -> None:
     add_mt(course, 50)
+    other = make_course(make_patient())
+    add_mt(other, 50)
     soon = make_appointment(course, NOW + days(1 / 24) - days(1 / 1440))
-    later = make_appointment(course, NOW + days(1 / 24) + days(1 / 1440), sequence=2)
+    later = make_appointment(other, NOW + days(1 / 24) + days(1 / 1440))
     assert log(soon, technician).completed
     with pytest.raises(Conflict) as error:
         log(later, technician)
@@ -338,21 +330,29 @@ def test_logging_sends_treatment_logged(ready: Any, technician: Any) -> None:
 # --- adverse events ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "event", [{"type": "seizure", "severity": "mild"}, {"type": "syncope", "severity": "serious"}]
-)
 def test_a_seizure_or_serious_event_alerts_and_holds_the_course(
-    ready: Any, technician: Any, clinician: Any, event: dict[str, Any]
+    frozen: Any, technician: Any, clinician: Any
 ) -> None:
-    with Recorder(events.course_status_changed) as sent:
-        result = log(ready, technician, adverse_event={**event, "description": "30 s"})
-    alert = db.session.scalar(select(Alert).where(Alert.kind == "adverse_event"))
-    assert alert.severity == "urgent" and alert.audience == "clinician"
-    assert alert.assigned_to_id == clinician.id
-    assert alert.subject_type == "treatment" and alert.subject_id == result.id
-    assert result.course.status == "on_hold"
-    assert "Adverse event" in result.course.status_reason
-    assert sent.calls[0]["old_status"] == "active"
+    for event in (
+        {"type": "seizure", "severity": "mild"},
+        {"type": "syncope", "severity": "serious"},
+    ):
+        course = make_course(make_patient(), prescriber=clinician)
+        add_mt(course, 50)
+        with Recorder(events.course_status_changed) as sent:
+            result = log(
+                make_appointment(course, NOW),
+                technician,
+                adverse_event={**event, "description": "30 s"},
+            )
+        alert = db.session.scalar(select(Alert).where(Alert.course_id == course.id))
+        assert alert.kind == "adverse_event"
+        assert alert.severity == "urgent" and alert.audience == "clinician"
+        assert alert.assigned_to_id == clinician.id
+        assert alert.subject_type == "treatment" and alert.subject_id == result.id
+        assert result.course.status == "on_hold"
+        assert "Adverse event" in result.course.status_reason
+        assert sent.calls[0]["old_status"] == "active"
 
 
 def test_a_moderate_event_is_logged_without_hold(ready: Any, technician: Any) -> None:
@@ -402,22 +402,21 @@ def test_an_amendment_keeps_who_when_old_and_new(logged: Any, technician: Any) -
     assert result.intensity_pct_mt == 110 and result.dose_pct_output == 55.0
 
 
-@pytest.mark.parametrize(
-    ("fields", "bad"),
-    [
-        ({"field": "completed", "value": False, "reason": "x"}, "field"),
-        ({"field": "intensity_pct_mt", "value": 150, "reason": "x"}, "value"),
-        ({"field": "side_effects", "value": ["itching"], "reason": "x"}, "value"),
-        ({"field": "notes", "value": "x", "reason": "  "}, "reason"),
-        ({"field": "pulses_delivered", "value": 3000, "reason": "same"}, "value"),
-    ],
-)
-def test_amendments_are_checked_like_the_log(
-    logged: Any, technician: Any, fields: dict[str, Any], bad: str
-) -> None:
-    with pytest.raises(Invalid) as error:
-        services.amend_treatment(logged.id, technician.id, **fields)
-    assert bad in error.value.fields
+BAD_AMENDMENTS = [
+    ({"field": "completed", "value": False, "reason": "x"}, "field"),
+    ({"field": "intensity_pct_mt", "value": 150, "reason": "x"}, "value"),
+    ({"field": "side_effects", "value": ["itching"], "reason": "x"}, "value"),
+    ({"field": "notes", "value": "x", "reason": "  "}, "reason"),
+    ({"field": "pulses_delivered", "value": 3000, "reason": "same"}, "value"),
+]
+
+
+def test_amendments_are_checked_like_the_log(logged: Any, technician: Any) -> None:
+    for fields, bad in BAD_AMENDMENTS:
+        with pytest.raises(Invalid) as error:
+            services.amend_treatment(logged.id, technician.id, **fields)
+        assert bad in error.value.fields
+    assert logged.amendments == []
 
 
 def test_an_adverse_event_added_later_still_alerts(logged: Any, clinician: Any) -> None:
@@ -471,7 +470,10 @@ def test_lists_and_the_review_queue(
     assert [x.id for x in queue.adverse_events] == [event.id]
     assert [x.id for x in queue.unsigned] == [unsigned.id]
     assert [x.id for x in queue.unreviewed] == [signed.id]
-    ids = lambda **kw: [x.id for x in services.list_treatments(course_id=course.id, **kw)]  # noqa: E731
+
+    def ids(**filters: Any) -> list[int]:
+        return [x.id for x in services.list_treatments(course_id=course.id, **filters)]
+
     assert ids(status="unreviewed") == [unsigned.id, signed.id, event.id]
     assert ids(status="unsigned") == [unsigned.id, event.id]
     assert ids(status="reviewed") == [done.id]
