@@ -13,7 +13,7 @@ from clinic.audit.services import record
 from clinic.auth.permissions import Permission, requires
 from clinic.errors import Invalid
 from clinic.extensions import db
-from clinic.treatments import bp, services
+from clinic.treatments import bp, queries, services
 from clinic.treatments.forms import ActionForm, AmendmentForm, TreatmentLogForm
 
 INTEGER_FIELDS = ("intensity_pct_mt", "pulses_delivered", "comfort_score")
@@ -34,7 +34,7 @@ def today() -> Any:
     """The technician's sessions of the day, or the whole clinic's with ?scope=clinic."""
     whole_clinic = request.args.get("scope") == "clinic"
     day = clock.today()
-    cards = services.todays_sessions(day, None if whole_clinic else current_user.id)
+    cards = queries.todays_sessions(day, None if whole_clinic else current_user.id)
     return render_template(
         "treatments/today.html",
         cards=cards,
@@ -57,7 +57,7 @@ def check_in(appointment_id: int) -> Any:
     return redirect(_back(url_for("treatments.today")))
 
 
-def _prefill(form: TreatmentLogForm, card: services.SessionCard) -> None:
+def _prefill(form: TreatmentLogForm, card: queries.SessionCard) -> None:
     form.intensity_pct_mt.data = card.course.prescribed_pct_mt
     form.pulses_delivered.data = card.course.protocol.total_pulses
     form.coil_location.data = card.last_coil_location
@@ -103,7 +103,7 @@ def _show_errors(form: TreatmentLogForm, error: Invalid) -> None:
 def log_session(appointment_id: int) -> Any:
     """The log form, prefilled from the course: protocol, prescribed %MT, the last MT and
     the coil position used last time, with the dose in machine output computed."""
-    card = services.session_card(appointment_id)
+    card = queries.session_card(appointment_id)
     if card.log is not None:
         return redirect(url_for("treatments.detail", treatment_id=card.log.id))
     form = TreatmentLogForm()
@@ -115,7 +115,7 @@ def log_session(appointment_id: int) -> Any:
             log = services.log_treatment(appointment_id, current_user.id, **_log_values(form))
         except Invalid as error:
             db.session.rollback()
-            card = services.session_card(appointment_id)
+            card = queries.session_card(appointment_id)
             _show_errors(form, error)
             status = 422
         else:
@@ -217,14 +217,14 @@ def review_queue() -> Any:
         else:
             flash("Nothing was selected, or it was already reviewed.", "warning")
         return redirect(url_for("treatments.review_queue"))
-    return render_template("treatments/review_queue.html", queue=services.review_queue(), form=form)
+    return render_template("treatments/review_queue.html", queue=queries.review_queue(), form=form)
 
 
 @bp.route("/courses/<int:course_id>/record")
 @requires(Permission.READ)
 def course_record(course_id: int) -> Any:
     """The printable record of a course, for payers and referring doctors."""
-    summary = services.course_record(course_id)
+    summary = queries.course_record(course_id)
     record(
         current_user.id,
         "view",

@@ -14,7 +14,7 @@ from clinic.demo import DemoContext
 from clinic.demo.treatments import load_treatments
 from clinic.extensions import db
 from clinic.scheduling.models import Appointment
-from clinic.treatments import services
+from clinic.treatments import queries
 from clinic.treatments.models import MotorThreshold, TreatmentLog
 from tests.factories import make_course, make_device, make_patient, make_user
 
@@ -67,7 +67,7 @@ def test_demo_logs_past_sessions_within_the_rules(app: Any) -> None:
     assert db.session.scalar(select(func.count()).select_from(MotorThreshold)) == 2
     assert "Treatment logs: 12 sessions" in ctx.lines[-1]
     # The review queue and the record page work on demo data.
-    assert services.course_record(course.id).delivered == 12
+    assert queries.course_record(course.id).delivered == 12
     load_treatments(context())  # a second run adds nothing
     assert db.session.scalar(select(func.count()).select_from(TreatmentLog)) == 12
 

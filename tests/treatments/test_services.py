@@ -14,7 +14,7 @@ from clinic.alerts.models import Alert
 from clinic.audit.models import AuditEvent
 from clinic.errors import Conflict, Invalid, NotAllowed
 from clinic.extensions import db
-from clinic.treatments import services
+from clinic.treatments import queries, services
 from clinic.treatments.models import MotorThreshold, TreatmentLog
 from tests.factories import make_appointment, make_course, make_patient, make_user
 from tests.treatments.conftest import NOW, add_mt, days, log
@@ -466,7 +466,7 @@ def test_lists_and_the_review_queue(
     done = log(make_appointment(course, NOW, sequence=4), technician)
     services.review_treatment(done.id, clinician.id)
     db.session.commit()
-    queue = services.review_queue()
+    queue = queries.review_queue()
     assert [x.id for x in queue.adverse_events] == [event.id]
     assert [x.id for x in queue.unsigned] == [unsigned.id]
     assert [x.id for x in queue.unreviewed] == [signed.id]
