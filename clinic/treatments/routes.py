@@ -106,6 +106,9 @@ def log_session(appointment_id: int) -> Any:
     card = queries.session_card(appointment_id)
     if card.log is not None:
         return redirect(url_for("treatments.detail", treatment_id=card.log.id))
+    if not card.appointment.is_live:
+        flash(f"This appointment is {card.appointment.status.replace('_', '-')}.", "warning")
+        return redirect(url_for("treatments.today"))
     form = TreatmentLogForm()
     status = 200
     if request.method == "GET":

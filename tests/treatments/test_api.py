@@ -407,3 +407,27 @@ def test_fuzzed_logs_never_5xx_and_never_half_write(
     else:
         assert error["message"]
         assert (count(MotorThreshold), count(Alert)) == before
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    payload=st.fixed_dictionaries(
+        {},
+        optional={
+            "field": st.one_of(st.sampled_from(FIELDS), JSON_SCALARS),
+            "value": FIELD_VALUES,
+            "reason": JSON_SCALARS,
+        },
+    )
+)
+def test_fuzzed_amendments_never_5xx(
+    api: Any, logged: dict[str, Any], technician: Any, payload: dict[str, Any]
+) -> None:
+    response = api.as_(technician).post(
+        f"/api/v1/treatments/{logged['id']}/amendments", json=payload
+    )
+    assert response.status_code in (201, 422), response.get_data(as_text=True)[:300]
+    if response.status_code == 422:
+        assert response.json["error"]["message"]

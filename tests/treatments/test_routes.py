@@ -207,6 +207,31 @@ def test_review_queue_single_and_bulk(
     assert "Nothing to review." in text(client.get("/review"))
 
 
+def test_review_queue_statement_count_does_not_grow(
+    client: Any, frozen: Any, technician: Any, clinician: Any, count_queries: Any
+) -> None:
+    def add_logs(n: int) -> None:
+        course = make_course(make_patient(first_name=f"Q{n}"))
+        add_mt(course, 50)
+        for k in range(2):
+            saved = log(make_appointment(course, NOW - days(k + 1), sequence=k + 1), technician)
+            if k:
+                services.sign_treatment(saved.id, technician.id)
+        db.session.commit()
+
+    add_logs(1)
+    login(client, clinician)
+    db.session.expire_all()
+    with count_queries() as few:
+        client.get("/review")
+    for n in range(2, 6):
+        add_logs(n)
+    db.session.expire_all()
+    with count_queries() as many:
+        assert "Q5" in text(client.get("/review"))
+    assert many.count == few.count
+
+
 def test_review_queue_is_for_reviewers(client: Any, technician: Any) -> None:
     login(client, technician)
     assert client.get("/review").status_code == 403
@@ -234,3 +259,12 @@ def test_course_record_prints_every_session(
         client.get(f"/courses/{course.id}/record")
     assert many.count == few.count, "\n".join(s[:150] for s in many.statements)
     assert client.get("/courses/999999/record").status_code == 404
+
+
+def test_a_cancelled_session_has_no_log_form(
+    client: Any, course: Any, frozen: Any, technician: Any
+) -> None:
+    cancelled = make_appointment(course, NOW, status="cancelled")
+    login(client, technician)
+    response = client.get(f"/appointments/{cancelled.id}/log")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/today")
