@@ -48,7 +48,9 @@ class CheckInSchema(ma.Schema):
     reason = _text(500)
 
 
-class AppointmentSchema(ma.Schema):
+class CheckedInAppointmentSchema(ma.Schema):
+    """The contract's appointment fields plus the check-in time."""
+
     id = ma.fields.Integer()
     course_id = ma.fields.Integer()
     patient_id = ma.fields.Integer()
@@ -192,7 +194,7 @@ class MotorThresholdListSchema(ma.Schema):
 @blp.route("/appointments/<int:appointment_id>/check-in", methods=["POST"])
 @requires(Permission.CHECK_IN)
 @blp.arguments(CheckInSchema)
-@blp.response(200, AppointmentSchema)
+@blp.response(200, CheckedInAppointmentSchema)
 def check_in(args: dict[str, Any], appointment_id: int) -> Any:
     """Check a patient in: 409 when the appointment is cancelled, a no-show or done."""
     appointment = services.check_in(appointment_id, current_user.id, args.get("reason"))

@@ -498,3 +498,10 @@ def test_daily_check_alerts_technicians_once_per_course(
     alert = db.session.scalar(select(Alert).where(Alert.kind == "motor_threshold_due"))
     assert alert.audience == "technician" and alert.course_id == course.id
     assert alert.data["reason"] == "expired"
+
+
+def test_the_check_is_a_cli_command(runner: Any, course: Any, frozen: Any) -> None:
+    make_appointment(course, NOW + days(1))
+    result = runner.invoke(args=["treatments", "check-mt"])
+    assert result.exit_code == 0
+    assert "motor threshold alerts opened: 1" in result.output
