@@ -24,6 +24,7 @@ FEATURES: tuple[str, ...] = (
     "courses",
     "scheduling",
     "alerts",
+    "treatments",
     "outcomes",
     "reminders",
 )

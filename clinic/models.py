@@ -25,6 +25,12 @@ from clinic.reminders.models import (
     SchedulerHeartbeat,
 )
 from clinic.scheduling.models import Appointment, Closure, Device, MaintenanceWindow, OpeningHours
+from clinic.treatments.models import (
+    MotorThreshold,
+    MotorThresholdRecheck,
+    TreatmentAmendment,
+    TreatmentLog,
+)
 
 __all__ = [
     "Alert",
@@ -42,6 +48,8 @@ __all__ = [
     "MaintenanceWindow",
     "MedicationTrial",
     "MessageTemplate",
+    "MotorThreshold",
+    "MotorThresholdRecheck",
     "OpeningHours",
     "Patient",
     "Protocol",
@@ -53,5 +61,7 @@ __all__ = [
     "RolePolicy",
     "SchedulerHeartbeat",
     "Screening",
+    "TreatmentAmendment",
+    "TreatmentLog",
     "User",
 ]

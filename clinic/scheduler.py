@@ -14,12 +14,12 @@ ids, coalesce missed runs into one, and never run twice at once within a process
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -27,75 +27,67 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from clinic import clock
+from clinic.alerts import services as alerts
+from clinic.courses import services as courses
 from clinic.extensions import db
+from clinic.outcomes import cadence
+from clinic.reminders import services as reminders
+from clinic.treatments import services as treatments
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Job:
-    """One periodic job. `func` is "module:function"; `trigger` is an APScheduler trigger
-    name with its arguments (cron fields are in the clinic's time zone)."""
+    """One periodic job: `func(now)`; `trigger` is an APScheduler trigger name with its
+    arguments (cron fields are in the clinic's time zone)."""
 
     id: str
-    func: str
+    func: Callable[[datetime], Any]
     trigger: str
     trigger_args: dict[str, Any] = field(default_factory=dict)
     misfire_grace_seconds: int = 60
 
 
-# The one table of periodic work. A feature adds its job here; a job whose function is not
-# installed is left out with a warning (so a partial checkout still runs).
+# The one table of periodic work; a feature adds its job here.
 JOBS: tuple[Job, ...] = (
-    Job("dispatch_reminders", "clinic.reminders.services:dispatch_job", "interval", {"minutes": 1}),
+    Job("dispatch_reminders", reminders.dispatch_job, "interval", {"minutes": 1}),
     Job(
         "plan_questionnaires",
-        "clinic.outcomes.cadence:plan_questionnaires",
+        cadence.plan_questionnaires,
         "interval",
         {"minutes": 15},
         misfire_grace_seconds=600,
     ),
     Job(
         "escalate_alerts",
-        "clinic.alerts.services:escalate_alerts",
+        alerts.escalate_alerts,
         "interval",
         {"minutes": 5},
         misfire_grace_seconds=240,
     ),
     Job(
         "check_authorizations",
-        "clinic.courses.services:check_authorizations",
+        courses.check_authorizations,
         "cron",
         {"hour": 6, "minute": 0},
         misfire_grace_seconds=6 * 3600,
     ),
     Job(
         "check_motor_threshold_due",
-        "clinic.treatments.services:check_motor_threshold_due",
+        treatments.check_motor_threshold_due,
         "cron",
         {"hour": 6, "minute": 5},
         misfire_grace_seconds=6 * 3600,
     ),
     Job(
         "daily_schedule",
-        "clinic.reminders.services:plan_daily_schedules",
+        reminders.plan_daily_schedules,
         "cron",
         {"hour": 6, "minute": 30},
         misfire_grace_seconds=3 * 3600,
     ),
 )
-
-
-def resolve(job: Job) -> Callable[[Any], Any] | None:
-    """The job's function, or None when its feature is not installed."""
-    module_name, _, name = job.func.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name):
-            return None
-        raise
-    return getattr(module, name, None)
 
 
 def run_job(app: Flask, job_id: str, func: Callable[[Any], Any]) -> None:
@@ -113,10 +105,8 @@ def run_job(app: Flask, job_id: str, func: Callable[[Any], Any]) -> None:
             db.session.rollback()
             log.exception("scheduler job %s failed", job_id)
             error = f"{type(exc).__name__}: {exc}"[:2000]
-        from clinic.reminders.services import record_heartbeat
-
         try:
-            record_heartbeat(
+            reminders.record_heartbeat(
                 job_id,
                 at=now,
                 success=error is None,
@@ -143,15 +133,11 @@ def build_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1},
     )
     for job in jobs:
-        func = resolve(job)
-        if func is None:
-            log.warning("scheduler job %s left out: %s is not installed", job.id, job.func)
-            continue
         start_now = {"next_run_time": clock.now()} if job.trigger == "interval" else {}
         scheduler.add_job(
             run_job,
             trigger=job.trigger,
-            args=(app, job.id, func),
+            args=(app, job.id, job.func),
             id=job.id,
             name=job.id,
             replace_existing=True,

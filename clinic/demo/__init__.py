@@ -17,12 +17,14 @@ from clinic.demo.outcomes import load_outcomes
 from clinic.demo.patients import load_patients
 from clinic.demo.reminders import load_reminders
 from clinic.demo.scheduling import load_scheduling
+from clinic.demo.treatments import load_treatments
 from clinic.extensions import db
 
 # Feature steps in dependency order; each adds its part to the database and to ctx.
 STEPS: tuple[Callable[[DemoContext], None], ...] = (
     load_patients,
     load_scheduling,
+    load_treatments,
     load_outcomes,
     load_reminders,
 )

@@ -714,23 +714,30 @@ def _end_appointment(
     db.session.flush()
     _audit(actor_id, status, appointment, detail={"reason": appointment.status_reason})
     events.appointment_cancelled.send(None, appointment=appointment, actor_id=actor_id)
+    return StatusChange(appointment, make_up_for(appointment, actor_id))
+
+
+def make_up_for(appointment: Appointment, actor_id: int | None) -> Appointment | None:
+    """Book the make-up of a treatment that was not delivered (cancelled, missed, stopped
+    early) while its course is active. When no room can be found the session is still
+    recorded as not delivered, and the front desk gets an alert to place it by hand."""
     course = get_course(appointment.course_id)
-    makeup = None
-    if appointment.kind == "treatment" and course.status == "active":
-        try:
-            makeup = book_makeup(course, actor_id, makeup_for=appointment)
-        except Conflict as exc:
-            raise_alert(
-                "makeup_unplaced",
-                "A make-up session could not be booked",
-                message=exc.message,
-                audience="front_desk",
-                patient_id=course.patient_id,
-                course_id=course.id,
-                subject=("appointment", appointment.id),
-                actor_id=actor_id,
-            )
-    return StatusChange(appointment, makeup)
+    if appointment.kind != "treatment" or course.status != "active":
+        return None
+    try:
+        return book_makeup(course, actor_id, makeup_for=appointment)
+    except Conflict as exc:
+        raise_alert(
+            "makeup_unplaced",
+            "A make-up session could not be booked",
+            message=exc.message,
+            audience="front_desk",
+            patient_id=course.patient_id,
+            course_id=course.id,
+            subject=("appointment", appointment.id),
+            actor_id=actor_id,
+        )
+        return None
 
 
 def cancel_appointment(

@@ -1,8 +1,8 @@
 """Reminders: the message outbox, the reminder policy, message templates, patients'
 answers to reminders and the scheduler heartbeat; seeds the default policy and templates.
 
-Revision ID: 0004_reminders
-Revises: 0003_outcomes
+Revision ID: 0005_reminders
+Revises: 0004_outcomes
 Create Date: 2026-11-22 03:07:30.154888
 
 """
@@ -57,8 +57,8 @@ DEFAULT_TEMPLATES = [
 
 
 # revision identifiers, used by Alembic.
-revision = "0004_reminders"
-down_revision = "0003_outcomes"
+revision = "0005_reminders"
+down_revision = "0004_outcomes"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Outcomes: questionnaire responses, single-use patient links and cadence assignments.
 
-Revision ID: 0003_outcomes
-Revises: 0002_courses
+Revision ID: 0004_outcomes
+Revises: 0003_treatments
 Create Date: 2026-11-22 03:01:53.176134
 
 """
@@ -12,8 +12,8 @@ from alembic import op
 import clinic.db
 
 # revision identifiers, used by Alembic.
-revision = "0003_outcomes"
-down_revision = "0002_courses"
+revision = "0004_outcomes"
+down_revision = "0003_treatments"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,16 @@
+"""Treatment sessions: check-in, motor thresholds, the session log, signing and review."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("treatments", __name__)
+
+
+def init_app(app: Flask) -> None:
+    from clinic import events
+    from clinic.treatments import cli, routes, services  # noqa: F401  (registers the views)
+
+    events.medication_changed.connect(services.on_medication_changed, weak=False)
+    app.register_blueprint(bp)
+    app.cli.add_command(cli.treatments)

@@ -1,0 +1,305 @@
+"""The treatment part of /api/v1: check-in, motor thresholds, logs, signing, review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask_login import current_user
+from flask_smorest import Blueprint
+
+from clinic.audit.services import record
+from clinic.auth.permissions import Permission, requires
+from clinic.extensions import db
+from clinic.treatments import services
+from clinic.treatments.models import (
+    ADVERSE_EVENT_SEVERITIES,
+    ADVERSE_EVENT_TYPES,
+    MT_METHODS,
+    SIDE_EFFECTS,
+)
+
+blp = Blueprint("treatments_api", __name__, description="Check-in, treatment logs and review")
+
+
+def _no_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ma.ValidationError("Text may not contain NUL characters.")
+
+
+def _text(limit: int, **kwargs: Any) -> ma.fields.String:
+    return ma.fields.String(
+        allow_none=True, validate=[ma.validate.Length(max=limit), _no_nul], **kwargs
+    )
+
+
+def _known_side_effects(codes: list[str]) -> None:
+    unknown = [code for code in codes if code not in SIDE_EFFECTS]
+    if unknown:
+        raise ma.ValidationError(
+            f"Unknown side effect {unknown[0]!r}; use: {', '.join(SIDE_EFFECTS)}."[:300]
+        )
+
+
+# --- schemas -----------------------------------------------------------------------------
+
+
+class CheckInSchema(ma.Schema):
+    reason = _text(500)
+
+
+class CheckedInAppointmentSchema(ma.Schema):
+    """The contract's appointment fields plus the check-in time."""
+
+    id = ma.fields.Integer()
+    course_id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    device_id = ma.fields.Integer()
+    technician_id = ma.fields.Integer(allow_none=True)
+    starts_at = ma.fields.AwareDateTime()
+    ends_at = ma.fields.AwareDateTime()
+    kind = ma.fields.String()
+    status = ma.fields.String()
+    sequence = ma.fields.Integer()
+    is_makeup = ma.fields.Boolean()
+    checked_in_at = ma.fields.AwareDateTime(allow_none=True)
+    status_reason = ma.fields.String(allow_none=True)
+
+
+class AdverseEventSchema(ma.Schema):
+    type = ma.fields.String(required=True, validate=ma.validate.OneOf(ADVERSE_EVENT_TYPES))
+    severity = ma.fields.String(required=True, validate=ma.validate.OneOf(ADVERSE_EVENT_SEVERITIES))
+    description = _text(services.MAX_TEXT)
+
+
+class TreatmentChangeSchema(ma.Schema):
+    """The fields a log's author may still change (all optional)."""
+
+    intensity_pct_mt = ma.fields.Integer(strict=True, metadata={"description": "% of MT"})
+    pulses_delivered = ma.fields.Integer(strict=True)
+    coil_location = _text(services.MAX_LOCATION)
+    stop_reason = _text(services.MAX_TEXT, metadata={"description": "required when incomplete"})
+    side_effects = ma.fields.List(
+        ma.fields.String(validate=_no_nul),
+        validate=_known_side_effects,
+        metadata={"description": f"codes: {', '.join(SIDE_EFFECTS)}"},
+    )
+    comfort_score = ma.fields.Integer(
+        strict=True, allow_none=True, validate=ma.validate.Range(min=0, max=10)
+    )
+    adverse_event = ma.fields.Nested(AdverseEventSchema, allow_none=True)
+    notes = _text(services.MAX_TEXT * 2)
+
+
+class TreatmentInSchema(TreatmentChangeSchema):
+    intensity_pct_mt = ma.fields.Integer(
+        strict=True, required=True, metadata={"description": "% of MT, at most prescribed"}
+    )
+    pulses_delivered = ma.fields.Integer(
+        strict=True, required=True, metadata={"description": "at most the protocol's pulses"}
+    )
+    completed = ma.fields.Boolean(required=True)
+    motor_threshold_pct = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(min=1, max=100),
+        metadata={"description": "a new MT measured at this session (% machine output)"},
+    )
+    motor_threshold_method = ma.fields.String(
+        load_default="visual", validate=ma.validate.OneOf(MT_METHODS)
+    )
+
+
+class AmendmentSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    field = ma.fields.String(required=True, validate=ma.validate.OneOf(services.AMENDABLE_FIELDS))
+    value = ma.fields.Raw(required=True, allow_none=True, load_only=True)
+    reason = ma.fields.String(
+        required=True, validate=[ma.validate.Length(min=1, max=services.MAX_TEXT), _no_nul]
+    )
+    old_value = ma.fields.Raw(dump_only=True)
+    new_value = ma.fields.Raw(dump_only=True)
+    at = ma.fields.AwareDateTime(dump_only=True)
+    actor_id = ma.fields.Integer(dump_only=True, allow_none=True)
+
+
+class TreatmentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    appointment_id = ma.fields.Integer()
+    course_id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    starts_at = ma.fields.AwareDateTime(attribute="appointment.starts_at")
+    status = ma.fields.String(metadata={"description": "unsigned, signed or reviewed"})
+    completed = ma.fields.Boolean()
+    intensity_pct_mt = ma.fields.Integer()
+    motor_threshold_id = ma.fields.Integer(allow_none=True)
+    motor_threshold_pct = ma.fields.Integer(allow_none=True)
+    dose_pct_output = ma.fields.Float(
+        allow_none=True, metadata={"description": "%MT x MT / 100, % of machine output"}
+    )
+    pulses_delivered = ma.fields.Integer()
+    coil_location = ma.fields.String(allow_none=True)
+    stop_reason = ma.fields.String(allow_none=True)
+    side_effects = ma.fields.List(ma.fields.String())
+    comfort_score = ma.fields.Integer(allow_none=True)
+    adverse_event = ma.fields.Nested(AdverseEventSchema, allow_none=True)
+    notes = ma.fields.String(allow_none=True)
+    logged_at = ma.fields.AwareDateTime()
+    logged_by_id = ma.fields.Integer(allow_none=True)
+    signed_at = ma.fields.AwareDateTime(allow_none=True)
+    signed_by_id = ma.fields.Integer(allow_none=True)
+    reviewed_at = ma.fields.AwareDateTime(allow_none=True)
+    reviewed_by_id = ma.fields.Integer(allow_none=True)
+    amendments = ma.fields.List(ma.fields.Nested(AmendmentSchema))
+
+
+class TreatmentListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(TreatmentSchema))
+
+
+class TreatmentQuerySchema(ma.Schema):
+    course_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    patient_id = ma.fields.Integer(validate=ma.validate.Range(min=1))
+    status = ma.fields.String(validate=ma.validate.OneOf(("unsigned", "unreviewed", "reviewed")))
+    limit = ma.fields.Integer(load_default=200, validate=ma.validate.Range(min=1, max=1000))
+
+
+class MotorThresholdSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    course_id = ma.fields.Integer(dump_only=True)
+    patient_id = ma.fields.Integer(dump_only=True)
+    value_pct = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(min=1, max=100),
+        metadata={"description": "% of machine output"},
+    )
+    method = ma.fields.String(required=True, validate=ma.validate.OneOf(MT_METHODS))
+    measured_at = ma.fields.AwareDateTime(
+        metadata={"description": "default now; may be in the past for back-entry"}
+    )
+    coil_location = _text(services.MAX_LOCATION)
+    notes = _text(services.MAX_TEXT)
+    measured_by_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    created_at = ma.fields.AwareDateTime(dump_only=True)
+
+
+class MotorThresholdListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(MotorThresholdSchema))
+
+
+# --- views ---------------------------------------------------------------------------------
+
+
+@blp.route("/appointments/<int:appointment_id>/check-in", methods=["POST"])
+@requires(Permission.CHECK_IN)
+@blp.arguments(CheckInSchema)
+@blp.response(200, CheckedInAppointmentSchema)
+def check_in(args: dict[str, Any], appointment_id: int) -> Any:
+    """Check a patient in: 409 when the appointment is cancelled, a no-show or done."""
+    appointment = services.check_in(appointment_id, current_user.id, args.get("reason"))
+    db.session.commit()
+    return appointment
+
+
+@blp.route("/appointments/<int:appointment_id>/treatment", methods=["POST"])
+@requires(Permission.LOG_TREATMENTS)
+@blp.arguments(TreatmentInSchema)
+@blp.response(201, TreatmentSchema)
+def log_treatment(args: dict[str, Any], appointment_id: int) -> Any:
+    """Log a session. 422 beyond the prescribed %MT or the protocol's pulses, for an
+    incomplete session without `stop_reason`, or `motor_threshold_required`; 409 for a
+    cancelled or no-show appointment, one already logged, or one more than an hour ahead."""
+    log = services.log_treatment(appointment_id, current_user.id, **args)
+    db.session.commit()
+    return log
+
+
+@blp.route("/treatments")
+@requires(Permission.READ)
+@blp.arguments(TreatmentQuerySchema, location="query")
+@blp.response(200, TreatmentListSchema)
+def list_treatments(args: dict[str, Any]) -> Any:
+    """Logs by course or patient; `status=unreviewed` is the clinician's work list."""
+    logs = services.list_treatments(**args)
+    for patient_id in sorted({log.patient_id for log in logs}):
+        record(current_user.id, "view", "patient", patient_id, detail={"via": "treatments"})
+    db.session.commit()
+    return {"items": logs}
+
+
+@blp.route("/treatments/<int:treatment_id>")
+@requires(Permission.READ)
+@blp.response(200, TreatmentSchema)
+def get_treatment(treatment_id: int) -> Any:
+    """One log with its amendment history."""
+    log = services.get_treatment(treatment_id)
+    record(current_user.id, "view", "patient", log.patient_id, detail={"treatment_id": log.id})
+    db.session.commit()
+    return log
+
+
+@blp.route("/treatments/<int:treatment_id>", methods=["PATCH"])
+@requires(Permission.LOG_TREATMENTS)
+@blp.arguments(TreatmentChangeSchema)
+@blp.response(200, TreatmentSchema)
+def edit_treatment(args: dict[str, Any], treatment_id: int) -> Any:
+    """Change an unsigned log; a signed one answers 409 (use amendments)."""
+    log = services.edit_treatment(treatment_id, current_user.id, args)
+    db.session.commit()
+    return log
+
+
+@blp.route("/treatments/<int:treatment_id>/sign", methods=["POST"])
+@requires(Permission.LOG_TREATMENTS)
+@blp.response(200, TreatmentSchema)
+def sign_treatment(treatment_id: int) -> Any:
+    """Sign a log (its technician, or a clinician or admin); 409 when already signed."""
+    log = services.sign_treatment(treatment_id, current_user.id)
+    db.session.commit()
+    return log
+
+
+@blp.route("/treatments/<int:treatment_id>/review", methods=["POST"])
+@requires(Permission.REVIEW)
+@blp.response(200, TreatmentSchema)
+def review_treatment(treatment_id: int) -> Any:
+    """Mark a log reviewed (an unsigned one is signed by the reviewer); 409 when done."""
+    log = services.review_treatment(treatment_id, current_user.id)
+    db.session.commit()
+    return log
+
+
+@blp.route("/treatments/<int:treatment_id>/amendments", methods=["POST"])
+@requires(Permission.LOG_TREATMENTS)
+@blp.arguments(AmendmentSchema)
+@blp.response(201, TreatmentSchema)
+def amend_treatment(args: dict[str, Any], treatment_id: int) -> Any:
+    """Correct one field of a log, signed or not, with a reason; answers the log with its
+    history (`amendments`: who, when, old and new value)."""
+    log = services.amend_treatment(treatment_id, current_user.id, **args)
+    db.session.commit()
+    return log
+
+
+@blp.route("/courses/<int:course_id>/motor-thresholds", methods=["POST"])
+@requires(Permission.LOG_TREATMENTS)
+@blp.arguments(MotorThresholdSchema)
+@blp.response(201, MotorThresholdSchema)
+def create_motor_threshold(args: dict[str, Any], course_id: int) -> Any:
+    """Record a motor threshold (% machine output, visual or EMG; past `measured_at` allowed)."""
+    threshold = services.record_motor_threshold(course_id, current_user.id, **args)
+    db.session.commit()
+    return threshold
+
+
+@blp.route("/courses/<int:course_id>/motor-thresholds")
+@requires(Permission.READ)
+@blp.response(200, MotorThresholdListSchema)
+def list_motor_thresholds(course_id: int) -> Any:
+    """The course's motor thresholds, newest first."""
+    thresholds = services.list_motor_thresholds(course_id)
+    course = services.get_course(course_id)
+    record(current_user.id, "view", "patient", course.patient_id, detail={"course_id": course_id})
+    db.session.commit()
+    return {"items": thresholds}

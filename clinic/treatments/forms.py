@@ -1,0 +1,100 @@
+"""Forms for the session log, amendments and the review queue."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from clinic.treatments.models import (
+    ADVERSE_EVENT_SEVERITIES,
+    ADVERSE_EVENT_TYPES,
+    MT_METHODS,
+    SIDE_EFFECTS,
+)
+from clinic.treatments.services import AMENDABLE_FIELDS
+
+
+def _label(code: str) -> str:
+    return code.replace("_", " ").capitalize()
+
+
+class TreatmentLogForm(FlaskForm):
+    motor_threshold_pct = IntegerField(
+        "New motor threshold (% of machine output)",
+        validators=[Optional(), NumberRange(min=1, max=100)],
+        render_kw={"inputmode": "numeric", "min": 1, "max": 100},
+    )
+    motor_threshold_method = SelectField(
+        "Threshold method",
+        choices=[SelectChoice(m, "EMG" if m == "emg" else _label(m)) for m in MT_METHODS],
+        default="visual",
+    )
+    intensity_pct_mt = IntegerField(
+        "Intensity (% of motor threshold)",
+        validators=[InputRequired(), NumberRange(min=1)],
+        render_kw={"inputmode": "numeric", "min": 1},
+    )
+    pulses_delivered = IntegerField(
+        "Pulses delivered",
+        validators=[InputRequired(), NumberRange(min=0)],
+        render_kw={"inputmode": "numeric", "min": 0},
+    )
+    completed = BooleanField("Session completed as planned", default=True)
+    stop_reason = TextAreaField(
+        "Why the session stopped early", validators=[Optional(), Length(max=2000)]
+    )
+    coil_location = StringField("Coil position", validators=[Optional(), Length(max=200)])
+    side_effects = SelectMultipleField(
+        "Side effects", choices=[SelectChoice(code, _label(code)) for code in SIDE_EFFECTS]
+    )
+    comfort_score = IntegerField(
+        "Comfort (0 = very uncomfortable, 10 = fully comfortable)",
+        validators=[Optional(), NumberRange(min=0, max=10)],
+        render_kw={"inputmode": "numeric", "min": 0, "max": 10},
+    )
+    adverse_event_type = SelectField(
+        "Adverse event",
+        choices=[SelectChoice("", "None")]
+        + [SelectChoice(t, _label(t)) for t in ADVERSE_EVENT_TYPES],
+        default="",
+    )
+    adverse_event_severity = SelectField(
+        "Severity",
+        choices=[SelectChoice("", "Not applicable")]
+        + [SelectChoice(s, _label(s)) for s in ADVERSE_EVENT_SEVERITIES],
+        default="",
+    )
+    adverse_event_description = TextAreaField(
+        "What happened", validators=[Optional(), Length(max=2000)]
+    )
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=4000)])
+
+
+class AmendmentForm(FlaskForm):
+    field = SelectField(
+        "Field",
+        choices=[
+            SelectChoice(name, _label(name)) for name in AMENDABLE_FIELDS if name != "adverse_event"
+        ],
+    )
+    value = StringField(
+        "New value",
+        validators=[Length(max=4000)],
+        description="Side effects: codes separated by commas. Leave empty to clear.",
+    )
+    reason = StringField(
+        "Reason for the correction", validators=[InputRequired(), Length(max=2000)]
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs CSRF protection (check-in, sign, review)."""

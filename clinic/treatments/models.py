@@ -1,0 +1,176 @@
+"""Motor thresholds, treatment logs, their amendments, and pending MT re-checks.
+
+A log is written once per appointment (unique key) and frozen by its signature; every
+later correction is an `TreatmentAmendment` row, so the record shows who changed what.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinic import clock
+from clinic.auth.models import User
+from clinic.courses.models import Course
+from clinic.extensions import db
+from clinic.patients.models import Patient
+from clinic.scheduling.models import Appointment
+
+MT_METHODS = ("visual", "emg")
+SIDE_EFFECTS = (
+    "headache",
+    "scalp_discomfort",
+    "facial_twitching",
+    "dizziness",
+    "nausea",
+    "tinnitus",
+    "syncope",
+    "other",
+)
+ADVERSE_EVENT_TYPES = ("seizure", "syncope", "mania", "hearing_loss", "other")
+ADVERSE_EVENT_SEVERITIES = ("mild", "moderate", "severe", "serious")
+
+
+class MotorThreshold(db.Model):
+    """One measurement of the resting motor threshold, in % of the device's output."""
+
+    __tablename__ = "motor_thresholds"
+    __table_args__ = (
+        CheckConstraint("value_pct BETWEEN 1 AND 100", name="value_range"),
+        CheckConstraint("method IN ('visual', 'emg')", name="method"),
+        Index("ix_motor_thresholds_course_measured", "course_id", "measured_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    value_pct: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(10))
+    coil_location: Mapped[str | None] = mapped_column(String(200))
+    measured_at: Mapped[datetime]
+    measured_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    course: Mapped[Course] = relationship()
+    measured_by: Mapped[User | None] = relationship()
+
+
+class MotorThresholdRecheck(db.Model):
+    """A re-measurement the chart asks for (e.g. after a medication change).
+
+    It is satisfied by any motor threshold of the course measured at or after
+    `requested_at`, so nothing has to be updated when the MT is entered.
+    """
+
+    __tablename__ = "motor_threshold_rechecks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    requested_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(200))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class TreatmentLog(db.Model):
+    """What was delivered at one appointment (or why it stopped early)."""
+
+    __tablename__ = "treatment_logs"
+    __table_args__ = (
+        CheckConstraint("intensity_pct_mt > 0", name="intensity_positive"),
+        CheckConstraint("pulses_delivered >= 0", name="pulses_nonnegative"),
+        CheckConstraint(
+            "comfort_score IS NULL OR comfort_score BETWEEN 0 AND 10", name="comfort_range"
+        ),
+        CheckConstraint("completed OR stop_reason IS NOT NULL", name="incomplete_has_reason"),
+        CheckConstraint(
+            "reviewed_at IS NULL OR signed_at IS NOT NULL", name="reviewed_after_signed"
+        ),
+        Index("ix_treatment_logs_course_id", "course_id"),
+        Index("ix_treatment_logs_review", "reviewed_at", "signed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One log per appointment, enforced by the database against concurrent submissions.
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), unique=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    motor_threshold_id: Mapped[int | None] = mapped_column(ForeignKey("motor_thresholds.id"))
+    # Snapshot of the MT used, so the dose stays explainable if records are added later.
+    motor_threshold_pct: Mapped[int | None] = mapped_column(Integer)
+    intensity_pct_mt: Mapped[int] = mapped_column(Integer)
+    dose_pct_output: Mapped[float | None] = mapped_column(Float)
+    pulses_delivered: Mapped[int] = mapped_column(Integer)
+    completed: Mapped[bool] = mapped_column(Boolean)
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    coil_location: Mapped[str | None] = mapped_column(String(200))
+    side_effects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comfort_score: Mapped[int | None] = mapped_column(Integer)
+    adverse_event_type: Mapped[str | None] = mapped_column(String(20))
+    adverse_event_severity: Mapped[str | None] = mapped_column(String(20))
+    adverse_event_description: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    logged_at: Mapped[datetime] = mapped_column(default=clock.now)
+    logged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[datetime | None]
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    appointment: Mapped[Appointment] = relationship()
+    course: Mapped[Course] = relationship()
+    patient: Mapped[Patient] = relationship()
+    motor_threshold: Mapped[MotorThreshold | None] = relationship()
+    logged_by: Mapped[User | None] = relationship(foreign_keys=[logged_by_id])
+    signed_by: Mapped[User | None] = relationship(foreign_keys=[signed_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    amendments: Mapped[list[TreatmentAmendment]] = relationship(
+        back_populates="treatment", order_by="TreatmentAmendment.id"
+    )
+
+    @property
+    def status(self) -> str:
+        if self.reviewed_at is not None:
+            return "reviewed"
+        return "signed" if self.signed_at is not None else "unsigned"
+
+    @property
+    def adverse_event(self) -> dict[str, Any] | None:
+        if self.adverse_event_type is None:
+            return None
+        return {
+            "type": self.adverse_event_type,
+            "severity": self.adverse_event_severity,
+            "description": self.adverse_event_description,
+        }
+
+
+class TreatmentAmendment(db.Model):
+    """One change to a log after it was written: who, when, old and new value, and why."""
+
+    __tablename__ = "treatment_amendments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatment_logs.id"), index=True)
+    field: Mapped[str] = mapped_column(String(40))
+    old_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    treatment: Mapped[TreatmentLog] = relationship(back_populates="amendments")
+    actor: Mapped[User | None] = relationship()

@@ -1,0 +1,240 @@
+"""Pages: the technician's day, the log form, a log's page, the review queue, the record."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from clinic import clock
+from clinic.audit.services import record
+from clinic.auth.permissions import Permission, requires
+from clinic.errors import Invalid
+from clinic.extensions import db
+from clinic.treatments import bp, queries, services
+from clinic.treatments.forms import ActionForm, AmendmentForm, TreatmentLogForm
+
+INTEGER_FIELDS = ("intensity_pct_mt", "pulses_delivered", "comfort_score")
+
+
+def _back(default: str) -> str:
+    """Return to the page the form was on (same site only)."""
+    target = request.form.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return default
+
+
+@bp.route("/today")
+@requires(Permission.LOG_TREATMENTS)
+def today() -> Any:
+    """The technician's sessions of the day, or the whole clinic's with ?scope=clinic."""
+    whole_clinic = request.args.get("scope") == "clinic"
+    day = clock.today()
+    cards = queries.todays_sessions(day, None if whole_clinic else current_user.id)
+    return render_template(
+        "treatments/today.html",
+        cards=cards,
+        day=day,
+        whole_clinic=whole_clinic,
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/appointments/<int:appointment_id>/check-in", methods=["POST"])
+@requires(Permission.CHECK_IN)
+def check_in(appointment_id: int) -> Any:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        flash("Your form expired. Please try again.", "error")
+        return redirect(_back(url_for("treatments.today")))
+    appointment = services.check_in(appointment_id, current_user.id)
+    db.session.commit()
+    flash(f"{appointment.patient.full_name} is checked in.", "success")
+    return redirect(_back(url_for("treatments.today")))
+
+
+def _prefill(form: TreatmentLogForm, card: queries.SessionCard) -> None:
+    form.intensity_pct_mt.data = card.course.prescribed_pct_mt
+    form.pulses_delivered.data = card.course.protocol.total_pulses
+    form.coil_location.data = card.last_coil_location
+    form.completed.data = True
+
+
+def _log_values(form: TreatmentLogForm) -> dict[str, Any]:
+    adverse_event = None
+    if form.adverse_event_type.data:
+        adverse_event = {
+            "type": form.adverse_event_type.data,
+            "severity": form.adverse_event_severity.data or None,
+            "description": form.adverse_event_description.data or None,
+        }
+    return {
+        "motor_threshold_pct": form.motor_threshold_pct.data,
+        "motor_threshold_method": form.motor_threshold_method.data,
+        "intensity_pct_mt": form.intensity_pct_mt.data,
+        "pulses_delivered": form.pulses_delivered.data,
+        "completed": bool(form.completed.data),
+        "stop_reason": form.stop_reason.data or None,
+        "coil_location": form.coil_location.data or None,
+        "side_effects": list(form.side_effects.data or []),
+        "comfort_score": form.comfort_score.data,
+        "adverse_event": adverse_event,
+        "notes": form.notes.data or None,
+    }
+
+
+def _show_errors(form: TreatmentLogForm, error: Invalid) -> None:
+    """Put the service's field messages next to the fields they concern."""
+    for name, messages in error.fields.items():
+        target = "adverse_event_type" if name.startswith("adverse_event") else name
+        field = getattr(form, target, None)
+        if field is None:
+            flash(" ".join(messages), "error")
+        else:
+            field.errors = [*field.errors, *messages]
+
+
+@bp.route("/appointments/<int:appointment_id>/log", methods=["GET", "POST"])
+@requires(Permission.LOG_TREATMENTS)
+def log_session(appointment_id: int) -> Any:
+    """The log form, prefilled from the course: protocol, prescribed %MT, the last MT and
+    the coil position used last time, with the dose in machine output computed."""
+    card = queries.session_card(appointment_id)
+    if card.log is not None:
+        return redirect(url_for("treatments.detail", treatment_id=card.log.id))
+    if not card.appointment.is_live:
+        flash(f"This appointment is {card.appointment.status.replace('_', '-')}.", "warning")
+        return redirect(url_for("treatments.today"))
+    form = TreatmentLogForm()
+    status = 200
+    if request.method == "GET":
+        _prefill(form, card)
+    elif form.validate_on_submit():
+        try:
+            log = services.log_treatment(appointment_id, current_user.id, **_log_values(form))
+        except Invalid as error:
+            db.session.rollback()
+            card = queries.session_card(appointment_id)
+            _show_errors(form, error)
+            status = 422
+        else:
+            db.session.commit()
+            flash("Session logged. Check it, then sign it.", "success")
+            return redirect(url_for("treatments.detail", treatment_id=log.id))
+    else:
+        status = 422
+    record(current_user.id, "view", "patient", card.appointment.patient_id)
+    page = render_template("treatments/log_form.html", card=card, form=form)
+    db.session.commit()
+    return page, status
+
+
+@bp.route("/treatments/<int:treatment_id>")
+@requires(Permission.READ)
+def detail(treatment_id: int) -> Any:
+    log = services.get_treatment(treatment_id)
+    record(current_user.id, "view", "patient", log.patient_id, detail={"treatment_id": log.id})
+    page = render_template(
+        "treatments/detail.html",
+        log=log,
+        action_form=ActionForm(),
+        amendment_form=AmendmentForm(),
+    )
+    db.session.commit()  # after rendering: committing would expire what the page shows
+    return page
+
+
+@bp.route("/treatments/<int:treatment_id>/sign", methods=["POST"])
+@requires(Permission.LOG_TREATMENTS)
+def sign(treatment_id: int) -> Any:
+    if ActionForm().validate_on_submit():
+        services.sign_treatment(treatment_id, current_user.id)
+        db.session.commit()
+        flash("Log signed. It can now only be corrected by an amendment.", "success")
+    return redirect(_back(url_for("treatments.detail", treatment_id=treatment_id)))
+
+
+@bp.route("/treatments/<int:treatment_id>/review", methods=["POST"])
+@requires(Permission.REVIEW)
+def review(treatment_id: int) -> Any:
+    if ActionForm().validate_on_submit():
+        services.review_treatment(treatment_id, current_user.id)
+        db.session.commit()
+        flash("Log reviewed.", "success")
+    return redirect(_back(url_for("treatments.detail", treatment_id=treatment_id)))
+
+
+def _page_value(field: str, raw: str) -> Any:
+    """Turn the amendment form's text into the value the service expects."""
+    text = raw.strip()
+    if field == "side_effects":
+        return [code.strip() for code in text.split(",") if code.strip()]
+    if field in INTEGER_FIELDS:
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise Invalid(
+                "Enter a whole number.", fields={"value": ["Enter a whole number."]}
+            ) from None
+    return text or None
+
+
+@bp.route("/treatments/<int:treatment_id>/amendments", methods=["POST"])
+@requires(Permission.LOG_TREATMENTS)
+def amend(treatment_id: int) -> Any:
+    form = AmendmentForm()
+    if form.validate_on_submit():
+        field = form.field.data or ""
+        services.amend_treatment(
+            treatment_id,
+            current_user.id,
+            field=field,
+            value=_page_value(field, form.value.data or ""),
+            reason=form.reason.data or "",
+        )
+        db.session.commit()
+        flash("Amendment recorded.", "success")
+    else:
+        flash("Choose a field and give a reason for the correction.", "error")
+    return redirect(url_for("treatments.detail", treatment_id=treatment_id))
+
+
+@bp.route("/review", methods=["GET", "POST"])
+@requires(Permission.REVIEW)
+def review_queue() -> Any:
+    """Unsigned and unreviewed logs and adverse events; review one or the ticked ones."""
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        single = request.form.get("single", type=int)
+        ids = [single] if single else request.form.getlist("selected", type=int)
+        reviewed = services.review_treatments(ids, current_user.id)
+        db.session.commit()
+        if reviewed:
+            flash(f"{len(reviewed)} log{'s' if len(reviewed) != 1 else ''} reviewed.", "success")
+        else:
+            flash("Nothing was selected, or it was already reviewed.", "warning")
+        return redirect(url_for("treatments.review_queue"))
+    return render_template("treatments/review_queue.html", queue=queries.review_queue(), form=form)
+
+
+@bp.route("/courses/<int:course_id>/record")
+@requires(Permission.READ)
+def course_record(course_id: int) -> Any:
+    """The printable record of a course, for payers and referring doctors."""
+    summary = queries.course_record(course_id)
+    record(
+        current_user.id,
+        "view",
+        "patient",
+        summary.course.patient_id,
+        detail={"course_record": course_id},
+    )
+    page = render_template("treatments/course_record.html", record=summary)
+    db.session.commit()
+    return page
