@@ -53,7 +53,11 @@ class DayBoard:
     devices: Sequence[Any]
     rows: list[Row]
     closed_reason: str | None
-    count: int
+    appointment_ids: list[int]
+
+    @property
+    def count(self) -> int:
+        return len(self.appointment_ids)
 
 
 def _floor(instant: datetime, start: datetime) -> int:
@@ -110,7 +114,7 @@ def day_board(
         devices=devices,
         rows=[Row(first + ROW * r, grid[r]) for r in range(count)],
         closed_reason=calendar.closed_reason(day),
-        count=len(rows),
+        appointment_ids=[appointment.id for appointment, _number in rows],
     )
 
 

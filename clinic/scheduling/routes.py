@@ -18,6 +18,8 @@ from clinic.auth.models import User
 from clinic.auth.permissions import Permission, requires
 from clinic.errors import DomainError
 from clinic.extensions import db
+from clinic.outcomes.cadence import due_counts_for_day
+from clinic.reminders.services import change_requests_for_day, confirmations_for
 from clinic.scheduling import bp, services
 from clinic.scheduling.forms import (
     BookCourseForm,
@@ -70,6 +72,12 @@ def board() -> Any:
         mine=mine,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
+        # What the front desk must act on, shown on each block: questionnaires due today,
+        # a patient's request to change the time, and confirmations.
+        questionnaires_due=due_counts_for_day(day),
+        change_requested={r.appointment_id for r in change_requests_for_day(day)},
+        confirmed=confirmations_for(layout.appointment_ids),
+        is_today=day == clock.today(),
     )
 
 

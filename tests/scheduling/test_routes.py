@@ -195,3 +195,41 @@ def test_technicians_cannot_book_or_move(client: Any, technician: Any, chairs: A
     assert client.get(f"/courses/{appointment.course_id}/book").status_code == 403
     assert client.get(f"/schedule/appointments/{appointment.id}/move").status_code == 403
     assert client.get("/schedule").status_code == 200
+
+
+def test_the_board_shows_what_the_front_desk_must_act_on(client: Any, front_desk: Any) -> None:
+    """Check-in today, questionnaires due, a patient's change request, a confirmation."""
+    from clinic.outcomes.cadence import ensure_baseline
+    from clinic.reminders.models import AppointmentResponse
+
+    today = date(2026, 3, 10)
+    with time_machine.travel(local(today, 8), tick=False):
+        course = make_course()
+        wanted = make_appointment(course, local(today, 9))
+        confirmed = make_appointment(course, local(today, 11), sequence=2)
+        ensure_baseline(course, today)
+        for appointment, kind in ((wanted, "change"), (confirmed, "confirm")):
+            db.session.add(
+                AppointmentResponse(
+                    appointment_id=appointment.id,
+                    patient_id=course.patient_id,
+                    revision=appointment.revision,
+                    appointment_starts_at=appointment.starts_at,
+                    kind=kind,
+                )
+            )
+        db.session.commit()
+        login(client, front_desk)
+        page = client.get("/schedule?date=2026-03-10").get_data(as_text=True)
+        assert page.count("Check in") == 2
+        assert "change requested" in page.lower()
+        assert "Confirmed" in page
+        assert "questionnaire due" in page.lower()
+        response = client.post(
+            f"/appointments/{wanted.id}/check-in",
+            data={"next": "/schedule?date=2026-03-10"},
+        )
+        assert response.status_code == 302
+        assert response.headers["Location"].endswith("/schedule?date=2026-03-10")
+        db.session.refresh(wanted)
+        assert wanted.status == "checked_in"
