@@ -11,6 +11,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.auth.models import User
@@ -57,14 +58,14 @@ def _report(form: Any, error: DomainError) -> int:
 # --- Prescribing -----------------------------------------------------------------------
 
 
-def _prescriber_choices() -> list[tuple[int, str]]:
+def _prescriber_choices() -> list[SelectChoice]:
     users = db.session.scalars(
         select(User)
         .where(User.active.is_(True), User.role.in_((Role.CLINICIAN, Role.ADMIN)))
         .order_by(User.name)
         .limit(200)
     ).all()
-    return [(user.id, user.name) for user in users]
+    return [SelectChoice(user.id, user.name) for user in users]
 
 
 @bp.route("/patients/<int:patient_id>/courses/new", methods=["GET", "POST"])
@@ -73,7 +74,7 @@ def new(patient_id: int) -> Any:
     patient = db.session.get(Patient, patient_id) or abort(404)
     form = PrescribeForm()
     form.protocol.choices = [
-        (p.code, f"{p.name} ({p.default_sessions} sessions, {p.intensity_pct_mt} %MT)")
+        SelectChoice(p.code, f"{p.name} ({p.default_sessions} sessions, {p.intensity_pct_mt} %MT)")
         for p in services.list_protocols()
     ]
     form.prescriber_id.choices = _prescriber_choices()
@@ -85,8 +86,11 @@ def new(patient_id: int) -> Any:
         .order_by(Authorization.id.desc())
         .limit(20)
     ).all()
-    form.authorization_id.choices = [(0, "None")] + [
-        (a.id, f"{a.payer} {a.number or ''} ({a.sessions_authorized} sessions)".replace("  ", " "))
+    form.authorization_id.choices = [SelectChoice(0, "None")] + [
+        SelectChoice(
+            a.id,
+            f"{a.payer} {a.number or ''} ({a.sessions_authorized} sessions)".replace("  ", " "),
+        )
         for a in authorizations
     ]
     screening = services.latest_screening(patient.id)
@@ -168,7 +172,7 @@ def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None)
     appointments = services.course_appointments(course.id, limit=MAX_CALENDAR_APPOINTMENTS)
     status_form = status_form or CourseStatusForm()
     choices = services.allowed_statuses(course, is_admin=current_user.role == Role.ADMIN)
-    status_form.status.choices = [(status, STATUS_LABELS[status]) for status in choices]
+    status_form.status.choices = [SelectChoice(status, STATUS_LABELS[status]) for status in choices]
     now = clock.now()
     return render_template(
         "courses/detail.html",

@@ -12,6 +12,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.auth.models import User
@@ -90,13 +91,13 @@ def week() -> Any:
     )
 
 
-def _technician_choices() -> list[tuple[int, str]]:
+def _technician_choices() -> list[SelectChoice]:
     users = db.session.scalars(
         select(User)
         .where(User.role.in_(("technician", "clinician")), User.active.is_(True))
         .order_by(User.name)
     )
-    return [(0, "Not assigned")] + [(user.id, user.name) for user in users]
+    return [SelectChoice(0, "Not assigned")] + [SelectChoice(user.id, user.name) for user in users]
 
 
 @bp.route("/schedule/appointments/<int:appointment_id>/move", methods=["GET", "POST"])
@@ -107,8 +108,8 @@ def move(appointment_id: int) -> Any:
     form = MoveForm()
     free = services.free_starts(appointment.id, day)
     names = {device.id: device.name for device in services.list_devices()}
-    form.slot.choices = [("", "Keep the current time and chair")] + [
-        (
+    form.slot.choices = [SelectChoice("", "Keep the current time and chair")] + [
+        SelectChoice(
             f"{place.device_id}|{place.starts_at.isoformat()}",
             f"{clock.to_local(place.starts_at):%H:%M} on {names.get(place.device_id, '?')}",
         )
@@ -175,8 +176,8 @@ def book_course(course_id: int) -> Any:
     course = services.get_course(course_id)
     counts = services.course_counts(course.id)
     form = BookCourseForm()
-    form.device_id.choices = [(0, "Any free chair")] + [
-        (device.id, device.name) for device in services.list_devices(active_only=True)
+    form.device_id.choices = [SelectChoice(0, "Any free chair")] + [
+        SelectChoice(device.id, device.name) for device in services.list_devices(active_only=True)
     ]
     plan, status = None, 200
     if request.method == "GET":
