@@ -44,10 +44,11 @@ def _day_arg(name: str = "date") -> date:
     return day
 
 
-def _mine() -> bool:
-    """Technicians see their own sessions unless they ask for everyone's."""
+def _only_technician() -> int | None:
+    """Whose sessions the board and the week show: technicians see their own unless they
+    ask for everyone's (`mine=0`); None shows everyone's."""
     default = "1" if current_user.role == "technician" else "0"
-    return request.args.get("mine", default) == "1"
+    return current_user.id if request.args.get("mine", default) == "1" else None
 
 
 def _local(value: datetime) -> datetime:
@@ -62,13 +63,12 @@ def _local(value: datetime) -> datetime:
 @requires(Permission.READ)
 def board() -> Any:
     day = _day_arg()
-    mine = _mine()
-    layout = services.day_board(day, technician_id=current_user.id if mine else None)
+    technician_id = _only_technician()
     return render_template(
         "scheduling/board.html",
-        board=layout,
+        board=services.day_board(day, technician_id=technician_id),
         day=day,
-        mine=mine,
+        mine=technician_id is not None,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
     )
@@ -79,13 +79,12 @@ def board() -> Any:
 def week() -> Any:
     day = _day_arg()
     monday = day - timedelta(days=day.weekday())
-    mine = _mine()
-    view = services.week_view(monday, technician_id=current_user.id if mine else None)
+    technician_id = _only_technician()
     return render_template(
         "scheduling/week.html",
-        view=view,
+        view=services.week_view(monday, technician_id=technician_id),
         monday=monday,
-        mine=mine,
+        mine=technician_id is not None,
         previous_week=monday - timedelta(days=7),
         next_week=monday + timedelta(days=7),
     )
