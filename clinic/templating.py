@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_login import current_user
@@ -28,10 +27,6 @@ def local_date(value: datetime | date | None, fmt: str = "%a %d %b %Y") -> str:
     if isinstance(value, datetime):
         return clock.to_local(value).strftime(fmt)
     return value.strftime(fmt)
-
-
-def in_zone(value: datetime, zone: str) -> datetime:
-    return value.astimezone(ZoneInfo(zone))
 
 
 def can(permission: str) -> bool:

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from clinic.alerts import services
 from clinic.alerts.models import ALERT_KINDS, STATUSES
+from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.auth.permissions import Permission, requires
 from clinic.extensions import db
 
@@ -19,8 +20,8 @@ blp = Blueprint("alerts_api", __name__, description="Alerts")
 class AlertQuerySchema(ma.Schema):
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
     kind = ma.fields.String(validate=ma.validate.OneOf(ALERT_KINDS))
-    patient_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=services.MAX_ID))
-    limit = ma.fields.Integer(load_default=200, validate=ma.validate.Range(min=1, max=1000))
+    patient_id = id_filter()
+    limit = limit_param()
 
 
 class AlertSchema(ma.Schema):
@@ -44,8 +45,7 @@ class AlertSchema(ma.Schema):
     data = ma.fields.Dict(allow_none=True)
 
 
-class AlertListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(AlertSchema))
+AlertListSchema = list_schema(AlertSchema)
 
 
 class AcknowledgeSchema(ma.Schema):

@@ -7,8 +7,8 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
+from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.audit import services
-from clinic.audit.forms import MAX_ID
 from clinic.auth.permissions import Permission, requires
 
 blp = Blueprint("audit_api", __name__, description="Audit trail (admin)")
@@ -16,10 +16,10 @@ blp = Blueprint("audit_api", __name__, description="Audit trail (admin)")
 
 class AuditQuerySchema(ma.Schema):
     entity_type = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
-    entity_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
-    actor_id = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
+    entity_id = id_filter()
+    actor_id = id_filter()
     action = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
-    limit = ma.fields.Integer(load_default=200, validate=ma.validate.Range(min=1, max=1000))
+    limit = limit_param()
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=10**7))
 
 
@@ -34,8 +34,7 @@ class AuditEventSchema(ma.Schema):
     address = ma.fields.String(allow_none=True)
 
 
-class AuditListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(AuditEventSchema))
+AuditListSchema = list_schema(AuditEventSchema, "AuditListSchema")
 
 
 @blp.route("/audit")

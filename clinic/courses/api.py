@@ -8,14 +8,13 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api.schemas import MAX_ID, list_schema
 from clinic.auth.permissions import Permission, requires
 from clinic.courses import services
 from clinic.courses.models import COURSE_STATUSES, PATTERNS
 from clinic.extensions import db
 
 blp = Blueprint("courses_api", __name__, description="Protocols and treatment courses")
-
-MAX_ID = 2**31 - 1
 
 
 class WholeNumber(ma.fields.Integer):
@@ -65,8 +64,7 @@ class ProtocolSchema(ma.Schema):
     active = ma.fields.Boolean()
 
 
-class ProtocolListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ProtocolSchema))
+ProtocolListSchema = list_schema(ProtocolSchema)
 
 
 class ProtocolQuerySchema(ma.Schema):
@@ -190,8 +188,7 @@ class CourseSchema(ma.Schema):
     authorization = ma.fields.Nested(AuthorizationOutSchema, allow_none=True)
 
 
-class CourseListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(CourseSchema))
+CourseListSchema = list_schema(CourseSchema)
 
 
 @blp.route("/protocols")

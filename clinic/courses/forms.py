@@ -14,6 +14,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.courses import services
@@ -108,7 +109,8 @@ class CourseEditForm(FlaskForm):
 
 class CourseStatusForm(FlaskForm):
     status = SelectField(
-        "New status", choices=[(status, STATUS_LABELS[status]) for status in COURSE_STATUSES]
+        "New status",
+        choices=[SelectChoice(status, STATUS_LABELS[status]) for status in COURSE_STATUSES],
     )
     reason = TextAreaField(
         "Reason",
@@ -172,7 +174,7 @@ class ProtocolForm(_ProtocolValues, FlaskForm):
         "Intensity (% of motor threshold)", validators=[InputRequired()]
     )
     default_sessions = IntegerField("Default sessions", validators=[InputRequired()])
-    pattern = SelectField("Pattern", choices=[(p, PATTERN_LABELS[p]) for p in PATTERNS])
+    pattern = SelectField("Pattern", choices=[SelectChoice(p, PATTERN_LABELS[p]) for p in PATTERNS])
     sessions_per_day = IntegerField(
         "Sessions a day", default=1, validators=[InputRequired()], description="Accelerated only."
     )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.auth.models import User
@@ -54,17 +57,41 @@ def _report(form: Any, error: DomainError) -> int:
     return 409 if error.status == 409 else 422
 
 
+@dataclass
+class Submission:
+    """How a form post went: `saved` (and committed) with the service's `result`, or the
+    `status` to show the form again with (200 first shown, 422/409 refused)."""
+
+    saved: bool
+    status: int
+    result: Any = None
+
+
+def _submit(form: FlaskForm, action: Callable[[], Any]) -> Submission:
+    """Validate the form and run the one service call; commit it, or roll back and put the
+    service's refusal on the form."""
+    if not form.validate_on_submit():
+        return Submission(saved=False, status=422 if form.is_submitted() else 200)
+    try:
+        result = action()
+    except DomainError as error:
+        db.session.rollback()
+        return Submission(saved=False, status=_report(form, error))
+    db.session.commit()
+    return Submission(saved=True, status=200, result=result)
+
+
 # --- Prescribing -----------------------------------------------------------------------
 
 
-def _prescriber_choices() -> list[tuple[int, str]]:
+def _prescriber_choices() -> list[SelectChoice]:
     users = db.session.scalars(
         select(User)
         .where(User.active.is_(True), User.role.in_((Role.CLINICIAN, Role.ADMIN)))
         .order_by(User.name)
         .limit(200)
     ).all()
-    return [(user.id, user.name) for user in users]
+    return [SelectChoice(user.id, user.name) for user in users]
 
 
 @bp.route("/patients/<int:patient_id>/courses/new", methods=["GET", "POST"])
@@ -73,7 +100,7 @@ def new(patient_id: int) -> Any:
     patient = db.session.get(Patient, patient_id) or abort(404)
     form = PrescribeForm()
     form.protocol.choices = [
-        (p.code, f"{p.name} ({p.default_sessions} sessions, {p.intensity_pct_mt} %MT)")
+        SelectChoice(p.code, f"{p.name} ({p.default_sessions} sessions, {p.intensity_pct_mt} %MT)")
         for p in services.list_protocols()
     ]
     form.prescriber_id.choices = _prescriber_choices()
@@ -85,43 +112,40 @@ def new(patient_id: int) -> Any:
         .order_by(Authorization.id.desc())
         .limit(20)
     ).all()
-    form.authorization_id.choices = [(0, "None")] + [
-        (a.id, f"{a.payer} {a.number or ''} ({a.sessions_authorized} sessions)".replace("  ", " "))
+    form.authorization_id.choices = [SelectChoice(0, "None")] + [
+        SelectChoice(
+            a.id,
+            f"{a.payer} {a.number or ''} ({a.sessions_authorized} sessions)".replace("  ", " "),
+        )
         for a in authorizations
     ]
     screening = services.latest_screening(patient.id)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            course = services.prescribe_course(
-                patient.id,
-                form.protocol.data,
-                planned_sessions=form.planned_sessions.data,
-                prescribed_pct_mt=form.prescribed_pct_mt.data,
-                pct_mt_reason=form.pct_mt_reason.data,
-                target=form.target.data,
-                notes=form.notes.data,
-                prescriber_id=form.prescriber_id.data,
-                authorization=form.new_authorization(),
-                authorization_id=form.authorization_id.data or None,
-                actor_id=current_user.id,
-            )
-        except DomainError as error:
-            db.session.rollback()
-            status = _report(form, error)
-        else:
-            db.session.commit()
-            flash("Course prescribed.", "success")
-            return redirect(url_for("courses.detail", course_id=course.id))
-    elif form.is_submitted():
-        status = 422
+    submission = _submit(
+        form,
+        lambda: services.prescribe_course(
+            patient.id,
+            form.protocol.data,
+            planned_sessions=form.planned_sessions.data,
+            prescribed_pct_mt=form.prescribed_pct_mt.data,
+            pct_mt_reason=form.pct_mt_reason.data,
+            target=form.target.data,
+            notes=form.notes.data,
+            prescriber_id=form.prescriber_id.data,
+            authorization=form.new_authorization(),
+            authorization_id=form.authorization_id.data or None,
+            actor_id=current_user.id,
+        ),
+    )
+    if submission.saved:
+        flash("Course prescribed.", "success")
+        return redirect(url_for("courses.detail", course_id=submission.result.id))
     return render_template(
         "courses/new.html",
         form=form,
         patient=patient,
         screening=screening,
         chart_url=url_for("patients.chart", patient_id=patient.id),
-    ), status
+    ), submission.status
 
 
 # --- The course page -------------------------------------------------------------------
@@ -168,7 +192,7 @@ def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None)
     appointments = services.course_appointments(course.id, limit=MAX_CALENDAR_APPOINTMENTS)
     status_form = status_form or CourseStatusForm()
     choices = services.allowed_statuses(course, is_admin=current_user.role == Role.ADMIN)
-    status_form.status.choices = [(status, STATUS_LABELS[status]) for status in choices]
+    status_form.status.choices = [SelectChoice(status, STATUS_LABELS[status]) for status in choices]
     now = clock.now()
     return render_template(
         "courses/detail.html",
@@ -203,21 +227,16 @@ def detail(course_id: int) -> Any:
 def change_status(course_id: int) -> Any:
     course = services.get_course(course_id)
     form = CourseStatusForm()
-    if form.validate_on_submit():
-        try:
-            services.set_course_status(
-                course, form.status.data, form.reason.data, actor_id=current_user.id
-            )
-        except DomainError as error:
-            db.session.rollback()
-            status = _report(form, error)
-        else:
-            db.session.commit()
-            flash(f"The course is now {STATUS_LABELS[course.status].lower()}.", "success")
-            return redirect(url_for("courses.detail", course_id=course.id))
-    else:
-        status = 422
-    return _course_page(course_id, status_form=form), status
+    submission = _submit(
+        form,
+        lambda: services.set_course_status(
+            course, form.status.data, form.reason.data, actor_id=current_user.id
+        ),
+    )
+    if submission.saved:
+        flash(f"The course is now {STATUS_LABELS[course.status].lower()}.", "success")
+        return redirect(url_for("courses.detail", course_id=course.id))
+    return _course_page(course_id, status_form=form), submission.status
 
 
 @bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
@@ -225,21 +244,18 @@ def change_status(course_id: int) -> Any:
 def edit(course_id: int) -> Any:
     course = services.get_course(course_id)
     form = CourseEditForm(obj=course)
-    status = 200
-    if form.validate_on_submit():
-        changes = {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
-        try:
-            services.update_course(course, changes, actor_id=current_user.id)
-        except DomainError as error:
-            db.session.rollback()
-            status = _report(form, error)
-        else:
-            db.session.commit()
-            flash("Course updated.", "success")
-            return redirect(url_for("courses.detail", course_id=course.id))
-    elif form.is_submitted():
-        status = 422
-    return render_template("courses/edit.html", form=form, course=course), status
+    submission = _submit(
+        form,
+        lambda: services.update_course(
+            course,
+            {name: field.data for name, field in form._fields.items() if name != "csrf_token"},
+            actor_id=current_user.id,
+        ),
+    )
+    if submission.saved:
+        flash("Course updated.", "success")
+        return redirect(url_for("courses.detail", course_id=course.id))
+    return render_template("courses/edit.html", form=form, course=course), submission.status
 
 
 # --- Protocol administration -----------------------------------------------------------
@@ -258,20 +274,15 @@ def admin_protocols() -> Any:
 @requires(Permission.ADMINISTER)
 def admin_protocol_new() -> Any:
     form = ProtocolForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            protocol = services.create_protocol(form.values(), actor_id=current_user.id)
-        except DomainError as error:
-            db.session.rollback()
-            status = _report(form, error)
-        else:
-            db.session.commit()
-            flash(f"Protocol {protocol.code} added.", "success")
-            return redirect(url_for("courses.admin_protocols"))
-    elif form.is_submitted():
-        status = 422
-    return render_template("courses/admin_protocol_form.html", form=form, protocol=None), status
+    submission = _submit(
+        form, lambda: services.create_protocol(form.values(), actor_id=current_user.id)
+    )
+    if submission.saved:
+        flash(f"Protocol {submission.result.code} added.", "success")
+        return redirect(url_for("courses.admin_protocols"))
+    return render_template(
+        "courses/admin_protocol_form.html", form=form, protocol=None
+    ), submission.status
 
 
 @bp.route("/admin/protocols/<code>", methods=["GET", "POST"])
@@ -282,19 +293,15 @@ def admin_protocol_edit(code: str) -> Any:
     form = form_class(obj=protocol)
     if not protocol.is_preset:
         form.code.render_kw = {"readonly": True}
-    status = 200
-    if form.validate_on_submit():
-        try:
-            services.update_protocol(
-                protocol, {**form.values(), "code": protocol.code}, actor_id=current_user.id
-            )
-        except DomainError as error:
-            db.session.rollback()
-            status = _report(form, error)
-        else:
-            db.session.commit()
-            flash(f"Protocol {protocol.code} saved.", "success")
-            return redirect(url_for("courses.admin_protocols"))
-    elif form.is_submitted():
-        status = 422
-    return render_template("courses/admin_protocol_form.html", form=form, protocol=protocol), status
+    submission = _submit(
+        form,
+        lambda: services.update_protocol(
+            protocol, {**form.values(), "code": protocol.code}, actor_id=current_user.id
+        ),
+    )
+    if submission.saved:
+        flash(f"Protocol {protocol.code} saved.", "success")
+        return redirect(url_for("courses.admin_protocols"))
+    return render_template(
+        "courses/admin_protocol_form.html", form=form, protocol=protocol
+    ), submission.status

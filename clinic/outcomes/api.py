@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.auth.permissions import Permission, requires
 from clinic.extensions import db
 from clinic.outcomes import services
@@ -46,12 +47,11 @@ class ResponseSchema(ma.Schema):
 
 class ResponseQuerySchema(ma.Schema):
     instrument = ma.fields.String(validate=ma.validate.Length(max=20))
-    course_id = ma.fields.Integer(validate=_ID)
-    limit = ma.fields.Integer(load_default=200, validate=ma.validate.Range(min=1, max=1000))
+    course_id = id_filter()
+    limit = limit_param()
 
 
-class ResponseListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ResponseSchema))
+ResponseListSchema = list_schema(ResponseSchema)
 
 
 class LinkCreateSchema(ma.Schema):

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, PasswordField, RadioField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.alerts.services import MAX_NOTE_LENGTH
@@ -27,7 +28,7 @@ def _questionnaire_form_class(code: str) -> type[FlaskForm]:
     fields: dict[str, Any] = {
         f"item_{item.number}": RadioField(
             f"{item.number}. {item.text}",
-            choices=[(v, answer_label(item, v)) for v in range(item.min, item.max + 1)],
+            choices=[SelectChoice(v, answer_label(item, v)) for v in range(item.min, item.max + 1)],
             coerce=int,
             validators=[InputRequired(message="Please choose an answer.")],
         )
@@ -45,8 +46,10 @@ def answers_of(form: FlaskForm, instrument: Instrument) -> list[int]:
     return [form[f"item_{item.number}"].data for item in instrument.items]
 
 
-def instrument_choices() -> list[tuple[str, str]]:
-    return [(code, f"{code} \u2013 {spec.name}") for code, spec in default_catalog().items()]
+def instrument_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice(code, f"{code} \u2013 {spec.name}") for code, spec in default_catalog().items()
+    ]
 
 
 class InstrumentForm(FlaskForm):

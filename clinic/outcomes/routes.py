@@ -85,18 +85,29 @@ def link_page(token: str) -> Response:
 # Tablet mode at the desk ----------------------------------------------------------------
 
 
+def _chosen_instrument(prefix: str) -> str | None:
+    """The questionnaire picked in one of the responses page's choosers (`prefix` tells the
+    tablet's from the link's); None when nothing valid was picked."""
+    form = InstrumentForm(prefix=prefix)
+    return form.instrument.data if form.validate_on_submit() else None
+
+
+def _choose_a_questionnaire(patient_id: int) -> Response:
+    flash("Choose a questionnaire.", "error")
+    return redirect(url_for("outcomes.patient_responses", patient_id=patient_id))
+
+
 @bp.route("/patients/<int:patient_id>/tablet", methods=["POST"])
 @requires(Permission.ENTER_RESPONSES)
 def tablet_start(patient_id: int) -> Response:
     """Hand the tablet to the patient: from now on it shows only the questionnaire."""
     patient = services.get_patient(patient_id)
-    form = InstrumentForm(prefix="tablet")
-    if not form.validate_on_submit():
-        flash("Choose a questionnaire.", "error")
-        return redirect(url_for("outcomes.patient_responses", patient_id=patient.id))
+    instrument = _chosen_instrument("tablet")
+    if instrument is None:
+        return _choose_a_questionnaire(patient.id)
     session[TABLET_SESSION_KEY] = {
         "patient_id": patient.id,
-        "instrument": form.instrument.data,
+        "instrument": instrument,
         "done": False,
         "crisis": False,
     }
@@ -238,13 +249,10 @@ def _saved_message(instrument: Instrument, response: QuestionnaireResponse) -> s
 def link_new(patient_id: int) -> Any:
     """Create a link and show its URL once (it is not stored in readable form)."""
     patient = services.get_patient(patient_id)
-    form = InstrumentForm(prefix="link")
-    if not form.validate_on_submit():
-        flash("Choose a questionnaire.", "error")
-        return redirect(url_for("outcomes.patient_responses", patient_id=patient.id))
-    link, url = services.create_link(
-        patient.id, form.instrument.data or "", actor_id=current_user.id
-    )
+    instrument = _chosen_instrument("link")
+    if instrument is None:
+        return _choose_a_questionnaire(patient.id)
+    link, url = services.create_link(patient.id, instrument, actor_id=current_user.id)
     responses = services.list_responses(patient.id, viewer_id=current_user.id, limit=100)
     db.session.commit()
     return (

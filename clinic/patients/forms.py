@@ -17,6 +17,7 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.patients import icd10
@@ -24,9 +25,15 @@ from clinic.patients.models import Patient
 from clinic.patients.screening import SCREENING_ITEMS
 from clinic.patients.services import SEXES
 
-SEX_CHOICES = [("", "Not recorded")] + [(sex, sex.capitalize()) for sex in SEXES]
-CHANNEL_CHOICES = [("none", "No reminders"), ("sms", "Text message (SMS)"), ("email", "Email")]
-YES_NO = [("yes", "Yes"), ("no", "No")]
+SEX_CHOICES = [SelectChoice("", "Not recorded")] + [
+    SelectChoice(sex, sex.capitalize()) for sex in SEXES
+]
+CHANNEL_CHOICES = [
+    SelectChoice("none", "No reminders"),
+    SelectChoice("sms", "Text message (SMS)"),
+    SelectChoice("email", "Email"),
+]
+YES_NO = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
 
 
 class SearchForm(FlaskForm):

@@ -179,48 +179,58 @@ def sign_off(screening_id: int) -> Any:
     ), _status(form)
 
 
+def _chart_record_form(
+    form: FlaskForm,
+    save: Callable[[], Any],
+    *,
+    section: str,
+    saved_message: Callable[[Any], str],
+    page: Callable[[], dict[str, Any]],
+) -> Any:
+    """The add or edit page of a record listed in a section of the chart: saved, it goes
+    back to that section; refused, the form is shown again with what `page()` describes
+    (called after the failed save, so it reads the record as it is now)."""
+    saved = _submit(form, save)
+    if saved is not None:
+        flash(saved_message(saved), "success")
+        return redirect(url_for("patients.chart", patient_id=saved.patient_id, _anchor=section))
+    return render_template("patients/record_form.html", form=form, **page()), _status(form)
+
+
 @bp.route("/<int:patient_id>/medications/new", methods=["GET", "POST"])
 @requires(Permission.EDIT_PATIENTS)
 def new_medication(patient_id: int) -> Any:
     patient = services.get_patient(patient_id)
     form = MedicationTrialForm()
-    trial = _submit(
+    return _chart_record_form(
         form,
         lambda: services.add_medication_trial(patient_id, form.values(), actor_id=current_user.id),
+        section="medications",
+        saved_message=lambda trial: f"Medication trial {trial.drug} added.",
+        page=lambda: {"patient": patient, "title": "Add a medication trial"},
     )
-    if trial is not None:
-        flash(f"Medication trial {trial.drug} added.", "success")
-        return redirect(url_for("patients.chart", patient_id=patient_id, _anchor="medications"))
-    return render_template(
-        "patients/record_form.html",
-        form=form,
-        patient=patient,
-        title="Add a medication trial",
-    ), _status(form)
 
 
 @bp.route("/medications/<int:trial_id>/edit", methods=["GET", "POST"])
 @requires(Permission.EDIT_PATIENTS)
 def edit_medication(trial_id: int) -> Any:
-    trial = services.get_medication_trial(trial_id)
-    form = MedicationTrialForm(obj=trial)
-    saved = _submit(
+    form = MedicationTrialForm(obj=services.get_medication_trial(trial_id))
+
+    def page() -> dict[str, Any]:
+        trial = services.get_medication_trial(trial_id)
+        return {
+            "patient": trial.patient,
+            "title": f"Edit medication trial: {trial.drug}",
+            "delete_url": url_for("patients.delete_medication", trial_id=trial.id),
+        }
+
+    return _chart_record_form(
         form,
         lambda: services.update_medication_trial(trial_id, form.values(), actor_id=current_user.id),
+        section="medications",
+        saved_message=lambda _trial: "Medication trial saved.",
+        page=page,
     )
-    if saved is not None:
-        flash("Medication trial saved.", "success")
-        return redirect(
-            url_for("patients.chart", patient_id=saved.patient_id, _anchor="medications")
-        )
-    trial = services.get_medication_trial(trial_id)
-    return render_template(
-        "patients/record_form.html",
-        form=form,
-        patient=trial.patient,
-        title=f"Edit medication trial: {trial.drug}",
-        delete_url=url_for("patients.delete_medication", trial_id=trial.id),
-    ), _status(form)
 
 
 @bp.route("/medications/<int:trial_id>/delete", methods=["POST"])
@@ -237,41 +247,33 @@ def delete_medication(trial_id: int) -> Any:
 def new_authorization(patient_id: int) -> Any:
     patient = services.get_patient(patient_id)
     form = AuthorizationForm()
-    authorization = _submit(
+    return _chart_record_form(
         form,
         lambda: services.add_authorization(patient_id, form.values(), actor_id=current_user.id),
+        section="authorizations",
+        saved_message=lambda authorization: f"Authorization from {authorization.payer} added.",
+        page=lambda: {"patient": patient, "title": "Add an insurance authorization"},
     )
-    if authorization is not None:
-        flash(f"Authorization from {authorization.payer} added.", "success")
-        return redirect(url_for("patients.chart", patient_id=patient_id, _anchor="authorizations"))
-    return render_template(
-        "patients/record_form.html",
-        form=form,
-        patient=patient,
-        title="Add an insurance authorization",
-    ), _status(form)
 
 
 @bp.route("/authorizations/<int:authorization_id>/edit", methods=["GET", "POST"])
 @requires(Permission.EDIT_PATIENTS)
 def edit_authorization(authorization_id: int) -> Any:
-    authorization = services.get_authorization(authorization_id)
-    form = AuthorizationForm(obj=authorization)
-    saved = _submit(
+    form = AuthorizationForm(obj=services.get_authorization(authorization_id))
+
+    def page() -> dict[str, Any]:
+        authorization = services.get_authorization(authorization_id)
+        return {
+            "patient": authorization.patient,
+            "title": f"Edit authorization from {authorization.payer}",
+        }
+
+    return _chart_record_form(
         form,
         lambda: services.update_authorization(
             authorization_id, form.values(), actor_id=current_user.id
         ),
+        section="authorizations",
+        saved_message=lambda _authorization: "Authorization saved.",
+        page=page,
     )
-    if saved is not None:
-        flash("Authorization saved.", "success")
-        return redirect(
-            url_for("patients.chart", patient_id=saved.patient_id, _anchor="authorizations")
-        )
-    authorization = services.get_authorization(authorization_id)
-    return render_template(
-        "patients/record_form.html",
-        form=form,
-        patient=authorization.patient,
-        title=f"Edit authorization from {authorization.payer}",
-    ), _status(form)

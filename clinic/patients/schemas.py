@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from clinic.api.schemas import limit_param, list_schema
 from clinic.patients.screening import SCREENING_ITEMS
 
 
@@ -81,13 +82,12 @@ class PatientSchema(ma.Schema):
     updated_at = ma.fields.AwareDateTime()
 
 
-class PatientListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(PatientSchema))
+PatientListSchema = list_schema(PatientSchema)
 
 
 class PatientSearchSchema(ma.Schema):
     q = ma.fields.String(load_default="", metadata={"description": "name or MRN fragment"})
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+    limit = limit_param(default=50, maximum=200)
 
 
 class ScreeningItemSchema(ma.Schema):
@@ -96,8 +96,7 @@ class ScreeningItemSchema(ma.Schema):
     class_ = ma.fields.String(attribute="item_class", data_key="class")
 
 
-class ScreeningItemListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ScreeningItemSchema))
+ScreeningItemListSchema = list_schema(ScreeningItemSchema)
 
 
 class ScreeningInputSchema(ma.Schema):
@@ -129,8 +128,7 @@ class ScreeningSchema(ma.Schema):
     cleared_for_treatment = ma.fields.Boolean()
 
 
-class ScreeningListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ScreeningSchema))
+ScreeningListSchema = list_schema(ScreeningSchema)
 
 
 class SignOffSchema(ma.Schema):
@@ -157,8 +155,7 @@ class MedicationTrialSchema(MedicationTrialInputSchema):
     created_at = ma.fields.AwareDateTime()
 
 
-class MedicationTrialListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(MedicationTrialSchema))
+MedicationTrialListSchema = list_schema(MedicationTrialSchema)
 
 
 class AuthorizationInputSchema(ma.Schema):
@@ -181,5 +178,4 @@ class AuthorizationSchema(AuthorizationInputSchema):
     created_at = ma.fields.AwareDateTime()
 
 
-class AuthorizationListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(AuthorizationSchema))
+AuthorizationListSchema = list_schema(AuthorizationSchema)

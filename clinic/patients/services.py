@@ -330,6 +330,31 @@ def _clean_dated(
     return cleaned
 
 
+def _apply_chart_changes(
+    row: MedicationTrial | Authorization,
+    cleaned: Mapping[str, Any],
+    entity_type: str,
+    *,
+    actor_id: int | None,
+) -> list[str]:
+    """Set the cleaned values that differ on a row of the chart and audit their names once;
+    an edit that changes nothing writes nothing. Answers the changed names."""
+    changed = [name for name, value in cleaned.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, cleaned[name])
+    if changed:
+        db.session.flush()
+        record(
+            actor_id,
+            "update",
+            entity_type,
+            row.id,
+            patient_id=row.patient_id,
+            detail={"fields": changed},
+        )
+    return changed
+
+
 def add_medication_trial(
     patient: Patient | int, values: Mapping[str, Any], *, actor_id: int | None
 ) -> MedicationTrial:
@@ -353,19 +378,7 @@ def update_medication_trial(
 ) -> MedicationTrial:
     trial = get_medication_trial(trial_id)
     cleaned = _clean_dated(MEDICATION_CHECKS, changes, trial, ("start_date", "stop_date"))
-    changed = [name for name, value in cleaned.items() if getattr(trial, name) != value]
-    for name in changed:
-        setattr(trial, name, cleaned[name])
-    if changed:
-        db.session.flush()
-        record(
-            actor_id,
-            "update",
-            "medication_trial",
-            trial.id,
-            patient_id=trial.patient_id,
-            detail={"fields": changed},
-        )
+    if _apply_chart_changes(trial, cleaned, "medication_trial", actor_id=actor_id):
         events.medication_changed.send(None, patient=trial.patient, actor_id=actor_id)
     return trial
 
@@ -419,19 +432,7 @@ def update_authorization(
 ) -> Authorization:
     authorization = get_authorization(authorization_id)
     cleaned = _clean_dated(AUTHORIZATION_CHECKS, changes, authorization, ("valid_from", "valid_to"))
-    changed = [name for name, value in cleaned.items() if getattr(authorization, name) != value]
-    for name in changed:
-        setattr(authorization, name, cleaned[name])
-    if changed:
-        db.session.flush()
-        record(
-            actor_id,
-            "update",
-            "authorization",
-            authorization.id,
-            patient_id=authorization.patient_id,
-            detail={"fields": changed},
-        )
+    _apply_chart_changes(authorization, cleaned, "authorization", actor_id=actor_id)
     return authorization
 
 

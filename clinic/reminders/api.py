@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api.schemas import MAX_ID, id_filter, limit_param, list_schema
 from clinic.audit.services import record
 from clinic.auth.permissions import Permission, requires
 from clinic.extensions import db
@@ -16,14 +17,12 @@ from clinic.reminders.models import STATUSES
 
 blp = Blueprint("reminders_api", __name__, description="Reminders (the message outbox)")
 
-MAX_ID = 2**31 - 1
-
 
 class ReminderQuerySchema(ma.Schema):
-    patient_id = ma.fields.Integer(strict=False, validate=ma.validate.Range(min=1, max=MAX_ID))
-    appointment_id = ma.fields.Integer(strict=False, validate=ma.validate.Range(min=1, max=MAX_ID))
+    patient_id = id_filter()
+    appointment_id = id_filter()
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
-    limit = ma.fields.Integer(load_default=200, validate=ma.validate.Range(min=1, max=1000))
+    limit = limit_param()
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_ID))
 
 
@@ -42,8 +41,7 @@ class ReminderSchema(ma.Schema):
     last_error = ma.fields.String(allow_none=True)
 
 
-class ReminderListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ReminderSchema))
+ReminderListSchema = list_schema(ReminderSchema)
 
 
 @blp.route("/reminders")

@@ -370,7 +370,7 @@ def cancel_pending(
     return result.rowcount or 0
 
 
-def _patient_message_row(
+def _message_row(
     *,
     kind: str,
     channel: str,
@@ -424,7 +424,7 @@ def plan_questionnaire_link(
         "questionnaire_url": url,
     }
     payload = _Templates().render(QUESTIONNAIRE_LINK, channel, values).as_payload()
-    return _patient_message_row(
+    return _message_row(
         kind=QUESTIONNAIRE_LINK,
         channel=channel,
         patient=patient,
@@ -445,6 +445,30 @@ def _staff_payload(template: str, **context: Any) -> dict[str, str]:
         "text": render_template(f"reminders/email/{template}.txt", **context),
         "html": render_template(f"reminders/email/{template}.html", **context),
     }
+
+
+def _staff_email_row(
+    kind: str,
+    user: User,
+    *,
+    dedupe_key: str,
+    due: datetime,
+    expires_at: datetime | None,
+    payload: dict[str, Any],
+) -> Reminder | None:
+    """A message to a staff member: always by email, to their sign-in address, about no
+    patient (staff have no SMS consent or quiet hours)."""
+    return _message_row(
+        kind=kind,
+        channel="email",
+        patient=None,
+        user_id=user.id,
+        recipient=user.email,
+        dedupe_key=dedupe_key,
+        due=due,
+        expires_at=expires_at,
+        payload=payload,
+    )
 
 
 def _alerts_url() -> str:
@@ -471,12 +495,9 @@ def plan_alert_escalation(alert: Any, *, now: datetime) -> list[Reminder]:
     )
     rows = []
     for user in clinicians:
-        row = _patient_message_row(
-            kind=ALERT_ESCALATION,
-            channel="email",
-            patient=None,
-            user_id=user.id,
-            recipient=user.email,
+        row = _staff_email_row(
+            ALERT_ESCALATION,
+            user,
             dedupe_key=f"alert_escalation:{alert.id}:{user.id}",
             due=now,
             expires_at=None,
@@ -531,12 +552,9 @@ def plan_daily_schedules(now: datetime) -> dict[str, int]:
             entries=[{**e, "mine": e["mine"] == user.id} for e in entries],
             url=current_app.config["CLINIC_BASE_URL"] + "/",
         )
-        row = _patient_message_row(
-            kind=DAILY_SCHEDULE,
-            channel="email",
-            patient=None,
-            user_id=user.id,
-            recipient=user.email,
+        row = _staff_email_row(
+            DAILY_SCHEDULE,
+            user,
             dedupe_key=f"daily_schedule:{day.isoformat()}:{user.id}",
             due=now,
             expires_at=end.astimezone(now.tzinfo),

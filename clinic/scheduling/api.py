@@ -10,6 +10,7 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.audit.services import record
 from clinic.auth.permissions import Permission, requires
 from clinic.extensions import db
@@ -39,10 +40,6 @@ class LocalTime(ma.fields.Field):
 
 def _id(**kwargs: Any) -> ma.fields.Integer:
     return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
-
-
-def _query_id() -> ma.fields.Integer:
-    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))
 
 
 def _instant(**kwargs: Any) -> ma.fields.AwareDateTime:
@@ -79,8 +76,7 @@ class DevicePatchSchema(ma.Schema):
     active = ma.fields.Boolean()
 
 
-class DeviceListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(DeviceSchema))
+DeviceListSchema = list_schema(DeviceSchema)
 
 
 class MaintenanceSchema(ma.Schema):
@@ -91,8 +87,7 @@ class MaintenanceSchema(ma.Schema):
     reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
 
 
-class MaintenanceListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(MaintenanceSchema))
+MaintenanceListSchema = list_schema(MaintenanceSchema)
 
 
 @blp.route("/devices")
@@ -174,8 +169,7 @@ class HoursSchema(ma.Schema):
     closes_at = LocalTime(required=True)
 
 
-class HoursListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(HoursSchema))
+HoursListSchema = list_schema(HoursSchema)
 
 
 class ClosureSchema(ma.Schema):
@@ -184,8 +178,7 @@ class ClosureSchema(ma.Schema):
     reason = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
 
 
-class ClosureListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(ClosureSchema))
+ClosureListSchema = list_schema(ClosureSchema)
 
 
 class ClosureQuerySchema(ma.Schema):
@@ -275,8 +268,7 @@ class AppointmentSchema(ma.Schema):
     revision = ma.fields.Integer()
 
 
-class AppointmentListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(AppointmentSchema))
+AppointmentListSchema = list_schema(AppointmentSchema)
 
 
 class StatusChangeSchema(AppointmentSchema):
@@ -287,11 +279,11 @@ class AppointmentQuerySchema(ma.Schema):
     day = _day(data_key="date")
     first = _day(data_key="from")
     last = _day(data_key="to")
-    device_id = _query_id()
-    patient_id = _query_id()
-    course_id = _query_id()
-    technician_id = _query_id()
-    limit = ma.fields.Integer(load_default=2000, validate=ma.validate.Range(min=1, max=5000))
+    device_id = id_filter()
+    patient_id = id_filter()
+    course_id = id_filter()
+    technician_id = id_filter()
+    limit = limit_param(default=2000, maximum=5000)
 
     @ma.validates_schema
     def bounded(self, data: dict[str, Any], **kwargs: Any) -> None:

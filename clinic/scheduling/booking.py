@@ -118,7 +118,6 @@ class Occupancy:
         self._chunk_days = chunk_days
         self._ignore = ignore
         self._chunks: set[int] = set()
-        self._by_day: dict[date, list[Busy]] = {}
         self._by_device: dict[tuple[date, int], list[Busy]] = {}
         self._by_patient: dict[tuple[date, int], list[Busy]] = {}
 
@@ -138,14 +137,8 @@ class Occupancy:
                 self._index(local_day, busy)
 
     def _index(self, day: date, busy: Busy) -> None:
-        self._by_day.setdefault(day, []).append(busy)
         self._by_device.setdefault((day, busy.device_id), []).append(busy)
         self._by_patient.setdefault((day, busy.patient_id), []).append(busy)
-
-    def on_day(self, day: date) -> list[Busy]:
-        """Everything starting on `day` of the clinic's calendar."""
-        self._ensure(day)
-        return self._by_day.get(day, [])
 
     def of_device(self, day: date, device_id: int) -> list[Busy]:
         self._ensure(day)

@@ -12,6 +12,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.auth.models import User
@@ -45,10 +46,11 @@ def _day_arg(name: str = "date") -> date:
     return day
 
 
-def _mine() -> bool:
-    """Technicians see their own sessions unless they ask for everyone's."""
+def _only_technician() -> int | None:
+    """Whose sessions the board and the week show: technicians see their own unless they
+    ask for everyone's (`mine=0`); None shows everyone's."""
     default = "1" if current_user.role == "technician" else "0"
-    return request.args.get("mine", default) == "1"
+    return current_user.id if request.args.get("mine", default) == "1" else None
 
 
 def _local(value: datetime) -> datetime:
@@ -63,13 +65,12 @@ def _local(value: datetime) -> datetime:
 @requires(Permission.READ)
 def board() -> Any:
     day = _day_arg()
-    mine = _mine()
-    layout = services.day_board(day, technician_id=current_user.id if mine else None)
+    technician_id = _only_technician()
     return render_template(
         "scheduling/board.html",
-        board=layout,
+        board=services.day_board(day, technician_id=technician_id),
         day=day,
-        mine=mine,
+        mine=technician_id is not None,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
         # What the front desk must act on, shown on each block: questionnaires due today,
@@ -86,25 +87,24 @@ def board() -> Any:
 def week() -> Any:
     day = _day_arg()
     monday = day - timedelta(days=day.weekday())
-    mine = _mine()
-    view = services.week_view(monday, technician_id=current_user.id if mine else None)
+    technician_id = _only_technician()
     return render_template(
         "scheduling/week.html",
-        view=view,
+        view=services.week_view(monday, technician_id=technician_id),
         monday=monday,
-        mine=mine,
+        mine=technician_id is not None,
         previous_week=monday - timedelta(days=7),
         next_week=monday + timedelta(days=7),
     )
 
 
-def _technician_choices() -> list[tuple[int, str]]:
+def _technician_choices() -> list[SelectChoice]:
     users = db.session.scalars(
         select(User)
         .where(User.role.in_(("technician", "clinician")), User.active.is_(True))
         .order_by(User.name)
     )
-    return [(0, "Not assigned")] + [(user.id, user.name) for user in users]
+    return [SelectChoice(0, "Not assigned")] + [SelectChoice(user.id, user.name) for user in users]
 
 
 @bp.route("/schedule/appointments/<int:appointment_id>/move", methods=["GET", "POST"])
@@ -115,8 +115,8 @@ def move(appointment_id: int) -> Any:
     form = MoveForm()
     free = services.free_starts(appointment.id, day)
     names = {device.id: device.name for device in services.list_devices()}
-    form.slot.choices = [("", "Keep the current time and chair")] + [
-        (
+    form.slot.choices = [SelectChoice("", "Keep the current time and chair")] + [
+        SelectChoice(
             f"{place.device_id}|{place.starts_at.isoformat()}",
             f"{clock.to_local(place.starts_at):%H:%M} on {names.get(place.device_id, '?')}",
         )
@@ -183,8 +183,8 @@ def book_course(course_id: int) -> Any:
     course = services.get_course(course_id)
     counts = services.course_counts(course.id)
     form = BookCourseForm()
-    form.device_id.choices = [(0, "Any free chair")] + [
-        (device.id, device.name) for device in services.list_devices(active_only=True)
+    form.device_id.choices = [SelectChoice(0, "Any free chair")] + [
+        SelectChoice(device.id, device.name) for device in services.list_devices(active_only=True)
     ]
     plan, status = None, 200
     if request.method == "GET":
