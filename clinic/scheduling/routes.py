@@ -66,9 +66,10 @@ def _local(value: datetime) -> datetime:
 def board() -> Any:
     day = _day_arg()
     technician_id = _only_technician()
+    layout = services.day_board(day, technician_id=technician_id)
     return render_template(
         "scheduling/board.html",
-        board=services.day_board(day, technician_id=technician_id),
+        board=layout,
         day=day,
         mine=technician_id is not None,
         previous_day=day - timedelta(days=1),
