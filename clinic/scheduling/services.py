@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -490,8 +490,9 @@ def schedule_course(
             course_id=course.id,
             patient_id=course.patient_id,
             device_id=session.device_id,
-            starts_at=session.starts_at,
-            ends_at=session.ends_at,
+            # In UTC as the database gives them back: the answer is not reloaded.
+            starts_at=session.starts_at.astimezone(UTC),
+            ends_at=session.ends_at.astimezone(UTC),
             kind="treatment",
             status="scheduled",
             sequence=plan.first_sequence + index,
