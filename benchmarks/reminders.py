@@ -176,8 +176,10 @@ def _seed(count: int) -> None:
     db.session.commit()
 
 
-def run(count: int, batch_size: int) -> float:
-    """Seed, dispatch, and return messages per second (raises if any message is missing)."""
+def run(count: int, batch_size: int, url: str | None = None) -> float:
+    """Seed, dispatch, and return messages per second (raises if any message is missing).
+    `url` names an empty database to migrate (default: CLINIC_BENCH_DATABASE_URL, else a
+    temporary SQLite file)."""
     from flask_migrate import upgrade
 
     from clinic import clock, create_app
@@ -192,7 +194,9 @@ def run(count: int, batch_size: int) -> float:
     ready.wait(timeout=30)
     with tempfile.TemporaryDirectory() as workdir:
         url = (
-            os.environ.get("CLINIC_BENCH_DATABASE_URL") or f"sqlite:///{Path(workdir) / 'bench.db'}"
+            url
+            or os.environ.get("CLINIC_BENCH_DATABASE_URL")
+            or f"sqlite:///{Path(workdir) / 'bench.db'}"
         )
         app = create_app(
             {
@@ -207,7 +211,7 @@ def run(count: int, batch_size: int) -> float:
                 upgrade()
                 started = time.perf_counter()
                 _seed(count)
-                sys.stdout.write(
+                sys.stderr.write(
                     f"seeded {count} due reminders in {time.perf_counter() - started:.1f} s\n"
                 )
                 started, cpu_started = time.perf_counter(), time.process_time()
@@ -222,7 +226,7 @@ def run(count: int, batch_size: int) -> float:
     if counts.sent != count or counter.value != count:
         raise SystemExit(f"expected {count} sent, got {counts.as_dict()}, {counter.value} received")
     rate = count / elapsed
-    sys.stdout.write(
+    sys.stderr.write(
         f"reminders: dispatched {count} email reminders in {elapsed:.1f} s = {rate:.0f} per second "
         f"(goal {GOAL_PER_SECOND}, batch size {batch_size}; dispatcher CPU "
         f"{cpu * 1000 / count:.2f} ms a message)\n"

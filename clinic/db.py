@@ -7,6 +7,8 @@ UTC on the way out and refuses naive datetimes on the way in: a naive value is a
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -86,3 +88,33 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if serialised_writes.get() else "BEGIN")
+
+
+def scratch_postgres_database(
+    admin_url: str, prefix: str, *, template: str | None = None
+) -> tuple[str, Callable[[], None]]:
+    """Create a uniquely named PostgreSQL database (a copy of `template` when given) next
+    to the one `admin_url` names: (its URL, a function that drops it). The test suite
+    and the benchmarks each build their own databases this way."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            dbname=url.database,
+            autocommit=True,
+        ) as connection:
+            connection.execute(sql)
+
+    copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+    admin(f'CREATE DATABASE "{name}"{copy}')
+    return url.set(database=name).render_as_string(hide_password=False), lambda: admin(
+        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    )

@@ -27,7 +27,7 @@ from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
 from clinic import create_app
-from clinic.db import serialised_writes
+from clinic.db import scratch_postgres_database, serialised_writes
 from clinic.extensions import db
 from tests.factories import ApiClient, make_user
 
@@ -75,27 +75,9 @@ class TemplateDatabase:
             _migrate(f"sqlite:///{self.template}")
         else:
             assert PG_URL
-            self.admin_url = make_url(PG_URL)
-            self.template_name = f"clinic_tpl_{uuid.uuid4().hex[:10]}"
-            self._admin(f'CREATE DATABASE "{self.template_name}"')
-            _migrate(self._url(self.template_name))
-
-    def _url(self, name: str) -> str:
-        return self.admin_url.set(database=name).render_as_string(hide_password=False)
-
-    def _admin(self, sql: str) -> None:
-        import psycopg
-
-        url = self.admin_url
-        with psycopg.connect(
-            host=url.host or "127.0.0.1",
-            port=url.port or 5432,
-            user=url.username,
-            password=url.password,
-            dbname=url.database,
-            autocommit=True,
-        ) as connection:
-            connection.execute(sql)
+            url, self.drop_template = scratch_postgres_database(PG_URL, "clinic_tpl")
+            self.template_name = make_url(url).database
+            _migrate(url)
 
     def clone(self) -> tuple[str, Any]:
         """A fresh database for one test: (url, cleanup)."""
@@ -108,15 +90,12 @@ class TemplateDatabase:
                     Path(f"{path}{suffix}").unlink(missing_ok=True)
 
             return f"sqlite:///{path}", cleanup
-        name = f"clinic_t_{uuid.uuid4().hex[:10]}"
-        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template_name}" STRATEGY FILE_COPY')
-        return self._url(name), lambda: self._admin(
-            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        )
+        assert PG_URL
+        return scratch_postgres_database(PG_URL, "clinic_t", template=self.template_name)
 
     def drop(self) -> None:
         if self.backend == "postgresql":
-            self._admin(f'DROP DATABASE IF EXISTS "{self.template_name}" WITH (FORCE)')
+            self.drop_template()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

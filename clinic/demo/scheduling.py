@@ -202,7 +202,7 @@ def _course_days(
         length=timedelta(minutes=protocol.slot_minutes),
         device_id=lane[0],
     )
-    empty = booking.Occupancy(lambda _start, _end: (), calendar.tz)
+    empty = booking.Occupancy(lambda _spans, _patient_id: (), calendar.tz)
     plan = booking.plan_sessions(calendar, empty, request)
     return [session.starts_at.astimezone(calendar.tz).date() for session in plan.sessions]
 

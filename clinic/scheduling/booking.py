@@ -20,13 +20,16 @@ Rules (DOMAIN.md):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 STEP = timedelta(minutes=5)
+NEAR = timedelta(minutes=30)
+"""How far from the wanted start the planner looks before it reads the whole day."""
+PREFETCH_DAYS = 28
 HORIZON_DAYS = 365
 """A course that cannot be fully placed within a year of its start is refused."""
 TAPER_GROUPS = (3, 2, 1)
@@ -97,61 +100,89 @@ class Calendar:
         return self.devices.get(device_id, f"device {device_id}")
 
 
-class Occupancy:
-    """Who is busy when, loaded lazily in chunks of days as the planner walks forward.
+Span = tuple[datetime, datetime]
 
-    `load(start, end)` returns the live appointments overlapping that span; planned
-    sessions are added with `add` so later sessions of the same plan see them.
+
+class Occupancy:
+    """Who is busy when, loaded on demand and only as much as the planner looks at.
+
+    `load(spans, patient_id)` returns the live appointments overlapping any of `spans`
+    (only the patient's when `patient_id` is given), in one query. Chairs are loaded
+    per span of a day - usually the hour around the wanted time, the whole opening day
+    only when that is full - because a booking's cost is the rows it reads: a 36-session
+    course over whole days read thousands. A patient's appointments are loaded for
+    whole chunks of days (few rows, and one-a-day needs the whole day).
+    Planned sessions are added with `add` so later sessions of the same plan see them.
     `ignore` leaves out one appointment (the one being moved).
     """
 
     def __init__(
         self,
-        load: Callable[[datetime, datetime], Iterable[Busy]],
+        load: Callable[[Sequence[Span], int | None], Iterable[Busy]],
         tz: ZoneInfo,
         *,
-        chunk_days: int = 28,
+        patient_chunk_days: int = 91,
         ignore: int | None = None,
     ) -> None:
         self._load = load
         self._tz = tz
-        self._chunk_days = chunk_days
+        self._patient_chunk_days = patient_chunk_days
         self._ignore = ignore
-        self._chunks: set[int] = set()
+        self._covered: dict[date, list[Span]] = {}
+        self._patient_chunks: set[tuple[int, int]] = set()
+        self._seen: set[int] = set()
         self._by_device: dict[tuple[date, int], list[Busy]] = {}
         self._by_patient: dict[tuple[date, int], list[Busy]] = {}
 
-    def _ensure(self, day: date) -> None:
-        chunk = day.toordinal() // self._chunk_days
-        if chunk in self._chunks:
-            return
-        self._chunks.add(chunk)
-        first = date.fromordinal(chunk * self._chunk_days)
-        start = datetime.combine(first, time(0), tzinfo=self._tz)
-        end = datetime.combine(first + timedelta(days=self._chunk_days), time(0), tzinfo=self._tz)
-        for busy in self._load(start, end):
-            if busy.appointment_id is not None and busy.appointment_id == self._ignore:
-                continue
-            local_day = busy.starts_at.astimezone(self._tz).date()
-            if local_day.toordinal() // self._chunk_days == chunk:
-                self._index(local_day, busy)
+    def _take(self, rows: Iterable[Busy]) -> None:
+        for busy in rows:
+            if busy.appointment_id is not None:
+                if busy.appointment_id in self._seen or busy.appointment_id == self._ignore:
+                    continue
+                self._seen.add(busy.appointment_id)
+            self._index(busy.starts_at.astimezone(self._tz).date(), busy)
 
     def _index(self, day: date, busy: Busy) -> None:
         self._by_device.setdefault((day, busy.device_id), []).append(busy)
         self._by_patient.setdefault((day, busy.patient_id), []).append(busy)
 
-    def of_device(self, day: date, device_id: int) -> list[Busy]:
-        self._ensure(day)
+    def _whole_day(self, day: date) -> Span:
+        start = datetime.combine(day, time(0), tzinfo=self._tz)
+        return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=self._tz)
+
+    def covers(self, day: date, start: datetime, end: datetime) -> bool:
+        """Whether the chairs' appointments overlapping [start, end) of `day` are loaded."""
+        return any(lo <= start and end <= hi for lo, hi in self._covered.get(day, ()))
+
+    def cover(self, spans: Iterable[tuple[date, datetime, datetime]]) -> None:
+        """Load the chairs' appointments overlapping each (day, start, end) not yet
+        loaded, all in one query."""
+        todo = [(day, start, end) for day, start, end in spans if not self.covers(day, start, end)]
+        if not todo:
+            return
+        self._take(self._load([(start, end) for _day, start, end in todo], None))
+        for day, start, end in todo:
+            self._covered.setdefault(day, []).append((start, end))
+
+    def of_device(self, day: date, device_id: int, span: Span | None = None) -> list[Busy]:
+        """The chair's appointments starting on `day` that overlap `span` (the whole day
+        when None); others of that day may be included."""
+        self.cover([(day, *(span or self._whole_day(day)))])
         return self._by_device.get((day, device_id), [])
 
     def of_patient(self, day: date, patient_id: int) -> list[Busy]:
-        self._ensure(day)
+        """Everything of the patient's starting on `day`."""
+        chunk = day.toordinal() // self._patient_chunk_days
+        if (patient_id, chunk) not in self._patient_chunks:
+            self._patient_chunks.add((patient_id, chunk))
+            first = date.fromordinal(chunk * self._patient_chunk_days)
+            last = first + timedelta(days=self._patient_chunk_days - 1)
+            span = (self._whole_day(first)[0], self._whole_day(last)[1])
+            self._take(self._load([span], patient_id))
         return self._by_patient.get((day, patient_id), [])
 
     def add(self, busy: Busy) -> None:
-        day = busy.starts_at.astimezone(self._tz).date()
-        self._ensure(day)
-        self._index(day, busy)
+        self._index(busy.starts_at.astimezone(self._tz).date(), busy)
 
 
 @dataclass(frozen=True)
@@ -215,7 +246,7 @@ def device_clashes(
     if calendar.in_maintenance(device_id, starts_at, ends_at):
         return [Clash("maintenance", f"Device {name} is under maintenance then.")]
     day = starts_at.astimezone(calendar.tz).date()
-    for busy in occupancy.of_device(day, device_id):
+    for busy in occupancy.of_device(day, device_id, (starts_at, ends_at)):
         if busy.starts_at < ends_at and starts_at < busy.ends_at:
             return [Clash("device", f"Device {name} is already booked then.")]
     return []
@@ -269,6 +300,18 @@ def _nearest_in_gap(
     return start if first <= start <= last else None
 
 
+def near_span(
+    window: Span, wanted: datetime, length: timedelta, *, forward_only: bool = False
+) -> Span:
+    """The part of the opening `window` that holds every start within NEAR of `wanted`.
+
+    If the best start inside it is found, it is the best of the whole day: any start
+    outside is more than NEAR away. So the planner reads the chairs' appointments of
+    this span only, and of the whole day only when the span is full."""
+    start = wanted if forward_only else wanted - NEAR
+    return max(window[0], start), min(window[1], wanted + NEAR + length)
+
+
 def find_start(
     calendar: Calendar,
     occupancy: Occupancy,
@@ -284,7 +327,7 @@ def find_start(
     free active device; None when the day has no room (or the patient is treated already).
 
     Works on free gaps per device rather than trying every step: a full day costs a few
-    sorted lists, not hundreds of overlap checks.
+    sorted lists, not hundreds of overlap checks. Searches `near_span` first.
     """
     day = wanted.astimezone(calendar.tz).date()
     window = calendar.open_interval(day)
@@ -298,20 +341,22 @@ def find_start(
     if device_id in calendar.devices:
         devices.remove(device_id)
         devices.insert(0, device_id)
-    best: tuple[tuple[timedelta, datetime, int], int, datetime] | None = None
-    for priority, device in enumerate(devices):
-        busy = [(b.starts_at, b.ends_at) for b in occupancy.of_device(day, device)]
-        busy += calendar.maintenance.get(device, [])
-        for gap in _free_gaps(busy + patient_busy, *window):
-            start = _nearest_in_gap(gap, wanted, length, forward_only)
-            if start is None:
-                continue
-            key = (abs(start - wanted), start, priority)
-            if best is None or key < best[0]:
-                best = (key, device, start)
-    if best is None:
-        return None
-    return Placement(best[1], best[2], best[2] + length)
+    near = near_span(window, wanted, length, forward_only=forward_only)
+    for span in (near, window) if near != window else (window,):
+        best: tuple[tuple[timedelta, datetime, int], int, datetime] | None = None
+        for priority, device in enumerate(devices):
+            busy = [(b.starts_at, b.ends_at) for b in occupancy.of_device(day, device, span)]
+            busy += calendar.maintenance.get(device, [])
+            for gap in _free_gaps(busy + patient_busy, *span):
+                start = _nearest_in_gap(gap, wanted, length, forward_only)
+                if start is None:
+                    continue
+                key = (abs(start - wanted), start, priority)
+                if best is None or key < best[0]:
+                    best = (key, device, start)
+        if best is not None:
+            return Placement(best[1], best[2], best[2] + length)
+    return None
 
 
 # -- course patterns -------------------------------------------------------------------
@@ -423,6 +468,26 @@ class _Planner:
     def _wanted(self, day: date) -> datetime:
         return datetime.combine(day, self.request.local_time, tzinfo=self.request.patient.tz)
 
+    def _near(self, day: date) -> tuple[date, datetime, datetime] | None:
+        """The clinic day and `near_span` of the wanted start on `day` (None: closed)."""
+        wanted = self._wanted(day)
+        clinic_day = wanted.astimezone(self.calendar.tz).date()
+        window = self.calendar.open_interval(clinic_day)
+        if window is None:
+            return None
+        return (clinic_day, *near_span(window, wanted, self.request.length))
+
+    def _prefetch(self, day: date) -> None:
+        """Load the chairs around the wanted time for the coming weeks in one query,
+        not one query a day."""
+        near = self._near(day)
+        if near is None or self.occupancy.covers(*near):
+            return
+        days = (day + timedelta(days=offset) for offset in range(PREFETCH_DAYS))
+        self.occupancy.cover(
+            span for span in (self._near(d) for d in days if d <= self.last_day) if span is not None
+        )
+
     def _skip_reason(self, day: date) -> str | None:
         clinic_day = self._wanted(day).astimezone(self.calendar.tz).date()
         return self.calendar.closed_reason(clinic_day)
@@ -464,6 +529,7 @@ class _Planner:
         if reason:
             self.plan.skipped.append(f"{day:%Y-%m-%d}: skipped, {reason}")
             return 0
+        self._prefetch(day)
         placed = 0
         wanted = self._wanted(day)
         while placed < count:

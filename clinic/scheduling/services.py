@@ -12,13 +12,13 @@ and the insert below run one request at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
@@ -284,30 +284,35 @@ def load_calendar(start: date, end: date) -> booking.Calendar:
     )
 
 
-def _load_busy(start: datetime, end: datetime) -> Iterable[booking.Busy]:
-    """Live appointments overlapping [start, end), through Core: the planner reads
-    thousands of these per course, and ORM entities would cost more than the query."""
+def _load_busy(spans: Sequence[booking.Span], patient_id: int | None) -> list[booking.Busy]:
+    """Live appointments overlapping any of `spans` (only the patient's when given), as
+    plain tuples through Core: ORM entities would cost more than the query."""
     table = Appointment.__table__
-    rows = db.session.connection().execute(
-        select(
-            table.c.id,
-            table.c.device_id,
-            table.c.patient_id,
-            table.c.starts_at,
-            table.c.ends_at,
-            table.c.kind,
-        ).where(
-            table.c.status.in_(LIVE_STATUSES),
-            # Sessions last minutes: the lower bound lets the starts_at index do the work.
+    overlapping = [
+        # Sessions last minutes: the lower bound lets the starts_at index do the work.
+        and_(
             table.c.starts_at >= start - LONGEST_APPOINTMENT,
             table.c.starts_at < end,
             table.c.ends_at > start,
         )
-    )
-    for appointment_id, device_id, patient_id, starts_at, ends_at, kind in rows:
-        yield booking.Busy(
-            device_id, patient_id, starts_at, ends_at, kind == "treatment", appointment_id
+        for start, end in spans
+    ]
+    query = select(
+        table.c.id,
+        table.c.device_id,
+        table.c.patient_id,
+        table.c.starts_at,
+        table.c.ends_at,
+        table.c.kind,
+    ).where(table.c.status.in_(LIVE_STATUSES), or_(*overlapping))
+    if patient_id is not None:
+        query = query.where(table.c.patient_id == patient_id)
+    return [
+        booking.Busy(device_id, patient, starts_at, ends_at, kind == "treatment", appointment_id)
+        for appointment_id, device_id, patient, starts_at, ends_at, kind in (
+            db.session.connection().execute(query)
         )
+    ]
 
 
 def occupancy(*, ignore: int | None = None) -> booking.Occupancy:
@@ -485,8 +490,9 @@ def schedule_course(
             course_id=course.id,
             patient_id=course.patient_id,
             device_id=session.device_id,
-            starts_at=session.starts_at,
-            ends_at=session.ends_at,
+            # In UTC as the database gives them back: the answer is not reloaded.
+            starts_at=session.starts_at.astimezone(UTC),
+            ends_at=session.ends_at.astimezone(UTC),
             kind="treatment",
             status="scheduled",
             sequence=plan.first_sequence + index,
@@ -892,6 +898,7 @@ def free_starts(
     if window is None:
         return []
     busy = occupancy(ignore=appointment.id)
+    busy.cover([(day, *window)])
     patient = _patient(course)
     if appointment.kind != "treatment":
         patient = booking.Patient(patient.id, patient.tz, one_a_day=False)

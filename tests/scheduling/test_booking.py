@@ -28,7 +28,13 @@ def calendar(**overrides: object) -> booking.Calendar:
 def occupancy(*busy: booking.Busy) -> booking.Occupancy:
     items = list(busy)
     return booking.Occupancy(
-        lambda start, end: [b for b in items if b.starts_at < end and b.ends_at > start], NY
+        lambda spans, patient_id: [
+            b
+            for b in items
+            if patient_id in (None, b.patient_id)
+            and any(b.starts_at < end and b.ends_at > start for start, end in spans)
+        ],
+        NY,
     )
 
 
