@@ -27,6 +27,7 @@ from clinic.courses.models import COURSE_STATUSES, PATTERNS, Course, Protocol
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
 from clinic.patients.models import Authorization, Patient, Screening
+from clinic.patients.services import add_authorization, clean_authorization
 from clinic.scheduling.models import Appointment, Closure, OpeningHours
 
 # Only treatment appointments are sessions of the course; a separate mapping visit is not.
@@ -344,50 +345,18 @@ def _prescriber(
     return user.id
 
 
-def _new_authorization(
-    patient_id: int, data: Any, errors: dict[str, list[str]]
-) -> Authorization | None:
+def _new_authorization(data: Any, errors: dict[str, list[str]]) -> dict[str, Any] | None:
+    """The checked fields of an authorization given with the prescription (the patients
+    feature's rules), its errors named `authorization.<field>`."""
     if not isinstance(data, dict):
         errors.setdefault("authorization", []).append("An object.")
         return None
-    local: dict[str, list[str]] = {}
-    payer = _text(data.get("payer"), "payer", 120, local)
-    if payer is None and "payer" not in local:
-        local["payer"] = ["Required."]
-    number = _text(data.get("number"), "number", 60, local)
-    member_id = _text(data.get("member_id"), "member_id", 60, local)
-    sessions = data.get("sessions_authorized")
-    if isinstance(sessions, bool) or not isinstance(sessions, int) or not 1 <= sessions <= 1000:
-        local["sessions_authorized"] = ["Between 1 and 1000."]
-    valid_from, valid_to = data.get("valid_from"), data.get("valid_to")
-    for name, value in (("valid_from", valid_from), ("valid_to", valid_to)):
-        if value is not None and not isinstance(value, date):
-            local[name] = ["A date (YYYY-MM-DD)."]
-    if isinstance(valid_from, date) and isinstance(valid_to, date) and valid_to < valid_from:
-        local["valid_to"] = ["On or after the start date."]
-    unknown = set(data) - {
-        "payer",
-        "number",
-        "member_id",
-        "sessions_authorized",
-        "valid_from",
-        "valid_to",
-    }
-    for name in unknown:
-        local[name] = ["Unknown field."]
-    for name, messages in local.items():
-        errors[f"authorization.{name}"] = messages
-    if local:
+    try:
+        return clean_authorization(data)
+    except Invalid as exc:
+        for name, messages in exc.fields.items():
+            errors[f"authorization.{name}"] = messages
         return None
-    return Authorization(
-        patient_id=patient_id,
-        payer=payer,
-        number=number,
-        member_id=member_id,
-        sessions_authorized=sessions,
-        valid_from=valid_from,
-        valid_to=valid_to,
-    )
 
 
 def _existing_authorization(
@@ -441,10 +410,11 @@ def prescribe_course(
         pct_mt = pct_mt if pct_mt is not None else protocol.intensity_pct_mt
         _check_intensity(pct_mt, reason, protocol, errors)
     attached: Authorization | None = None
+    new_authorization: dict[str, Any] | None = None
     if authorization is not None and authorization_id is not None:
         errors["authorization"] = ["Give a new authorization or authorization_id, not both."]
     elif patient is not None and authorization is not None:
-        attached = _new_authorization(patient.id, authorization, errors)
+        new_authorization = _new_authorization(authorization, errors)
     elif patient is not None and authorization_id is not None:
         attached = _existing_authorization(patient.id, authorization_id, errors)
     if errors:
@@ -452,17 +422,8 @@ def prescribe_course(
     assert patient is not None and protocol is not None
     ensure_cleared_for_treatment(patient.id)
 
-    if attached is not None and attached.id is None:
-        db.session.add(attached)
-        db.session.flush()
-        record(
-            actor_id,
-            "create",
-            "authorization",
-            attached.id,
-            patient_id=patient.id,
-            detail={"payer": attached.payer, "sessions": attached.sessions_authorized},
-        )
+    if new_authorization is not None:
+        attached = add_authorization(patient, new_authorization, actor_id=actor_id)
     course = Course(
         patient_id=patient.id,
         protocol_id=protocol.id,

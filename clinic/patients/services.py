@@ -410,12 +410,18 @@ def list_medication_trials(patient_id: int, *, actor_id: int | None) -> list[Med
 # --- insurance authorizations ------------------------------------------------------------
 
 
+def clean_authorization(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked fields of a new authorization; 422 naming every bad field. Courses call
+    it too, so an authorization given with a prescription obeys the same rules."""
+    return _clean_dated(AUTHORIZATION_CHECKS, values, None, ("valid_from", "valid_to"))
+
+
 def add_authorization(
     patient: Patient | int, values: Mapping[str, Any], *, actor_id: int | None
 ) -> Authorization:
     """Record a payer's authorization of a number of sessions within dates."""
     patient = get_patient(patient)
-    cleaned = _clean_dated(AUTHORIZATION_CHECKS, values, None, ("valid_from", "valid_to"))
+    cleaned = clean_authorization(values)
     authorization = Authorization(patient_id=patient.id, **cleaned)
     db.session.add(authorization)
     db.session.flush()

@@ -266,6 +266,7 @@ class AppointmentSchema(ma.Schema):
     is_makeup = ma.fields.Boolean()
     makeup_for_id = ma.fields.Integer(allow_none=True)
     status_reason = ma.fields.String(allow_none=True)
+    checked_in_at = ma.fields.AwareDateTime(allow_none=True)
     revision = ma.fields.Integer()
 
 

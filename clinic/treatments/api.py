@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from clinic.audit.services import record
 from clinic.auth.permissions import Permission, requires
 from clinic.extensions import db
+from clinic.scheduling.api import AppointmentSchema
 from clinic.treatments import services
 from clinic.treatments.models import (
     ADVERSE_EVENT_SEVERITIES,
@@ -46,24 +47,6 @@ def _known_side_effects(codes: list[str]) -> None:
 
 class CheckInSchema(ma.Schema):
     reason = _text(500)
-
-
-class CheckedInAppointmentSchema(ma.Schema):
-    """The contract's appointment fields plus the check-in time."""
-
-    id = ma.fields.Integer()
-    course_id = ma.fields.Integer()
-    patient_id = ma.fields.Integer()
-    device_id = ma.fields.Integer()
-    technician_id = ma.fields.Integer(allow_none=True)
-    starts_at = ma.fields.AwareDateTime()
-    ends_at = ma.fields.AwareDateTime()
-    kind = ma.fields.String()
-    status = ma.fields.String()
-    sequence = ma.fields.Integer()
-    is_makeup = ma.fields.Boolean()
-    checked_in_at = ma.fields.AwareDateTime(allow_none=True)
-    status_reason = ma.fields.String(allow_none=True)
 
 
 class AdverseEventSchema(ma.Schema):
@@ -194,7 +177,7 @@ class MotorThresholdListSchema(ma.Schema):
 @blp.route("/appointments/<int:appointment_id>/check-in", methods=["POST"])
 @requires(Permission.CHECK_IN)
 @blp.arguments(CheckInSchema)
-@blp.response(200, CheckedInAppointmentSchema)
+@blp.response(200, AppointmentSchema)
 def check_in(args: dict[str, Any], appointment_id: int) -> Any:
     """Check a patient in: 409 when the appointment is cancelled, a no-show or done."""
     appointment = services.check_in(appointment_id, current_user.id, args.get("reason"))
