@@ -198,6 +198,7 @@ def load_config(
         "CLINIC_LINK_TTL_DAYS": _int(environ, "CLINIC_LINK_TTL_DAYS", 7, 1),
         "CLINIC_ALERT_ESCALATION_MINUTES": _int(environ, "CLINIC_ALERT_ESCALATION_MINUTES", 120, 1),
         "CLINIC_MT_MAX_AGE_DAYS": _int(environ, "CLINIC_MT_MAX_AGE_DAYS", 7, 1),
+        "CLINIC_PROXY_COUNT": _int(environ, "CLINIC_PROXY_COUNT", 0, 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

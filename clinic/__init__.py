@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic import extensions
 from clinic.api import init_api
@@ -51,6 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         instance_path=str(PROJECT_ROOT / "instance"),
     )
     app.config.update(config)
+    _trust_proxies(app, app.config["CLINIC_PROXY_COUNT"])
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -87,6 +89,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     templating.init_app(app)
     return app
+
+
+def _trust_proxies(app: Flask, count: int) -> None:
+    """Behind `count` reverse proxies, take the client's address, scheme and host from
+    their X-Forwarded-* headers (the audit and the sign-in throttle need the real
+    address). Only that many hops are trusted: a client cannot forge its way past them."""
+    if count > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count
+        )
 
 
 def _install_request_hooks(app: Flask) -> None:

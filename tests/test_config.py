@@ -29,6 +29,7 @@ def test_every_setting_has_the_contracts_default(tmp_path: Path) -> None:
     assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'clinic.db'}"
     for name, default in CONTRACT_DEFAULTS.items():
         assert config[name] == default, name
+    assert config["CLINIC_PROXY_COUNT"] == 0  # no proxy trusted unless configured
 
 
 def test_every_setting_is_read_from_the_environment(tmp_path: Path) -> None:
@@ -47,6 +48,7 @@ def test_every_setting_is_read_from_the_environment(tmp_path: Path) -> None:
         "CLINIC_TWILIO_AUTH_TOKEN": "tok",
         "CLINIC_TWILIO_FROM": "+15550100",
         "CLINIC_IDLE_TIMEOUT_MINUTES": "15",
+        "CLINIC_PROXY_COUNT": "2",
     }
     config = load_config(environ, instance_dir=tmp_path)
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://clinic@db.internal/clinic"
@@ -61,6 +63,7 @@ def test_every_setting_is_read_from_the_environment(tmp_path: Path) -> None:
     assert config["CLINIC_SMS_BACKEND"] == "twilio"
     assert config["CLINIC_TWILIO"]["from"] == "+15550100"
     assert config["CLINIC_IDLE_TIMEOUT_MINUTES"] == 15
+    assert config["CLINIC_PROXY_COUNT"] == 2
     assert not list(tmp_path.iterdir())  # production never writes a key file
 
 
@@ -98,6 +101,8 @@ BAD_SETTINGS = [
     ("CLINIC_BASE_URL", "not-absolute"),
     ("CLINIC_EMAIL_FROM", "nobody"),
     ("CLINIC_IDLE_TIMEOUT_MINUTES", "soon"),
+    ("CLINIC_PROXY_COUNT", "-1"),
+    ("CLINIC_PROXY_COUNT", "one"),
 ]
 
 
@@ -140,6 +145,7 @@ def _start(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ("CLINIC_SMS_BACKEND", "semaphore"),
         ("CLINIC_ENV", "staging"),
         ("CLINIC_SMTP_URL", "smtp://mail.example.org:notaport"),
+        ("CLINIC_PROXY_COUNT", "-1"),
     ],
 )
 def test_start_up_stops_with_one_clear_line(name: str, value: str) -> None:

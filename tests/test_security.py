@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from clinic import create_app
+from clinic.audit.models import AuditEvent
 from clinic.auth.permissions import public
+from clinic.extensions import db
 from tests.factories import PASSWORD, login, make_user
 
 
@@ -76,6 +79,29 @@ def test_session_cookie_is_secure_in_production(
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize(
+    ("proxy_count", "recorded"),
+    [(1, "203.0.113.9"), (0, "127.0.0.1")],
+)
+def test_the_audit_records_the_client_behind_a_trusted_proxy_only(
+    app_config: dict[str, Any], proxy_count: int, recorded: str
+) -> None:
+    """With CLINIC_PROXY_COUNT=1 the proxy's X-Forwarded-For names the client; the hop
+    the client could have written itself (the first entry) is never believed. Without
+    a proxy setting the header is ignored: anyone could send it."""
+    proxied = create_app({**app_config, "CLINIC_PROXY_COUNT": proxy_count})
+    with proxied.app_context():
+        user = make_user("clinician")
+        response = proxied.test_client().post(
+            "/login",
+            data={"email": user.email, "password": PASSWORD},
+            headers={"X-Forwarded-For": "198.51.100.66, 203.0.113.9"},
+        )
+        assert response.status_code == 302
+        login_event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "login"))
+        assert login_event is not None and login_event.address == recorded
 
 
 @pytest.fixture

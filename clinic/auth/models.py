@@ -34,6 +34,8 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The 30-second TOTP step of the last accepted code: a code is good only once.
+    totp_last_step: Mapped[int | None]
     wants_daily_schedule: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     password_changed_at: Mapped[datetime | None]

@@ -117,7 +117,7 @@ def login_totp() -> Any:
         if auth.throttled(user.email, request.remote_addr or ""):
             flash("Too many failed sign-ins. Wait 15 minutes and try again.", "error")
             return render_template("auth/totp.html", form=form), 429
-        if auth.verify_totp(user, form.code.data or ""):
+        if auth.accept_totp(user, form.code.data or ""):
             auth.record_sign_in(user, request.remote_addr or "")
             return _start_session(user)
         auth.record_totp_failure(user, request.remote_addr or "")

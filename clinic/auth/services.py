@@ -8,14 +8,16 @@ an account down but never lock its owner out for good.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from clinic import clock
@@ -30,6 +32,8 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
 TOKEN_PREFIX = "tms_"
+# RFC 6238 steps accepted around now: one 30-second step of clock drift either way.
+TOTP_DRIFT_STEPS = (-1, 0, 1)
 # A dummy hash so an unknown email costs as much time as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -211,7 +215,7 @@ def authenticate(email: str, password: str, address: str, totp_code: str | None)
     if user.totp_enabled:
         if not totp_code:
             return SignInResult(user, needs_totp=True)
-        if not verify_totp(user, totp_code):
+        if not accept_totp(user, totp_code):
             record_totp_failure(user, address)
             return SignInResult(None, needs_totp=True, error="Wrong or expired code.")
     record_sign_in(user, address)
@@ -237,16 +241,49 @@ def totp_uri(user: User, secret: str, issuer: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
 
 
-def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
-    secret = secret or user.totp_secret
-    if not secret:
-        return False
+def totp_step(secret: str, code: str) -> int | None:
+    """The time step whose code this is, allowing one step of clock drift either way.
+
+    Returns the step itself (not just yes/no) so the caller can refuse it a second time.
+    """
     code = "".join(ch for ch in code if ch.isdigit())
-    return pyotp.TOTP(secret).verify(code, for_time=clock.now(), valid_window=1)
+    if len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    now = clock.now()
+    for offset in TOTP_DRIFT_STEPS:
+        if hmac.compare_digest(totp.at(now, counter_offset=offset), code):
+            return totp.timecode(now) + offset
+    return None
+
+
+def accept_totp(user: User, code: str, secret: str | None = None) -> bool:
+    """Check a code and use it up: a code (or an older one) already accepted is refused.
+
+    The claim is one guarded UPDATE, so of two concurrent sign-ins with the same code
+    only one changes the row; the database, not a read-then-write, decides the winner.
+    """
+    secret = secret or user.totp_secret
+    step = totp_step(secret, code) if secret else None
+    if step is None:
+        return False
+    claimed = db.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return False
+    set_committed_value(user, "totp_last_step", step)
+    return True
 
 
 def enable_totp(user: User, secret: str, code: str) -> None:
-    if not verify_totp(user, code, secret):
+    if not accept_totp(user, code, secret):
         raise Invalid(
             "That code does not match. Check your authenticator's clock.",
             fields={"code": ["Wrong code."]},
@@ -258,7 +295,8 @@ def enable_totp(user: User, secret: str, code: str) -> None:
 def disable_totp(user: User, *, actor_id: int) -> None:
     if role_requires_totp(user.role) and actor_id == user.id:
         raise NotAllowed("Your role requires a second factor.")
-    user.totp_secret, user.totp_enabled = None, False
+    # A new secret starts afresh: its first code may fall in the step just used.
+    user.totp_secret, user.totp_enabled, user.totp_last_step = None, False, None
     record(actor_id, "totp_disable", "user", user.id)
 
 

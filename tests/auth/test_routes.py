@@ -174,10 +174,36 @@ def test_totp_setup_then_sign_in_needs_the_code(
         refused = second_client.post("/login/totp", data={"code": "000000"})
         assert refused.status_code == 401
         assert "Wrong or expired code." in refused.get_data(as_text=True)
-        traveller.shift(timedelta(seconds=1))
+        # The code that turned TOTP on is used up; the next 30-second window's code works.
+        replay = second_client.post("/login/totp", data={"code": code_for(secret)})
+        assert replay.status_code == 401
+        traveller.shift(timedelta(seconds=30))
         done = second_client.post("/login/totp?next=/profile", data={"code": code_for(secret)})
         assert done.status_code == 302 and done.headers["Location"] == "/profile"
         assert is_signed_in(second_client)
+
+
+def test_a_code_signs_in_only_once(
+    app: Any, client: FlaskClient, second_client: FlaskClient, clinician: Any
+) -> None:
+    with time_machine.travel(T0, tick=False) as traveller:
+        login(client, clinician)
+        secret = _set_up_totp(client)
+        traveller.shift(timedelta(seconds=30))
+        code = code_for(secret)
+        post_login(second_client, clinician.email)
+        assert second_client.post("/login/totp", data={"code": code}).status_code == 302
+
+        onlooker = app.test_client()  # someone who saw the code typed in
+        post_login(onlooker, clinician.email)
+        replay = onlooker.post("/login/totp", data={"code": code})
+        assert replay.status_code == 401
+        assert "Wrong or expired code." in replay.get_data(as_text=True)
+        assert not is_signed_in(onlooker)
+
+        traveller.shift(timedelta(seconds=30))
+        assert onlooker.post("/login/totp", data={"code": code_for(secret)}).status_code == 302
+        assert is_signed_in(onlooker)
 
 
 def test_the_password_step_expires_if_no_code_follows(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -151,8 +153,91 @@ def test_totp_must_be_proven_with_a_current_code(app: Any) -> None:
         assert user.totp_enabled
         old_code = pyotp.TOTP(secret).now()
         traveller.shift(timedelta(minutes=5))
-        assert not auth.verify_totp(user, old_code)
-        assert auth.verify_totp(user, pyotp.TOTP(secret).now())
+        assert not auth.accept_totp(user, old_code)
+        assert auth.accept_totp(user, pyotp.TOTP(secret).now())
+
+
+def _user_with_totp(at: Any) -> tuple[User, str]:
+    """A clinician whose second factor was turned on at `at` (which used up that step)."""
+    user = make_user("clinician")
+    secret = auth.new_totp_secret()
+    with time_machine.travel(at, tick=False):
+        auth.enable_totp(user, secret, pyotp.TOTP(secret).now())
+    db.session.commit()
+    return user, secret
+
+
+def test_a_totp_code_signs_in_once_and_the_next_windows_code_works(app: Any) -> None:
+    user, secret = _user_with_totp(T0 - timedelta(minutes=1))
+    with time_machine.travel(T0, tick=False) as traveller:
+        code = pyotp.TOTP(secret).now()
+        assert auth.authenticate(user.email, PASSWORD, "10.0.0.1", code).user == user
+        replay = auth.authenticate(user.email, PASSWORD, "10.0.0.2", code)
+        assert replay.user is None and replay.error == "Wrong or expired code."
+        assert events("login_failed")[-1].detail == {"reason": "totp"}
+
+        traveller.shift(timedelta(seconds=30))
+        assert auth.authenticate(user.email, PASSWORD, "10.0.0.1", pyotp.TOTP(secret).now()).user
+        assert user.totp_last_step == pyotp.TOTP(secret).timecode(T0) + 1
+
+
+def test_the_code_used_to_turn_totp_on_cannot_sign_in(app: Any) -> None:
+    user = make_user("clinician")
+    secret = auth.new_totp_secret()
+    with time_machine.travel(T0, tick=False):
+        code = pyotp.TOTP(secret).now()
+        auth.enable_totp(user, secret, code)
+        assert not auth.accept_totp(user, code)
+        with pytest.raises(Invalid):  # nor turn it on a second time
+            auth.enable_totp(user, secret, code)
+
+
+def test_after_a_code_from_the_next_step_older_codes_are_refused(app: Any) -> None:
+    """Drift is allowed one step either way, but the steps only ever move forward."""
+    user, secret = _user_with_totp(T0 - timedelta(minutes=1))
+    totp = pyotp.TOTP(secret)
+    with time_machine.travel(T0, tick=False):
+        assert auth.accept_totp(user, totp.at(T0, counter_offset=1))  # a fast phone
+        assert not auth.accept_totp(user, totp.at(T0))
+        assert not auth.accept_totp(user, totp.at(T0, counter_offset=-1))
+        assert not auth.accept_totp(user, totp.at(T0, counter_offset=2))  # beyond the drift
+
+
+def test_a_new_secret_after_removal_starts_afresh(app: Any) -> None:
+    user, _ = _user_with_totp(T0)
+    auth.disable_totp(user, actor_id=user.id)
+    fresh = auth.new_totp_secret()
+    with time_machine.travel(T0, tick=False):  # the same 30 seconds as the first set-up
+        auth.enable_totp(user, fresh, pyotp.TOTP(fresh).now())
+    assert user.totp_enabled and user.totp_secret == fresh
+
+
+def test_of_simultaneous_sign_ins_with_one_code_exactly_one_is_accepted(app: Any) -> None:
+    """Each worker has its own connection and transaction; the guarded UPDATE lets only
+    one of them claim the step, whatever each one read before."""
+    user, secret = _user_with_totp(T0 - timedelta(minutes=1))
+    user_id, workers = user.id, 6
+    barrier = threading.Barrier(workers)
+
+    def sign_in() -> bool:
+        with app.app_context():
+            barrier.wait(timeout=30)
+            try:
+                racer = db.session.get(User, user_id)
+                assert racer is not None
+                accepted = auth.accept_totp(racer, code)
+                db.session.commit()
+                return accepted
+            finally:
+                db.session.remove()
+
+    with time_machine.travel(T0, tick=False):
+        code = pyotp.TOTP(secret).now()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = [f.result() for f in [pool.submit(sign_in) for _ in range(workers)]]
+    assert sorted(results) == [False] * (workers - 1) + [True]
+    db.session.rollback()  # end this thread's snapshot to see what the workers committed
+    assert db.session.get(User, user_id).totp_last_step == pyotp.TOTP(secret).timecode(T0)
 
 
 def test_password_change_rotates_the_session_token(app: Any) -> None:
