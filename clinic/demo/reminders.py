@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
 from clinic.demo.context import DemoContext
 from clinic.extensions import db
+from clinic.reminders.models import Reminder
 from clinic.reminders.services import plan_appointments
 from clinic.scheduling.models import Appointment
 
@@ -33,5 +34,8 @@ def load_reminders(ctx: DemoContext) -> None:
         )
         .order_by(Appointment.starts_at)
     ).all()
-    planned = plan_appointments(upcoming, now=now)
-    ctx.lines.append(f"Reminders planned for the next two weeks: {len(planned)}")
+    plan_appointments(upcoming, now=now)  # bookings made without signals get theirs too
+    pending = db.session.scalar(
+        select(func.count()).select_from(Reminder).where(Reminder.status == "pending")
+    )
+    ctx.lines.append(f"Reminders waiting to be sent: {pending}")
