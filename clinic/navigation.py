@@ -7,6 +7,7 @@ the moment its blueprint exists, and never as a dead link.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import current_app, request, url_for
 from flask_login import current_user
@@ -73,3 +74,20 @@ def nav_items() -> list[NavItem]:
 
 def admin_items() -> list[NavItem]:
     return _visible(ADMIN_MENU)
+
+
+def safe_local_url(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None: a `next` parameter must never
+    send a user to another host.
+
+    Browsers read `/\\evil.example` as `//evil.example` and drop tabs and newlines, so
+    backslashes and control characters are refused as well as schemes and hosts.
+    """
+    if not target or len(target) > 2000:
+        return None
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -13,6 +12,7 @@ from clinic.audit.services import record
 from clinic.auth.permissions import Permission, requires
 from clinic.errors import Invalid
 from clinic.extensions import db
+from clinic.navigation import safe_local_url
 from clinic.treatments import bp, queries, services
 from clinic.treatments.forms import ActionForm, AmendmentForm, TreatmentLogForm
 
@@ -21,11 +21,7 @@ INTEGER_FIELDS = ("intensity_pct_mt", "pulses_delivered", "comfort_score")
 
 def _back(default: str) -> str:
     """Return to the page the form was on (same site only)."""
-    target = request.form.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
-        return target
-    return default
+    return safe_local_url(request.form.get("next")) or default
 
 
 @bp.route("/today")

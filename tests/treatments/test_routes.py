@@ -69,6 +69,13 @@ def test_check_in_from_today(client: Any, ready: Any, technician: Any) -> None:
     assert "is checked in" in text(client.get("/today"))
 
 
+def test_a_form_never_sends_back_to_another_site(client: Any, ready: Any, technician: Any) -> None:
+    login(client, technician)
+    response = client.post(f"/appointments/{ready.id}/check-in", data={"next": "/\\evil.example/x"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/today"
+
+
 def test_today_is_for_those_who_log(client: Any, front_desk: Any) -> None:
     login(client, front_desk)
     assert client.get("/today").status_code == 403
