@@ -28,6 +28,7 @@ from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
 from clinic.patients.models import Authorization, Patient, Screening
 from clinic.patients.services import add_authorization, clean_authorization
+from clinic.patients.validation import FieldErrors, text
 from clinic.scheduling.models import Appointment, Closure, OpeningHours
 
 # Only treatment appointments are sessions of the course; a separate mapping visit is not.
@@ -301,12 +302,12 @@ def _is_whole(value: Any) -> bool:
 
 
 def _text(value: Any, name: str, limit: int, errors: dict[str, list[str]]) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > limit:
-        errors.setdefault(name, []).append(f"Text of at most {limit} characters.")
-        return None
-    return value.strip() or None
+    """The intake rule for text (trimmed, bounded, storable), into this module's errors."""
+    found = FieldErrors()
+    cleaned = text(limit, multiline=True)(found, name, value)
+    for field_name, messages in found.fields.items():
+        errors.setdefault(field_name, []).extend(messages)
+    return cleaned
 
 
 def _check_intensity(

@@ -27,6 +27,7 @@ from clinic.courses.services import set_course_status
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
 from clinic.extensions import db
 from clinic.patients.models import Patient
+from clinic.patients.validation import FieldErrors, text
 from clinic.scheduling.models import Appointment
 from clinic.scheduling.services import make_up_for
 from clinic.treatments.models import (
@@ -344,17 +345,12 @@ def _whole_number(value: Any, low: int, high: int, message: str) -> int:
 
 
 def _text(value: Any, limit: int, *, required: bool = False) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise _FieldError("This is required.")
-        return None
-    if not isinstance(value, str):
-        raise _FieldError("Enter text.")
-    if "\x00" in value:
-        raise _FieldError("Text may not contain NUL characters.")
-    if len(value) > limit:
-        raise _FieldError(f"At most {limit} characters.")
-    return value.strip()
+    """The intake rule for text (trimmed, bounded, storable), as this module's field error."""
+    errors = FieldErrors()
+    cleaned = text(limit, required=required, multiline=True)(errors, "value", value)
+    if errors:
+        raise _FieldError(errors.fields["value"][0])
+    return cleaned
 
 
 def _side_effects(value: Any) -> list[str]:
