@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from clinic.extensions import db
 from clinic.outcomes import services
@@ -26,6 +27,6 @@ def test_a_clinician_acknowledges_an_urgent_alert(page: Any, clinician: Any) -> 
     assert "Sam Okafor" in card.inner_text()
     card.get_by_label("What was done").fill("Called Sam; safety plan reviewed, no intent.")
     card.get_by_role("button", name="Acknowledge").click()
-    assert page.get_by_text("Alert acknowledged.").is_visible()
-    assert page.get_by_role("heading", name="Open (0)").is_visible()
-    assert page.get_by_text("safety plan reviewed").is_visible()
+    expect(page.get_by_text("Alert acknowledged.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Open (0)")).to_be_visible()
+    expect(page.get_by_text("safety plan reviewed")).to_be_visible()

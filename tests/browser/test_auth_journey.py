@@ -7,6 +7,7 @@ from typing import Any
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD
@@ -26,12 +27,11 @@ def test_admin_creates_a_user_who_then_signs_in(page: Any, admin: Any) -> None:
     page.get_by_label("Role").select_option("front_desk")
     page.get_by_label("Initial password").fill("caseys first password")
     page.get_by_role("button", name="Create user").click()
-    assert page.get_by_text("User casey@tms-clinic.org created.").is_visible()
-    assert page.get_by_role("cell", name="casey@tms-clinic.org").is_visible()
-
+    expect(page.get_by_text("User casey@tms-clinic.org created.")).to_be_visible()
+    expect(page.get_by_role("cell", name="casey@tms-clinic.org")).to_be_visible()
     page.get_by_role("button", name="Log out").click()
     sign_in(page, "casey@tms-clinic.org", "caseys first password")
-    assert page.get_by_text("Welcome, Casey Front.").is_visible()
+    expect(page.get_by_text("Welcome, Casey Front.")).to_be_visible()
 
 
 def test_user_sets_up_a_second_factor_and_signs_in_with_it(page: Any, clinician: Any) -> None:
@@ -41,8 +41,7 @@ def test_user_sets_up_a_second_factor_and_signs_in_with_it(page: Any, clinician:
     secret = page.get_by_test_id("totp-secret").inner_text().strip()
     page.get_by_label("Six-digit code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Turn on").click()
-    assert page.get_by_text("Second factor enabled.").is_visible()
-
+    expect(page.get_by_text("Second factor enabled.")).to_be_visible()
     page.get_by_role("button", name="Log out").click()
     sign_in(page, clinician.email, PASSWORD)
     page.wait_for_url("**/login/totp**")
@@ -50,7 +49,7 @@ def test_user_sets_up_a_second_factor_and_signs_in_with_it(page: Any, clinician:
     next_code = pyotp.TOTP(secret).at(time.time(), counter_offset=1)
     page.get_by_label("Six-digit code").fill(next_code)
     page.get_by_role("button", name="Verify").click()
-    assert page.get_by_text(f"Welcome, {clinician.name}.").is_visible()
+    expect(page.get_by_text(f"Welcome, {clinician.name}.")).to_be_visible()
 
 
 def test_sign_in_by_keyboard_alone_with_the_skip_link(page: Any, technician: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from clinic.patients.screening import SCREENING_ITEMS
 from tests.browser.conftest import sign_in
@@ -28,15 +29,14 @@ def test_front_desk_registers_screens_and_opens_the_chart(page: Any, front_desk:
     page.get_by_role("button", name="Register patient").click()
 
     page.wait_for_url("**/patients/*")
-    assert page.get_by_role("heading", name="Jamie Rivera").is_visible()
-    assert page.get_by_text("registered with MRN").is_visible()
-    assert page.get_by_text("+12125550123").is_visible()
-    assert page.get_by_text("Not screened", exact=True).first.is_visible()
-
+    expect(page.get_by_role("heading", name="Jamie Rivera")).to_be_visible()
+    expect(page.get_by_text("registered with MRN")).to_be_visible()
+    expect(page.get_by_text("+12125550123")).to_be_visible()
+    expect(page.get_by_text("Not screened", exact=True).first).to_be_visible()
     page.locator("#screening").get_by_role("button", name="Record screening").click()
     # Submitting with nothing answered shows every question's error inline.
     page.get_by_role("button", name="Record screening").click()
-    assert page.get_by_role("alert").get_by_text("problems with this form").is_visible()
+    expect(page.get_by_role("alert").get_by_text("problems with this form")).to_be_visible()
     for item in SCREENING_ITEMS:
         group = page.get_by_role("group", name=item.question)
         group.get_by_label("Yes" if item.code == "pregnancy" else "No", exact=True).check()
@@ -44,9 +44,9 @@ def test_front_desk_registers_screens_and_opens_the_chart(page: Any, front_desk:
     page.get_by_role("button", name="Record screening").click()
 
     page.wait_for_url("**/patients/*")
-    assert page.get_by_text("Screening recorded: review.").is_visible()
+    expect(page.get_by_text("Screening recorded: review.")).to_be_visible()
     screening = page.locator("#screening")
-    assert screening.get_by_text("Needs review").is_visible()
-    assert screening.get_by_text("Is the patient pregnant or possibly pregnant?").is_visible()
-    assert screening.get_by_text("Awaiting a clinician").is_visible()
-    assert page.locator("#viewers").get_by_text(front_desk.name).first.is_visible()
+    expect(screening.get_by_text("Needs review")).to_be_visible()
+    expect(screening.get_by_text("Is the patient pregnant or possibly pregnant?")).to_be_visible()
+    expect(screening.get_by_text("Awaiting a clinician")).to_be_visible()
+    expect(page.locator("#viewers").get_by_text(front_desk.name).first).to_be_visible()

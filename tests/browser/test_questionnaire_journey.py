@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from clinic.extensions import db
 from clinic.outcomes import services
@@ -30,21 +31,21 @@ def _answer(page: Any, item9: str) -> None:
 def test_the_patient_answers_a_phq9_on_a_phone(phone_page: Any, app: Any) -> None:
     path = _link_path(app)
     phone_page.goto(path)
-    assert phone_page.get_by_role("heading", name="Hello Morgan").is_visible()
+    expect(phone_page.get_by_role("heading", name="Hello Morgan")).to_be_visible()
     first = phone_page.get_by_role("group", name="1.").get_by_label("Not at all")
     box = first.bounding_box()
     assert box is not None and box["height"] >= 24  # a thumb-sized target
     _answer(phone_page, "Not at all")
-    assert phone_page.get_by_role("heading", name="Thank you").is_visible()
+    expect(phone_page.get_by_role("heading", name="Thank you")).to_be_visible()
     assert phone_page.locator(".crisis").count() == 0
     phone_page.goto(path)
-    assert phone_page.get_by_text("already been answered").is_visible()
+    expect(phone_page.get_by_text("already been answered")).to_be_visible()
 
 
 def test_item_9_shows_crisis_resources_right_after_submitting(phone_page: Any, app: Any) -> None:
     phone_page.goto(_link_path(app))
     _answer(phone_page, "More than half the days")
     crisis = phone_page.locator(".crisis")
-    assert crisis.is_visible()
+    expect(crisis).to_be_visible()
     assert "988" in crisis.inner_text() and "911" in crisis.inner_text()
     assert crisis.get_by_role("link", name="Call 988").get_attribute("href") == "tel:988"

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from clinic import clock
 from tests.browser.conftest import sign_in
@@ -27,12 +28,12 @@ def test_front_desk_books_a_course_and_moves_a_session(page: Any, front_desk: An
     page.get_by_label("First day").fill(monday.isoformat())
     page.get_by_label("Time").fill("09:00")
     page.get_by_role("button", name="Preview sessions").click()
-    assert page.get_by_role("heading", name="Preview: 3 sessions").is_visible()
+    expect(page.get_by_role("heading", name="Preview: 3 sessions")).to_be_visible()
     assert page.locator("#plan tbody tr").count() == 3
 
     page.get_by_role("button", name="Book these 3 sessions").click()
     page.wait_for_url(re.compile(r"/schedule\?date="))
-    assert page.get_by_text("Booked 3 sessions.").is_visible()
+    expect(page.get_by_text("Booked 3 sessions.")).to_be_visible()
     block = page.locator(".block").filter(has_text="RQ")
     assert "Session 1 of 3" in block.inner_text()
     assert "09:00" in block.inner_text()
@@ -41,7 +42,7 @@ def test_front_desk_books_a_course_and_moves_a_session(page: Any, front_desk: An
     page.get_by_label("New time and chair").select_option(label="11:00 on Chair B")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(r"/schedule\?date="))
-    assert page.get_by_text("Moved to").is_visible()
+    expect(page.get_by_text("Moved to")).to_be_visible()
     moved = page.locator(f'td.booked[data-device="{chair_b.id}"] .block').filter(has_text="RQ")
     assert "11:00" in moved.inner_text()
     assert page.locator(".block").filter(has_text="09:00").count() == 0

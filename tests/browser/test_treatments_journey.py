@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from clinic import clock
 from tests.browser.conftest import sign_in
@@ -20,11 +21,10 @@ def test_check_in_log_sign_and_review(page: Any, technician: Any, clinician: Any
     sign_in(page, technician.email, PASSWORD)
     page.wait_for_url("**/today")
     page.get_by_role("button", name="Check in Morgan").click()
-    assert page.get_by_text("Morgan Rivera").first.is_visible()
-    assert page.get_by_text("is checked in.").is_visible()
-
+    expect(page.get_by_text("Morgan Rivera").first).to_be_visible()
+    expect(page.get_by_text("is checked in.")).to_be_visible()
     page.get_by_role("button", name="Log session for Morgan").click()
-    assert page.get_by_text("Motor threshold required.").is_visible()
+    expect(page.get_by_text("Motor threshold required.")).to_be_visible()
     assert page.get_by_label("Intensity (% of motor threshold)").input_value() == "120"
     assert page.get_by_label("Pulses delivered").input_value() == "3000"
     page.get_by_label("New motor threshold (% of machine output)").fill("50")
@@ -34,18 +34,18 @@ def test_check_in_log_sign_and_review(page: Any, technician: Any, clinician: Any
     page.get_by_label("Comfort (0 = very uncomfortable, 10 = fully comfortable)").fill("8")
     page.get_by_role("button", name="Save log").click()
 
-    assert page.get_by_text("Session logged.").is_visible()
-    assert page.get_by_text("60.0% of machine output").is_visible()
+    expect(page.get_by_text("Session logged.")).to_be_visible()
+    expect(page.get_by_text("60.0% of machine output")).to_be_visible()
     page.get_by_role("button", name="Sign log").click()
-    assert page.get_by_text("Log signed.").is_visible()
+    expect(page.get_by_text("Log signed.")).to_be_visible()
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/login")
 
     sign_in(page, clinician.email, PASSWORD)
     page.goto("/review")
     row = page.locator("tr", has_text="Morgan")
-    assert row.get_by_text("Signed").is_visible()
-    assert row.get_by_text("headache").is_visible()
+    expect(row.get_by_text("Signed")).to_be_visible()
+    expect(row.get_by_text("headache")).to_be_visible()
     row.get_by_role("button", name="Review").click()
-    assert page.get_by_text("1 log reviewed.").is_visible()
-    assert page.get_by_text("Nothing to review.").is_visible()
+    expect(page.get_by_text("1 log reviewed.")).to_be_visible()
+    expect(page.get_by_text("Nothing to review.")).to_be_visible()
