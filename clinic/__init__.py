@@ -84,10 +84,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             api_blueprints.append(api_module.blp)
     init_api(app, api_blueprints)
 
-    from clinic import cli, templating
+    from clinic import cli, templating, transaction
 
     cli.init_app(app)
     templating.init_app(app)
+    transaction.install(app)
     return app
 
 
