@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
-from clinic.auth.models import User
 from clinic.extensions import db
-from clinic.patients.models import Patient
+
+if TYPE_CHECKING:
+    from clinic.auth.models import User
+    from clinic.patients.models import Patient
 
 ALERT_KINDS = (
     "suicidal_ideation",
@@ -65,6 +67,6 @@ class Alert(db.Model):
     acknowledgement_note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
-    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
-    patient: Mapped[Patient | None] = relationship()
+    assigned_to: Mapped[User | None] = relationship("User", foreign_keys=[assigned_to_id])
+    acknowledged_by: Mapped[User | None] = relationship("User", foreign_keys=[acknowledged_by_id])
+    patient: Mapped[Patient | None] = relationship("Patient")

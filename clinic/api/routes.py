@@ -1,4 +1,4 @@
-"""API endpoints that belong to no single feature: health and the caller's identity."""
+"""The API's own endpoint: health, which every feature may add a key to."""
 
 from __future__ import annotations
 
@@ -7,27 +7,19 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, current_app
-from flask_login import current_user
 from flask_smorest import Blueprint
 from sqlalchemy import text
 
-from clinic.auth.permissions import Permission, public, requires
+from clinic.auth.permissions import public
 from clinic.extensions import db
 
-blp = Blueprint("api_core", __name__, description="Health and identity")
+blp = Blueprint("api_core", __name__, description="Health")
 
 
 class HealthSchema(ma.Schema):
     status = ma.fields.String()
     database = ma.fields.String()
     scheduler = ma.fields.Dict(allow_none=True)
-
-
-class MeSchema(ma.Schema):
-    id = ma.fields.Integer()
-    email = ma.fields.String()
-    name = ma.fields.String()
-    role = ma.fields.String()
 
 
 HEALTH_EXTRAS_KEY = "clinic.health_extras"
@@ -49,17 +41,8 @@ def health() -> Any:
         db.session.execute(text("SELECT 1"))
     except Exception:  # any driver error means the database is not answering
         current_app.logger.exception("health check: database unavailable")
-        db.session.rollback()
         return {"status": "unavailable", "database": "unavailable"}, 503
     body: dict[str, Any] = {"status": "ok", "database": "ok"}
     for extra in current_app.extensions.get(HEALTH_EXTRAS_KEY, []):
         body.update(extra())
     return body
-
-
-@blp.route("/me")
-@requires(Permission.AUTHENTICATED)
-@blp.response(200, MeSchema)
-def me() -> Any:
-    """The user the token belongs to."""
-    return current_user

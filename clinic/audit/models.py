@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
-from clinic.auth.models import User
 from clinic.extensions import db
+
+if TYPE_CHECKING:
+    from clinic.auth.models import User
 
 
 class AuditEvent(db.Model):
@@ -31,4 +33,4 @@ class AuditEvent(db.Model):
     address: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship("User")

@@ -6,15 +6,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import render_template, request
-from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.audit import bp, services
 from clinic.audit.forms import KNOWN_ENTITY_TYPES, AuditFilterForm
-from clinic.auth.models import User
 from clinic.auth.permissions import Permission, requires
-from clinic.extensions import db
 
 PAGE_SIZE = 100
 
@@ -29,10 +26,9 @@ def _start_of(day: date) -> datetime:
 def index() -> Any:
     """The filtered trail, one bounded page at a time (three statements, whatever the data)."""
     form = AuditFilterForm(request.args)
-    users = db.session.execute(select(User.id, User.name).order_by(User.name)).all()
     form.actor_id.choices = [
         SelectChoice("", "Anyone"),
-        *(SelectChoice(str(uid), name) for uid, name in users),
+        *(SelectChoice(str(uid), name) for uid, name in services.actor_names()),
     ]
     events: list[Any] = []
     page = 1

@@ -83,6 +83,17 @@ def search(
     return db.session.scalars(query.limit(limit).offset(offset)).all()
 
 
+def actor_names() -> list[tuple[int, str]]:
+    """(id, name) of every staff member, by name: who the trail can be filtered by.
+
+    The users table is reached through the event's `actor` relationship, so the audit
+    trail (a kernel module every feature writes to) names no feature's model.
+    """
+    users = AuditEvent.actor.property.mapper.c
+    rows = db.session.execute(select(users.id, users.name).order_by(users.name))
+    return [(user_id, name) for user_id, name in rows]
+
+
 def recent_viewers(patient_id: int, limit: int = 10) -> Sequence[AuditEvent]:
     """Who opened this patient's record lately (shown on the chart)."""
     query = (
