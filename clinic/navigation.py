@@ -34,7 +34,7 @@ MAIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("Schedule", "scheduling.board", Permission.READ),
     NavEntry("Patients", "patients.index", Permission.READ),
     NavEntry("Review", "treatments.review_queue", Permission.REVIEW),
-    NavEntry("Alerts", "outcomes.alerts", Permission.ENTER_RESPONSES),
+    NavEntry("Alerts", "alerts.index", Permission.ENTER_RESPONSES),
     NavEntry("Reminders", "reminders.index", Permission.READ_REMINDERS),
     NavEntry("Outcomes", "outcomes.report", Permission.READ),
     NavEntry("Admin", "auth.admin_index", Permission.ADMINISTER),

@@ -1,10 +1,12 @@
 """Alerts shared by every feature: the model, `raise_alert`, listing, acknowledging and
-escalating (the alerts page itself is `outcomes.alerts`)."""
+escalating, and the alerts page every role reads."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Blueprint, Flask
+
+bp = Blueprint("alerts", __name__)
 
 
 @click.group("alerts")
@@ -25,4 +27,7 @@ def escalate() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from clinic.alerts import routes  # noqa: F401  (registers the views)
+
+    app.register_blueprint(bp)
     app.cli.add_command(alerts_cli)

@@ -12,7 +12,6 @@ from clinic.alerts import services
 from clinic.alerts.models import ALERT_KINDS, STATUSES
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.auth.permissions import Permission, requires
-from clinic.extensions import db
 
 blp = Blueprint("alerts_api", __name__, description="Alerts")
 
@@ -69,6 +68,4 @@ def list_alerts(args: dict[str, Any]) -> Any:
 @blp.response(200, AlertSchema)
 def acknowledge(args: dict[str, Any], alert_id: int) -> Any:
     """Acknowledge an alert with a note saying what was done; 409 `already_acknowledged`."""
-    alert = services.acknowledge_alert(alert_id, args["note"], actor_id=current_user.id)
-    db.session.commit()
-    return alert
+    return services.acknowledge_alert(alert_id, args["note"], actor_id=current_user.id)

@@ -1,4 +1,4 @@
-"""Outcome measures: questionnaires (link, tablet, staff entry), alerts pages, cadence,
+"""Outcome measures: questionnaires (link, tablet, staff entry), cadence,
 course outcomes and the clinic report."""
 
 from __future__ import annotations

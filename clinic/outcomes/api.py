@@ -10,7 +10,6 @@ from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.auth.permissions import Permission, requires
-from clinic.extensions import db
 from clinic.outcomes import services
 from clinic.outcomes.catalog import default_catalog
 
@@ -120,7 +119,7 @@ def create_response(args: dict[str, Any], patient_id: int) -> Any:
     A PHQ-9 with item 9 above 0 is flagged `suicidal_ideation` and opens an urgent alert
     for the prescribing clinician in the same transaction.
     """
-    response = services.record_response(
+    return services.record_response(
         patient_id,
         args["instrument"],
         args["answers"],
@@ -128,8 +127,6 @@ def create_response(args: dict[str, Any], patient_id: int) -> Any:
         "staff",
         current_user.id,
     )
-    db.session.commit()
-    return response
 
 
 @blp.route("/patients/<int:patient_id>/responses")
@@ -138,9 +135,7 @@ def create_response(args: dict[str, Any], patient_id: int) -> Any:
 @blp.response(200, ResponseListSchema)
 def list_responses(args: dict[str, Any], patient_id: int) -> Any:
     """A patient's questionnaire responses, newest first (an audited view)."""
-    items = services.list_responses(patient_id, viewer_id=current_user.id, **args)
-    db.session.commit()
-    return {"items": items}
+    return {"items": services.list_responses(patient_id, viewer_id=current_user.id, **args)}
 
 
 @blp.route("/patients/<int:patient_id>/questionnaire-links", methods=["POST"])
@@ -159,7 +154,6 @@ def create_link(args: dict[str, Any], patient_id: int) -> Any:
         actor_id=current_user.id,
         deliver=args["deliver"],
     )
-    db.session.commit()
     return {
         "id": link.id,
         "url": url,
@@ -178,6 +172,4 @@ def course_outcomes(course_id: int) -> Any:
 
     Baseline is the last response before the course's first delivered session.
     """
-    outcomes = services.course_outcomes(course_id, viewer_id=current_user.id)
-    db.session.commit()
-    return outcomes
+    return services.course_outcomes(course_id, viewer_id=current_user.id)

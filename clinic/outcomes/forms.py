@@ -6,11 +6,10 @@ from functools import cache
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, PasswordField, RadioField, SelectField, TextAreaField
+from wtforms import DateField, PasswordField, RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
-from clinic.alerts.services import MAX_NOTE_LENGTH
 from clinic.outcomes.catalog import Instrument, Item, default_catalog, get_instrument
 
 
@@ -56,14 +55,6 @@ class InstrumentForm(FlaskForm):
     """Pick a questionnaire (for tablet mode or a patient link)."""
 
     instrument = SelectField("Questionnaire", choices=instrument_choices)
-
-
-class AcknowledgeForm(FlaskForm):
-    note = TextAreaField(
-        "What was done",
-        validators=[DataRequired(message="A note is required."), Length(max=MAX_NOTE_LENGTH)],
-        description="For example: called the patient, safety plan reviewed.",
-    )
 
 
 class UnlockForm(FlaskForm):

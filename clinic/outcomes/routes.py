@@ -1,4 +1,4 @@
-"""Pages: the patient link, tablet mode, staff entry, the alerts page and the report."""
+"""Pages: the patient link, tablet mode, staff entry and the report."""
 
 from __future__ import annotations
 
@@ -16,18 +16,13 @@ from flask import (
 )
 from flask_login import current_user
 
-from clinic.alerts import services as alert_services
-from clinic.alerts.services import MAX_NOTE_LENGTH
-from clinic.audit.services import record
 from clinic.auth import services as auth
 from clinic.auth.permissions import Permission, public, requires
-from clinic.errors import DomainError, Gone, NotFound
-from clinic.extensions import db
+from clinic.errors import Gone, NotFound
 from clinic.outcomes import TABLET_SESSION_KEY, bp, services
 from clinic.outcomes import report as clinic_report
 from clinic.outcomes.catalog import Instrument
 from clinic.outcomes.forms import (
-    AcknowledgeForm,
     InstrumentForm,
     ReportFilterForm,
     UnlockForm,
@@ -35,9 +30,8 @@ from clinic.outcomes.forms import (
     questionnaire_form,
 )
 from clinic.outcomes.models import QuestionnaireResponse
-
-OPEN_ALERTS_SHOWN = 200
-ACKNOWLEDGED_ALERTS_SHOWN = 50
+from clinic.patients import services as patient_services
+from clinic.transaction import keep_writes_on_refusal
 
 
 def _bare(template: str, status: int = 200, **context: Any) -> Response:
@@ -68,9 +62,7 @@ def link_page(token: str) -> Response:
         try:
             response = services.submit_link(token, answers_of(form, instrument))
         except Gone as exc:
-            db.session.rollback()
             return _bare("outcomes/link_gone.html", 410, message=exc.message, code=exc.code)
-        db.session.commit()
         return _bare("outcomes/thanks.html", crisis=_flagged(response), tablet=False)
     status = 422 if request.method == "POST" else 200
     return _bare(
@@ -134,7 +126,6 @@ def tablet() -> Response:
             "tablet",
             current_user.id,
         )
-        db.session.commit()
         session[TABLET_SESSION_KEY] = {**state, "done": True, "crisis": _flagged(response)}
         return redirect(url_for("outcomes.tablet_done"))
     status = 422 if request.method == "POST" else 200
@@ -160,11 +151,11 @@ def tablet_done() -> Response:
         result = auth.authenticate(
             current_user.email, form.password.data or "", request.remote_addr or "", None
         )
-        db.session.commit()  # the attempt counts towards sign-in throttling either way
         if result.user is not None and result.user.id == current_user.id:
             session.pop(TABLET_SESSION_KEY, None)
             flash("Tablet returned to staff view.", "success")
             return redirect(url_for("outcomes.patient_responses", patient_id=state["patient_id"]))
+        keep_writes_on_refusal()  # the failure counts towards sign-in throttling
         form.password.errors = [result.error or "That is not your password."]
         status = 401
     elif request.method == "POST":
@@ -189,7 +180,6 @@ def _choosers() -> dict[str, InstrumentForm]:
 def patient_responses(patient_id: int) -> Any:
     patient = services.get_patient(patient_id)
     responses = services.list_responses(patient.id, viewer_id=current_user.id, limit=100)
-    db.session.commit()
     return render_template(
         "outcomes/patient_responses.html",
         patient=patient,
@@ -203,25 +193,24 @@ def patient_responses(patient_id: int) -> Any:
 @requires(Permission.ENTER_RESPONSES)
 def response_new(patient_id: int) -> Any:
     """Staff enter a paper questionnaire (or read the items aloud) on the chart."""
-    patient = services.get_patient(patient_id)
     chooser = InstrumentForm(request.args, meta={"csrf": False})
     code = chooser.instrument.data if chooser.validate() else "PHQ-9"
     instrument = services.instrument_or_invalid(code or "PHQ-9")
     form = questionnaire_form(instrument)
     if form.validate_on_submit():
         response = services.record_response(
-            patient.id,
+            patient_id,
             instrument.code,
             answers_of(form, instrument),
             None,
             "staff",
             current_user.id,
         )
-        db.session.commit()
         flash(_saved_message(instrument, response), "warning" if response.flags else "success")
-        return redirect(url_for("outcomes.patient_responses", patient_id=patient.id))
-    record(current_user.id, "view", "patient", patient.id, detail={"what": "response_entry"})
-    db.session.commit()
+        return redirect(url_for("outcomes.patient_responses", patient_id=patient_id))
+    patient = patient_services.view_patient(
+        patient_id, actor_id=current_user.id, section="response_entry", whole_record=False
+    )
     status = 422 if request.method == "POST" else 200
     return (
         render_template(
@@ -254,7 +243,6 @@ def link_new(patient_id: int) -> Any:
         return _choose_a_questionnaire(patient.id)
     link, url = services.create_link(patient.id, instrument, actor_id=current_user.id)
     responses = services.list_responses(patient.id, viewer_id=current_user.id, limit=100)
-    db.session.commit()
     return (
         render_template(
             "outcomes/patient_responses.html",
@@ -265,41 +253,6 @@ def link_new(patient_id: int) -> Any:
         ),
         201,
     )
-
-
-# Alerts ---------------------------------------------------------------------------------
-
-
-@bp.route("/alerts")
-@requires(Permission.ENTER_RESPONSES)
-def alerts() -> Any:
-    """Open alerts first, urgent on top; then the latest acknowledged ones."""
-    return render_template(
-        "alerts/index.html",
-        open_alerts=alert_services.list_alerts(status="open", limit=OPEN_ALERTS_SHOWN),
-        acknowledged=alert_services.list_alerts(
-            status="acknowledged", limit=ACKNOWLEDGED_ALERTS_SHOWN
-        ),
-        note_max=MAX_NOTE_LENGTH,
-    )
-
-
-@bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
-@requires(Permission.REVIEW)
-def alert_acknowledge(alert_id: int) -> Any:
-    form = AcknowledgeForm()
-    if not form.validate_on_submit():
-        flash("To acknowledge an alert, say what was done in the note.", "error")
-        return redirect(url_for("outcomes.alerts"))
-    try:
-        alert_services.acknowledge_alert(alert_id, form.note.data or "", actor_id=current_user.id)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("outcomes.alerts"))
-    db.session.commit()
-    flash("Alert acknowledged.", "success")
-    return redirect(url_for("outcomes.alerts"))
 
 
 # The clinic report ----------------------------------------------------------------------

@@ -1,0 +1,43 @@
+"""The alerts page: every role reads it; an admin or clinician acknowledges with a note."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from clinic.alerts import bp, services
+from clinic.alerts.forms import AcknowledgeForm
+from clinic.auth.permissions import Permission, requires
+from clinic.errors import DomainError
+from clinic.forms import flash_refusal
+
+OPEN_ALERTS_SHOWN = 200
+ACKNOWLEDGED_ALERTS_SHOWN = 50
+
+
+@bp.route("/alerts")
+@requires(Permission.ENTER_RESPONSES)
+def index() -> str:
+    """Open alerts first, urgent on top; then the latest acknowledged ones."""
+    return render_template(
+        "alerts/index.html",
+        open_alerts=services.list_alerts(status="open", limit=OPEN_ALERTS_SHOWN),
+        acknowledged=services.list_alerts(status="acknowledged", limit=ACKNOWLEDGED_ALERTS_SHOWN),
+        note_max=services.MAX_NOTE_LENGTH,
+    )
+
+
+@bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+@requires(Permission.REVIEW)
+def acknowledge(alert_id: int) -> Response:
+    form = AcknowledgeForm()
+    if not form.validate_on_submit():
+        flash("To acknowledge an alert, say what was done in the note.", "error")
+    else:
+        try:
+            services.acknowledge_alert(alert_id, form.note.data or "", actor_id=current_user.id)
+        except DomainError as exc:
+            flash_refusal(exc)
+        else:
+            flash("Alert acknowledged.", "success")
+    return redirect(url_for("alerts.index"))
