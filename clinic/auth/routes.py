@@ -14,12 +14,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from clinic import clock
-from clinic.audit.services import record
 from clinic.auth import bp, mark_seen
 from clinic.auth import services as auth
 from clinic.auth.forms import (
@@ -36,7 +34,9 @@ from clinic.auth.models import RolePolicy, User
 from clinic.auth.permissions import Permission, Role, public, requires
 from clinic.errors import DomainError
 from clinic.extensions import db
+from clinic.forms import show_refusal
 from clinic.navigation import nav_items, safe_local_url
+from clinic.transaction import keep_writes_on_refusal
 
 PENDING_TOTP_KEY = "pending_totp_user"
 PENDING_TOTP_SECONDS = 5 * 60  # time to type the code after the password
@@ -47,7 +47,6 @@ def _start_session(user: User) -> Any:
     session.clear()
     login_user(user)
     mark_seen()
-    db.session.commit()
     flash(f"Welcome, {user.name}.", "success")
     return redirect(next_url or url_for("auth.home"))
 
@@ -74,14 +73,13 @@ def login() -> Any:
             form.email.data or "", form.password.data or "", request.remote_addr or "", None
         )
         if result.user is not None and result.needs_totp:
-            db.session.commit()
             session[PENDING_TOTP_KEY] = [result.user.get_id(), clock.now().timestamp()]
             return redirect(
                 url_for("auth.login_totp", next=safe_local_url(request.args.get("next")))
             )
         if result.user is not None:
             return _start_session(result.user)
-        db.session.commit()
+        keep_writes_on_refusal()  # the failure counts towards the throttle, and is audited
         flash(result.error or "Sign-in failed.", "error")
         status = 429 if result.retry_after_seconds else 401
     elif request.method == "POST":
@@ -106,7 +104,7 @@ def login_totp() -> Any:
             auth.record_sign_in(user, request.remote_addr or "")
             return _start_session(user)
         auth.record_totp_failure(user, request.remote_addr or "")
-        db.session.commit()
+        keep_writes_on_refusal()  # the failure counts towards the throttle, and is audited
         flash("Wrong or expired code.", "error")
         return render_template("auth/totp.html", form=form), 401
     return render_template("auth/totp.html", form=form)
@@ -141,9 +139,7 @@ def _user_from_session_id(value: str) -> User | None:
 def logout() -> Any:
     """Sign out here and end every other session of this user as well."""
     user = current_user._get_current_object()
-    auth.end_sessions(user)
-    record(user.id, "logout", "user", user.id)
-    db.session.commit()
+    auth.sign_out(user)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -181,7 +177,6 @@ def change_password() -> Any:
         form.current_password.errors = ["That is not your current password."]
         return _render_profile(status=422, password_form=form)
     auth.change_password(user, form.new_password.data or "", actor_id=user.id)
-    db.session.commit()
     login_user(user)  # this session carries on with the new session token
     flash("Password changed. Your other sessions were signed out.", "success")
     return redirect(url_for("auth.profile"))
@@ -194,7 +189,6 @@ def create_token() -> Any:
     if not form.validate_on_submit():
         return _render_profile(status=422, token_form=form)
     token = auth.create_token(current_user._get_current_object(), form.label.data or "")
-    db.session.commit()
     return _render_profile(new_token=token, status=201)
 
 
@@ -203,7 +197,6 @@ def create_token() -> Any:
 def revoke_token(token_id: int) -> Any:
     user = current_user._get_current_object()
     auth.revoke_token(user, token_id, actor_id=user.id)
-    db.session.commit()
     flash("Token revoked.", "success")
     return redirect(url_for("auth.profile"))
 
@@ -220,14 +213,12 @@ def totp_setup() -> Any:
     form = TotpForm()
     if request.method == "GET" or not user.totp_secret:
         user.totp_secret = auth.new_totp_secret()
-        db.session.commit()
     elif form.validate_on_submit():
         try:
             auth.enable_totp(user, user.totp_secret, form.code.data or "")
         except DomainError as exc:
-            form.code.errors = [exc.message]
+            show_refusal(form, exc)
         else:
-            db.session.commit()
             flash("Second factor enabled.", "success")
             return redirect(url_for("auth.profile"))
     secret = user.totp_secret or ""
@@ -241,7 +232,6 @@ def totp_setup() -> Any:
 def totp_disable() -> Any:
     user = current_user._get_current_object()
     auth.disable_totp(user, actor_id=user.id)
-    db.session.commit()
     flash("Second factor removed.", "info")
     return redirect(url_for("auth.profile"))
 
@@ -273,23 +263,12 @@ def admin_user_new() -> Any:
                 actor_id=current_user.id,
             )
         except DomainError as exc:
-            db.session.rollback()
-            _show_on_form(form, exc)
+            show_refusal(form, exc)
         else:
-            db.session.commit()
             flash(f"User {user.email} created.", "success")
             return redirect(url_for("auth.admin_users"))
     status = 422 if form.errors else 200
     return render_template("auth/admin_user_new.html", form=form), status
-
-
-def _show_on_form(form: FlaskForm, error: DomainError) -> None:
-    """Put a service's refusal next to the field it names (or atop the form)."""
-    field = next((getattr(form, name) for name in error.fields if hasattr(form, name)), None)
-    if field is None:
-        form.form_errors.append(error.message)
-    else:
-        field.errors = [*field.errors, error.message]
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -306,10 +285,8 @@ def admin_user_edit(user_id: int) -> Any:
                 actor_id=current_user.id,
             )
         except DomainError as exc:
-            db.session.rollback()
-            _show_on_form(form, exc)
+            show_refusal(form, exc)
         else:
-            db.session.commit()
             flash("User saved.", "success")
             return redirect(url_for("auth.admin_users"))
     status = 422 if form.errors else 200
@@ -326,7 +303,6 @@ def admin_user_edit(user_id: int) -> Any:
 def admin_user_active(user_id: int) -> Any:
     user = auth.get_user(user_id)
     auth.set_active(user, request.form.get("active") == "1", actor_id=current_user.id)
-    db.session.commit()
     flash(f"{user.name} is now {'active' if user.active else 'deactivated'}.", "success")
     return redirect(url_for("auth.admin_user_edit", user_id=user.id))
 
@@ -346,7 +322,6 @@ def admin_user_reset(user_id: int) -> Any:
         )
     auth.change_password(user, form.new_password.data or "", actor_id=current_user.id)
     auth.disable_totp(user, actor_id=current_user.id)
-    db.session.commit()
     flash(f"Password reset for {user.name}; their sessions were ended.", "success")
     return redirect(url_for("auth.admin_user_edit", user_id=user.id))
 
@@ -360,7 +335,6 @@ def admin_policy() -> Any:
         for role in Role:
             wanted = bool(getattr(form, f"require_totp_{role.value}").data)
             auth.set_role_policy(role.value, require_totp=wanted, actor_id=current_user.id)
-        db.session.commit()
         flash("Security policy saved.", "success")
         return redirect(url_for("auth.admin_policy"))
     if request.method == "GET":

@@ -113,11 +113,8 @@ def _check_role(role: str) -> None:
 
 
 def _duplicate_email(email: str) -> Conflict:
-    return Conflict(
-        f"A user with email {email} already exists.",
-        code="duplicate_email",
-        fields={"email": ["Already in use."]},
-    )
+    message = f"A user with email {email} already exists."
+    return Conflict(message, code="duplicate_email", fields={"email": [message]})
 
 
 def update_user(user: User, *, name: str, role: str, actor_id: int) -> User:
@@ -125,9 +122,8 @@ def update_user(user: User, *, name: str, role: str, actor_id: int) -> User:
     name = _valid_name(name)
     _check_role(role)
     if user.id == actor_id and role != user.role:
-        raise NotAllowed(
-            "You cannot change your own role.", fields={"role": ["Not your own role."]}
-        )
+        message = "You cannot change your own role."
+        raise NotAllowed(message, fields={"role": [message]})
     user.name, user.role = name, role
     record(actor_id, "update", "user", user.id, detail={"role": role})
     return user
@@ -152,9 +148,10 @@ def change_password(user: User, new_password: str, *, actor_id: int) -> User:
     return user
 
 
-def end_sessions(user: User) -> None:
-    """Invalidate every session cookie of the user (logout everywhere)."""
+def sign_out(user: User) -> None:
+    """Invalidate every session cookie of the user (logout everywhere), audited."""
     user.session_token = new_session_token()
+    record(user.id, "logout", "user", user.id)
 
 
 @dataclass(frozen=True)
@@ -284,10 +281,8 @@ def accept_totp(user: User, code: str, secret: str | None = None) -> bool:
 
 def enable_totp(user: User, secret: str, code: str) -> None:
     if not accept_totp(user, code, secret):
-        raise Invalid(
-            "That code does not match. Check your authenticator's clock.",
-            fields={"code": ["Wrong code."]},
-        )
+        message = "That code does not match. Check your authenticator's clock."
+        raise Invalid(message, fields={"code": [message]})
     user.totp_secret, user.totp_enabled = secret, True
     record(user.id, "totp_enable", "user", user.id)
 
