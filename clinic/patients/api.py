@@ -8,8 +8,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.auth.permissions import Permission, requires
-from clinic.extensions import db
-from clinic.patients import commit_read, schemas, services
+from clinic.patients import schemas, services
 from clinic.patients.screening import SCREENING_ITEMS
 
 blp = Blueprint("patients_api", __name__, description="Patients, screening and intake")
@@ -25,9 +24,7 @@ def create_patient(values: dict[str, Any]) -> Any:
     `first_name`, `last_name`, `date_of_birth` are required. The answer carries the new
     `id` and a unique 8-digit `mrn`; the phone is answered in E.164.
     """
-    patient = services.create_patient(values, actor_id=current_user.id)
-    db.session.commit()
-    return patient
+    return services.create_patient(values, actor_id=current_user.id)
 
 
 @blp.route("/patients", methods=["GET"])
@@ -37,7 +34,6 @@ def create_patient(values: dict[str, Any]) -> Any:
 def search_patients(args: dict[str, Any]) -> Any:
     """Find patients by a name or MRN fragment (`q`), case-insensitively; at most `limit`."""
     found = services.search_patients(args["q"], limit=args["limit"], actor_id=current_user.id)
-    commit_read()
     return {"items": found}
 
 
@@ -46,9 +42,7 @@ def search_patients(args: dict[str, Any]) -> Any:
 @blp.response(200, schemas.PatientSchema)
 def get_patient(patient_id: int) -> Any:
     """One patient's record (the read is audited as `view`)."""
-    patient = services.view_patient(patient_id, actor_id=current_user.id)
-    commit_read()
-    return patient
+    return services.view_patient(patient_id, actor_id=current_user.id)
 
 
 @blp.route("/patients/<int:patient_id>", methods=["PATCH"])
@@ -57,9 +51,7 @@ def get_patient(patient_id: int) -> Any:
 @blp.response(200, schemas.PatientSchema)
 def update_patient(changes: dict[str, Any], patient_id: int) -> Any:
     """Change some fields; a consent change is timestamped and logged."""
-    patient = services.update_patient(patient_id, changes, actor_id=current_user.id)
-    db.session.commit()
-    return patient
+    return services.update_patient(patient_id, changes, actor_id=current_user.id)
 
 
 @blp.route("/screening-items", methods=["GET"])
@@ -80,11 +72,9 @@ def record_screening(body: dict[str, Any], patient_id: int) -> Any:
     Result `contraindicated` if any absolute item is yes, else `review` if any relative
     item is yes, else `clear`. Each screening is a new version; old ones are kept.
     """
-    screening = services.record_screening(
+    return services.record_screening(
         patient_id, body["answers"], body.get("notes"), actor_id=current_user.id
     )
-    db.session.commit()
-    return screening
 
 
 @blp.route("/patients/<int:patient_id>/screenings", methods=["GET"])
@@ -93,7 +83,6 @@ def record_screening(body: dict[str, Any], patient_id: int) -> Any:
 def list_screenings(patient_id: int) -> Any:
     """Every screening version of the patient, newest first."""
     screenings = services.list_screenings(patient_id, actor_id=current_user.id)
-    commit_read()
     return {"items": screenings}
 
 
@@ -103,9 +92,7 @@ def list_screenings(patient_id: int) -> Any:
 @blp.response(200, schemas.ScreeningSchema)
 def sign_off_screening(body: dict[str, Any], screening_id: int) -> Any:
     """A clinician accepts a `review` screening with a note (409 for other results)."""
-    screening = services.sign_off_screening(screening_id, body["note"], actor_id=current_user.id)
-    db.session.commit()
-    return screening
+    return services.sign_off_screening(screening_id, body["note"], actor_id=current_user.id)
 
 
 @blp.route("/patients/<int:patient_id>/medication-trials", methods=["GET"])
@@ -114,7 +101,6 @@ def sign_off_screening(body: dict[str, Any], screening_id: int) -> Any:
 def list_medication_trials(patient_id: int) -> Any:
     """The patient's medication trials, oldest first."""
     trials = services.list_medication_trials(patient_id, actor_id=current_user.id)
-    commit_read()
     return {"items": trials}
 
 
@@ -124,9 +110,7 @@ def list_medication_trials(patient_id: int) -> Any:
 @blp.response(201, schemas.MedicationTrialSchema)
 def add_medication_trial(values: dict[str, Any], patient_id: int) -> Any:
     """Add a medication trial (drug required); signals a medication change."""
-    trial = services.add_medication_trial(patient_id, values, actor_id=current_user.id)
-    db.session.commit()
-    return trial
+    return services.add_medication_trial(patient_id, values, actor_id=current_user.id)
 
 
 @blp.route("/medication-trials/<int:trial_id>", methods=["PATCH"])
@@ -135,9 +119,7 @@ def add_medication_trial(values: dict[str, Any], patient_id: int) -> Any:
 @blp.response(200, schemas.MedicationTrialSchema)
 def update_medication_trial(changes: dict[str, Any], trial_id: int) -> Any:
     """Change a medication trial; signals a medication change."""
-    trial = services.update_medication_trial(trial_id, changes, actor_id=current_user.id)
-    db.session.commit()
-    return trial
+    return services.update_medication_trial(trial_id, changes, actor_id=current_user.id)
 
 
 @blp.route("/medication-trials/<int:trial_id>", methods=["DELETE"])
@@ -146,7 +128,6 @@ def update_medication_trial(changes: dict[str, Any], trial_id: int) -> Any:
 def delete_medication_trial(trial_id: int) -> Any:
     """Remove a medication trial entered by mistake (audited)."""
     services.delete_medication_trial(trial_id, actor_id=current_user.id)
-    db.session.commit()
     return None
 
 
@@ -156,7 +137,6 @@ def delete_medication_trial(trial_id: int) -> Any:
 def list_authorizations(patient_id: int) -> Any:
     """The patient's insurance authorizations."""
     authorizations = services.list_authorizations(patient_id, actor_id=current_user.id)
-    commit_read()
     return {"items": authorizations}
 
 
@@ -166,9 +146,7 @@ def list_authorizations(patient_id: int) -> Any:
 @blp.response(201, schemas.AuthorizationSchema)
 def add_authorization(values: dict[str, Any], patient_id: int) -> Any:
     """Record a payer's authorization (`payer`, `sessions_authorized` required)."""
-    authorization = services.add_authorization(patient_id, values, actor_id=current_user.id)
-    db.session.commit()
-    return authorization
+    return services.add_authorization(patient_id, values, actor_id=current_user.id)
 
 
 @blp.route("/authorizations/<int:authorization_id>", methods=["PATCH"])
@@ -177,8 +155,4 @@ def add_authorization(values: dict[str, Any], patient_id: int) -> Any:
 @blp.response(200, schemas.AuthorizationSchema)
 def update_authorization(changes: dict[str, Any], authorization_id: int) -> Any:
     """Change an authorization (e.g. an extension of sessions or dates)."""
-    authorization = services.update_authorization(
-        authorization_id, changes, actor_id=current_user.id
-    )
-    db.session.commit()
-    return authorization
+    return services.update_authorization(authorization_id, changes, actor_id=current_user.id)

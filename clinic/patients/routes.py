@@ -1,5 +1,6 @@
 """Intake pages: the patient list, the patient form, the chart, and the forms for
-screening, medication trials and authorizations. Each calls one service and commits."""
+screening, medication trials and authorizations. Each calls one service; the request's
+single commit (`clinic.transaction`) keeps what it did."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from flask_wtf import FlaskForm
 from clinic.audit.services import recent_viewers
 from clinic.auth.permissions import Permission, requires
 from clinic.errors import DomainError, Invalid
-from clinic.extensions import db
-from clinic.patients import bp, commit_read, services
+from clinic.forms import flash_refusal, show_refusal
+from clinic.patients import bp, services
 from clinic.patients.forms import (
     AuthorizationForm,
     MedicationTrialForm,
@@ -28,29 +29,15 @@ from clinic.patients.screening import ITEMS_BY_CODE, items_of_class
 LIST_LIMIT = 100
 
 
-def show_errors(form: FlaskForm, error: DomainError) -> None:
-    """Put a service's field errors on the form's fields; the rest above the form."""
-    db.session.rollback()
-    for name, messages in (error.fields or {}).items():
-        field = form._fields.get(name.split(".", 1)[-1] if name.startswith("answers.") else name)
-        if field is not None:
-            field.errors = list(field.errors) + list(messages)
-        else:
-            form.form_errors.append(f"{name}: {'; '.join(messages)}")
-    if not error.fields:
-        form.form_errors.append(error.message)
-
-
 def _submit(form: FlaskForm, action: Callable[[], Any]) -> Any:
-    """Validate the form, run the service, commit. None when the form must be shown again."""
+    """Validate the form and run the service. None when the form must be shown again."""
     if not form.validate_on_submit():
         return None
     try:
         result = action()
     except Invalid as error:
-        show_errors(form, error)
+        show_refusal(form, error)
         return None
-    db.session.commit()
     return result
 
 
@@ -69,8 +56,7 @@ def index() -> Any:
                 form.q.data, limit=LIST_LIMIT, actor_id=current_user.id
             )
         except Invalid as error:
-            show_errors(form, error)
-    commit_read()
+            show_refusal(form, error)
     return render_template("patients/index.html", form=form, patients=patients, limit=LIST_LIMIT), (
         422 if form.errors else 200
     )
@@ -95,7 +81,6 @@ def chart(patient_id: int) -> Any:
     """The whole record on one page; opening it is audited as `view`."""
     patient = services.view_patient(patient_id, actor_id=current_user.id, section="chart")
     viewers = recent_viewers(patient.id)
-    commit_read()
     return render_template(
         "patients/chart.html",
         patient=patient,
@@ -119,7 +104,6 @@ def edit(patient_id: int) -> Any:
     if saved is not None:
         flash("Patient saved.", "success")
         return redirect(url_for("patients.chart", patient_id=patient_id))
-    commit_read()  # the audited view of the record
     return render_template("patients/form.html", form=form, patient=patient), _status(form)
 
 
@@ -164,8 +148,7 @@ def sign_off(screening_id: int) -> Any:
             ),
         )
     except DomainError as error:  # already signed off, or nothing to sign off
-        db.session.rollback()
-        flash(error.message, "error")
+        flash_refusal(error)
         return redirect(url_for("patients.chart", patient_id=screening.patient_id))
     if done is not None:
         flash("Screening signed off.", "success")
@@ -237,7 +220,6 @@ def edit_medication(trial_id: int) -> Any:
 @requires(Permission.EDIT_PATIENTS)
 def delete_medication(trial_id: int) -> Any:
     patient_id = services.delete_medication_trial(trial_id, actor_id=current_user.id)
-    db.session.commit()
     flash("Medication trial removed.", "success")
     return redirect(url_for("patients.chart", patient_id=patient_id, _anchor="medications"))
 

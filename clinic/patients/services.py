@@ -122,9 +122,14 @@ CHART_OPTIONS = (
 )
 
 
-def view_patient(patient_id: int, *, actor_id: int | None, section: str = "record") -> Patient:
-    """Load the whole record for display and audit the read as `view`."""
-    patient = _load(Patient, patient_id, "patient", *CHART_OPTIONS)
+def view_patient(
+    patient_id: int, *, actor_id: int | None, section: str = "record", whole_record: bool = True
+) -> Patient:
+    """Load a patient to show to `actor_id` and audit the read as `view` of `section`: every
+    page or answer that shows a patient's record to staff reads it through here.
+    `whole_record` also loads what the chart lists (diagnoses, trials, screenings...)."""
+    options = CHART_OPTIONS if whole_record else ()
+    patient = _load(Patient, patient_id, "patient", *options)
     record(actor_id, "view", "patient", patient.id, detail={"section": section})
     return patient
 

@@ -14,7 +14,6 @@ from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.audit.services import record
 from clinic.auth.permissions import Permission, requires
 from clinic.extensions import db
-from clinic.patients import commit_read
 from clinic.scheduling import services
 from clinic.scheduling.services import MAX_ID
 
@@ -384,8 +383,6 @@ def schedule_course(args: dict[str, Any], course_id: int) -> Any:
         device_id=args.get("device_id"),
         actor_id=current_user.id,
     )
-    # The answer shows what was just written: expiring it would reload each appointment.
-    commit_read()
     return {"appointments": appointments}
 
 
