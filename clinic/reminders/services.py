@@ -473,8 +473,8 @@ def _staff_email_row(
 
 def _alerts_url() -> str:
     base = current_app.config["CLINIC_BASE_URL"]
-    if "outcomes.alerts" in current_app.view_functions:
-        return links.public_url("outcomes.alerts")
+    if "alerts.index" in current_app.view_functions:
+        return links.public_url("alerts.index")
     return base + "/"
 
 
