@@ -30,14 +30,15 @@ run: $(RUN_STAMP)
 	$(FLASK) serve --host 127.0.0.1 --port 5000
 
 ## make test: the whole suite (PostgreSQL when CLINIC_TEST_DATABASE_URL is set)
-test: $(DEV_STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
+## make lint: style, types (mypy over clinic/) and the import layers (lint-imports)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, t
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
-from clinic.extensions import db
+from clinic.extensions import Model
 
 if TYPE_CHECKING:
     from clinic.auth.models import User
@@ -29,7 +29,7 @@ AUDIENCES = ("clinician", "front_desk", "technician", "admin")
 STATUSES = ("open", "acknowledged")
 
 
-class Alert(db.Model):
+class Alert(Model):
     __tablename__ = "alerts"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'acknowledged')", name="status"),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from clinic.alerts import bp, services
 from clinic.alerts.forms import AcknowledgeForm

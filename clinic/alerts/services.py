@@ -8,10 +8,10 @@ escalated once (`alert_escalated`: the reminders feature emails every clinician)
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import case, select, update
+from sqlalchemy import CursorResult, Update, case, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, events
@@ -23,6 +23,11 @@ from clinic.extensions import db
 MAX_NOTE_LENGTH = 2000
 ESCALATION_BATCH = 500
 MAX_ID = 2**31 - 1
+
+
+def _rows_changed(statement: Update) -> int:
+    """Run a guarded UPDATE and say how many rows it changed (0: someone else was first)."""
+    return cast(CursorResult[Any], db.session.execute(statement)).rowcount
 
 
 def raise_alert(
@@ -121,7 +126,7 @@ def acknowledge_alert(alert_id: int, note: str, *, actor_id: int) -> Alert:
             "The note is too long.", fields={"note": [f"At most {MAX_NOTE_LENGTH} characters."]}
         )
     alert = get_alert(alert_id)
-    changed = db.session.execute(
+    changed = _rows_changed(
         update(Alert)
         .where(Alert.id == alert.id, Alert.status == "open")
         .values(
@@ -131,7 +136,7 @@ def acknowledge_alert(alert_id: int, note: str, *, actor_id: int) -> Alert:
             acknowledgement_note=text_note,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if changed != 1:
         raise Conflict("This alert was already acknowledged.", code="already_acknowledged")
     db.session.refresh(alert)
@@ -166,12 +171,12 @@ def escalate_alerts(now: datetime) -> int:
     ).all()
     escalated = 0
     for alert in candidates:
-        claimed = db.session.execute(
+        claimed = _rows_changed(
             update(Alert)
             .where(Alert.id == alert.id, Alert.escalated_at.is_(None), Alert.status == "open")
             .values(escalated_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if claimed != 1:
             continue
         db.session.refresh(alert)

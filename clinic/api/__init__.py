@@ -18,10 +18,17 @@ from clinic.extensions import csrf
 API_PREFIX = "/api/v1"
 
 
-class ErrorDetailSchema(ma.Schema):
-    code = ma.fields.String(required=True)
-    message = ma.fields.String(required=True)
-    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()))
+# Built from a dict: a field named `fields` would shadow Schema.fields in a class body.
+ErrorDetailSchema = ma.Schema.from_dict(
+    {
+        "code": ma.fields.String(required=True),
+        "message": ma.fields.String(required=True),
+        "fields": ma.fields.Dict(
+            keys=ma.fields.String(), values=ma.fields.List(ma.fields.String())
+        ),
+    },
+    name="ErrorDetailSchema",
+)
 
 
 class ErrorSchema(ma.Schema):

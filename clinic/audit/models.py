@@ -9,13 +9,13 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
-from clinic.extensions import db
+from clinic.extensions import Model
 
 if TYPE_CHECKING:
     from clinic.auth.models import User
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_entity", "entity_type", "entity_id", "at"),

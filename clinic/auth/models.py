@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
 from clinic.auth.permissions import Permission, Role, role_can
-from clinic.extensions import db
+from clinic.extensions import Model
 
 ROLE_CHECK = "role IN ('admin', 'front_desk', 'technician', 'clinician')"
 
@@ -20,7 +20,7 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(ROLE_CHECK, name="role"),)
 
@@ -63,7 +63,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.email} {self.role}>"
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for the JSON API. Only its SHA-256 is stored; it is shown once."""
 
     __tablename__ = "api_tokens"
@@ -84,7 +84,7 @@ class ApiToken(db.Model):
         return self.revoked_at is not None
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     """One try at signing in; recent failures throttle the account and the address."""
 
     __tablename__ = "login_attempts"
@@ -100,7 +100,7 @@ class LoginAttempt(db.Model):
     success: Mapped[bool] = mapped_column(Boolean)
 
 
-class RolePolicy(db.Model):
+class RolePolicy(Model):
     """Per-role security settings an admin chooses (today: require a second factor)."""
 
     __tablename__ = "role_policies"

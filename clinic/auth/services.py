@@ -12,11 +12,13 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -162,7 +164,7 @@ class SignInResult:
     retry_after_seconds: int = 0
 
 
-def _recent_failures(column: object, value: str) -> int:
+def _recent_failures(column: InstrumentedAttribute[str], value: str) -> int:
     since = clock.now() - THROTTLE_WINDOW
     return (
         db.session.scalar(
@@ -264,14 +266,17 @@ def accept_totp(user: User, code: str, secret: str | None = None) -> bool:
     step = totp_step(secret, code) if secret else None
     if step is None:
         return False
-    claimed = db.session.execute(
-        update(User)
-        .where(
-            User.id == user.id,
-            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
-        )
-        .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
+    claimed = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if claimed.rowcount != 1:
         return False

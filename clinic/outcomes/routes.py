@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
-    Response,
     flash,
     make_response,
     redirect,
@@ -15,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from clinic.auth import services as auth
 from clinic.auth.permissions import Permission, public, requires

@@ -8,7 +8,7 @@ Each row runs in its own savepoint: a bad row leaves nothing behind.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import IO
@@ -61,7 +61,7 @@ def open_rows(stream: IO[str]) -> tuple[list[tuple[int, dict[str, str]]], list[s
     return rows, []
 
 
-def _values(row: dict[str, str | None]) -> dict[str, object]:
+def _values(row: Mapping[str, str | None]) -> dict[str, object]:
     """Empty cells are absent values; `diagnoses` is one cell of semicolon-separated codes."""
     values: dict[str, object] = {}
     for name, cell in row.items():
@@ -119,7 +119,11 @@ def _import_row(
     key = (first.strip().casefold(), last.strip().casefold(), birth)
     existing = services.find_duplicate(first, last, birth)
     if key in seen or existing is not None:
-        where = f"row {seen[key]} of this file" if key in seen else f"patient MRN {existing.mrn}"
+        where = (
+            f"row {seen[key]} of this file"
+            if key in seen or existing is None
+            else f"patient MRN {existing.mrn}"
+        )
         report.duplicates += 1
         report.errors.append(
             RowError(

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
 from clinic.auth.models import User
-from clinic.extensions import db
+from clinic.extensions import Model
 
 
-class Patient(db.Model):
+class Patient(Model):
     __tablename__ = "patients"
     __table_args__ = (
         CheckConstraint("preferred_channel IN ('sms', 'email', 'none')", name="channel"),
@@ -79,7 +79,7 @@ class Patient(db.Model):
         return f"{self.first_name[:1]}{self.last_name[:1]}".upper()
 
 
-class Diagnosis(db.Model):
+class Diagnosis(Model):
     """An ICD-10-CM code on the patient's problem list (F32.x, F33.x, G89.x, M79.7 ...)."""
 
     __tablename__ = "diagnoses"
@@ -93,7 +93,7 @@ class Diagnosis(db.Model):
     patient: Mapped[Patient] = relationship(back_populates="diagnoses")
 
 
-class MedicationTrial(db.Model):
+class MedicationTrial(Model):
     """An antidepressant (or pain medication) trial, as payers ask for before TMS."""
 
     __tablename__ = "medication_trials"
@@ -114,7 +114,7 @@ class MedicationTrial(db.Model):
     patient: Mapped[Patient] = relationship(back_populates="medication_trials")
 
 
-class Authorization(db.Model):
+class Authorization(Model):
     """A payer's authorization for a number of sessions within dates."""
 
     __tablename__ = "authorizations"
@@ -138,7 +138,7 @@ class Authorization(db.Model):
     patient: Mapped[Patient] = relationship(back_populates="authorizations")
 
 
-class ConsentEvent(db.Model):
+class ConsentEvent(Model):
     """Each time a consent to be contacted is given or withdrawn, and by whom."""
 
     __tablename__ = "consent_events"
@@ -154,7 +154,7 @@ class ConsentEvent(db.Model):
     source: Mapped[str] = mapped_column(String(40), default="staff")  # staff, sms_stop, import
 
 
-class Screening(db.Model):
+class Screening(Model):
     """One TMS safety screening. Never overwritten: a new answer set is a new version."""
 
     __tablename__ = "screenings"

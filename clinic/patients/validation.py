@@ -49,9 +49,10 @@ Check = Callable[[FieldErrors, str, Any], Any]
 
 
 def clean(
-    checks: Mapping[str, Check], values: Mapping[str, Any], *, partial: bool
+    checks: Mapping[str, Check], values: object, *, partial: bool
 ) -> tuple[dict[str, Any], FieldErrors]:
-    """Run the checks; `partial` (an edit) checks only the keys given."""
+    """Run the checks; `partial` (an edit) checks only the keys given. `values` is whatever
+    a caller was sent (a JSON body may be a list): anything but a mapping is refused."""
     errors = FieldErrors()
     if not isinstance(values, Mapping):
         errors.add("_schema", "Send an object of fields.")
