@@ -33,12 +33,13 @@ def _load_session_user(user_id: str) -> Any:
     """Cookie sessions are for pages only; the API must present a token."""
     if request.path.startswith("/api/"):
         return None
-    from clinic.auth.routes import _user_from_session_id
+    from clinic.auth.services import user_for_session_id
 
-    return _user_from_session_id(user_id)
+    return user_for_session_id(user_id)
 
 
 def _load_token_user(req: Request) -> Any:
+    """The API's authentication: `Authorization: Bearer <token>` on /api/ paths only."""
     if not req.path.startswith("/api/"):
         return None
     scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")

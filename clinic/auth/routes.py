@@ -121,17 +121,7 @@ def _pending_totp_user() -> User | None:
         or clock.now().timestamp() - since > PENDING_TOTP_SECONDS
     ):
         return None
-    return _user_from_session_id(session_id)
-
-
-def _user_from_session_id(value: str) -> User | None:
-    user_id, _, token = str(value).partition(":")
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_token != token:
-        return None
-    return user
+    return auth.user_for_session_id(session_id)
 
 
 @bp.route("/logout", methods=["POST"])

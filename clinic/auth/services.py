@@ -339,6 +339,18 @@ def revoke_token(user: User, token_id: int, *, actor_id: int) -> ApiToken:
     return token
 
 
+def user_for_session_id(value: str) -> User | None:
+    """The active user whose session cookie holds `value` (`User.get_id()`): a rotated
+    session token (logout, password change, deactivation) no longer matches."""
+    user_id, _, token = str(value).partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_token != token:
+        return None
+    return user
+
+
 def user_for_token(token: str) -> User | None:
     """The active user behind a live token, or None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
