@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request, url_for
 from flask_login import current_user
 
-from clinic.auth.permissions import Permission
+from clinic.permissions import Permission
 
 
 @dataclass(frozen=True)

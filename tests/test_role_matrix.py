@@ -33,8 +33,8 @@ from clinic import clock, create_app
 from clinic.auth import LAST_SEEN_KEY
 from clinic.auth import services as auth
 from clinic.auth.models import User
-from clinic.auth.permissions import ROLE_PERMISSIONS, Permission, Role
 from clinic.extensions import db
+from clinic.permissions import ROLE_PERMISSIONS, Permission, Role
 from tests.conftest import TemplateDatabase, _test_config
 
 PLACEHOLDER_INT = 999999
@@ -223,7 +223,7 @@ def test_framework_views_stay_open(matrix: Matrix, endpoint: str) -> None:
 def test_security_doc_shows_the_current_role_table() -> None:
     from pathlib import Path
 
-    from clinic.auth.permissions import permission_table_markdown
+    from clinic.permissions import permission_table_markdown
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
     assert permission_table_markdown() in doc, "regenerate the table in docs/security.md"

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from clinic import create_app
 from clinic.audit.models import AuditEvent
-from clinic.auth.permissions import public
 from clinic.extensions import db
+from clinic.permissions import public
 from tests.factories import PASSWORD, login, make_user
 
 

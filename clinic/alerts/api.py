@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from clinic.alerts import services
 from clinic.alerts.models import ALERT_KINDS, STATUSES
 from clinic.api.schemas import id_filter, limit_param, list_schema
-from clinic.auth.permissions import Permission, requires
+from clinic.permissions import Permission, requires
 
 blp = Blueprint("alerts_api", __name__, description="Alerts")
 

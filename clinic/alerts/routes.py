@@ -8,9 +8,9 @@ from werkzeug.wrappers import Response
 
 from clinic.alerts import bp, services
 from clinic.alerts.forms import AcknowledgeForm
-from clinic.auth.permissions import Permission, requires
 from clinic.errors import DomainError
 from clinic.forms import flash_refusal
+from clinic.permissions import Permission, requires
 
 OPEN_ALERTS_SHOWN = 200
 ACKNOWLEDGED_ALERTS_SHOWN = 50

@@ -10,8 +10,8 @@ from flask import Flask, current_app
 from flask_smorest import Blueprint
 from sqlalchemy import text
 
-from clinic.auth.permissions import public
 from clinic.extensions import db
+from clinic.permissions import public
 
 blp = Blueprint("api_core", __name__, description="Health")
 

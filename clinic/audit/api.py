@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.audit import services
-from clinic.auth.permissions import Permission, requires
+from clinic.permissions import Permission, requires
 
 blp = Blueprint("audit_api", __name__, description="Audit trail (admin)")
 

@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from clinic import clock
 from clinic.audit import bp, services
 from clinic.audit.forms import KNOWN_ENTITY_TYPES, AuditFilterForm
-from clinic.auth.permissions import Permission, requires
+from clinic.permissions import Permission, requires
 
 PAGE_SIZE = 100
 

@@ -9,7 +9,7 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from clinic.auth.permissions import Permission, requires
+from clinic.permissions import Permission, requires
 
 blp = Blueprint("auth_api", __name__, description="Identity")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from clinic.auth import services
-from clinic.auth.permissions import Role
 from clinic.errors import DomainError
 from clinic.extensions import db
+from clinic.permissions import Role
 
 
 @click.group()

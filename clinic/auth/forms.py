@@ -7,8 +7,8 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from clinic.auth.permissions import Role
 from clinic.auth.services import MIN_PASSWORD_LENGTH
+from clinic.permissions import Role
 
 ROLE_CHOICES = [SelectChoice(role.value, role.label) for role in Role]
 

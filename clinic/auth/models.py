@@ -10,8 +10,8 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
-from clinic.auth.permissions import Permission, Role, role_can
 from clinic.extensions import Model
+from clinic.permissions import Permission, Role, role_can
 
 ROLE_CHECK = "role IN ('admin', 'front_desk', 'technician', 'clinician')"
 

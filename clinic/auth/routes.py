@@ -31,11 +31,11 @@ from clinic.auth.forms import (
     UserEditForm,
 )
 from clinic.auth.models import RolePolicy, User
-from clinic.auth.permissions import Permission, Role, public, requires
 from clinic.errors import DomainError
 from clinic.extensions import db
 from clinic.forms import show_refusal
 from clinic.navigation import nav_items, safe_local_url
+from clinic.permissions import Permission, Role, public, requires
 from clinic.transaction import keep_writes_on_refusal
 
 PENDING_TOTP_KEY = "pending_totp_user"

@@ -25,9 +25,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from clinic import clock
 from clinic.audit.services import record
 from clinic.auth.models import ApiToken, LoginAttempt, RolePolicy, User, new_session_token
-from clinic.auth.permissions import Role
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
 from clinic.extensions import db
+from clinic.permissions import Role
 
 MIN_PASSWORD_LENGTH = 10
 THROTTLE_WINDOW = timedelta(minutes=15)

@@ -9,10 +9,10 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import MAX_ID, list_schema
-from clinic.auth.permissions import Permission, requires
 from clinic.courses import services
 from clinic.courses.models import COURSE_STATUSES, PATTERNS
 from clinic.extensions import db
+from clinic.permissions import Permission, requires
 
 blp = Blueprint("courses_api", __name__, description="Protocols and treatment courses")
 

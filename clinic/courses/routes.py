@@ -17,7 +17,6 @@ from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.auth.models import User
-from clinic.auth.permissions import Permission, Role, requires
 from clinic.courses import bp, services
 from clinic.courses.forms import (
     STATUS_LABELS,
@@ -30,6 +29,7 @@ from clinic.courses.forms import (
 from clinic.errors import DomainError
 from clinic.extensions import db
 from clinic.patients.models import Authorization, Patient
+from clinic.permissions import Permission, Role, requires
 from clinic.scheduling.models import Appointment
 
 MAX_CALENDAR_APPOINTMENTS = 400

@@ -22,13 +22,13 @@ from clinic.alerts.models import Alert
 from clinic.alerts.services import raise_alert
 from clinic.audit.services import record
 from clinic.auth.models import User
-from clinic.auth.permissions import Permission, role_can
 from clinic.courses.models import COURSE_STATUSES, PATTERNS, Course, Protocol
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
 from clinic.patients.models import Authorization, Patient, Screening
 from clinic.patients.services import add_authorization, clean_authorization
 from clinic.patients.validation import FieldErrors, text
+from clinic.permissions import Permission, role_can
 from clinic.scheduling.models import Appointment, Closure, OpeningHours
 
 # Only treatment appointments are sessions of the course; a separate mapping visit is not.

@@ -9,9 +9,9 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
-from clinic.auth.permissions import Permission, requires
 from clinic.outcomes import services
 from clinic.outcomes.catalog import default_catalog
+from clinic.permissions import Permission, requires
 
 blp = Blueprint("outcomes_api", __name__, description="Questionnaires and outcomes")
 

@@ -17,7 +17,6 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from clinic.auth import services as auth
-from clinic.auth.permissions import Permission, public, requires
 from clinic.errors import Gone, NotFound
 from clinic.outcomes import TABLET_SESSION_KEY, bp, services
 from clinic.outcomes import report as clinic_report
@@ -31,6 +30,7 @@ from clinic.outcomes.forms import (
 )
 from clinic.outcomes.models import QuestionnaireResponse
 from clinic.patients import services as patient_services
+from clinic.permissions import Permission, public, requires
 from clinic.transaction import keep_writes_on_refusal
 
 

@@ -7,9 +7,9 @@ from typing import Any
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from clinic.auth.permissions import Permission, requires
 from clinic.patients import schemas, services
 from clinic.patients.screening import SCREENING_ITEMS
+from clinic.permissions import Permission, requires
 
 blp = Blueprint("patients_api", __name__, description="Patients, screening and intake")
 

@@ -12,7 +12,6 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from clinic.audit.services import recent_viewers
-from clinic.auth.permissions import Permission, requires
 from clinic.errors import DomainError, Invalid
 from clinic.forms import flash_refusal, show_refusal
 from clinic.patients import bp, services
@@ -25,6 +24,7 @@ from clinic.patients.forms import (
     SignOffForm,
 )
 from clinic.patients.screening import ITEMS_BY_CODE, items_of_class
+from clinic.permissions import Permission, requires
 
 LIST_LIMIT = 100
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm import joinedload, selectinload
 from clinic import clock, events
 from clinic.audit.services import record
 from clinic.auth.models import User
-from clinic.auth.permissions import Permission
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
 from clinic.extensions import db
 from clinic.patients import icd10, validation
@@ -34,6 +33,7 @@ from clinic.patients.models import (
 )
 from clinic.patients.screening import ITEMS_BY_CODE, SCREENING_ITEMS, score
 from clinic.patients.validation import FieldErrors, a_date, boolean, integer, one_of, text
+from clinic.permissions import Permission
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 SEXES = ("female", "male", "other", "unknown")

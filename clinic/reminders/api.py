@@ -10,8 +10,8 @@ from flask_smorest import Blueprint
 
 from clinic.api.schemas import MAX_ID, id_filter, limit_param, list_schema
 from clinic.audit.services import record
-from clinic.auth.permissions import Permission, requires
 from clinic.extensions import db
+from clinic.permissions import Permission, requires
 from clinic.reminders import services
 from clinic.reminders.models import STATUSES
 

@@ -20,9 +20,9 @@ from flask_login import current_user
 from twilio.request_validator import RequestValidator
 
 from clinic import clock
-from clinic.auth.permissions import Permission, public, requires
 from clinic.errors import DomainError
 from clinic.extensions import csrf, db
+from clinic.permissions import Permission, public, requires
 from clinic.reminders import bp, services
 from clinic.reminders.forms import (
     ChangeRequestForm,

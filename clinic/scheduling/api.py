@@ -12,8 +12,8 @@ from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.audit.services import record
-from clinic.auth.permissions import Permission, requires
 from clinic.extensions import db
+from clinic.permissions import Permission, requires
 from clinic.scheduling import services
 from clinic.scheduling.services import MAX_ID
 

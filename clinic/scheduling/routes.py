@@ -16,10 +16,10 @@ from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.auth.models import User
-from clinic.auth.permissions import Permission, requires
 from clinic.errors import DomainError
 from clinic.extensions import db
 from clinic.outcomes.cadence import due_counts_for_day
+from clinic.permissions import Permission, requires
 from clinic.reminders.services import change_requests_for_day, confirmations_for
 from clinic.scheduling import bp, services
 from clinic.scheduling.forms import (

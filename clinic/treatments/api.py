@@ -9,8 +9,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.audit.services import record
-from clinic.auth.permissions import Permission, requires
 from clinic.extensions import db
+from clinic.permissions import Permission, requires
 from clinic.scheduling.api import AppointmentSchema
 from clinic.treatments import services
 from clinic.treatments.models import (

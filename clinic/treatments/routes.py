@@ -9,10 +9,10 @@ from flask_login import current_user
 
 from clinic import clock
 from clinic.audit.services import record
-from clinic.auth.permissions import Permission, requires
 from clinic.errors import Invalid
 from clinic.extensions import db
 from clinic.navigation import safe_local_url
+from clinic.permissions import Permission, requires
 from clinic.treatments import bp, queries, services
 from clinic.treatments.forms import ActionForm, AmendmentForm, TreatmentLogForm
 

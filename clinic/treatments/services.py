@@ -21,13 +21,13 @@ from clinic.alerts.models import Alert
 from clinic.alerts.services import raise_alert
 from clinic.audit.services import record
 from clinic.auth.models import User
-from clinic.auth.permissions import Role
 from clinic.courses.models import Course, Protocol
 from clinic.courses.services import set_course_status
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
 from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.patients.validation import FieldErrors, text
+from clinic.permissions import Role
 from clinic.scheduling.models import Appointment
 from clinic.scheduling.services import make_up_for
 from clinic.treatments.models import (
