@@ -61,8 +61,10 @@ def _seed(count: int) -> None:
     from clinic.courses.models import Course, Protocol
     from clinic.extensions import db
     from clinic.patients.models import Patient
-    from clinic.reminders import messages, services
+    from clinic.reminders import messages
+    from clinic.reminders.message_templates import SAMPLE_VALUES, get_template
     from clinic.reminders.models import APPOINTMENT_REMINDER, Reminder
+    from clinic.reminders.planning import calendar_uid
     from clinic.scheduling.models import Appointment, Device
 
     now = clock.now()
@@ -135,11 +137,11 @@ def _seed(count: int) -> None:
             Appointment.id
         )
     ).all()
-    template = services.get_template(APPOINTMENT_REMINDER, "email")
+    template = get_template(APPOINTMENT_REMINDER, "email")
     sample = messages.render(
         template.subject,
         template.body,
-        {**services.SAMPLE_VALUES, "clinic_name": current_app.config["CLINIC_NAME"]},
+        {**SAMPLE_VALUES, "clinic_name": current_app.config["CLINIC_NAME"]},
         "email",
     ).as_payload()
     db.session.execute(
@@ -159,7 +161,7 @@ def _seed(count: int) -> None:
                 "payload": {
                     **sample,
                     "ics": messages.appointment_calendar(
-                        uid=services.calendar_uid(aid),
+                        uid=calendar_uid(aid),
                         sequence=0,
                         starts_at=starts_at,
                         ends_at=starts_at + timedelta(minutes=protocol.slot_minutes),
@@ -184,7 +186,7 @@ def run(count: int, batch_size: int, url: str | None = None) -> float:
 
     from clinic import clock, create_app
     from clinic.extensions import db
-    from clinic.reminders.services import dispatch_all
+    from clinic.reminders.dispatch import dispatch_all
 
     port = _free_port()
     counter = multiprocessing.Value("i", 0)

@@ -84,9 +84,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             api_blueprints.append(api_module.blp)
     init_api(app, api_blueprints)
 
-    from clinic import cli, templating, transaction
+    from clinic import cli, scheduler, templating, transaction
 
     cli.init_app(app)
+    scheduler.init_app(app)
     templating.init_app(app)
     transaction.install(app)
     return app

@@ -17,13 +17,8 @@ from clinic.patients.models import (
     Patient,
     Screening,
 )
-from clinic.reminders.models import (
-    AppointmentResponse,
-    MessageTemplate,
-    Reminder,
-    ReminderPolicy,
-    SchedulerHeartbeat,
-)
+from clinic.reminders.models import AppointmentResponse, MessageTemplate, Reminder, ReminderPolicy
+from clinic.scheduler.models import SchedulerHeartbeat
 from clinic.scheduling.models import Appointment, Closure, Device, MaintenanceWindow, OpeningHours
 from clinic.treatments.models import (
     MotorThreshold,

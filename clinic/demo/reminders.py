@@ -12,7 +12,7 @@ from clinic import clock
 from clinic.demo.context import DemoContext
 from clinic.extensions import db
 from clinic.reminders.models import Reminder
-from clinic.reminders.services import plan_appointments
+from clinic.reminders.planning import plan_appointments
 from clinic.scheduling.models import Appointment
 
 # Only the next two weeks: a large history stays fast (the past needs no reminders).

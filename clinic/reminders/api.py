@@ -10,9 +10,8 @@ from flask_smorest import Blueprint
 
 from clinic.api.schemas import MAX_ID, id_filter, limit_param, list_schema
 from clinic.audit.services import record
-from clinic.extensions import db
 from clinic.permissions import Permission, requires
-from clinic.reminders import services
+from clinic.reminders import queries
 from clinic.reminders.models import STATUSES
 
 blp = Blueprint("reminders_api", __name__, description="Reminders (the message outbox)")
@@ -54,8 +53,7 @@ def list_reminders(args: dict[str, Any]) -> Any:
 
     Status is one of `pending`, `sending`, `sent`, `failed`, `cancelled`, `skipped`.
     Filtering by `patient_id` is a read of that patient's record (audited as `view`)."""
-    items = services.list_reminders(**args)
+    items = queries.list_reminders(**args)
     if args.get("patient_id") is not None:
         record(current_user.id, "view", "patient", args["patient_id"], detail={"what": "reminders"})
-        db.session.commit()
     return {"items": items}

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.reminders.models import STATUSES
-from clinic.reminders.services import MAX_OFFSET_MINUTES
+from clinic.reminders.policy import MAX_OFFSET_MINUTES
 
 
 class PolicyForm(FlaskForm):

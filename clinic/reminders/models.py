@@ -1,5 +1,5 @@
-"""The message outbox, the reminder policy, message templates, patient answers to
-reminders, and the scheduler's heartbeat.
+"""The message outbox, the reminder policy, message templates, and patient answers to
+reminders.
 
 The outbox (`reminders`) holds every message the clinic sends: appointment reminders,
 questionnaire links and staff messages. Rows are written in the same transaction as the
@@ -173,18 +173,3 @@ class AppointmentResponse(db.Model):
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     appointment: Mapped[Appointment] = relationship()
-
-
-class SchedulerHeartbeat(db.Model):
-    """The last tick of each scheduler job, and which process ran it."""
-
-    __tablename__ = "scheduler_heartbeats"
-
-    job_id: Mapped[str] = mapped_column(String(60), primary_key=True)
-    last_tick_at: Mapped[datetime]
-    last_success_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    last_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
-    host: Mapped[str] = mapped_column(String(120))
-    pid: Mapped[int] = mapped_column(Integer)

@@ -1,5 +1,5 @@
-"""Pages: the reminder list and change requests (front desk), policy, templates and the
-scheduler (admin), the daily-schedule opt-in, patients' links, and Twilio's webhook."""
+"""Pages: the reminder list and change requests (front desk), policy and templates
+(admin), the daily-schedule opt-in, patients' links, and Twilio's webhook."""
 
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from twilio.request_validator import RequestValidator
 
 from clinic import clock
 from clinic.errors import DomainError
-from clinic.extensions import csrf, db
+from clinic.extensions import csrf
+from clinic.forms import show_refusal
 from clinic.permissions import Permission, public, requires
-from clinic.reminders import bp, services
+from clinic.reminders import answers, bp, message_templates, policy, queries
 from clinic.reminders.forms import (
     ChangeRequestForm,
     ConfirmForm,
@@ -33,7 +34,10 @@ from clinic.reminders.forms import (
     ReminderFilterForm,
     TemplateForm,
 )
+from clinic.reminders.inbound_sms import handle_inbound_sms
 from clinic.reminders.messages import PLACEHOLDERS
+from clinic.reminders.recipients import patient_timezone
+from clinic.reminders.staff_messages import set_daily_schedule
 
 PAGE_LIMIT = 200
 
@@ -48,7 +52,7 @@ def index() -> Any:
     day = _day_arg()
     tz = clock.clinic_tz()
     start = datetime.combine(day, time(0), tzinfo=tz)
-    rows = services.list_reminders(
+    rows = queries.list_reminders(
         status=form.status.data or None,
         since=start,
         until=start + timedelta(days=1),
@@ -77,7 +81,7 @@ def _day_arg() -> date:
 def change_requests() -> Any:
     """Patients' open requests to change an appointment, for the next two weeks."""
     start = datetime.combine(clock.today(), time(0), tzinfo=clock.clinic_tz())
-    items = services.open_change_requests(start, start + timedelta(days=14))
+    items = answers.open_change_requests(start, start + timedelta(days=14))
     return render_template("reminders/change_requests.html", items=items, form=HandledForm())
 
 
@@ -86,8 +90,7 @@ def change_requests() -> Any:
 def change_request_handled(response_id: int) -> Any:
     form = HandledForm()
     if form.validate_on_submit():
-        services.mark_change_request_handled(response_id, actor_id=current_user.id)
-        db.session.commit()
+        answers.mark_change_request_handled(response_id, actor_id=current_user.id)
         flash("Change request marked handled.", "success")
     return redirect(url_for("reminders.change_requests"))
 
@@ -98,10 +101,9 @@ def daily_schedule() -> Any:
     """Opt in or out of the morning schedule email."""
     form = DailyScheduleForm()
     if form.validate_on_submit():
-        services.set_daily_schedule(
+        set_daily_schedule(
             current_user.id, bool(form.wants_daily_schedule.data), actor_id=current_user.id
         )
-        db.session.commit()
         flash("Your daily schedule email setting is saved.", "success")
         return redirect(url_for("reminders.daily_schedule"))
     if request.method == "GET":
@@ -115,45 +117,46 @@ def daily_schedule() -> Any:
 @bp.route("/admin/reminders/policy", methods=["GET", "POST"])
 @requires(Permission.ADMINISTER)
 def admin_policy() -> Any:
-    policy = services.get_policy()
-    form = PolicyForm(obj=policy)
+    form = PolicyForm(obj=policy.get_policy())
     if form.validate_on_submit():
-        values = {name: getattr(form, name).data for name in services.POLICY_FIELDS}
-        services.update_policy(values, actor_id=current_user.id)
-        db.session.commit()
-        flash("Reminder policy saved.", "success")
-        return redirect(url_for("reminders.admin_policy"))
+        values = {name: getattr(form, name).data for name in policy.POLICY_FIELDS}
+        try:
+            policy.update_policy(values, actor_id=current_user.id)
+        except DomainError as exc:
+            show_refusal(form, exc)
+        else:
+            flash("Reminder policy saved.", "success")
+            return redirect(url_for("reminders.admin_policy"))
     return render_template("reminders/admin_policy.html", form=form)
 
 
 @bp.route("/admin/reminders/templates")
 @requires(Permission.ADMINISTER)
 def admin_templates() -> Any:
-    return render_template("reminders/admin_templates.html", templates=services.list_templates())
+    return render_template(
+        "reminders/admin_templates.html", templates=message_templates.list_templates()
+    )
 
 
 @bp.route("/admin/reminders/templates/<kind>/<channel>", methods=["GET", "POST"])
 @requires(Permission.ADMINISTER)
 def admin_template_edit(kind: str, channel: str) -> Any:
     """Edit one template; "Preview" shows the message with sample values without saving."""
-    template = services.get_template(kind, channel)
+    template = message_templates.get_template(kind, channel)
     form = TemplateForm(obj=template)
     preview = None
     if form.validate_on_submit():
         subject, body = form.subject.data or "", form.body.data or ""
         try:
             if form.save.data:
-                services.update_template(
+                message_templates.update_template(
                     kind, channel, subject=subject, body=body, actor_id=current_user.id
                 )
-                db.session.commit()
                 flash("Template saved.", "success")
                 return redirect(url_for("reminders.admin_templates"))
-            preview = services.preview_template(kind, channel, subject, body)
+            preview = message_templates.preview_template(kind, channel, subject, body)
         except DomainError as exc:
-            db.session.rollback()
-            for name, problems in exc.fields.items():
-                getattr(form, name).errors = list(problems)
+            show_refusal(form, exc)
     return render_template(
         "reminders/admin_template_edit.html",
         form=form,
@@ -163,32 +166,15 @@ def admin_template_edit(kind: str, channel: str) -> Any:
     )
 
 
-@bp.route("/admin/scheduler")
-@requires(Permission.ADMINISTER)
-def admin_scheduler() -> Any:
-    """The scheduler's heartbeat per job and the outbox's state."""
-    from clinic.scheduler import JOBS
-
-    beats = {beat.job_id: beat for beat in services.heartbeats()}
-    return render_template(
-        "reminders/admin_scheduler.html",
-        status=services.scheduler_status(clock.now()),
-        beats=beats,
-        last_tick=max((beat.last_tick_at for beat in beats.values()), default=None),
-        jobs=JOBS,
-        counts=services.status_counts(),
-    )
-
-
 # ------------------------------------------------------------------- patient links
 
 
 def _patient_page(template: str, token: str, purpose: str, **context: Any) -> Any:
     try:
-        appointment = services.appointment_for_link(purpose, token)
+        appointment = answers.appointment_for_link(purpose, token)
     except DomainError as exc:
         return render_template("reminders/patient_notice.html", message=exc.message), exc.status
-    tz = services.patient_timezone(appointment.patient)
+    tz = patient_timezone(appointment.patient)
     return render_template(
         template, appointment=appointment, local=appointment.starts_at.astimezone(tz), **context
     )
@@ -201,11 +187,9 @@ def patient_confirm(token: str) -> Any:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            services.confirm_attendance(token)
+            answers.confirm_attendance(token)
         except DomainError as exc:
-            db.session.rollback()
             return render_template("reminders/patient_notice.html", message=exc.message), exc.status
-        db.session.commit()
         return render_template(
             "reminders/patient_notice.html", message="Thank you, see you then.", ok=True
         )
@@ -219,11 +203,9 @@ def patient_change(token: str) -> Any:
     form = ChangeRequestForm()
     if form.validate_on_submit():
         try:
-            services.request_change(token, form.message.data)
+            answers.request_change(token, form.message.data)
         except DomainError as exc:
-            db.session.rollback()
             return render_template("reminders/patient_notice.html", message=exc.message), exc.status
-        db.session.commit()
         return render_template(
             "reminders/patient_notice.html",
             message="Thank you. The front desk will contact you to find a new time.",
@@ -236,7 +218,7 @@ def patient_change(token: str) -> Any:
 @public
 def patient_calendar(token: str) -> Any:
     """The appointment as a calendar file (same UID on every move, growing SEQUENCE)."""
-    body = services.calendar_for_link(token)
+    body = answers.calendar_for_link(token)
     return Response(
         body,
         mimetype="text/calendar",
@@ -266,8 +248,7 @@ def twilio_sms() -> Any:
     """Inbound SMS from Twilio: STOP (and its synonyms) withdraws SMS consent."""
     if not _twilio_signature_valid():
         abort(403, description="Invalid Twilio signature.")
-    services.handle_inbound_sms(request.form.get("From", ""), request.form.get("Body", ""))
-    db.session.commit()
+    handle_inbound_sms(request.form.get("From", ""), request.form.get("Body", ""))
     return Response(
         '<?xml version="1.0" encoding="UTF-8"?><Response></Response>', mimetype="text/xml"
     )

@@ -20,7 +20,7 @@ from clinic.errors import DomainError
 from clinic.extensions import db
 from clinic.outcomes.cadence import due_counts_for_day
 from clinic.permissions import Permission, requires
-from clinic.reminders.services import change_requests_for_day, confirmations_for
+from clinic.reminders.answers import change_requests_for_day, confirmations_for
 from clinic.scheduling import bp, services
 from clinic.scheduling.forms import (
     BookCourseForm,

@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) and a stand-in for Twilio's Messages API, both on
-loopback, plus helpers that book reminder-worthy appointments."""
+loopback, plus helpers that book, move and cancel appointments through the scheduling
+feature's own services, so the reminders react to the events it really sends."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, time
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,10 +19,10 @@ from urllib.parse import parse_qs
 import pytest
 from aiosmtpd.controller import Controller
 
-from clinic import events
 from clinic.extensions import db
-from clinic.scheduling.models import Appointment
-from tests.factories import make_appointment, make_course, make_patient
+from clinic.scheduling import services as scheduling
+from clinic.scheduling.models import Appointment, OpeningHours
+from tests.factories import make_course, make_device, make_patient
 
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "test-auth-token"
@@ -172,35 +173,36 @@ def reachable_patient(*, email_ok: bool = True, sms_ok: bool = True, **fields: A
     )
 
 
-def book(starts_at: datetime, patient: Any = None, **fields: Any) -> Appointment:
-    """An appointment as the scheduling feature makes it: inserted, then announced."""
-    patient = patient or reachable_patient()
-    course = make_course(patient)
-    appointment = make_appointment(course, starts_at, **fields)
-    events.appointments_booked.send(None, appointments=[appointment], actor_id=None)
+def _open_around_the_clock() -> None:
+    """Reminder tests book at any hour of any day: the clinic opens all day, every day."""
+    for weekday in range(7):
+        hours = db.session.get(OpeningHours, weekday) or OpeningHours(weekday=weekday)
+        hours.opens_at, hours.closes_at = time(0), time(23, 59)
+        db.session.add(hours)
+
+
+def book(starts_at: datetime, patient: Any = None, kind: str = "treatment") -> Appointment:
+    """An appointment booked by the scheduling feature itself (its own events plan the
+    reminders), on a chair of its own for a patient of its own."""
+    _open_around_the_clock()
+    course = make_course(patient or reachable_patient())
+    appointment = scheduling.book_appointment(
+        course_id=course.id,
+        device_id=make_device().id,
+        starts_at=starts_at,
+        kind=kind,
+        actor_id=None,
+    )
     db.session.commit()
     return appointment
 
 
 def move(appointment: Appointment, new_start: datetime) -> None:
-    old_start, old_device = appointment.starts_at, appointment.device_id
-    length = appointment.ends_at - appointment.starts_at
-    appointment.starts_at = new_start
-    appointment.ends_at = new_start + length
-    appointment.revision += 1
-    db.session.flush()
-    events.appointment_moved.send(
-        None,
-        appointment=appointment,
-        old_starts_at=old_start,
-        old_device_id=old_device,
-        actor_id=None,
-    )
+    scheduling.move_appointment(appointment.id, starts_at=new_start, actor_id=None)
     db.session.commit()
 
 
 def cancel(appointment: Appointment) -> None:
-    appointment.status = "cancelled"
-    db.session.flush()
-    events.appointment_cancelled.send(None, appointment=appointment, actor_id=None)
+    """Cancelled at the front desk (a treatment gets its make-up booked, as in real life)."""
+    scheduling.cancel_appointment(appointment.id, reason=None, actor_id=None)
     db.session.commit()

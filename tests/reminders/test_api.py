@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,8 @@ from clinic.extensions import db
 from tests.factories import make_user
 from tests.reminders.conftest import book, cancel
 
-LATER = datetime.now(UTC) + timedelta(days=3)
+# Noon in the clinic three days ahead: comfortably inside any day's opening hours.
+LATER = datetime.combine(date.today() + timedelta(days=3), time(12), ZoneInfo("America/New_York"))
 
 
 def test_lists_a_patients_reminders_with_the_contract_fields(api: Any, front_desk: Any) -> None:
@@ -48,7 +50,8 @@ def test_lists_a_patients_reminders_with_the_contract_fields(api: Any, front_des
 
 def test_filters_by_appointment_and_status(api: Any, clinician: Any) -> None:
     kept = book(LATER)
-    gone = book(LATER + timedelta(days=1))
+    # A mapping session gets no make-up when cancelled: only `kept` has pending reminders.
+    gone = book(LATER + timedelta(days=1), kind="mapping")
     cancel(gone)
     client = api.as_(clinician)
     by_appointment = client.get(f"/api/v1/reminders?appointment_id={gone.id}").json["items"]

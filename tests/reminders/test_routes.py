@@ -12,8 +12,9 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from clinic.extensions import db
-from clinic.reminders import services
+from clinic.reminders import message_templates, planning, policy
 from clinic.reminders.models import AppointmentResponse, Reminder
+from clinic.scheduler import heartbeat
 from tests.factories import login
 from tests.reminders.conftest import TWILIO_TOKEN, book, move, reachable_patient
 
@@ -48,10 +49,10 @@ def test_admin_changes_the_policy(client: Any, admin: Any) -> None:
         },
     )
     assert response.status_code == 302
-    policy = services.get_policy()
-    db.session.refresh(policy)
-    assert policy.email_offset_minutes == 2880 and policy.sms_enabled is False
-    assert policy.quiet_start.hour == 22 and policy.remind_mapping is False
+    saved = policy.get_policy()
+    db.session.refresh(saved)
+    assert saved.email_offset_minutes == 2880 and saved.sms_enabled is False
+    assert saved.quiet_start.hour == 22 and saved.remind_mapping is False
 
 
 def test_policy_refuses_nonsense(client: Any, admin: Any) -> None:
@@ -81,10 +82,10 @@ def test_template_preview_then_save(client: Any, admin: Any) -> None:
     preview = client.post(path, data={"body": body, "preview": "Preview"})
     html = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "Northside Clinic: see you Monday 9 March 2026" in html
-    assert services.get_template("appointment_reminder", "sms").body != body + "\n"
+    assert message_templates.get_template("appointment_reminder", "sms").body != body + "\n"
     saved = client.post(path, data={"body": body, "save": "Save"})
     assert saved.status_code == 302
-    assert services.get_template("appointment_reminder", "sms").body == body + "\n"
+    assert message_templates.get_template("appointment_reminder", "sms").body == body + "\n"
 
 
 def test_an_sms_template_with_clinical_words_is_refused(client: Any, admin: Any) -> None:
@@ -99,7 +100,7 @@ def test_an_sms_template_with_clinical_words_is_refused(client: Any, admin: Any)
 
 def test_patient_confirms_and_asks_for_a_change(client: Any, front_desk: Any, frozen: Any) -> None:
     appointment = book(START)
-    values = services.appointment_values(appointment, NY)
+    values = planning.appointment_values(appointment, NY)
     confirm = client.get(f"/r/{_token(values['confirm_url'])}/confirm")
     assert confirm.status_code == 200 and "15:00" in confirm.get_data(as_text=True)
     assert client.post(f"/r/{_token(values['confirm_url'])}/confirm").status_code == 200
@@ -117,7 +118,7 @@ def test_patient_confirms_and_asks_for_a_change(client: Any, front_desk: Any, fr
 
 def test_a_link_from_before_a_move_says_so(client: Any, frozen: Any) -> None:
     appointment = book(START)
-    old = services.appointment_values(appointment, NY)
+    old = planning.appointment_values(appointment, NY)
     move(appointment, START + timedelta(days=1))
     response = client.get(f"/r/{_token(old['confirm_url'])}/confirm")
     assert response.status_code == 410 and "changed" in response.get_data(as_text=True)
@@ -126,14 +127,14 @@ def test_a_link_from_before_a_move_says_so(client: Any, frozen: Any) -> None:
 
 def test_links_expire(client: Any, frozen: Any) -> None:
     appointment = book(START)
-    url = services.appointment_values(appointment, NY)["ics_url"]
+    url = planning.appointment_values(appointment, NY)["ics_url"]
     frozen.move_to(START + timedelta(days=2))
     assert client.get(f"/r/{_token(url)}/calendar.ics").status_code == 410
 
 
 def test_calendar_download(client: Any, frozen: Any) -> None:
     appointment = book(START)
-    url = services.appointment_values(appointment, NY)["ics_url"]
+    url = planning.appointment_values(appointment, NY)["ics_url"]
     response = client.get(f"/r/{_token(url)}/calendar.ics")
     assert response.status_code == 200 and response.mimetype == "text/calendar"
     body = response.get_data(as_text=True)
@@ -196,7 +197,7 @@ def test_technician_opts_into_the_daily_schedule(client: Any, technician: Any) -
 def test_scheduler_page_shows_the_heartbeat(client: Any, admin: Any) -> None:
     login(client, admin)
     assert "never run" in client.get("/admin/scheduler").get_data(as_text=True)
-    services.record_heartbeat(
+    heartbeat.record_heartbeat(
         "dispatch_reminders", at=datetime.now(UTC), success=True, duration_ms=3
     )
     db.session.commit()

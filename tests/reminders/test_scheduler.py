@@ -10,9 +10,12 @@ import time_machine
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from clinic import scheduler
 from clinic.extensions import db
-from clinic.reminders.models import SchedulerHeartbeat
+from clinic.reminders.dispatch import dispatch_job
+from clinic.scheduler import runner
+from clinic.scheduler.heartbeat import record_heartbeat
+from clinic.scheduler.jobs import JOBS, Job
+from clinic.scheduler.models import SchedulerHeartbeat
 from tests.reminders.conftest import MailServer, book, reachable_patient
 
 TICKS: list[datetime] = []
@@ -29,11 +32,11 @@ def broken_job(now: datetime) -> None:
 
 
 def test_the_job_table_has_fixed_ids_coalesced_one_at_a_time(app: Any) -> None:
-    ids = [job.id for job in scheduler.JOBS]
+    ids = [job.id for job in JOBS]
     assert len(ids) == len(set(ids))
     assert {"dispatch_reminders", "plan_questionnaires", "escalate_alerts"} <= set(ids)
     assert {"check_authorizations", "check_motor_threshold_due", "daily_schedule"} <= set(ids)
-    built = scheduler.build_scheduler(app, scheduler=BackgroundScheduler())
+    built = runner.build_scheduler(app, scheduler=BackgroundScheduler())
     jobs = {job.id: job for job in built.get_jobs()}
     assert set(jobs) == set(ids)
     for job in jobs.values():
@@ -45,8 +48,8 @@ def test_the_job_table_has_fixed_ids_coalesced_one_at_a_time(app: Any) -> None:
 def test_a_tick_runs_the_job_commits_and_writes_the_heartbeat(app: Any, client: Any) -> None:
     health = client.get("/api/v1/health").json
     assert health["scheduler"]["status"] == "not_running"
-    scheduler.run_job(app, "tick", record_tick)
-    scheduler.run_job(app, "broken", broken_job)
+    runner.run_job(app, "tick", record_tick)
+    runner.run_job(app, "broken", broken_job)
     db.session.rollback()  # the test's session still held the snapshot from before the ticks
     beats = {b.job_id: b for b in db.session.scalars(select(SchedulerHeartbeat))}
     assert beats["tick"].last_result == {"ticks": len(TICKS)} and beats["tick"].last_error is None
@@ -59,8 +62,6 @@ def test_a_tick_runs_the_job_commits_and_writes_the_heartbeat(app: Any, client: 
 
 
 def test_a_stale_heartbeat_shows_on_health(app: Any, client: Any) -> None:
-    from clinic.reminders.services import record_heartbeat
-
     record_heartbeat(
         "tick", at=datetime.now(UTC) - timedelta(minutes=10), success=True, duration_ms=1
     )
@@ -69,8 +70,8 @@ def test_a_stale_heartbeat_shows_on_health(app: Any, client: Any) -> None:
 
 
 def test_a_real_scheduler_ticks_our_own_job(app: Any) -> None:
-    table = (scheduler.Job("tick", record_tick, "interval", {"seconds": 1}),)
-    running = scheduler.build_scheduler(app, table, scheduler=BackgroundScheduler())
+    table = (Job("tick", record_tick, "interval", {"seconds": 1}),)
+    running = runner.build_scheduler(app, table, scheduler=BackgroundScheduler())
     before = len(TICKS)
     running.start()
     try:
@@ -89,15 +90,11 @@ def test_two_schedulers_dispatching_at_once_send_each_reminder_once(
 ) -> None:
     import threading
 
-    from clinic.reminders.services import dispatch_job
-
     with time_machine.travel(NOON, tick=False):
         for i in range(6):
             book(NOON + timedelta(hours=1, minutes=40 * i), reachable_patient(sms_ok=False))
         threads = [
-            threading.Thread(
-                target=scheduler.run_job, args=(app, "dispatch_reminders", dispatch_job)
-            )
+            threading.Thread(target=runner.run_job, args=(app, "dispatch_reminders", dispatch_job))
             for _ in range(2)
         ]
         for thread in threads:

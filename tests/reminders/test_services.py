@@ -16,9 +16,18 @@ from clinic.alerts.models import Alert
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
 from clinic.patients.models import ConsentEvent
-from clinic.reminders import messages, services
+from clinic.reminders import (
+    answers,
+    dispatch,
+    inbound_sms,
+    message_templates,
+    messages,
+    planning,
+    policy,
+    staff_messages,
+)
+from clinic.reminders.dispatch import LEASE, MAX_ATTEMPTS, claim_due, dispatch_all, dispatch_due
 from clinic.reminders.models import Reminder
-from clinic.reminders.services import LEASE, MAX_ATTEMPTS, claim_due, dispatch_all, dispatch_due
 from tests.factories import make_user
 from tests.reminders.conftest import MailServer, TwilioStub, book, cancel, move, reachable_patient
 
@@ -106,7 +115,7 @@ def test_a_back_entered_past_appointment_is_skipped_not_sent(
 
 
 def test_mapping_and_treatment_kinds_follow_the_policy(app: Any, frozen: Any) -> None:
-    services.update_policy({"remind_mapping": False}, actor_id=None)
+    policy.update_policy({"remind_mapping": False}, actor_id=None)
     db.session.commit()
     mapping = book(TUESDAY_3PM, kind="mapping")
     assert rows(appointment_id=mapping.id) == []
@@ -203,7 +212,7 @@ def test_the_calendar_sequence_grows_with_each_move(
     email = by_channel(appointment.id)["email"]
     event = Calendar.from_ical(email.payload["ics"]).walk("VEVENT")[0]
     assert int(event["SEQUENCE"]) == 2
-    assert str(event["UID"]) == services.calendar_uid(appointment.id)
+    assert str(event["UID"]) == planning.calendar_uid(appointment.id)
 
 
 def test_a_reminder_cancelled_after_it_was_planned_is_not_sent(
@@ -253,10 +262,10 @@ def test_mail_server_down_for_three_passes_then_delivered_once(
 
 
 def test_retries_back_off_exponentially_with_jitter() -> None:
-    delays = [services.retry_delay(n).total_seconds() for n in range(1, 6)]
+    delays = [dispatch.retry_delay(n).total_seconds() for n in range(1, 6)]
     for n, delay in enumerate(delays):
         assert 60 * 2**n * 0.75 <= delay <= 60 * 2**n * 1.25
-    assert services.retry_delay(30) <= services.RETRY_CAP * 1.25
+    assert dispatch.retry_delay(30) <= dispatch.RETRY_CAP * 1.25
 
 
 def test_after_the_last_attempt_the_row_fails_and_the_front_desk_is_told(
@@ -298,7 +307,7 @@ def _due_now(count: int) -> list[int]:
     ids = []
     for i in range(count):
         appointment = book(
-            now + timedelta(hours=1, minutes=40 * i), reachable_patient(sms_ok=False)
+            now + timedelta(hours=1, minutes=10 * i), reachable_patient(sms_ok=False)
         )
         ids.append(appointment.id)
     db.session.execute(Reminder.__table__.update().values(next_attempt_at=now, due_at=now))
@@ -343,7 +352,7 @@ def test_a_stale_dispatcher_cannot_overwrite_the_rows_another_reclaimed(
     later = now + LEASE * 2
     frozen.move_to(later)
     assert dispatch_all(later).sent == 1
-    services._mark(stale_token, [services._Outcome(row_id, "failed", "late")], later)
+    dispatch._mark(stale_token, [dispatch._Outcome(row_id, "failed", "late")], later)
     assert rows(id=row_id)[0].status == "sent"
 
 
@@ -426,12 +435,12 @@ def test_daily_schedule_for_opted_in_staff_once_a_day(
 ) -> None:
     technician = make_user("technician")
     make_user("technician")  # not opted in
-    services.set_daily_schedule(technician.id, True, actor_id=technician.id)
+    staff_messages.set_daily_schedule(technician.id, True, actor_id=technician.id)
     book(datetime(2026, 3, 2, 15, 0, tzinfo=NY).astimezone(UTC))
     morning = datetime(2026, 3, 2, 6, 30, tzinfo=NY).astimezone(UTC)
     frozen.move_to(morning)
-    assert services.plan_daily_schedules(morning) == {"planned": 1}
-    assert services.plan_daily_schedules(morning) == {"planned": 0}
+    assert staff_messages.plan_daily_schedules(morning) == {"planned": 1}
+    assert staff_messages.plan_daily_schedules(morning) == {"planned": 0}
     db.session.commit()
     dispatch_all(morning)
     [mail] = mail_server.to(technician.email)
@@ -444,7 +453,7 @@ def test_daily_schedule_for_opted_in_staff_once_a_day(
 def test_stop_withdraws_sms_consent_and_cancels_pending_sms(app: Any, frozen: Any) -> None:
     appointment = book(TUESDAY_3PM)
     patient = appointment.patient
-    assert services.handle_inbound_sms(patient.phone, " stop ") == 1
+    assert inbound_sms.handle_inbound_sms(patient.phone, " stop ") == 1
     db.session.commit()
     db.session.refresh(patient)
     assert patient.sms_consent is False
@@ -452,42 +461,44 @@ def test_stop_withdraws_sms_consent_and_cancels_pending_sms(app: Any, frozen: An
     assert event is not None and event.source == "sms_stop" and event.granted is False
     statuses = {r.channel: r.status for r in rows(appointment_id=appointment.id)}
     assert statuses == {"email": "pending", "sms": "cancelled"}
-    assert services.handle_inbound_sms(patient.phone, "hello") == 0
+    assert inbound_sms.handle_inbound_sms(patient.phone, "hello") == 0
 
 
 def test_confirm_and_change_through_signed_links(app: Any, frozen: Any) -> None:
     appointment = book(TUESDAY_3PM)
-    values = services.appointment_values(appointment, NY)
+    values = planning.appointment_values(appointment, NY)
     confirm_token = values["confirm_url"].rsplit("/", 2)[-2]
     change_token = values["change_url"].rsplit("/", 2)[-2]
-    services.confirm_attendance(confirm_token)
-    services.confirm_attendance(confirm_token)  # a second click changes nothing
-    services.request_change(change_token, "Mornings please")
+    answers.confirm_attendance(confirm_token)
+    answers.confirm_attendance(confirm_token)  # a second click changes nothing
+    answers.request_change(change_token, "Mornings please")
     db.session.commit()
-    assert services.confirmations_for([appointment.id]) == {appointment.id}
+    assert answers.confirmations_for([appointment.id]) == {appointment.id}
     day = TUESDAY_3PM.astimezone(NY).date()
-    [request] = services.change_requests_for_day(day)
+    [request] = answers.change_requests_for_day(day)
     assert request.message == "Mornings please"
     with pytest.raises(Conflict):
-        services.request_change(change_token, "again")
+        answers.request_change(change_token, "again")
     with pytest.raises(NotFound):
-        services.confirm_attendance(change_token)  # a change token cannot confirm
+        answers.confirm_attendance(change_token)  # a change token cannot confirm
 
 
 def test_template_preview_and_the_sms_rules(app: Any) -> None:
-    preview = services.preview_template(
+    preview = message_templates.preview_template(
         "appointment_reminder", "sms", "", "{clinic_name}: see you {date} at {time}."
     )
     assert preview.text == "Northside Clinic: see you Monday 9 March 2026 at 09:00."
     with pytest.raises(Invalid) as clinical:
-        services.preview_template(
+        message_templates.preview_template(
             "appointment_reminder", "sms", "", "{clinic_name}: TMS treatment {date} {time}"
         )
     assert "tms" in clinical.value.fields["body"][0].lower()
     with pytest.raises(Invalid) as unknown:
-        services.update_template(
+        message_templates.update_template(
             "appointment_reminder", "email", subject="Hi", body="{diagnosis}", actor_id=None
         )
     assert "{diagnosis}" in unknown.value.fields["body"][0]
     with pytest.raises(Invalid):
-        services.preview_template("appointment_reminder", "sms", "", "{clinic_name} {date}")
+        message_templates.preview_template(
+            "appointment_reminder", "sms", "", "{clinic_name} {date}"
+        )

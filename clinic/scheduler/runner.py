@@ -1,10 +1,9 @@
 """The scheduler process: `flask --app wsgi scheduler run`.
 
 APScheduler 3 in its own process, never inside web workers (this module is imported
-only by that command and by tests). It only ticks: every job is a plain function
-`job(now) -> dict | None` from a feature's services, run in an app context and
-committed; each tick writes the job's heartbeat row (shown on /api/v1/health and the
-admin page `reminders.admin_scheduler`).
+only by that command and by tests). It only ticks: every job of `clinic.scheduler.jobs`
+runs in an app context and is committed; each tick writes the job's heartbeat row
+(shown on /api/v1/health and the admin page `scheduler.admin`).
 
 Several scheduler processes at once are harmless: dispatch claims outbox rows (a row is
 sent by one dispatcher), and the periodic jobs are idempotent through dedupe keys (an
@@ -18,7 +17,6 @@ import logging
 import signal
 import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,70 +25,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from clinic import clock
-from clinic.alerts import services as alerts
-from clinic.courses import services as courses
 from clinic.extensions import db
-from clinic.outcomes import cadence
-from clinic.reminders import services as reminders
-from clinic.treatments import services as treatments
+from clinic.scheduler.heartbeat import record_heartbeat
+from clinic.scheduler.jobs import JOBS, Job
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Job:
-    """One periodic job: `func(now)`; `trigger` is an APScheduler trigger name with its
-    arguments (cron fields are in the clinic's time zone)."""
-
-    id: str
-    func: Callable[[datetime], Any]
-    trigger: str
-    trigger_args: dict[str, Any] = field(default_factory=dict)
-    misfire_grace_seconds: int = 60
-
-
-# The one table of periodic work; a feature adds its job here.
-JOBS: tuple[Job, ...] = (
-    Job("dispatch_reminders", reminders.dispatch_job, "interval", {"minutes": 1}),
-    Job(
-        "plan_questionnaires",
-        cadence.plan_questionnaires,
-        "interval",
-        {"minutes": 15},
-        misfire_grace_seconds=600,
-    ),
-    Job(
-        "escalate_alerts",
-        alerts.escalate_alerts,
-        "interval",
-        {"minutes": 5},
-        misfire_grace_seconds=240,
-    ),
-    Job(
-        "check_authorizations",
-        courses.check_authorizations,
-        "cron",
-        {"hour": 6, "minute": 0},
-        misfire_grace_seconds=6 * 3600,
-    ),
-    Job(
-        "check_motor_threshold_due",
-        treatments.check_motor_threshold_due,
-        "cron",
-        {"hour": 6, "minute": 5},
-        misfire_grace_seconds=6 * 3600,
-    ),
-    Job(
-        "daily_schedule",
-        reminders.plan_daily_schedules,
-        "cron",
-        {"hour": 6, "minute": 30},
-        misfire_grace_seconds=3 * 3600,
-    ),
-)
-
-
-def run_job(app: Flask, job_id: str, func: Callable[[Any], Any]) -> None:
+def run_job(app: Flask, job_id: str, func: Callable[[datetime], Any]) -> None:
     """One tick: call `func(now)` in an app context, commit, and record the heartbeat.
     A failing job is rolled back and logged; the heartbeat keeps its error."""
     with app.app_context():
@@ -106,7 +48,7 @@ def run_job(app: Flask, job_id: str, func: Callable[[Any], Any]) -> None:
             log.exception("scheduler job %s failed", job_id)
             error = f"{type(exc).__name__}: {exc}"[:2000]
         try:
-            reminders.record_heartbeat(
+            record_heartbeat(
                 job_id,
                 at=now,
                 success=error is None,

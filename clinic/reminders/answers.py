@@ -1,0 +1,164 @@
+"""What patients answer through the links in their reminders: "I will come", "please
+change the time", and the calendar file; and the front desk's view of those answers.
+
+A link is bound to the appointment's revision: after a move it says so instead of
+acting on the new time (see `clinic.reminders.links`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from clinic import clock
+from clinic.audit.services import record
+from clinic.errors import Conflict, Gone, NotFound
+from clinic.extensions import db
+from clinic.reminders import links
+from clinic.reminders.models import AppointmentResponse
+from clinic.reminders.planning import appointment_calendar
+from clinic.scheduling.models import Appointment
+
+
+def _appointment_for(purpose: str, token: str) -> tuple[Appointment, links.LinkClaim]:
+    claim = links.read_token(purpose, token)
+    appointment = db.session.scalar(
+        select(Appointment)
+        .options(joinedload(Appointment.patient))
+        .where(Appointment.id == claim.appointment_id)
+    )
+    if appointment is None:
+        raise NotFound("This appointment no longer exists.")
+    return appointment, claim
+
+
+def appointment_for_link(purpose: str, token: str) -> Appointment:
+    """The appointment a patient link is about, if the link still applies to it."""
+    appointment, claim = _appointment_for(purpose, token)
+    if appointment.revision != claim.revision:
+        raise Gone(
+            "This appointment has been changed since this message was sent; "
+            "please use the link in the newest message.",
+            code="appointment_changed",
+        )
+    if not appointment.is_live:
+        raise Gone("This appointment has been cancelled.", code="appointment_cancelled")
+    return appointment
+
+
+def _respond(token: str, purpose: str, kind: str, message: str | None) -> AppointmentResponse:
+    appointment = appointment_for_link(purpose, token)
+    if appointment.starts_at <= clock.now():
+        raise Gone("This appointment has already begun.", code="appointment_past")
+    already = db.session.scalar(
+        select(AppointmentResponse).where(
+            AppointmentResponse.appointment_id == appointment.id,
+            AppointmentResponse.revision == appointment.revision,
+            AppointmentResponse.kind == kind,
+        )
+    )
+    if already is not None:
+        if kind == "confirm":
+            return already
+        raise Conflict(
+            "We already have your request for this appointment.", code="already_requested"
+        )
+    response = AppointmentResponse(
+        appointment_id=appointment.id,
+        patient_id=appointment.patient_id,
+        revision=appointment.revision,
+        appointment_starts_at=appointment.starts_at,
+        kind=kind,
+        message=(message or "").strip()[:1000] or None,
+        at=clock.now(),
+    )
+    db.session.add(response)
+    db.session.flush()
+    record(
+        None,
+        "confirm_attendance" if kind == "confirm" else "request_change",
+        "appointment",
+        appointment.id,
+        patient_id=appointment.patient_id,
+        detail={"source": "patient_link"},
+    )
+    return response
+
+
+def confirm_attendance(token: str) -> AppointmentResponse:
+    """The patient says they will come (idempotent: a second click changes nothing)."""
+    return _respond(token, "confirm", "confirm", None)
+
+
+def request_change(token: str, message: str | None) -> AppointmentResponse:
+    """The patient asks the front desk to change the time; shown on the day board."""
+    return _respond(token, "change", "change", message)
+
+
+def change_requests_for_day(day: date) -> Sequence[AppointmentResponse]:
+    """Open change requests for appointments on `day` (clinic time), for the day board."""
+    tz = clock.clinic_tz()
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    return open_change_requests(start, start + timedelta(days=1))
+
+
+def open_change_requests(
+    start: datetime, end: datetime, limit: int = 500
+) -> Sequence[AppointmentResponse]:
+    """Change requests not yet handled, for appointments starting in [start, end)."""
+    return db.session.scalars(
+        select(AppointmentResponse)
+        .options(joinedload(AppointmentResponse.appointment).joinedload(Appointment.patient))
+        .where(
+            AppointmentResponse.kind == "change",
+            AppointmentResponse.handled_at.is_(None),
+            AppointmentResponse.appointment_starts_at >= start,
+            AppointmentResponse.appointment_starts_at < end,
+        )
+        .order_by(AppointmentResponse.appointment_starts_at)
+        .limit(limit)
+    ).all()
+
+
+def confirmations_for(appointment_ids: Sequence[int]) -> set[int]:
+    """Which of these appointments the patient confirmed (for their current time)."""
+    if not appointment_ids:
+        return set()
+    rows = db.session.execute(
+        select(AppointmentResponse.appointment_id)
+        .join(Appointment, Appointment.id == AppointmentResponse.appointment_id)
+        .where(
+            AppointmentResponse.kind == "confirm",
+            AppointmentResponse.appointment_id.in_(appointment_ids),
+            AppointmentResponse.revision == Appointment.revision,
+        )
+    )
+    return {appointment_id for (appointment_id,) in rows}
+
+
+def mark_change_request_handled(response_id: int, *, actor_id: int | None) -> AppointmentResponse:
+    """The front desk dealt with it (idempotent: the first handler and time are kept)."""
+    response = db.session.get(AppointmentResponse, response_id)
+    if response is None or response.kind != "change":
+        raise NotFound("No such change request.")
+    if response.handled_at is None:
+        response.handled_at = clock.now()
+        response.handled_by_id = actor_id
+        record(
+            actor_id,
+            "handle_change_request",
+            "appointment",
+            response.appointment_id,
+            patient_id=response.patient_id,
+        )
+    db.session.flush()
+    return response
+
+
+def calendar_for_link(token: str) -> str:
+    """The .ics of the appointment as it is now (a cancelled one as CANCELLED)."""
+    appointment, _ = _appointment_for("ics", token)
+    return appointment_calendar(appointment, now=clock.now())

@@ -1,0 +1,275 @@
+"""Planning patient messages: appointment reminders and questionnaire links.
+
+Planning runs inside the transaction of the change that causes it (see
+`clinic.reminders.receivers`), so a booking and its reminders commit or roll back
+together. A row holds the message as rendered at planning time; dispatch only re-checks
+that it still applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol, cast
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import joinedload
+
+from clinic import clock
+from clinic.extensions import db
+from clinic.patients.models import Patient
+from clinic.reminders import links, messages, timing
+from clinic.reminders.message_templates import TemplateCache
+from clinic.reminders.models import APPOINTMENT_REMINDER, CHANNELS, QUESTIONNAIRE_LINK, Reminder
+from clinic.reminders.policy import get_policy, reminds_about
+from clinic.reminders.recipients import patient_address, patient_timezone
+from clinic.scheduling.models import Appointment
+
+
+class QuestionnaireLinkLike(Protocol):
+    """What a questionnaire link must offer to be sent (the outcomes feature owns it)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def expires_at(self) -> datetime | None: ...
+
+
+def calendar_uid(appointment_id: int) -> str:
+    """One UID per appointment, so every calendar file updates the same entry."""
+    host = (current_app.config["CLINIC_BASE_URL"].split("://", 1)[-1].split("/")[0]).split(":")[0]
+    return f"appointment-{appointment_id}@{host}"
+
+
+def appointment_calendar(appointment: Appointment, *, now: datetime) -> str:
+    return messages.appointment_calendar(
+        uid=calendar_uid(appointment.id),
+        sequence=appointment.revision,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        clinic_name=current_app.config["CLINIC_NAME"],
+        stamp=now,
+        cancelled=not appointment.is_live,
+    )
+
+
+def appointment_values(appointment: Appointment, tz: ZoneInfo) -> dict[str, str]:
+    """Placeholder values for an appointment message, in the patient's wall-clock time."""
+    local = appointment.starts_at.astimezone(tz)
+    token_args = (appointment.id, appointment.revision, appointment.starts_at)
+    return {
+        "clinic_name": current_app.config["CLINIC_NAME"],
+        "first_name": appointment.patient.first_name,
+        "date": f"{local:%A} {local.day} {local:%B %Y}",
+        "time": f"{local:%H:%M}",
+        "confirm_url": links.public_url(
+            "reminders.patient_confirm", token=links.make_token("confirm", *token_args)
+        ),
+        "change_url": links.public_url(
+            "reminders.patient_change", token=links.make_token("change", *token_args)
+        ),
+        "ics_url": links.public_url(
+            "reminders.patient_calendar", token=links.make_token("ics", *token_args)
+        ),
+    }
+
+
+def _existing_rows(
+    appointment_ids: list[int],
+) -> dict[tuple[int, str, datetime | None], Reminder]:
+    if not appointment_ids:
+        return {}
+    rows = db.session.scalars(
+        select(Reminder).where(
+            Reminder.appointment_id.in_(appointment_ids), Reminder.kind == APPOINTMENT_REMINDER
+        )
+    )
+    return {
+        (r.appointment_id, r.channel, r.appointment_starts_at): r for r in rows if r.appointment_id
+    }
+
+
+def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> list[Reminder]:
+    """Write the reminder rows the policy asks for (idempotent: an existing row for the same
+    appointment, channel and start is kept; a cancelled or skipped one is revived).
+
+    Due time: see `clinic.reminders.timing`. When it has already passed at booking time,
+    the reminder goes as soon as possible outside quiet hours if that is still before the
+    appointment; an appointment that has already begun (back-entry) gets a `skipped` row.
+    """
+    policy = get_policy()
+    templates = TemplateCache()
+    existing = _existing_rows([a.id for a in appointments])
+    planned: list[Reminder] = []
+    for appointment in appointments:
+        if appointment.status != "scheduled" or not reminds_about(policy, appointment):
+            continue
+        patient = appointment.patient
+        tz = patient_timezone(patient)
+        values: dict[str, str] | None = None
+        for channel in CHANNELS:
+            recipient = patient_address(patient, channel)
+            if not policy.channel_enabled(channel) or recipient is None:
+                continue
+            row = existing.get((appointment.id, channel, appointment.starts_at))
+            if row is not None and row.status not in ("cancelled", "skipped"):
+                continue
+            due = timing.reminder_due(
+                appointment.starts_at,
+                policy.offset_minutes(channel),
+                tz,
+                policy.quiet_start,
+                policy.quiet_end,
+            )
+            status, reason = "pending", None
+            if appointment.starts_at <= now:
+                status, reason = "skipped", "the appointment had already begun when it was booked"
+            elif due < now:
+                late = timing.late_due(
+                    now, appointment.starts_at, tz, policy.quiet_start, policy.quiet_end
+                )
+                if late is None:
+                    status, reason = "skipped", "booked too late to remind outside quiet hours"
+                else:
+                    due = late
+            if values is None:
+                values = appointment_values(appointment, tz)
+            payload = templates.render(APPOINTMENT_REMINDER, channel, values).as_payload()
+            if channel == "email":
+                payload["ics"] = appointment_calendar(appointment, now=now)
+            if row is None:
+                row = Reminder(
+                    kind=APPOINTMENT_REMINDER,
+                    channel=channel,
+                    appointment_id=appointment.id,
+                    appointment_starts_at=appointment.starts_at,
+                    patient_id=patient.id,
+                )
+                db.session.add(row)
+            row.status = status
+            row.recipient = recipient
+            row.due_at = due
+            row.next_attempt_at = due
+            row.attempts = 0
+            row.claimed_at = None
+            row.claim_token = None
+            row.last_error = reason
+            row.payload = payload
+            planned.append(row)
+    db.session.flush()
+    return planned
+
+
+def plan_upcoming_appointments(patient: Patient, *, now: datetime) -> list[Reminder]:
+    """Reminders for the patient's scheduled appointments still ahead (after a consent
+    is granted: the upcoming ones get their messages on that channel)."""
+    upcoming = db.session.scalars(
+        select(Appointment)
+        .options(joinedload(Appointment.patient))
+        .where(
+            Appointment.patient_id == patient.id,
+            Appointment.status == "scheduled",
+            Appointment.starts_at > now,
+        )
+        .order_by(Appointment.starts_at)
+    ).all()
+    return plan_appointments(upcoming, now=now)
+
+
+def cancel_pending(
+    *,
+    reason: str,
+    appointment_id: int | None = None,
+    patient_id: int | None = None,
+    channel: str | None = None,
+    keep_start: datetime | None = None,
+) -> int:
+    """Cancel pending rows (of an appointment, or a patient's on a channel). Rows already
+    being sent are left to the re-check just before sending."""
+    query = update(Reminder).where(Reminder.status == "pending")
+    if appointment_id is not None:
+        query = query.where(Reminder.appointment_id == appointment_id)
+    if patient_id is not None:
+        query = query.where(Reminder.patient_id == patient_id)
+    if channel is not None:
+        query = query.where(Reminder.channel == channel)
+    if keep_start is not None:
+        query = query.where(Reminder.appointment_starts_at != keep_start)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            query.values(status="cancelled", last_error=reason, updated_at=clock.now())
+        ),
+    )
+    return result.rowcount or 0
+
+
+def insert_message(
+    *,
+    kind: str,
+    channel: str,
+    patient: Patient | None,
+    user_id: int | None,
+    recipient: str,
+    dedupe_key: str,
+    due: datetime,
+    expires_at: datetime | None,
+    payload: dict[str, Any],
+) -> Reminder | None:
+    """Insert a message that is not about an appointment, unique by `dedupe_key` (so a
+    second scheduler or a rerun adds nothing); None when it already exists."""
+    exists = db.session.scalar(select(Reminder.id).where(Reminder.dedupe_key == dedupe_key))
+    if exists is not None:
+        return None
+    row = Reminder(
+        kind=kind,
+        channel=channel,
+        status="pending",
+        patient_id=patient.id if patient else None,
+        user_id=user_id,
+        recipient=recipient,
+        dedupe_key=dedupe_key,
+        due_at=due,
+        next_attempt_at=due,
+        expires_at=expires_at,
+        attempts=0,
+        payload=payload,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def plan_questionnaire_link(
+    link: QuestionnaireLinkLike, url: str, patient: Patient, *, now: datetime
+) -> Reminder | None:
+    """Send a questionnaire link by the patient's preferred channel (if consented and
+    reachable), now or when the patient's quiet hours end."""
+    policy = get_policy()
+    channel = patient.preferred_channel
+    if not policy.send_questionnaire_links or channel not in CHANNELS:
+        return None
+    recipient = patient_address(patient, channel)
+    if recipient is None or not policy.channel_enabled(channel):
+        return None
+    tz = patient_timezone(patient)
+    values = {
+        "clinic_name": current_app.config["CLINIC_NAME"],
+        "first_name": patient.first_name,
+        "questionnaire_url": url,
+    }
+    payload = TemplateCache().render(QUESTIONNAIRE_LINK, channel, values).as_payload()
+    return insert_message(
+        kind=QUESTIONNAIRE_LINK,
+        channel=channel,
+        patient=patient,
+        user_id=None,
+        recipient=recipient,
+        dedupe_key=f"questionnaire_link:{link.id}",
+        due=timing.after_quiet_hours(now, tz, policy.quiet_start, policy.quiet_end),
+        expires_at=link.expires_at,
+        payload=payload,
+    )

@@ -1,0 +1,45 @@
+"""Reading the outbox: the front desk's list, the API, the counts on the scheduler page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from clinic.extensions import db
+from clinic.reminders.models import Reminder
+
+
+def list_reminders(
+    *,
+    patient_id: int | None = None,
+    appointment_id: int | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> Sequence[Reminder]:
+    """Newest due first, filtered and bounded."""
+    query = select(Reminder).order_by(Reminder.due_at.desc(), Reminder.id.desc())
+    if patient_id is not None:
+        query = query.where(Reminder.patient_id == patient_id)
+    if appointment_id is not None:
+        query = query.where(Reminder.appointment_id == appointment_id)
+    if status is not None:
+        query = query.where(Reminder.status == status)
+    if kind is not None:
+        query = query.where(Reminder.kind == kind)
+    if since is not None:
+        query = query.where(Reminder.due_at >= since)
+    if until is not None:
+        query = query.where(Reminder.due_at < until)
+    return db.session.scalars(query.limit(limit).offset(offset)).all()
+
+
+def status_counts() -> dict[str, int]:
+    """How many outbox rows are in each status."""
+    rows = db.session.execute(select(Reminder.status, func.count()).group_by(Reminder.status))
+    return dict(rows.all())
