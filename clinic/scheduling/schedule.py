@@ -107,7 +107,7 @@ def free_starts(
     busy.cover([(day, *window)])
     patient = planner_patient(appointment.course, appointment.kind)
     length = appointment.ends_at - appointment.starts_at
-    found = []
+    found: list[booking.Placement] = []
     start = window[0]
     while start + length <= window[1]:
         end = start + length
