@@ -16,8 +16,9 @@ from clinic.db import configure_sqlite
 from clinic.errors import Invalid
 from config import PROJECT_ROOT, ConfigError, load_config
 
-# Feature packages, in dependency order. Each exposes `init_app(app)` and, where it has a
-# part of the JSON API, `api.blp` (a flask-smorest Blueprint).
+# Feature packages, in dependency order (`web` composes the others' pages: last). Each
+# exposes `init_app(app)` and, where it has a part of the JSON API, `api.blp` (a
+# flask-smorest Blueprint).
 FEATURES: tuple[str, ...] = (
     "auth",
     "audit",
@@ -28,6 +29,7 @@ FEATURES: tuple[str, ...] = (
     "treatments",
     "outcomes",
     "reminders",
+    "web",
 )
 
 CONTENT_SECURITY_POLICY = (

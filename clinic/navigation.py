@@ -31,7 +31,7 @@ class NavItem:
 
 MAIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("Today", "treatments.today", Permission.LOG_TREATMENTS),
-    NavEntry("Schedule", "scheduling.board", Permission.READ),
+    NavEntry("Schedule", "web.board", Permission.READ),
     NavEntry("Patients", "patients.index", Permission.READ),
     NavEntry("Review", "treatments.review_queue", Permission.REVIEW),
     NavEntry("Alerts", "alerts.index", Permission.ENTER_RESPONSES),

@@ -8,8 +8,8 @@ bp = Blueprint("courses", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from clinic.courses import routes, services
+    from clinic.courses import receivers, routes
 
-    services.connect_signals()
+    receivers.connect()
     app.jinja_env.globals["patient_course_summaries"] = routes.patient_course_summaries
     app.register_blueprint(bp)

@@ -1,4 +1,5 @@
-"""/api/v1/protocols and /api/v1/courses: the same services the pages call."""
+"""/api/v1/protocols and /api/v1/courses, and booking a course's sessions (the courses
+feature knows the course; scheduling places them): the same services the pages call."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ from flask_smorest import Blueprint
 from clinic.api.schemas import MAX_ID, list_schema
 from clinic.courses import services
 from clinic.courses.models import COURSE_STATUSES, PATTERNS
-from clinic.extensions import db
 from clinic.permissions import Permission, requires
+from clinic.scheduling import booking_service
+from clinic.scheduling.api import (
+    AppointmentCreateSchema,
+    AppointmentSchema,
+    PreviewSchema,
+    ScheduleResultSchema,
+    ScheduleSchema,
+)
 
 blp = Blueprint("courses_api", __name__, description="Protocols and treatment courses")
 
@@ -211,7 +219,6 @@ def list_protocols(args: dict[str, Any]) -> Any:
 def create_protocol(values: dict[str, Any]) -> Any:
     """Add a clinic protocol (admin). 409 `protocol_exists` when the code is taken."""
     protocol = services.create_protocol(values, actor_id=current_user.id)
-    db.session.commit()
     return protocol
 
 
@@ -233,7 +240,6 @@ def update_protocol(changes: dict[str, Any], code: str) -> Any:
     protocol = services.update_protocol(
         services.get_protocol(code), changes, actor_id=current_user.id
     )
-    db.session.commit()
     return protocol
 
 
@@ -247,7 +253,6 @@ def create_course(values: dict[str, Any]) -> Any:
     course = services.prescribe_course(
         values.pop("patient_id"), values.pop("protocol"), **values, actor_id=current_user.id
     )
-    db.session.commit()
     return services.course_summary(course).as_dict()
 
 
@@ -258,7 +263,6 @@ def create_course(values: dict[str, Any]) -> Any:
 def list_courses(args: dict[str, Any]) -> Any:
     """A patient's courses with their numbers, newest first."""
     summaries = services.read_patient_courses(args["patient_id"], actor_id=current_user.id)
-    db.session.commit()
     status = args.get("status")
     return {"items": [s.as_dict() for s in summaries if status in (None, s.course.status)]}
 
@@ -269,7 +273,6 @@ def list_courses(args: dict[str, Any]) -> Any:
 def get_course(course_id: int) -> Any:
     """A course and its numbers (delivered, scheduled, missed, remaining, authorization)."""
     summary = services.read_course(course_id, actor_id=current_user.id)
-    db.session.commit()
     return summary.as_dict()
 
 
@@ -283,7 +286,6 @@ def update_course(changes: dict[str, Any], course_id: int) -> Any:
     course = services.update_course(
         services.get_course(course_id), changes, actor_id=current_user.id
     )
-    db.session.commit()
     return services.course_summary(course).as_dict()
 
 
@@ -301,5 +303,64 @@ def change_course_status(values: dict[str, Any], course_id: int) -> Any:
         values.get("reason"),
         actor_id=current_user.id,
     )
-    db.session.commit()
     return services.course_summary(course).as_dict()
+
+
+@blp.route("/courses/<int:course_id>/schedule", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(ScheduleSchema)
+@blp.response(201, ScheduleResultSchema)
+def schedule_course(args: dict[str, Any], course_id: int) -> Any:
+    """Book every remaining session of a course by its protocol's pattern.
+
+    Refused with 409 `course_not_active`, `nothing_to_schedule`, or `cannot_place`
+    (not every session fits within a year; nothing is written then).
+    """
+    appointments = booking_service.schedule_course(
+        services.get_course(course_id),
+        start_date=args["start_date"],
+        local_time=args["time"],
+        device_id=args.get("device_id"),
+        actor_id=current_user.id,
+    )
+    return {"appointments": appointments}
+
+
+@blp.route("/courses/<int:course_id>/schedule/preview", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(ScheduleSchema)
+@blp.response(200, PreviewSchema)
+def preview_schedule(args: dict[str, Any], course_id: int) -> Any:
+    """What booking the course would create, and every clash on the way; writes nothing."""
+    plan = booking_service.preview_course(
+        services.get_course(course_id),
+        start_date=args["start_date"],
+        local_time=args["time"],
+        device_id=args.get("device_id"),
+    )
+    return {
+        "appointments": [
+            {
+                "sequence": plan.first_sequence + index,
+                "device_id": session.device_id,
+                "starts_at": session.starts_at,
+                "ends_at": session.ends_at,
+                "notes": list(session.notes),
+            }
+            for index, session in enumerate(plan.sessions)
+        ],
+        "clashes": plan.clashes,
+        "missing": plan.missing,
+        "complete": plan.complete,
+    }
+
+
+@blp.route("/appointments", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(AppointmentCreateSchema)
+@blp.response(201, AppointmentSchema)
+def book_appointment(args: dict[str, Any]) -> Any:
+    """Book one session of a course; 409 `conflict` names each clash (device, patient,
+    closed, outside hours, maintenance) in `error.clashes`."""
+    course = services.get_course(args.pop("course_id"))
+    return booking_service.book_appointment(course, actor_id=current_user.id, **args)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import calendar
+import calendar as month_grids
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -28,9 +28,13 @@ from clinic.courses.forms import (
 )
 from clinic.errors import DomainError
 from clinic.extensions import db
+from clinic.forms import show_refusal
 from clinic.patients.models import Authorization, Patient
 from clinic.permissions import Permission, Role, requires
+from clinic.scheduling import booking_service, calendar
+from clinic.scheduling.forms import BookCourseForm
 from clinic.scheduling.models import Appointment
+from clinic.scheduling.progress import course_progress
 
 MAX_CALENDAR_APPOINTMENTS = 400
 
@@ -40,26 +44,9 @@ def patient_course_summaries(patient_id: int) -> list[services.CourseSummary]:
     return services.course_summaries(services.patient_courses(patient_id))
 
 
-def _apply_field_errors(form: Any, error: DomainError) -> bool:
-    """Show a service's field errors on the form; False when none matched a field."""
-    matched = False
-    for name, messages in error.fields.items():
-        field = form._fields.get(name.removeprefix("authorization."))
-        if field is not None:
-            field.errors = [*field.errors, *messages]
-            matched = True
-    return matched
-
-
-def _report(form: Any, error: DomainError) -> int:
-    if not _apply_field_errors(form, error):
-        flash(error.message, "error")
-    return 409 if error.status == 409 else 422
-
-
 @dataclass
 class Submission:
-    """How a form post went: `saved` (and committed) with the service's `result`, or the
+    """How a form post went: `saved` with the service's `result`, or the
     `status` to show the form again with (200 first shown, 422/409 refused)."""
 
     saved: bool
@@ -68,16 +55,15 @@ class Submission:
 
 
 def _submit(form: FlaskForm, action: Callable[[], Any]) -> Submission:
-    """Validate the form and run the one service call; commit it, or roll back and put the
-    service's refusal on the form."""
+    """Validate the form and run the one service call, or put the service's refusal on
+    the form (rolled back; the request's commit is `clinic.transaction`'s)."""
     if not form.validate_on_submit():
         return Submission(saved=False, status=422 if form.is_submitted() else 200)
     try:
         result = action()
     except DomainError as error:
-        db.session.rollback()
-        return Submission(saved=False, status=_report(form, error))
-    db.session.commit()
+        show_refusal(form, error)
+        return Submission(saved=False, status=409 if error.status == 409 else 422)
     return Submission(saved=True, status=200, result=result)
 
 
@@ -174,7 +160,7 @@ def _calendar_months(appointments: list[Appointment], today: date) -> list[Calen
     last = max(by_day, default=today)
     months = []
     year, month = first.year, first.month
-    grid = calendar.Calendar(firstweekday=0)
+    grid = month_grids.Calendar(firstweekday=0)
     while (year, month) <= (last.year, last.month):
         weeks = [
             [CalendarDay(day, day.month == month, by_day.get(day, [])) for day in week]
@@ -187,7 +173,6 @@ def _calendar_months(appointments: list[Appointment], today: date) -> list[Calen
 
 def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None) -> Any:
     summary = services.read_course(course_id, actor_id=current_user.id)
-    db.session.commit()
     course = summary.course
     appointments = services.course_appointments(course.id, limit=MAX_CALENDAR_APPOINTMENTS)
     status_form = status_form or CourseStatusForm()
@@ -209,7 +194,7 @@ def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None)
         else [],
         status_form=status_form,
         status_labels=STATUS_LABELS,
-        book_url=url_for("scheduling.book_course", course_id=course.id)
+        book_url=url_for("courses.book_course", course_id=course.id)
         if course.status == "active" and current_user.can(Permission.EDIT_PATIENTS)
         else None,
         chart_url=url_for("patients.chart", patient_id=course.patient_id),
@@ -256,6 +241,56 @@ def edit(course_id: int) -> Any:
         flash("Course updated.", "success")
         return redirect(url_for("courses.detail", course_id=course.id))
     return render_template("courses/edit.html", form=form, course=course), submission.status
+
+
+# --- Booking the course's sessions ----------------------------------------------------
+
+
+@bp.route("/courses/<int:course_id>/book", methods=["GET", "POST"])
+@requires(Permission.EDIT_PATIENTS)
+def book_course(course_id: int) -> Any:
+    """Preview the booking of every remaining session, then book it as previewed."""
+    course = services.get_course(course_id)
+    progress = course_progress([course.id])[course.id]
+    form = BookCourseForm()
+    form.device_id.choices = [SelectChoice(0, "Any free chair")] + [
+        SelectChoice(device.id, device.name) for device in calendar.list_devices(active_only=True)
+    ]
+    plan, status = None, 200
+    if request.method == "GET":
+        form.start_date.data = clock.today() + timedelta(days=1)
+    elif form.validate_on_submit():
+        arguments = {
+            "start_date": form.start_date.data,
+            "local_time": form.time.data,
+            "device_id": form.device_id.data or None,
+        }
+        try:
+            if form.confirm.data and form.previewed.data == form.choices_key():
+                booked = booking_service.schedule_course(
+                    course, actor_id=current_user.id, **arguments
+                )
+                flash(f"Booked {len(booked)} sessions.", "success")
+                first = clock.to_local(booked[0].starts_at).date()
+                return redirect(url_for("web.board", date=first))
+            if form.confirm.data:
+                form.form_errors.append("The choices changed: check this preview, then book.")
+            plan = booking_service.preview_course(course, **arguments)
+            form.previewed.data = form.choices_key()
+        except DomainError as error:
+            show_refusal(form, error)
+            status = error.status
+    else:
+        status = 422
+    return render_template(
+        "courses/book.html",
+        course=course,
+        progress=progress,
+        unbooked=progress.unbooked(course.planned_sessions),
+        form=form,
+        plan=plan,
+        device_names={device.id: device.name for device in calendar.list_devices()},
+    ), status
 
 
 # --- Protocol administration -----------------------------------------------------------

@@ -8,10 +8,9 @@ functions. Other features call `set_course_status` (a seizure puts a course on h
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -29,12 +28,15 @@ from clinic.patients.models import Authorization, Patient, Screening
 from clinic.patients.services import add_authorization, clean_authorization
 from clinic.patients.validation import FieldErrors, text
 from clinic.permissions import Permission, role_can
-from clinic.scheduling.models import Appointment, Closure, OpeningHours
+from clinic.scheduling import lifecycle
+from clinic.scheduling.models import Appointment
+from clinic.scheduling.progress import (
+    PENDING_STATUSES,
+    SESSION_KIND,
+    course_progress,
+    projected_ends,
+)
 
-# Only treatment appointments are sessions of the course; a separate mapping visit is not.
-SESSION_KIND = "treatment"
-PENDING_STATUSES = ("scheduled", "checked_in")
-MISSED_STATUSES = ("no_show", "incomplete")
 FINAL_STATUSES = ("completed", "discontinued")
 REASON_REQUIRED = ("on_hold", "discontinued")
 MAX_PLANNED_SESSIONS = 100
@@ -514,7 +516,7 @@ def update_course(course: Course, changes: dict[str, Any], *, actor_id: int | No
         )
     values: dict[str, Any] = {}
     if "planned_sessions" in changes:
-        delivered = session_counts([course.id]).get(course.id, Counter())["completed"]
+        delivered = course_progress([course.id])[course.id].delivered
         _check_planned(changes["planned_sessions"], errors, minimum=delivered)
         values["planned_sessions"] = changes["planned_sessions"]
     reason = course.pct_mt_reason
@@ -603,10 +605,10 @@ def set_course_status(
     course.status = status
     course.status_reason = reason_text
     course.status_changed_at = now
-    cancelled: list[Appointment] = []
+    cancelled: Sequence[Appointment] = []
     if status in FINAL_STATUSES:
-        cancelled = _cancel_future_sessions(
-            course, now, reason_text or f"Course {status}.", actor_id
+        cancelled = lifecycle.cancel_future_sessions(
+            course, now=now, reason=reason_text or f"Course {status}.", actor_id=actor_id
         )
     db.session.flush()
     record(
@@ -622,35 +624,8 @@ def set_course_status(
             "cancelled_appointments": [a.id for a in cancelled],
         },
     )
-    for appointment in cancelled:
-        events.appointment_cancelled.send(None, appointment=appointment, actor_id=actor_id)
     events.course_status_changed.send(None, course=course, old_status=old_status, actor_id=actor_id)
     return course
-
-
-def _cancel_future_sessions(
-    course: Course, now: datetime, reason: str, actor_id: int | None
-) -> list[Appointment]:
-    """Cancel what has not begun; no make-up is booked since the course has ended."""
-    future = db.session.scalars(
-        select(Appointment).where(
-            Appointment.course_id == course.id,
-            Appointment.status == "scheduled",
-            Appointment.starts_at > now,
-        )
-    ).all()
-    for appointment in future:
-        appointment.status = "cancelled"
-        appointment.status_reason = reason[:2000]
-        record(
-            actor_id,
-            "cancel",
-            "appointment",
-            appointment.id,
-            patient_id=course.patient_id,
-            detail={"reason": "course ended"},
-        )
-    return list(future)
 
 
 # --- Numbers ---------------------------------------------------------------------------
@@ -746,37 +721,6 @@ class CourseSummary:
         }
 
 
-def session_counts(course_ids: Iterable[int]) -> dict[int, Counter[str]]:
-    """Treatment appointments per course and status, in one grouped query."""
-    ids = list(course_ids)
-    counts: dict[int, Counter[str]] = {course_id: Counter() for course_id in ids}
-    if not ids:
-        return counts
-    rows = db.session.execute(
-        select(Appointment.course_id, Appointment.status, func.count())
-        .where(Appointment.course_id.in_(ids), Appointment.kind == SESSION_KIND)
-        .group_by(Appointment.course_id, Appointment.status)
-    )
-    for course_id, status, count in rows:
-        counts[course_id][status] = count
-    return counts
-
-
-def _last_live_starts(course_ids: list[int]) -> dict[int, datetime]:
-    if not course_ids:
-        return {}
-    rows = db.session.execute(
-        select(Appointment.course_id, func.max(Appointment.starts_at))
-        .where(
-            Appointment.course_id.in_(course_ids),
-            Appointment.kind == SESSION_KIND,
-            Appointment.status.in_(("scheduled", "checked_in", "completed", "incomplete")),
-        )
-        .group_by(Appointment.course_id)
-    )
-    return {course_id: last for course_id, last in rows if last is not None}
-
-
 def _authorization_usage(
     authorization_ids: list[int],
 ) -> dict[int, tuple[int, int, date | None]]:
@@ -843,41 +787,25 @@ def _authorization_summary(
 
 def course_summaries(courses: Sequence[Course]) -> list[CourseSummary]:
     """Numbers for several courses in a fixed number of queries (for lists and the chart)."""
-    ids = [course.id for course in courses]
-    counts = session_counts(ids)
-    last_starts = _last_live_starts(ids)
+    progress = course_progress(course.id for course in courses)
+    ends = projected_ends(courses, progress)
     usage = _authorization_usage(
         sorted({c.authorization_id for c in courses if c.authorization_id is not None})
     )
-    calendar = _OpenDays.load() if any(c.status == "active" for c in courses) else None
-    tz = clock.clinic_tz()
     summaries = []
     for course in courses:
-        count = counts[course.id]
-        delivered = count["completed"]
-        scheduled = sum(count[status] for status in PENDING_STATUSES)
-        remaining = max(course.planned_sessions - delivered, 0)
-        unbooked = max(remaining - scheduled, 0)
-        last = last_starts.get(course.id)
-        last_date = last.astimezone(tz).date() if last else None
-        estimated = False
-        if course.status == "active" and unbooked and calendar is not None:
-            start = max(last_date, clock.today()) if last_date else None
-            last_date = calendar.estimate_end(
-                course.protocol, course.planned_sessions - unbooked, course.planned_sessions, start
-            )
-            estimated = True
+        done = progress[course.id]
         summaries.append(
             CourseSummary(
                 course=course,
-                delivered_sessions=delivered,
-                scheduled_sessions=scheduled,
-                missed_sessions=sum(count[status] for status in MISSED_STATUSES),
-                cancelled_sessions=count["cancelled"],
-                remaining_sessions=remaining,
-                unbooked_sessions=unbooked,
-                projected_end_date=last_date,
-                projected_end_estimated=estimated,
+                delivered_sessions=done.delivered,
+                scheduled_sessions=done.scheduled,
+                missed_sessions=done.missed,
+                cancelled_sessions=done.cancelled,
+                remaining_sessions=done.remaining(course.planned_sessions),
+                unbooked_sessions=done.unbooked(course.planned_sessions),
+                projected_end_date=ends[course.id].end,
+                projected_end_estimated=ends[course.id].estimated,
                 authorization=_authorization_summary(
                     course.authorization, usage[course.authorization_id]
                 )
@@ -890,78 +818,6 @@ def course_summaries(courses: Sequence[Course]) -> list[CourseSummary]:
 
 def course_summary(course: Course) -> CourseSummary:
     return course_summaries([course])[0]
-
-
-class _OpenDays:
-    """The clinic's open weekdays and the closures ahead, to estimate unbooked sessions."""
-
-    HORIZON_DAYS = 400
-
-    def __init__(self, weekdays: set[int], closures: set[date]) -> None:
-        self.weekdays = weekdays or {0, 1, 2, 3, 4}
-        self.closures = closures
-
-    @classmethod
-    def load(cls) -> _OpenDays:
-        today = clock.today()
-        weekdays = set(db.session.scalars(select(OpeningHours.weekday)).all())
-        closures = set(
-            db.session.scalars(
-                select(Closure.date).where(
-                    Closure.date >= today, Closure.date <= today + timedelta(days=cls.HORIZON_DAYS)
-                )
-            ).all()
-        )
-        return cls(weekdays, closures)
-
-    def is_open(self, day: date) -> bool:
-        return day.weekday() in self.weekdays and day not in self.closures
-
-    def next_open(self, day: date) -> date:
-        """The first open day on or after `day`."""
-        for _ in range(self.HORIZON_DAYS):
-            if self.is_open(day):
-                return day
-            day += timedelta(days=1)
-        return day
-
-    def estimate_end(
-        self, protocol: Protocol, placed: int, planned: int, after: date | None
-    ) -> date:
-        """The date of session `planned` when `placed` are booked or done, the last of
-        them on `after` (None: nothing booked; the course starts on the next open day).
-        An estimate by DOMAIN.md's patterns; the booking engine places the real ones."""
-        day = self.next_open(after + timedelta(days=1) if after else clock.today())
-        left = planned - placed
-        if protocol.pattern == "accelerated":
-            days = -(-left // max(protocol.sessions_per_day, 1))
-            for _ in range(days - 1):
-                day = self.next_open(day + timedelta(days=1))
-            return day
-        if protocol.pattern == "daily_taper" and planned >= 12:
-            daily, weekly = planned - 6, [3, 2, 1]
-        elif protocol.pattern == "daily_then_weekly":
-            daily, weekly = min(5, planned), [1] * max(planned - 5, 0)
-        else:
-            daily, weekly = planned, []
-        daily_left = max(daily - placed, 0)
-        for _ in range(daily_left - 1):
-            day = self.next_open(day + timedelta(days=1))
-        done_weekly = max(placed - daily, 0)
-        plan = list(weekly)
-        while done_weekly and plan:
-            take = min(plan[0], done_weekly)
-            plan[0] -= take
-            done_weekly -= take
-            if plan[0] == 0:
-                plan.pop(0)
-        for index, sessions in enumerate(plan):
-            if index or daily_left:
-                monday = day + timedelta(days=7 - day.weekday())
-                day = self.next_open(monday)
-            for _ in range(sessions - 1):
-                day = self.next_open(day + timedelta(days=1))
-        return day
 
 
 # --- Authorization alerts --------------------------------------------------------------
@@ -1073,23 +929,3 @@ def check_authorizations(now: datetime, *, batch_size: int = 500) -> int:
                 if alert.dedupe_key not in already_open:
                     already_open.add(alert.dedupe_key)
                     opened += 1
-
-
-def _check_booked(
-    _sender: Any, *, appointments: Sequence[Appointment], actor_id: Any = None, **_: Any
-) -> None:
-    seen: set[int] = set()
-    for appointment in appointments:
-        if appointment.course_id not in seen:
-            seen.add(appointment.course_id)
-            check_authorization(db.session.get(Course, appointment.course_id), actor_id)
-
-
-def _check_moved(_sender: Any, *, appointment: Appointment, actor_id: Any = None, **_: Any) -> None:
-    check_authorization(db.session.get(Course, appointment.course_id), actor_id)
-
-
-def connect_signals() -> None:
-    """Authorization checks run inside the booking transaction."""
-    events.appointments_booked.connect(_check_booked)
-    events.appointment_moved.connect(_check_moved)

@@ -21,7 +21,7 @@ from clinic.courses.models import Course, Protocol
 from clinic.demo.context import DemoContext
 from clinic.extensions import db
 from clinic.patients.models import Patient
-from clinic.scheduling import booking, services
+from clinic.scheduling import booking, booking_service, patterns
 from clinic.scheduling.models import Appointment, Device
 
 CHAIR_MODELS = ("MagVenture MagPro R30", "Neuronetics NeuroStar", "BrainsWay Deep TMS")
@@ -114,8 +114,8 @@ def _small(ctx: DemoContext, patient_ids: list[int]) -> int:
         )
         db.session.add(course)
         db.session.flush()
-        services.schedule_course(
-            course.id,
+        booking_service.schedule_course(
+            course,
             start_date=start,
             local_time=time(9 + index),
             actor_id=actor.id if actor else None,
@@ -191,7 +191,7 @@ def _course_days(
     """The days the pattern gives from `start` (an empty clinic, so only the calendar counts)."""
     request = booking.Request(
         patient=booking.Patient(id=0, tz=calendar.tz, one_a_day=True),
-        phases=booking.expand_pattern(
+        phases=patterns.expand_pattern(
             protocol.pattern,
             protocol.default_sessions,
             protocol.default_sessions,

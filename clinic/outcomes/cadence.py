@@ -14,15 +14,16 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from clinic import clock
 from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.outcomes.catalog import Cadence, default_catalog
-from clinic.outcomes.models import QuestionnaireAssignment, QuestionnaireResponse
-from clinic.scheduling.models import Appointment
+from clinic.outcomes.models import QuestionnaireAssignment
+from clinic.outcomes.services import create_link
+from clinic.scheduling.progress import course_progress
 
 BASELINE = "baseline"
 END = "end"
@@ -85,29 +86,9 @@ def ensure_baseline(course: Course, today: date | None = None) -> int:
     return _insert_assignments(course, [(code, BASELINE, day) for code in codes])
 
 
-def delivered_sessions(course_id: int) -> int:
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Appointment)
-            .where(Appointment.course_id == course_id, Appointment.status == "completed")
-        )
-        or 0
-    )
-
-
-def _last_delivered_day(course_id: int) -> date:
-    last = db.session.scalar(
-        select(func.max(Appointment.starts_at)).where(
-            Appointment.course_id == course_id, Appointment.status == "completed"
-        )
-    )
-    return clock.to_local(last).date() if last else clock.today()
-
-
 def after_delivery(course: Course) -> int:
     """Called after each logged session: every Nth delivered session, or the end."""
-    delivered = delivered_sessions(course.id)
+    delivered = course_progress([course.id])[course.id].delivered
     if delivered >= course.planned_sessions:
         return ensure_end(course)
     if delivered == 0:
@@ -124,35 +105,12 @@ def after_delivery(course: Course) -> int:
 
 def ensure_end(course: Course) -> int:
     """End-of-course questionnaires and the follow-ups months after the last session."""
-    end_day = _last_delivered_day(course.id)
+    end_day = course_progress([course.id])[course.id].last_delivered_day() or clock.today()
     plan = [(code, END, end_day) for code in _instruments(lambda c: c.end)]
     for code, spec in default_catalog().items():
         for months in spec.cadence.follow_up_months:
             plan.append((code, followup_reason(months), add_months(end_day, months)))
     return _insert_assignments(course, plan)
-
-
-def complete_assignments(response: QuestionnaireResponse, assignment_id: int | None) -> int:
-    """A response completes the assignment it answers and any of its kind already due."""
-    matches = [
-        QuestionnaireAssignment.patient_id == response.patient_id,
-        QuestionnaireAssignment.instrument == response.instrument,
-        QuestionnaireAssignment.due_on <= clock.today(),
-    ]
-    if response.course_id is not None:
-        matches.append(QuestionnaireAssignment.course_id == response.course_id)
-    scope = and_(*matches)
-    if assignment_id is not None:
-        scope = or_(QuestionnaireAssignment.id == assignment_id, scope)
-    return (
-        db.session.execute(
-            update(QuestionnaireAssignment)
-            .where(QuestionnaireAssignment.status == "due", scope)
-            .values(status="completed", response_id=response.id, completed_at=clock.now())
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
-    )
 
 
 def expire_stale(today: date) -> int:
@@ -176,8 +134,6 @@ def plan_questionnaires(now: datetime) -> int:
     Rows are locked with SKIP LOCKED on PostgreSQL (serialised writes on SQLite), so
     several schedulers never send the same questionnaire twice. Returns links created.
     """
-    from clinic.outcomes.services import create_link
-
     today = clock.to_local(now).date()
     expire_stale(today)
     due = db.session.scalars(

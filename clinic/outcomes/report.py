@@ -1,7 +1,7 @@
 """The clinic outcomes report: completed courses' response, remission and mean change.
 
 Three bounded queries whatever the number of courses (the courses ending in the range,
-their first delivered sessions, and all their PHQ-9 / PEG-3 responses), then the pure
+their progress, and all their PHQ-9 / PEG-3 responses), then the pure
 `analysis` functions per course and per group.
 """
 
@@ -24,7 +24,7 @@ from clinic.extensions import db
 from clinic.outcomes.analysis import aggregate, summarize
 from clinic.outcomes.catalog import get_instrument
 from clinic.outcomes.models import QuestionnaireResponse
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.progress import course_progress
 
 REPORT_CODES = ("PHQ-9", "PEG-3")
 DEFAULT_QUARTERS = 8
@@ -89,13 +89,7 @@ def outcome_report(start: date, end: date) -> list[ReportRow]:
         .join(Protocol, Protocol.id == Course.protocol_id)
         .where(Course.id.in_(in_range))
     ).all()
-    firsts = dict(
-        db.session.execute(
-            select(Appointment.course_id, func.min(Appointment.starts_at))
-            .where(Appointment.course_id.in_(in_range), Appointment.status == "completed")
-            .group_by(Appointment.course_id)
-        ).all()
-    )
+    progress = course_progress(course_id for course_id, _name, _ended in courses)
     points: dict[tuple[int, str], list[tuple[datetime, float]]] = defaultdict(list)
     for course_id, code, answered_at, score in db.session.execute(
         select(
@@ -115,7 +109,9 @@ def outcome_report(start: date, end: date) -> list[ReportRow]:
         quarter = quarter_of(clock.to_local(ended_at).date())
         for code in REPORT_CODES:
             summary = summarize(
-                get_instrument(code), points.get((course_id, code), []), firsts.get(course_id)
+                get_instrument(code),
+                points.get((course_id, code), []),
+                progress[course_id].first_delivered_at,
             )
             for group, label in (("all", "All courses"), ("protocol", protocol_name),
                                  ("quarter", quarter)):  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app
 from markupsafe import Markup
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, or_, select, update
 
 from clinic import clock, events
 from clinic.alerts.models import ALERT_KINDS, Alert
@@ -24,7 +24,6 @@ from clinic.audit.services import record
 from clinic.courses.models import Course
 from clinic.errors import Gone, Invalid, NotFound
 from clinic.extensions import db
-from clinic.outcomes import cadence
 from clinic.outcomes.analysis import summarize
 from clinic.outcomes.catalog import (
     Instrument,
@@ -42,7 +41,7 @@ from clinic.outcomes.models import (
     QuestionnaireResponse,
 )
 from clinic.patients.models import Patient
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.progress import course_progress
 
 CURRENT_COURSE_STATUSES = ("active", "on_hold")
 CHART_CODES = ("PHQ-9", "PEG-3")
@@ -154,10 +153,33 @@ def record_response(
             "flags": list(scored.flags),
         },
     )
-    cadence.complete_assignments(response, assignment_id)
+    _complete_assignments(response, assignment_id)
     for flag in scored.flags:
         _alert_for_flag(flag, spec, response, patient, course, actor_id)
     return response
+
+
+def _complete_assignments(response: QuestionnaireResponse, assignment_id: int | None) -> int:
+    """A response completes the assignment it answers and any of its kind already due."""
+    matches = [
+        QuestionnaireAssignment.patient_id == response.patient_id,
+        QuestionnaireAssignment.instrument == response.instrument,
+        QuestionnaireAssignment.due_on <= clock.today(),
+    ]
+    if response.course_id is not None:
+        matches.append(QuestionnaireAssignment.course_id == response.course_id)
+    scope = and_(*matches)
+    if assignment_id is not None:
+        scope = or_(QuestionnaireAssignment.id == assignment_id, scope)
+    return (
+        db.session.execute(
+            update(QuestionnaireAssignment)
+            .where(QuestionnaireAssignment.status == "due", scope)
+            .values(status="completed", response_id=response.id, completed_at=clock.now())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
 
 
 def _alert_for_flag(
@@ -320,15 +342,6 @@ def submit_link(token: str, answers: Sequence[Any]) -> QuestionnaireResponse:
 # Course outcomes ------------------------------------------------------------------------
 
 
-def first_treatment_at(course_id: int) -> datetime | None:
-    """The start of the course's first delivered session (its baseline cut-off)."""
-    return db.session.scalar(
-        select(func.min(Appointment.starts_at)).where(
-            Appointment.course_id == course_id, Appointment.status == "completed"
-        )
-    )
-
-
 def course_outcomes(course_id: int, *, viewer_id: int | None) -> dict[str, Any]:
     """`/courses/{id}/outcomes`: every catalog instrument summarised for one course."""
     course = _row(Course, course_id)
@@ -339,7 +352,7 @@ def course_outcomes(course_id: int, *, viewer_id: int | None) -> dict[str, Any]:
 
 
 def summarize_course(course_id: int) -> dict[str, Any]:
-    started = first_treatment_at(course_id)
+    started = course_progress([course_id])[course_id].first_delivered_at
     rows = db.session.execute(
         select(
             QuestionnaireResponse.instrument,

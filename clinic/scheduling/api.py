@@ -1,4 +1,5 @@
-"""/api/v1: devices, the clinic calendar, course booking and appointments."""
+"""/api/v1: devices, the clinic calendar and appointments (booking a course's sessions is
+asked through the courses API, which knows the course)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.audit.services import record
-from clinic.extensions import db
 from clinic.permissions import Permission, requires
-from clinic.scheduling import services
-from clinic.scheduling.services import MAX_ID
+from clinic.scheduling import calendar, lifecycle, schedule
+from clinic.scheduling.booking_service import KINDS
+from clinic.scheduling.booking_service import move_appointment as move
+from clinic.scheduling.calendar import MAX_ID
 
 blp = Blueprint("scheduling_api", __name__, description="Devices, clinic calendar, appointments")
 
@@ -95,7 +97,7 @@ MaintenanceListSchema = list_schema(MaintenanceSchema)
 @blp.response(200, DeviceListSchema)
 def list_devices() -> Any:
     """Every device (chair), active or not, by name."""
-    return {"items": services.list_devices()}
+    return {"items": calendar.list_devices()}
 
 
 @blp.route("/devices", methods=["POST"])
@@ -104,10 +106,9 @@ def list_devices() -> Any:
 @blp.response(201, DeviceSchema)
 def create_device(args: dict[str, Any]) -> Any:
     """Add a device (admin). 409 `device_exists` when the name is taken."""
-    device = services.create_device(
+    device = calendar.create_device(
         name=args["name"], model=args.get("model"), room=args.get("room"), actor_id=current_user.id
     )
-    db.session.commit()
     return device
 
 
@@ -116,7 +117,7 @@ def create_device(args: dict[str, Any]) -> Any:
 @blp.response(200, DeviceSchema)
 def get_device(device_id: int) -> Any:
     """One device."""
-    return services.get_device(device_id)
+    return calendar.get_device(device_id)
 
 
 @blp.route("/devices/<int:device_id>", methods=["PATCH"])
@@ -125,8 +126,7 @@ def get_device(device_id: int) -> Any:
 @blp.response(200, DeviceSchema)
 def update_device(args: dict[str, Any], device_id: int) -> Any:
     """Rename a device or take it out of service (`active: false`; admin)."""
-    device = services.update_device(device_id, actor_id=current_user.id, **args)
-    db.session.commit()
+    device = calendar.update_device(device_id, actor_id=current_user.id, **args)
     return device
 
 
@@ -135,8 +135,8 @@ def update_device(args: dict[str, Any], device_id: int) -> Any:
 @blp.response(200, MaintenanceListSchema)
 def list_maintenance(device_id: int) -> Any:
     """A device's maintenance windows, oldest first."""
-    services.get_device(device_id)
-    return {"items": services.list_maintenance(device_id=device_id)}
+    calendar.get_device(device_id)
+    return {"items": calendar.list_maintenance(device_id=device_id)}
 
 
 @blp.route("/devices/<int:device_id>/maintenance", methods=["POST"])
@@ -145,8 +145,7 @@ def list_maintenance(device_id: int) -> Any:
 @blp.response(201, MaintenanceSchema)
 def add_maintenance(args: dict[str, Any], device_id: int) -> Any:
     """Block a device for maintenance (admin); booking will not use it then."""
-    window = services.add_maintenance(device_id, actor_id=current_user.id, **args)
-    db.session.commit()
+    window = calendar.add_maintenance(device_id, actor_id=current_user.id, **args)
     return window
 
 
@@ -155,8 +154,7 @@ def add_maintenance(args: dict[str, Any], device_id: int) -> Any:
 @blp.response(204)
 def delete_maintenance(device_id: int, window_id: int) -> Any:
     """Remove a maintenance window (admin)."""
-    services.delete_maintenance(device_id, window_id, actor_id=current_user.id)
-    db.session.commit()
+    calendar.delete_maintenance(device_id, window_id, actor_id=current_user.id)
     return None
 
 
@@ -191,7 +189,7 @@ class ClosureQuerySchema(ma.Schema):
 @blp.response(200, HoursListSchema)
 def list_hours() -> Any:
     """Opening hours per weekday (0 = Monday); a missing weekday is closed."""
-    hours = services.opening_hours()
+    hours = calendar.opening_hours()
     return {"items": [hours[day] for day in sorted(hours)]}
 
 
@@ -201,8 +199,7 @@ def list_hours() -> Any:
 @blp.response(200, HoursSchema)
 def set_hours(args: dict[str, Any], weekday: int) -> Any:
     """Set one weekday's opening hours, `HH:MM` in the clinic's time zone (admin)."""
-    row = services.set_opening_hours(weekday, actor_id=current_user.id, **args)
-    db.session.commit()
+    row = calendar.set_opening_hours(weekday, actor_id=current_user.id, **args)
     return row
 
 
@@ -211,8 +208,7 @@ def set_hours(args: dict[str, Any], weekday: int) -> Any:
 @blp.response(204)
 def close_weekday(weekday: int) -> Any:
     """Close the clinic on a weekday (admin)."""
-    services.set_opening_hours(weekday, opens_at=None, closes_at=None, actor_id=current_user.id)
-    db.session.commit()
+    calendar.set_opening_hours(weekday, opens_at=None, closes_at=None, actor_id=current_user.id)
     return None
 
 
@@ -222,7 +218,7 @@ def close_weekday(weekday: int) -> Any:
 @blp.response(200, ClosureListSchema)
 def list_closures(args: dict[str, Any]) -> Any:
     """Days the clinic is closed, optionally between `from` and `to`."""
-    return {"items": services.list_closures(**args)}
+    return {"items": calendar.list_closures(**args)}
 
 
 @blp.route("/clinic/closures", methods=["POST"])
@@ -231,10 +227,9 @@ def list_closures(args: dict[str, Any]) -> Any:
 @blp.response(201, ClosureSchema)
 def add_closure(args: dict[str, Any]) -> Any:
     """Close the clinic for a day (admin). 409 `closure_exists` for a day already closed."""
-    closure = services.add_closure(
+    closure = calendar.add_closure(
         day=args["date"], reason=args["reason"], actor_id=current_user.id
     )
-    db.session.commit()
     return closure
 
 
@@ -243,8 +238,7 @@ def add_closure(args: dict[str, Any]) -> Any:
 @blp.response(204)
 def delete_closure(closure_id: int) -> Any:
     """Reopen a closed day (admin)."""
-    services.delete_closure(closure_id, actor_id=current_user.id)
-    db.session.commit()
+    calendar.delete_closure(closure_id, actor_id=current_user.id)
     return None
 
 
@@ -307,7 +301,7 @@ class AppointmentCreateSchema(ma.Schema):
     course_id = _id(required=True)
     device_id = _id(required=True)
     starts_at = _instant(required=True)
-    kind = ma.fields.String(load_default="treatment", validate=ma.validate.OneOf(services.KINDS))
+    kind = ma.fields.String(load_default="treatment", validate=ma.validate.OneOf(KINDS))
     technician_id = _id(allow_none=True)
 
 
@@ -354,7 +348,7 @@ class PreviewSchema(ma.Schema):
 class _WithMakeup:
     """The changed appointment's fields plus its `makeup`, for StatusChangeSchema."""
 
-    def __init__(self, change: services.StatusChange) -> None:
+    def __init__(self, change: lifecycle.StatusChange) -> None:
         self._appointment = change.appointment
         self.makeup = change.makeup
 
@@ -362,57 +356,8 @@ class _WithMakeup:
         return getattr(self._appointment, name)
 
 
-def _status_change(change: services.StatusChange) -> _WithMakeup:
+def _status_change(change: lifecycle.StatusChange) -> _WithMakeup:
     return _WithMakeup(change)
-
-
-@blp.route("/courses/<int:course_id>/schedule", methods=["POST"])
-@requires(Permission.EDIT_PATIENTS)
-@blp.arguments(ScheduleSchema)
-@blp.response(201, ScheduleResultSchema)
-def schedule_course(args: dict[str, Any], course_id: int) -> Any:
-    """Book every remaining session of a course by its protocol's pattern.
-
-    Refused with 409 `course_not_active`, `nothing_to_schedule`, or `cannot_place`
-    (not every session fits within a year; nothing is written then).
-    """
-    appointments = services.schedule_course(
-        course_id,
-        start_date=args["start_date"],
-        local_time=args["time"],
-        device_id=args.get("device_id"),
-        actor_id=current_user.id,
-    )
-    return {"appointments": appointments}
-
-
-@blp.route("/courses/<int:course_id>/schedule/preview", methods=["POST"])
-@requires(Permission.EDIT_PATIENTS)
-@blp.arguments(ScheduleSchema)
-@blp.response(200, PreviewSchema)
-def preview_schedule(args: dict[str, Any], course_id: int) -> Any:
-    """What booking the course would create, and every clash on the way; writes nothing."""
-    plan = services.preview_course(
-        course_id,
-        start_date=args["start_date"],
-        local_time=args["time"],
-        device_id=args.get("device_id"),
-    )
-    return {
-        "appointments": [
-            {
-                "sequence": plan.first_sequence + index,
-                "device_id": session.device_id,
-                "starts_at": session.starts_at,
-                "ends_at": session.ends_at,
-                "notes": list(session.notes),
-            }
-            for index, session in enumerate(plan.sessions)
-        ],
-        "clashes": plan.clashes,
-        "missing": plan.missing,
-        "complete": plan.complete,
-    }
 
 
 @blp.route("/appointments")
@@ -425,23 +370,10 @@ def list_appointments(args: dict[str, Any]) -> Any:
     day = args.pop("day", None)
     if day is not None:
         args["first"] = args["last"] = day
-    items = services.list_appointments(**args)
+    items = schedule.list_appointments(**args)
     if args.get("patient_id") is not None:
         record(current_user.id, "view", "patient", args["patient_id"], detail={"what": "schedule"})
-        db.session.commit()
     return {"items": items}
-
-
-@blp.route("/appointments", methods=["POST"])
-@requires(Permission.EDIT_PATIENTS)
-@blp.arguments(AppointmentCreateSchema)
-@blp.response(201, AppointmentSchema)
-def book_appointment(args: dict[str, Any]) -> Any:
-    """Book one session; 409 `conflict` names each clash (device, patient, closed,
-    outside hours, maintenance) in `error.clashes`."""
-    appointment = services.book_appointment(actor_id=current_user.id, **args)
-    db.session.commit()
-    return appointment
 
 
 @blp.route("/appointments/<int:appointment_id>")
@@ -449,7 +381,7 @@ def book_appointment(args: dict[str, Any]) -> Any:
 @blp.response(200, AppointmentSchema)
 def get_appointment(appointment_id: int) -> Any:
     """One appointment."""
-    return services.get_appointment(appointment_id)
+    return schedule.get_appointment(appointment_id)
 
 
 @blp.route("/appointments/<int:appointment_id>", methods=["PATCH"])
@@ -459,7 +391,7 @@ def get_appointment(appointment_id: int) -> Any:
 def move_appointment(args: dict[str, Any], appointment_id: int) -> Any:
     """Move a scheduled session (new `starts_at` and/or `device_id`); 409 on a clash.
     `technician_id` assigns who runs it."""
-    appointment = services.move_appointment(
+    appointment = move(
         appointment_id,
         starts_at=args.get("starts_at"),
         device_id=args.get("device_id"),
@@ -467,7 +399,6 @@ def move_appointment(args: dict[str, Any], appointment_id: int) -> Any:
         assign_technician="technician_id" in args,
         actor_id=current_user.id,
     )
-    db.session.commit()
     return appointment
 
 
@@ -477,10 +408,9 @@ def move_appointment(args: dict[str, Any], appointment_id: int) -> Any:
 @blp.response(200, StatusChangeSchema)
 def cancel_appointment(args: dict[str, Any], appointment_id: int) -> Any:
     """Cancel a session; its make-up, booked after the course's last session, is `makeup`."""
-    change = services.cancel_appointment(
+    change = lifecycle.cancel_appointment(
         appointment_id, reason=args.get("reason"), actor_id=current_user.id
     )
-    db.session.commit()
     return _status_change(change)
 
 
@@ -490,8 +420,7 @@ def cancel_appointment(args: dict[str, Any], appointment_id: int) -> Any:
 @blp.response(200, StatusChangeSchema)
 def no_show(args: dict[str, Any], appointment_id: int) -> Any:
     """Record a missed session; its make-up, booked after the course's last one, is `makeup`."""
-    change = services.record_no_show(
+    change = lifecycle.record_no_show(
         appointment_id, reason=args.get("reason"), actor_id=current_user.id
     )
-    db.session.commit()
     return _status_change(change)

@@ -3,8 +3,9 @@
 Planning is pure: `plan_sessions` and `find_start` work on a `Calendar` (opening hours,
 closures, maintenance, active devices) and an `Occupancy` (which chair and which
 patient is busy when), both plain Python objects, so every rule is tested without a
-database. `clinic.scheduling.services` builds them from the database, asks for a plan,
-and writes it.
+database. `clinic.scheduling.calendar` loads them, `clinic.scheduling.booking_service`
+asks for a plan and writes it; `clinic.scheduling.patterns` turns a course's pattern
+into the phases planned here.
 
 Rules (DOMAIN.md):
 - Sessions are placed at the patient's local wall-clock time (`zoneinfo`), so 09:00
@@ -26,15 +27,14 @@ from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from clinic.scheduling.patterns import Phases
+
 STEP = timedelta(minutes=5)
 NEAR = timedelta(minutes=30)
 """How far from the wanted start the planner looks before it reads the whole day."""
 PREFETCH_DAYS = 28
 HORIZON_DAYS = 365
 """A course that cannot be fully placed within a year of its start is refused."""
-TAPER_GROUPS = (3, 2, 1)
-TAPER_MIN_PLANNED = 12
-DAILY_THEN_WEEKLY_DAILY = 5
 # Spread days for a taper week of n sessions (0 = Monday): Mon/Wed/Fri, Tue/Thu, Wed.
 SPREAD_DAYS: dict[int, tuple[int, ...]] = {3: (0, 2, 4), 2: (1, 3), 1: (2,)}
 WORKING_WEEK = (0, 1, 2, 3, 4)
@@ -357,68 +357,6 @@ def find_start(
         if best is not None:
             return Placement(best[1], best[2], best[2] + length)
     return None
-
-
-# -- course patterns -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Phases:
-    """A pattern expanded for the sessions still to book: first `daily` sessions on
-    consecutive open weekdays (`per_day` a day), then one week per entry of `weekly`."""
-
-    daily: int
-    weekly: tuple[int, ...] = ()
-    per_day: int = 1
-    min_gap: timedelta = timedelta(0)
-    weekly_days: tuple[int, ...] | None = None
-    """Preferred weekdays for every weekly session (None: SPREAD_DAYS by group size)."""
-
-
-def expand_pattern(
-    pattern: str,
-    planned: int,
-    remaining: int,
-    *,
-    start: date,
-    sessions_per_day: int = 1,
-    min_gap_minutes: int = 0,
-) -> Phases:
-    """The last `remaining` of `planned` sessions of `pattern`, as phases.
-
-    daily_taper: P-6 daily, then 3, 2 and 1 a week (all daily when P < 12).
-    accelerated: all daily, up to `sessions_per_day` a day with a gap between them.
-    daily_then_weekly: 5 daily, then one a week on the start date's weekday.
-    """
-    remaining = max(0, min(remaining, planned))
-    if pattern == "accelerated":
-        return Phases(
-            daily=remaining,
-            per_day=max(1, sessions_per_day),
-            min_gap=timedelta(minutes=max(0, min_gap_minutes)),
-        )
-    if pattern == "daily_then_weekly":
-        daily_total = min(DAILY_THEN_WEEKLY_DAILY, planned)
-        weekly_total = planned - daily_total
-        groups: tuple[int, ...] = (1,) * weekly_total
-        weekly_days: tuple[int, ...] | None = (start.weekday() if start.weekday() < 5 else 0,)
-    elif pattern == "daily_taper":
-        taper = planned >= TAPER_MIN_PLANNED
-        groups = TAPER_GROUPS if taper else ()
-        daily_total = planned - sum(groups)
-        weekly_days = None
-    else:
-        raise ValueError(f"unknown pattern {pattern!r}")
-    done = planned - remaining
-    daily = max(0, daily_total - done)
-    done_weekly = max(0, done - daily_total)
-    left: list[int] = []
-    for size in groups:
-        taken = min(size, done_weekly)
-        done_weekly -= taken
-        if size - taken:
-            left.append(size - taken)
-    return Phases(daily=daily, weekly=tuple(left), weekly_days=weekly_days)
 
 
 @dataclass(frozen=True)

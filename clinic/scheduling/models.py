@@ -8,6 +8,7 @@ SQLite by serialised writes (BEGIN IMMEDIATE) around the service's check-then-in
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -24,9 +25,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
 from clinic.auth.models import User
-from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.patients.models import Patient
+
+if TYPE_CHECKING:
+    # Scheduling sits below courses: the relationship names its target by string.
+    from clinic.courses.models import Course
 
 # completed: a treatment log with completed=true exists (the session counts as delivered);
 # incomplete: the session was started but stopped early (logged, not delivered, made up).
@@ -125,7 +129,7 @@ class Appointment(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
-    course: Mapped[Course] = relationship()
+    course: Mapped[Course] = relationship("Course")
     patient: Mapped[Patient] = relationship()
     device: Mapped[Device] = relationship()
     technician: Mapped[User | None] = relationship()

@@ -8,9 +8,8 @@ bp = Blueprint("treatments", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from clinic import events
-    from clinic.treatments import cli, routes, services  # noqa: F401  (registers the views)
+    from clinic.treatments import cli, receivers, routes  # noqa: F401  (registers the views)
 
-    events.medication_changed.connect(services.on_medication_changed, weak=False)
+    receivers.connect()
     app.register_blueprint(bp)
     app.cli.add_command(cli.treatments)

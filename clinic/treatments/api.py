@@ -9,8 +9,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.audit.services import record
-from clinic.extensions import db
 from clinic.permissions import Permission, requires
+from clinic.scheduling import lifecycle
 from clinic.scheduling.api import AppointmentSchema
 from clinic.treatments import services
 from clinic.treatments.models import (
@@ -180,8 +180,7 @@ class MotorThresholdListSchema(ma.Schema):
 @blp.response(200, AppointmentSchema)
 def check_in(args: dict[str, Any], appointment_id: int) -> Any:
     """Check a patient in: 409 when the appointment is cancelled, a no-show or done."""
-    appointment = services.check_in(appointment_id, current_user.id, args.get("reason"))
-    db.session.commit()
+    appointment = lifecycle.check_in(appointment_id, current_user.id, args.get("reason"))
     return appointment
 
 
@@ -194,7 +193,6 @@ def log_treatment(args: dict[str, Any], appointment_id: int) -> Any:
     incomplete session without `stop_reason`, or `motor_threshold_required`; 409 for a
     cancelled or no-show appointment, one already logged, or one more than an hour ahead."""
     log = services.log_treatment(appointment_id, current_user.id, **args)
-    db.session.commit()
     return log
 
 
@@ -207,7 +205,6 @@ def list_treatments(args: dict[str, Any]) -> Any:
     logs = services.list_treatments(**args)
     for patient_id in sorted({log.patient_id for log in logs}):
         record(current_user.id, "view", "patient", patient_id, detail={"via": "treatments"})
-    db.session.commit()
     return {"items": logs}
 
 
@@ -218,7 +215,6 @@ def get_treatment(treatment_id: int) -> Any:
     """One log with its amendment history."""
     log = services.get_treatment(treatment_id)
     record(current_user.id, "view", "patient", log.patient_id, detail={"treatment_id": log.id})
-    db.session.commit()
     return log
 
 
@@ -229,7 +225,6 @@ def get_treatment(treatment_id: int) -> Any:
 def edit_treatment(args: dict[str, Any], treatment_id: int) -> Any:
     """Change an unsigned log; a signed one answers 409 (use amendments)."""
     log = services.edit_treatment(treatment_id, current_user.id, args)
-    db.session.commit()
     return log
 
 
@@ -239,7 +234,6 @@ def edit_treatment(args: dict[str, Any], treatment_id: int) -> Any:
 def sign_treatment(treatment_id: int) -> Any:
     """Sign a log (its technician, or a clinician or admin); 409 when already signed."""
     log = services.sign_treatment(treatment_id, current_user.id)
-    db.session.commit()
     return log
 
 
@@ -249,7 +243,6 @@ def sign_treatment(treatment_id: int) -> Any:
 def review_treatment(treatment_id: int) -> Any:
     """Mark a log reviewed (an unsigned one is signed by the reviewer); 409 when done."""
     log = services.review_treatment(treatment_id, current_user.id)
-    db.session.commit()
     return log
 
 
@@ -261,7 +254,6 @@ def amend_treatment(args: dict[str, Any], treatment_id: int) -> Any:
     """Correct one field of a log, signed or not, with a reason; answers the log with its
     history (`amendments`: who, when, old and new value)."""
     log = services.amend_treatment(treatment_id, current_user.id, **args)
-    db.session.commit()
     return log
 
 
@@ -272,7 +264,6 @@ def amend_treatment(args: dict[str, Any], treatment_id: int) -> Any:
 def create_motor_threshold(args: dict[str, Any], course_id: int) -> Any:
     """Record a motor threshold (% machine output, visual or EMG; past `measured_at` allowed)."""
     threshold = services.record_motor_threshold(course_id, current_user.id, **args)
-    db.session.commit()
     return threshold
 
 
@@ -284,5 +275,4 @@ def list_motor_thresholds(course_id: int) -> Any:
     thresholds = services.list_motor_thresholds(course_id)
     course = services.get_course(course_id)
     record(current_user.id, "view", "patient", course.patient_id, detail={"course_id": course_id})
-    db.session.commit()
     return {"items": thresholds}

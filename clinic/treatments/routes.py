@@ -10,9 +10,11 @@ from flask_login import current_user
 from clinic import clock
 from clinic.audit.services import record
 from clinic.errors import Invalid
-from clinic.extensions import db
+from clinic.forms import show_refusal
 from clinic.navigation import safe_local_url
 from clinic.permissions import Permission, requires
+from clinic.scheduling import lifecycle
+from clinic.transaction import keep_writes_on_refusal
 from clinic.treatments import bp, queries, services
 from clinic.treatments.forms import ActionForm, AmendmentForm, TreatmentLogForm
 
@@ -47,8 +49,7 @@ def check_in(appointment_id: int) -> Any:
     if not form.validate_on_submit():
         flash("Your form expired. Please try again.", "error")
         return redirect(_back(url_for("treatments.today")))
-    appointment = services.check_in(appointment_id, current_user.id)
-    db.session.commit()
+    appointment = lifecycle.check_in(appointment_id, current_user.id)
     flash(f"{appointment.patient.full_name} is checked in.", "success")
     return redirect(_back(url_for("treatments.today")))
 
@@ -83,17 +84,6 @@ def _log_values(form: TreatmentLogForm) -> dict[str, Any]:
     }
 
 
-def _show_errors(form: TreatmentLogForm, error: Invalid) -> None:
-    """Put the service's field messages next to the fields they concern."""
-    for name, messages in error.fields.items():
-        target = "adverse_event_type" if name.startswith("adverse_event") else name
-        field = getattr(form, target, None)
-        if field is None:
-            flash(" ".join(messages), "error")
-        else:
-            field.errors = [*field.errors, *messages]
-
-
 @bp.route("/appointments/<int:appointment_id>/log", methods=["GET", "POST"])
 @requires(Permission.LOG_TREATMENTS)
 def log_session(appointment_id: int) -> Any:
@@ -113,20 +103,19 @@ def log_session(appointment_id: int) -> Any:
         try:
             log = services.log_treatment(appointment_id, current_user.id, **_log_values(form))
         except Invalid as error:
-            db.session.rollback()
+            show_refusal(form, error, aliases={"adverse_event": "adverse_event_type"})
             card = queries.session_card(appointment_id)
-            _show_errors(form, error)
             status = 422
         else:
-            db.session.commit()
             flash("Session logged. Check it, then sign it.", "success")
             return redirect(url_for("treatments.detail", treatment_id=log.id))
     else:
         status = 422
     record(current_user.id, "view", "patient", card.appointment.patient_id)
-    page = render_template("treatments/log_form.html", card=card, form=form)
-    db.session.commit()
-    return page, status
+    if status != 200:
+        # A refused log is rolled back already: what is left is reading the chart.
+        keep_writes_on_refusal()
+    return render_template("treatments/log_form.html", card=card, form=form), status
 
 
 @bp.route("/treatments/<int:treatment_id>")
@@ -134,14 +123,12 @@ def log_session(appointment_id: int) -> Any:
 def detail(treatment_id: int) -> Any:
     log = services.get_treatment(treatment_id)
     record(current_user.id, "view", "patient", log.patient_id, detail={"treatment_id": log.id})
-    page = render_template(
+    return render_template(
         "treatments/detail.html",
         log=log,
         action_form=ActionForm(),
         amendment_form=AmendmentForm(),
     )
-    db.session.commit()  # after rendering: committing would expire what the page shows
-    return page
 
 
 @bp.route("/treatments/<int:treatment_id>/sign", methods=["POST"])
@@ -149,7 +136,6 @@ def detail(treatment_id: int) -> Any:
 def sign(treatment_id: int) -> Any:
     if ActionForm().validate_on_submit():
         services.sign_treatment(treatment_id, current_user.id)
-        db.session.commit()
         flash("Log signed. It can now only be corrected by an amendment.", "success")
     return redirect(_back(url_for("treatments.detail", treatment_id=treatment_id)))
 
@@ -159,7 +145,6 @@ def sign(treatment_id: int) -> Any:
 def review(treatment_id: int) -> Any:
     if ActionForm().validate_on_submit():
         services.review_treatment(treatment_id, current_user.id)
-        db.session.commit()
         flash("Log reviewed.", "success")
     return redirect(_back(url_for("treatments.detail", treatment_id=treatment_id)))
 
@@ -194,7 +179,6 @@ def amend(treatment_id: int) -> Any:
             value=_page_value(field, form.value.data or ""),
             reason=form.reason.data or "",
         )
-        db.session.commit()
         flash("Amendment recorded.", "success")
     else:
         flash("Choose a field and give a reason for the correction.", "error")
@@ -210,7 +194,6 @@ def review_queue() -> Any:
         single = request.form.get("single", type=int)
         ids = [single] if single else request.form.getlist("selected", type=int)
         reviewed = services.review_treatments(ids, current_user.id)
-        db.session.commit()
         if reviewed:
             flash(f"{len(reviewed)} log{'s' if len(reviewed) != 1 else ''} reviewed.", "success")
         else:
@@ -231,6 +214,4 @@ def course_record(course_id: int) -> Any:
         summary.course.patient_id,
         detail={"course_record": course_id},
     )
-    page = render_template("treatments/course_record.html", record=summary)
-    db.session.commit()
-    return page
+    return render_template("treatments/course_record.html", record=summary)

@@ -1,4 +1,6 @@
-"""The rules of a treatment session: check-in, motor thresholds, the log, signing, review.
+"""The rules of a treatment session: motor thresholds, the log, signing, review.
+
+Check-in and the appointment's status belong to `clinic.scheduling.lifecycle`.
 
 Every function takes explicit ids and values (never the request), may flush but never
 commits, and raises `clinic.errors` so the page and the API answer the same way.
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -25,11 +27,10 @@ from clinic.courses.models import Course, Protocol
 from clinic.courses.services import set_course_status
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
 from clinic.extensions import db
-from clinic.patients.models import Patient
 from clinic.patients.validation import FieldErrors, text
 from clinic.permissions import Role
+from clinic.scheduling import lifecycle
 from clinic.scheduling.models import Appointment
-from clinic.scheduling.services import make_up_for
 from clinic.treatments.models import (
     ADVERSE_EVENT_SEVERITIES,
     ADVERSE_EVENT_TYPES,
@@ -114,43 +115,6 @@ def _local_date(instant: datetime) -> date:
     return clock.to_local(instant).date()
 
 
-# --- check-in ----------------------------------------------------------------------------
-
-
-def check_in(appointment_id: int, actor_id: int | None, reason: str | None = None) -> Appointment:
-    """The patient is here. Checking in twice is harmless; a closed appointment refuses.
-
-    A technician who checks a patient in takes the session when nobody has it yet.
-    """
-    appointment = _appointment(appointment_id, for_update=True)
-    if appointment.status == "checked_in":
-        return appointment
-    if appointment.status != "scheduled":
-        raise Conflict(
-            f"This appointment is {appointment.status.replace('_', '-')}; "
-            "only a scheduled appointment can be checked in.",
-            details={"reason": "not_scheduled", "status": appointment.status},
-        )
-    appointment.status = "checked_in"
-    appointment.checked_in_at = clock.now()
-    if reason:
-        appointment.status_reason = reason
-    actor = _user(actor_id)
-    if actor is not None and actor.role == Role.TECHNICIAN and appointment.technician_id is None:
-        appointment.technician_id = actor.id
-    db.session.flush()
-    record(
-        actor_id,
-        "check_in",
-        "appointment",
-        appointment.id,
-        patient_id=appointment.patient_id,
-        detail={"reason": reason} if reason else None,
-    )
-    events.appointment_checked_in.send(None, appointment=appointment, actor_id=actor_id)
-    return appointment
-
-
 # --- motor thresholds --------------------------------------------------------------------
 
 
@@ -181,7 +145,8 @@ def record_motor_threshold(
         patient_id=course.patient_id,
         value_pct=value_pct,
         method=method,
-        measured_at=measured_at or now,
+        # In UTC as the database gives it back: the answer is not reloaded.
+        measured_at=(measured_at or now).astimezone(UTC),
         measured_by_id=actor_id,
         coil_location=coil_location or None,
         notes=notes or None,
@@ -239,13 +204,6 @@ def request_motor_threshold_recheck(
             detail={"reason": recheck.reason},
         )
     return rechecks
-
-
-def on_medication_changed(
-    _sender: Any, *, patient: Patient, actor_id: int | None = None, **_: Any
-) -> None:
-    """Receiver of `events.medication_changed`: seizure threshold may have moved."""
-    request_motor_threshold_recheck(patient.id, "Medication change recorded on the chart", actor_id)
 
 
 @dataclass(frozen=True)
@@ -630,11 +588,7 @@ def log_treatment(
             "This session was logged at the same moment by someone else.",
             details={"reason": "already_logged"},
         ) from None
-    appointment.status = "completed" if log.completed else "incomplete"
-    actor = _user(actor_id)
-    if actor is not None and actor.role == Role.TECHNICIAN and appointment.technician_id is None:
-        appointment.technician_id = actor.id
-    db.session.flush()
+    lifecycle.record_session(appointment, delivered=log.completed, actor_id=actor_id)
     record(
         actor_id,
         "create",
@@ -645,7 +599,7 @@ def log_treatment(
     )
     _react_to_adverse_event(log, actor_id)
     if not log.completed:
-        make_up_for(appointment, actor_id)  # a session stopped early is delivered again
+        lifecycle.make_up_for(appointment, actor_id)  # a session stopped early is delivered again
     events.treatment_logged.send(None, treatment=log, actor_id=actor_id)
     return log
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
@@ -10,16 +10,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from clinic import events
+from clinic import clock, events
 from clinic.alerts.models import Alert
 from clinic.audit.models import AuditEvent
 from clinic.courses import services
 from clinic.courses.models import Course
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
+from clinic.scheduling import booking_service
 from clinic.scheduling.models import Closure
 from tests.courses.conftest import NOW, add_sessions, make_authorization
-from tests.factories import make_course, make_patient, make_user, protocol
+from tests.factories import make_course, make_device, make_patient, make_user, protocol
 
 # DOMAIN.md's preset table: pulses, %MT, default sessions, pattern, and the published
 # session length in seconds with how far the formula may differ from the paper's rounding.
@@ -436,20 +437,37 @@ def test_projected_end_is_the_last_booked_session_when_all_are_booked(
 
 def test_projected_end_of_an_unbooked_course_follows_the_taper(app: Any, frozen: Any) -> None:
     course = make_course()  # 36 sessions of 10hz-ldlpfc from Monday 2 March 2026
-    # 30 weekdays to Friday 10 April, then 3, 2 and 1 sessions in the next three weeks.
-    assert services.course_summary(course).projected_end_date == date(2026, 4, 27)
+    # 30 weekdays to Friday 10 April, then 3 (Mon/Wed/Fri), 2 (Tue/Thu) and 1 (Wed).
+    assert services.course_summary(course).projected_end_date == date(2026, 4, 29)
     db.session.add(Closure(date=date(2026, 4, 3), reason="Good Friday"))
     db.session.commit()
-    assert services.course_summary(course).projected_end_date == date(2026, 5, 4)
+    assert services.course_summary(course).projected_end_date == date(2026, 5, 6)
 
 
 def test_projected_end_of_accelerated_and_pain_courses(app: Any, frozen: Any) -> None:
+    # 50 sessions of 20 minutes' chair time, 50 minutes apart: 9 fit between 08:00 and
+    # 18:00, so the sixth weekday holds the last five.
     accelerated = make_course(protocol_code="accelerated-itbs")
-    assert services.course_summary(accelerated).projected_end_date == date(2026, 3, 6)
+    assert services.course_summary(accelerated).projected_end_date == date(2026, 3, 9)
     pain = make_course(protocol_code="10hz-m1-pain")  # 5 daily, then 10 weekly
     assert services.course_summary(pain).projected_end_date == date(2026, 3, 6) + timedelta(
         weeks=10
     ) - timedelta(days=4)
+
+
+@pytest.mark.parametrize("code", sorted(PRESETS))
+def test_projected_end_is_where_booking_puts_the_last_session(
+    app: Any, frozen: Any, code: str
+) -> None:
+    """The estimate asks the booking engine's patterns, so booking the course from the
+    same day (at opening time, on a free chair) ends on the projected day."""
+    course = make_course(protocol_code=code)
+    make_device()
+    projected = services.course_summary(course).projected_end_date
+    booked = booking_service.schedule_course(
+        course, start_date=NOW.date(), local_time=time(8), actor_id=None
+    )
+    assert clock.to_local(booked[-1].starts_at).date() == projected
 
 
 def test_summaries_of_many_courses_take_a_fixed_number_of_queries(

@@ -20,7 +20,7 @@ from clinic.errors import Gone, Invalid, NotFound
 from clinic.extensions import db
 from clinic.outcomes import cadence, services
 from clinic.outcomes.models import QuestionnaireAssignment, QuestionnaireLink
-from tests.factories import make_course, make_patient
+from tests.factories import make_appointment, make_course, make_patient
 from tests.outcomes.conftest import START, captured, deliver, phq9
 
 
@@ -191,6 +191,18 @@ def test_every_fifth_delivered_session_asks_phq9_and_peg3(course: Course) -> Non
     fifth = deliver(course, 1, first_sequence=5)[0]
     events.treatment_logged.send(None, treatment=SimpleNamespace(appointment=fifth))
     assert assignments(course) == {("PHQ-9", "session_5"), ("PEG-3", "session_5")}
+
+
+def test_a_completed_mapping_visit_is_not_a_delivered_session(course: Course) -> None:
+    """A mapping visit finds the coil position; it is not one of the course's sessions,
+    so it must not move the questionnaire cadence."""
+    delivered = deliver(course, 4)
+    mapping = make_appointment(
+        course, START - timedelta(days=3), sequence=99, kind="mapping", status="completed"
+    )
+    events.treatment_logged.send(None, treatment=SimpleNamespace(appointment=delivered[-1]))
+    events.treatment_logged.send(None, treatment=SimpleNamespace(appointment=mapping))
+    assert assignments(course) == set()
 
 
 def test_the_last_session_asks_the_end_questionnaires_and_plans_follow_ups(

@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from clinic.extensions import db
-from clinic.scheduling import services as scheduling
+from clinic.scheduling import booking_service, lifecycle
 from clinic.scheduling.models import Appointment, OpeningHours
 from tests.factories import make_course, make_device, make_patient
 
@@ -186,7 +186,7 @@ def book(starts_at: datetime, patient: Any = None, kind: str = "treatment") -> A
     reminders), on a chair of its own for a patient of its own."""
     _open_around_the_clock()
     course = make_course(patient or reachable_patient())
-    appointment = scheduling.book_appointment(
+    appointment = booking_service.book_appointment(
         course_id=course.id,
         device_id=make_device().id,
         starts_at=starts_at,
@@ -198,11 +198,11 @@ def book(starts_at: datetime, patient: Any = None, kind: str = "treatment") -> A
 
 
 def move(appointment: Appointment, new_start: datetime) -> None:
-    scheduling.move_appointment(appointment.id, starts_at=new_start, actor_id=None)
+    booking_service.move_appointment(appointment.id, starts_at=new_start, actor_id=None)
     db.session.commit()
 
 
 def cancel(appointment: Appointment) -> None:
     """Cancelled at the front desk (a treatment gets its make-up booked, as in real life)."""
-    scheduling.cancel_appointment(appointment.id, reason=None, actor_id=None)
+    lifecycle.cancel_appointment(appointment.id, reason=None, actor_id=None)
     db.session.commit()

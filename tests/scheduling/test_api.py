@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinic.extensions import db
-from clinic.scheduling import services
+from clinic.scheduling import booking_service, schedule
 from clinic.scheduling.models import Appointment
 from tests.factories import make_appointment, make_course
 from tests.scheduling.conftest import MONDAY, local
@@ -298,7 +298,7 @@ def test_huge_ids_answer_404(api: Any, front_desk: Any) -> None:
 
 def test_listing_by_dates_covers_whole_clinic_days(chairs: Any) -> None:
     course = make_course(planned_sessions=2)
-    services.schedule_course(course.id, start_date=MONDAY, local_time=time(9), actor_id=None)
+    booking_service.schedule_course(course, start_date=MONDAY, local_time=time(9), actor_id=None)
     db.session.commit()
-    rows = services.list_appointments(first=MONDAY, last=MONDAY + timedelta(days=1))
+    rows = schedule.list_appointments(first=MONDAY, last=MONDAY + timedelta(days=1))
     assert [a.starts_at for a in rows] == [local(MONDAY, 9), local(date(2026, 3, 3), 9)]

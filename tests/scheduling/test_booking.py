@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from clinic.scheduling import booking
+from clinic.scheduling import booking, patterns
 
 NY = ZoneInfo("America/New_York")
 HOURS = {day: (time(8), time(18)) for day in range(5)}
@@ -56,7 +56,7 @@ def plan(
     gap: int = 0,
     length: timedelta = SLOT,
 ) -> booking.Plan:
-    phases = booking.expand_pattern(
+    phases = patterns.expand_pattern(
         pattern,
         planned,
         planned if remaining is None else remaining,
@@ -104,7 +104,7 @@ def test_no_taper_below_twelve_sessions() -> None:
 
 
 def test_remaining_sessions_resume_inside_the_taper() -> None:
-    phases = booking.expand_pattern("daily_taper", 36, 4, start=date(2026, 4, 13))
+    phases = patterns.expand_pattern("daily_taper", 36, 4, start=date(2026, 4, 13))
     assert phases.daily == 0
     assert phases.weekly == (1, 2, 1)  # two of the 3-a-week sessions are already booked
 

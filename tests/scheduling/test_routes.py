@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from clinic.extensions import db
-from clinic.scheduling import services
+from clinic.scheduling import booking_service, calendar
 from clinic.scheduling.models import Appointment, Closure, Device
 from tests.factories import login, make_appointment, make_course, make_patient, make_user
 from tests.scheduling.conftest import MONDAY, local
@@ -19,7 +19,7 @@ def test_board_shows_blocks_with_initials_session_numbers_and_status(
     client: Any, front_desk: Any, chairs: Any
 ) -> None:
     course = make_course(make_patient(first_name="Robin", last_name="Quill"), planned_sessions=3)
-    services.schedule_course(course.id, start_date=MONDAY, local_time=time(9), actor_id=None)
+    booking_service.schedule_course(course, start_date=MONDAY, local_time=time(9), actor_id=None)
     db.session.commit()
     login(client, front_desk)
     page = client.get(f"/schedule?date={MONDAY.isoformat()}").get_data(as_text=True)
@@ -141,8 +141,8 @@ def test_move_form_lists_free_slots_and_moves(client: Any, front_desk: Any, chai
 
 def test_cancel_from_the_page_books_a_makeup(client: Any, front_desk: Any, chairs: Any) -> None:
     course = make_course(planned_sessions=2)
-    booked = services.schedule_course(
-        course.id, start_date=MONDAY, local_time=time(9), actor_id=None
+    booked = booking_service.schedule_course(
+        course, start_date=MONDAY, local_time=time(9), actor_id=None
     )
     db.session.commit()
     login(client, front_desk)
@@ -174,8 +174,8 @@ def test_admin_pages_manage_devices_hours_and_closures(client: Any, admin: Any) 
             f"closes_{d}": "17:00" for d in range(5)
         }
         assert client.post("/admin/calendar", data=hours).status_code == 302
-        assert services.opening_hours()[0].opens_at == time(9)
-        assert 5 not in services.opening_hours()
+        assert calendar.opening_hours()[0].opens_at == time(9)
+        assert 5 not in calendar.opening_hours()
         client.post("/admin/calendar/closures", data={"date": "2026-12-25", "reason": "Christmas"})
         assert db.session.query(Closure).filter_by(reason="Christmas").count() == 1
 

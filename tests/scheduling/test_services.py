@@ -10,15 +10,16 @@ import pytest
 from clinic import events
 from clinic.errors import Conflict
 from clinic.extensions import db
-from clinic.scheduling import services
+from clinic.scheduling import booking_service, calendar, lifecycle, schedule
 from clinic.scheduling.models import Appointment
+from clinic.scheduling.progress import course_progress
 from tests.factories import make_appointment, make_course, make_device, make_patient
 from tests.scheduling.conftest import MONDAY, NY, local
 
 
 def book(course: Any, **kwargs: Any) -> list[Appointment]:
-    appointments = services.schedule_course(
-        course.id,
+    appointments = booking_service.schedule_course(
+        course,
         start_date=kwargs.pop("start_date", MONDAY),
         local_time=kwargs.pop("local_time", time(9)),
         actor_id=None,
@@ -35,8 +36,8 @@ def test_a_whole_taper_course_is_booked_with_continuing_numbers(chairs: Any) -> 
     assert len(booked) == 35
     assert [a.sequence for a in booked] == list(range(2, 37))
     assert {a.device_id for a in booked} == {chairs[1].id}
-    counts = services.course_counts(course.id)
-    assert (counts.delivered, counts.scheduled, counts.remaining) == (1, 35, 0)
+    progress = course_progress([course.id])[course.id]
+    assert (progress.delivered, progress.scheduled, progress.unbooked(36)) == (1, 35, 0)
 
 
 def test_daylight_saving_keeps_the_patients_local_time(chairs: Any) -> None:
@@ -55,8 +56,8 @@ def test_patient_in_another_zone_is_booked_at_their_wall_clock(chairs: Any) -> N
 
 
 def test_closures_and_maintenance_are_respected(chairs: Any) -> None:
-    services.add_closure(day=date(2026, 3, 3), reason="Training", actor_id=None)
-    services.add_maintenance(
+    calendar.add_closure(day=date(2026, 3, 3), reason="Training", actor_id=None)
+    calendar.add_maintenance(
         chairs[0].id,
         starts_at=local(MONDAY, 8),
         ends_at=local(MONDAY, 12),
@@ -74,9 +75,9 @@ def test_closures_and_maintenance_are_respected(chairs: Any) -> None:
 
 
 def test_preview_writes_nothing_and_shows_clashes(chairs: Any) -> None:
-    services.add_closure(day=date(2026, 3, 3), reason="Training", actor_id=None)
+    calendar.add_closure(day=date(2026, 3, 3), reason="Training", actor_id=None)
     course = make_course(planned_sessions=3)
-    plan = services.preview_course(course.id, start_date=MONDAY, local_time=time(9))
+    plan = booking_service.preview_course(course, start_date=MONDAY, local_time=time(9))
     assert len(plan.sessions) == 3 and plan.complete
     assert any("Training" in clash for clash in plan.clashes)
     assert db.session.query(Appointment).count() == 0
@@ -92,9 +93,9 @@ def test_refusals_have_precise_codes(chairs: Any) -> None:
     with pytest.raises(Conflict) as caught:
         book(done)
     assert caught.value.code == "nothing_to_schedule"
-    services.set_opening_hours(0, opens_at=None, closes_at=None, actor_id=None)
+    calendar.set_opening_hours(0, opens_at=None, closes_at=None, actor_id=None)
     for weekday in range(1, 5):
-        services.set_opening_hours(weekday, opens_at=None, closes_at=None, actor_id=None)
+        calendar.set_opening_hours(weekday, opens_at=None, closes_at=None, actor_id=None)
     with pytest.raises(Conflict) as caught:
         book(make_course(planned_sessions=2))
     assert caught.value.code == "cannot_place"
@@ -105,19 +106,19 @@ def test_single_booking_names_each_clash(chairs: Any) -> None:
     other = make_course()
     make_appointment(other, local(MONDAY, 9), device=chairs[0])
     with pytest.raises(Conflict) as caught:
-        services.book_appointment(
-            course_id=course.id, device_id=chairs[0].id, starts_at=local(MONDAY, 9), actor_id=None
+        booking_service.book_appointment(
+            course, device_id=chairs[0].id, starts_at=local(MONDAY, 9), actor_id=None
         )
     assert [c["code"] for c in caught.value.details["clashes"]] == ["device"]
     with pytest.raises(Conflict) as caught:
-        services.book_appointment(
-            course_id=course.id, device_id=chairs[0].id, starts_at=local(MONDAY, 19), actor_id=None
+        booking_service.book_appointment(
+            course, device_id=chairs[0].id, starts_at=local(MONDAY, 19), actor_id=None
         )
     assert "outside_hours" in [c["code"] for c in caught.value.details["clashes"]]
-    services.add_closure(day=date(2026, 3, 4), reason="Holiday", actor_id=None)
+    calendar.add_closure(day=date(2026, 3, 4), reason="Holiday", actor_id=None)
     with pytest.raises(Conflict) as caught:
-        services.book_appointment(
-            course_id=course.id,
+        booking_service.book_appointment(
+            course,
             device_id=chairs[1].id,
             starts_at=local(date(2026, 3, 4), 9),
             actor_id=None,
@@ -127,12 +128,12 @@ def test_single_booking_names_each_clash(chairs: Any) -> None:
 
 def test_the_patient_cannot_be_on_two_chairs_at_once(chairs: Any) -> None:
     course = make_course()
-    services.book_appointment(
-        course_id=course.id, device_id=chairs[0].id, starts_at=local(MONDAY, 9), actor_id=None
+    booking_service.book_appointment(
+        course, device_id=chairs[0].id, starts_at=local(MONDAY, 9), actor_id=None
     )
     with pytest.raises(Conflict) as caught:
-        services.book_appointment(
-            course_id=course.id,
+        booking_service.book_appointment(
+            course,
             device_id=chairs[1].id,
             starts_at=local(MONDAY, 9, 30),
             kind="mapping",
@@ -150,7 +151,7 @@ def test_move_bumps_revision_and_signals(chairs: Any) -> None:
         seen.append(kwargs)
 
     with events.appointment_moved.connected_to(receiver):
-        moved = services.move_appointment(
+        moved = booking_service.move_appointment(
             appointment.id, starts_at=local(MONDAY, 11), device_id=chairs[1].id, actor_id=None
         )
     assert moved.revision == 1 and moved.device_id == chairs[1].id
@@ -162,7 +163,7 @@ def test_move_onto_a_taken_chair_is_refused(chairs: Any) -> None:
     first = make_appointment(make_course(), local(MONDAY, 9), device=chairs[0])
     second = make_appointment(make_course(), local(MONDAY, 11), device=chairs[0])
     with pytest.raises(Conflict):
-        services.move_appointment(second.id, starts_at=local(MONDAY, 9, 30), actor_id=None)
+        booking_service.move_appointment(second.id, starts_at=local(MONDAY, 9, 30), actor_id=None)
     assert first.status == "scheduled"
 
 
@@ -175,7 +176,7 @@ def test_cancel_books_a_makeup_after_the_last_session(chairs: Any) -> None:
         seen.append(kwargs["appointment"])
 
     with events.appointment_cancelled.connected_to(receiver):
-        change = services.cancel_appointment(booked[0].id, reason="Flu", actor_id=None)
+        change = lifecycle.cancel_appointment(booked[0].id, reason="Flu", actor_id=None)
     db.session.commit()
     assert change.appointment.status == "cancelled"
     makeup = change.makeup
@@ -183,20 +184,20 @@ def test_cancel_books_a_makeup_after_the_last_session(chairs: Any) -> None:
     assert makeup.starts_at.astimezone(NY).date() == date(2026, 3, 5)
     assert makeup.starts_at.astimezone(NY).time() == time(9)
     assert makeup.sequence == 4
-    assert services.course_counts(course.id).remaining == 0
+    assert course_progress([course.id])[course.id].unbooked(course.planned_sessions) == 0
     assert seen and seen[0].id == booked[0].id
 
 
 def test_no_show_also_gets_a_makeup_and_completed_cannot_be_cancelled(chairs: Any) -> None:
     course = make_course(planned_sessions=2)
     booked = book(course)
-    change = services.record_no_show(booked[1].id, reason=None, actor_id=None)
+    change = lifecycle.record_no_show(booked[1].id, reason=None, actor_id=None)
     assert change.appointment.status == "no_show" and change.makeup is not None
     done = make_appointment(
         course, local(date(2026, 2, 20), 9), device=chairs[0], status="completed"
     )
     with pytest.raises(Conflict) as caught:
-        services.cancel_appointment(done.id, reason=None, actor_id=None)
+        lifecycle.cancel_appointment(done.id, reason=None, actor_id=None)
     assert caught.value.code == "invalid_status"
 
 
@@ -204,18 +205,18 @@ def test_book_makeup_for_a_treatment_stopped_early(chairs: Any) -> None:
     course = make_course(planned_sessions=2)
     booked = book(course)
     booked[0].status = "incomplete"
-    makeup = services.book_makeup(course, None)
+    makeup = booking_service.book_makeup(course, None)
     assert makeup.is_makeup and makeup.makeup_for_id is None
     assert makeup.starts_at.astimezone(NY).date() == date(2026, 3, 4)
 
 
 def test_inactive_devices_take_no_bookings(chairs: Any) -> None:
-    services.update_device(chairs[0].id, active=False, actor_id=None)
+    calendar.update_device(chairs[0].id, active=False, actor_id=None)
     booked = book(make_course(planned_sessions=2), device_id=chairs[0].id)
     assert {a.device_id for a in booked} == {chairs[1].id}
     with pytest.raises(Conflict) as caught:
-        services.book_appointment(
-            course_id=make_course().id,
+        booking_service.book_appointment(
+            make_course(),
             device_id=chairs[0].id,
             starts_at=local(MONDAY, 14),
             actor_id=None,
@@ -234,17 +235,17 @@ def test_nearest_free_start_when_the_time_is_taken_on_every_chair(chairs: Any) -
 
 def test_make_device_helper_devices_are_listed(chairs: Any) -> None:
     make_device("Chair C", active=False)
-    assert [d.name for d in services.list_devices()] == ["Chair A", "Chair B", "Chair C"]
-    assert len(services.list_devices(active_only=True)) == 2
+    assert [d.name for d in calendar.list_devices()] == ["Chair A", "Chair B", "Chair C"]
+    assert len(calendar.list_devices(active_only=True)) == 2
 
 
 def test_free_starts_lists_open_chairs_for_a_move(chairs: Any) -> None:
     appointment = make_appointment(make_course(), local(MONDAY, 9), device=chairs[0])
     make_appointment(make_course(), local(MONDAY, 10), device=chairs[1])
-    free = services.free_starts(appointment.id, MONDAY)
+    free = schedule.free_starts(appointment.id, MONDAY)
     starts = {(p.device_id, p.starts_at.astimezone(NY).strftime("%H:%M")) for p in free}
     assert (chairs[0].id, "09:00") in starts  # its own place stays available
     assert (chairs[1].id, "10:00") not in starts
     assert (chairs[1].id, "09:30") not in starts  # would run into the 10:00 session
     assert all(p.ends_at <= local(MONDAY, 18) for p in free)
-    assert services.free_starts(appointment.id, MONDAY + timedelta(days=5)) == []
+    assert schedule.free_starts(appointment.id, MONDAY + timedelta(days=5)) == []

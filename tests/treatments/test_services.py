@@ -14,6 +14,7 @@ from clinic.alerts.models import Alert
 from clinic.audit.models import AuditEvent
 from clinic.errors import Conflict, Invalid, NotAllowed
 from clinic.extensions import db
+from clinic.scheduling import lifecycle
 from clinic.scheduling.models import Appointment
 from clinic.treatments import queries, services
 from clinic.treatments.models import MotorThreshold, TreatmentLog
@@ -48,7 +49,7 @@ def test_check_in_marks_the_time_and_gives_the_session_to_the_technician(
     session_now: Any, technician: Any
 ) -> None:
     with Recorder(events.appointment_checked_in) as sent:
-        appointment = services.check_in(session_now.id, technician.id, "arrived early")
+        appointment = lifecycle.check_in(session_now.id, technician.id, "arrived early")
     db.session.commit()
     assert appointment.status == "checked_in"
     assert appointment.checked_in_at == NOW
@@ -64,7 +65,7 @@ def test_check_in_marks_the_time_and_gives_the_session_to_the_technician(
 def test_check_in_by_the_front_desk_leaves_the_technician_unassigned(
     session_now: Any, front_desk: Any
 ) -> None:
-    appointment = services.check_in(session_now.id, front_desk.id)
+    appointment = lifecycle.check_in(session_now.id, front_desk.id)
     assert appointment.status == "checked_in"
     assert appointment.technician_id is None
 
@@ -74,8 +75,8 @@ def test_check_in_keeps_an_assigned_technician_and_is_idempotent(
 ) -> None:
     other = make_user("technician")
     appointment = make_appointment(course, NOW, technician_id=other.id)
-    services.check_in(appointment.id, technician.id)
-    again = services.check_in(appointment.id, technician.id)
+    lifecycle.check_in(appointment.id, technician.id)
+    again = lifecycle.check_in(appointment.id, technician.id)
     assert again.technician_id == other.id
     assert again.status == "checked_in"
 
@@ -84,7 +85,7 @@ def test_check_in_refuses_a_closed_appointment(course: Any, frozen: Any, admin: 
     for n, status in enumerate(["cancelled", "no_show", "completed", "incomplete"]):
         appointment = make_appointment(course, NOW + days(n), status=status)
         with pytest.raises(Conflict):
-            services.check_in(appointment.id, admin.id)
+            lifecycle.check_in(appointment.id, admin.id)
 
 
 # --- motor thresholds ----------------------------------------------------------------------

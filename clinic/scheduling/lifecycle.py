@@ -1,0 +1,162 @@
+"""The appointment lifecycle: the only code that changes an appointment's status.
+
+scheduled -> checked_in -> completed | incomplete (a treatment log records the session),
+and scheduled | checked_in -> cancelled | no_show. A treatment that was not delivered
+(cancelled, missed, stopped early) is made up while its course is active. Every change
+is audited and announced through `clinic.events`; functions flush, never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from clinic import clock, events
+from clinic.alerts.services import raise_alert
+from clinic.auth.models import User
+from clinic.errors import Conflict, NotFound
+from clinic.extensions import db
+from clinic.permissions import Role
+from clinic.scheduling.booking_service import audit_appointment, book_makeup
+from clinic.scheduling.calendar import clean_text, get_row
+from clinic.scheduling.models import Appointment
+
+if TYPE_CHECKING:
+    from clinic.courses.models import Course
+
+CANCELLABLE_STATUSES = ("scheduled", "checked_in")
+
+
+def _locked(appointment_id: int) -> Appointment:
+    """The appointment, locked for this transaction (two check-ins or logs queue up)."""
+    appointment = db.session.scalar(
+        select(Appointment).where(Appointment.id == appointment_id).with_for_update(of=Appointment)
+    )
+    if appointment is None:
+        raise NotFound(f"No appointment {appointment_id}.")
+    return appointment
+
+
+def _claim_for_technician(appointment: Appointment, actor_id: int | None) -> None:
+    """A technician who receives or treats the patient takes a session nobody has yet."""
+    actor = db.session.get(User, actor_id) if actor_id is not None else None
+    if actor is not None and actor.role == Role.TECHNICIAN and appointment.technician_id is None:
+        appointment.technician_id = actor.id
+
+
+def check_in(appointment_id: int, actor_id: int | None, reason: str | None = None) -> Appointment:
+    """The patient is here. Checking in twice is harmless; a closed appointment refuses."""
+    appointment = _locked(appointment_id)
+    if appointment.status == "checked_in":
+        return appointment
+    if appointment.status != "scheduled":
+        raise Conflict(
+            f"This appointment is {appointment.status.replace('_', '-')}; "
+            "only a scheduled appointment can be checked in.",
+            details={"reason": "not_scheduled", "status": appointment.status},
+        )
+    appointment.status = "checked_in"
+    appointment.checked_in_at = clock.now()
+    if reason:
+        appointment.status_reason = reason
+    _claim_for_technician(appointment, actor_id)
+    db.session.flush()
+    audit_appointment(
+        actor_id, "check_in", appointment, detail={"reason": reason} if reason else None
+    )
+    events.appointment_checked_in.send(None, appointment=appointment, actor_id=actor_id)
+    return appointment
+
+
+def record_session(appointment: Appointment, *, delivered: bool, actor_id: int | None) -> None:
+    """A treatment log was written for the session: it was delivered, or stopped early
+    (then the caller books its make-up with `make_up_for` once its own reactions ran)."""
+    appointment.status = "completed" if delivered else "incomplete"
+    _claim_for_technician(appointment, actor_id)
+    db.session.flush()
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    appointment: Appointment
+    makeup: Appointment | None
+
+
+def _end_appointment(
+    appointment_id: int, status: str, reason: str | None, actor_id: int | None
+) -> StatusChange:
+    appointment = get_row(Appointment, appointment_id, "appointment")
+    if appointment.status not in CANCELLABLE_STATUSES:
+        raise Conflict(
+            f"A {appointment.status.replace('_', ' ')} appointment cannot be marked "
+            f"{status.replace('_', ' ')}.",
+            code="invalid_status",
+        )
+    appointment.status = status
+    appointment.status_reason = clean_text(reason, 2000, "Reason")
+    db.session.flush()
+    audit_appointment(actor_id, status, appointment, detail={"reason": appointment.status_reason})
+    events.appointment_cancelled.send(None, appointment=appointment, actor_id=actor_id)
+    return StatusChange(appointment, make_up_for(appointment, actor_id))
+
+
+def make_up_for(appointment: Appointment, actor_id: int | None) -> Appointment | None:
+    """Book the make-up of a treatment that was not delivered (cancelled, missed, stopped
+    early) while its course is active. When no room can be found the session is still
+    recorded as not delivered, and the front desk gets an alert to place it by hand."""
+    course = appointment.course
+    if appointment.kind != "treatment" or course.status != "active":
+        return None
+    try:
+        return book_makeup(course, actor_id, makeup_for=appointment)
+    except Conflict as exc:
+        raise_alert(
+            "makeup_unplaced",
+            "A make-up session could not be booked",
+            message=exc.message,
+            audience="front_desk",
+            patient_id=course.patient_id,
+            course_id=course.id,
+            subject=("appointment", appointment.id),
+            actor_id=actor_id,
+        )
+        return None
+
+
+def cancel_appointment(
+    appointment_id: int, *, reason: str | None, actor_id: int | None
+) -> StatusChange:
+    """Cancel a session and book its make-up after the course's last one."""
+    return _end_appointment(appointment_id, "cancelled", reason, actor_id)
+
+
+def record_no_show(
+    appointment_id: int, *, reason: str | None, actor_id: int | None
+) -> StatusChange:
+    """Mark a missed session and book its make-up after the course's last one."""
+    return _end_appointment(appointment_id, "no_show", reason, actor_id)
+
+
+def cancel_future_sessions(
+    course: Course, *, now: datetime, reason: str, actor_id: int | None
+) -> Sequence[Appointment]:
+    """A course ended: cancel what has not begun, without make-ups."""
+    future = db.session.scalars(
+        select(Appointment).where(
+            Appointment.course_id == course.id,
+            Appointment.status == "scheduled",
+            Appointment.starts_at > now,
+        )
+    ).all()
+    for appointment in future:
+        appointment.status = "cancelled"
+        appointment.status_reason = reason[:2000]
+        audit_appointment(actor_id, "cancel", appointment, detail={"reason": "course ended"})
+    db.session.flush()
+    for appointment in future:
+        events.appointment_cancelled.send(None, appointment=appointment, actor_id=actor_id)
+    return future

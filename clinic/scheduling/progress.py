@@ -1,0 +1,171 @@
+"""How far along a course is: the one query every feature asks (the course's numbers,
+the questionnaire cadence, course outcomes, the clinic report, booking).
+
+Only treatment appointments are sessions of a course; a mapping visit is not one, so it
+never counts as delivered. The projected end asks the booking planner itself, so the
+estimate lands where booking the rest would put the last session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from clinic import clock
+from clinic.extensions import db
+from clinic.scheduling import booking
+from clinic.scheduling.calendar import load_calendar
+from clinic.scheduling.models import LIVE_STATUSES, Appointment
+from clinic.scheduling.patterns import expand_pattern
+
+if TYPE_CHECKING:
+    from clinic.courses.models import Course
+
+SESSION_KIND = "treatment"
+PENDING_STATUSES = ("scheduled", "checked_in")
+"""Booked and not yet delivered."""
+MISSED_STATUSES = ("no_show", "incomplete")
+PROJECTION_CHAIR = 0
+"""The projection ignores other patients: one always-free chair stands for them all."""
+
+
+@dataclass
+class Progress:
+    """One course's treatment sessions by status, and when the delivered ones ran."""
+
+    by_status: Counter[str] = field(default_factory=Counter)
+    first_delivered_at: datetime | None = None
+    last_delivered_at: datetime | None = None
+    last_live_at: datetime | None = None
+    """The latest session that is booked or has happened (not cancelled or missed)."""
+
+    @property
+    def delivered(self) -> int:
+        return self.by_status["completed"]
+
+    @property
+    def scheduled(self) -> int:
+        return sum(self.by_status[status] for status in PENDING_STATUSES)
+
+    @property
+    def missed(self) -> int:
+        return sum(self.by_status[status] for status in MISSED_STATUSES)
+
+    @property
+    def cancelled(self) -> int:
+        return self.by_status["cancelled"]
+
+    def remaining(self, planned: int) -> int:
+        """Sessions still to deliver."""
+        return max(planned - self.delivered, 0)
+
+    def unbooked(self, planned: int) -> int:
+        """Sessions still to book: neither delivered nor booked."""
+        return max(planned - self.delivered - self.scheduled, 0)
+
+    def last_delivered_day(self) -> date | None:
+        return clock.to_local(self.last_delivered_at).date() if self.last_delivered_at else None
+
+
+def course_progress(course_ids: Iterable[int]) -> dict[int, Progress]:
+    """Progress of each course, in one grouped query whatever their number."""
+    ids = sorted(set(course_ids))
+    found = {course_id: Progress() for course_id in ids}
+    if not ids:
+        return found
+    rows = db.session.execute(
+        select(
+            Appointment.course_id,
+            Appointment.status,
+            func.count(),
+            func.min(Appointment.starts_at),
+            func.max(Appointment.starts_at),
+        )
+        .where(Appointment.course_id.in_(ids), Appointment.kind == SESSION_KIND)
+        .group_by(Appointment.course_id, Appointment.status)
+    )
+    for course_id, status, count, first, last in rows:
+        progress = found[course_id]
+        progress.by_status[status] = count
+        if status == "completed":
+            progress.first_delivered_at, progress.last_delivered_at = first, last
+        if status in LIVE_STATUSES and (
+            progress.last_live_at is None or last > progress.last_live_at
+        ):
+            progress.last_live_at = last
+    return found
+
+
+@dataclass(frozen=True)
+class Projection:
+    end: date | None
+    estimated: bool
+    """True when sessions are still unbooked and `end` is the planner's estimate."""
+
+
+def projected_ends(
+    courses: Sequence[Course], progress: dict[int, Progress]
+) -> dict[int, Projection]:
+    """When each course ends: its last booked session, or, for an active course with
+    sessions still to book, where the booking planner would put the last of them on an
+    empty clinic (its hours and closures; from today when nothing is booked, else from
+    the day after the last booked session or today, whichever is later)."""
+    today = clock.today()
+    tz = clock.clinic_tz()
+    ends: dict[int, Projection] = {}
+    to_plan: list[tuple[Course, date, int]] = []
+    for course in courses:
+        done = progress[course.id]
+        last_day = done.last_live_at.astimezone(tz).date() if done.last_live_at else None
+        unbooked = done.unbooked(course.planned_sessions)
+        if course.status == "active" and unbooked:
+            start = max(last_day, today) + timedelta(days=1) if last_day else today
+            to_plan.append((course, start, unbooked))
+        else:
+            ends[course.id] = Projection(last_day, False)
+    if to_plan:
+        first = min(start for _course, start, _unbooked in to_plan)
+        last = max(start for _course, start, _unbooked in to_plan)
+        calendar = dataclasses.replace(
+            load_calendar(first, last + timedelta(days=booking.HORIZON_DAYS)),
+            devices={PROJECTION_CHAIR: "any chair"},
+            maintenance={},
+        )
+        for course, start, unbooked in to_plan:
+            ends[course.id] = Projection(_plan_end(calendar, course, start, unbooked), True)
+    return ends
+
+
+def _plan_end(
+    calendar: booking.Calendar, course: Course, start: date, unbooked: int
+) -> date | None:
+    """The day the planner puts the last of `unbooked` sessions, from `start` at opening."""
+    protocol = course.protocol
+    opening = min((opens for opens, _closes in calendar.hours.values()), default=time(9))
+    request = booking.Request(
+        patient=booking.Patient(
+            id=course.patient_id, tz=calendar.tz, one_a_day=protocol.pattern != "accelerated"
+        ),
+        phases=expand_pattern(
+            protocol.pattern,
+            course.planned_sessions,
+            unbooked,
+            start=start,
+            sessions_per_day=protocol.sessions_per_day,
+            min_gap_minutes=protocol.min_gap_minutes,
+        ),
+        start=start,
+        local_time=opening,
+        length=timedelta(minutes=protocol.slot_minutes),
+    )
+    nobody = booking.Occupancy(lambda _spans, _patient: [], calendar.tz)
+    plan = booking.plan_sessions(calendar, nobody, request)
+    if not plan.sessions:
+        return None
+    return plan.sessions[-1].starts_at.astimezone(calendar.tz).date()

@@ -1,0 +1,141 @@
+"""Reading the schedule: appointments by day, chair, patient or course, where a session
+could move, and the data of the day board and the week view (laid out by `board`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import aliased, joinedload
+
+from clinic import clock
+from clinic.extensions import db
+from clinic.scheduling import board, booking
+from clinic.scheduling.calendar import (
+    get_row,
+    list_devices,
+    load_calendar,
+    occupancy,
+    planner_patient,
+)
+from clinic.scheduling.models import LIVE_STATUSES, Appointment, Device
+
+
+def get_appointment(appointment_id: int) -> Appointment:
+    return get_row(Appointment, appointment_id, "appointment")
+
+
+def day_span(first: date, last: date) -> tuple[datetime, datetime]:
+    """The instants from the start of `first` to the end of `last` on the clinic's clock."""
+    tz = clock.clinic_tz()
+    return (
+        datetime.combine(first, time(0), tzinfo=tz),
+        datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz),
+    )
+
+
+def session_number() -> Any:
+    """A column: the session's place among its course's live treatments (1-based)."""
+    earlier = aliased(Appointment)
+    return (
+        select(func.count(earlier.id) + 1)
+        .where(
+            earlier.course_id == Appointment.course_id,
+            earlier.kind == "treatment",
+            earlier.status.in_(LIVE_STATUSES),
+            earlier.starts_at < Appointment.starts_at,
+        )
+        .correlate(Appointment)
+        .scalar_subquery()
+        .label("number")
+    )
+
+
+def list_appointments(
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    device_id: int | None = None,
+    patient_id: int | None = None,
+    course_id: int | None = None,
+    technician_id: int | None = None,
+    limit: int = 2000,
+    with_numbers: bool = False,
+) -> list[Any]:
+    """Appointments ordered by start, filtered; bounded by dates and `limit`.
+
+    With `with_numbers` each row is (appointment, session number) with the patient and
+    course loaded, for pages that show "session n of N" without a query per row.
+    """
+    columns: list[Any] = [Appointment]
+    if with_numbers:
+        columns.append(session_number())
+    query = select(*columns).order_by(Appointment.starts_at, Appointment.device_id)
+    if with_numbers:
+        query = query.options(
+            joinedload(Appointment.patient),
+            joinedload(Appointment.course),
+            joinedload(Appointment.device),
+        )
+    if first is not None and last is not None:
+        start, end = day_span(first, last)
+        query = query.where(and_(Appointment.starts_at >= start, Appointment.starts_at < end))
+    filters = {
+        Appointment.device_id: device_id,
+        Appointment.patient_id: patient_id,
+        Appointment.course_id: course_id,
+        Appointment.technician_id: technician_id,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(column == value)
+    result = db.session.execute(query.limit(limit))
+    return [tuple(row) for row in result] if with_numbers else list(result.scalars())
+
+
+def free_starts(
+    appointment_id: int, day: date, *, step_minutes: int = 15
+) -> list[booking.Placement]:
+    """Where a session could move on `day`: every free (start, chair), every 15 minutes."""
+    appointment = get_appointment(appointment_id)
+    calendar = load_calendar(day, day)
+    window = calendar.open_interval(day)
+    if window is None:
+        return []
+    busy = occupancy(ignore=appointment.id)
+    busy.cover([(day, *window)])
+    patient = planner_patient(appointment.course, appointment.kind)
+    length = appointment.ends_at - appointment.starts_at
+    found: list[booking.Placement] = []
+    start = window[0]
+    while start + length <= window[1]:
+        end = start + length
+        if not booking.time_clashes(calendar, busy, patient, start, end):
+            found.extend(
+                booking.Placement(device, start, end)
+                for device in calendar.devices
+                if not booking.device_clashes(calendar, busy, device, start, end)
+            )
+        start += timedelta(minutes=step_minutes)
+    return found
+
+
+def _board_devices(rows: list[Any]) -> list[Device]:
+    """Active devices, plus any inactive one that still has sessions in view."""
+    used = {appointment.device_id for appointment, _number in rows}
+    return [device for device in list_devices() if device.active or device.id in used]
+
+
+def day_board(day: date, *, technician_id: int | None = None) -> board.DayBoard:
+    """The day board: a fixed handful of queries whatever the size of the schedule."""
+    rows = list_appointments(first=day, last=day, technician_id=technician_id, with_numbers=True)
+    return board.day_board(day, _board_devices(rows), rows, load_calendar(day, day))
+
+
+def week_view(monday: date, *, technician_id: int | None = None) -> board.WeekView:
+    last = monday + timedelta(days=6)
+    rows = list_appointments(
+        first=monday, last=last, technician_id=technician_id, with_numbers=True
+    )
+    return board.week_view(monday, _board_devices(rows), rows, load_calendar(monday, last))

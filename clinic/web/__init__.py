@@ -1,0 +1,15 @@
+"""Pages that compose several features: the day board and the week view show the
+schedule with what reminders (confirmations, change requests) and outcomes
+(questionnaires due) know about it. Registered after every feature, above them all."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("web", __name__)
+
+
+def init_app(app: Flask) -> None:
+    from clinic.web import routes  # noqa: F401  (registers the views)
+
+    app.register_blueprint(bp)

@@ -1,0 +1,62 @@
+"""The day board and the week view: the schedule, and what the front desk must act on."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import render_template, request
+from flask_login import current_user
+
+from clinic import clock
+from clinic.outcomes.cadence import due_counts_for_day
+from clinic.permissions import Permission, requires
+from clinic.reminders.answers import change_requests_for_day, confirmations_for
+from clinic.scheduling import schedule
+from clinic.scheduling.routes import day_arg
+from clinic.web import bp
+
+
+def _only_technician() -> int | None:
+    """Whose sessions the board and the week show: technicians see their own unless they
+    ask for everyone's (`mine=0`); None shows everyone's."""
+    default = "1" if current_user.role == "technician" else "0"
+    return current_user.id if request.args.get("mine", default) == "1" else None
+
+
+@bp.route("/schedule")
+@requires(Permission.READ)
+def board() -> Any:
+    day = day_arg()
+    technician_id = _only_technician()
+    layout = schedule.day_board(day, technician_id=technician_id)
+    return render_template(
+        "web/board.html",
+        board=layout,
+        day=day,
+        mine=technician_id is not None,
+        previous_day=day - timedelta(days=1),
+        next_day=day + timedelta(days=1),
+        # What the front desk must act on, shown on each block: questionnaires due today,
+        # a patient's request to change the time, and confirmations.
+        questionnaires_due=due_counts_for_day(day),
+        change_requested={r.appointment_id for r in change_requests_for_day(day)},
+        confirmed=confirmations_for(layout.appointment_ids),
+        is_today=day == clock.today(),
+    )
+
+
+@bp.route("/schedule/week")
+@requires(Permission.READ)
+def week() -> Any:
+    day = day_arg()
+    monday = day - timedelta(days=day.weekday())
+    technician_id = _only_technician()
+    return render_template(
+        "web/week.html",
+        view=schedule.week_view(monday, technician_id=technician_id),
+        monday=monday,
+        mine=technician_id is not None,
+        previous_week=monday - timedelta(days=7),
+        next_week=monday + timedelta(days=7),
+    )
