@@ -66,8 +66,9 @@ def serve(host: str, port: int) -> None:
     scheduler = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"]
     )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        run_simple(host, port, current_app._get_current_object(), threaded=True)
+        run_simple(host, port, app, threaded=True)
     finally:
         scheduler.terminate()
         scheduler.wait(timeout=10)
