@@ -135,8 +135,10 @@ def sqlite_template(fault_dir: Path, timezone: str) -> Template:
     token = _prepare(f"sqlite:///{path}", timezone, run_sql)
 
     def clone() -> str:
+        # Through SQLite itself: part of the template may still sit in its -wal file.
         copy = fault_dir / f"clinic-{uuid.uuid4().hex[:10]}.db"
-        shutil.copyfile(path, copy)
+        with sqlite3.connect(path) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
         return f"sqlite:///{copy}"
 
     return Template("sqlite", f"sqlite:///{path}", token, clone)
@@ -215,10 +217,10 @@ class Clinic:
             return connection.execute(query).fetchall()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def clinic_factory(request: pytest.FixtureRequest, fault_dir: Path, timezone: str) -> Iterator[Any]:
-    """`clinic_factory("postgresql" | "sqlite")`; every process it started is killed after
-    the module."""
+    """`clinic_factory("postgresql" | "sqlite")`; every process it started is killed at the
+    end of the session."""
     made: list[Clinic] = []
 
     def make(backend: str) -> Clinic:
@@ -242,3 +244,24 @@ def clinic_factory(request: pytest.FixtureRequest, fault_dir: Path, timezone: st
         clinic.processes.stop_all()
         if clinic.postgres is not None and not clinic.postgres.running():
             clinic.postgres.start()  # a test that stopped it failed before restarting it
+
+
+class _Clinics(dict[str, Clinic]):
+    """One running clinic (two app servers) per backend, started on first use."""
+
+    def __init__(self, factory: Any) -> None:
+        super().__init__()
+        self.factory = factory
+
+    def __missing__(self, backend: str) -> Clinic:
+        clinic: Clinic = self.factory(backend)
+        clinic.start_apps(2)
+        self[backend] = clinic
+        return clinic
+
+
+@pytest.fixture(scope="session")
+def clinics(clinic_factory: Any) -> dict[str, Clinic]:
+    """Shared by every fault test: starting app servers is most of the suite's time, so
+    each test works on its own new chairs and patients instead of its own database."""
+    return _Clinics(clinic_factory)

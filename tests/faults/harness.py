@@ -75,15 +75,6 @@ class Process:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signum)
 
-    def stop(self, timeout: float = 10) -> None:
-        """SIGTERM, then SIGKILL if it has not gone within `timeout`."""
-        self.signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.signal(signal.SIGKILL)
-            self.popen.wait(timeout=10)
-
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
@@ -112,8 +103,11 @@ class Processes:
         return process
 
     def stop_all(self) -> None:
-        for process in reversed(self.started):
-            process.stop()
+        """SIGKILL to every process group: nothing of a test's clinic needs a clean exit."""
+        for process in self.started:
+            process.signal(signal.SIGKILL)
+        for process in self.started:
+            process.popen.wait(timeout=10)
         self.started.clear()
 
 

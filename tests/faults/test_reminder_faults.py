@@ -51,13 +51,14 @@ SLOW_SINK_MS = 200  # a batch of five takes a second to send: time to break some
 
 
 @pytest.fixture(scope="module")
-def clinic(clinic_factory: Any) -> Clinic:
-    clinic: Clinic = clinic_factory("postgresql")
-    clinic.start_sink()
-    clinic.start_apps(2)
+def clinic(clinics: dict[str, Clinic]) -> Iterator[Clinic]:
+    clinic = clinics["postgresql"]
     clinic.pause_dispatchers()
+    if clinic.sink is None:
+        clinic.start_sink()
     clinic.keep_dispatchers(DISPATCHERS, batch_size=BATCH)
-    return clinic
+    yield clinic
+    clinic.pause_dispatchers()
 
 
 def _book(clinic: Clinic, *, sink_delay_ms: int) -> list[Booking]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.faults.conftest import Clinic
-from tests.faults.harness import LiveApi, wait_until
+from tests.faults.harness import LiveApi
 
 SESSION_SPACING = timedelta(hours=1)  # a 10 Hz session with its set-up buffer fits in it
 CLIENTS = 8
@@ -137,12 +137,7 @@ def email_reminders(clinic: Clinic) -> list[dict[str, Any]]:
     ]
 
 
-def wait_for_reminders(clinic: Clinic, count: int, seconds: float = 30) -> None:
-    """Until `count` email reminders exist and are due (booking has committed them)."""
-    wait_until(lambda: len(email_reminders(clinic)) >= count, seconds=seconds, what="reminder rows")
-
-
-def settle(clinic: Clinic, *, seconds: float = 60, orphan_after: float = 3) -> None:
+def settle(clinic: Clinic, *, seconds: float = 60, orphan_after: float = 2) -> None:
     """Wait until every due reminder is finished. Rows left `sending` by a dispatcher that
     died (or lost its database) are orphans: once nothing else moves for `orphan_after`
     seconds, their claim is aged past the lease, as the lease's five minutes would do."""
