@@ -28,6 +28,7 @@ import pytest
 from tests.faults.harness import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    PG_BIN,
     LiveApi,
     PrivatePostgres,
     Process,
@@ -100,6 +101,8 @@ def timezone() -> str:
 
 @pytest.fixture(scope="session")
 def private_postgres(fault_dir: Path) -> Iterator[PrivatePostgres]:
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"the fault suite needs PostgreSQL 15's server programs in {PG_BIN}")
     workdir = fault_dir / "postgres"
     workdir.mkdir()
     cluster = PrivatePostgres(workdir)

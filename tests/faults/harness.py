@@ -156,15 +156,17 @@ def run_flask(env: dict[str, str], *args: str, timeout: float = 120) -> str:
 
 
 class PrivatePostgres:
-    """A PostgreSQL cluster of our own: initdb as the `postgres` system user (initdb
-    refuses root), trust authentication, loopback and a socket in its own directory."""
+    """A PostgreSQL cluster of our own (trust authentication, loopback, its socket in its
+    own directory), owned by the `postgres` system user when we are root."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.data = workdir / "data"
         self.log = workdir / "postgres.log"
         self.port = free_port()
-        shutil.chown(workdir, user=PG_USER)
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(workdir, user=PG_USER)
         self._as_postgres(
             PG_BIN / "initdb",
             f"--pgdata={self.data}",
@@ -176,8 +178,10 @@ class PrivatePostgres:
         )
 
     def _as_postgres(self, program: Path, *args: str, timeout: float = 60) -> None:
+        # initdb refuses to run as root: as root, run the cluster as the `postgres` user.
+        prefix = ["runuser", "-u", PG_USER, "--"] if self.as_root else []
         result = subprocess.run(
-            ["runuser", "-u", PG_USER, "--", str(program), *args],
+            [*prefix, str(program), *args],
             cwd=self.workdir,
             capture_output=True,
             text=True,

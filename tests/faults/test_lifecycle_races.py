@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -51,17 +52,11 @@ def _race(
         barrier.wait(timeout=30)
         return call(client)
 
-    results: list[Answer] = [None, None]  # type: ignore[list-item]
-    threads = [
-        threading.Thread(target=lambda: results.__setitem__(0, go(first, one))),
-        threading.Thread(target=lambda: results.__setitem__(1, go(second, other))),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = pool.submit(go, first, one), pool.submit(go, second, other)
+        result = answers[0].result(timeout=60), answers[1].result(timeout=60)
     api.answers.extend(one.answers + other.answers)
-    return results[0], results[1]
+    return result
 
 
 def _makeups(clinic: Clinic, appointment_id: int) -> int:
@@ -112,21 +107,22 @@ def test_two_cancels_of_one_appointment_make_exactly_one_makeup(
     clinics: dict[str, Clinic], backend: str
 ) -> None:
     clinic = clinics[backend]
-    assert clinic.api is not None
-    clinic.api.answers.clear()
+    api = clinic.api
+    assert api is not None
+    api.answers.clear()
     bookings = _appointments(clinic, TRIES)
 
     outcomes = in_parallel(
         [
-            lambda b=b: _race(clinic.api, _cancel(b.appointment_id), _cancel(b.appointment_id))
+            lambda b=b: _race(api, _cancel(b.appointment_id), _cancel(b.appointment_id))
             for b in bookings
-        ]  # type: ignore[arg-type]
+        ]
     )
 
     statuses = [sorted((a.status, b.status)) for a, b in outcomes]
     makeups = [_makeups(clinic, b.appointment_id) for b in bookings]
     summary = f"statuses={statuses} makeups={makeups}"
-    assert server_errors(clinic.api) == [], summary
+    assert server_errors(api) == [], summary
     assert statuses == [[200, 409]] * TRIES, summary
     assert makeups == [1] * TRIES, summary
 
@@ -136,12 +132,13 @@ def test_cancel_against_move_leaves_one_consistent_outcome(
     clinics: dict[str, Clinic], backend: str
 ) -> None:
     clinic = clinics[backend]
-    assert clinic.api is not None
-    clinic.api.answers.clear()
+    api = clinic.api
+    assert api is not None
+    api.answers.clear()
     bookings = _appointments(clinic, TRIES)
 
     outcomes = in_parallel(
-        [lambda b=b: _race(clinic.api, _cancel(b.appointment_id), _move(b)) for b in bookings]  # type: ignore[arg-type]
+        [lambda b=b: _race(api, _cancel(b.appointment_id), _move(b)) for b in bookings]
     )
 
     problems = []
@@ -164,5 +161,5 @@ def test_cancel_against_move_leaves_one_consistent_outcome(
         )
         if not consistent:
             problems.append(facts)
-    assert server_errors(clinic.api) == [], problems
+    assert server_errors(api) == [], problems
     assert problems == [], "; ".join(map(str, problems))

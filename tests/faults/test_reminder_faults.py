@@ -221,7 +221,8 @@ def test_postgresql_restarted_mid_batch(clinic: Clinic, fresh_answers: LiveApi) 
     "is sent, so a cancel or move during the batch still sends it for the old time",
 )
 def test_cancel_and_move_while_reminders_are_being_sent(clinic: Clinic) -> None:
-    assert clinic.api is not None
+    api = clinic.api
+    assert api is not None
     bookings = _book(clinic, sink_delay_ms=300)
     by_id = {b.appointment_id: b for b in bookings}
 
@@ -240,12 +241,12 @@ def test_cancel_and_move_while_reminders_are_being_sent(clinic: Clinic) -> None:
     changed_at: dict[int, float] = {}
 
     def cancel(appointment_id: int) -> None:
-        clinic.api.ok("POST", f"/appointments/{appointment_id}/cancel", {"reason": "ill"})  # type: ignore[union-attr]
+        api.ok("POST", f"/appointments/{appointment_id}/cancel", {"reason": "ill"})
         changed_at[appointment_id] = time.time()
 
     def move(appointment_id: int) -> None:
         later = by_id[appointment_id].starts_at + timedelta(days=7)
-        clinic.api.ok("PATCH", f"/appointments/{appointment_id}", {"starts_at": later.isoformat()})  # type: ignore[union-attr]
+        api.ok("PATCH", f"/appointments/{appointment_id}", {"starts_at": later.isoformat()})
         changed_at[appointment_id] = time.time()
 
     in_parallel(
