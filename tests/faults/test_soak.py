@@ -67,8 +67,9 @@ def _signed_in(base: str) -> requests.Session:
 def test_sequential_pages_on_postgresql_kill_no_worker(clinics: dict[str, Clinic]) -> None:
     clinic = clinics["postgresql"]
     port = free_port()
-    # Development settings: the session cookie is not Secure, so it travels over http.
-    env = clinic.env(CLINIC_ENV="development")
+    # Development settings: the session cookie is not Secure, so it travels over http. With
+    # faulthandler on, a worker that crashes prints its Python stack into gunicorn's log.
+    env = clinic.env(CLINIC_ENV="development", PYTHONFAULTHANDLER="1")
     server = clinic.processes.start(
         "soak",
         [
@@ -97,7 +98,7 @@ def test_sequential_pages_on_postgresql_kill_no_worker(clinics: dict[str, Clinic
 
     deaths = [line for line in server.output().splitlines() if WORKER_DEATH.search(line)]
     assert server.alive(), server.output()[-3000:]
-    assert deaths == [], f"{len(deaths)} worker deaths in {REQUESTS} requests: {deaths[:5]}"
+    assert deaths == [], f"{len(deaths)} worker deaths: {deaths[:5]}\n{server.output()[-5000:]}"
     assert failures == [], failures[:10]
     assert elapsed < 120
 
