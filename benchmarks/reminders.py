@@ -63,7 +63,7 @@ def _seed(count: int) -> None:
     from clinic.patients.models import Patient
     from clinic.reminders import messages
     from clinic.reminders.message_templates import SAMPLE_VALUES, get_template
-    from clinic.reminders.models import APPOINTMENT_REMINDER, Reminder
+    from clinic.reminders.models import MessageKind, Reminder
     from clinic.reminders.planning import calendar_uid
     from clinic.scheduling.models import Appointment, Device
 
@@ -137,7 +137,7 @@ def _seed(count: int) -> None:
             Appointment.id
         )
     ).all()
-    template = get_template(APPOINTMENT_REMINDER, "email")
+    template = get_template(MessageKind.APPOINTMENT_REMINDER, "email")
     sample = messages.render(
         template.subject,
         template.body,
@@ -148,7 +148,7 @@ def _seed(count: int) -> None:
         insert(Reminder),
         [
             {
-                "kind": APPOINTMENT_REMINDER,
+                "kind": MessageKind.APPOINTMENT_REMINDER,
                 "channel": "email",
                 "status": "pending",
                 "appointment_id": aid,

@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.alerts import services
-from clinic.alerts.models import ALERT_KINDS, STATUSES
+from clinic.alerts.models import AlertKind, AlertStatus
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.permissions import Permission, requires
 
@@ -17,8 +17,8 @@ blp = Blueprint("alerts_api", __name__, description="Alerts")
 
 
 class AlertQuerySchema(ma.Schema):
-    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
-    kind = ma.fields.String(validate=ma.validate.OneOf(ALERT_KINDS))
+    status = ma.fields.String(validate=ma.validate.OneOf(tuple(AlertStatus)))
+    kind = ma.fields.String(validate=ma.validate.OneOf(tuple(AlertKind)))
     patient_id = id_filter()
     limit = limit_param()
 

@@ -3,37 +3,47 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
+from clinic.db import one_of
 from clinic.extensions import Model
 
 if TYPE_CHECKING:
     from clinic.auth.models import User
     from clinic.patients.models import Patient
 
-ALERT_KINDS = (
-    "suicidal_ideation",
-    "adverse_event",
-    "authorization",
-    "motor_threshold_due",
-    "reminder_failed",
-    "screening_review",
-    "other",
-)
-SEVERITIES = ("info", "warning", "urgent")
-AUDIENCES = ("clinician", "front_desk", "technician", "admin")
-STATUSES = ("open", "acknowledged")
+
+class AlertKind(StrEnum):
+    SUICIDAL_IDEATION = "suicidal_ideation"
+    ADVERSE_EVENT = "adverse_event"
+    AUTHORIZATION = "authorization"
+    MOTOR_THRESHOLD_DUE = "motor_threshold_due"
+    REMINDER_FAILED = "reminder_failed"
+    SCREENING_REVIEW = "screening_review"
+    OTHER = "other"
+
+
+class AlertSeverity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    URGENT = "urgent"
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
 
 
 class Alert(Model):
     __tablename__ = "alerts"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'acknowledged')", name="status"),
-        CheckConstraint("severity IN ('info', 'warning', 'urgent')", name="severity"),
+        one_of("status", AlertStatus, name="status"),
+        one_of("severity", AlertSeverity, name="severity"),
         Index("ix_alerts_status_created", "status", "created_at"),
         # One open alert per (kind, dedupe_key): a daily check never piles up duplicates.
         Index(

@@ -15,7 +15,8 @@ from sqlalchemy import CursorResult, Update, case, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, events
-from clinic.alerts.models import STATUSES, Alert
+from clinic.alerts.models import Alert, AlertStatus
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
@@ -72,7 +73,14 @@ def raise_alert(
     )
     db.session.add(alert)
     db.session.flush()
-    record(actor_id, "alert_raise", "alert", alert.id, patient_id=patient_id, detail={"kind": kind})
+    record(
+        actor_id,
+        AuditAction.ALERT_RAISE,
+        "alert",
+        alert.id,
+        patient_id=patient_id,
+        detail={"kind": kind},
+    )
     events.alert_raised.send(None, alert=alert)
     return alert
 
@@ -85,8 +93,10 @@ def list_alerts(
     limit: int = 200,
 ) -> list[Alert]:
     """Open before acknowledged, urgent on top, newest first; bounded by `limit`."""
-    if status is not None and status not in STATUSES:
-        raise Invalid(f"Unknown status {status!r}.", fields={"status": [f"One of {STATUSES}."]})
+    if status is not None and status not in tuple(AlertStatus):
+        raise Invalid(
+            f"Unknown status {status!r}.", fields={"status": [f"One of {', '.join(AlertStatus)}."]}
+        )
     query = select(Alert).options(
         joinedload(Alert.patient), joinedload(Alert.assigned_to), joinedload(Alert.acknowledged_by)
     )
@@ -142,7 +152,7 @@ def acknowledge_alert(alert_id: int, note: str, *, actor_id: int) -> Alert:
     db.session.refresh(alert)
     record(
         actor_id,
-        "acknowledge",
+        AuditAction.ACKNOWLEDGE,
         "alert",
         alert.id,
         patient_id=alert.patient_id,
@@ -180,7 +190,7 @@ def escalate_alerts(now: datetime) -> int:
         if claimed != 1:
             continue
         db.session.refresh(alert)
-        record(None, "escalate", "alert", alert.id, patient_id=alert.patient_id)
+        record(None, AuditAction.ESCALATE, "alert", alert.id, patient_id=alert.patient_id)
         events.alert_escalated.send(None, alert=alert)
         escalated += 1
     return escalated

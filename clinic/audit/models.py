@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String
@@ -13,6 +14,47 @@ from clinic.extensions import Model
 
 if TYPE_CHECKING:
     from clinic.auth.models import User
+
+
+class AuditAction(StrEnum):
+    """What an audit event says was done; the one list of them."""
+
+    VIEW = "view"  # reading a patient's record (CONTRACT: an action `view`)
+    SEARCH = "search"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    SCHEDULE = "schedule"
+    MOVE = "move"
+    CHECK_IN = "check_in"
+    CANCEL = "cancel"  # an appointment cancelled (one word, whoever cancels)
+    NO_SHOW = "no_show"
+    STATUS_CHANGE = "status_change"
+    SIGN = "sign"
+    SIGN_OFF = "sign_off"
+    REVIEW = "review"
+    AMEND = "amend"
+    ACKNOWLEDGE = "acknowledge"
+    ALERT_RAISE = "alert_raise"
+    ESCALATE = "escalate"
+    REQUEST_MT_RECHECK = "request_mt_recheck"
+    CONSENT_GRANT = "consent_grant"
+    CONSENT_WITHDRAW = "consent_withdraw"
+    CONFIRM_ATTENDANCE = "confirm_attendance"
+    REQUEST_CHANGE = "request_change"
+    HANDLE_CHANGE_REQUEST = "handle_change_request"
+    POLICY = "policy"  # an admin changed a policy (security, reminders)
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_THROTTLED = "login_throttled"
+    LOGOUT = "logout"
+    PASSWORD_CHANGE = "password_change"
+    ACTIVATE = "activate"
+    DEACTIVATE = "deactivate"
+    TOKEN_CREATE = "token_create"
+    TOKEN_REVOKE = "token_revoke"
+    TOTP_ENABLE = "totp_enable"
+    TOTP_DISABLE = "totp_disable"
 
 
 class AuditEvent(Model):

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
-from clinic.audit.models import AuditEvent
+from clinic.audit.models import AuditAction, AuditEvent
 from clinic.extensions import db
 
 request_address: ContextVar[str | None] = ContextVar("request_address", default=None)
@@ -24,7 +24,7 @@ request_address: ContextVar[str | None] = ContextVar("request_address", default=
 
 def record(
     actor_id: int | None,
-    action: str,
+    action: AuditAction,
     entity_type: str,
     entity_id: int | None = None,
     *,

@@ -6,14 +6,13 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
+from clinic.db import one_of
 from clinic.extensions import Model
 from clinic.permissions import Permission, Role, role_can
-
-ROLE_CHECK = "role IN ('admin', 'front_desk', 'technician', 'clinician')"
 
 
 def new_session_token() -> str:
@@ -22,7 +21,7 @@ def new_session_token() -> str:
 
 class User(UserMixin, Model):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(ROLE_CHECK, name="role"),)
+    __table_args__ = (one_of("role", Role, name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -104,7 +103,7 @@ class RolePolicy(Model):
     """Per-role security settings an admin chooses (today: require a second factor)."""
 
     __tablename__ = "role_policies"
-    __table_args__ = (CheckConstraint(ROLE_CHECK, name="role"),)
+    __table_args__ = (one_of("role", Role, name="role"),)
 
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
     require_totp: Mapped[bool] = mapped_column(Boolean, default=False)

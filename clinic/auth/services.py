@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from clinic import clock
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.auth.models import ApiToken, LoginAttempt, RolePolicy, User, new_session_token
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
@@ -93,7 +94,7 @@ def create_user(
             db.session.add(user)
     except IntegrityError as exc:
         raise _duplicate_email(email) from exc
-    record(actor_id, "create", "user", user.id, detail={"role": role})
+    record(actor_id, AuditAction.CREATE, "user", user.id, detail={"role": role})
     return user
 
 
@@ -127,7 +128,7 @@ def update_user(user: User, *, name: str, role: str, actor_id: int) -> User:
         message = "You cannot change your own role."
         raise NotAllowed(message, fields={"role": [message]})
     user.name, user.role = name, role
-    record(actor_id, "update", "user", user.id, detail={"role": role})
+    record(actor_id, AuditAction.UPDATE, "user", user.id, detail={"role": role})
     return user
 
 
@@ -136,7 +137,7 @@ def set_active(user: User, active: bool, *, actor_id: int) -> User:
         raise NotAllowed("You cannot deactivate yourself.")
     user.active = active
     user.session_token = new_session_token()
-    record(actor_id, "activate" if active else "deactivate", "user", user.id)
+    record(actor_id, AuditAction.ACTIVATE if active else AuditAction.DEACTIVATE, "user", user.id)
     return user
 
 
@@ -146,14 +147,14 @@ def change_password(user: User, new_password: str, *, actor_id: int) -> User:
     user.password_hash = hash_password(new_password)
     user.password_changed_at = clock.now()
     user.session_token = new_session_token()
-    record(actor_id, "password_change", "user", user.id)
+    record(actor_id, AuditAction.PASSWORD_CHANGE, "user", user.id)
     return user
 
 
 def sign_out(user: User) -> None:
     """Invalidate every session cookie of the user (logout everywhere), audited."""
     user.session_token = new_session_token()
-    record(user.id, "logout", "user", user.id)
+    record(user.id, AuditAction.LOGOUT, "user", user.id)
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def authenticate(email: str, password: str, address: str, totp_code: str | None)
     if throttled(email, address):
         # Audited, but not counted as a failure: the lock lifts THROTTLE_WINDOW after the
         # last real failure however often someone knocks meanwhile.
-        record(None, "login_throttled", "user", None, detail={"email": email})
+        record(None, AuditAction.LOGIN_THROTTLED, "user", None, detail={"email": email})
         return SignInResult(
             None,
             error="Too many failed sign-ins. Wait 15 minutes and try again.",
@@ -209,7 +210,13 @@ def authenticate(email: str, password: str, address: str, totp_code: str | None)
     password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not password_ok or not user.active:
         _attempt(email, address, False)
-        record(None, "login_failed", "user", user.id if user else None, detail={"email": email})
+        record(
+            None,
+            AuditAction.LOGIN_FAILED,
+            "user",
+            user.id if user else None,
+            detail={"email": email},
+        )
         return SignInResult(None, error="Wrong email or password.")
     if user.totp_enabled:
         if not totp_code:
@@ -224,12 +231,12 @@ def authenticate(email: str, password: str, address: str, totp_code: str | None)
 def record_sign_in(user: User, address: str) -> None:
     _attempt(user.email, address, True)
     user.last_login_at = clock.now()
-    record(user.id, "login", "user", user.id)
+    record(user.id, AuditAction.LOGIN, "user", user.id)
 
 
 def record_totp_failure(user: User, address: str) -> None:
     _attempt(user.email, address, False)
-    record(None, "login_failed", "user", user.id, detail={"reason": "totp"})
+    record(None, AuditAction.LOGIN_FAILED, "user", user.id, detail={"reason": "totp"})
 
 
 def new_totp_secret() -> str:
@@ -289,7 +296,7 @@ def enable_totp(user: User, secret: str, code: str) -> None:
         message = "That code does not match. Check your authenticator's clock."
         raise Invalid(message, fields={"code": [message]})
     user.totp_secret, user.totp_enabled = secret, True
-    record(user.id, "totp_enable", "user", user.id)
+    record(user.id, AuditAction.TOTP_ENABLE, "user", user.id)
 
 
 def disable_totp(user: User, *, actor_id: int) -> None:
@@ -297,14 +304,20 @@ def disable_totp(user: User, *, actor_id: int) -> None:
         raise NotAllowed("Your role requires a second factor.")
     # A new secret starts afresh: its first code may fall in the step just used.
     user.totp_secret, user.totp_enabled, user.totp_last_step = None, False, None
-    record(actor_id, "totp_disable", "user", user.id)
+    record(actor_id, AuditAction.TOTP_DISABLE, "user", user.id)
 
 
 def set_role_policy(role: str, *, require_totp: bool, actor_id: int) -> RolePolicy:
     policy = db.session.get(RolePolicy, role) or RolePolicy(role=role)
     policy.require_totp = require_totp
     db.session.add(policy)
-    record(actor_id, "policy", "role", None, detail={"role": role, "require_totp": require_totp})
+    record(
+        actor_id,
+        AuditAction.POLICY,
+        "role",
+        None,
+        detail={"role": role, "require_totp": require_totp},
+    )
     return policy
 
 
@@ -325,7 +338,7 @@ def create_token(user: User, label: str = "", *, actor_id: int | None = None) ->
         )
     )
     db.session.flush()
-    record(actor_id if actor_id is not None else user.id, "token_create", "user", user.id)
+    record(actor_id if actor_id is not None else user.id, AuditAction.TOKEN_CREATE, "user", user.id)
     return token
 
 
@@ -335,7 +348,7 @@ def revoke_token(user: User, token_id: int, *, actor_id: int) -> ApiToken:
         raise NotFound("No such token.")
     if token.revoked_at is None:
         token.revoked_at = clock.now()
-        record(actor_id, "token_revoke", "user", user.id, detail={"token_id": token_id})
+        record(actor_id, AuditAction.TOKEN_REVOKE, "user", user.id, detail={"token_id": token_id})
     return token
 
 

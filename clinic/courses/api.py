@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from clinic.api.schemas import MAX_ID, list_schema
 from clinic.courses import services
-from clinic.courses.models import COURSE_STATUSES, PATTERNS
+from clinic.courses.models import CourseStatus, SchedulePattern
 from clinic.permissions import Permission, requires
 from clinic.scheduling import booking_service
 from clinic.scheduling.api import (
@@ -95,7 +95,7 @@ class ProtocolInSchema(ma.Schema):
     total_pulses = _int(1, 10_000_000)
     intensity_pct_mt = _int(1, services.MAX_PCT_MT, required=True)
     default_sessions = _int(1, services.MAX_PLANNED_SESSIONS, required=True)
-    pattern = ma.fields.String(required=True, validate=ma.validate.OneOf(PATTERNS))
+    pattern = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(SchedulePattern)))
     sessions_per_day = _int(1, 10)
     min_gap_minutes = _int(0, 240)
     setup_buffer_minutes = _int(0, 60, metadata={"description": "default 10"})
@@ -145,13 +145,13 @@ class CourseUpdateSchema(ma.Schema):
 
 
 class CourseStatusSchema(ma.Schema):
-    status = ma.fields.String(required=True, validate=ma.validate.OneOf(COURSE_STATUSES))
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(CourseStatus)))
     reason = _text(2000, allow_none=True)
 
 
 class CourseQuerySchema(ma.Schema):
     patient_id = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1, max=MAX_ID))
-    status = ma.fields.String(validate=ma.validate.OneOf(COURSE_STATUSES))
+    status = ma.fields.String(validate=ma.validate.OneOf(tuple(CourseStatus)))
 
 
 class AuthorizationOutSchema(ma.Schema):

@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.courses import services
-from clinic.courses.models import COURSE_STATUSES, PATTERNS
+from clinic.courses.models import CourseStatus, SchedulePattern
 
 STATUS_LABELS = {
     "active": "Active",
@@ -110,7 +110,7 @@ class CourseEditForm(FlaskForm):
 class CourseStatusForm(FlaskForm):
     status = SelectField(
         "New status",
-        choices=[SelectChoice(status, STATUS_LABELS[status]) for status in COURSE_STATUSES],
+        choices=[SelectChoice(status, STATUS_LABELS[status]) for status in CourseStatus],
     )
     reason = TextAreaField(
         "Reason",
@@ -174,7 +174,9 @@ class ProtocolForm(_ProtocolValues, FlaskForm):
         "Intensity (% of motor threshold)", validators=[InputRequired()]
     )
     default_sessions = IntegerField("Default sessions", validators=[InputRequired()])
-    pattern = SelectField("Pattern", choices=[SelectChoice(p, PATTERN_LABELS[p]) for p in PATTERNS])
+    pattern = SelectField(
+        "Pattern", choices=[SelectChoice(p, PATTERN_LABELS[p]) for p in SchedulePattern]
+    )
     sessions_per_day = IntegerField(
         "Sessions a day", default=1, validators=[InputRequired()], description="Accelerated only."
     )

@@ -3,25 +3,41 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
 from clinic.auth.models import User
-from clinic.extensions import db
+from clinic.db import one_of
+from clinic.extensions import Model
 from clinic.patients.models import Authorization, Patient
 
-COURSE_STATUSES = ("active", "on_hold", "completed", "discontinued")
-PATTERNS = ("daily_taper", "accelerated", "daily_then_weekly")
+
+class CourseStatus(StrEnum):
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    COMPLETED = "completed"
+    DISCONTINUED = "discontinued"
 
 
-class Protocol(db.Model):
+class SchedulePattern(StrEnum):
+    """How a protocol spreads its sessions (expanded by `clinic.scheduling.patterns`)."""
+
+    DAILY_TAPER = "daily_taper"
+    ACCELERATED = "accelerated"
+    DAILY_THEN_WEEKLY = "daily_then_weekly"
+
+
+# A course in one of these has ended: it books nothing more.
+FINAL_STATUSES = (CourseStatus.COMPLETED, CourseStatus.DISCONTINUED)
+
+
+class Protocol(Model):
     __tablename__ = "protocols"
     __table_args__ = (
-        CheckConstraint(
-            "pattern IN ('daily_taper', 'accelerated', 'daily_then_weekly')", name="pattern"
-        ),
+        one_of("pattern", SchedulePattern, name="pattern"),
         CheckConstraint(
             "trains > 0 AND pulses_per_train > 0 AND train_seconds > 0", name="positive"
         ),
@@ -62,12 +78,10 @@ class Protocol(db.Model):
         return -(-int(self.session_seconds) // 60) + self.setup_buffer_minutes
 
 
-class Course(db.Model):
+class Course(Model):
     __tablename__ = "courses"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('active', 'on_hold', 'completed', 'discontinued')", name="status"
-        ),
+        one_of("status", CourseStatus, name="status"),
         CheckConstraint("planned_sessions > 0", name="planned_positive"),
     )
 

@@ -19,9 +19,10 @@ from sqlalchemy.orm import joinedload
 from clinic import clock, events
 from clinic.alerts.models import Alert
 from clinic.alerts.services import raise_alert
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.auth.models import User
-from clinic.courses.models import COURSE_STATUSES, PATTERNS, Course, Protocol
+from clinic.courses.models import FINAL_STATUSES, Course, CourseStatus, Protocol, SchedulePattern
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
 from clinic.patients.models import Authorization, Patient, Screening
@@ -37,7 +38,6 @@ from clinic.scheduling.progress import (
     projected_ends,
 )
 
-FINAL_STATUSES = ("completed", "discontinued")
 REASON_REQUIRED = ("on_hold", "discontinued")
 MAX_PLANNED_SESSIONS = 100
 MAX_PCT_MT = 150
@@ -148,8 +148,8 @@ def _check_protocol_values(values: dict[str, Any]) -> dict[str, list[str]]:
             fail(name, "A number is required.")
         elif number > high or number < low or (exclusive and number == low):
             fail(name, f"{'Above' if exclusive else 'At least'} {low:g} and at most {high:g}.")
-    if values.get("pattern") not in PATTERNS:
-        fail("pattern", f"One of {', '.join(PATTERNS)}.")
+    if values.get("pattern") not in tuple(SchedulePattern):
+        fail("pattern", f"One of {', '.join(SchedulePattern)}.")
     elif values["pattern"] != "accelerated" and values.get("sessions_per_day") != 1:
         fail("sessions_per_day", "Only an accelerated protocol has more than one a day.")
     total = values.get("total_pulses")
@@ -204,7 +204,7 @@ def create_protocol(values: dict[str, Any], *, actor_id: int | None) -> Protocol
     protocol = Protocol(is_preset=False, **merged)
     db.session.add(protocol)
     db.session.flush()
-    record(actor_id, "create", "protocol", protocol.id, detail={"code": protocol.code})
+    record(actor_id, AuditAction.CREATE, "protocol", protocol.id, detail={"code": protocol.code})
     return protocol
 
 
@@ -257,7 +257,7 @@ def update_protocol(
     if altered - {"total_pulses"}:
         record(
             actor_id,
-            "update",
+            AuditAction.UPDATE,
             "protocol",
             protocol.id,
             detail={"fields": sorted(altered - {"total_pulses"})},
@@ -445,7 +445,7 @@ def prescribe_course(
     db.session.flush()
     record(
         actor_id,
-        "create",
+        AuditAction.CREATE,
         "course",
         course.id,
         patient_id=patient.id,
@@ -473,14 +473,14 @@ def get_course(course_id: int) -> Course:
 def read_course(course_id: int, *, actor_id: int | None) -> CourseSummary:
     """A course and its numbers, recording that the actor read the patient's record."""
     course = get_course(course_id)
-    record(actor_id, "view", "patient", course.patient_id, detail={"course": course.id})
+    record(actor_id, AuditAction.VIEW, "patient", course.patient_id, detail={"course": course.id})
     return course_summary(course)
 
 
 def read_patient_courses(patient_id: int, *, actor_id: int | None) -> list[CourseSummary]:
     if db.session.get(Patient, patient_id) is None:
         raise NotFound(f"No patient {patient_id}.")
-    record(actor_id, "view", "patient", patient_id, detail={"courses": True})
+    record(actor_id, AuditAction.VIEW, "patient", patient_id, detail={"courses": True})
     return course_summaries(patient_courses(patient_id))
 
 
@@ -539,7 +539,7 @@ def update_course(course: Course, changes: dict[str, Any], *, actor_id: int | No
     if altered:
         record(
             actor_id,
-            "update",
+            AuditAction.UPDATE,
             "course",
             course.id,
             patient_id=course.patient_id,
@@ -556,7 +556,7 @@ def allowed_statuses(course: Course, *, is_admin: bool) -> list[str]:
     admin reopens one (to active), to correct a mistake."""
     if course.status in FINAL_STATUSES:
         return ["active"] if is_admin else []
-    return [status for status in COURSE_STATUSES if status != course.status]
+    return [status for status in CourseStatus if status != course.status]
 
 
 def set_course_status(
@@ -574,10 +574,8 @@ def set_course_status(
     changes nothing. Sends `course_status_changed` in the transaction.
     `is_admin` defaults to the actor's role; pass True from system jobs.
     """
-    if status not in COURSE_STATUSES:
-        raise Invalid(
-            "Unknown status.", fields={"status": [f"One of {', '.join(COURSE_STATUSES)}."]}
-        )
+    if status not in tuple(CourseStatus):
+        raise Invalid("Unknown status.", fields={"status": [f"One of {', '.join(CourseStatus)}."]})
     reason_text = (reason or "").strip() or None
     if reason_text is not None and len(reason_text) > 2000:
         raise Invalid("The reason is too long.", fields={"reason": ["At most 2000 characters."]})
@@ -613,7 +611,7 @@ def set_course_status(
     db.session.flush()
     record(
         actor_id,
-        "status_change",
+        AuditAction.STATUS_CHANGE,
         "course",
         course.id,
         patient_id=course.patient_id,

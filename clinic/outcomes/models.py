@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    CheckConstraint,
     Date,
     Float,
     ForeignKey,
@@ -20,14 +20,26 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from clinic import clock
 from clinic.auth.models import User
 from clinic.courses.models import Course
-from clinic.extensions import db
+from clinic.db import one_of
+from clinic.extensions import Model
 from clinic.patients.models import Patient
 
-RESPONSE_SOURCES = ("link", "tablet", "staff")
-ASSIGNMENT_STATUSES = ("due", "completed", "expired")
+
+class ResponseSource(StrEnum):
+    """How an answer reached us: the patient's link, the clinic's tablet, or staff entry."""
+
+    LINK = "link"
+    TABLET = "tablet"
+    STAFF = "staff"
 
 
-class QuestionnaireLink(db.Model):
+class AssignmentStatus(StrEnum):
+    DUE = "due"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+
+
+class QuestionnaireLink(Model):
     """A single-use invitation: only the SHA-256 of its token is stored."""
 
     __tablename__ = "questionnaire_links"
@@ -46,13 +58,13 @@ class QuestionnaireLink(db.Model):
     patient: Mapped[Patient] = relationship()
 
 
-class QuestionnaireAssignment(db.Model):
+class QuestionnaireAssignment(Model):
     """One questionnaire the cadence asks of a course (baseline, session_5, end, followup_1m)."""
 
     __tablename__ = "questionnaire_assignments"
     __table_args__ = (
         UniqueConstraint("course_id", "instrument", "reason"),
-        CheckConstraint("status IN ('due', 'completed', 'expired')", name="status"),
+        one_of("status", AssignmentStatus, name="status"),
         Index("ix_questionnaire_assignments_status_due_on", "status", "due_on"),
     )
 
@@ -71,12 +83,12 @@ class QuestionnaireAssignment(db.Model):
     course: Mapped[Course] = relationship()
 
 
-class QuestionnaireResponse(db.Model):
+class QuestionnaireResponse(Model):
     """One completed questionnaire, scored when recorded (score, severity and flags kept)."""
 
     __tablename__ = "questionnaire_responses"
     __table_args__ = (
-        CheckConstraint("source IN ('link', 'tablet', 'staff')", name="source"),
+        one_of("source", ResponseSource, name="source"),
         Index("ix_questionnaire_responses_patient_answered", "patient_id", "answered_at"),
         Index(
             "ix_questionnaire_responses_course_instrument",

@@ -18,8 +18,9 @@ from markupsafe import Markup
 from sqlalchemy import and_, or_, select, update
 
 from clinic import clock, events
-from clinic.alerts.models import ALERT_KINDS, Alert
+from clinic.alerts.models import Alert, AlertKind
 from clinic.alerts.services import raise_alert
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.courses.models import Course
 from clinic.errors import Gone, Invalid, NotFound
@@ -35,10 +36,10 @@ from clinic.outcomes.catalog import (
 )
 from clinic.outcomes.chart import render_outcome_chart
 from clinic.outcomes.models import (
-    RESPONSE_SOURCES,
     QuestionnaireAssignment,
     QuestionnaireLink,
     QuestionnaireResponse,
+    ResponseSource,
 )
 from clinic.patients.models import Patient
 from clinic.scheduling.progress import course_progress
@@ -119,7 +120,7 @@ def record_response(
     Without `course_id` the response belongs to the patient's current course, so a
     questionnaire answered at the desk still counts towards that course's outcome.
     """
-    if source not in RESPONSE_SOURCES:
+    if source not in tuple(ResponseSource):
         raise Invalid(f"Unknown source {source!r}.", fields={"source": ["Unknown source."]})
     patient = get_patient(patient_id)
     spec = instrument_or_invalid(instrument)
@@ -142,7 +143,7 @@ def record_response(
     db.session.flush()
     record(
         actor_id,
-        "create",
+        AuditAction.CREATE,
         "response",
         response.id,
         patient_id=patient.id,
@@ -196,7 +197,7 @@ def _alert_for_flag(
     value = response.answers[critical.item - 1]
     answer = item.label_for(value) or str(value)
     return raise_alert(
-        flag if flag in ALERT_KINDS else "other",
+        flag if flag in tuple(AlertKind) else "other",
         f"{spec.code} item {item.number} answered \u201c{answer}\u201d ({patient.full_name})",
         message=f"{item.text}: {answer} ({value}). Source: {response.source}.",
         severity="urgent" if flag in URGENT_FLAGS else "warning",
@@ -228,7 +229,7 @@ def list_responses(
     query = query.order_by(
         QuestionnaireResponse.answered_at.desc(), QuestionnaireResponse.id.desc()
     ).limit(limit)
-    record(viewer_id, "view", "patient", patient_id, detail={"what": "responses"})
+    record(viewer_id, AuditAction.VIEW, "patient", patient_id, detail={"what": "responses"})
     return list(db.session.scalars(query))
 
 
@@ -275,7 +276,7 @@ def create_link(
     db.session.flush()
     record(
         actor_id,
-        "create",
+        AuditAction.CREATE,
         "questionnaire_link",
         link.id,
         patient_id=patient.id,
@@ -347,7 +348,7 @@ def course_outcomes(course_id: int, *, viewer_id: int | None) -> dict[str, Any]:
     course = _row(Course, course_id)
     if course is None:
         raise NotFound(f"No course {course_id}.")
-    record(viewer_id, "view", "patient", course.patient_id, detail={"what": "outcomes"})
+    record(viewer_id, AuditAction.VIEW, "patient", course.patient_id, detail={"what": "outcomes"})
     return summarize_course(course_id)
 
 

@@ -4,6 +4,7 @@ authorizations, consent history and versioned safety screenings."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -22,13 +23,26 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
 from clinic.auth.models import User
+from clinic.db import one_of
 from clinic.extensions import Model
+
+
+class PreferredChannel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+    NONE = "none"
+
+
+class ScreeningResult(StrEnum):
+    CLEAR = "clear"
+    REVIEW = "review"  # a relative contraindication: a clinician decides
+    CONTRAINDICATED = "contraindicated"
 
 
 class Patient(Model):
     __tablename__ = "patients"
     __table_args__ = (
-        CheckConstraint("preferred_channel IN ('sms', 'email', 'none')", name="channel"),
+        one_of("preferred_channel", PreferredChannel, name="channel"),
         Index("ix_patients_name_dob", "last_name", "first_name", "date_of_birth"),
     )
 
@@ -160,7 +174,7 @@ class Screening(Model):
     __tablename__ = "screenings"
     __table_args__ = (
         UniqueConstraint("patient_id", "version"),
-        CheckConstraint("result IN ('clear', 'review', 'contraindicated')", name="result"),
+        one_of("result", ScreeningResult, name="result"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic import clock, events
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.auth.models import User
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
@@ -130,7 +131,7 @@ def view_patient(
     `whole_record` also loads what the chart lists (diagnoses, trials, screenings...)."""
     options = CHART_OPTIONS if whole_record else ()
     patient = _load(Patient, patient_id, "patient", *options)
-    record(actor_id, "view", "patient", patient.id, detail={"section": section})
+    record(actor_id, AuditAction.VIEW, "patient", patient.id, detail={"section": section})
     return patient
 
 
@@ -155,7 +156,7 @@ def search_patients(
         )
     statement = statement.order_by(Patient.last_name, Patient.first_name, Patient.id).limit(limit)
     found = list(db.session.scalars(statement))
-    record(actor_id, "search", "patient", None, detail={"results": len(found)})
+    record(actor_id, AuditAction.SEARCH, "patient", None, detail={"results": len(found)})
     return found
 
 
@@ -241,7 +242,7 @@ def _set_consent(
     )
     record(
         actor_id,
-        "consent_grant" if granted else "consent_withdraw",
+        AuditAction.CONSENT_GRANT if granted else AuditAction.CONSENT_WITHDRAW,
         "patient",
         patient.id,
         detail={"channel": channel, "source": source},
@@ -279,7 +280,7 @@ def create_patient(
     patient = Patient(**cleaned, sms_consent=False, email_consent=False)
     _set_diagnoses(patient, codes)
     _insert_with_new_mrn(patient)
-    record(actor_id, "create", "patient", patient.id, detail={"source": source})
+    record(actor_id, AuditAction.CREATE, "patient", patient.id, detail={"source": source})
     for channel, granted in consents.items():
         _set_consent(patient, channel, granted, actor_id=actor_id, source=source)
     db.session.flush()
@@ -310,7 +311,9 @@ def update_patient(
             changed.append(name)
     scalar_changes = [name for name in changed if name not in CONSENT_CHANNELS.values()]
     if scalar_changes:
-        record(actor_id, "update", "patient", patient.id, detail={"fields": scalar_changes})
+        record(
+            actor_id, AuditAction.UPDATE, "patient", patient.id, detail={"fields": scalar_changes}
+        )
     db.session.flush()
     return patient
 
@@ -351,7 +354,7 @@ def _apply_chart_changes(
         db.session.flush()
         record(
             actor_id,
-            "update",
+            AuditAction.UPDATE,
             entity_type,
             row.id,
             patient_id=row.patient_id,
@@ -369,7 +372,7 @@ def add_medication_trial(
     trial = MedicationTrial(patient_id=patient.id, **cleaned)
     db.session.add(trial)
     db.session.flush()
-    record(actor_id, "create", "medication_trial", trial.id, patient_id=patient.id)
+    record(actor_id, AuditAction.CREATE, "medication_trial", trial.id, patient_id=patient.id)
     events.medication_changed.send(None, patient=patient, actor_id=actor_id)
     return trial
 
@@ -394,7 +397,7 @@ def delete_medication_trial(trial_id: int, *, actor_id: int | None) -> int:
     patient_id = trial.patient_id
     record(
         actor_id,
-        "delete",
+        AuditAction.DELETE,
         "medication_trial",
         trial.id,
         patient_id=patient_id,
@@ -430,7 +433,7 @@ def add_authorization(
     authorization = Authorization(patient_id=patient.id, **cleaned)
     db.session.add(authorization)
     db.session.flush()
-    record(actor_id, "create", "authorization", authorization.id, patient_id=patient.id)
+    record(actor_id, AuditAction.CREATE, "authorization", authorization.id, patient_id=patient.id)
     return authorization
 
 
@@ -526,7 +529,7 @@ def record_screening(
             continue  # another screening took this version number at the same moment
         record(
             actor_id,
-            "create",
+            AuditAction.CREATE,
             "screening",
             screening.id,
             patient_id=patient.id,
@@ -559,7 +562,9 @@ def sign_off_screening(screening_id: int, note: str | None, *, actor_id: int) ->
     screening.signed_off_by_id = actor_id
     screening.sign_off_note = note
     db.session.flush()
-    record(actor_id, "sign_off", "screening", screening.id, patient_id=screening.patient_id)
+    record(
+        actor_id, AuditAction.SIGN_OFF, "screening", screening.id, patient_id=screening.patient_id
+    )
     return screening
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.errors import Conflict, Gone, NotFound
 from clinic.extensions import db
@@ -79,7 +80,7 @@ def _respond(token: str, purpose: str, kind: str, message: str | None) -> Appoin
     db.session.flush()
     record(
         None,
-        "confirm_attendance" if kind == "confirm" else "request_change",
+        AuditAction.CONFIRM_ATTENDANCE if kind == "confirm" else AuditAction.REQUEST_CHANGE,
         "appointment",
         appointment.id,
         patient_id=appointment.patient_id,
@@ -149,7 +150,7 @@ def mark_change_request_handled(response_id: int, *, actor_id: int | None) -> Ap
         response.handled_by_id = actor_id
         record(
             actor_id,
-            "handle_change_request",
+            AuditAction.HANDLE_CHANGE_REQUEST,
             "appointment",
             response.appointment_id,
             patient_id=response.patient_id,

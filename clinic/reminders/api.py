@@ -9,10 +9,11 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import MAX_ID, id_filter, limit_param, list_schema
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.permissions import Permission, requires
 from clinic.reminders import queries
-from clinic.reminders.models import STATUSES
+from clinic.reminders.models import ReminderStatus
 
 blp = Blueprint("reminders_api", __name__, description="Reminders (the message outbox)")
 
@@ -20,7 +21,7 @@ blp = Blueprint("reminders_api", __name__, description="Reminders (the message o
 class ReminderQuerySchema(ma.Schema):
     patient_id = id_filter()
     appointment_id = id_filter()
-    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+    status = ma.fields.String(validate=ma.validate.OneOf(tuple(ReminderStatus)))
     limit = limit_param()
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_ID))
 
@@ -55,5 +56,11 @@ def list_reminders(args: dict[str, Any]) -> Any:
     Filtering by `patient_id` is a read of that patient's record (audited as `view`)."""
     items = queries.list_reminders(**args)
     if args.get("patient_id") is not None:
-        record(current_user.id, "view", "patient", args["patient_id"], detail={"what": "reminders"})
+        record(
+            current_user.id,
+            AuditAction.VIEW,
+            "patient",
+            args["patient_id"],
+            detail={"what": "reminders"},
+        )
     return {"items": items}

@@ -35,7 +35,7 @@ from clinic.auth.models import User
 from clinic.extensions import db
 from clinic.reminders import timing
 from clinic.reminders.channels import Attachment, DeliveryError, OutgoingMessage, Transport
-from clinic.reminders.models import APPOINTMENT_REMINDER, Reminder, ReminderPolicy
+from clinic.reminders.models import MessageKind, Reminder, ReminderPolicy
 from clinic.reminders.policy import get_policy, reminds_about
 from clinic.reminders.recipients import patient_address, patient_timezone
 
@@ -127,7 +127,7 @@ def _recheck(row: Reminder, policy: ReminderPolicy, now: datetime) -> tuple[str,
     """The address to send to now, or (status, reason) when the row must not be sent."""
     if row.expires_at is not None and row.expires_at <= now:
         return "skipped", "expired before it could be sent"
-    if row.kind == APPOINTMENT_REMINDER:
+    if row.kind == MessageKind.APPOINTMENT_REMINDER:
         appointment = row.appointment
         if appointment is None or appointment.status != "scheduled":
             state = appointment.status if appointment else "gone"

@@ -8,7 +8,7 @@ from wtforms.fields import TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from clinic.reminders.models import STATUSES
+from clinic.reminders.models import ReminderStatus
 from clinic.reminders.policy import MAX_OFFSET_MINUTES
 
 
@@ -73,6 +73,7 @@ class ReminderFilterForm(FlaskForm):
 
     status = SelectField(
         "Status",
-        choices=[SelectChoice("", "Any")] + [SelectChoice(s, s.capitalize()) for s in STATUSES],
+        choices=[SelectChoice("", "Any")]
+        + [SelectChoice(s, s.capitalize()) for s in ReminderStatus],
         default="",
     )

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from flask import current_app
 from sqlalchemy import select
 
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.errors import Invalid, NotFound
 from clinic.extensions import db
 from clinic.reminders import messages
-from clinic.reminders.models import CHANNELS, MessageTemplate
+from clinic.reminders.models import Channel, MessageTemplate
 
 SAMPLE_VALUES = {
     "first_name": "Jamie",
@@ -46,7 +47,7 @@ def list_templates() -> Sequence[MessageTemplate]:
 
 
 def _check_template(kind: str, channel: str, subject: str, body: str) -> None:
-    if kind not in messages.PLACEHOLDERS or channel not in CHANNELS:
+    if kind not in messages.PLACEHOLDERS or channel not in tuple(Channel):
         raise NotFound(f"No template for {kind} by {channel}.")
     problems = messages.validate_template(kind, channel, subject, body)
     if problems:
@@ -71,7 +72,7 @@ def update_template(
     template.updated_by_id = actor_id
     record(
         actor_id,
-        "update",
+        AuditAction.UPDATE,
         "message_template",
         template.id,
         detail={"kind": kind, "channel": channel},

@@ -16,10 +16,10 @@ from datetime import datetime
 from icalendar import Calendar, Event
 from markupsafe import Markup, escape
 
-from clinic.reminders.models import APPOINTMENT_REMINDER, QUESTIONNAIRE_LINK
+from clinic.reminders.models import MessageKind
 
 PLACEHOLDERS: dict[str, tuple[str, ...]] = {
-    APPOINTMENT_REMINDER: (
+    MessageKind.APPOINTMENT_REMINDER: (
         "clinic_name",
         "first_name",
         "date",
@@ -28,12 +28,12 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
         "change_url",
         "ics_url",
     ),
-    QUESTIONNAIRE_LINK: ("clinic_name", "first_name", "questionnaire_url"),
+    MessageKind.QUESTIONNAIRE_LINK: ("clinic_name", "first_name", "questionnaire_url"),
 }
 # An appointment SMS must say who, which day and what time (CONTRACT.md section 5).
 REQUIRED_IN_SMS: dict[str, tuple[str, ...]] = {
-    APPOINTMENT_REMINDER: ("clinic_name", "date", "time"),
-    QUESTIONNAIRE_LINK: ("clinic_name", "questionnaire_url"),
+    MessageKind.APPOINTMENT_REMINDER: ("clinic_name", "date", "time"),
+    MessageKind.QUESTIONNAIRE_LINK: ("clinic_name", "questionnaire_url"),
 }
 # Words that would reveal a diagnosis or treatment on a phone's lock screen.
 CLINICAL_WORDS = (

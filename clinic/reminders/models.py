@@ -11,6 +11,7 @@ channel, appointment start), and one row per dedupe key for the other messages.
 from __future__ import annotations
 
 from datetime import datetime, time
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -29,30 +30,49 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
-from clinic.extensions import db
+from clinic.db import one_of
+from clinic.extensions import Model
 from clinic.patients.models import Patient
 from clinic.scheduling.models import Appointment
 
-STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "skipped")
-CHANNELS = ("email", "sms")
-# Patient-facing kinds have admin-editable templates; staff kinds are rendered from files.
-APPOINTMENT_REMINDER = "appointment_reminder"
-QUESTIONNAIRE_LINK = "questionnaire_link"
-ALERT_ESCALATION = "alert_escalation"
-DAILY_SCHEDULE = "daily_schedule"
-KINDS = (APPOINTMENT_REMINDER, QUESTIONNAIRE_LINK, ALERT_ESCALATION, DAILY_SCHEDULE)
+
+class ReminderStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a dispatcher
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # no longer wanted when its time came (consent, status, address)
 
 
-class Reminder(db.Model):
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class MessageKind(StrEnum):
+    """Patient-facing kinds have admin-editable templates; staff kinds are rendered from files."""
+
+    APPOINTMENT_REMINDER = "appointment_reminder"
+    QUESTIONNAIRE_LINK = "questionnaire_link"
+    ALERT_ESCALATION = "alert_escalation"
+    DAILY_SCHEDULE = "daily_schedule"
+
+
+class AnswerKind(StrEnum):
+    """What a patient said through a reminder's link."""
+
+    CONFIRM = "confirm"
+    CHANGE = "change"
+
+
+class Reminder(Model):
     """One message to deliver, at least once, through one channel."""
 
     __tablename__ = "reminders"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'sending', 'sent', 'failed', 'cancelled', 'skipped')",
-            name="status",
-        ),
-        CheckConstraint("channel IN ('email', 'sms')", name="channel"),
+        one_of("status", ReminderStatus, name="status"),
+        one_of("channel", Channel, name="channel"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
         # Each reminder at most once per appointment time, whatever runs concurrently.
         UniqueConstraint(
@@ -103,7 +123,7 @@ class Reminder(db.Model):
     patient: Mapped[Patient | None] = relationship()
 
 
-class ReminderPolicy(db.Model):
+class ReminderPolicy(Model):
     """The clinic's reminder policy (CONTRACT.md section 5); one row, id 1, seeded."""
 
     __tablename__ = "reminder_policy"
@@ -133,7 +153,7 @@ class ReminderPolicy(db.Model):
         return self.email_enabled if channel == "email" else self.sms_enabled
 
 
-class MessageTemplate(db.Model):
+class MessageTemplate(Model):
     """The words of a patient message, per kind and channel, with {placeholders}."""
 
     __tablename__ = "message_templates"
@@ -148,7 +168,7 @@ class MessageTemplate(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
-class AppointmentResponse(db.Model):
+class AppointmentResponse(Model):
     """A patient's answer through a reminder link: a confirmation or a change request.
 
     One of each per appointment revision (a moved appointment may be confirmed again),
@@ -157,7 +177,7 @@ class AppointmentResponse(db.Model):
     __tablename__ = "appointment_responses"
     __table_args__ = (
         UniqueConstraint("appointment_id", "revision", "kind"),
-        CheckConstraint("kind IN ('confirm', 'change')", name="kind"),
+        one_of("kind", AnswerKind, name="kind"),
         Index("ix_appointment_responses_starts_at", "appointment_starts_at"),
     )
 

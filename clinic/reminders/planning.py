@@ -22,7 +22,7 @@ from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.reminders import links, messages, timing
 from clinic.reminders.message_templates import TemplateCache
-from clinic.reminders.models import APPOINTMENT_REMINDER, CHANNELS, QUESTIONNAIRE_LINK, Reminder
+from clinic.reminders.models import Channel, MessageKind, Reminder
 from clinic.reminders.policy import get_policy, reminds_about
 from clinic.reminders.recipients import patient_address, patient_timezone
 from clinic.scheduling.models import Appointment
@@ -84,7 +84,8 @@ def _existing_rows(
         return {}
     rows = db.session.scalars(
         select(Reminder).where(
-            Reminder.appointment_id.in_(appointment_ids), Reminder.kind == APPOINTMENT_REMINDER
+            Reminder.appointment_id.in_(appointment_ids),
+            Reminder.kind == MessageKind.APPOINTMENT_REMINDER,
         )
     )
     return {
@@ -110,7 +111,7 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
         patient = appointment.patient
         tz = patient_timezone(patient)
         values: dict[str, str] | None = None
-        for channel in CHANNELS:
+        for channel in Channel:
             recipient = patient_address(patient, channel)
             if not policy.channel_enabled(channel) or recipient is None:
                 continue
@@ -137,12 +138,14 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
                     due = late
             if values is None:
                 values = appointment_values(appointment, tz)
-            payload = templates.render(APPOINTMENT_REMINDER, channel, values).as_payload()
+            payload = templates.render(
+                MessageKind.APPOINTMENT_REMINDER, channel, values
+            ).as_payload()
             if channel == "email":
                 payload["ics"] = appointment_calendar(appointment, now=now)
             if row is None:
                 row = Reminder(
-                    kind=APPOINTMENT_REMINDER,
+                    kind=MessageKind.APPOINTMENT_REMINDER,
                     channel=channel,
                     appointment_id=appointment.id,
                     appointment_starts_at=appointment.starts_at,
@@ -250,7 +253,7 @@ def plan_questionnaire_link(
     reachable), now or when the patient's quiet hours end."""
     policy = get_policy()
     channel = patient.preferred_channel
-    if not policy.send_questionnaire_links or channel not in CHANNELS:
+    if not policy.send_questionnaire_links or channel not in tuple(Channel):
         return None
     recipient = patient_address(patient, channel)
     if recipient is None or not policy.channel_enabled(channel):
@@ -261,9 +264,9 @@ def plan_questionnaire_link(
         "first_name": patient.first_name,
         "questionnaire_url": url,
     }
-    payload = TemplateCache().render(QUESTIONNAIRE_LINK, channel, values).as_payload()
+    payload = TemplateCache().render(MessageKind.QUESTIONNAIRE_LINK, channel, values).as_payload()
     return insert_message(
-        kind=QUESTIONNAIRE_LINK,
+        kind=MessageKind.QUESTIONNAIRE_LINK,
         channel=channel,
         patient=patient,
         user_id=None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.errors import Invalid
 from clinic.extensions import db
@@ -56,7 +57,7 @@ def update_policy(values: dict[str, Any], *, actor_id: int | None) -> ReminderPo
             setattr(policy, name, values[name])
             changed[name] = str(values[name])
     if changed:
-        record(actor_id, "update", "reminder_policy", policy.id, detail=changed)
+        record(actor_id, AuditAction.UPDATE, "reminder_policy", policy.id, detail=changed)
     db.session.flush()
     return policy
 

@@ -16,12 +16,13 @@ from sqlalchemy.orm import joinedload
 
 from clinic import clock
 from clinic.alerts.models import Alert
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.auth.models import User
 from clinic.errors import NotFound
 from clinic.extensions import db
 from clinic.reminders import links
-from clinic.reminders.models import ALERT_ESCALATION, DAILY_SCHEDULE, Reminder
+from clinic.reminders.models import MessageKind, Reminder
 from clinic.reminders.planning import insert_message
 from clinic.reminders.policy import get_policy
 from clinic.scheduling.models import LIVE_STATUSES, Appointment
@@ -86,7 +87,7 @@ def plan_alert_escalation(alert: Alert, *, now: datetime) -> list[Reminder]:
     rows = []
     for user in clinicians:
         row = _staff_email_row(
-            ALERT_ESCALATION,
+            MessageKind.ALERT_ESCALATION,
             user,
             dedupe_key=f"alert_escalation:{alert.id}:{user.id}",
             due=now,
@@ -143,7 +144,7 @@ def plan_daily_schedules(now: datetime) -> dict[str, int]:
             url=current_app.config["CLINIC_BASE_URL"] + "/",
         )
         row = _staff_email_row(
-            DAILY_SCHEDULE,
+            MessageKind.DAILY_SCHEDULE,
             user,
             dedupe_key=f"daily_schedule:{day.isoformat()}:{user.id}",
             due=now,
@@ -160,6 +161,6 @@ def set_daily_schedule(user_id: int, wanted: bool, *, actor_id: int | None) -> U
     if user is None:
         raise NotFound("No such user.")
     user.wants_daily_schedule = wanted
-    record(actor_id, "update", "user", user.id, detail={"wants_daily_schedule": wanted})
+    record(actor_id, AuditAction.UPDATE, "user", user.id, detail={"wants_daily_schedule": wanted})
     db.session.flush()
     return user

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from clinic.extensions import db
+from clinic.extensions import Model
 
 
-class SchedulerHeartbeat(db.Model):
+class SchedulerHeartbeat(Model):
     """The last tick of each scheduler job, and which process ran it."""
 
     __tablename__ = "scheduler_heartbeats"

@@ -12,6 +12,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.permissions import Permission, requires
 from clinic.scheduling import calendar, lifecycle, schedule
@@ -372,7 +373,13 @@ def list_appointments(args: dict[str, Any]) -> Any:
         args["first"] = args["last"] = day
     items = schedule.list_appointments(**args)
     if args.get("patient_id") is not None:
-        record(current_user.id, "view", "patient", args["patient_id"], detail={"what": "schedule"})
+        record(
+            current_user.id,
+            AuditAction.VIEW,
+            "patient",
+            args["patient_id"],
+            detail={"what": "schedule"},
+        )
     return {"items": items}
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from clinic import clock, events
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.auth.models import User
 from clinic.errors import Conflict, Invalid
@@ -159,7 +160,7 @@ def schedule_course(
     # One audit event for the whole booking, naming every appointment it created.
     record(
         actor_id,
-        "schedule",
+        AuditAction.SCHEDULE,
         "course",
         course.id,
         patient_id=course.patient_id,
@@ -171,7 +172,7 @@ def schedule_course(
 
 def audit_appointment(
     actor_id: int | None,
-    action: str,
+    action: AuditAction,
     appointment: Appointment,
     detail: dict[str, Any] | None = None,
 ) -> None:
@@ -263,7 +264,7 @@ def book_appointment(
         sequence=_next_sequence(course.id),
     )
     _insert([appointment])
-    audit_appointment(actor_id, "create", appointment)
+    audit_appointment(actor_id, AuditAction.CREATE, appointment)
     events.appointments_booked.send(None, appointments=[appointment], actor_id=actor_id)
     return appointment
 
@@ -326,7 +327,7 @@ def move_appointment(
         raise
     audit_appointment(
         actor_id,
-        "move",
+        AuditAction.MOVE,
         appointment,
         detail={"from": old_starts_at.isoformat(), "device_from": old_device_id},
     )
@@ -392,7 +393,7 @@ def book_makeup(
     )
     _insert([appointment])
     audit_appointment(
-        actor_id, "create", appointment, detail={"makeup_for": appointment.makeup_for_id}
+        actor_id, AuditAction.CREATE, appointment, detail={"makeup_for": appointment.makeup_for_id}
     )
     events.appointments_booked.send(None, appointments=[appointment], actor_id=actor_id)
     return appointment

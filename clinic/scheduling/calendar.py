@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
@@ -94,7 +95,7 @@ def create_device(*, name: str, model: str | None, room: str | None, actor_id: i
     )
     db.session.add(device)
     db.session.flush()
-    record(actor_id, "create", "device", device.id, detail={"name": device.name})
+    record(actor_id, AuditAction.CREATE, "device", device.id, detail={"name": device.name})
     return device
 
 
@@ -114,7 +115,7 @@ def update_device(device_id: int, *, actor_id: int, **changes: Any) -> Device:
     if "active" in changes:
         device.active = bool(changes["active"])
     db.session.flush()
-    record(actor_id, "update", "device", device.id, detail={"changed": sorted(changes)})
+    record(actor_id, AuditAction.UPDATE, "device", device.id, detail={"changed": sorted(changes)})
     return device
 
 
@@ -153,7 +154,7 @@ def add_maintenance(
     )
     db.session.add(window)
     db.session.flush()
-    record(actor_id, "create", "maintenance", window.id, detail={"device_id": device.id})
+    record(actor_id, AuditAction.CREATE, "maintenance", window.id, detail={"device_id": device.id})
     return window
 
 
@@ -163,7 +164,7 @@ def delete_maintenance(device_id: int, window_id: int, *, actor_id: int) -> None
         raise NotFound(f"No maintenance window {window_id} on device {device_id}.")
     db.session.delete(window)
     db.session.flush()
-    record(actor_id, "delete", "maintenance", window_id, detail={"device_id": device_id})
+    record(actor_id, AuditAction.DELETE, "maintenance", window_id, detail={"device_id": device_id})
 
 
 # -- opening hours and closures --------------------------------------------------------
@@ -184,7 +185,7 @@ def set_opening_hours(
         if row is not None:
             db.session.delete(row)
         db.session.flush()
-        record(actor_id, "delete", "opening_hours", weekday)
+        record(actor_id, AuditAction.DELETE, "opening_hours", weekday)
         return None
     if opens_at is None or closes_at is None or closes_at <= opens_at:
         raise Invalid(
@@ -198,7 +199,7 @@ def set_opening_hours(
     db.session.flush()
     record(
         actor_id,
-        "update",
+        AuditAction.UPDATE,
         "opening_hours",
         weekday,
         detail={
@@ -229,7 +230,7 @@ def add_closure(*, day: date, reason: str | None, actor_id: int) -> Closure:
     closure = Closure(date=day, reason=clean_text(reason, 200, "Reason") or "")
     db.session.add(closure)
     db.session.flush()
-    record(actor_id, "create", "closure", closure.id, detail={"date": day.isoformat()})
+    record(actor_id, AuditAction.CREATE, "closure", closure.id, detail={"date": day.isoformat()})
     return closure
 
 
@@ -237,7 +238,13 @@ def delete_closure(closure_id: int, *, actor_id: int) -> None:
     closure = get_row(Closure, closure_id, "closure")
     db.session.delete(closure)
     db.session.flush()
-    record(actor_id, "delete", "closure", closure_id, detail={"date": closure.date.isoformat()})
+    record(
+        actor_id,
+        AuditAction.DELETE,
+        "closure",
+        closure_id,
+        detail={"date": closure.date.isoformat()},
+    )
 
 
 # -- loading what the planner needs ----------------------------------------------------

@@ -17,13 +17,14 @@ from sqlalchemy import select
 
 from clinic import clock, events
 from clinic.alerts.services import raise_alert
+from clinic.audit.models import AuditAction
 from clinic.auth.models import User
 from clinic.errors import Conflict, NotFound
 from clinic.extensions import db
 from clinic.permissions import Role
 from clinic.scheduling.booking_service import audit_appointment, book_makeup
 from clinic.scheduling.calendar import clean_text, get_row
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, AppointmentStatus
 
 if TYPE_CHECKING:
     from clinic.courses.models import Course
@@ -66,7 +67,7 @@ def check_in(appointment_id: int, actor_id: int | None, reason: str | None = Non
     _claim_for_technician(appointment, actor_id)
     db.session.flush()
     audit_appointment(
-        actor_id, "check_in", appointment, detail={"reason": reason} if reason else None
+        actor_id, AuditAction.CHECK_IN, appointment, detail={"reason": reason} if reason else None
     )
     events.appointment_checked_in.send(None, appointment=appointment, actor_id=actor_id)
     return appointment
@@ -99,7 +100,8 @@ def _end_appointment(
     appointment.status = status
     appointment.status_reason = clean_text(reason, 2000, "Reason")
     db.session.flush()
-    audit_appointment(actor_id, status, appointment, detail={"reason": appointment.status_reason})
+    action = AuditAction.NO_SHOW if status == AppointmentStatus.NO_SHOW else AuditAction.CANCEL
+    audit_appointment(actor_id, action, appointment, detail={"reason": appointment.status_reason})
     events.appointment_cancelled.send(None, appointment=appointment, actor_id=actor_id)
     return StatusChange(appointment, make_up_for(appointment, actor_id))
 
@@ -155,7 +157,9 @@ def cancel_future_sessions(
     for appointment in future:
         appointment.status = "cancelled"
         appointment.status_reason = reason[:2000]
-        audit_appointment(actor_id, "cancel", appointment, detail={"reason": "course ended"})
+        audit_appointment(
+            actor_id, AuditAction.CANCEL, appointment, detail={"reason": "course ended"}
+        )
     db.session.flush()
     for appointment in future:
         events.appointment_cancelled.send(None, appointment=appointment, actor_id=actor_id)

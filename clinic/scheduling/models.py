@@ -8,6 +8,7 @@ SQLite by serialised writes (BEGIN IMMEDIATE) around the service's check-then-in
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -25,28 +26,43 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
 from clinic.auth.models import User
-from clinic.extensions import db
+from clinic.db import one_of
+from clinic.extensions import Model
 from clinic.patients.models import Patient
 
 if TYPE_CHECKING:
     # Scheduling sits below courses: the relationship names its target by string.
     from clinic.courses.models import Course
 
-# completed: a treatment log with completed=true exists (the session counts as delivered);
-# incomplete: the session was started but stopped early (logged, not delivered, made up).
-APPOINTMENT_STATUSES = (
-    "scheduled",
-    "checked_in",
-    "completed",
-    "incomplete",
-    "cancelled",
-    "no_show",
-)
+
+class AppointmentStatus(StrEnum):
+    """Where an appointment is in its life; only `clinic.scheduling.lifecycle` changes it."""
+
+    SCHEDULED = "scheduled"
+    CHECKED_IN = "checked_in"
+    # A treatment log with completed=true exists: the session counts as delivered.
+    COMPLETED = "completed"
+    # Started but stopped early: logged, not delivered, made up.
+    INCOMPLETE = "incomplete"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+
+
+class AppointmentKind(StrEnum):
+    TREATMENT = "treatment"  # a session of the course
+    MAPPING = "mapping"  # a motor-threshold / coil-mapping visit: not a session
+
+
 # Appointments that occupy a chair and a patient's time (the exclusion constraints' WHERE).
-LIVE_STATUSES = ("scheduled", "checked_in", "completed", "incomplete")
+LIVE_STATUSES = (
+    AppointmentStatus.SCHEDULED,
+    AppointmentStatus.CHECKED_IN,
+    AppointmentStatus.COMPLETED,
+    AppointmentStatus.INCOMPLETE,
+)
 
 
-class Device(db.Model):
+class Device(Model):
     __tablename__ = "devices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,7 +72,7 @@ class Device(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class MaintenanceWindow(db.Model):
+class MaintenanceWindow(Model):
     __tablename__ = "maintenance_windows"
     __table_args__ = (CheckConstraint("ends_at > starts_at", name="ordered"),)
 
@@ -69,7 +85,7 @@ class MaintenanceWindow(db.Model):
     device: Mapped[Device] = relationship()
 
 
-class OpeningHours(db.Model):
+class OpeningHours(Model):
     """Opening hours per weekday (0 = Monday); a missing row means closed that weekday."""
 
     __tablename__ = "opening_hours"
@@ -83,7 +99,7 @@ class OpeningHours(db.Model):
     closes_at: Mapped[time] = mapped_column(Time)
 
 
-class Closure(db.Model):
+class Closure(Model):
     """A whole day the clinic is closed (holiday)."""
 
     __tablename__ = "closures"
@@ -93,16 +109,12 @@ class Closure(db.Model):
     reason: Mapped[str] = mapped_column(String(200), default="")
 
 
-class Appointment(db.Model):
+class Appointment(Model):
     __tablename__ = "appointments"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ordered"),
-        CheckConstraint(
-            "status IN ('scheduled', 'checked_in', 'completed', 'incomplete', 'cancelled', "
-            "'no_show')",
-            name="status",
-        ),
-        CheckConstraint("kind IN ('treatment', 'mapping')", name="kind"),
+        one_of("status", AppointmentStatus, name="status"),
+        one_of("kind", AppointmentKind, name="kind"),
         Index("ix_appointments_starts_at", "starts_at"),
         Index("ix_appointments_device_starts", "device_id", "starts_at"),
         Index("ix_appointments_patient_starts", "patient_id", "starts_at"),

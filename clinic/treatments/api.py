@@ -8,16 +8,17 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.permissions import Permission, requires
 from clinic.scheduling import lifecycle
 from clinic.scheduling.api import AppointmentSchema
 from clinic.treatments import services
 from clinic.treatments.models import (
-    ADVERSE_EVENT_SEVERITIES,
-    ADVERSE_EVENT_TYPES,
-    MT_METHODS,
     SIDE_EFFECTS,
+    AdverseEventSeverity,
+    AdverseEventType,
+    ThresholdMethod,
 )
 
 blp = Blueprint("treatments_api", __name__, description="Check-in, treatment logs and review")
@@ -50,8 +51,10 @@ class CheckInSchema(ma.Schema):
 
 
 class AdverseEventSchema(ma.Schema):
-    type = ma.fields.String(required=True, validate=ma.validate.OneOf(ADVERSE_EVENT_TYPES))
-    severity = ma.fields.String(required=True, validate=ma.validate.OneOf(ADVERSE_EVENT_SEVERITIES))
+    type = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(AdverseEventType)))
+    severity = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(tuple(AdverseEventSeverity))
+    )
     description = _text(services.MAX_TEXT)
 
 
@@ -89,7 +92,7 @@ class TreatmentInSchema(TreatmentChangeSchema):
         metadata={"description": "a new MT measured at this session (% machine output)"},
     )
     motor_threshold_method = ma.fields.String(
-        load_default="visual", validate=ma.validate.OneOf(MT_METHODS)
+        load_default="visual", validate=ma.validate.OneOf(tuple(ThresholdMethod))
     )
 
 
@@ -157,7 +160,7 @@ class MotorThresholdSchema(ma.Schema):
         validate=ma.validate.Range(min=1, max=100),
         metadata={"description": "% of machine output"},
     )
-    method = ma.fields.String(required=True, validate=ma.validate.OneOf(MT_METHODS))
+    method = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(ThresholdMethod)))
     measured_at = ma.fields.AwareDateTime(
         metadata={"description": "default now; may be in the past for back-entry"}
     )
@@ -204,7 +207,9 @@ def list_treatments(args: dict[str, Any]) -> Any:
     """Logs by course or patient; `status=unreviewed` is the clinician's work list."""
     logs = services.list_treatments(**args)
     for patient_id in sorted({log.patient_id for log in logs}):
-        record(current_user.id, "view", "patient", patient_id, detail={"via": "treatments"})
+        record(
+            current_user.id, AuditAction.VIEW, "patient", patient_id, detail={"via": "treatments"}
+        )
     return {"items": logs}
 
 
@@ -214,7 +219,13 @@ def list_treatments(args: dict[str, Any]) -> Any:
 def get_treatment(treatment_id: int) -> Any:
     """One log with its amendment history."""
     log = services.get_treatment(treatment_id)
-    record(current_user.id, "view", "patient", log.patient_id, detail={"treatment_id": log.id})
+    record(
+        current_user.id,
+        AuditAction.VIEW,
+        "patient",
+        log.patient_id,
+        detail={"treatment_id": log.id},
+    )
     return log
 
 
@@ -274,5 +285,11 @@ def list_motor_thresholds(course_id: int) -> Any:
     """The course's motor thresholds, newest first."""
     thresholds = services.list_motor_thresholds(course_id)
     course = services.get_course(course_id)
-    record(current_user.id, "view", "patient", course.patient_id, detail={"course_id": course_id})
+    record(
+        current_user.id,
+        AuditAction.VIEW,
+        "patient",
+        course.patient_id,
+        detail={"course_id": course_id},
+    )
     return {"items": thresholds}

@@ -15,10 +15,10 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.treatments.models import (
-    ADVERSE_EVENT_SEVERITIES,
-    ADVERSE_EVENT_TYPES,
-    MT_METHODS,
     SIDE_EFFECTS,
+    AdverseEventSeverity,
+    AdverseEventType,
+    ThresholdMethod,
 )
 from clinic.treatments.services import AMENDABLE_FIELDS
 
@@ -35,7 +35,7 @@ class TreatmentLogForm(FlaskForm):
     )
     motor_threshold_method = SelectField(
         "Threshold method",
-        choices=[SelectChoice(m, "EMG" if m == "emg" else _label(m)) for m in MT_METHODS],
+        choices=[SelectChoice(m, "EMG" if m == "emg" else _label(m)) for m in ThresholdMethod],
         default="visual",
     )
     intensity_pct_mt = IntegerField(
@@ -63,14 +63,13 @@ class TreatmentLogForm(FlaskForm):
     )
     adverse_event_type = SelectField(
         "Adverse event",
-        choices=[SelectChoice("", "None")]
-        + [SelectChoice(t, _label(t)) for t in ADVERSE_EVENT_TYPES],
+        choices=[SelectChoice("", "None")] + [SelectChoice(t, _label(t)) for t in AdverseEventType],
         default="",
     )
     adverse_event_severity = SelectField(
         "Severity",
         choices=[SelectChoice("", "Not applicable")]
-        + [SelectChoice(s, _label(s)) for s in ADVERSE_EVENT_SEVERITIES],
+        + [SelectChoice(s, _label(s)) for s in AdverseEventSeverity],
         default="",
     )
     adverse_event_description = TextAreaField(

@@ -7,6 +7,7 @@ later correction is an `TreatmentAmendment` row, so the record shows who changed
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -25,11 +26,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from clinic import clock
 from clinic.auth.models import User
 from clinic.courses.models import Course
-from clinic.extensions import db
+from clinic.db import one_of
+from clinic.extensions import Model
 from clinic.patients.models import Patient
 from clinic.scheduling.models import Appointment
 
-MT_METHODS = ("visual", "emg")
+
+class ThresholdMethod(StrEnum):
+    """How a motor threshold was found: a visible thumb twitch, or EMG."""
+
+    VISUAL = "visual"
+    EMG = "emg"
+
+
 SIDE_EFFECTS = (
     "headache",
     "scalp_discomfort",
@@ -40,17 +49,30 @@ SIDE_EFFECTS = (
     "syncope",
     "other",
 )
-ADVERSE_EVENT_TYPES = ("seizure", "syncope", "mania", "hearing_loss", "other")
-ADVERSE_EVENT_SEVERITIES = ("mild", "moderate", "severe", "serious")
 
 
-class MotorThreshold(db.Model):
+class AdverseEventType(StrEnum):
+    SEIZURE = "seizure"
+    SYNCOPE = "syncope"
+    MANIA = "mania"
+    HEARING_LOSS = "hearing_loss"
+    OTHER = "other"
+
+
+class AdverseEventSeverity(StrEnum):
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+    SERIOUS = "serious"
+
+
+class MotorThreshold(Model):
     """One measurement of the resting motor threshold, in % of the device's output."""
 
     __tablename__ = "motor_thresholds"
     __table_args__ = (
         CheckConstraint("value_pct BETWEEN 1 AND 100", name="value_range"),
-        CheckConstraint("method IN ('visual', 'emg')", name="method"),
+        one_of("method", ThresholdMethod, name="method"),
         Index("ix_motor_thresholds_course_measured", "course_id", "measured_at"),
     )
 
@@ -69,7 +91,7 @@ class MotorThreshold(db.Model):
     measured_by: Mapped[User | None] = relationship()
 
 
-class MotorThresholdRecheck(db.Model):
+class MotorThresholdRecheck(Model):
     """A re-measurement the chart asks for (e.g. after a medication change).
 
     It is satisfied by any motor threshold of the course measured at or after
@@ -85,7 +107,7 @@ class MotorThresholdRecheck(db.Model):
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
-class TreatmentLog(db.Model):
+class TreatmentLog(Model):
     """What was delivered at one appointment (or why it stopped early)."""
 
     __tablename__ = "treatment_logs"
@@ -158,7 +180,7 @@ class TreatmentLog(db.Model):
         }
 
 
-class TreatmentAmendment(db.Model):
+class TreatmentAmendment(Model):
     """One change to a log after it was written: who, when, old and new value, and why."""
 
     __tablename__ = "treatment_amendments"

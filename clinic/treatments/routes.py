@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from clinic import clock
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.errors import Invalid
 from clinic.forms import show_refusal
@@ -111,7 +112,7 @@ def log_session(appointment_id: int) -> Any:
             return redirect(url_for("treatments.detail", treatment_id=log.id))
     else:
         status = 422
-    record(current_user.id, "view", "patient", card.appointment.patient_id)
+    record(current_user.id, AuditAction.VIEW, "patient", card.appointment.patient_id)
     if status != 200:
         # A refused log is rolled back already: what is left is reading the chart.
         keep_writes_on_refusal()
@@ -122,7 +123,13 @@ def log_session(appointment_id: int) -> Any:
 @requires(Permission.READ)
 def detail(treatment_id: int) -> Any:
     log = services.get_treatment(treatment_id)
-    record(current_user.id, "view", "patient", log.patient_id, detail={"treatment_id": log.id})
+    record(
+        current_user.id,
+        AuditAction.VIEW,
+        "patient",
+        log.patient_id,
+        detail={"treatment_id": log.id},
+    )
     return render_template(
         "treatments/detail.html",
         log=log,
@@ -209,7 +216,7 @@ def course_record(course_id: int) -> Any:
     summary = queries.course_record(course_id)
     record(
         current_user.id,
-        "view",
+        AuditAction.VIEW,
         "patient",
         summary.course.patient_id,
         detail={"course_record": course_id},

@@ -21,6 +21,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from clinic import clock, events
 from clinic.alerts.models import Alert
 from clinic.alerts.services import raise_alert
+from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.auth.models import User
 from clinic.courses.models import Course, Protocol
@@ -32,12 +33,12 @@ from clinic.permissions import Role
 from clinic.scheduling import lifecycle
 from clinic.scheduling.models import Appointment
 from clinic.treatments.models import (
-    ADVERSE_EVENT_SEVERITIES,
-    ADVERSE_EVENT_TYPES,
-    MT_METHODS,
     SIDE_EFFECTS,
+    AdverseEventSeverity,
+    AdverseEventType,
     MotorThreshold,
     MotorThresholdRecheck,
+    ThresholdMethod,
     TreatmentAmendment,
     TreatmentLog,
 )
@@ -134,8 +135,8 @@ def record_motor_threshold(
     errors: dict[str, list[str]] = {}
     if isinstance(value_pct, bool) or not isinstance(value_pct, int) or not 1 <= value_pct <= 100:
         errors["value_pct"] = ["Enter the threshold as a whole % of machine output, 1 to 100."]
-    if method not in MT_METHODS:
-        errors["method"] = [f"Use one of: {', '.join(MT_METHODS)}."]
+    if method not in tuple(ThresholdMethod):
+        errors["method"] = [f"Use one of: {', '.join(ThresholdMethod)}."]
     if measured_at is not None and measured_at > now + CLOCK_TOLERANCE:
         errors["measured_at"] = ["A motor threshold cannot be measured in the future."]
     if errors:
@@ -156,7 +157,7 @@ def record_motor_threshold(
     db.session.flush()
     record(
         actor_id,
-        "create",
+        AuditAction.CREATE,
         "motor_threshold",
         threshold.id,
         patient_id=course.patient_id,
@@ -197,7 +198,7 @@ def request_motor_threshold_recheck(
     for recheck in rechecks:
         record(
             actor_id,
-            "request_mt_recheck",
+            AuditAction.REQUEST_MT_RECHECK,
             "course",
             recheck.course_id,
             patient_id=patient_id,
@@ -329,11 +330,11 @@ def _adverse_event(value: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict) or set(value) - {"type", "severity", "description"}:
         raise _FieldError("Give {type, severity, description}.")
-    if value.get("type") not in ADVERSE_EVENT_TYPES:
-        raise _FieldError(f"Adverse event type must be one of: {', '.join(ADVERSE_EVENT_TYPES)}.")
-    if value.get("severity") not in ADVERSE_EVENT_SEVERITIES:
+    if value.get("type") not in tuple(AdverseEventType):
+        raise _FieldError(f"Adverse event type must be one of: {', '.join(AdverseEventType)}.")
+    if value.get("severity") not in tuple(AdverseEventSeverity):
         raise _FieldError(
-            f"Adverse event severity must be one of: {', '.join(ADVERSE_EVENT_SEVERITIES)}."
+            f"Adverse event severity must be one of: {', '.join(AdverseEventSeverity)}."
         )
     return {
         "type": value["type"],
@@ -506,10 +507,10 @@ def log_treatment(
                 "The treatment log has invalid fields.",
                 fields={"motor_threshold_pct": ["Motor threshold is 1 to 100% of output."]},
             ) from None
-        if motor_threshold_method not in MT_METHODS:
+        if motor_threshold_method not in tuple(ThresholdMethod):
             raise Invalid(
                 "The treatment log has invalid fields.",
-                fields={"motor_threshold_method": [f"Use one of: {', '.join(MT_METHODS)}."]},
+                fields={"motor_threshold_method": [f"Use one of: {', '.join(ThresholdMethod)}."]},
             )
         # Measured at the chair: now, or at the session's end when entered afterwards.
         inline_threshold = MotorThreshold(
@@ -560,7 +561,7 @@ def log_treatment(
         db.session.flush()
         record(
             actor_id,
-            "create",
+            AuditAction.CREATE,
             "motor_threshold",
             inline_threshold.id,
             patient_id=course.patient_id,
@@ -591,7 +592,7 @@ def log_treatment(
     lifecycle.record_session(appointment, delivered=log.completed, actor_id=actor_id)
     record(
         actor_id,
-        "create",
+        AuditAction.CREATE,
         "treatment",
         log.id,
         patient_id=log.patient_id,
@@ -656,7 +657,7 @@ def _amend(log: TreatmentLog, name: str, value: Any, reason: str, actor_id: int 
     db.session.flush()
     record(
         actor_id,
-        "amend",
+        AuditAction.AMEND,
         "treatment",
         log.id,
         patient_id=log.patient_id,
@@ -737,7 +738,7 @@ def _sign(log: TreatmentLog, actor_id: int) -> None:
     log.signed_at = clock.now()
     log.signed_by_id = actor_id
     db.session.flush()
-    record(actor_id, "sign", "treatment", log.id, patient_id=log.patient_id)
+    record(actor_id, AuditAction.SIGN, "treatment", log.id, patient_id=log.patient_id)
 
 
 def _review(log: TreatmentLog, actor_id: int) -> None:
@@ -746,7 +747,7 @@ def _review(log: TreatmentLog, actor_id: int) -> None:
     log.reviewed_at = clock.now()
     log.reviewed_by_id = actor_id
     db.session.flush()
-    record(actor_id, "review", "treatment", log.id, patient_id=log.patient_id)
+    record(actor_id, AuditAction.REVIEW, "treatment", log.id, patient_id=log.patient_id)
 
 
 def review_treatment(treatment_id: int, actor_id: int) -> TreatmentLog:
