@@ -187,7 +187,7 @@ def book(starts_at: datetime, patient: Any = None, kind: str = "treatment") -> A
     _open_around_the_clock()
     course = make_course(patient or reachable_patient())
     appointment = booking_service.book_appointment(
-        course_id=course.id,
+        course,
         device_id=make_device().id,
         starts_at=starts_at,
         kind=kind,
