@@ -102,7 +102,7 @@ def timezone() -> str:
 @pytest.fixture(scope="session")
 def private_postgres(fault_dir: Path) -> Iterator[PrivatePostgres]:
     if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"the fault suite needs PostgreSQL 15's server programs in {PG_BIN}")
+        pytest.skip(f"the fault suite needs PostgreSQL's server programs (initdb) in {PG_BIN}")
     workdir = fault_dir / "postgres"
     workdir.mkdir()
     cluster = PrivatePostgres(workdir)

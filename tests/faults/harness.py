@@ -28,7 +28,16 @@ from typing import Any
 
 from config import PROJECT_ROOT
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def _postgres_programs() -> Path:
+    """Debian's server programs, newest version first (CI installs whichever is current)."""
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
+    )
+    return versions[0] if versions else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _postgres_programs()
 PG_USER = "postgres"
 ADMIN_EMAIL = "fault-admin@tms-clinic.org"
 ADMIN_PASSWORD = "fault-suite-password-1"

@@ -23,7 +23,7 @@ from tests.faults.harness import ADMIN_EMAIL, ADMIN_PASSWORD, free_port, wait_un
 
 pytestmark = pytest.mark.xdist_group("faults")
 
-REQUESTS = int(os.environ.get("CLINIC_SOAK_REQUESTS", "300"))
+REQUESTS = int(os.environ.get("CLINIC_SOAK_REQUESTS", "150"))
 WORKERS = 4
 PAGES = (
     "/",
