@@ -2,7 +2,9 @@
 desk's alerts when bookings overdraw it or run past its end.
 
 Usage is counted from the appointments themselves, never stored, over every course the
-authorization covers (a continuation course may draw on the same one).
+authorization covers (a continuation course may draw on the same one). The booking-time
+check holds the authorization's row first: two bookings drawing on it at once then count
+each other's sessions in turn, instead of each seeing only its own and neither warning.
 """
 
 from __future__ import annotations
@@ -194,11 +196,20 @@ def _raise_alerts(
     ]
 
 
+def _hold(authorization_id: int) -> None:
+    """Lock the authorization's row until commit, so bookings drawing on it count in turn
+    (a no-op on SQLite, whose writing transactions already run one at a time)."""
+    db.session.execute(
+        select(Authorization.id).where(Authorization.id == authorization_id).with_for_update()
+    )
+
+
 def check_authorization(course: Course, actor_id: int | None = None) -> list[Alert]:
     """Warn the front desk when booked and delivered sessions exceed the authorization,
     or a booked session falls after its end. Returns the open alerts (new or existing)."""
     if course.authorization_id is None:
         return []
+    _hold(course.authorization_id)
     meter = authorization_meters([course]).get(course.id)
     return _raise_alerts(course, _alert_reasons(meter), actor_id) if meter else []
 

@@ -2,11 +2,15 @@
 
 Ending a course cancels its future sessions (through the scheduling lifecycle); every
 change is audited and announced as `course_status_changed`, so other features react.
+A change decides on the course's row as locked for its transaction: of two changes at
+once, the second sees the first's result (a closed course refuses it with 409).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from sqlalchemy import select
 
 from clinic import clock, events
 from clinic.audit.models import AuditAction
@@ -20,6 +24,18 @@ from clinic.scheduling import lifecycle
 from clinic.scheduling.models import Appointment
 
 REASON_REQUIRED = (CourseStatus.ON_HOLD, CourseStatus.DISCONTINUED)
+
+
+def _lock(course: Course) -> None:
+    """Re-read the course under a row lock held until commit, so two status changes at
+    once run in turn and the second decides on the first's result (on PostgreSQL; SQLite
+    already runs writing transactions one at a time)."""
+    db.session.scalars(
+        select(Course)
+        .where(Course.id == course.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()  # loading the row is what refreshes `course`
 
 
 def allowed_statuses(course: Course, *, is_admin: bool) -> list[str]:
@@ -55,6 +71,7 @@ def set_course_status(
             f"Say why the course is {status.replace('_', ' ')}.",
             fields={"reason": ["Required for on hold and discontinued."]},
         )
+    _lock(course)
     if status == course.status:
         return course
     if is_admin is None:

@@ -20,7 +20,7 @@ from clinic.treatments.treatment_log import get_treatment
 
 def sign_treatment(treatment_id: int, actor_id: int) -> TreatmentLog:
     """The author attests the log; a clinician or admin may sign for them. Signed is final."""
-    log = get_treatment(treatment_id)
+    log = get_treatment(treatment_id, for_update=True)
     actor = db.session.get(User, actor_id)
     if actor is None:
         raise NotAllowed("Sign in to sign a log.")
@@ -53,7 +53,7 @@ def _review(log: TreatmentLog, actor_id: int) -> None:
 def review_treatment(treatment_id: int, actor_id: int) -> TreatmentLog:
     """A clinician's review. An unsigned log is signed in the reviewer's name first, so a
     reviewed log is always a signed, frozen one."""
-    log = get_treatment(treatment_id)
+    log = get_treatment(treatment_id, for_update=True)
     if log.reviewed_at is not None:
         raise Conflict("This log is already reviewed.", details={"reason": "already_reviewed"})
     _review(log, actor_id)
@@ -61,7 +61,8 @@ def review_treatment(treatment_id: int, actor_id: int) -> TreatmentLog:
 
 
 def review_treatments(treatment_ids: Iterable[int], actor_id: int) -> list[TreatmentLog]:
-    """Bulk review from the queue; logs someone else reviewed meanwhile are skipped."""
+    """Bulk review from the queue; logs someone else reviewed meanwhile are skipped (the
+    ticked logs are locked in id order, and one reviewed while we waited no longer matches)."""
     ids = {int(i) for i in treatment_ids}
     if not ids:
         return []
@@ -69,6 +70,8 @@ def review_treatments(treatment_ids: Iterable[int], actor_id: int) -> list[Treat
         select(TreatmentLog)
         .where(TreatmentLog.id.in_(ids), TreatmentLog.reviewed_at.is_(None))
         .order_by(TreatmentLog.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).all()
     for log in logs:
         _review(log, actor_id)

@@ -69,8 +69,11 @@ def _locked_appointment(appointment_id: int) -> Appointment:
     return appointment
 
 
-def get_treatment(treatment_id: int) -> TreatmentLog:
-    log = db.session.scalar(
+def get_treatment(treatment_id: int, *, for_update: bool = False) -> TreatmentLog:
+    """A log with its course and history. `for_update` re-reads it under a row lock held
+    until commit: whoever changes a log (edit, amend, sign, review) decides on the state
+    the previous change left, not on what they loaded before it committed."""
+    query = (
         select(TreatmentLog)
         .where(TreatmentLog.id == treatment_id)
         .options(
@@ -79,6 +82,9 @@ def get_treatment(treatment_id: int) -> TreatmentLog:
             selectinload(TreatmentLog.amendments).joinedload(TreatmentAmendment.actor),
         )
     )
+    if for_update:
+        query = query.with_for_update(of=TreatmentLog).execution_options(populate_existing=True)
+    log = db.session.scalar(query)
     if log is None:
         raise NotFound(f"No treatment log {treatment_id}.")
     return log
@@ -327,7 +333,7 @@ def amend_treatment(
     treatment_id: int, actor_id: int | None, *, field: str, value: Any, reason: str
 ) -> TreatmentLog:
     """Correct one field of a log (signed or not) with a reason; the history keeps both values."""
-    log = get_treatment(treatment_id)
+    log = get_treatment(treatment_id, for_update=True)
     errors: dict[str, list[str]] = {}
     if field not in AMENDABLE_FIELDS:
         errors["field"] = [f"Only these fields can be amended: {', '.join(AMENDABLE_FIELDS)}."]
@@ -353,7 +359,7 @@ def edit_treatment(
     treatment_id: int, actor_id: int | None, changes: dict[str, Any]
 ) -> TreatmentLog:
     """Change an unsigned log in place (each change still lands in its history)."""
-    log = get_treatment(treatment_id)
+    log = get_treatment(treatment_id, for_update=True)
     if log.signed_at is not None:
         raise Conflict(
             "This log is signed and can no longer change; add an amendment with a reason.",
