@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from clinic import events
 from clinic.alerts.models import Alert
-from clinic.audit.models import AuditEvent
+from clinic.audit.models import AuditAction, AuditEvent
 from clinic.errors import Conflict, Invalid, NotAllowed
 from clinic.extensions import db
 from clinic.scheduling import lifecycle
@@ -25,7 +25,12 @@ from clinic.treatments.thresholds import (
     record_motor_threshold,
     request_motor_threshold_recheck,
 )
-from clinic.treatments.treatment_log import amend_treatment, edit_treatment, list_treatments
+from clinic.treatments.treatment_log import (
+    amend_treatment,
+    edit_treatment,
+    list_treatments,
+    view_treatment,
+)
 from tests.factories import make_appointment, make_course, make_patient, make_user
 from tests.treatments.conftest import NOW, add_mt, days, log
 
@@ -528,3 +533,24 @@ def test_the_check_is_a_cli_command(runner: Any, course: Any, frozen: Any) -> No
     result = runner.invoke(args=["treatments", "check-mt"])
     assert result.exit_code == 0
     assert "motor threshold alerts opened: 1" in result.output
+
+
+def test_each_read_of_a_patients_sessions_is_audited_by_the_service(
+    logged: Any, course: Any, clinician: Any
+) -> None:
+    view_treatment(logged.id, actor_id=clinician.id)
+    list_treatments(course_id=course.id, actor_id=clinician.id)
+    list_motor_thresholds(course.id, actor_id=clinician.id)
+    queries.course_record(course.id, actor_id=clinician.id)
+    views = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == AuditAction.VIEW, AuditEvent.actor_id == clinician.id)
+        .order_by(AuditEvent.id)
+    ).all()
+    assert {view.patient_id for view in views} == {course.patient_id}
+    assert [view.detail for view in views] == [
+        {"treatment_id": logged.id},
+        {"via": "treatments"},
+        {"course_id": course.id},
+        {"course_record": course.id},
+    ]
