@@ -10,8 +10,9 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import MAX_ID, list_schema
-from clinic.courses import services
+from clinic.courses import numbers, prescribing, protocols
 from clinic.courses.models import CourseStatus, SchedulePattern
+from clinic.courses.status import set_course_status
 from clinic.permissions import Permission, requires
 from clinic.scheduling import booking_service
 from clinic.scheduling.api import (
@@ -93,8 +94,8 @@ class ProtocolInSchema(ma.Schema):
     inter_train_seconds = ma.fields.Float(allow_nan=False)
     trains = _int(1, 1_000, required=True)
     total_pulses = _int(1, 10_000_000)
-    intensity_pct_mt = _int(1, services.MAX_PCT_MT, required=True)
-    default_sessions = _int(1, services.MAX_PLANNED_SESSIONS, required=True)
+    intensity_pct_mt = _int(1, protocols.MAX_PCT_MT, required=True)
+    default_sessions = _int(1, protocols.MAX_PLANNED_SESSIONS, required=True)
     pattern = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(SchedulePattern)))
     sessions_per_day = _int(1, 10)
     min_gap_minutes = _int(0, 240)
@@ -122,10 +123,10 @@ class AuthorizationInSchema(ma.Schema):
 class CourseCreateSchema(ma.Schema):
     patient_id = _id(required=True)
     protocol = _text(40, 1, required=True, metadata={"description": "protocol code"})
-    planned_sessions = _int(1, services.MAX_PLANNED_SESSIONS)
+    planned_sessions = _int(1, protocols.MAX_PLANNED_SESSIONS)
     prescribed_pct_mt = _int(
         1,
-        services.MAX_PCT_MT,
+        protocols.MAX_PCT_MT,
         metadata={"description": "default: the protocol's; above it needs pct_mt_reason"},
     )
     pct_mt_reason = _text(2000, allow_none=True)
@@ -137,8 +138,8 @@ class CourseCreateSchema(ma.Schema):
 
 
 class CourseUpdateSchema(ma.Schema):
-    planned_sessions = _int(1, services.MAX_PLANNED_SESSIONS)
-    prescribed_pct_mt = _int(1, services.MAX_PCT_MT)
+    planned_sessions = _int(1, protocols.MAX_PLANNED_SESSIONS)
+    prescribed_pct_mt = _int(1, protocols.MAX_PCT_MT)
     pct_mt_reason = _text(2000, allow_none=True)
     target = _text(120, allow_none=True)
     notes = _text(5000, allow_none=True)
@@ -209,7 +210,7 @@ def list_protocols(args: dict[str, Any]) -> Any:
     session_seconds = trains x train_seconds + (trains - 1) x inter_train_seconds;
     slot_minutes is the chair time booked: the session rounded up plus the set-up buffer.
     """
-    return {"items": services.list_protocols(include_inactive=args["include_inactive"])}
+    return {"items": protocols.list_protocols(include_inactive=args["include_inactive"])}
 
 
 @blp.route("/protocols", methods=["POST"])
@@ -218,7 +219,7 @@ def list_protocols(args: dict[str, Any]) -> Any:
 @blp.response(201, ProtocolSchema)
 def create_protocol(values: dict[str, Any]) -> Any:
     """Add a clinic protocol (admin). 409 `protocol_exists` when the code is taken."""
-    protocol = services.create_protocol(values, actor_id=current_user.id)
+    protocol = protocols.create_protocol(values, actor_id=current_user.id)
     return protocol
 
 
@@ -227,7 +228,7 @@ def create_protocol(values: dict[str, Any]) -> Any:
 @blp.response(200, ProtocolSchema)
 def get_protocol(code: str) -> Any:
     """One protocol by code."""
-    return services.get_protocol(code)
+    return protocols.get_protocol(code)
 
 
 @blp.route("/protocols/<code>", methods=["PATCH"])
@@ -237,8 +238,8 @@ def get_protocol(code: str) -> Any:
 def update_protocol(changes: dict[str, Any], code: str) -> Any:
     """Edit a protocol (admin). A preset changes only `setup_buffer_minutes` and `active`
     (409 `preset_read_only`); a protocol in use keeps its stimulation (409 `protocol_in_use`)."""
-    protocol = services.update_protocol(
-        services.get_protocol(code), changes, actor_id=current_user.id
+    protocol = protocols.update_protocol(
+        protocols.get_protocol(code), changes, actor_id=current_user.id
     )
     return protocol
 
@@ -250,10 +251,10 @@ def update_protocol(changes: dict[str, Any], code: str) -> Any:
 def create_course(values: dict[str, Any]) -> Any:
     """Prescribe a course. 409 `screening_required` (no screening),
     `screening_contraindicated` or `screening_review_required` (latest screening)."""
-    course = services.prescribe_course(
+    course = prescribing.prescribe_course(
         values.pop("patient_id"), values.pop("protocol"), **values, actor_id=current_user.id
     )
-    return services.course_summary(course).as_dict()
+    return numbers.course_summary(course).as_dict()
 
 
 @blp.route("/courses")
@@ -262,7 +263,7 @@ def create_course(values: dict[str, Any]) -> Any:
 @blp.response(200, CourseListSchema)
 def list_courses(args: dict[str, Any]) -> Any:
     """A patient's courses with their numbers, newest first."""
-    summaries = services.read_patient_courses(args["patient_id"], actor_id=current_user.id)
+    summaries = numbers.read_patient_courses(args["patient_id"], actor_id=current_user.id)
     status = args.get("status")
     return {"items": [s.as_dict() for s in summaries if status in (None, s.course.status)]}
 
@@ -272,7 +273,7 @@ def list_courses(args: dict[str, Any]) -> Any:
 @blp.response(200, CourseSchema)
 def get_course(course_id: int) -> Any:
     """A course and its numbers (delivered, scheduled, missed, remaining, authorization)."""
-    summary = services.read_course(course_id, actor_id=current_user.id)
+    summary = numbers.read_course(course_id, actor_id=current_user.id)
     return summary.as_dict()
 
 
@@ -283,10 +284,10 @@ def get_course(course_id: int) -> Any:
 def update_course(changes: dict[str, Any], course_id: int) -> Any:
     """Change planned sessions (not below those delivered), prescribed %MT, target or notes.
     409 `course_closed` on a completed or discontinued course."""
-    course = services.update_course(
-        services.get_course(course_id), changes, actor_id=current_user.id
+    course = prescribing.update_course(
+        numbers.get_course(course_id), changes, actor_id=current_user.id
     )
-    return services.course_summary(course).as_dict()
+    return numbers.course_summary(course).as_dict()
 
 
 @blp.route("/courses/<int:course_id>/status", methods=["POST"])
@@ -297,13 +298,13 @@ def change_course_status(values: dict[str, Any], course_id: int) -> Any:
     """Set the status (`reason` required for on_hold and discontinued). Completing or
     discontinuing cancels future scheduled sessions; only an admin reopens a closed
     course (409 `course_closed`)."""
-    course = services.set_course_status(
-        services.get_course(course_id),
+    course = set_course_status(
+        numbers.get_course(course_id),
         values["status"],
         values.get("reason"),
         actor_id=current_user.id,
     )
-    return services.course_summary(course).as_dict()
+    return numbers.course_summary(course).as_dict()
 
 
 @blp.route("/courses/<int:course_id>/schedule", methods=["POST"])
@@ -317,7 +318,7 @@ def schedule_course(args: dict[str, Any], course_id: int) -> Any:
     (not every session fits within a year; nothing is written then).
     """
     appointments = booking_service.schedule_course(
-        services.get_course(course_id),
+        numbers.get_course(course_id),
         start_date=args["start_date"],
         local_time=args["time"],
         device_id=args.get("device_id"),
@@ -333,7 +334,7 @@ def schedule_course(args: dict[str, Any], course_id: int) -> Any:
 def preview_schedule(args: dict[str, Any], course_id: int) -> Any:
     """What booking the course would create, and every clash on the way; writes nothing."""
     plan = booking_service.preview_course(
-        services.get_course(course_id),
+        numbers.get_course(course_id),
         start_date=args["start_date"],
         local_time=args["time"],
         device_id=args.get("device_id"),
@@ -362,5 +363,5 @@ def preview_schedule(args: dict[str, Any], course_id: int) -> Any:
 def book_appointment(args: dict[str, Any]) -> Any:
     """Book one session of a course; 409 `conflict` names each clash (device, patient,
     closed, outside hours, maintenance) in `error.clashes`."""
-    course = services.get_course(args.pop("course_id"))
+    course = numbers.get_course(args.pop("course_id"))
     return booking_service.book_appointment(course, actor_id=current_user.id, **args)

@@ -17,8 +17,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from clinic.courses import services
 from clinic.courses.models import CourseStatus, SchedulePattern
+from clinic.courses.protocols import MAX_PCT_MT, MAX_PLANNED_SESSIONS
 
 STATUS_LABELS = {
     "active": "Active",
@@ -41,12 +41,12 @@ class PrescribeForm(FlaskForm):
     protocol = SelectField("Protocol", validators=[InputRequired()])
     planned_sessions = IntegerField(
         "Planned sessions",
-        validators=[Optional(), NumberRange(min=1, max=services.MAX_PLANNED_SESSIONS)],
+        validators=[Optional(), NumberRange(min=1, max=MAX_PLANNED_SESSIONS)],
         description="Leave empty for the protocol's default.",
     )
     prescribed_pct_mt = IntegerField(
         "Prescribed intensity (% of motor threshold)",
-        validators=[Optional(), NumberRange(min=1, max=services.MAX_PCT_MT)],
+        validators=[Optional(), NumberRange(min=1, max=MAX_PCT_MT)],
         description="Leave empty for the protocol's. Above it needs a reason.",
     )
     pct_mt_reason = TextAreaField(
@@ -88,11 +88,11 @@ class PrescribeForm(FlaskForm):
 class CourseEditForm(FlaskForm):
     planned_sessions = IntegerField(
         "Planned sessions",
-        validators=[InputRequired(), NumberRange(min=1, max=services.MAX_PLANNED_SESSIONS)],
+        validators=[InputRequired(), NumberRange(min=1, max=MAX_PLANNED_SESSIONS)],
     )
     prescribed_pct_mt = IntegerField(
         "Prescribed intensity (% of motor threshold)",
-        validators=[InputRequired(), NumberRange(min=1, max=services.MAX_PCT_MT)],
+        validators=[InputRequired(), NumberRange(min=1, max=MAX_PCT_MT)],
     )
     pct_mt_reason = TextAreaField(
         "Reason for an intensity above the protocol's",

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from clinic import events
+from clinic.courses.authorization import check_authorization
 from clinic.courses.models import Course
-from clinic.courses.services import check_authorization
 from clinic.extensions import db
 from clinic.scheduling.models import Appointment
 

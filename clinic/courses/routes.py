@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar as month_grids
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.auth.models import User
-from clinic.courses import bp, services
+from clinic.courses import bp, numbers, prescribing, protocols
 from clinic.courses.forms import (
     STATUS_LABELS,
     CourseEditForm,
@@ -26,6 +26,7 @@ from clinic.courses.forms import (
     ProtocolForm,
     ProtocolSettingsForm,
 )
+from clinic.courses.status import allowed_statuses, set_course_status
 from clinic.errors import DomainError
 from clinic.extensions import db
 from clinic.forms import show_refusal
@@ -34,14 +35,14 @@ from clinic.permissions import Permission, Role, requires
 from clinic.scheduling import booking_service, calendar
 from clinic.scheduling.forms import BookCourseForm
 from clinic.scheduling.models import Appointment
-from clinic.scheduling.progress import course_progress
+from clinic.scheduling.progress import PENDING_STATUSES, course_progress
 
 MAX_CALENDAR_APPOINTMENTS = 400
 
 
-def patient_course_summaries(patient_id: int) -> list[services.CourseSummary]:
+def patient_course_summaries(patient_id: int) -> list[numbers.CourseSummary]:
     """For `templates/courses/_patient_courses.html` on the chart (a Jinja global)."""
-    return services.course_summaries(services.patient_courses(patient_id))
+    return numbers.course_summaries(numbers.patient_courses(patient_id))
 
 
 @dataclass
@@ -87,7 +88,7 @@ def new(patient_id: int) -> Any:
     form = PrescribeForm()
     form.protocol.choices = [
         SelectChoice(p.code, f"{p.name} ({p.default_sessions} sessions, {p.intensity_pct_mt} %MT)")
-        for p in services.list_protocols()
+        for p in protocols.list_protocols()
     ]
     form.prescriber_id.choices = _prescriber_choices()
     if form.prescriber_id.data is None:
@@ -105,10 +106,10 @@ def new(patient_id: int) -> Any:
         )
         for a in authorizations
     ]
-    screening = services.latest_screening(patient.id)
+    screening = prescribing.latest_screening(patient.id)
     submission = _submit(
         form,
-        lambda: services.prescribe_course(
+        lambda: prescribing.prescribe_course(
             patient.id,
             form.protocol.data,
             planned_sessions=form.planned_sessions.data,
@@ -150,7 +151,7 @@ class CalendarMonth:
     weeks: list[list[CalendarDay]]
 
 
-def _calendar_months(appointments: list[Appointment], today: date) -> list[CalendarMonth]:
+def _calendar_months(appointments: Sequence[Appointment], today: date) -> list[CalendarMonth]:
     """Month grids (Monday first) from the first to the last session, or this month."""
     tz = clock.clinic_tz()
     by_day: dict[date, list[Appointment]] = defaultdict(list)
@@ -172,11 +173,11 @@ def _calendar_months(appointments: list[Appointment], today: date) -> list[Calen
 
 
 def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None) -> Any:
-    summary = services.read_course(course_id, actor_id=current_user.id)
+    summary = numbers.read_course(course_id, actor_id=current_user.id)
     course = summary.course
-    appointments = services.course_appointments(course.id, limit=MAX_CALENDAR_APPOINTMENTS)
+    appointments = numbers.course_appointments(course.id, limit=MAX_CALENDAR_APPOINTMENTS)
     status_form = status_form or CourseStatusForm()
-    choices = services.allowed_statuses(course, is_admin=current_user.role == Role.ADMIN)
+    choices = allowed_statuses(course, is_admin=current_user.role == Role.ADMIN)
     status_form.status.choices = [SelectChoice(status, STATUS_LABELS[status]) for status in choices]
     now = clock.now()
     return render_template(
@@ -188,7 +189,7 @@ def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None)
         months=_calendar_months(appointments, clock.today()),
         appointments=appointments,
         held_sessions=[
-            a for a in appointments if a.status in services.PENDING_STATUSES and a.starts_at > now
+            a for a in appointments if a.status in PENDING_STATUSES and a.starts_at > now
         ]
         if course.status == "on_hold"
         else [],
@@ -210,11 +211,11 @@ def detail(course_id: int) -> Any:
 @bp.route("/courses/<int:course_id>/status", methods=["POST"])
 @requires(Permission.PRESCRIBE)
 def change_status(course_id: int) -> Any:
-    course = services.get_course(course_id)
+    course = numbers.get_course(course_id)
     form = CourseStatusForm()
     submission = _submit(
         form,
-        lambda: services.set_course_status(
+        lambda: set_course_status(
             course, form.status.data, form.reason.data, actor_id=current_user.id
         ),
     )
@@ -227,11 +228,11 @@ def change_status(course_id: int) -> Any:
 @bp.route("/courses/<int:course_id>/edit", methods=["GET", "POST"])
 @requires(Permission.PRESCRIBE)
 def edit(course_id: int) -> Any:
-    course = services.get_course(course_id)
+    course = numbers.get_course(course_id)
     form = CourseEditForm(obj=course)
     submission = _submit(
         form,
-        lambda: services.update_course(
+        lambda: prescribing.update_course(
             course,
             {name: field.data for name, field in form._fields.items() if name != "csrf_token"},
             actor_id=current_user.id,
@@ -250,7 +251,7 @@ def edit(course_id: int) -> Any:
 @requires(Permission.EDIT_PATIENTS)
 def book_course(course_id: int) -> Any:
     """Preview the booking of every remaining session, then book it as previewed."""
-    course = services.get_course(course_id)
+    course = numbers.get_course(course_id)
     progress = course_progress([course.id])[course.id]
     form = BookCourseForm()
     form.device_id.choices = [SelectChoice(0, "Any free chair")] + [
@@ -301,7 +302,7 @@ def book_course(course_id: int) -> Any:
 def admin_protocols() -> Any:
     return render_template(
         "courses/admin_protocols.html",
-        protocols=services.list_protocols(include_inactive=True),
+        protocols=protocols.list_protocols(include_inactive=True),
     )
 
 
@@ -310,7 +311,7 @@ def admin_protocols() -> Any:
 def admin_protocol_new() -> Any:
     form = ProtocolForm()
     submission = _submit(
-        form, lambda: services.create_protocol(form.values(), actor_id=current_user.id)
+        form, lambda: protocols.create_protocol(form.values(), actor_id=current_user.id)
     )
     if submission.saved:
         flash(f"Protocol {submission.result.code} added.", "success")
@@ -323,14 +324,14 @@ def admin_protocol_new() -> Any:
 @bp.route("/admin/protocols/<code>", methods=["GET", "POST"])
 @requires(Permission.ADMINISTER)
 def admin_protocol_edit(code: str) -> Any:
-    protocol = services.get_protocol(code)
+    protocol = protocols.get_protocol(code)
     form_class = ProtocolSettingsForm if protocol.is_preset else ProtocolForm
     form = form_class(obj=protocol)
     if not protocol.is_preset:
         form.code.render_kw = {"readonly": True}
     submission = _submit(
         form,
-        lambda: services.update_protocol(
+        lambda: protocols.update_protocol(
             protocol, {**form.values(), "code": protocol.code}, actor_id=current_user.id
         ),
     )

@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from clinic.alerts.services import escalate_alerts
-from clinic.courses.services import check_authorizations
+from clinic.courses.authorization import check_authorizations
 from clinic.outcomes.cadence import plan_questionnaires
 from clinic.reminders.dispatch import dispatch_job
 from clinic.reminders.staff_messages import plan_daily_schedules
-from clinic.treatments.services import check_motor_threshold_due
+from clinic.treatments.thresholds import check_motor_threshold_due
 
 
 @dataclass(frozen=True)

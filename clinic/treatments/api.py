@@ -8,12 +8,11 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from clinic.audit.models import AuditAction
-from clinic.audit.services import record
 from clinic.permissions import Permission, requires
 from clinic.scheduling import lifecycle
 from clinic.scheduling.api import AppointmentSchema
-from clinic.treatments import services
+from clinic.treatments import review, thresholds, treatment_log
+from clinic.treatments.fields import AMENDABLE_FIELDS, MAX_LOCATION, MAX_TEXT
 from clinic.treatments.models import (
     SIDE_EFFECTS,
     AdverseEventSeverity,
@@ -55,7 +54,7 @@ class AdverseEventSchema(ma.Schema):
     severity = ma.fields.String(
         required=True, validate=ma.validate.OneOf(tuple(AdverseEventSeverity))
     )
-    description = _text(services.MAX_TEXT)
+    description = _text(MAX_TEXT)
 
 
 class TreatmentChangeSchema(ma.Schema):
@@ -63,8 +62,8 @@ class TreatmentChangeSchema(ma.Schema):
 
     intensity_pct_mt = ma.fields.Integer(strict=True, metadata={"description": "% of MT"})
     pulses_delivered = ma.fields.Integer(strict=True)
-    coil_location = _text(services.MAX_LOCATION)
-    stop_reason = _text(services.MAX_TEXT, metadata={"description": "required when incomplete"})
+    coil_location = _text(MAX_LOCATION)
+    stop_reason = _text(MAX_TEXT, metadata={"description": "required when incomplete"})
     side_effects = ma.fields.List(
         ma.fields.String(validate=_no_nul),
         validate=_known_side_effects,
@@ -74,7 +73,7 @@ class TreatmentChangeSchema(ma.Schema):
         strict=True, allow_none=True, validate=ma.validate.Range(min=0, max=10)
     )
     adverse_event = ma.fields.Nested(AdverseEventSchema, allow_none=True)
-    notes = _text(services.MAX_TEXT * 2)
+    notes = _text(MAX_TEXT * 2)
 
 
 class TreatmentInSchema(TreatmentChangeSchema):
@@ -98,10 +97,10 @@ class TreatmentInSchema(TreatmentChangeSchema):
 
 class AmendmentSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
-    field = ma.fields.String(required=True, validate=ma.validate.OneOf(services.AMENDABLE_FIELDS))
+    field = ma.fields.String(required=True, validate=ma.validate.OneOf(AMENDABLE_FIELDS))
     value = ma.fields.Raw(required=True, allow_none=True, load_only=True)
     reason = ma.fields.String(
-        required=True, validate=[ma.validate.Length(min=1, max=services.MAX_TEXT), _no_nul]
+        required=True, validate=[ma.validate.Length(min=1, max=MAX_TEXT), _no_nul]
     )
     old_value = ma.fields.Raw(dump_only=True)
     new_value = ma.fields.Raw(dump_only=True)
@@ -164,8 +163,8 @@ class MotorThresholdSchema(ma.Schema):
     measured_at = ma.fields.AwareDateTime(
         metadata={"description": "default now; may be in the past for back-entry"}
     )
-    coil_location = _text(services.MAX_LOCATION)
-    notes = _text(services.MAX_TEXT)
+    coil_location = _text(MAX_LOCATION)
+    notes = _text(MAX_TEXT)
     measured_by_id = ma.fields.Integer(dump_only=True, allow_none=True)
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
@@ -195,7 +194,7 @@ def log_treatment(args: dict[str, Any], appointment_id: int) -> Any:
     """Log a session. 422 beyond the prescribed %MT or the protocol's pulses, for an
     incomplete session without `stop_reason`, or `motor_threshold_required`; 409 for a
     cancelled or no-show appointment, one already logged, or one more than an hour ahead."""
-    log = services.log_treatment(appointment_id, current_user.id, **args)
+    log = treatment_log.log_treatment(appointment_id, current_user.id, **args)
     return log
 
 
@@ -205,12 +204,7 @@ def log_treatment(args: dict[str, Any], appointment_id: int) -> Any:
 @blp.response(200, TreatmentListSchema)
 def list_treatments(args: dict[str, Any]) -> Any:
     """Logs by course or patient; `status=unreviewed` is the clinician's work list."""
-    logs = services.list_treatments(**args)
-    for patient_id in sorted({log.patient_id for log in logs}):
-        record(
-            current_user.id, AuditAction.VIEW, "patient", patient_id, detail={"via": "treatments"}
-        )
-    return {"items": logs}
+    return {"items": treatment_log.list_treatments(**args, actor_id=current_user.id)}
 
 
 @blp.route("/treatments/<int:treatment_id>")
@@ -218,15 +212,7 @@ def list_treatments(args: dict[str, Any]) -> Any:
 @blp.response(200, TreatmentSchema)
 def get_treatment(treatment_id: int) -> Any:
     """One log with its amendment history."""
-    log = services.get_treatment(treatment_id)
-    record(
-        current_user.id,
-        AuditAction.VIEW,
-        "patient",
-        log.patient_id,
-        detail={"treatment_id": log.id},
-    )
-    return log
+    return treatment_log.view_treatment(treatment_id, actor_id=current_user.id)
 
 
 @blp.route("/treatments/<int:treatment_id>", methods=["PATCH"])
@@ -235,7 +221,7 @@ def get_treatment(treatment_id: int) -> Any:
 @blp.response(200, TreatmentSchema)
 def edit_treatment(args: dict[str, Any], treatment_id: int) -> Any:
     """Change an unsigned log; a signed one answers 409 (use amendments)."""
-    log = services.edit_treatment(treatment_id, current_user.id, args)
+    log = treatment_log.edit_treatment(treatment_id, current_user.id, args)
     return log
 
 
@@ -244,7 +230,7 @@ def edit_treatment(args: dict[str, Any], treatment_id: int) -> Any:
 @blp.response(200, TreatmentSchema)
 def sign_treatment(treatment_id: int) -> Any:
     """Sign a log (its technician, or a clinician or admin); 409 when already signed."""
-    log = services.sign_treatment(treatment_id, current_user.id)
+    log = review.sign_treatment(treatment_id, current_user.id)
     return log
 
 
@@ -253,7 +239,7 @@ def sign_treatment(treatment_id: int) -> Any:
 @blp.response(200, TreatmentSchema)
 def review_treatment(treatment_id: int) -> Any:
     """Mark a log reviewed (an unsigned one is signed by the reviewer); 409 when done."""
-    log = services.review_treatment(treatment_id, current_user.id)
+    log = review.review_treatment(treatment_id, current_user.id)
     return log
 
 
@@ -264,7 +250,7 @@ def review_treatment(treatment_id: int) -> Any:
 def amend_treatment(args: dict[str, Any], treatment_id: int) -> Any:
     """Correct one field of a log, signed or not, with a reason; answers the log with its
     history (`amendments`: who, when, old and new value)."""
-    log = services.amend_treatment(treatment_id, current_user.id, **args)
+    log = treatment_log.amend_treatment(treatment_id, current_user.id, **args)
     return log
 
 
@@ -274,7 +260,7 @@ def amend_treatment(args: dict[str, Any], treatment_id: int) -> Any:
 @blp.response(201, MotorThresholdSchema)
 def create_motor_threshold(args: dict[str, Any], course_id: int) -> Any:
     """Record a motor threshold (% machine output, visual or EMG; past `measured_at` allowed)."""
-    threshold = services.record_motor_threshold(course_id, current_user.id, **args)
+    threshold = thresholds.record_motor_threshold(course_id, current_user.id, **args)
     return threshold
 
 
@@ -283,13 +269,4 @@ def create_motor_threshold(args: dict[str, Any], course_id: int) -> Any:
 @blp.response(200, MotorThresholdListSchema)
 def list_motor_thresholds(course_id: int) -> Any:
     """The course's motor thresholds, newest first."""
-    thresholds = services.list_motor_thresholds(course_id)
-    course = services.get_course(course_id)
-    record(
-        current_user.id,
-        AuditAction.VIEW,
-        "patient",
-        course.patient_id,
-        detail={"course_id": course_id},
-    )
-    return {"items": thresholds}
+    return {"items": thresholds.list_motor_thresholds(course_id, actor_id=current_user.id)}

@@ -16,7 +16,7 @@ def treatments() -> None:
 @treatments.command("check-mt")
 def check_mt() -> None:
     """Open `motor_threshold_due` alerts for courses whose next session needs a new MT."""
-    from clinic.treatments.services import check_motor_threshold_due
+    from clinic.treatments.thresholds import check_motor_threshold_due
 
     opened = check_motor_threshold_due(clock.now())
     db.session.commit()

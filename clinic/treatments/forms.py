@@ -14,13 +14,13 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from clinic.treatments.fields import AMENDABLE_FIELDS
 from clinic.treatments.models import (
     SIDE_EFFECTS,
     AdverseEventSeverity,
     AdverseEventType,
     ThresholdMethod,
 )
-from clinic.treatments.services import AMENDABLE_FIELDS
 
 
 def _label(code: str) -> str:

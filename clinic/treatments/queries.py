@@ -13,14 +13,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from clinic import clock
-from clinic.alerts.models import Alert
+from clinic.alerts.models import Alert, AlertKind
+from clinic.audit.models import AuditAction
+from clinic.audit.services import record
 from clinic.courses.models import Course
 from clinic.errors import NotFound
 from clinic.extensions import db
 from clinic.patients.models import Patient
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, AppointmentStatus
+from clinic.scheduling.progress import PENDING_STATUSES
 from clinic.treatments.models import MotorThreshold, TreatmentAmendment, TreatmentLog
-from clinic.treatments.services import (
+from clinic.treatments.thresholds import (
     ThresholdStatus,
     dose_pct_output,
     mt_max_age_days,
@@ -30,6 +33,10 @@ from clinic.treatments.services import (
 )
 
 REVIEW_QUEUE_LIMIT = 300
+# The technician's day: what is still to come and what was done (not what fell through).
+ON_THE_DAY = (*PENDING_STATUSES, AppointmentStatus.COMPLETED, AppointmentStatus.INCOMPLETE)
+# Sessions the course record lists as missed.
+NOT_DELIVERED = (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
 
 
 @dataclass
@@ -53,11 +60,11 @@ class SessionCard:
 
     @property
     def can_check_in(self) -> bool:
-        return self.appointment.status == "scheduled"
+        return self.appointment.status == AppointmentStatus.SCHEDULED
 
     @property
     def can_log(self) -> bool:
-        return self.log is None and self.appointment.status in ("scheduled", "checked_in")
+        return self.log is None and self.appointment.status in PENDING_STATUSES
 
 
 def _last_coil_locations(course_ids: set[int]) -> dict[int, str]:
@@ -75,7 +82,7 @@ def _last_coil_locations(course_ids: set[int]) -> dict[int, str]:
         rows = db.session.execute(
             select(model.course_id, model.coil_location).join(newest, model.id == newest.c.newest)
         )
-        found.update(dict(rows.all()))
+        found.update({course_id: coil for course_id, coil in rows if coil is not None})
     return found
 
 
@@ -131,7 +138,7 @@ def todays_sessions(day: date, technician_id: int | None) -> list[SessionCard]:
         .where(
             Appointment.starts_at >= start,
             Appointment.starts_at < end,
-            Appointment.status.in_(("scheduled", "checked_in", "completed", "incomplete")),
+            Appointment.status.in_(ON_THE_DAY),
         )
         .options(*_appointment_card_options())
         .order_by(Appointment.starts_at, Appointment.id)
@@ -213,9 +220,10 @@ class CourseRecord:
         return sum(log.pulses_delivered for log in self.logs)
 
 
-def course_record(course_id: int) -> CourseRecord:
+def course_record(course_id: int, *, actor_id: int | None) -> CourseRecord:
     """Everything a payer or referring doctor reads about a course, in a fixed number of
-    queries (a course holds a few dozen sessions)."""
+    queries (a course holds a few dozen sessions); records that the actor read the
+    patient's record."""
     course = db.session.scalar(
         select(Course)
         .where(Course.id == course_id)
@@ -228,6 +236,13 @@ def course_record(course_id: int) -> CourseRecord:
     )
     if course is None:
         raise NotFound(f"No course {course_id}.")
+    record(
+        actor_id,
+        AuditAction.VIEW,
+        "patient",
+        course.patient_id,
+        detail={"course_record": course_id},
+    )
     logs = db.session.scalars(
         select(TreatmentLog)
         .join(TreatmentLog.appointment)
@@ -250,12 +265,12 @@ def course_record(course_id: int) -> CourseRecord:
     ).all()
     missed = db.session.scalars(
         select(Appointment)
-        .where(Appointment.course_id == course_id, Appointment.status.in_(("cancelled", "no_show")))
+        .where(Appointment.course_id == course_id, Appointment.status.in_(NOT_DELIVERED))
         .order_by(Appointment.starts_at)
     ).all()
     alerts = db.session.scalars(
         select(Alert)
-        .where(Alert.course_id == course_id, Alert.kind == "adverse_event")
+        .where(Alert.course_id == course_id, Alert.kind == AlertKind.ADVERSE_EVENT)
         .order_by(Alert.created_at)
     ).all()
     return CourseRecord(course, list(logs), list(thresholds), list(missed), list(alerts))

@@ -6,7 +6,7 @@ from typing import Any
 
 from clinic import events
 from clinic.patients.models import Patient
-from clinic.treatments.services import request_motor_threshold_recheck
+from clinic.treatments.thresholds import request_motor_threshold_recheck
 
 
 def on_medication_changed(

@@ -16,8 +16,10 @@ from clinic.navigation import safe_local_url
 from clinic.permissions import Permission, requires
 from clinic.scheduling import lifecycle
 from clinic.transaction import keep_writes_on_refusal
-from clinic.treatments import bp, queries, services
+from clinic.treatments import bp, queries
 from clinic.treatments.forms import ActionForm, AmendmentForm, TreatmentLogForm
+from clinic.treatments.review import review_treatment, review_treatments, sign_treatment
+from clinic.treatments.treatment_log import amend_treatment, log_treatment, view_treatment
 
 INTEGER_FIELDS = ("intensity_pct_mt", "pulses_delivered", "comfort_score")
 
@@ -102,7 +104,7 @@ def log_session(appointment_id: int) -> Any:
         _prefill(form, card)
     elif form.validate_on_submit():
         try:
-            log = services.log_treatment(appointment_id, current_user.id, **_log_values(form))
+            log = log_treatment(appointment_id, current_user.id, **_log_values(form))
         except Invalid as error:
             show_refusal(form, error, aliases={"adverse_event": "adverse_event_type"})
             card = queries.session_card(appointment_id)
@@ -122,17 +124,9 @@ def log_session(appointment_id: int) -> Any:
 @bp.route("/treatments/<int:treatment_id>")
 @requires(Permission.READ)
 def detail(treatment_id: int) -> Any:
-    log = services.get_treatment(treatment_id)
-    record(
-        current_user.id,
-        AuditAction.VIEW,
-        "patient",
-        log.patient_id,
-        detail={"treatment_id": log.id},
-    )
     return render_template(
         "treatments/detail.html",
-        log=log,
+        log=view_treatment(treatment_id, actor_id=current_user.id),
         action_form=ActionForm(),
         amendment_form=AmendmentForm(),
     )
@@ -142,7 +136,7 @@ def detail(treatment_id: int) -> Any:
 @requires(Permission.LOG_TREATMENTS)
 def sign(treatment_id: int) -> Any:
     if ActionForm().validate_on_submit():
-        services.sign_treatment(treatment_id, current_user.id)
+        sign_treatment(treatment_id, current_user.id)
         flash("Log signed. It can now only be corrected by an amendment.", "success")
     return redirect(_back(url_for("treatments.detail", treatment_id=treatment_id)))
 
@@ -151,7 +145,7 @@ def sign(treatment_id: int) -> Any:
 @requires(Permission.REVIEW)
 def review(treatment_id: int) -> Any:
     if ActionForm().validate_on_submit():
-        services.review_treatment(treatment_id, current_user.id)
+        review_treatment(treatment_id, current_user.id)
         flash("Log reviewed.", "success")
     return redirect(_back(url_for("treatments.detail", treatment_id=treatment_id)))
 
@@ -179,7 +173,7 @@ def amend(treatment_id: int) -> Any:
     form = AmendmentForm()
     if form.validate_on_submit():
         field = form.field.data or ""
-        services.amend_treatment(
+        amend_treatment(
             treatment_id,
             current_user.id,
             field=field,
@@ -200,7 +194,7 @@ def review_queue() -> Any:
     if request.method == "POST" and form.validate_on_submit():
         single = request.form.get("single", type=int)
         ids = [single] if single else request.form.getlist("selected", type=int)
-        reviewed = services.review_treatments(ids, current_user.id)
+        reviewed = review_treatments(ids, current_user.id)
         if reviewed:
             flash(f"{len(reviewed)} log{'s' if len(reviewed) != 1 else ''} reviewed.", "success")
         else:
@@ -213,12 +207,5 @@ def review_queue() -> Any:
 @requires(Permission.READ)
 def course_record(course_id: int) -> Any:
     """The printable record of a course, for payers and referring doctors."""
-    summary = queries.course_record(course_id)
-    record(
-        current_user.id,
-        AuditAction.VIEW,
-        "patient",
-        summary.course.patient_id,
-        detail={"course_record": course_id},
-    )
+    summary = queries.course_record(course_id, actor_id=current_user.id)
     return render_template("treatments/course_record.html", record=summary)

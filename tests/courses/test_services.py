@@ -13,8 +13,14 @@ from sqlalchemy import func, select
 from clinic import clock, events
 from clinic.alerts.models import Alert
 from clinic.audit.models import AuditEvent
-from clinic.courses import services
+from clinic.courses import numbers, prescribing, protocols
+from clinic.courses.authorization import (
+    LOW_AUTHORIZATION_SESSIONS,
+    check_authorization,
+    check_authorizations,
+)
 from clinic.courses.models import Course
+from clinic.courses.status import set_course_status
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
 from clinic.scheduling import booking_service
@@ -76,11 +82,11 @@ def test_session_seconds_follow_the_formula(app: Any) -> None:
 
 
 def test_admin_adds_a_clinic_protocol_with_default_buffer(app: Any, admin: Any) -> None:
-    created = services.create_protocol(clinic_protocol(total_pulses=1500), actor_id=admin.id)
+    created = protocols.create_protocol(clinic_protocol(total_pulses=1500), actor_id=admin.id)
     db.session.commit()
     assert created.setup_buffer_minutes == 10 and not created.is_preset
     assert created.session_seconds == 30 * 10 + 29 * 20
-    assert created in services.list_protocols()
+    assert created in protocols.list_protocols()
 
 
 INVALID_PROTOCOLS = [
@@ -102,38 +108,38 @@ INVALID_PROTOCOLS = [
 def test_invalid_protocols_are_refused_by_field(app: Any, admin: Any) -> None:
     for overrides, field in INVALID_PROTOCOLS:
         with pytest.raises(Invalid) as refused:
-            services.create_protocol(clinic_protocol(**overrides), actor_id=admin.id)
+            protocols.create_protocol(clinic_protocol(**overrides), actor_id=admin.id)
         assert field in refused.value.fields, overrides
 
 
 def test_protocol_codes_are_unique(app: Any, admin: Any) -> None:
     with pytest.raises(Conflict) as refused:
-        services.create_protocol(clinic_protocol(code="10hz-ldlpfc"), actor_id=admin.id)
+        protocols.create_protocol(clinic_protocol(code="10hz-ldlpfc"), actor_id=admin.id)
     assert refused.value.code == "protocol_exists"
 
 
 def test_a_preset_changes_only_its_buffer_and_availability(app: Any, admin: Any) -> None:
     preset = protocol("itbs-ldlpfc")
-    services.update_protocol(preset, {"setup_buffer_minutes": 5}, actor_id=admin.id)
+    protocols.update_protocol(preset, {"setup_buffer_minutes": 5}, actor_id=admin.id)
     assert preset.slot_minutes == 4 + 5
     with pytest.raises(Conflict) as refused:
-        services.update_protocol(preset, {"trains": 30}, actor_id=admin.id)
+        protocols.update_protocol(preset, {"trains": 30}, actor_id=admin.id)
     assert refused.value.code == "preset_read_only"
-    services.update_protocol(preset, {"active": False}, actor_id=admin.id)
+    protocols.update_protocol(preset, {"active": False}, actor_id=admin.id)
     db.session.commit()
-    assert preset not in services.list_protocols()
-    assert preset in services.list_protocols(include_inactive=True)
+    assert preset not in protocols.list_protocols()
+    assert preset in protocols.list_protocols(include_inactive=True)
 
 
 def test_a_protocol_in_use_keeps_its_stimulation(app: Any, admin: Any) -> None:
-    created = services.create_protocol(clinic_protocol(), actor_id=admin.id)
+    created = protocols.create_protocol(clinic_protocol(), actor_id=admin.id)
     db.session.commit()
-    services.update_protocol(created, {"trains": 20}, actor_id=admin.id)
+    protocols.update_protocol(created, {"trains": 20}, actor_id=admin.id)
     make_course(protocol_code=created.code)
     with pytest.raises(Conflict) as refused:
-        services.update_protocol(created, {"trains": 25}, actor_id=admin.id)
+        protocols.update_protocol(created, {"trains": 25}, actor_id=admin.id)
     assert refused.value.code == "protocol_in_use"
-    services.update_protocol(created, {"name": "5 Hz, renamed"}, actor_id=admin.id)
+    protocols.update_protocol(created, {"name": "5 Hz, renamed"}, actor_id=admin.id)
     assert created.name == "5 Hz, renamed"
 
 
@@ -142,7 +148,7 @@ def test_a_protocol_in_use_keeps_its_stimulation(app: Any, admin: Any) -> None:
 
 def test_prescribing_takes_the_protocols_defaults(app: Any, clinician: Any) -> None:
     patient = make_patient()
-    course = services.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
+    course = prescribing.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
     db.session.commit()
     assert course.planned_sessions == 36
     assert course.prescribed_pct_mt == 120
@@ -162,19 +168,19 @@ def test_prescribing_needs_a_clearing_screening(app: Any, clinician: Any) -> Non
     ]:
         patient = make_patient(screened=screened)
         with pytest.raises(Conflict) as refused:
-            services.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
+            prescribing.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
         assert refused.value.code == code
 
 
 def test_a_review_screening_must_be_signed_off(app: Any, clinician: Any) -> None:
     patient = make_patient(screened="review")  # the factory signs it off
-    services.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
-    latest = services.latest_screening(patient.id)
+    prescribing.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
+    latest = prescribing.latest_screening(patient.id)
     assert latest is not None
     latest.signed_off_at = None
     db.session.flush()
     with pytest.raises(Conflict) as refused:
-        services.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
+        prescribing.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
     assert refused.value.code == "screening_review_required"
 
 
@@ -193,7 +199,7 @@ def test_only_the_latest_screening_counts(app: Any, clinician: Any) -> None:
     )
     db.session.flush()
     with pytest.raises(Conflict) as refused:
-        services.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
+        prescribing.prescribe_course(patient.id, "10hz-ldlpfc", actor_id=clinician.id)
     assert refused.value.code == "screening_contraindicated"
 
 
@@ -201,16 +207,16 @@ def test_a_higher_intensity_needs_a_reason_and_a_lower_one_does_not(
     app: Any, clinician: Any
 ) -> None:
     patient = make_patient()
-    lower = services.prescribe_course(
+    lower = prescribing.prescribe_course(
         patient.id, "10hz-ldlpfc", prescribed_pct_mt=100, actor_id=clinician.id
     )
     assert lower.prescribed_pct_mt == 100
     with pytest.raises(Invalid) as refused:
-        services.prescribe_course(
+        prescribing.prescribe_course(
             patient.id, "10hz-ldlpfc", prescribed_pct_mt=130, actor_id=clinician.id
         )
     assert "pct_mt_reason" in refused.value.fields
-    higher = services.prescribe_course(
+    higher = prescribing.prescribe_course(
         patient.id,
         "10hz-ldlpfc",
         prescribed_pct_mt=130,
@@ -224,7 +230,7 @@ def test_invalid_prescriptions_name_every_bad_field(app: Any, clinician: Any) ->
     technician = make_user("technician")
     patient = make_patient()
     with pytest.raises(Invalid) as refused:
-        services.prescribe_course(
+        prescribing.prescribe_course(
             patient.id,
             "10hz-ldlpfc",
             planned_sessions=101,
@@ -234,20 +240,20 @@ def test_invalid_prescriptions_name_every_bad_field(app: Any, clinician: Any) ->
         )
     assert {"planned_sessions", "prescribed_pct_mt", "prescriber_id"} <= set(refused.value.fields)
     with pytest.raises(Invalid) as unknown:
-        services.prescribe_course(999_999, "no-such", actor_id=clinician.id)
+        prescribing.prescribe_course(999_999, "no-such", actor_id=clinician.id)
     assert {"patient_id", "protocol"} <= set(unknown.value.fields)
 
 
 def test_an_inactive_protocol_cannot_be_prescribed(app: Any, clinician: Any) -> None:
     protocol("1hz-rdlpfc").active = False
     with pytest.raises(Invalid) as refused:
-        services.prescribe_course(make_patient().id, "1hz-rdlpfc", actor_id=clinician.id)
+        prescribing.prescribe_course(make_patient().id, "1hz-rdlpfc", actor_id=clinician.id)
     assert "protocol" in refused.value.fields
 
 
 def test_a_new_authorization_is_created_and_attached(app: Any, clinician: Any) -> None:
     patient = make_patient()
-    course = services.prescribe_course(
+    course = prescribing.prescribe_course(
         patient.id,
         "10hz-ldlpfc",
         authorization={
@@ -269,12 +275,12 @@ def test_an_existing_authorization_must_be_the_patients(app: Any, clinician: Any
     patient, other = make_patient(), make_patient()
     theirs = make_authorization(other)
     with pytest.raises(Invalid) as refused:
-        services.prescribe_course(
+        prescribing.prescribe_course(
             patient.id, "10hz-ldlpfc", authorization_id=theirs.id, actor_id=clinician.id
         )
     assert "authorization_id" in refused.value.fields
     mine = make_authorization(patient)
-    course = services.prescribe_course(
+    course = prescribing.prescribe_course(
         patient.id, "10hz-ldlpfc", authorization_id=mine.id, actor_id=clinician.id
     )
     assert course.authorization_id == mine.id
@@ -282,7 +288,7 @@ def test_an_existing_authorization_must_be_the_patients(app: Any, clinician: Any
 
 def test_an_authorization_ending_before_it_starts_is_refused(app: Any, clinician: Any) -> None:
     with pytest.raises(Invalid) as refused:
-        services.prescribe_course(
+        prescribing.prescribe_course(
             make_patient().id,
             "10hz-ldlpfc",
             authorization={
@@ -302,8 +308,8 @@ def test_planned_sessions_never_drop_below_those_delivered(
     course = make_course()
     add_sessions(course, ["completed"] * 5, start=NOW - timedelta(days=10))
     with pytest.raises(Invalid):
-        services.update_course(course, {"planned_sessions": 4}, actor_id=clinician.id)
-    services.update_course(
+        prescribing.update_course(course, {"planned_sessions": 4}, actor_id=clinician.id)
+    prescribing.update_course(
         course, {"planned_sessions": 5, "notes": "Early responder"}, actor_id=clinician.id
     )
     assert course.planned_sessions == 5 and course.notes == "Early responder"
@@ -328,7 +334,7 @@ def test_hold_and_discontinue_need_a_reason(app: Any, clinician: Any) -> None:
     course = make_course()
     for status in ("on_hold", "discontinued"):
         with pytest.raises(Invalid) as refused:
-            services.set_course_status(course, status, "  ", actor_id=clinician.id)
+            set_course_status(course, status, "  ", actor_id=clinician.id)
         assert "reason" in refused.value.fields
 
 
@@ -337,7 +343,7 @@ def test_on_hold_keeps_booked_sessions_and_tells_listeners(
 ) -> None:
     course = make_course()
     booked = add_sessions(course, ["scheduled"] * 3)
-    services.set_course_status(course, "on_hold", "Seizure on 1 March", actor_id=clinician.id)
+    set_course_status(course, "on_hold", "Seizure on 1 March", actor_id=clinician.id)
     db.session.commit()
     assert [a.status for a in booked] == ["scheduled"] * 3
     assert received == [{"course": course, "old_status": "active", "actor_id": clinician.id}]
@@ -357,14 +363,14 @@ def test_ending_a_course_cancels_only_future_scheduled_sessions(
 
     events.appointment_cancelled.connect(on_cancel)
     try:
-        services.set_course_status(course, "discontinued", "Moved away", actor_id=clinician.id)
+        set_course_status(course, "discontinued", "Moved away", actor_id=clinician.id)
     finally:
         events.appointment_cancelled.disconnect(on_cancel)
     db.session.commit()
     assert [a.status for a in past] == ["completed", "no_show"]
     assert {a.status for a in future} == {"cancelled"}
     assert cancelled == future
-    summary = services.course_summary(course)
+    summary = numbers.course_summary(course)
     assert summary.scheduled_sessions == 0 and summary.cancelled_sessions == 4
 
 
@@ -372,15 +378,15 @@ def test_closed_courses_are_final_except_for_an_admin_reopening(
     app: Any, clinician: Any, admin: Any
 ) -> None:
     course = make_course()
-    services.set_course_status(course, "completed", None, actor_id=clinician.id)
+    set_course_status(course, "completed", None, actor_id=clinician.id)
     with pytest.raises(Conflict) as refused:
-        services.set_course_status(course, "active", "Relapse", actor_id=clinician.id)
+        set_course_status(course, "active", "Relapse", actor_id=clinician.id)
     assert refused.value.code == "course_closed"
     with pytest.raises(Conflict):
-        services.set_course_status(course, "on_hold", "x", actor_id=admin.id)
+        set_course_status(course, "on_hold", "x", actor_id=admin.id)
     with pytest.raises(Invalid):
-        services.set_course_status(course, "active", None, actor_id=admin.id)
-    services.set_course_status(course, "active", "Completed by mistake", actor_id=admin.id)
+        set_course_status(course, "active", None, actor_id=admin.id)
+    set_course_status(course, "active", "Completed by mistake", actor_id=admin.id)
     assert course.status == "active"
 
 
@@ -388,19 +394,19 @@ def test_the_same_status_again_changes_nothing(
     app: Any, clinician: Any, received: list[dict[str, Any]]
 ) -> None:
     course = make_course()
-    services.set_course_status(course, "active", None, actor_id=clinician.id)
+    set_course_status(course, "active", None, actor_id=clinician.id)
     assert received == []
 
 
 def test_system_callers_may_hold_a_course_without_an_actor(app: Any) -> None:
     course = make_course()
-    services.set_course_status(course, "on_hold", "Seizure during session 4", actor_id=None)
+    set_course_status(course, "on_hold", "Seizure during session 4", actor_id=None)
     assert course.status == "on_hold"
 
 
 def test_unknown_course_is_not_found(app: Any) -> None:
     with pytest.raises(NotFound):
-        services.get_course(123456)
+        numbers.get_course(123456)
 
 
 # --- Numbers ---------------------------------------------------------------------------
@@ -415,7 +421,7 @@ def test_course_numbers_for_a_mix_of_sessions(app: Any, frozen: Any) -> None:
     )
     add_sessions(course, ["checked_in", "scheduled", "scheduled"], start=NOW - timedelta(hours=1))
     add_sessions(course, ["completed"], start=NOW - timedelta(days=20), kind="mapping")
-    summary = services.course_summary(course)
+    summary = numbers.course_summary(course)
     assert summary.delivered_sessions == 2
     assert summary.missed_sessions == 2
     assert summary.cancelled_sessions == 1
@@ -430,7 +436,7 @@ def test_projected_end_is_the_last_booked_session_when_all_are_booked(
 ) -> None:
     course = make_course(planned_sessions=3)
     add_sessions(course, ["scheduled"] * 3)
-    summary = services.course_summary(course)
+    summary = numbers.course_summary(course)
     assert summary.projected_end_date == date(2026, 3, 4)
     assert not summary.projected_end_estimated
 
@@ -438,19 +444,19 @@ def test_projected_end_is_the_last_booked_session_when_all_are_booked(
 def test_projected_end_of_an_unbooked_course_follows_the_taper(app: Any, frozen: Any) -> None:
     course = make_course()  # 36 sessions of 10hz-ldlpfc from Monday 2 March 2026
     # 30 weekdays to Friday 10 April, then 3 (Mon/Wed/Fri), 2 (Tue/Thu) and 1 (Wed).
-    assert services.course_summary(course).projected_end_date == date(2026, 4, 29)
+    assert numbers.course_summary(course).projected_end_date == date(2026, 4, 29)
     db.session.add(Closure(date=date(2026, 4, 3), reason="Good Friday"))
     db.session.commit()
-    assert services.course_summary(course).projected_end_date == date(2026, 5, 6)
+    assert numbers.course_summary(course).projected_end_date == date(2026, 5, 6)
 
 
 def test_projected_end_of_accelerated_and_pain_courses(app: Any, frozen: Any) -> None:
     # 50 sessions of 20 minutes' chair time, 50 minutes apart: 9 fit between 08:00 and
     # 18:00, so the sixth weekday holds the last five.
     accelerated = make_course(protocol_code="accelerated-itbs")
-    assert services.course_summary(accelerated).projected_end_date == date(2026, 3, 9)
+    assert numbers.course_summary(accelerated).projected_end_date == date(2026, 3, 9)
     pain = make_course(protocol_code="10hz-m1-pain")  # 5 daily, then 10 weekly
-    assert services.course_summary(pain).projected_end_date == date(2026, 3, 6) + timedelta(
+    assert numbers.course_summary(pain).projected_end_date == date(2026, 3, 6) + timedelta(
         weeks=10
     ) - timedelta(days=4)
 
@@ -463,7 +469,7 @@ def test_projected_end_is_where_booking_puts_the_last_session(
     same day (at opening time, on a free chair) ends on the projected day."""
     course = make_course(protocol_code=code)
     make_device()
-    projected = services.course_summary(course).projected_end_date
+    projected = numbers.course_summary(course).projected_end_date
     booked = booking_service.schedule_course(
         course, start_date=NOW.date(), local_time=time(8), actor_id=None
     )
@@ -478,13 +484,13 @@ def test_summaries_of_many_courses_take_a_fixed_number_of_queries(
     for hour, course in enumerate(courses):  # a patient never overlaps themselves
         add_sessions(course, ["scheduled"] * 3, start=NOW + timedelta(hours=hour + 1))
     with count_queries() as few:
-        services.course_summaries(services.patient_courses(patient.id))
+        numbers.course_summaries(numbers.patient_courses(patient.id))
     more = [make_course(patient) for _ in range(4)]
     for hour, course in enumerate(more):
         add_sessions(course, ["completed", "scheduled"], start=NOW - timedelta(hours=19 - hour))
     db.session.expire_all()
     with count_queries() as many:
-        services.course_summaries(services.patient_courses(patient.id))
+        numbers.course_summaries(numbers.patient_courses(patient.id))
     assert many.count == few.count
 
 
@@ -508,7 +514,7 @@ def test_booking_past_the_authorized_count_alerts_the_front_desk(app: Any, froze
     assert len(alerts) == 1
     assert alerts[0].audience == "front_desk" and alerts[0].course_id == course.id
     assert "4 sessions delivered or booked; 3 authorized" in alerts[0].message
-    summary = services.course_summary(course).authorization
+    summary = numbers.course_summary(course).authorization
     assert summary is not None
     assert (summary.sessions_used, summary.sessions_remaining, summary.sessions_booked) == (1, 2, 3)
     assert summary.warning
@@ -519,7 +525,7 @@ def test_moving_a_session_past_the_end_date_alerts(app: Any, frozen: Any) -> Non
     authorization = make_authorization(patient, valid_to=date(2026, 3, 10))
     course = make_course(patient, authorization_id=authorization.id)
     (appointment,) = add_sessions(course, ["scheduled"])
-    assert services.check_authorization(course) == []
+    assert check_authorization(course) == []
     old = appointment.starts_at
     appointment.starts_at += timedelta(days=14)
     appointment.ends_at += timedelta(days=14)
@@ -535,8 +541,8 @@ def test_the_daily_check_warns_of_few_sessions_left_once(app: Any, frozen: Any) 
     course = make_course(patient, authorization_id=make_authorization(patient, 4).id)
     add_sessions(course, ["completed"] * 2, start=NOW - timedelta(days=3))
     healthy = make_course(authorization_id=make_authorization(make_patient(), 36).id)
-    assert services.check_authorizations(NOW) == 1
-    assert services.check_authorizations(NOW) == 0
+    assert check_authorizations(NOW) == 1
+    assert check_authorizations(NOW) == 0
     (alert,) = open_alerts()
     assert alert.course_id == course.id and alert.dedupe_key.endswith(":low")
     assert healthy.id != course.id
@@ -546,15 +552,15 @@ def test_the_daily_check_notices_a_lapsed_authorization(app: Any, frozen: Any) -
     patient = make_patient()
     lapsed = make_authorization(patient, valid_from=date(2026, 1, 1), valid_to=date(2026, 2, 27))
     make_course(patient, authorization_id=lapsed.id)
-    assert services.check_authorizations(NOW) == 1
+    assert check_authorizations(NOW) == 1
     assert open_alerts()[0].dedupe_key.endswith(":expired")
 
 
 def test_courses_without_authorization_raise_nothing(app: Any, frozen: Any) -> None:
     course = make_course()
     add_sessions(course, ["scheduled"] * 40)
-    assert services.check_authorization(course) == []
-    assert services.check_authorizations(NOW) == 0
+    assert check_authorization(course) == []
+    assert check_authorizations(NOW) == 0
     assert db.session.scalar(select(func.count()).select_from(Alert)) == 0
     assert db.session.scalar(select(func.count()).select_from(Course)) == 1
 
@@ -582,7 +588,7 @@ def test_course_numbers_always_add_up(
         authorization_id=make_authorization(patient, authorized).id,
     )
     add_sessions(course, statuses, start=NOW - timedelta(days=len(statuses) // 2))
-    summary = services.course_summary(course)
+    summary = numbers.course_summary(course)
     counts = {status: statuses.count(status) for status in STATUSES}
     assert summary.delivered_sessions == counts["completed"]
     assert summary.scheduled_sessions == counts["scheduled"] + counts["checked_in"]
@@ -613,5 +619,5 @@ def test_course_numbers_always_add_up(
     assert bool(authorization.warning) == (
         authorization.over_booked
         or authorization.runs_past_end
-        or authorization.sessions_remaining < services.LOW_AUTHORIZATION_SESSIONS
+        or authorization.sessions_remaining < LOW_AUTHORIZATION_SESSIONS
     )

@@ -10,7 +10,8 @@ import pytest
 import time_machine
 
 from clinic.extensions import db
-from clinic.treatments import services
+from clinic.treatments.thresholds import record_motor_threshold
+from clinic.treatments.treatment_log import log_treatment
 from tests.factories import make_appointment, make_course, make_patient
 
 # Tuesday 10 March 2026, 10:00 in New York (EDT since 8 March).
@@ -37,7 +38,7 @@ def session_now(course: Any, frozen: Any) -> Any:
 def add_mt(
     course: Any, value: int = 50, *, at: datetime | None = None, actor: Any = None, **fields: Any
 ) -> Any:
-    threshold = services.record_motor_threshold(
+    threshold = record_motor_threshold(
         course.id,
         actor.id if actor else None,
         value_pct=value,
@@ -57,7 +58,7 @@ def log(appointment: Any, actor: Any, **fields: Any) -> Any:
         "completed": True,
     }
     values.update(fields)
-    result = services.log_treatment(appointment.id, actor.id if actor else None, **values)
+    result = log_treatment(appointment.id, actor.id if actor else None, **values)
     db.session.commit()
     return result
 

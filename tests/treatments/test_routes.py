@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from clinic.extensions import db
-from clinic.treatments import services
 from clinic.treatments.models import TreatmentLog
+from clinic.treatments.review import review_treatment, sign_treatment
 from tests.factories import (
     login,
     make_appointment,
@@ -171,7 +171,7 @@ def test_amendment_from_the_log_page_shows_in_history(
     client: Any, ready: Any, technician: Any
 ) -> None:
     saved = log(ready, technician)
-    services.sign_treatment(saved.id, technician.id)
+    sign_treatment(saved.id, technician.id)
     db.session.commit()
     login(client, technician)
     response = client.post(
@@ -201,7 +201,7 @@ def test_review_queue_single_and_bulk(
         technician,
         adverse_event={"type": "other", "severity": "mild", "description": "jaw ache"},
     )
-    services.sign_treatment(second.id, technician.id)
+    sign_treatment(second.id, technician.id)
     db.session.commit()
     login(client, clinician)
     page = text(client.get("/review"))
@@ -223,7 +223,7 @@ def test_review_queue_statement_count_does_not_grow(
         for k in range(2):
             saved = log(make_appointment(course, NOW - days(k + 1), sequence=k + 1), technician)
             if k:
-                services.sign_treatment(saved.id, technician.id)
+                sign_treatment(saved.id, technician.id)
         db.session.commit()
 
     add_logs(1)
@@ -249,7 +249,7 @@ def test_course_record_prints_every_session(
 ) -> None:
     add_mt(course, 50, at=NOW - days(10))
     saved = log(make_appointment(course, NOW - days(9)), technician, side_effects=["tinnitus"])
-    services.review_treatment(saved.id, clinician.id)
+    review_treatment(saved.id, clinician.id)
     db.session.commit()
     login(client, make_user("front_desk"))
     db.session.expire_all()

@@ -11,13 +11,26 @@ from sqlalchemy import func, select
 
 from clinic import events
 from clinic.alerts.models import Alert
-from clinic.audit.models import AuditEvent
+from clinic.audit.models import AuditAction, AuditEvent
 from clinic.errors import Conflict, Invalid, NotAllowed
 from clinic.extensions import db
 from clinic.scheduling import lifecycle
 from clinic.scheduling.models import Appointment
-from clinic.treatments import queries, services
+from clinic.treatments import queries
 from clinic.treatments.models import MotorThreshold, TreatmentLog
+from clinic.treatments.review import review_treatment, review_treatments, sign_treatment
+from clinic.treatments.thresholds import (
+    check_motor_threshold_due,
+    list_motor_thresholds,
+    record_motor_threshold,
+    request_motor_threshold_recheck,
+)
+from clinic.treatments.treatment_log import (
+    amend_treatment,
+    edit_treatment,
+    list_treatments,
+    view_treatment,
+)
 from tests.factories import make_appointment, make_course, make_patient, make_user
 from tests.treatments.conftest import NOW, add_mt, days, log
 
@@ -97,7 +110,10 @@ def test_motor_threshold_defaults_to_now_and_may_be_back_entered(
     now_mt = add_mt(course, 55, actor=technician, coil_location="5 cm anterior")
     past_mt = add_mt(course, 52, at=NOW - days(20), method="emg")
     assert now_mt.measured_at == NOW and now_mt.measured_by_id == technician.id
-    assert [t.id for t in services.list_motor_thresholds(course.id)] == [now_mt.id, past_mt.id]
+    assert [t.id for t in list_motor_thresholds(course.id, actor_id=None)] == [
+        now_mt.id,
+        past_mt.id,
+    ]
 
 
 def test_motor_threshold_refuses_impossible_values(course: Any, frozen: Any) -> None:
@@ -108,7 +124,7 @@ def test_motor_threshold_refuses_impossible_values(course: Any, frozen: Any) -> 
         ({"value_pct": 50, "method": "visual", "measured_at": NOW + days(1)}, "measured_at"),
     ]:
         with pytest.raises(Invalid) as error:
-            services.record_motor_threshold(course.id, None, **fields)
+            record_motor_threshold(course.id, None, **fields)
         assert bad in error.value.fields
     assert count(MotorThreshold) == 0
 
@@ -221,7 +237,7 @@ def test_medication_change_touches_only_running_courses(
     course: Any, frozen: Any, clinician: Any
 ) -> None:
     make_course(course.patient, status="completed")
-    rechecks = services.request_motor_threshold_recheck(course.patient_id, "test", clinician.id)
+    rechecks = request_motor_threshold_recheck(course.patient_id, "test", clinician.id)
     assert [r.course_id for r in rechecks] == [course.id]
 
 
@@ -383,29 +399,29 @@ def logged(ready: Any, technician: Any) -> Any:
 
 
 def test_the_author_signs_and_a_signed_log_is_frozen(logged: Any, technician: Any) -> None:
-    signed = services.sign_treatment(logged.id, technician.id)
+    signed = sign_treatment(logged.id, technician.id)
     assert signed.status == "signed" and signed.signed_by_id == technician.id
     with pytest.raises(Conflict):
-        services.sign_treatment(logged.id, technician.id)
+        sign_treatment(logged.id, technician.id)
     with pytest.raises(Conflict):
-        services.edit_treatment(logged.id, technician.id, {"notes": "late change"})
+        edit_treatment(logged.id, technician.id, {"notes": "late change"})
 
 
 def test_another_technician_may_not_sign_but_a_clinician_may(logged: Any, clinician: Any) -> None:
     with pytest.raises(NotAllowed):
-        services.sign_treatment(logged.id, make_user("technician").id)
-    assert services.sign_treatment(logged.id, clinician.id).signed_by_id == clinician.id
+        sign_treatment(logged.id, make_user("technician").id)
+    assert sign_treatment(logged.id, clinician.id).signed_by_id == clinician.id
 
 
 def test_an_unsigned_log_can_be_edited_with_history(logged: Any, technician: Any) -> None:
-    services.edit_treatment(logged.id, technician.id, {"pulses_delivered": 2900, "notes": "ok"})
+    edit_treatment(logged.id, technician.id, {"pulses_delivered": 2900, "notes": "ok"})
     assert logged.pulses_delivered == 2900
     assert [a.field for a in logged.amendments] == ["pulses_delivered", "notes"]
 
 
 def test_an_amendment_keeps_who_when_old_and_new(logged: Any, technician: Any) -> None:
-    services.sign_treatment(logged.id, technician.id)
-    result = services.amend_treatment(
+    sign_treatment(logged.id, technician.id)
+    result = amend_treatment(
         logged.id, technician.id, field="intensity_pct_mt", value=110, reason="typo"
     )
     change = result.amendments[-1]
@@ -426,13 +442,13 @@ BAD_AMENDMENTS = [
 def test_amendments_are_checked_like_the_log(logged: Any, technician: Any) -> None:
     for fields, bad in BAD_AMENDMENTS:
         with pytest.raises(Invalid) as error:
-            services.amend_treatment(logged.id, technician.id, **fields)
+            amend_treatment(logged.id, technician.id, **fields)
         assert bad in error.value.fields
     assert logged.amendments == []
 
 
 def test_an_adverse_event_added_later_still_alerts(logged: Any, clinician: Any) -> None:
-    services.amend_treatment(
+    amend_treatment(
         logged.id,
         clinician.id,
         field="adverse_event",
@@ -444,11 +460,11 @@ def test_an_adverse_event_added_later_still_alerts(logged: Any, clinician: Any) 
 
 
 def test_review_of_an_unsigned_log_signs_it_too(logged: Any, clinician: Any) -> None:
-    reviewed = services.review_treatment(logged.id, clinician.id)
+    reviewed = review_treatment(logged.id, clinician.id)
     assert reviewed.status == "reviewed"
     assert reviewed.signed_by_id == clinician.id and reviewed.reviewed_by_id == clinician.id
     with pytest.raises(Conflict):
-        services.review_treatment(logged.id, clinician.id)
+        review_treatment(logged.id, clinician.id)
 
 
 def test_bulk_review_skips_what_is_already_reviewed(
@@ -457,8 +473,8 @@ def test_bulk_review_skips_what_is_already_reviewed(
     add_mt(course, 50)
     first = log(make_appointment(course, NOW - days(2)), technician)
     second = log(make_appointment(course, NOW - days(1), sequence=2), technician)
-    services.review_treatment(first.id, clinician.id)
-    reviewed = services.review_treatments([first.id, second.id], clinician.id)
+    review_treatment(first.id, clinician.id)
+    reviewed = review_treatments([first.id, second.id], clinician.id)
     assert [r.id for r in reviewed] == [second.id]
 
 
@@ -468,7 +484,7 @@ def test_lists_and_the_review_queue(
     add_mt(course, 50)
     unsigned = log(make_appointment(course, NOW - days(3)), technician)
     signed = log(make_appointment(course, NOW - days(2), sequence=2), technician)
-    services.sign_treatment(signed.id, technician.id)
+    sign_treatment(signed.id, technician.id)
     event = log(
         make_appointment(course, NOW - days(1), sequence=3),
         technician,
@@ -476,7 +492,7 @@ def test_lists_and_the_review_queue(
         adverse_event={"type": "other", "severity": "mild"},
     )
     done = log(make_appointment(course, NOW, sequence=4), technician)
-    services.review_treatment(done.id, clinician.id)
+    review_treatment(done.id, clinician.id)
     db.session.commit()
     queue = queries.review_queue()
     assert [x.id for x in queue.adverse_events] == [event.id]
@@ -484,7 +500,7 @@ def test_lists_and_the_review_queue(
     assert [x.id for x in queue.unreviewed] == [signed.id]
 
     def ids(**filters: Any) -> list[int]:
-        return [x.id for x in services.list_treatments(course_id=course.id, **filters)]
+        return [x.id for x in list_treatments(course_id=course.id, **filters, actor_id=None)]
 
     assert ids(status="unreviewed") == [unsigned.id, signed.id, event.id]
     assert ids(status="unsigned") == [unsigned.id, event.id]
@@ -504,9 +520,9 @@ def test_daily_check_alerts_technicians_once_per_course(
     make_appointment(fresh, NOW + days(1))
     held = make_course(make_patient(), status="on_hold")
     make_appointment(held, NOW + days(1))
-    assert services.check_motor_threshold_due(NOW) == 1
+    assert check_motor_threshold_due(NOW) == 1
     db.session.commit()
-    assert services.check_motor_threshold_due(NOW) == 0
+    assert check_motor_threshold_due(NOW) == 0
     alert = db.session.scalar(select(Alert).where(Alert.kind == "motor_threshold_due"))
     assert alert.audience == "technician" and alert.course_id == course.id
     assert alert.data["reason"] == "expired"
@@ -517,3 +533,24 @@ def test_the_check_is_a_cli_command(runner: Any, course: Any, frozen: Any) -> No
     result = runner.invoke(args=["treatments", "check-mt"])
     assert result.exit_code == 0
     assert "motor threshold alerts opened: 1" in result.output
+
+
+def test_each_read_of_a_patients_sessions_is_audited_by_the_service(
+    logged: Any, course: Any, clinician: Any
+) -> None:
+    view_treatment(logged.id, actor_id=clinician.id)
+    list_treatments(course_id=course.id, actor_id=clinician.id)
+    list_motor_thresholds(course.id, actor_id=clinician.id)
+    queries.course_record(course.id, actor_id=clinician.id)
+    views = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == AuditAction.VIEW, AuditEvent.actor_id == clinician.id)
+        .order_by(AuditEvent.id)
+    ).all()
+    assert {view.patient_id for view in views} == {course.patient_id}
+    assert [view.detail for view in views] == [
+        {"treatment_id": logged.id},
+        {"via": "treatments"},
+        {"course_id": course.id},
+        {"course_record": course.id},
+    ]
