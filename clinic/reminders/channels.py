@@ -56,8 +56,11 @@ class OutgoingMessage:
     subject: str = ""
     html: str = ""
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
-    # Names the outbox row, so a receiver can spot an at-least-once duplicate.
+    # Names the outbox row (X-Clinic-Message), for people reading the mail log.
     reference: str = ""
+    # Stable per outbox row and appointment time (see sending.message_id): a message sent
+    # again after a crash repeats it, so the receiving side can recognise the duplicate.
+    message_id: str = ""
 
 
 class Sender(Protocol):
@@ -74,9 +77,11 @@ def build_email(message: OutgoingMessage, sender: str) -> bytes:
     email["From"] = sender
     email["To"] = message.to
     subject = message.subject
-    email["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    email["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     email["Date"] = formatdate(usegmt=True)
-    email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    email["Message-ID"] = message.message_id or make_msgid(
+        domain=sender.rpartition("@")[2] or "localhost"
+    )
     if message.reference:
         email["X-Clinic-Message"] = message.reference
     body = MIMEMultipart("alternative")
