@@ -21,6 +21,7 @@ from email.utils import formatdate, make_msgid
 from types import TracebackType
 from typing import Any, Protocol
 
+from clinic.reminders.models import Channel
 from config import parse_smtp_url
 
 log = logging.getLogger(__name__)
@@ -236,13 +237,13 @@ class Transport:
         return self._senders[channel]
 
     def _build(self, channel: str) -> Sender:
-        if channel == "email":
+        if channel == Channel.EMAIL:
             if self.config["CLINIC_EMAIL_BACKEND"] == "smtp":
                 return SmtpSender(self.config["CLINIC_SMTP_URL"], self.config["CLINIC_EMAIL_FROM"])
-            return ConsoleSender("email")
+            return ConsoleSender(Channel.EMAIL)
         if self.config["CLINIC_SMS_BACKEND"] == "twilio":
             return TwilioSender(self.config["CLINIC_TWILIO"])
-        return ConsoleSender("sms")
+        return ConsoleSender(Channel.SMS)
 
     def send(self, message: OutgoingMessage) -> None:
         self._sender(message.channel).send(message)
