@@ -19,7 +19,7 @@ from clinic.audit.services import record
 from clinic.errors import Conflict, Gone, NotFound
 from clinic.extensions import db
 from clinic.reminders import links
-from clinic.reminders.models import AppointmentResponse
+from clinic.reminders.models import AnswerKind, AppointmentResponse
 from clinic.reminders.planning import appointment_calendar
 from clinic.scheduling.models import Appointment
 
@@ -62,7 +62,7 @@ def _respond(token: str, purpose: str, kind: str, message: str | None) -> Appoin
         )
     )
     if already is not None:
-        if kind == "confirm":
+        if kind == AnswerKind.CONFIRM:
             return already
         raise Conflict(
             "We already have your request for this appointment.", code="already_requested"
@@ -78,9 +78,10 @@ def _respond(token: str, purpose: str, kind: str, message: str | None) -> Appoin
     )
     db.session.add(response)
     db.session.flush()
+    confirmed = kind == AnswerKind.CONFIRM
     record(
         None,
-        AuditAction.CONFIRM_ATTENDANCE if kind == "confirm" else AuditAction.REQUEST_CHANGE,
+        AuditAction.CONFIRM_ATTENDANCE if confirmed else AuditAction.REQUEST_CHANGE,
         "appointment",
         appointment.id,
         patient_id=appointment.patient_id,
@@ -91,12 +92,12 @@ def _respond(token: str, purpose: str, kind: str, message: str | None) -> Appoin
 
 def confirm_attendance(token: str) -> AppointmentResponse:
     """The patient says they will come (idempotent: a second click changes nothing)."""
-    return _respond(token, "confirm", "confirm", None)
+    return _respond(token, "confirm", AnswerKind.CONFIRM, None)
 
 
 def request_change(token: str, message: str | None) -> AppointmentResponse:
     """The patient asks the front desk to change the time; shown on the day board."""
-    return _respond(token, "change", "change", message)
+    return _respond(token, "change", AnswerKind.CHANGE, message)
 
 
 def change_requests_for_day(day: date) -> Sequence[AppointmentResponse]:
@@ -114,7 +115,7 @@ def open_change_requests(
         select(AppointmentResponse)
         .options(joinedload(AppointmentResponse.appointment).joinedload(Appointment.patient))
         .where(
-            AppointmentResponse.kind == "change",
+            AppointmentResponse.kind == AnswerKind.CHANGE,
             AppointmentResponse.handled_at.is_(None),
             AppointmentResponse.appointment_starts_at >= start,
             AppointmentResponse.appointment_starts_at < end,
@@ -132,7 +133,7 @@ def confirmations_for(appointment_ids: Sequence[int]) -> set[int]:
         select(AppointmentResponse.appointment_id)
         .join(Appointment, Appointment.id == AppointmentResponse.appointment_id)
         .where(
-            AppointmentResponse.kind == "confirm",
+            AppointmentResponse.kind == AnswerKind.CONFIRM,
             AppointmentResponse.appointment_id.in_(appointment_ids),
             AppointmentResponse.revision == Appointment.revision,
         )
@@ -143,7 +144,7 @@ def confirmations_for(appointment_ids: Sequence[int]) -> set[int]:
 def mark_change_request_handled(response_id: int, *, actor_id: int | None) -> AppointmentResponse:
     """The front desk dealt with it (idempotent: the first handler and time are kept)."""
     response = db.session.get(AppointmentResponse, response_id)
-    if response is None or response.kind != "change":
+    if response is None or response.kind != AnswerKind.CHANGE:
         raise NotFound("No such change request.")
     if response.handled_at is None:
         response.handled_at = clock.now()

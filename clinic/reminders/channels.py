@@ -21,6 +21,7 @@ from email.utils import formatdate, make_msgid
 from types import TracebackType
 from typing import Any, Protocol
 
+from clinic.reminders.models import Channel
 from config import parse_smtp_url
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,11 @@ class OutgoingMessage:
     subject: str = ""
     html: str = ""
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
-    # Names the outbox row, so a receiver can spot an at-least-once duplicate.
+    # Names the outbox row (X-Clinic-Message), for people reading the mail log.
     reference: str = ""
+    # Stable per outbox row and appointment time (see sending.message_id): a message sent
+    # again after a crash repeats it, so the receiving side can recognise the duplicate.
+    message_id: str = ""
 
 
 class Sender(Protocol):
@@ -74,9 +78,11 @@ def build_email(message: OutgoingMessage, sender: str) -> bytes:
     email["From"] = sender
     email["To"] = message.to
     subject = message.subject
-    email["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    email["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     email["Date"] = formatdate(usegmt=True)
-    email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    email["Message-ID"] = message.message_id or make_msgid(
+        domain=sender.rpartition("@")[2] or "localhost"
+    )
     if message.reference:
         email["X-Clinic-Message"] = message.reference
     body = MIMEMultipart("alternative")
@@ -231,13 +237,13 @@ class Transport:
         return self._senders[channel]
 
     def _build(self, channel: str) -> Sender:
-        if channel == "email":
+        if channel == Channel.EMAIL:
             if self.config["CLINIC_EMAIL_BACKEND"] == "smtp":
                 return SmtpSender(self.config["CLINIC_SMTP_URL"], self.config["CLINIC_EMAIL_FROM"])
-            return ConsoleSender("email")
+            return ConsoleSender(Channel.EMAIL)
         if self.config["CLINIC_SMS_BACKEND"] == "twilio":
             return TwilioSender(self.config["CLINIC_TWILIO"])
-        return ConsoleSender("sms")
+        return ConsoleSender(Channel.SMS)
 
     def send(self, message: OutgoingMessage) -> None:
         self._sender(message.channel).send(message)

@@ -1,48 +1,47 @@
 """Delivering due messages from the outbox, in the scheduler process or
-`flask reminders dispatch`:
+`flask reminders dispatch`. Each message is sent at most once per appointment time and
+channel, however dispatchers die and databases drop (docs/reminders.md, "Delivery"):
 
 1. claim: in one short transaction, pick due rows (PostgreSQL: FOR UPDATE SKIP LOCKED;
    SQLite: writers are serialised by BEGIN IMMEDIATE) and mark them `sending` with a
-   claim token and time; a claim older than LEASE is stale (its dispatcher died) and is
-   claimed again;
-2. re-check each row against the appointment as it is now, and send;
-3. mark the outcomes in a new transaction, guarded by the claim token.
+   claim token, the claimer and the claim's own time; a claim older than LEASE is stale
+   (its dispatcher died) and is claimed again;
+2. re-check the batch (consent, address, policy, expiry) and settle what must not go;
+3. per message (`clinic.reminders.sending`): record the attempt in its own commit, guarded
+   by the claim and the appointment as it is now; on PostgreSQL lock the appointment and
+   the row until the send is marked, so a cancel or a move waits for the message in
+   flight instead of racing it; send; mark the outcome at once.
 
-A dispatcher that dies between 2 and 3 leaves rows `sending`; after the lease they are
-sent again (at least once). Rows marked `sent` are never claimed again, and the unique
-key (appointment, kind, channel, start) means no second row can exist for the same
-reminder, so several dispatchers never send one reminder twice.
+What a dead dispatcher leaves `sending` is claimed again after the lease: rows it never
+began are simply sent; the one it was sending (`attempted_at` set) may have reached the
+server, so it is sent again with the same Message-ID, or handed to a human when the
+attempt is older than `sending.RESEND_WITHIN` (a restored backup).
 
 Unlike a service this module commits: each step is its own transaction, so no lock is
-held while talking to a mail server.
+held longer than one message.
 """
 
 from __future__ import annotations
 
-import random
+import os
+import socket
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from clinic.alerts.services import raise_alert
-from clinic.auth.models import User
+from clinic import clock
 from clinic.extensions import db
-from clinic.reminders import timing
-from clinic.reminders.channels import Attachment, DeliveryError, OutgoingMessage, Transport
-from clinic.reminders.models import MessageKind, Reminder, ReminderPolicy
-from clinic.reminders.policy import get_policy, reminds_about
-from clinic.reminders.recipients import patient_address, patient_timezone
+from clinic.reminders import sending
+from clinic.reminders.channels import Transport
+from clinic.reminders.models import Reminder, ReminderStatus
+from clinic.reminders.policy import get_policy
 
+# A claim this old is abandoned: its dispatcher died (each send renews it).
 LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 6
-RETRY_BASE = timedelta(minutes=1)
-RETRY_CAP = timedelta(hours=1)
 DEFAULT_BATCH_SIZE = 100
 
 
@@ -54,27 +53,44 @@ class DispatchCounts:
     failed: int = 0
     cancelled: int = 0
     skipped: int = 0
+    # Found `sending` with an attempt begun by a dispatcher that died: maybe delivered.
+    interrupted: int = 0
 
     def add(self, other: DispatchCounts) -> None:
         for name, value in asdict(other).items():
             setattr(self, name, getattr(self, name) + value)
 
+    def count(self, outcome: sending.Outcome) -> None:
+        if outcome.status == ReminderStatus.PENDING:
+            self.retrying += 1
+        else:
+            setattr(self, outcome.status, getattr(self, outcome.status) + 1)
+
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
+def dispatcher_name() -> str:
+    """host:pid, recorded on the rows a dispatcher claims."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:80]
+
+
+def _claimable(now: datetime, lease_cutoff: datetime) -> ColumnElement[bool]:
     return or_(
-        and_(Reminder.status == "pending", Reminder.next_attempt_at <= now),
-        and_(Reminder.status == "sending", Reminder.claimed_at < now - LEASE),
+        and_(Reminder.status == ReminderStatus.PENDING, Reminder.next_attempt_at <= now),
+        and_(Reminder.status == ReminderStatus.SENDING, Reminder.claimed_at < lease_cutoff),
     )
 
 
 def claim_due(now: datetime, batch_size: int) -> tuple[str, list[int]]:
-    """Mark up to `batch_size` due rows `sending` under a new claim token and COMMIT."""
+    """Mark up to `batch_size` rows due at `now` `sending` under a new claim token and
+    COMMIT. The lease runs from the claim's own time, not the tick's: a tick that has
+    been running for a while must not claim rows whose lease has not run out."""
+    claimed_at = clock.now()
+    claimable = _claimable(now, claimed_at - LEASE)
     query = (
         select(Reminder.id)
-        .where(_claimable(now))
+        .where(claimable)
         .order_by(Reminder.next_attempt_at, Reminder.id)
         .limit(batch_size)
     )
@@ -86,13 +102,14 @@ def claim_due(now: datetime, batch_size: int) -> tuple[str, list[int]]:
     if ids:
         db.session.execute(
             update(Reminder)
-            .where(Reminder.id.in_(ids), _claimable(now))
+            .where(Reminder.id.in_(ids), claimable)
             .values(
-                status="sending",
+                status=ReminderStatus.SENDING,
                 claim_token=token,
-                claimed_at=now,
+                claimed_at=claimed_at,
+                claimed_by=dispatcher_name(),
                 attempts=Reminder.attempts + 1,
-                updated_at=now,
+                updated_at=claimed_at,
             ),
             execution_options={"synchronize_session": False},
         )
@@ -101,145 +118,9 @@ def claim_due(now: datetime, batch_size: int) -> tuple[str, list[int]]:
     return token, claimed
 
 
-@dataclass
-class _Outcome:
-    reminder_id: int
-    status: str
-    error: str | None = None
-    retry_at: datetime | None = None
-    alert: bool = False
-    patient_id: int | None = None
-
-
-@dataclass(frozen=True)
-class _Delivery:
-    """What sending one claimed row needs, read before the transaction ends."""
-
-    reminder_id: int
-    attempts: int
-    patient_id: int | None
-    appointment_starts_at: datetime | None
-    quiet_tz: ZoneInfo | None  # patient messages wait for the end of quiet hours on retry
-    message: OutgoingMessage
-
-
-def _recheck(row: Reminder, policy: ReminderPolicy, now: datetime) -> tuple[str, str] | str:
-    """The address to send to now, or (status, reason) when the row must not be sent."""
-    if row.expires_at is not None and row.expires_at <= now:
-        return "skipped", "expired before it could be sent"
-    if row.kind == MessageKind.APPOINTMENT_REMINDER:
-        appointment = row.appointment
-        if appointment is None or appointment.status != "scheduled":
-            state = appointment.status if appointment else "gone"
-            return "cancelled", f"the appointment is {state}"
-        if appointment.starts_at != row.appointment_starts_at:
-            return "skipped", "the appointment was moved"
-        if appointment.starts_at <= now:
-            return "skipped", "too late: the appointment has begun"
-        if not reminds_about(policy, appointment):
-            return "cancelled", "reminders for this kind of appointment are switched off"
-    if row.user_id is not None:
-        user = db.session.get(User, row.user_id)
-        if user is None or not user.active:
-            return "cancelled", "the staff account is inactive"
-        return user.email
-    if not policy.channel_enabled(row.channel):
-        return "cancelled", f"{row.channel} reminders are switched off"
-    address = patient_address(row.patient, row.channel) if row.patient else None
-    if address is None:
-        return "cancelled", f"no {row.channel} consent or address"
-    return address
-
-
-def _delivery(row: Reminder, address: str) -> _Delivery:
-    payload = row.payload or {}
-    attachments: tuple[Attachment, ...] = ()
-    if row.channel == "email" and payload.get("ics"):
-        attachments = (Attachment("appointment.ics", "text/calendar", payload["ics"]),)
-    patient = row.patient
-    return _Delivery(
-        reminder_id=row.id,
-        attempts=row.attempts,
-        patient_id=row.patient_id,
-        appointment_starts_at=row.appointment_starts_at,
-        quiet_tz=patient_timezone(patient) if patient else None,
-        message=OutgoingMessage(
-            channel=row.channel,
-            to=address,
-            subject=payload.get("subject", ""),
-            text=payload.get("text", ""),
-            html=payload.get("html", ""),
-            attachments=attachments,
-            reference=f"reminder-{row.id}",
-        ),
-    )
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff with jitter: about 1, 2, 4, 8, 16 minutes, capped at an hour;
-    the jitter (+-25 %) keeps dispatchers from retrying a recovering server in lockstep."""
-    base = min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
-    return base * random.uniform(0.75, 1.25)
-
-
-def _failure(
-    delivery: _Delivery, error: DeliveryError, policy: ReminderPolicy, now: datetime
-) -> _Outcome:
-    retry_at = now + retry_delay(delivery.attempts)
-    if delivery.quiet_tz is not None:
-        retry_at = timing.after_quiet_hours(
-            retry_at, delivery.quiet_tz, policy.quiet_start, policy.quiet_end
-        )
-    starts_at = delivery.appointment_starts_at
-    too_late = starts_at is not None and retry_at >= starts_at
-    if error.permanent or delivery.attempts >= MAX_ATTEMPTS or too_late:
-        return _Outcome(
-            delivery.reminder_id, "failed", str(error), alert=True, patient_id=delivery.patient_id
-        )
-    return _Outcome(delivery.reminder_id, "pending", str(error), retry_at=retry_at)
-
-
-def _mark(token: str, outcomes: list[_Outcome], now: datetime) -> None:
-    """Write the batch's outcomes in one transaction, each guarded by the claim token
-    (a row re-claimed by another dispatcher after the lease is not overwritten). Rows with
-    the same outcome (typically: sent) share one UPDATE."""
-    groups: dict[tuple[str, str | None, datetime | None], list[int]] = {}
-    for outcome in outcomes:
-        key = (outcome.status, outcome.error, outcome.retry_at)
-        groups.setdefault(key, []).append(outcome.reminder_id)
-    for (status, error, retry_at), ids in groups.items():
-        values: dict[str, Any] = {
-            "status": status,
-            "last_error": error,
-            "updated_at": now,
-            "claim_token": None,
-        }
-        if status == "sent":
-            values["sent_at"] = now
-        if retry_at is not None:
-            values["next_attempt_at"] = retry_at
-        db.session.execute(
-            update(Reminder)
-            .where(Reminder.id.in_(ids), Reminder.claim_token == token)
-            .values(**values),
-            execution_options={"synchronize_session": False},
-        )
-    for outcome in outcomes:
-        if outcome.alert:
-            raise_alert(
-                "reminder_failed",
-                "A reminder could not be delivered",
-                message=f"Message {outcome.reminder_id}: {outcome.error}",
-                audience="front_desk",
-                patient_id=outcome.patient_id,
-                subject=("reminder", outcome.reminder_id),
-                dedupe_key=f"reminder:{outcome.reminder_id}",
-            )
-    db.session.commit()
-
-
 def dispatch_due(now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> DispatchCounts:
-    """One batch: claim due rows, re-check, send (one connection per channel), mark."""
+    """One batch: claim due rows, re-check them, then send and mark them one by one over
+    one connection per channel."""
     token, ids = claim_due(now, batch_size)
     counts = DispatchCounts(claimed=len(ids))
     if not ids:
@@ -251,30 +132,28 @@ def dispatch_due(now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> Dispatc
         .where(Reminder.id.in_(ids), Reminder.claim_token == token)
         .order_by(Reminder.next_attempt_at, Reminder.id)
     ).all()
-    deliveries: list[_Delivery] = []
-    outcomes: list[_Outcome] = []
+    deliveries: list[sending.Delivery] = []
+    settled: list[sending.Outcome] = []
     for row in rows:
-        verdict = _recheck(row, policy, now)
-        if isinstance(verdict, str):
-            deliveries.append(_delivery(row, verdict))
+        verdict = sending.recheck(row, policy, now)
+        if not isinstance(verdict, str):
+            settled.append(sending.Outcome(row.id, *verdict))
+            continue
+        counts.interrupted += row.attempted_at is not None
+        too_old = sending.abandoned(row, clock.now())
+        if too_old is not None:
+            settled.append(too_old)
         else:
-            outcomes.append(_Outcome(row.id, verdict[0], verdict[1]))
-    # End the read transaction before talking to the network: no lock is held while sending.
-    db.session.rollback()
+            deliveries.append(sending.delivery(row, verdict))
+    # Commits: no transaction stays open while the first message is being sent.
+    sending.mark(token, settled)
+    for outcome in settled:
+        counts.count(outcome)
     with Transport(current_app.config) as transport:
-        for delivery in deliveries:
-            try:
-                transport.send(delivery.message)
-            except DeliveryError as exc:
-                outcomes.append(_failure(delivery, exc, policy, now))
-            else:
-                outcomes.append(_Outcome(delivery.reminder_id, "sent"))
-    _mark(token, outcomes, now)
-    for outcome in outcomes:
-        if outcome.status == "pending":
-            counts.retrying += 1
-        else:
-            setattr(counts, outcome.status, getattr(counts, outcome.status) + 1)
+        for item in deliveries:
+            result = sending.send_one(item, token, transport, policy, now)
+            if result is not None:
+                counts.count(result)
     return counts
 
 

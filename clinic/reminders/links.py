@@ -61,3 +61,8 @@ def public_url(endpoint: str, **values: Any) -> str:
     """An absolute link under CLINIC_BASE_URL, built without a request (jobs, CLI)."""
     path = current_app.url_map.bind("localhost").build(endpoint, values)
     return current_app.config["CLINIC_BASE_URL"] + path
+
+
+def site_host() -> str:
+    """The host name of CLINIC_BASE_URL: the domain of calendar UIDs and Message-IDs."""
+    return current_app.config["CLINIC_BASE_URL"].split("://", 1)[-1].split("/")[0].split(":")[0]

@@ -67,7 +67,7 @@ def update_template(
     """Save a template (for messages planned from now on)."""
     _check_template(kind, channel, subject, body)
     template = get_template(kind, channel)
-    template.subject = subject.strip() if channel == "email" else ""
+    template.subject = subject.strip() if channel == Channel.EMAIL else ""
     template.body = body.strip() + "\n"
     template.updated_by_id = actor_id
     record(

@@ -16,7 +16,7 @@ from datetime import datetime
 from icalendar import Calendar, Event
 from markupsafe import Markup, escape
 
-from clinic.reminders.models import MessageKind
+from clinic.reminders.models import Channel, MessageKind
 
 PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     MessageKind.APPOINTMENT_REMINDER: (
@@ -83,7 +83,7 @@ def validate_template(kind: str, channel: str, subject: str, body: str) -> dict[
     """Problems per form field (empty when the template may be saved)."""
     allowed = PLACEHOLDERS[kind]
     problems: dict[str, list[str]] = {}
-    parts = {"body": body} if channel == "sms" else {"subject": subject, "body": body}
+    parts = {"body": body} if channel == Channel.SMS else {"subject": subject, "body": body}
     used: set[str] = set()
     for field, text in parts.items():
         try:
@@ -105,9 +105,9 @@ def validate_template(kind: str, channel: str, subject: str, body: str) -> dict[
             problems.setdefault(field, []).append("Placeholders take no format: write {name}.")
     if not body.strip():
         problems.setdefault("body", []).append("The message may not be empty.")
-    if channel == "email" and not subject.strip():
+    if channel == Channel.EMAIL and not subject.strip():
         problems.setdefault("subject", []).append("An email needs a subject.")
-    if channel == "sms":
+    if channel == Channel.SMS:
         found = clinical_words(body)
         if found:
             problems.setdefault("body", []).append(
@@ -157,7 +157,7 @@ class RenderedMessage:
 
 def render(subject: str, body: str, values: dict[str, str], channel: str) -> RenderedMessage:
     text = fill(body, values)
-    if channel == "sms":
+    if channel == Channel.SMS:
         return RenderedMessage(subject="", text=text, html="")
     return RenderedMessage(subject=fill(subject, values), text=text, html=text_to_html(text))
 

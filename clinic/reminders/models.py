@@ -67,7 +67,7 @@ class AnswerKind(StrEnum):
 
 
 class Reminder(Model):
-    """One message to deliver, at least once, through one channel."""
+    """One message to deliver through one channel, at most once (see `dispatch`)."""
 
     __tablename__ = "reminders"
     __table_args__ = (
@@ -97,7 +97,7 @@ class Reminder(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(30))
     channel: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=ReminderStatus.PENDING)
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     # The start the reminder announces: a move makes a new row for the new start.
     appointment_starts_at: Mapped[datetime | None]
@@ -111,8 +111,14 @@ class Reminder(Model):
     # After this instant the message is useless (an expired link, yesterday's schedule).
     expires_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The lease: set by the claim and renewed when a send begins (see dispatch.LEASE).
     claimed_at: Mapped[datetime | None]
     claim_token: Mapped[str | None] = mapped_column(String(32))
+    # host:pid of the dispatcher that holds (or last held) the claim, for operators.
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    # When the current send began (committed before the message leaves): a row still
+    # `sending` with this set after its lease was interrupted mid-send, maybe delivered.
+    attempted_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -147,10 +153,10 @@ class ReminderPolicy(Model):
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     def offset_minutes(self, channel: str) -> int:
-        return self.email_offset_minutes if channel == "email" else self.sms_offset_minutes
+        return self.email_offset_minutes if channel == Channel.EMAIL else self.sms_offset_minutes
 
     def channel_enabled(self, channel: str) -> bool:
-        return self.email_enabled if channel == "email" else self.sms_enabled
+        return self.email_enabled if channel == Channel.EMAIL else self.sms_enabled
 
 
 class MessageTemplate(Model):

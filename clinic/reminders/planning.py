@@ -22,10 +22,10 @@ from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.reminders import links, messages, timing
 from clinic.reminders.message_templates import TemplateCache
-from clinic.reminders.models import Channel, MessageKind, Reminder
+from clinic.reminders.models import Channel, MessageKind, Reminder, ReminderStatus
 from clinic.reminders.policy import get_policy, reminds_about
 from clinic.reminders.recipients import patient_address, patient_timezone
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, AppointmentStatus
 
 
 class QuestionnaireLinkLike(Protocol):
@@ -40,8 +40,7 @@ class QuestionnaireLinkLike(Protocol):
 
 def calendar_uid(appointment_id: int) -> str:
     """One UID per appointment, so every calendar file updates the same entry."""
-    host = (current_app.config["CLINIC_BASE_URL"].split("://", 1)[-1].split("/")[0]).split(":")[0]
-    return f"appointment-{appointment_id}@{host}"
+    return f"appointment-{appointment_id}@{links.site_host()}"
 
 
 def appointment_calendar(appointment: Appointment, *, now: datetime) -> str:
@@ -106,7 +105,9 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
     existing = _existing_rows([a.id for a in appointments])
     planned: list[Reminder] = []
     for appointment in appointments:
-        if appointment.status != "scheduled" or not reminds_about(policy, appointment):
+        if appointment.status != AppointmentStatus.SCHEDULED or not reminds_about(
+            policy, appointment
+        ):
             continue
         patient = appointment.patient
         tz = patient_timezone(patient)
@@ -116,7 +117,10 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
             if not policy.channel_enabled(channel) or recipient is None:
                 continue
             row = existing.get((appointment.id, channel, appointment.starts_at))
-            if row is not None and row.status not in ("cancelled", "skipped"):
+            if row is not None and row.status not in (
+                ReminderStatus.CANCELLED,
+                ReminderStatus.SKIPPED,
+            ):
                 continue
             due = timing.reminder_due(
                 appointment.starts_at,
@@ -125,15 +129,21 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
                 policy.quiet_start,
                 policy.quiet_end,
             )
-            status, reason = "pending", None
+            status, reason = ReminderStatus.PENDING, None
             if appointment.starts_at <= now:
-                status, reason = "skipped", "the appointment had already begun when it was booked"
+                status, reason = (
+                    ReminderStatus.SKIPPED,
+                    "the appointment had already begun when it was booked",
+                )
             elif due < now:
                 late = timing.late_due(
                     now, appointment.starts_at, tz, policy.quiet_start, policy.quiet_end
                 )
                 if late is None:
-                    status, reason = "skipped", "booked too late to remind outside quiet hours"
+                    status, reason = (
+                        ReminderStatus.SKIPPED,
+                        "booked too late to remind outside quiet hours",
+                    )
                 else:
                     due = late
             if values is None:
@@ -141,7 +151,7 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
             payload = templates.render(
                 MessageKind.APPOINTMENT_REMINDER, channel, values
             ).as_payload()
-            if channel == "email":
+            if channel == Channel.EMAIL:
                 payload["ics"] = appointment_calendar(appointment, now=now)
             if row is None:
                 row = Reminder(
@@ -159,6 +169,7 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
             row.attempts = 0
             row.claimed_at = None
             row.claim_token = None
+            row.attempted_at = None
             row.last_error = reason
             row.payload = payload
             planned.append(row)
@@ -174,7 +185,7 @@ def plan_upcoming_appointments(patient: Patient, *, now: datetime) -> list[Remin
         .options(joinedload(Appointment.patient))
         .where(
             Appointment.patient_id == patient.id,
-            Appointment.status == "scheduled",
+            Appointment.status == AppointmentStatus.SCHEDULED,
             Appointment.starts_at > now,
         )
         .order_by(Appointment.starts_at)
@@ -182,7 +193,7 @@ def plan_upcoming_appointments(patient: Patient, *, now: datetime) -> list[Remin
     return plan_appointments(upcoming, now=now)
 
 
-def cancel_pending(
+def cancel_unsent(
     *,
     reason: str,
     appointment_id: int | None = None,
@@ -190,9 +201,14 @@ def cancel_pending(
     channel: str | None = None,
     keep_start: datetime | None = None,
 ) -> int:
-    """Cancel pending rows (of an appointment, or a patient's on a channel). Rows already
-    being sent are left to the re-check just before sending."""
-    query = update(Reminder).where(Reminder.status == "pending")
+    """Cancel the rows not sent yet (of an appointment, or a patient's on a channel):
+    `pending` ones and `sending` ones a dispatcher has claimed. A dispatcher re-checks its
+    row under lock just before each send (`clinic.reminders.sending`), so a claimed row
+    cancelled here does not go out; one already in flight has its appointment locked,
+    and this transaction waits until it is marked `sent`."""
+    query = update(Reminder).where(
+        Reminder.status.in_((ReminderStatus.PENDING, ReminderStatus.SENDING))
+    )
     if appointment_id is not None:
         query = query.where(Reminder.appointment_id == appointment_id)
     if patient_id is not None:
@@ -204,7 +220,7 @@ def cancel_pending(
     result = cast(
         CursorResult[Any],
         db.session.execute(
-            query.values(status="cancelled", last_error=reason, updated_at=clock.now())
+            query.values(status=ReminderStatus.CANCELLED, last_error=reason, updated_at=clock.now())
         ),
     )
     return result.rowcount or 0
@@ -230,7 +246,7 @@ def insert_message(
     row = Reminder(
         kind=kind,
         channel=channel,
-        status="pending",
+        status=ReminderStatus.PENDING,
         patient_id=patient.id if patient else None,
         user_id=user_id,
         recipient=recipient,

@@ -13,7 +13,7 @@ from clinic.audit.services import record
 from clinic.errors import Invalid
 from clinic.extensions import db
 from clinic.reminders.models import ReminderPolicy
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, AppointmentKind
 
 POLICY_FIELDS = (
     "email_enabled",
@@ -64,4 +64,6 @@ def update_policy(values: dict[str, Any], *, actor_id: int | None) -> ReminderPo
 
 def reminds_about(policy: ReminderPolicy, appointment: Appointment) -> bool:
     """Whether the policy reminds of this kind of appointment (treatment or mapping)."""
-    return policy.remind_mapping if appointment.kind == "mapping" else policy.remind_treatment
+    if appointment.kind == AppointmentKind.MAPPING:
+        return policy.remind_mapping
+    return policy.remind_treatment

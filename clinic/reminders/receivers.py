@@ -15,7 +15,7 @@ from clinic.alerts.models import Alert
 from clinic.patients.models import Patient
 from clinic.reminders.planning import (
     QuestionnaireLinkLike,
-    cancel_pending,
+    cancel_unsent,
     plan_appointments,
     plan_questionnaire_link,
     plan_upcoming_appointments,
@@ -29,8 +29,8 @@ def on_appointments_booked(_sender: Any, *, appointments: Sequence[Appointment],
 
 
 def on_appointment_moved(_sender: Any, *, appointment: Appointment, **_: Any) -> None:
-    """Replace: the old start's pending reminders are cancelled, the new start's planned."""
-    cancel_pending(
+    """Replace: the old start's unsent reminders are cancelled, the new start's planned."""
+    cancel_unsent(
         appointment_id=appointment.id,
         keep_start=appointment.starts_at,
         reason="the appointment was moved",
@@ -39,7 +39,7 @@ def on_appointment_moved(_sender: Any, *, appointment: Appointment, **_: Any) ->
 
 
 def on_appointment_cancelled(_sender: Any, *, appointment: Appointment, **_: Any) -> None:
-    cancel_pending(appointment_id=appointment.id, reason=f"the appointment is {appointment.status}")
+    cancel_unsent(appointment_id=appointment.id, reason=f"the appointment is {appointment.status}")
 
 
 def on_consent_changed(
@@ -50,9 +50,7 @@ def on_consent_changed(
     if granted:
         plan_upcoming_appointments(patient, now=clock.now())
     else:
-        cancel_pending(
-            patient_id=patient.id, channel=channel, reason=f"{channel} consent withdrawn"
-        )
+        cancel_unsent(patient_id=patient.id, channel=channel, reason=f"{channel} consent withdrawn")
 
 
 def on_questionnaire_link_created(

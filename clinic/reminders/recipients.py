@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clinic import clock
 from clinic.patients.models import Patient
+from clinic.reminders.models import Channel
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,6 @@ def patient_timezone(patient: Patient) -> ZoneInfo:
 
 def patient_address(patient: Patient, channel: str) -> str | None:
     """Where to reach the patient by `channel`, or None without consent or address."""
-    if channel == "email":
+    if channel == Channel.EMAIL:
         return patient.email if patient.email_consent and patient.email else None
     return patient.phone if patient.sms_consent and patient.phone else None

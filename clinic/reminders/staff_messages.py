@@ -21,8 +21,9 @@ from clinic.audit.services import record
 from clinic.auth.models import User
 from clinic.errors import NotFound
 from clinic.extensions import db
+from clinic.permissions import Role
 from clinic.reminders import links
-from clinic.reminders.models import MessageKind, Reminder
+from clinic.reminders.models import Channel, MessageKind, Reminder
 from clinic.reminders.planning import insert_message
 from clinic.reminders.policy import get_policy
 from clinic.scheduling.models import LIVE_STATUSES, Appointment
@@ -51,7 +52,7 @@ def _staff_email_row(
     patient (staff have no SMS consent or quiet hours)."""
     return insert_message(
         kind=kind,
-        channel="email",
+        channel=Channel.EMAIL,
         patient=None,
         user_id=user.id,
         recipient=user.email,
@@ -75,10 +76,10 @@ def plan_alert_escalation(alert: Alert, *, now: datetime) -> list[Reminder]:
     if not get_policy().send_alert_escalations:
         return []
     clinicians = db.session.scalars(
-        select(User).where(User.role == "clinician", User.active.is_(True)).order_by(User.id)
+        select(User).where(User.role == Role.CLINICIAN, User.active.is_(True)).order_by(User.id)
     ).all()
     payload = _staff_payload(
-        "alert_escalation",
+        MessageKind.ALERT_ESCALATION,
         kind=alert.kind.replace("_", " "),
         severity=alert.severity,
         opened=clock.to_local(alert.created_at),
@@ -137,7 +138,7 @@ def plan_daily_schedules(now: datetime) -> dict[str, int]:
     planned = 0
     for user in users:
         payload = _staff_payload(
-            "daily_schedule",
+            MessageKind.DAILY_SCHEDULE,
             user=user,
             day=f"{day:%A} {day.day} {day:%B %Y}",
             entries=[{**e, "mine": e["mine"] == user.id} for e in entries],

@@ -18,16 +18,17 @@ from clinic.extensions import db
 from clinic.patients.models import ConsentEvent
 from clinic.reminders import (
     answers,
-    dispatch,
     inbound_sms,
     message_templates,
     messages,
     planning,
     policy,
+    sending,
     staff_messages,
 )
-from clinic.reminders.dispatch import LEASE, MAX_ATTEMPTS, claim_due, dispatch_all, dispatch_due
+from clinic.reminders.dispatch import LEASE, claim_due, dispatch_all, dispatch_due
 from clinic.reminders.models import Reminder
+from clinic.reminders.sending import MAX_ATTEMPTS
 from tests.factories import make_user
 from tests.reminders.conftest import MailServer, TwilioStub, book, cancel, move, reachable_patient
 
@@ -262,10 +263,10 @@ def test_mail_server_down_for_three_passes_then_delivered_once(
 
 
 def test_retries_back_off_exponentially_with_jitter() -> None:
-    delays = [dispatch.retry_delay(n).total_seconds() for n in range(1, 6)]
+    delays = [sending.retry_delay(n).total_seconds() for n in range(1, 6)]
     for n, delay in enumerate(delays):
         assert 60 * 2**n * 0.75 <= delay <= 60 * 2**n * 1.25
-    assert dispatch.retry_delay(30) <= dispatch.RETRY_CAP * 1.25
+    assert sending.retry_delay(30) <= sending.RETRY_CAP * 1.25
 
 
 def test_after_the_last_attempt_the_row_fails_and_the_front_desk_is_told(
@@ -352,7 +353,7 @@ def test_a_stale_dispatcher_cannot_overwrite_the_rows_another_reclaimed(
     later = now + LEASE * 2
     frozen.move_to(later)
     assert dispatch_all(later).sent == 1
-    dispatch._mark(stale_token, [dispatch._Outcome(row_id, "failed", "late")], later)
+    sending.mark(stale_token, [sending.Outcome(row_id, "failed", "late")])
     assert rows(id=row_id)[0].status == "sent"
 
 

@@ -1,0 +1,312 @@
+"""Sending one claimed outbox row, at most once: re-check, record the attempt, send, mark.
+
+`send_one` is the whole life of one message:
+
+1. `begin_attempt`: one guarded UPDATE, committed: the row is still ours (claim token,
+   `sending`) and its appointment still `scheduled` at the start the message announces.
+   It sets `attempted_at` and renews the lease, so a crash from here on is visible as
+   "maybe delivered".
+2. `hold` (PostgreSQL): lock the appointment FOR SHARE and the row FOR UPDATE, and look
+   again. The locks last until the outcome is committed, so a cancel or a move of that
+   appointment waits for the message in flight (one send, milliseconds) and cannot slip in
+   between the check and the server's answer. SQLite takes no row locks and serialises
+   every writer; holding its one lock across the network would stall the whole app, so
+   there the window is the send itself.
+3. send, then `mark` the outcome at once in its own commit.
+
+A dispatcher killed at any instruction leaves at most the one message it was sending
+unmarked; the database dropping between the server's 250 and our commit does the same.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import CursorResult, exists, select, update
+
+from clinic import clock
+from clinic.alerts.models import AlertKind
+from clinic.alerts.services import raise_alert
+from clinic.auth.models import User
+from clinic.extensions import db
+from clinic.permissions import Role
+from clinic.reminders import links, timing
+from clinic.reminders.channels import Attachment, DeliveryError, OutgoingMessage, Transport
+from clinic.reminders.models import Channel, MessageKind, Reminder, ReminderPolicy, ReminderStatus
+from clinic.reminders.policy import reminds_about
+from clinic.reminders.recipients import patient_address, patient_timezone
+from clinic.scheduling.models import Appointment, AppointmentStatus
+
+MAX_ATTEMPTS = 6
+RETRY_BASE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=1)
+# An attempt interrupted longer ago than this (a restored backup, a dispatcher down for
+# hours) is not sent again blindly: the front desk decides (see docs/reminders.md).
+RESEND_WITHIN = timedelta(hours=1)
+
+
+@dataclass
+class Outcome:
+    reminder_id: int
+    status: str
+    error: str | None = None
+    retry_at: datetime | None = None
+    alert: bool = False
+    patient_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What sending one claimed row needs, read before its transaction ends."""
+
+    reminder_id: int
+    attempts: int
+    appointment_id: int | None
+    patient_id: int | None
+    appointment_starts_at: datetime | None
+    interrupted_at: datetime | None  # a previous attempt that was never marked
+    quiet_tz: ZoneInfo | None  # patient messages wait for the end of quiet hours on retry
+    message: OutgoingMessage
+
+
+def recheck(row: Reminder, policy: ReminderPolicy, now: datetime) -> tuple[str, str] | str:
+    """The address to send to now, or (status, reason) when the row must not be sent."""
+    if row.expires_at is not None and row.expires_at <= now:
+        return ReminderStatus.SKIPPED, "expired before it could be sent"
+    if row.kind == MessageKind.APPOINTMENT_REMINDER:
+        appointment = row.appointment
+        if appointment is None or appointment.status != AppointmentStatus.SCHEDULED:
+            state = appointment.status if appointment else "gone"
+            return ReminderStatus.CANCELLED, f"the appointment is {state}"
+        if appointment.starts_at != row.appointment_starts_at:
+            return ReminderStatus.SKIPPED, "the appointment was moved"
+        if appointment.starts_at <= now:
+            return ReminderStatus.SKIPPED, "too late: the appointment has begun"
+        if not reminds_about(policy, appointment):
+            return ReminderStatus.CANCELLED, "reminders for this kind of appointment are off"
+    if row.user_id is not None:
+        user = db.session.get(User, row.user_id)
+        if user is None or not user.active:
+            return ReminderStatus.CANCELLED, "the staff account is inactive"
+        return user.email
+    if not policy.channel_enabled(row.channel):
+        return ReminderStatus.CANCELLED, f"{row.channel} reminders are switched off"
+    address = patient_address(row.patient, row.channel) if row.patient else None
+    if address is None:
+        return ReminderStatus.CANCELLED, f"no {row.channel} consent or address"
+    return address
+
+
+def abandoned(row: Reminder, now: datetime) -> Outcome | None:
+    """A `failed` outcome for a row whose unmarked attempt is too old to repeat blindly."""
+    if row.attempted_at is None or now - row.attempted_at <= RESEND_WITHIN:
+        return None
+    return Outcome(
+        row.id,
+        ReminderStatus.FAILED,
+        f"interrupted while being sent at {row.attempted_at:%Y-%m-%d %H:%M} UTC (a crash or a "
+        "restored backup): it may have been delivered; check with the patient",
+        alert=True,
+        patient_id=row.patient_id,
+    )
+
+
+def message_id(row: Reminder) -> str:
+    """One Message-ID per outbox row and appointment time: a message sent again after a
+    crash carries the same one, so mail servers and clients can recognise the repeat."""
+    start = f".{int(row.appointment_starts_at.timestamp())}" if row.appointment_starts_at else ""
+    return f"<reminder-{row.id}{start}@{links.site_host()}>"
+
+
+def delivery(row: Reminder, address: str) -> Delivery:
+    payload = row.payload or {}
+    attachments: tuple[Attachment, ...] = ()
+    if row.channel == Channel.EMAIL and payload.get("ics"):
+        attachments = (Attachment("appointment.ics", "text/calendar", payload["ics"]),)
+    patient = row.patient
+    return Delivery(
+        reminder_id=row.id,
+        attempts=row.attempts,
+        appointment_id=row.appointment_id,
+        patient_id=row.patient_id,
+        appointment_starts_at=row.appointment_starts_at,
+        interrupted_at=row.attempted_at,
+        quiet_tz=patient_timezone(patient) if patient else None,
+        message=OutgoingMessage(
+            channel=row.channel,
+            to=address,
+            subject=payload.get("subject", ""),
+            text=payload.get("text", ""),
+            html=payload.get("html", ""),
+            attachments=attachments,
+            reference=f"reminder-{row.id}",
+            message_id=message_id(row),
+        ),
+    )
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with jitter: about 1, 2, 4, 8, 16 minutes, capped at an hour;
+    the jitter (+-25 %) keeps dispatchers from retrying a recovering server in lockstep."""
+    base = min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
+    return base * random.uniform(0.75, 1.25)
+
+
+def _failure(
+    item: Delivery, error: DeliveryError, policy: ReminderPolicy, now: datetime
+) -> Outcome:
+    retry_at = now + retry_delay(item.attempts)
+    if item.quiet_tz is not None:
+        retry_at = timing.after_quiet_hours(
+            retry_at, item.quiet_tz, policy.quiet_start, policy.quiet_end
+        )
+    starts_at = item.appointment_starts_at
+    too_late = starts_at is not None and retry_at >= starts_at
+    if error.permanent or item.attempts >= MAX_ATTEMPTS or too_late:
+        return Outcome(
+            item.reminder_id,
+            ReminderStatus.FAILED,
+            str(error),
+            alert=True,
+            patient_id=item.patient_id,
+        )
+    return Outcome(item.reminder_id, ReminderStatus.PENDING, str(error), retry_at=retry_at)
+
+
+def mark(token: str, outcomes: list[Outcome]) -> None:
+    """Write outcomes and COMMIT, each guarded by the claim token (a row re-claimed by
+    another dispatcher after the lease is not overwritten). `sent` is the truth and is
+    always written; anything else yields to a cancellation that came meanwhile. Rows with
+    the same outcome share one UPDATE."""
+    at = clock.now()
+    groups: dict[tuple[str, str | None, datetime | None], list[int]] = {}
+    for outcome in outcomes:
+        groups.setdefault((outcome.status, outcome.error, outcome.retry_at), []).append(
+            outcome.reminder_id
+        )
+    for (status, error, retry_at), ids in groups.items():
+        values: dict[str, Any] = {
+            "status": status,
+            "last_error": error,
+            "updated_at": at,
+            "claim_token": None,
+            "attempted_at": None,
+        }
+        guard = Reminder.claim_token == token
+        if status == ReminderStatus.SENT:
+            values["sent_at"] = at
+        else:
+            guard &= Reminder.status == ReminderStatus.SENDING
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
+        db.session.execute(
+            update(Reminder).where(Reminder.id.in_(ids), guard).values(**values),
+            execution_options={"synchronize_session": False},
+        )
+    for outcome in outcomes:
+        if outcome.alert:
+            raise_alert(
+                AlertKind.REMINDER_FAILED,
+                "A reminder could not be delivered",
+                message=f"Message {outcome.reminder_id}: {outcome.error}",
+                audience=Role.FRONT_DESK,
+                patient_id=outcome.patient_id,
+                subject=("reminder", outcome.reminder_id),
+                dedupe_key=f"reminder:{outcome.reminder_id}",
+            )
+    db.session.commit()
+
+
+def _ours(item: Delivery, token: str) -> Any:
+    """The row is still claimed by us and, for a reminder, its appointment is still
+    `scheduled` at the announced start (SQL, so the database decides, not our snapshot)."""
+    condition = (
+        (Reminder.id == item.reminder_id)
+        & (Reminder.claim_token == token)
+        & (Reminder.status == ReminderStatus.SENDING)
+    )
+    if item.appointment_id is not None:
+        condition &= exists().where(
+            Appointment.id == Reminder.appointment_id,
+            Appointment.status == AppointmentStatus.SCHEDULED,
+            Appointment.starts_at == Reminder.appointment_starts_at,
+        )
+    return condition
+
+
+def begin_attempt(item: Delivery, token: str) -> bool:
+    """Record that sending begins (and renew the lease) and COMMIT; False when the row or
+    its appointment changed since the claim."""
+    at = clock.now()
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(Reminder)
+            .where(_ours(item, token))
+            .values(attempted_at=at, claimed_at=at, updated_at=at),
+            execution_options={"synchronize_session": False},
+        ),
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def hold(item: Delivery, token: str) -> bool:
+    """PostgreSQL: lock the appointment (FOR SHARE, first: the order the scheduling
+    lifecycle locks in) and the row (FOR UPDATE) until `mark` commits; False when either
+    changed after `begin_attempt`. SQLite: nothing to lock per row (see the module doc)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return True
+    if item.appointment_id is not None:
+        appointment = db.session.execute(
+            select(Appointment.status, Appointment.starts_at)
+            .where(Appointment.id == item.appointment_id)
+            .with_for_update(read=True)
+        ).one_or_none()
+        if appointment is None or (appointment.status, appointment.starts_at) != (
+            AppointmentStatus.SCHEDULED,
+            item.appointment_starts_at,
+        ):
+            return False
+    locked = db.session.scalar(
+        select(Reminder.id).where(_ours(item, token)).with_for_update(of=Reminder)
+    )
+    return locked is not None
+
+
+def _withdrawn(item: Delivery, token: str, policy: ReminderPolicy, now: datetime) -> Outcome | None:
+    """The row or its appointment changed between the claim and the send: settle why.
+    None when someone else owns the row now (another dispatcher after the lease)."""
+    db.session.rollback()
+    row = db.session.get(Reminder, item.reminder_id, populate_existing=True)
+    if row is None or row.claim_token != token or row.status != ReminderStatus.SENDING:
+        if row is not None and row.status == ReminderStatus.CANCELLED:
+            return Outcome(item.reminder_id, ReminderStatus.CANCELLED)
+        return None
+    verdict = recheck(row, policy, now)
+    if isinstance(verdict, str):  # changed and changed back: the next pass sends it
+        outcome = Outcome(item.reminder_id, ReminderStatus.PENDING, retry_at=now)
+    else:
+        outcome = Outcome(item.reminder_id, *verdict)
+    mark(token, [outcome])
+    return outcome
+
+
+def send_one(
+    item: Delivery, token: str, transport: Transport, policy: ReminderPolicy, now: datetime
+) -> Outcome | None:
+    """Re-check, record the attempt, send and mark one message (see the module doc)."""
+    if not begin_attempt(item, token) or not hold(item, token):
+        return _withdrawn(item, token, policy, now)
+    try:
+        transport.send(item.message)
+    except DeliveryError as exc:
+        outcome = _failure(item, exc, policy, now)
+    else:
+        outcome = Outcome(item.reminder_id, ReminderStatus.SENT)
+    mark(token, [outcome])
+    return outcome
