@@ -26,7 +26,7 @@ from clinic.courses.models import FINAL_STATUSES, Course, CourseStatus, Protocol
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
 from clinic.patients.models import Authorization, Patient, Screening
-from clinic.patients.services import add_authorization, clean_authorization
+from clinic.patients.records import add_authorization, clean_authorization
 from clinic.patients.validation import FieldErrors, text
 from clinic.permissions import Permission, role_can
 from clinic.scheduling import lifecycle

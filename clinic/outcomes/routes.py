@@ -29,7 +29,7 @@ from clinic.outcomes.forms import (
     questionnaire_form,
 )
 from clinic.outcomes.models import QuestionnaireResponse
-from clinic.patients import services as patient_services
+from clinic.patients.lookup import view_patient
 from clinic.permissions import Permission, public, requires
 from clinic.transaction import keep_writes_on_refusal
 
@@ -208,7 +208,7 @@ def response_new(patient_id: int) -> Any:
         )
         flash(_saved_message(instrument, response), "warning" if response.flags else "success")
         return redirect(url_for("outcomes.patient_responses", patient_id=patient_id))
-    patient = patient_services.view_patient(
+    patient = view_patient(
         patient_id, actor_id=current_user.id, section="response_entry", whole_record=False
     )
     status = 422 if request.method == "POST" else 200

@@ -20,8 +20,8 @@ from clinic.errors import Gone, Invalid, NotFound
 from clinic.extensions import db
 from clinic.outcomes import cadence, services
 from clinic.outcomes.models import QuestionnaireAssignment, QuestionnaireLink
-from tests.factories import make_appointment, make_course, make_patient
-from tests.outcomes.conftest import START, captured, deliver, phq9
+from tests.factories import captured, make_appointment, make_course, make_patient
+from tests.outcomes.conftest import START, deliver, phq9
 
 
 def assignments(course: Course) -> set[tuple[str, str]]:

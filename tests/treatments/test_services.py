@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from clinic import events
 from clinic.alerts.models import Alert
@@ -18,12 +18,8 @@ from clinic.scheduling import lifecycle
 from clinic.scheduling.models import Appointment
 from clinic.treatments import queries, services
 from clinic.treatments.models import MotorThreshold, TreatmentLog
-from tests.factories import make_appointment, make_course, make_patient, make_user
+from tests.factories import count, make_appointment, make_course, make_patient, make_user
 from tests.treatments.conftest import NOW, add_mt, days, log
-
-
-def count(model: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 class Recorder:
@@ -226,13 +222,6 @@ def test_medication_change_touches_only_running_courses(
 
 
 # --- the log's limits ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def ready(course: Any, frozen: Any) -> Any:
-    """A session starting now on a course with a fresh MT of 50%."""
-    add_mt(course, 50, at=NOW - days(1))
-    return make_appointment(course, NOW)
 
 
 PRESCRIPTION_BREAKS = [
