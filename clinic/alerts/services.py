@@ -8,16 +8,17 @@ escalated once (`alert_escalated`: the reminders feature emails every clinician)
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import CursorResult, Update, case, select, update
+from sqlalchemy import Update, case, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, events
 from clinic.alerts.models import Alert, AlertStatus
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
+from clinic.db import rowcount
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
 
@@ -28,7 +29,7 @@ MAX_ID = 2**31 - 1
 
 def _rows_changed(statement: Update) -> int:
     """Run a guarded UPDATE and say how many rows it changed (0: someone else was first)."""
-    return cast(CursorResult[Any], db.session.execute(statement)).rowcount
+    return rowcount(db.session.execute(statement))
 
 
 def raise_alert(

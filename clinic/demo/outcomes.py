@@ -96,7 +96,7 @@ def load_outcomes(ctx: DemoContext) -> None:
         return
     running = [c for c in courses if c.status == "active"]
     for course_id, _patient_id, _status in running:
-        cadence.ensure_baseline(db.session.get(Course, course_id))
+        cadence.ensure_baseline(db.session.get_one(Course, course_id))
     if running:
         course_id, patient_id, _status = running[-1]
         record_response(patient_id, "PHQ-9", [2, 2, 1, 2, 1, 1, 1, 0, 1], course_id, "link", None)

@@ -6,6 +6,7 @@ Everything is inserted in bulk (one INSERT per table, executemany), so a history
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ STOP_REASONS = ("Headache; patient asked to stop", "Scalp discomfort", "Patient 
 REVIEW_AFTER = timedelta(days=2)
 
 
-def _past_sessions(now: datetime) -> list[Any]:
+def _past_sessions(now: datetime) -> Sequence[Any]:
     """Every delivered or started session before today, without a log, course by course."""
     start_of_today = datetime.combine(clock.today(), datetime.min.time(), tzinfo=clock.clinic_tz())
     # A session before today still marked scheduled happened: the demo's day ran normally.

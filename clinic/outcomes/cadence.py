@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from clinic import clock
 from clinic.courses.models import Course
+from clinic.db import rowcount
 from clinic.extensions import db
 from clinic.outcomes.catalog import Cadence, default_catalog
 from clinic.outcomes.models import QuestionnaireAssignment
@@ -76,7 +77,7 @@ def _insert_assignments(course: Course, plan: Iterable[tuple[str, str, date]]) -
         .values(rows)
         .on_conflict_do_nothing(index_elements=["course_id", "instrument", "reason"])
     )
-    return db.session.execute(statement).rowcount or 0
+    return rowcount(db.session.execute(statement))
 
 
 def ensure_baseline(course: Course, today: date | None = None) -> int:
@@ -114,7 +115,7 @@ def ensure_end(course: Course) -> int:
 
 
 def expire_stale(today: date) -> int:
-    return (
+    return rowcount(
         db.session.execute(
             update(QuestionnaireAssignment)
             .where(
@@ -123,8 +124,7 @@ def expire_stale(today: date) -> int:
             )
             .values(status="expired")
             .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+        )
     )
 
 

@@ -90,7 +90,7 @@ def outcome_report(start: date, end: date) -> list[ReportRow]:
         .where(Course.id.in_(in_range))
     ).all()
     progress = course_progress(course_id for course_id, _name, _ended in courses)
-    points: dict[tuple[int, str], list[tuple[datetime, float]]] = defaultdict(list)
+    points: dict[tuple[int | None, str], list[tuple[datetime, float]]] = defaultdict(list)
     for course_id, code, answered_at, score in db.session.execute(
         select(
             QuestionnaireResponse.course_id,

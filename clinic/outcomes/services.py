@@ -23,6 +23,7 @@ from clinic.alerts.services import raise_alert
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.courses.models import Course
+from clinic.db import rowcount
 from clinic.errors import Gone, Invalid, NotFound
 from clinic.extensions import db
 from clinic.outcomes.analysis import summarize
@@ -172,14 +173,13 @@ def _complete_assignments(response: QuestionnaireResponse, assignment_id: int | 
     scope = and_(*matches)
     if assignment_id is not None:
         scope = or_(QuestionnaireAssignment.id == assignment_id, scope)
-    return (
+    return rowcount(
         db.session.execute(
             update(QuestionnaireAssignment)
             .where(QuestionnaireAssignment.status == "due", scope)
             .values(status="completed", response_id=response.id, completed_at=clock.now())
             .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+        )
     )
 
 
@@ -313,16 +313,18 @@ def submit_link(token: str, answers: Sequence[Any]) -> QuestionnaireResponse:
     link = open_link(token)
     score_or_invalid(get_instrument(link.instrument), answers)
     now = clock.now()
-    claimed = db.session.execute(
-        update(QuestionnaireLink)
-        .where(
-            QuestionnaireLink.id == link.id,
-            QuestionnaireLink.used_at.is_(None),
-            QuestionnaireLink.expires_at > now,
+    claimed = rowcount(
+        db.session.execute(
+            update(QuestionnaireLink)
+            .where(
+                QuestionnaireLink.id == link.id,
+                QuestionnaireLink.used_at.is_(None),
+                QuestionnaireLink.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if claimed != 1:
         raise Gone("This questionnaire has already been answered.", code="link_used")
     assignment_id = db.session.scalar(
