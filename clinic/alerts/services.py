@@ -82,7 +82,6 @@ def raise_alert(
         patient_id=patient_id,
         detail={"kind": kind},
     )
-    events.alert_raised.send(None, alert=alert)
     return alert
 
 

@@ -18,25 +18,8 @@ from clinic.scheduling import lifecycle
 from clinic.scheduling.models import Appointment
 from clinic.treatments import queries, services
 from clinic.treatments.models import MotorThreshold, TreatmentLog
-from tests.factories import count, make_appointment, make_course, make_patient, make_user
+from tests.factories import captured, count, make_appointment, make_course, make_patient, make_user
 from tests.treatments.conftest import NOW, add_mt, days, log
-
-
-class Recorder:
-    def __init__(self, signal: Any) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.signal = signal
-
-    def __call__(self, sender: Any, **kwargs: Any) -> None:
-        self.calls.append(kwargs)
-
-    def __enter__(self) -> Recorder:
-        self.signal.connect(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.signal.disconnect(self)
-
 
 # --- check-in --------------------------------------------------------------------------------
 
@@ -44,13 +27,11 @@ class Recorder:
 def test_check_in_marks_the_time_and_gives_the_session_to_the_technician(
     session_now: Any, technician: Any
 ) -> None:
-    with Recorder(events.appointment_checked_in) as sent:
-        appointment = lifecycle.check_in(session_now.id, technician.id, "arrived early")
+    appointment = lifecycle.check_in(session_now.id, technician.id, "arrived early")
     db.session.commit()
     assert appointment.status == "checked_in"
     assert appointment.checked_in_at == NOW
     assert appointment.technician_id == technician.id
-    assert sent.calls == [{"appointment": appointment, "actor_id": technician.id}]
     assert db.session.scalar(
         select(AuditEvent).where(
             AuditEvent.action == "check_in", AuditEvent.entity_id == appointment.id
@@ -322,9 +303,9 @@ def test_a_course_on_hold_takes_no_logs(course: Any, frozen: Any, technician: An
 
 
 def test_logging_sends_treatment_logged(ready: Any, technician: Any) -> None:
-    with Recorder(events.treatment_logged) as sent:
+    with captured(events.treatment_logged) as sent:
         result = log(ready, technician, side_effects=["headache", "headache"])
-    assert sent.calls == [{"treatment": result, "actor_id": technician.id}]
+    assert sent == [{"treatment": result, "actor_id": technician.id}]
     assert result.side_effects == ["headache"]
 
 
@@ -340,7 +321,7 @@ def test_a_seizure_or_serious_event_alerts_and_holds_the_course(
     ):
         course = make_course(make_patient(), prescriber=clinician)
         add_mt(course, 50)
-        with Recorder(events.course_status_changed) as sent:
+        with captured(events.course_status_changed) as sent:
             result = log(
                 make_appointment(course, NOW),
                 technician,
@@ -353,7 +334,7 @@ def test_a_seizure_or_serious_event_alerts_and_holds_the_course(
         assert alert.subject_type == "treatment" and alert.subject_id == result.id
         assert result.course.status == "on_hold"
         assert "Adverse event" in result.course.status_reason
-        assert sent.calls[0]["old_status"] == "active"
+        assert sent[0]["old_status"] == "active"
 
 
 def test_a_moderate_event_is_logged_without_hold(ready: Any, technician: Any) -> None:
