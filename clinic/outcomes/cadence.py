@@ -22,7 +22,7 @@ from clinic.courses.models import Course
 from clinic.db import rowcount
 from clinic.extensions import db
 from clinic.outcomes.catalog import Cadence, default_catalog
-from clinic.outcomes.models import QuestionnaireAssignment
+from clinic.outcomes.models import AssignmentStatus, QuestionnaireAssignment
 from clinic.outcomes.services import create_link
 from clinic.scheduling.progress import course_progress
 
@@ -64,7 +64,7 @@ def _insert_assignments(course: Course, plan: Iterable[tuple[str, str, date]]) -
             "instrument": code,
             "reason": reason,
             "due_on": due_on,
-            "status": "due",
+            "status": AssignmentStatus.DUE,
             "created_at": now,
         }
         for code, reason, due_on in plan
@@ -119,10 +119,10 @@ def expire_stale(today: date) -> int:
         db.session.execute(
             update(QuestionnaireAssignment)
             .where(
-                QuestionnaireAssignment.status == "due",
+                QuestionnaireAssignment.status == AssignmentStatus.DUE,
                 QuestionnaireAssignment.due_on < today - timedelta(days=EXPIRE_AFTER_DAYS),
             )
-            .values(status="expired")
+            .values(status=AssignmentStatus.EXPIRED)
             .execution_options(synchronize_session=False)
         )
     )
@@ -139,7 +139,7 @@ def plan_questionnaires(now: datetime) -> int:
     due = db.session.scalars(
         select(QuestionnaireAssignment)
         .where(
-            QuestionnaireAssignment.status == "due",
+            QuestionnaireAssignment.status == AssignmentStatus.DUE,
             QuestionnaireAssignment.link_id.is_(None),
             QuestionnaireAssignment.due_on <= today,
         )
@@ -167,7 +167,7 @@ def due_for_patient(patient_id: int, limit: int = 20) -> list[QuestionnaireAssig
             select(QuestionnaireAssignment)
             .where(
                 QuestionnaireAssignment.patient_id == patient_id,
-                QuestionnaireAssignment.status == "due",
+                QuestionnaireAssignment.status == AssignmentStatus.DUE,
             )
             .order_by(QuestionnaireAssignment.due_on, QuestionnaireAssignment.instrument)
             .limit(limit)
@@ -180,7 +180,7 @@ def due_counts_for_day(day: date) -> dict[int, int]:
     rows = db.session.execute(
         select(QuestionnaireAssignment.patient_id, func.count())
         .where(
-            QuestionnaireAssignment.status == "due",
+            QuestionnaireAssignment.status == AssignmentStatus.DUE,
             QuestionnaireAssignment.due_on <= day,
             QuestionnaireAssignment.due_on >= day - timedelta(days=EXPIRE_AFTER_DAYS),
         )

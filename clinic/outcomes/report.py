@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from clinic import clock
-from clinic.courses.models import Course, Protocol
+from clinic.courses.models import Course, CourseStatus, Protocol
 from clinic.db import UTCDateTime
 from clinic.extensions import db
 from clinic.outcomes.analysis import aggregate, summarize
@@ -81,7 +81,7 @@ def outcome_report(start: date, end: date) -> list[ReportRow]:
     ended = _course_end()
     in_range = (
         select(Course.id)
-        .where(Course.status == "completed", ended >= since, ended < until)
+        .where(Course.status == CourseStatus.COMPLETED, ended >= since, ended < until)
         .scalar_subquery()
     )
     courses = db.session.execute(
