@@ -12,9 +12,9 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import CheckConstraint, DateTime, Engine, MetaData, event
+from sqlalchemy import CheckConstraint, CursorResult, DateTime, Engine, MetaData, Result, event
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
@@ -50,6 +50,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE touched. `Session.execute` is typed to
+    answer a plain Result, but for those statements it is a CursorResult, which counts."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def one_of(column: str, values: type[StrEnum], *, name: str) -> CheckConstraint:

@@ -16,8 +16,6 @@ appointments_booked = _events.signal("appointments-booked")
 appointment_moved = _events.signal("appointment-moved")
 # kwargs: appointment (status already cancelled or no_show), actor_id
 appointment_cancelled = _events.signal("appointment-cancelled")
-# kwargs: appointment, actor_id
-appointment_checked_in = _events.signal("appointment-checked-in")
 # kwargs: course, old_status, actor_id
 course_status_changed = _events.signal("course-status-changed")
 # kwargs: treatment, actor_id (a treatment log was recorded; see treatment.completed)
@@ -26,8 +24,6 @@ treatment_logged = _events.signal("treatment-logged")
 consent_changed = _events.signal("consent-changed")
 # kwargs: patient, actor_id (a medication change means motor threshold must be re-measured)
 medication_changed = _events.signal("medication-changed")
-# kwargs: alert
-alert_raised = _events.signal("alert-raised")
 # kwargs: alert (still unacknowledged after the escalation delay; tell every clinician)
 alert_escalated = _events.signal("alert-escalated")
 # kwargs: link, url (plain, with its token: only at creation), patient, course, deliver (bool:

@@ -13,10 +13,12 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 os.environ["CLINIC_ENV"] = "testing"
 os.environ.setdefault("CLINIC_TIMEZONE", "America/New_York")
@@ -29,7 +31,7 @@ from sqlalchemy.engine import make_url
 from clinic import create_app
 from clinic.db import scratch_postgres_database, serialised_writes
 from clinic.extensions import db
-from tests.factories import ApiClient, make_user
+from tests.factories import ApiClient, make_course, make_patient, make_user
 
 PG_URL = os.environ.get("CLINIC_TEST_DATABASE_URL")
 REQUIRE_ALL = os.environ.get("CLINIC_TEST_REQUIRE_ALL") == "1"
@@ -165,6 +167,27 @@ def technician(app: Flask) -> Any:
 @pytest.fixture
 def clinician(app: Flask) -> Any:
     return make_user("clinician")
+
+
+@pytest.fixture
+def frozen_at() -> datetime:
+    """Where `frozen` stops the clock: Monday 2 March 2026, noon in the clinic's zone
+    (America/New_York, EST). A test package whose scenarios need another instant overrides
+    this fixture, not `frozen`."""
+    return datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen(frozen_at: datetime) -> Iterator[Any]:
+    """The clock stands still at `frozen_at` (move it with `frozen.move_to(...)`)."""
+    with time_machine.travel(frozen_at, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def course(clinician: Any) -> Any:
+    """An active course of the default protocol, prescribed by `clinician`, for Robin."""
+    return make_course(make_patient(first_name="Robin"), prescriber=clinician)
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from clinic import clock
@@ -181,3 +183,23 @@ def make_appointment(
     db.session.add(appointment)
     db.session.commit()
     return appointment
+
+
+def count(model: type[Any]) -> int:
+    """How many rows of `model` the database holds."""
+    return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+@contextmanager
+def captured(signal: Any) -> Iterator[list[dict[str, Any]]]:
+    """Collect the keyword arguments of every send of `signal` inside the block."""
+    calls: list[dict[str, Any]] = []
+
+    def receiver(_sender: Any, **kwargs: Any) -> None:
+        calls.append(kwargs)
+
+    signal.connect(receiver)
+    try:
+        yield calls
+    finally:
+        signal.disconnect(receiver)

@@ -58,9 +58,9 @@ class Alert(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    severity: Mapped[str] = mapped_column(String(10), default="warning")
+    severity: Mapped[str] = mapped_column(String(10), default=AlertSeverity.WARNING)
     audience: Mapped[str] = mapped_column(String(20), default="clinician")
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=AlertStatus.OPEN)
     title: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text, default="")
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)

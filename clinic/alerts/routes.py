@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 
 from clinic.alerts import bp, services
 from clinic.alerts.forms import AcknowledgeForm
+from clinic.alerts.models import AlertStatus
 from clinic.errors import DomainError
 from clinic.forms import flash_refusal
 from clinic.permissions import Permission, requires
@@ -22,8 +23,10 @@ def index() -> str:
     """Open alerts first, urgent on top; then the latest acknowledged ones."""
     return render_template(
         "alerts/index.html",
-        open_alerts=services.list_alerts(status="open", limit=OPEN_ALERTS_SHOWN),
-        acknowledged=services.list_alerts(status="acknowledged", limit=ACKNOWLEDGED_ALERTS_SHOWN),
+        open_alerts=services.list_alerts(status=AlertStatus.OPEN, limit=OPEN_ALERTS_SHOWN),
+        acknowledged=services.list_alerts(
+            status=AlertStatus.ACKNOWLEDGED, limit=ACKNOWLEDGED_ALERTS_SHOWN
+        ),
         note_max=services.MAX_NOTE_LENGTH,
     )
 

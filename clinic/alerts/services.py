@@ -8,18 +8,20 @@ escalated once (`alert_escalated`: the reminders feature emails every clinician)
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import CursorResult, Update, case, select, update
+from sqlalchemy import Update, case, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, events
-from clinic.alerts.models import Alert, AlertStatus
+from clinic.alerts.models import Alert, AlertSeverity, AlertStatus
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
+from clinic.db import rowcount
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
+from clinic.permissions import Role
 
 MAX_NOTE_LENGTH = 2000
 ESCALATION_BATCH = 500
@@ -28,7 +30,7 @@ MAX_ID = 2**31 - 1
 
 def _rows_changed(statement: Update) -> int:
     """Run a guarded UPDATE and say how many rows it changed (0: someone else was first)."""
-    return cast(CursorResult[Any], db.session.execute(statement)).rowcount
+    return rowcount(db.session.execute(statement))
 
 
 def raise_alert(
@@ -36,8 +38,8 @@ def raise_alert(
     title: str,
     *,
     message: str = "",
-    severity: str = "warning",
-    audience: str = "clinician",
+    severity: str = AlertSeverity.WARNING,
+    audience: str = Role.CLINICIAN,
     patient_id: int | None = None,
     course_id: int | None = None,
     assigned_to_id: int | None = None,
@@ -50,7 +52,7 @@ def raise_alert(
     if dedupe_key is not None:
         existing = db.session.scalar(
             select(Alert).where(
-                Alert.kind == kind, Alert.dedupe_key == dedupe_key, Alert.status == "open"
+                Alert.kind == kind, Alert.dedupe_key == dedupe_key, Alert.status == AlertStatus.OPEN
             )
         )
         if existing is not None:
@@ -61,7 +63,7 @@ def raise_alert(
         message=message,
         severity=severity,
         audience=audience,
-        status="open",
+        status=AlertStatus.OPEN,
         patient_id=patient_id,
         course_id=course_id,
         assigned_to_id=assigned_to_id,
@@ -81,7 +83,6 @@ def raise_alert(
         patient_id=patient_id,
         detail={"kind": kind},
     )
-    events.alert_raised.send(None, alert=alert)
     return alert
 
 
@@ -107,8 +108,12 @@ def list_alerts(
     if kind is not None:
         query = query.where(Alert.kind == kind)
     query = query.order_by(
-        case((Alert.status == "open", 0), else_=1),
-        case((Alert.severity == "urgent", 0), (Alert.severity == "warning", 1), else_=2),
+        case((Alert.status == AlertStatus.OPEN, 0), else_=1),
+        case(
+            (Alert.severity == AlertSeverity.URGENT, 0),
+            (Alert.severity == AlertSeverity.WARNING, 1),
+            else_=2,
+        ),
         Alert.created_at.desc(),
         Alert.id.desc(),
     )
@@ -138,9 +143,9 @@ def acknowledge_alert(alert_id: int, note: str, *, actor_id: int) -> Alert:
     alert = get_alert(alert_id)
     changed = _rows_changed(
         update(Alert)
-        .where(Alert.id == alert.id, Alert.status == "open")
+        .where(Alert.id == alert.id, Alert.status == AlertStatus.OPEN)
         .values(
-            status="acknowledged",
+            status=AlertStatus.ACKNOWLEDGED,
             acknowledged_at=clock.now(),
             acknowledged_by_id=actor_id,
             acknowledgement_note=text_note,
@@ -171,8 +176,8 @@ def escalate_alerts(now: datetime) -> int:
     candidates = db.session.scalars(
         select(Alert)
         .where(
-            Alert.status == "open",
-            Alert.severity == "urgent",
+            Alert.status == AlertStatus.OPEN,
+            Alert.severity == AlertSeverity.URGENT,
             Alert.escalated_at.is_(None),
             Alert.created_at <= now - delay,
         )
@@ -183,7 +188,9 @@ def escalate_alerts(now: datetime) -> int:
     for alert in candidates:
         claimed = _rows_changed(
             update(Alert)
-            .where(Alert.id == alert.id, Alert.escalated_at.is_(None), Alert.status == "open")
+            .where(
+                Alert.id == alert.id, Alert.escalated_at.is_(None), Alert.status == AlertStatus.OPEN
+            )
             .values(escalated_at=now)
             .execution_options(synchronize_session=False)
         )

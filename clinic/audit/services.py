@@ -99,7 +99,7 @@ def recent_viewers(patient_id: int, limit: int = 10) -> Sequence[AuditEvent]:
     query = (
         select(AuditEvent)
         .options(joinedload(AuditEvent.actor))
-        .where(AuditEvent.patient_id == patient_id, AuditEvent.action == "view")
+        .where(AuditEvent.patient_id == patient_id, AuditEvent.action == AuditAction.VIEW)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
         .limit(limit)
     )

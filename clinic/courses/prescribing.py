@@ -19,7 +19,7 @@ from clinic.courses.protocols import MAX_PCT_MT, MAX_PLANNED_SESSIONS
 from clinic.errors import Conflict, Invalid
 from clinic.extensions import db
 from clinic.patients.models import Authorization, Patient, Screening, ScreeningResult
-from clinic.patients.services import add_authorization, clean_authorization
+from clinic.patients.records import add_authorization, clean_authorization
 from clinic.patients.validation import FieldErrors, text
 from clinic.permissions import Permission, role_can
 from clinic.scheduling.progress import course_progress

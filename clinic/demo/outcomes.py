@@ -14,14 +14,14 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from clinic.courses.models import Course
+from clinic.courses.models import Course, CourseStatus
 from clinic.demo.context import DemoContext
 from clinic.extensions import db
 from clinic.outcomes import cadence
 from clinic.outcomes.catalog import get_instrument
-from clinic.outcomes.models import QuestionnaireResponse
+from clinic.outcomes.models import QuestionnaireResponse, ResponseSource
 from clinic.outcomes.services import record_response
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, AppointmentStatus
 
 CHUNK = 5000
 EVERY = 5  # delivered sessions between questionnaires, as the default cadence asks
@@ -69,7 +69,7 @@ def _rows_for_course(
                     "score": float(scored.score),
                     "severity": scored.severity,
                     "flags": [],
-                    "source": "link",
+                    "source": ResponseSource.LINK,
                     "answered_at": at,
                 }
             )
@@ -80,7 +80,7 @@ def load_outcomes(ctx: DemoContext) -> None:
     delivered: dict[int, list[datetime]] = defaultdict(list)
     for course_id, starts_at in db.session.execute(
         select(Appointment.course_id, Appointment.starts_at)
-        .where(Appointment.status == "completed")
+        .where(Appointment.status == AppointmentStatus.COMPLETED)
         .order_by(Appointment.course_id, Appointment.starts_at)
     ):
         delivered[course_id].append(starts_at)
@@ -94,10 +94,12 @@ def load_outcomes(ctx: DemoContext) -> None:
     ctx.lines.append(f"Outcomes: {len(rows)} questionnaire answers")
     if ctx.large:
         return
-    running = [c for c in courses if c.status == "active"]
+    running = [c for c in courses if c.status == CourseStatus.ACTIVE]
     for course_id, _patient_id, _status in running:
-        cadence.ensure_baseline(db.session.get(Course, course_id))
+        cadence.ensure_baseline(db.session.get_one(Course, course_id))
     if running:
         course_id, patient_id, _status = running[-1]
-        record_response(patient_id, "PHQ-9", [2, 2, 1, 2, 1, 1, 1, 0, 1], course_id, "link", None)
+        record_response(
+            patient_id, "PHQ-9", [2, 2, 1, 2, 1, 1, 1, 0, 1], course_id, ResponseSource.LINK, None
+        )
         ctx.lines.append("Outcomes: one open item-9 alert to acknowledge on the Alerts page")

@@ -10,9 +10,11 @@ from sqlalchemy import insert, select
 
 from clinic import clock
 from clinic.extensions import db
-from clinic.patients import icd10, services
+from clinic.patients import icd10
+from clinic.patients.intake import create_patient, new_mrn
 from clinic.patients.models import ConsentEvent, Diagnosis, Patient, Screening
-from clinic.patients.screening import SCREENING_ITEMS, score
+from clinic.patients.records import add_authorization, add_medication_trial
+from clinic.patients.screening import SCREENING_ITEMS, record_screening, score
 
 if TYPE_CHECKING:
     from clinic.demo.context import DemoContext
@@ -90,11 +92,11 @@ def _small_clinic(ctx: DemoContext) -> list[int]:
     desk_id = desk.id if desk else None
     ids = []
     for index in range(ctx.patients):
-        patient = services.create_patient(_person(ctx, index), actor_id=desk_id)
+        patient = create_patient(_person(ctx, index), actor_id=desk_id)
         for drug, drug_class, dose, reason in ctx.rng.sample(TRIALS, ctx.rng.randrange(0, 4)):
             start = clock.today() - timedelta(days=ctx.rng.randrange(120, 1500))
             weeks = ctx.rng.randrange(6, 16)
-            services.add_medication_trial(
+            add_medication_trial(
                 patient,
                 {
                     "drug": drug,
@@ -108,7 +110,7 @@ def _small_clinic(ctx: DemoContext) -> list[int]:
                 actor_id=doctor.id if doctor else None,
             )
         if index % 3 == 0:
-            services.add_authorization(
+            add_authorization(
                 patient,
                 {
                     "payer": ctx.rng.choice(PAYERS),
@@ -123,7 +125,7 @@ def _small_clinic(ctx: DemoContext) -> list[int]:
         # Mostly clear; one needing review, one contraindicated, the last few unscreened.
         yes = {1: ("seizure_history",), 2: ("cochlear_implant",)}.get(index, ())
         if index < ctx.patients - 3:
-            services.record_screening(
+            record_screening(
                 patient,
                 {item.code: item.code in yes for item in SCREENING_ITEMS},
                 "Demo screening.",
@@ -143,9 +145,9 @@ def _bulk_patients(ctx: DemoContext) -> list[int]:
         people = [_person(ctx, index) for index in range(offset, min(offset + BATCH, ctx.patients))]
         rows = []
         for person in people:
-            mrn = services.new_mrn()
+            mrn = new_mrn()
             while mrn in taken:
-                mrn = services.new_mrn()
+                mrn = new_mrn()
             taken.add(mrn)
             created = start + timedelta(
                 seconds=ctx.rng.randrange(int((now - start).total_seconds()))

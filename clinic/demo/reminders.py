@@ -11,9 +11,9 @@ from sqlalchemy.orm import joinedload
 from clinic import clock
 from clinic.demo.context import DemoContext
 from clinic.extensions import db
-from clinic.reminders.models import Reminder
+from clinic.reminders.models import Reminder, ReminderStatus
 from clinic.reminders.planning import plan_appointments
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, AppointmentStatus
 
 # Only the next two weeks: a large history stays fast (the past needs no reminders).
 HORIZON = timedelta(days=14)
@@ -28,7 +28,7 @@ def load_reminders(ctx: DemoContext) -> None:
         select(Appointment)
         .options(joinedload(Appointment.patient))
         .where(
-            Appointment.status == "scheduled",
+            Appointment.status == AppointmentStatus.SCHEDULED,
             Appointment.starts_at > now,
             Appointment.starts_at < now + HORIZON,
         )
@@ -36,6 +36,6 @@ def load_reminders(ctx: DemoContext) -> None:
     ).all()
     plan_appointments(upcoming, now=now)  # bookings made without signals get theirs too
     pending = db.session.scalar(
-        select(func.count()).select_from(Reminder).where(Reminder.status == "pending")
+        select(func.count()).select_from(Reminder).where(Reminder.status == ReminderStatus.PENDING)
     )
     ctx.lines.append(f"Reminders waiting to be sent: {pending}")

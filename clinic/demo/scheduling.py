@@ -17,12 +17,12 @@ import click
 from sqlalchemy import func, insert, select, update
 
 from clinic import clock
-from clinic.courses.models import Course, Protocol
+from clinic.courses.models import Course, CourseStatus, Protocol
 from clinic.demo.context import DemoContext
 from clinic.extensions import db
-from clinic.patients.models import Patient
+from clinic.patients.models import Patient, PreferredChannel
 from clinic.scheduling import booking, booking_service, patterns
-from clinic.scheduling.models import Appointment, Device
+from clinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus, Device
 
 CHAIR_MODELS = ("MagVenture MagPro R30", "Neuronetics NeuroStar", "BrainsWay Deep TMS")
 HISTORY_PROTOCOLS = ("10hz-ldlpfc", "itbs-ldlpfc", "deep-tms-h1", "1hz-rdlpfc", "10hz-m1-pain")
@@ -75,7 +75,7 @@ def _patient_ids(ctx: DemoContext) -> list[int]:
                 "first_name": ctx.rng.choice(first),
                 "last_name": ctx.rng.choice(last),
                 "date_of_birth": date(1950, 1, 1) + timedelta(days=ctx.rng.randrange(20000)),
-                "preferred_channel": "none",
+                "preferred_channel": PreferredChannel.NONE,
                 "sms_consent": False,
                 "email_consent": False,
                 "created_at": clock.now(),
@@ -109,7 +109,7 @@ def _small(ctx: DemoContext, patient_ids: list[int]) -> int:
             planned_sessions=protocol.default_sessions,
             prescribed_pct_mt=protocol.intensity_pct_mt,
             prescriber_id=ctx.users["clinician"].id if "clinician" in ctx.users else None,
-            status="active",
+            status=CourseStatus.ACTIVE,
             created_at=clock.now() - timedelta(days=14),
         )
         db.session.add(course)
@@ -123,8 +123,8 @@ def _small(ctx: DemoContext, patient_ids: list[int]) -> int:
         booked += 1
     db.session.execute(
         update(Appointment)
-        .where(Appointment.ends_at < clock.now(), Appointment.status == "scheduled")
-        .values(status="completed")
+        .where(Appointment.ends_at < clock.now(), Appointment.status == AppointmentStatus.SCHEDULED)
+        .values(status=AppointmentStatus.COMPLETED)
     )
     return booked
 
@@ -170,7 +170,9 @@ def _history(ctx: DemoContext, devices: list[int], patient_ids: list[int]) -> in
                             "protocol_id": protocol.id,
                             "planned_sessions": len(days),
                             "prescribed_pct_mt": protocol.intensity_pct_mt,
-                            "status": "completed" if days[-1] < today else "active",
+                            "status": CourseStatus.COMPLETED
+                            if days[-1] < today
+                            else CourseStatus.ACTIVE,
                             "created_at": datetime.combine(start, time(12), tzinfo=UTC),
                         },
                         "sessions": [
@@ -221,9 +223,13 @@ def _write(ctx: DemoContext, pending: list[dict[str, Any]], tz: Any, now: dateti
             starts_at = datetime.combine(day, time(FIRST_LANE_HOUR + hour), tzinfo=tz)
             ends_at = starts_at + timedelta(minutes=minutes)
             past = ends_at < now
-            status = "scheduled"
+            status = AppointmentStatus.SCHEDULED
             if past:
-                status = "no_show" if ctx.rng.random() < NO_SHOW_RATE else "completed"
+                status = (
+                    AppointmentStatus.NO_SHOW
+                    if ctx.rng.random() < NO_SHOW_RATE
+                    else AppointmentStatus.COMPLETED
+                )
             rows.append(
                 {
                     "course_id": course_id,
@@ -231,7 +237,7 @@ def _write(ctx: DemoContext, pending: list[dict[str, Any]], tz: Any, now: dateti
                     "device_id": device_id,
                     "starts_at": starts_at,
                     "ends_at": ends_at,
-                    "kind": "treatment",
+                    "kind": AppointmentKind.TREATMENT,
                     "status": status,
                     "sequence": sequence,
                     "is_makeup": False,

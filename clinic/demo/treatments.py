@@ -6,6 +6,7 @@ Everything is inserted in bulk (one INSERT per table, executemany), so a history
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,15 +16,15 @@ from clinic import clock
 from clinic.courses.models import Course, Protocol
 from clinic.demo.context import DemoContext
 from clinic.extensions import db
-from clinic.scheduling.models import Appointment
-from clinic.treatments.models import MotorThreshold, TreatmentLog
+from clinic.scheduling.models import Appointment, AppointmentStatus
+from clinic.treatments.models import MotorThreshold, ThresholdMethod, TreatmentLog
 
 COIL_LOCATIONS = ("5.5 cm anterior to the APB hotspot", "Beam F3", "5 cm anterior, 1 cm lateral")
 STOP_REASONS = ("Headache; patient asked to stop", "Scalp discomfort", "Patient had to leave early")
 REVIEW_AFTER = timedelta(days=2)
 
 
-def _past_sessions(now: datetime) -> list[Any]:
+def _past_sessions(now: datetime) -> Sequence[Any]:
     """Every delivered or started session before today, without a log, course by course."""
     start_of_today = datetime.combine(clock.today(), datetime.min.time(), tzinfo=clock.clinic_tz())
     # A session before today still marked scheduled happened: the demo's day ran normally.
@@ -31,9 +32,9 @@ def _past_sessions(now: datetime) -> list[Any]:
         update(Appointment)
         .where(
             Appointment.starts_at < start_of_today,
-            Appointment.status.in_(("scheduled", "checked_in")),
+            Appointment.status.in_((AppointmentStatus.SCHEDULED, AppointmentStatus.CHECKED_IN)),
         )
-        .values(status="completed")
+        .values(status=AppointmentStatus.COMPLETED)
     )
     logged = select(TreatmentLog.appointment_id)
     return db.session.execute(
@@ -53,7 +54,7 @@ def _past_sessions(now: datetime) -> list[Any]:
         .join(Protocol, Protocol.id == Course.protocol_id)
         .where(
             Appointment.starts_at < now,
-            Appointment.status.in_(("completed", "incomplete")),
+            Appointment.status.in_((AppointmentStatus.COMPLETED, AppointmentStatus.INCOMPLETE)),
             Appointment.id.not_in(logged),
         )
         .order_by(Appointment.course_id, Appointment.starts_at)
@@ -84,7 +85,7 @@ def load_treatments(ctx: DemoContext) -> None:
                     "course_id": row.course_id,
                     "patient_id": row.patient_id,
                     "value_pct": baseline[0],
-                    "method": "visual" if rng.random() < 0.8 else "emg",
+                    "method": ThresholdMethod.VISUAL if rng.random() < 0.8 else ThresholdMethod.EMG,
                     "coil_location": COIL_LOCATIONS[row.course_id % len(COIL_LOCATIONS)],
                     "measured_at": row.starts_at,
                     "measured_by_id": row.technician_id or technician_id,
@@ -104,7 +105,7 @@ def load_treatments(ctx: DemoContext) -> None:
     logs: list[dict[str, Any]] = []
     for row in sessions:
         mt_value, measured_at = threshold_of[row.id]
-        completed = row.status == "completed"
+        completed = row.status == AppointmentStatus.COMPLETED
         total = row.trains * row.pulses_per_train
         intensity = row.prescribed_pct_mt if rng.random() < 0.9 else row.prescribed_pct_mt - 10
         intensity = min(intensity, 100 * 100 // mt_value)  # never beyond the device

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.outcomes import services
 from clinic.outcomes.catalog import default_catalog
+from clinic.outcomes.models import ResponseSource
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("outcomes_api", __name__, description="Questionnaires and outcomes")
@@ -124,7 +125,7 @@ def create_response(args: dict[str, Any], patient_id: int) -> Any:
         args["instrument"],
         args["answers"],
         args.get("course_id"),
-        "staff",
+        ResponseSource.STAFF,
         current_user.id,
     )
 

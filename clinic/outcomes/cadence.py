@@ -19,9 +19,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from clinic import clock
 from clinic.courses.models import Course
+from clinic.db import rowcount
 from clinic.extensions import db
 from clinic.outcomes.catalog import Cadence, default_catalog
-from clinic.outcomes.models import QuestionnaireAssignment
+from clinic.outcomes.models import AssignmentStatus, QuestionnaireAssignment
 from clinic.outcomes.services import create_link
 from clinic.scheduling.progress import course_progress
 
@@ -63,7 +64,7 @@ def _insert_assignments(course: Course, plan: Iterable[tuple[str, str, date]]) -
             "instrument": code,
             "reason": reason,
             "due_on": due_on,
-            "status": "due",
+            "status": AssignmentStatus.DUE,
             "created_at": now,
         }
         for code, reason, due_on in plan
@@ -76,7 +77,7 @@ def _insert_assignments(course: Course, plan: Iterable[tuple[str, str, date]]) -
         .values(rows)
         .on_conflict_do_nothing(index_elements=["course_id", "instrument", "reason"])
     )
-    return db.session.execute(statement).rowcount or 0
+    return rowcount(db.session.execute(statement))
 
 
 def ensure_baseline(course: Course, today: date | None = None) -> int:
@@ -114,17 +115,16 @@ def ensure_end(course: Course) -> int:
 
 
 def expire_stale(today: date) -> int:
-    return (
+    return rowcount(
         db.session.execute(
             update(QuestionnaireAssignment)
             .where(
-                QuestionnaireAssignment.status == "due",
+                QuestionnaireAssignment.status == AssignmentStatus.DUE,
                 QuestionnaireAssignment.due_on < today - timedelta(days=EXPIRE_AFTER_DAYS),
             )
-            .values(status="expired")
+            .values(status=AssignmentStatus.EXPIRED)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+        )
     )
 
 
@@ -139,7 +139,7 @@ def plan_questionnaires(now: datetime) -> int:
     due = db.session.scalars(
         select(QuestionnaireAssignment)
         .where(
-            QuestionnaireAssignment.status == "due",
+            QuestionnaireAssignment.status == AssignmentStatus.DUE,
             QuestionnaireAssignment.link_id.is_(None),
             QuestionnaireAssignment.due_on <= today,
         )
@@ -167,7 +167,7 @@ def due_for_patient(patient_id: int, limit: int = 20) -> list[QuestionnaireAssig
             select(QuestionnaireAssignment)
             .where(
                 QuestionnaireAssignment.patient_id == patient_id,
-                QuestionnaireAssignment.status == "due",
+                QuestionnaireAssignment.status == AssignmentStatus.DUE,
             )
             .order_by(QuestionnaireAssignment.due_on, QuestionnaireAssignment.instrument)
             .limit(limit)
@@ -180,7 +180,7 @@ def due_counts_for_day(day: date) -> dict[int, int]:
     rows = db.session.execute(
         select(QuestionnaireAssignment.patient_id, func.count())
         .where(
-            QuestionnaireAssignment.status == "due",
+            QuestionnaireAssignment.status == AssignmentStatus.DUE,
             QuestionnaireAssignment.due_on <= day,
             QuestionnaireAssignment.due_on >= day - timedelta(days=EXPIRE_AFTER_DAYS),
         )

@@ -413,7 +413,7 @@ def _parse_range(top: _Fields, items: tuple[Item, ...], method: str) -> tuple[fl
     """The declared range must match the items, so the data cannot contradict itself."""
     declared = top.child("score_range", {"min", "max"})
     low, high = declared.number("min"), declared.number("max")
-    lows, highs = sum(i.min for i in items), sum(i.max for i in items)
+    lows, highs = float(sum(i.min for i in items)), float(sum(i.max for i in items))
     if method == "mean":
         lows, highs = lows / len(items), highs / len(items)
     if (low, high) != (lows, highs):
@@ -466,7 +466,7 @@ def _parse_rules(top: _Fields, low: float, high: float) -> OutcomeRules:
         raise _Malformed("outcome_rules.response_fall_pct must be in (0, 100]")
     if remission is not None and not low < remission <= high:
         raise _Malformed(f"outcome_rules.remission_below must be in ({low:g}, {high:g}]")
-    levels = []
+    levels: list[ImprovementLevel] = []
     for index, raw in enumerate(rules.array("improvement_levels")):
         fields = _Fields(
             raw, f"outcome_rules.improvement_levels[{index}]", {"code", "min_fall_pct"}

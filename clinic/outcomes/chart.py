@@ -165,13 +165,13 @@ def _panel(instrument: Instrument, points: list[tuple[date, float]], index: int)
         span = right - left - 2 * X_PAD
         return left + X_PAD + (day.toordinal() - first) / (last - first) * span
 
-    for tick in _x_ticks(first, last):
-        x = _r(x_of(tick))
+    for day in _x_ticks(first, last):
+        x = _r(x_of(day))
         parts.append(_el("line", x1=x, x2=x, y1=BOTTOM, y2=BOTTOM + 4, stroke="#000000"))
         parts.append(
             _el(
                 "text",
-                tick.isoformat(),
+                day.isoformat(),
                 x=x,
                 y=BOTTOM + 15,
                 font_size=9,

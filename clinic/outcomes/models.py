@@ -74,7 +74,7 @@ class QuestionnaireAssignment(Model):
     instrument: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(String(20))
     due_on: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(20), default="due")
+    status: Mapped[str] = mapped_column(String(20), default=AssignmentStatus.DUE)
     link_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_links.id"))
     response_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_responses.id"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)

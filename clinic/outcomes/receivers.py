@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clinic import events
-from clinic.courses.models import Course
+from clinic.courses.models import Course, CourseStatus
 from clinic.extensions import db
 from clinic.outcomes import cadence
 from clinic.scheduling.models import Appointment
@@ -33,12 +33,12 @@ def on_treatment_logged(_sender: Any, *, treatment: Any, **_: Any) -> None:
 
 
 def on_course_status_changed(_sender: Any, *, course: Course, **_: Any) -> None:
-    if course.status == "completed":
+    if course.status == CourseStatus.COMPLETED:
         cadence.ensure_end(course)
 
 
 def connect() -> None:
     """Idempotent: blinker keeps one connection per receiver function."""
-    events.appointments_booked.connect(on_appointments_booked)
-    events.treatment_logged.connect(on_treatment_logged)
-    events.course_status_changed.connect(on_course_status_changed)
+    events.appointments_booked.connect(on_appointments_booked, weak=False)
+    events.treatment_logged.connect(on_treatment_logged, weak=False)
+    events.course_status_changed.connect(on_course_status_changed, weak=False)

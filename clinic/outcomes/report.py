@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from clinic import clock
-from clinic.courses.models import Course, Protocol
+from clinic.courses.models import Course, CourseStatus, Protocol
 from clinic.db import UTCDateTime
 from clinic.extensions import db
 from clinic.outcomes.analysis import aggregate, summarize
@@ -81,7 +81,7 @@ def outcome_report(start: date, end: date) -> list[ReportRow]:
     ended = _course_end()
     in_range = (
         select(Course.id)
-        .where(Course.status == "completed", ended >= since, ended < until)
+        .where(Course.status == CourseStatus.COMPLETED, ended >= since, ended < until)
         .scalar_subquery()
     )
     courses = db.session.execute(
@@ -90,7 +90,7 @@ def outcome_report(start: date, end: date) -> list[ReportRow]:
         .where(Course.id.in_(in_range))
     ).all()
     progress = course_progress(course_id for course_id, _name, _ended in courses)
-    points: dict[tuple[int, str], list[tuple[datetime, float]]] = defaultdict(list)
+    points: dict[tuple[int | None, str], list[tuple[datetime, float]]] = defaultdict(list)
     for course_id, code, answered_at, score in db.session.execute(
         select(
             QuestionnaireResponse.course_id,

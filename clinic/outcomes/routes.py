@@ -16,6 +16,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from clinic.alerts.models import AlertKind
 from clinic.auth import services as auth
 from clinic.errors import Gone, NotFound
 from clinic.outcomes import TABLET_SESSION_KEY, bp, services
@@ -28,8 +29,8 @@ from clinic.outcomes.forms import (
     answers_of,
     questionnaire_form,
 )
-from clinic.outcomes.models import QuestionnaireResponse
-from clinic.patients import services as patient_services
+from clinic.outcomes.models import QuestionnaireResponse, ResponseSource
+from clinic.patients.lookup import view_patient
 from clinic.permissions import Permission, public, requires
 from clinic.transaction import keep_writes_on_refusal
 
@@ -42,7 +43,7 @@ def _bare(template: str, status: int = 200, **context: Any) -> Response:
 
 
 def _flagged(response: QuestionnaireResponse) -> bool:
-    return "suicidal_ideation" in (response.flags or [])
+    return AlertKind.SUICIDAL_IDEATION in (response.flags or [])
 
 
 # The patient's link (public) ------------------------------------------------------------
@@ -123,7 +124,7 @@ def tablet() -> Response:
             instrument.code,
             answers_of(form, instrument),
             None,
-            "tablet",
+            ResponseSource.TABLET,
             current_user.id,
         )
         session[TABLET_SESSION_KEY] = {**state, "done": True, "crisis": _flagged(response)}
@@ -203,12 +204,12 @@ def response_new(patient_id: int) -> Any:
             instrument.code,
             answers_of(form, instrument),
             None,
-            "staff",
+            ResponseSource.STAFF,
             current_user.id,
         )
         flash(_saved_message(instrument, response), "warning" if response.flags else "success")
         return redirect(url_for("outcomes.patient_responses", patient_id=patient_id))
-    patient = patient_services.view_patient(
+    patient = view_patient(
         patient_id, actor_id=current_user.id, section="response_entry", whole_record=False
     )
     status = 422 if request.method == "POST" else 200

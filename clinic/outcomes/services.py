@@ -18,11 +18,12 @@ from markupsafe import Markup
 from sqlalchemy import and_, or_, select, update
 
 from clinic import clock, events
-from clinic.alerts.models import Alert, AlertKind
+from clinic.alerts.models import Alert, AlertKind, AlertSeverity
 from clinic.alerts.services import raise_alert
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
-from clinic.courses.models import Course
+from clinic.courses.models import Course, CourseStatus
+from clinic.db import rowcount
 from clinic.errors import Gone, Invalid, NotFound
 from clinic.extensions import db
 from clinic.outcomes.analysis import summarize
@@ -36,19 +37,21 @@ from clinic.outcomes.catalog import (
 )
 from clinic.outcomes.chart import render_outcome_chart
 from clinic.outcomes.models import (
+    AssignmentStatus,
     QuestionnaireAssignment,
     QuestionnaireLink,
     QuestionnaireResponse,
     ResponseSource,
 )
 from clinic.patients.models import Patient
+from clinic.permissions import Role
 from clinic.scheduling.progress import course_progress
 
-CURRENT_COURSE_STATUSES = ("active", "on_hold")
+CURRENT_COURSE_STATUSES = (CourseStatus.ACTIVE, CourseStatus.ON_HOLD)
 CHART_CODES = ("PHQ-9", "PEG-3")
 MAX_ID = 2**31 - 1
 # A flag the catalog raises that has no alert kind of its own still reaches a clinician.
-URGENT_FLAGS = frozenset({"suicidal_ideation"})
+URGENT_FLAGS = frozenset({AlertKind.SUICIDAL_IDEATION})
 
 
 def instrument_or_invalid(code: str) -> Instrument:
@@ -172,14 +175,15 @@ def _complete_assignments(response: QuestionnaireResponse, assignment_id: int | 
     scope = and_(*matches)
     if assignment_id is not None:
         scope = or_(QuestionnaireAssignment.id == assignment_id, scope)
-    return (
+    return rowcount(
         db.session.execute(
             update(QuestionnaireAssignment)
-            .where(QuestionnaireAssignment.status == "due", scope)
-            .values(status="completed", response_id=response.id, completed_at=clock.now())
+            .where(QuestionnaireAssignment.status == AssignmentStatus.DUE, scope)
+            .values(
+                status=AssignmentStatus.COMPLETED, response_id=response.id, completed_at=clock.now()
+            )
             .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
+        )
     )
 
 
@@ -197,11 +201,11 @@ def _alert_for_flag(
     value = response.answers[critical.item - 1]
     answer = item.label_for(value) or str(value)
     return raise_alert(
-        flag if flag in tuple(AlertKind) else "other",
+        flag if flag in tuple(AlertKind) else AlertKind.OTHER,
         f"{spec.code} item {item.number} answered \u201c{answer}\u201d ({patient.full_name})",
         message=f"{item.text}: {answer} ({value}). Source: {response.source}.",
-        severity="urgent" if flag in URGENT_FLAGS else "warning",
-        audience="clinician",
+        severity=AlertSeverity.URGENT if flag in URGENT_FLAGS else AlertSeverity.WARNING,
+        audience=Role.CLINICIAN,
         patient_id=patient.id,
         course_id=course.id if course else None,
         assigned_to_id=course.prescriber_id if course else None,
@@ -313,16 +317,18 @@ def submit_link(token: str, answers: Sequence[Any]) -> QuestionnaireResponse:
     link = open_link(token)
     score_or_invalid(get_instrument(link.instrument), answers)
     now = clock.now()
-    claimed = db.session.execute(
-        update(QuestionnaireLink)
-        .where(
-            QuestionnaireLink.id == link.id,
-            QuestionnaireLink.used_at.is_(None),
-            QuestionnaireLink.expires_at > now,
+    claimed = rowcount(
+        db.session.execute(
+            update(QuestionnaireLink)
+            .where(
+                QuestionnaireLink.id == link.id,
+                QuestionnaireLink.used_at.is_(None),
+                QuestionnaireLink.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if claimed != 1:
         raise Gone("This questionnaire has already been answered.", code="link_used")
     assignment_id = db.session.scalar(
@@ -333,7 +339,7 @@ def submit_link(token: str, answers: Sequence[Any]) -> QuestionnaireResponse:
         link.instrument,
         answers,
         link.course_id,
-        "link",
+        ResponseSource.LINK,
         None,
         assignment_id,
         link_id=link.id,

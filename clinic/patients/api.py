@@ -7,8 +7,7 @@ from typing import Any
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from clinic.patients import schemas, services
-from clinic.patients.screening import SCREENING_ITEMS
+from clinic.patients import intake, lookup, records, schemas, screening
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("patients_api", __name__, description="Patients, screening and intake")
@@ -24,7 +23,7 @@ def create_patient(values: dict[str, Any]) -> Any:
     `first_name`, `last_name`, `date_of_birth` are required. The answer carries the new
     `id` and a unique 8-digit `mrn`; the phone is answered in E.164.
     """
-    return services.create_patient(values, actor_id=current_user.id)
+    return intake.create_patient(values, actor_id=current_user.id)
 
 
 @blp.route("/patients", methods=["GET"])
@@ -33,7 +32,7 @@ def create_patient(values: dict[str, Any]) -> Any:
 @blp.response(200, schemas.PatientListSchema)
 def search_patients(args: dict[str, Any]) -> Any:
     """Find patients by a name or MRN fragment (`q`), case-insensitively; at most `limit`."""
-    found = services.search_patients(args["q"], limit=args["limit"], actor_id=current_user.id)
+    found = intake.search_patients(args["q"], limit=args["limit"], actor_id=current_user.id)
     return {"items": found}
 
 
@@ -42,7 +41,7 @@ def search_patients(args: dict[str, Any]) -> Any:
 @blp.response(200, schemas.PatientSchema)
 def get_patient(patient_id: int) -> Any:
     """One patient's record (the read is audited as `view`)."""
-    return services.view_patient(patient_id, actor_id=current_user.id)
+    return lookup.view_patient(patient_id, actor_id=current_user.id)
 
 
 @blp.route("/patients/<int:patient_id>", methods=["PATCH"])
@@ -51,7 +50,7 @@ def get_patient(patient_id: int) -> Any:
 @blp.response(200, schemas.PatientSchema)
 def update_patient(changes: dict[str, Any], patient_id: int) -> Any:
     """Change some fields; a consent change is timestamped and logged."""
-    return services.update_patient(patient_id, changes, actor_id=current_user.id)
+    return intake.update_patient(patient_id, changes, actor_id=current_user.id)
 
 
 @blp.route("/screening-items", methods=["GET"])
@@ -59,7 +58,7 @@ def update_patient(changes: dict[str, Any], patient_id: int) -> Any:
 @blp.response(200, schemas.ScreeningItemListSchema)
 def screening_items() -> Any:
     """The TMS safety screening questionnaire; `class` is `absolute` or `relative`."""
-    return {"items": SCREENING_ITEMS}
+    return {"items": screening.SCREENING_ITEMS}
 
 
 @blp.route("/patients/<int:patient_id>/screenings", methods=["POST"])
@@ -72,7 +71,7 @@ def record_screening(body: dict[str, Any], patient_id: int) -> Any:
     Result `contraindicated` if any absolute item is yes, else `review` if any relative
     item is yes, else `clear`. Each screening is a new version; old ones are kept.
     """
-    return services.record_screening(
+    return screening.record_screening(
         patient_id, body["answers"], body.get("notes"), actor_id=current_user.id
     )
 
@@ -82,7 +81,7 @@ def record_screening(body: dict[str, Any], patient_id: int) -> Any:
 @blp.response(200, schemas.ScreeningListSchema)
 def list_screenings(patient_id: int) -> Any:
     """Every screening version of the patient, newest first."""
-    screenings = services.list_screenings(patient_id, actor_id=current_user.id)
+    screenings = screening.list_screenings(patient_id, actor_id=current_user.id)
     return {"items": screenings}
 
 
@@ -92,7 +91,7 @@ def list_screenings(patient_id: int) -> Any:
 @blp.response(200, schemas.ScreeningSchema)
 def sign_off_screening(body: dict[str, Any], screening_id: int) -> Any:
     """A clinician accepts a `review` screening with a note (409 for other results)."""
-    return services.sign_off_screening(screening_id, body["note"], actor_id=current_user.id)
+    return screening.sign_off_screening(screening_id, body["note"], actor_id=current_user.id)
 
 
 @blp.route("/patients/<int:patient_id>/medication-trials", methods=["GET"])
@@ -100,7 +99,7 @@ def sign_off_screening(body: dict[str, Any], screening_id: int) -> Any:
 @blp.response(200, schemas.MedicationTrialListSchema)
 def list_medication_trials(patient_id: int) -> Any:
     """The patient's medication trials, oldest first."""
-    trials = services.list_medication_trials(patient_id, actor_id=current_user.id)
+    trials = records.list_medication_trials(patient_id, actor_id=current_user.id)
     return {"items": trials}
 
 
@@ -110,7 +109,7 @@ def list_medication_trials(patient_id: int) -> Any:
 @blp.response(201, schemas.MedicationTrialSchema)
 def add_medication_trial(values: dict[str, Any], patient_id: int) -> Any:
     """Add a medication trial (drug required); signals a medication change."""
-    return services.add_medication_trial(patient_id, values, actor_id=current_user.id)
+    return records.add_medication_trial(patient_id, values, actor_id=current_user.id)
 
 
 @blp.route("/medication-trials/<int:trial_id>", methods=["PATCH"])
@@ -119,7 +118,7 @@ def add_medication_trial(values: dict[str, Any], patient_id: int) -> Any:
 @blp.response(200, schemas.MedicationTrialSchema)
 def update_medication_trial(changes: dict[str, Any], trial_id: int) -> Any:
     """Change a medication trial; signals a medication change."""
-    return services.update_medication_trial(trial_id, changes, actor_id=current_user.id)
+    return records.update_medication_trial(trial_id, changes, actor_id=current_user.id)
 
 
 @blp.route("/medication-trials/<int:trial_id>", methods=["DELETE"])
@@ -127,7 +126,7 @@ def update_medication_trial(changes: dict[str, Any], trial_id: int) -> Any:
 @blp.response(204)
 def delete_medication_trial(trial_id: int) -> Any:
     """Remove a medication trial entered by mistake (audited)."""
-    services.delete_medication_trial(trial_id, actor_id=current_user.id)
+    records.delete_medication_trial(trial_id, actor_id=current_user.id)
     return None
 
 
@@ -136,7 +135,7 @@ def delete_medication_trial(trial_id: int) -> Any:
 @blp.response(200, schemas.AuthorizationListSchema)
 def list_authorizations(patient_id: int) -> Any:
     """The patient's insurance authorizations."""
-    authorizations = services.list_authorizations(patient_id, actor_id=current_user.id)
+    authorizations = records.list_authorizations(patient_id, actor_id=current_user.id)
     return {"items": authorizations}
 
 
@@ -146,7 +145,7 @@ def list_authorizations(patient_id: int) -> Any:
 @blp.response(201, schemas.AuthorizationSchema)
 def add_authorization(values: dict[str, Any], patient_id: int) -> Any:
     """Record a payer's authorization (`payer`, `sessions_authorized` required)."""
-    return services.add_authorization(patient_id, values, actor_id=current_user.id)
+    return records.add_authorization(patient_id, values, actor_id=current_user.id)
 
 
 @blp.route("/authorizations/<int:authorization_id>", methods=["PATCH"])
@@ -155,4 +154,4 @@ def add_authorization(values: dict[str, Any], patient_id: int) -> Any:
 @blp.response(200, schemas.AuthorizationSchema)
 def update_authorization(changes: dict[str, Any], authorization_id: int) -> Any:
     """Change an authorization (e.g. an extension of sessions or dates)."""
-    return services.update_authorization(authorization_id, changes, actor_id=current_user.id)
+    return records.update_authorization(authorization_id, changes, actor_id=current_user.id)

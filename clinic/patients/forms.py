@@ -21,9 +21,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.patients import icd10
+from clinic.patients.intake import SEXES
 from clinic.patients.models import Patient
 from clinic.patients.screening import SCREENING_ITEMS
-from clinic.patients.services import SEXES
 
 SEX_CHOICES = [SelectChoice("", "Not recorded")] + [
     SelectChoice(sex, sex.capitalize()) for sex in SEXES

@@ -1,6 +1,6 @@
 """Importing patients from a CSV file (`flask patients import FILE.csv`).
 
-Rows go through the API's input schema (text -> types) and `services.create_patient`
+Rows go through the API's input schema (text -> types) and `create_patient`
 (the rules), so an imported patient is held to exactly the same checks as one typed in.
 Each row runs in its own savepoint: a bad row leaves nothing behind.
 """
@@ -18,10 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinic.errors import DomainError, Invalid, flatten_messages
 from clinic.extensions import db
-from clinic.patients import icd10, services
+from clinic.patients import icd10
+from clinic.patients.intake import PATIENT_FIELDS, create_patient, find_duplicate
 from clinic.patients.schemas import PatientCreateSchema
 
-COLUMNS = services.PATIENT_FIELDS
+COLUMNS = PATIENT_FIELDS
 REQUIRED_COLUMNS = ("first_name", "last_name", "date_of_birth")
 FIRST_DATA_ROW = 2  # row 1 is the header, as a spreadsheet numbers them
 MAX_CELL = 10_000
@@ -117,7 +118,7 @@ def _import_row(
     first, last, birth = values["first_name"], values["last_name"], values["date_of_birth"]
     assert isinstance(first, str) and isinstance(last, str) and isinstance(birth, date)
     key = (first.strip().casefold(), last.strip().casefold(), birth)
-    existing = services.find_duplicate(first, last, birth)
+    existing = find_duplicate(first, last, birth)
     if key in seen or existing is not None:
         where = (
             f"row {seen[key]} of this file"
@@ -132,6 +133,6 @@ def _import_row(
         )
         return
     with db.session.begin_nested():
-        services.create_patient(values, actor_id=actor_id, source="import")
+        create_patient(values, actor_id=actor_id, source="import")
     seen[key] = number
     report.imported += 1

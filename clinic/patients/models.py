@@ -197,6 +197,6 @@ class Screening(Model):
     @property
     def cleared_for_treatment(self) -> bool:
         """Clear, or `review` that a clinician has signed off."""
-        return self.result == "clear" or (
-            self.result == "review" and self.signed_off_at is not None
+        return self.result == ScreeningResult.CLEAR or (
+            self.result == ScreeningResult.REVIEW and self.signed_off_at is not None
         )

@@ -14,7 +14,7 @@ from flask_wtf import FlaskForm
 from clinic.audit.services import recent_viewers
 from clinic.errors import DomainError, Invalid
 from clinic.forms import flash_refusal, show_refusal
-from clinic.patients import bp, services
+from clinic.patients import bp
 from clinic.patients.forms import (
     AuthorizationForm,
     MedicationTrialForm,
@@ -23,7 +23,24 @@ from clinic.patients.forms import (
     SearchForm,
     SignOffForm,
 )
-from clinic.patients.screening import ITEMS_BY_CODE, items_of_class
+from clinic.patients.intake import create_patient, search_patients, update_patient
+from clinic.patients.lookup import get_patient, view_patient
+from clinic.patients.records import (
+    add_authorization,
+    add_medication_trial,
+    delete_medication_trial,
+    get_authorization,
+    get_medication_trial,
+    update_authorization,
+    update_medication_trial,
+)
+from clinic.patients.screening import (
+    ITEMS_BY_CODE,
+    get_screening,
+    items_of_class,
+    record_screening,
+    sign_off_screening,
+)
 from clinic.permissions import Permission, requires
 
 LIST_LIMIT = 100
@@ -52,9 +69,7 @@ def index() -> Any:
     patients = []
     if form.validate():
         try:
-            patients = services.search_patients(
-                form.q.data, limit=LIST_LIMIT, actor_id=current_user.id
-            )
+            patients = search_patients(form.q.data, limit=LIST_LIMIT, actor_id=current_user.id)
         except Invalid as error:
             show_refusal(form, error)
     return render_template("patients/index.html", form=form, patients=patients, limit=LIST_LIMIT), (
@@ -66,9 +81,7 @@ def index() -> Any:
 @requires(Permission.EDIT_PATIENTS)
 def new() -> Any:
     form = PatientForm()
-    patient = _submit(
-        form, lambda: services.create_patient(form.values(), actor_id=current_user.id)
-    )
+    patient = _submit(form, lambda: create_patient(form.values(), actor_id=current_user.id))
     if patient is not None:
         flash(f"Patient {patient.full_name} registered with MRN {patient.mrn}.", "success")
         return redirect(url_for("patients.chart", patient_id=patient.id))
@@ -79,7 +92,7 @@ def new() -> Any:
 @requires(Permission.READ)
 def chart(patient_id: int) -> Any:
     """The whole record on one page; opening it is audited as `view`."""
-    patient = services.view_patient(patient_id, actor_id=current_user.id, section="chart")
+    patient = view_patient(patient_id, actor_id=current_user.id, section="chart")
     viewers = recent_viewers(patient.id)
     return render_template(
         "patients/chart.html",
@@ -93,13 +106,13 @@ def chart(patient_id: int) -> Any:
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
 @requires(Permission.EDIT_PATIENTS)
 def edit(patient_id: int) -> Any:
-    patient = services.view_patient(patient_id, actor_id=current_user.id, section="edit")
+    patient = view_patient(patient_id, actor_id=current_user.id, section="edit")
     form = PatientForm()
     if request.method == "GET":
         form.fill_from(patient)
     saved = _submit(
         form,
-        lambda: services.update_patient(patient, form.values(), actor_id=current_user.id),
+        lambda: update_patient(patient, form.values(), actor_id=current_user.id),
     )
     if saved is not None:
         flash("Patient saved.", "success")
@@ -110,11 +123,11 @@ def edit(patient_id: int) -> Any:
 @bp.route("/<int:patient_id>/screenings/new", methods=["GET", "POST"])
 @requires(Permission.EDIT_PATIENTS)
 def screen(patient_id: int) -> Any:
-    patient = services.get_patient(patient_id)
+    patient = get_patient(patient_id)
     form = ScreeningForm()
     screening = _submit(
         form,
-        lambda: services.record_screening(
+        lambda: record_screening(
             patient_id, form.answers(), form.notes.data, actor_id=current_user.id
         ),
     )
@@ -138,14 +151,12 @@ def screen(patient_id: int) -> Any:
 @bp.route("/screenings/<int:screening_id>/sign-off", methods=["GET", "POST"])
 @requires(Permission.REVIEW)
 def sign_off(screening_id: int) -> Any:
-    screening = services.get_screening(screening_id)
+    screening = get_screening(screening_id)
     form = SignOffForm()
     try:
         done = _submit(
             form,
-            lambda: services.sign_off_screening(
-                screening_id, form.note.data, actor_id=current_user.id
-            ),
+            lambda: sign_off_screening(screening_id, form.note.data, actor_id=current_user.id),
         )
     except DomainError as error:  # already signed off, or nothing to sign off
         flash_refusal(error)
@@ -183,11 +194,11 @@ def _chart_record_form(
 @bp.route("/<int:patient_id>/medications/new", methods=["GET", "POST"])
 @requires(Permission.EDIT_PATIENTS)
 def new_medication(patient_id: int) -> Any:
-    patient = services.get_patient(patient_id)
+    patient = get_patient(patient_id)
     form = MedicationTrialForm()
     return _chart_record_form(
         form,
-        lambda: services.add_medication_trial(patient_id, form.values(), actor_id=current_user.id),
+        lambda: add_medication_trial(patient_id, form.values(), actor_id=current_user.id),
         section="medications",
         saved_message=lambda trial: f"Medication trial {trial.drug} added.",
         page=lambda: {"patient": patient, "title": "Add a medication trial"},
@@ -197,10 +208,10 @@ def new_medication(patient_id: int) -> Any:
 @bp.route("/medications/<int:trial_id>/edit", methods=["GET", "POST"])
 @requires(Permission.EDIT_PATIENTS)
 def edit_medication(trial_id: int) -> Any:
-    form = MedicationTrialForm(obj=services.get_medication_trial(trial_id))
+    form = MedicationTrialForm(obj=get_medication_trial(trial_id))
 
     def page() -> dict[str, Any]:
-        trial = services.get_medication_trial(trial_id)
+        trial = get_medication_trial(trial_id)
         return {
             "patient": trial.patient,
             "title": f"Edit medication trial: {trial.drug}",
@@ -209,7 +220,7 @@ def edit_medication(trial_id: int) -> Any:
 
     return _chart_record_form(
         form,
-        lambda: services.update_medication_trial(trial_id, form.values(), actor_id=current_user.id),
+        lambda: update_medication_trial(trial_id, form.values(), actor_id=current_user.id),
         section="medications",
         saved_message=lambda _trial: "Medication trial saved.",
         page=page,
@@ -219,7 +230,7 @@ def edit_medication(trial_id: int) -> Any:
 @bp.route("/medications/<int:trial_id>/delete", methods=["POST"])
 @requires(Permission.EDIT_PATIENTS)
 def delete_medication(trial_id: int) -> Any:
-    patient_id = services.delete_medication_trial(trial_id, actor_id=current_user.id)
+    patient_id = delete_medication_trial(trial_id, actor_id=current_user.id)
     flash("Medication trial removed.", "success")
     return redirect(url_for("patients.chart", patient_id=patient_id, _anchor="medications"))
 
@@ -227,11 +238,11 @@ def delete_medication(trial_id: int) -> Any:
 @bp.route("/<int:patient_id>/authorizations/new", methods=["GET", "POST"])
 @requires(Permission.EDIT_PATIENTS)
 def new_authorization(patient_id: int) -> Any:
-    patient = services.get_patient(patient_id)
+    patient = get_patient(patient_id)
     form = AuthorizationForm()
     return _chart_record_form(
         form,
-        lambda: services.add_authorization(patient_id, form.values(), actor_id=current_user.id),
+        lambda: add_authorization(patient_id, form.values(), actor_id=current_user.id),
         section="authorizations",
         saved_message=lambda authorization: f"Authorization from {authorization.payer} added.",
         page=lambda: {"patient": patient, "title": "Add an insurance authorization"},
@@ -241,10 +252,10 @@ def new_authorization(patient_id: int) -> Any:
 @bp.route("/authorizations/<int:authorization_id>/edit", methods=["GET", "POST"])
 @requires(Permission.EDIT_PATIENTS)
 def edit_authorization(authorization_id: int) -> Any:
-    form = AuthorizationForm(obj=services.get_authorization(authorization_id))
+    form = AuthorizationForm(obj=get_authorization(authorization_id))
 
     def page() -> dict[str, Any]:
-        authorization = services.get_authorization(authorization_id)
+        authorization = get_authorization(authorization_id)
         return {
             "patient": authorization.patient,
             "title": f"Edit authorization from {authorization.payer}",
@@ -252,9 +263,7 @@ def edit_authorization(authorization_id: int) -> Any:
 
     return _chart_record_form(
         form,
-        lambda: services.update_authorization(
-            authorization_id, form.values(), actor_id=current_user.id
-        ),
+        lambda: update_authorization(authorization_id, form.values(), actor_id=current_user.id),
         section="authorizations",
         saved_message=lambda _authorization: "Authorization saved.",
         page=page,

@@ -21,6 +21,9 @@ from clinic import clock
 from clinic.errors import Invalid
 from clinic.patients import icd10
 
+# No date in a chart is older than this: a year typed as 0980 is a typo, not history.
+EARLIEST_DATE = date(1900, 1, 1)
+
 REQUIRED = "This field is required."
 DEFAULT_PHONE_REGION = "US"
 MAX_PHONE_INPUT = 40

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from clinic.extensions import db
+from clinic.patients.intake import update_patient
 from clinic.patients.models import Patient
-from clinic.patients.services import update_patient
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 

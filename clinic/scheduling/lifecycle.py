@@ -69,7 +69,6 @@ def check_in(appointment_id: int, actor_id: int | None, reason: str | None = Non
     audit_appointment(
         actor_id, AuditAction.CHECK_IN, appointment, detail={"reason": reason} if reason else None
     )
-    events.appointment_checked_in.send(None, appointment=appointment, actor_id=actor_id)
     return appointment
 
 

@@ -13,7 +13,7 @@ from clinic import events
 from clinic.alerts.services import acknowledge_alert, escalate_alerts, list_alerts, raise_alert
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
-from tests.outcomes.conftest import captured
+from tests.factories import captured
 
 OPENED = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
 

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-import time_machine
 
 from clinic.extensions import db
 from clinic.patients.models import Authorization, Patient
@@ -19,9 +18,8 @@ NOW = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def frozen() -> Any:
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
+def frozen_at() -> datetime:
+    return NOW
 
 
 def make_authorization(

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import pytest
 
 from clinic.courses.models import Course
-from tests.factories import make_appointment, make_course, make_device, make_patient
+from tests.factories import make_appointment, make_device
 
 START = datetime(2025, 3, 3, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
 
@@ -42,23 +37,3 @@ def deliver(
         )
         for n in range(count)
     ]
-
-
-@pytest.fixture
-def course(clinician: Any) -> Course:
-    return make_course(make_patient(first_name="Robin"), prescriber=clinician)
-
-
-@contextmanager
-def captured(signal: Any) -> Iterator[list[dict[str, Any]]]:
-    """Collect the keyword arguments of every send of `signal` inside the block."""
-    calls: list[dict[str, Any]] = []
-
-    def receiver(_sender: Any, **kwargs: Any) -> None:
-        calls.append(kwargs)
-
-    signal.connect(receiver)
-    try:
-        yield calls
-    finally:
-        signal.disconnect(receiver)

@@ -7,13 +7,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from clinic import events
 from clinic.audit.models import AuditEvent
-from clinic.extensions import db
-from clinic.patients.models import Patient
 from clinic.patients.screening import SCREENING_ITEMS
+from tests.factories import captured, count
 
 
 def intake(**overrides: Any) -> dict[str, Any]:
@@ -32,35 +30,19 @@ def answers(*yes: str) -> dict[str, bool]:
     return {item.code: item.code in yes for item in SCREENING_ITEMS}
 
 
-def count(model: type[Any] = Patient) -> int:
-    return db.session.scalar(select(func.count()).select_from(model)) or 0
-
-
 def audit_count() -> int:
     return count(AuditEvent)
 
 
-class SignalLog:
-    """Records what a blinker signal was sent with."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def __call__(self, sender: Any, **kwargs: Any) -> None:
-        self.calls.append(kwargs)
+@pytest.fixture
+def consent_log() -> Iterator[list[dict[str, Any]]]:
+    """What consent_changed was sent with during the test."""
+    with captured(events.consent_changed) as calls:
+        yield calls
 
 
 @pytest.fixture
-def consent_log() -> Iterator[SignalLog]:
-    log = SignalLog()
-    events.consent_changed.connect(log)
-    yield log
-    events.consent_changed.disconnect(log)
-
-
-@pytest.fixture
-def medication_log() -> Iterator[SignalLog]:
-    log = SignalLog()
-    events.medication_changed.connect(log)
-    yield log
-    events.medication_changed.disconnect(log)
+def medication_log() -> Iterator[list[dict[str, Any]]]:
+    """What medication_changed was sent with during the test."""
+    with captured(events.medication_changed) as calls:
+        yield calls

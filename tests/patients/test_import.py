@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import select
 
 from clinic.extensions import db
-from clinic.patients import services
+from clinic.patients.intake import create_patient
 from clinic.patients.models import ConsentEvent, Diagnosis, Patient
-from tests.patients.conftest import count, intake
+from tests.factories import count
+from tests.patients.conftest import intake
 
 HEADER = (
     "first_name,last_name,date_of_birth,sex,email,phone,preferred_channel,sms_consent,"
@@ -74,13 +75,13 @@ def test_row_failing_in_the_service_leaves_no_half_patient(runner: Any, tmp_path
     result = run_import(runner, tmp_path, content)
     assert result.exit_code == 1
     assert "row 2: diagnoses: Not an ICD-10-CM code" in result.output
-    assert (count(), count(Diagnosis)) == (0, 0)
+    assert (count(Patient), count(Diagnosis)) == (0, 0)
 
 
 def test_duplicates_in_file_and_in_database_are_reported_not_created(
     runner: Any, tmp_path: Path
 ) -> None:
-    existing = services.create_patient(
+    existing = create_patient(
         intake(first_name="Alex", last_name="Stone", date_of_birth=date(1975, 1, 2)), actor_id=None
     )
     db.session.commit()
@@ -101,10 +102,10 @@ def test_duplicates_in_file_and_in_database_are_reported_not_created(
         in (result.output)
     )
     assert "4 rows: 2 imported, 2 duplicates, 0 failed." in result.output
-    assert count() == 3
+    assert count(Patient) == 3
     again = run_import(runner, tmp_path, content)
     assert "4 rows: 0 imported, 4 duplicates, 0 failed." in again.output
-    assert count() == 3
+    assert count(Patient) == 3
 
 
 def test_unknown_or_missing_columns_stop_before_importing(runner: Any, tmp_path: Path) -> None:
@@ -112,7 +113,7 @@ def test_unknown_or_missing_columns_stop_before_importing(runner: Any, tmp_path:
     assert result.exit_code == 1
     assert "unknown column 'surname'" in result.output
     assert "missing column 'last_name'" in result.output
-    assert count() == 0
+    assert count(Patient) == 0
 
 
 def test_unreadable_file_is_a_clear_error(runner: Any, tmp_path: Path) -> None:
@@ -120,7 +121,7 @@ def test_unreadable_file_is_a_clear_error(runner: Any, tmp_path: Path) -> None:
     path.write_bytes(HEADER.encode() + "Jos\xe9,P\xe9rez,1980-01-01\n".encode("latin-1"))
     result = runner.invoke(args=["patients", "import", str(path)])
     assert result.exit_code == 1 and "cannot read" in result.output
-    assert count() == 0
+    assert count(Patient) == 0
 
 
 def test_progress_bar_counts_every_row(tmp_path: Path, app: Any) -> None:

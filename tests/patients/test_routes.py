@@ -10,11 +10,12 @@ from sqlalchemy import select
 
 from clinic.audit.models import AuditEvent
 from clinic.extensions import db
-from clinic.patients import services
+from clinic.patients.intake import create_patient, update_patient
 from clinic.patients.models import Authorization, MedicationTrial, Patient, Screening
-from clinic.patients.screening import SCREENING_ITEMS
-from tests.factories import login, make_patient, make_user
-from tests.patients.conftest import answers, audit_count, count, intake
+from clinic.patients.records import add_authorization, add_medication_trial
+from clinic.patients.screening import SCREENING_ITEMS, record_screening, sign_off_screening
+from tests.factories import count, login, make_patient, make_user
+from tests.patients.conftest import answers, audit_count, intake
 
 FORM = {
     "first_name": "Jamie",
@@ -89,17 +90,17 @@ def test_invalid_form_shows_inline_errors_and_saves_nothing(client: Any, front_d
     assert "Not an ICD-10-CM code" in page
     assert "Must not be in the future" in page
     assert 'aria-invalid="true"' in page
-    assert count() == 0
+    assert count(Patient) == 0
 
 
 def test_technician_may_not_register(client: Any, technician: Any) -> None:
     login(client, technician)
     assert client.post("/patients/new", data=FORM).status_code == 403
-    assert count() == 0
+    assert count(Patient) == 0
 
 
 def test_edit_patient_and_withdraw_consent(client: Any, front_desk: Any) -> None:
-    patient = services.create_patient(
+    patient = create_patient(
         intake(phone="2125550123", sms_consent=True, diagnoses=["F33.1"]), actor_id=None
     )
     db.session.commit()
@@ -181,7 +182,7 @@ def test_unanswered_screening_items_are_flagged_inline(client: Any, front_desk: 
 
 def test_clinician_signs_off_from_the_chart(client: Any, front_desk: Any, clinician: Any) -> None:
     patient = make_patient(screened=None)
-    screening = services.record_screening(patient, answers("pregnancy"), None, front_desk.id)
+    screening = record_screening(patient, answers("pregnancy"), None, front_desk.id)
     db.session.commit()
     login(client, clinician)
     chart = client.get(f"/patients/{patient.id}").get_data(as_text=True)
@@ -203,7 +204,7 @@ def test_clinician_signs_off_from_the_chart(client: Any, front_desk: Any, clinic
 
 def test_front_desk_cannot_sign_off(client: Any, front_desk: Any) -> None:
     patient = make_patient(screened=None)
-    screening = services.record_screening(patient, answers("pregnancy"), None, front_desk.id)
+    screening = record_screening(patient, answers("pregnancy"), None, front_desk.id)
     db.session.commit()
     login(client, front_desk)
     assert "Review and sign off" not in client.get(f"/patients/{patient.id}").get_data(as_text=True)
@@ -265,13 +266,11 @@ def test_list_statement_count_does_not_grow(
 ) -> None:
     login(client, technician)
     for _ in range(2):
-        services.create_patient(intake(diagnoses=["F33.1"]), actor_id=None)
+        create_patient(intake(diagnoses=["F33.1"]), actor_id=None)
     db.session.commit()
     few = _statements(client, count_queries, "/patients/")
     for n in range(25):
-        services.create_patient(
-            intake(first_name=f"P{n}", diagnoses=["F33.1", "M79.7"]), actor_id=None
-        )
+        create_patient(intake(first_name=f"P{n}", diagnoses=["F33.1", "M79.7"]), actor_id=None)
     db.session.commit()
     assert _statements(client, count_queries, "/patients/") == few
 
@@ -279,22 +278,20 @@ def test_list_statement_count_does_not_grow(
 def test_chart_statement_count_does_not_grow(
     client: Any, front_desk: Any, clinician: Any, count_queries: Any
 ) -> None:
-    patient = services.create_patient(intake(diagnoses=["F33.1"]), actor_id=None)
-    services.record_screening(patient, answers("pregnancy"), None, front_desk.id)
-    services.add_medication_trial(patient, {"drug": "A"}, actor_id=None)
-    services.add_authorization(patient, {"payer": "X", "sessions_authorized": 1}, actor_id=None)
+    patient = create_patient(intake(diagnoses=["F33.1"]), actor_id=None)
+    record_screening(patient, answers("pregnancy"), None, front_desk.id)
+    add_medication_trial(patient, {"drug": "A"}, actor_id=None)
+    add_authorization(patient, {"payer": "X", "sessions_authorized": 1}, actor_id=None)
     db.session.commit()
     login(client, clinician)
     path = f"/patients/{patient.id}"
     few = _statements(client, count_queries, path)
     for n in range(8):
-        screening = services.record_screening(patient, answers("pregnancy"), None, front_desk.id)
-        services.sign_off_screening(screening.id, "ok", actor_id=clinician.id)
-        services.add_medication_trial(patient, {"drug": f"Drug {n}"}, actor_id=None)
-        services.add_authorization(
-            patient, {"payer": f"P{n}", "sessions_authorized": 1}, actor_id=None
-        )
-    services.update_patient(patient, {"diagnoses": ["F33.1", "G89.29", "M79.7"]}, actor_id=None)
+        screening = record_screening(patient, answers("pregnancy"), None, front_desk.id)
+        sign_off_screening(screening.id, "ok", actor_id=clinician.id)
+        add_medication_trial(patient, {"drug": f"Drug {n}"}, actor_id=None)
+        add_authorization(patient, {"payer": f"P{n}", "sessions_authorized": 1}, actor_id=None)
+    update_patient(patient, {"diagnoses": ["F33.1", "G89.29", "M79.7"]}, actor_id=None)
     db.session.commit()
     for _ in range(5):
         client.get(path)  # more viewers
@@ -319,13 +316,13 @@ form_text = st.text(max_size=120) | st.text(alphabet=st.characters(codec="utf-8"
 def test_fuzz_patient_form(client: Any, front_desk: Any, data: dict[str, str]) -> None:
     if not client.get_cookie("session"):
         login(client, front_desk)
-    before, audits = count(), audit_count()
+    before, audits = count(Patient), audit_count()
     response = client.post("/patients/new", data=data)
     assert response.status_code in (302, 422)
     if response.status_code == 422:
         page = response.get_data(as_text=True)
         assert "problem" in page or "NUL character" in page
-        assert (count(), audit_count()) == (before, audits)
+        assert (count(Patient), audit_count()) == (before, audits)
 
 
 def test_every_role_reads_the_chart(app: Any) -> None:

@@ -12,11 +12,33 @@ from sqlalchemy import select
 from clinic.audit.models import AuditEvent
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
 from clinic.extensions import db
-from clinic.patients import services
+from clinic.patients.intake import (
+    create_patient,
+    find_duplicate,
+    luhn_digit,
+    search_patients,
+    update_patient,
+)
+from clinic.patients.lookup import get_patient, view_patient
 from clinic.patients.models import ConsentEvent, Patient, Screening
-from clinic.patients.screening import ITEMS_BY_CODE, SCREENING_ITEMS
-from tests.factories import make_patient
-from tests.patients.conftest import answers, count, intake
+from clinic.patients.records import (
+    add_authorization,
+    add_medication_trial,
+    delete_medication_trial,
+    list_medication_trials,
+    update_authorization,
+    update_medication_trial,
+)
+from clinic.patients.screening import (
+    ITEMS_BY_CODE,
+    SCREENING_ITEMS,
+    latest_screening,
+    list_screenings,
+    record_screening,
+    sign_off_screening,
+)
+from tests.factories import count, make_patient
+from tests.patients.conftest import answers, intake
 
 FROZEN = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -26,14 +48,14 @@ def fields_of(exc: pytest.ExceptionInfo[Invalid]) -> dict[str, list[str]]:
 
 
 def test_create_trims_names_and_gives_a_unique_checked_mrn(app: Any, front_desk: Any) -> None:
-    patient = services.create_patient(
+    patient = create_patient(
         intake(first_name="  Jamie ", last_name=" Rivera"), actor_id=front_desk.id
     )
-    other = services.create_patient(intake(), actor_id=front_desk.id)
+    other = create_patient(intake(), actor_id=front_desk.id)
     db.session.commit()
     assert (patient.first_name, patient.last_name) == ("Jamie", "Rivera")
     assert len(patient.mrn) == 8 and patient.mrn.isdigit()
-    assert services.luhn_digit(patient.mrn[:7]) == patient.mrn[7]
+    assert luhn_digit(patient.mrn[:7]) == patient.mrn[7]
     assert patient.mrn != other.mrn
     assert patient.preferred_channel == "none" and patient.sms_consent is False
 
@@ -41,25 +63,25 @@ def test_create_trims_names_and_gives_a_unique_checked_mrn(app: Any, front_desk:
 def test_mrn_clash_is_retried_under_the_unique_key(
     app: Any, front_desk: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    taken = services.create_patient(intake(), actor_id=front_desk.id).mrn
+    taken = create_patient(intake(), actor_id=front_desk.id).mrn
     draws = iter([taken, taken, "12345674"])
-    monkeypatch.setattr(services, "new_mrn", lambda: next(draws))
-    patient = services.create_patient(intake(first_name="Alex"), actor_id=front_desk.id)
+    monkeypatch.setattr("clinic.patients.intake.new_mrn", lambda: next(draws))
+    patient = create_patient(intake(first_name="Alex"), actor_id=front_desk.id)
     db.session.commit()
     assert patient.mrn == "12345674"
-    assert count() == 2
+    assert count(Patient) == 2
 
 
 def test_mrn_gives_up_with_a_conflict_after_repeated_clashes(
     app: Any, front_desk: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    taken = services.create_patient(intake(), actor_id=front_desk.id).mrn
-    monkeypatch.setattr(services, "new_mrn", lambda: taken)
+    taken = create_patient(intake(), actor_id=front_desk.id).mrn
+    monkeypatch.setattr("clinic.patients.intake.new_mrn", lambda: taken)
     with pytest.raises(Conflict) as exc:
-        services.create_patient(intake(first_name="Alex"), actor_id=front_desk.id)
+        create_patient(intake(first_name="Alex"), actor_id=front_desk.id)
     assert exc.value.code == "mrn_unavailable"
     db.session.commit()
-    assert count() == 1
+    assert count(Patient) == 1
 
 
 INVALID_INTAKE = (
@@ -86,23 +108,21 @@ INVALID_INTAKE = (
 def test_invalid_values_are_refused_with_a_field_message(app: Any, front_desk: Any) -> None:
     for overrides, field in INVALID_INTAKE:
         with pytest.raises(Invalid) as exc:
-            services.create_patient(intake(**overrides), actor_id=front_desk.id)
+            create_patient(intake(**overrides), actor_id=front_desk.id)
         assert exc.value.status == 422
         assert fields_of(exc)[field][0], overrides
         db.session.rollback()
-    assert count() == 0
+    assert count(Patient) == 0
 
 
 def test_every_problem_is_reported_at_once(app: Any, front_desk: Any) -> None:
     with pytest.raises(Invalid) as exc:
-        services.create_patient(
-            {"first_name": "", "email": "x@", "phone": "abc"}, actor_id=front_desk.id
-        )
+        create_patient({"first_name": "", "email": "x@", "phone": "abc"}, actor_id=front_desk.id)
     assert {"first_name", "last_name", "date_of_birth", "email", "phone"} <= set(exc.value.fields)
 
 
 def test_contact_details_are_normalised(app: Any, front_desk: Any) -> None:
-    patient = services.create_patient(
+    patient = create_patient(
         intake(
             sex="F",
             email="Jamie.Rivera@Example.ORG",
@@ -121,7 +141,7 @@ def test_contact_details_are_normalised(app: Any, front_desk: Any) -> None:
 
 
 def test_diagnoses_are_normalised_deduplicated_and_described(app: Any, front_desk: Any) -> None:
-    patient = services.create_patient(
+    patient = create_patient(
         intake(diagnoses=["f33.1", "F331", "G89.29", "m797", "F32.89", "Z99.89"]),
         actor_id=front_desk.id,
     )
@@ -134,9 +154,9 @@ def test_diagnoses_are_normalised_deduplicated_and_described(app: Any, front_des
 
 
 def test_updating_diagnoses_keeps_rows_that_stay(app: Any, front_desk: Any) -> None:
-    patient = services.create_patient(intake(diagnoses=["F33.1", "G89.29"]), actor_id=1)
+    patient = create_patient(intake(diagnoses=["F33.1", "G89.29"]), actor_id=1)
     kept_id = patient.diagnoses[0].id
-    services.update_patient(patient, {"diagnoses": ["F33.1", "M79.7"]}, actor_id=front_desk.id)
+    update_patient(patient, {"diagnoses": ["F33.1", "M79.7"]}, actor_id=front_desk.id)
     db.session.commit()
     assert [d.code for d in patient.diagnoses] == ["F33.1", "M79.7"]
     assert patient.diagnoses[0].id == kept_id
@@ -146,14 +166,12 @@ def test_updating_diagnoses_keeps_rows_that_stay(app: Any, front_desk: Any) -> N
 def test_consent_changes_are_timestamped_logged_and_signalled(
     app: Any, front_desk: Any, consent_log: Any
 ) -> None:
-    patient = services.create_patient(
-        intake(phone="212 555 0123", sms_consent=True), actor_id=front_desk.id
-    )
+    patient = create_patient(intake(phone="212 555 0123", sms_consent=True), actor_id=front_desk.id)
     assert patient.sms_consent is True and patient.sms_consent_at == FROZEN
     assert patient.email_consent is False and patient.email_consent_at is None
     with time_machine.travel(datetime(2026, 3, 9, 15, 0, tzinfo=UTC), tick=False):
-        services.update_patient(patient, {"sms_consent": False}, actor_id=front_desk.id)
-        services.update_patient(patient, {"sms_consent": False}, actor_id=front_desk.id)
+        update_patient(patient, {"sms_consent": False}, actor_id=front_desk.id)
+        update_patient(patient, {"sms_consent": False}, actor_id=front_desk.id)
     db.session.commit()
     assert patient.sms_consent is False
     assert patient.sms_consent_at == datetime(2026, 3, 9, 15, 0, tzinfo=UTC)
@@ -162,16 +180,16 @@ def test_consent_changes_are_timestamped_logged_and_signalled(
         ("sms", True, front_desk.id),
         ("sms", False, front_desk.id),
     ]
-    assert [(c["channel"], c["granted"], c["actor_id"]) for c in consent_log.calls] == [
+    assert [(c["channel"], c["granted"], c["actor_id"]) for c in consent_log] == [
         ("sms", True, front_desk.id),
         ("sms", False, front_desk.id),
     ]
-    assert consent_log.calls[0]["patient"] is patient
+    assert consent_log[0]["patient"] is patient
 
 
 def test_update_only_touches_given_fields_and_audits_their_names(app: Any, front_desk: Any) -> None:
-    patient = services.create_patient(intake(email="a@example.org"), actor_id=front_desk.id)
-    services.update_patient(patient, {"last_name": "Rivers"}, actor_id=front_desk.id)
+    patient = create_patient(intake(email="a@example.org"), actor_id=front_desk.id)
+    update_patient(patient, {"last_name": "Rivers"}, actor_id=front_desk.id)
     db.session.commit()
     assert patient.last_name == "Rivers" and patient.email == "a@example.org"
     event = db.session.scalars(
@@ -182,23 +200,23 @@ def test_update_only_touches_given_fields_and_audits_their_names(app: Any, front
 
 
 def test_clearing_the_phone_of_an_sms_patient_is_refused(app: Any, front_desk: Any) -> None:
-    patient = services.create_patient(
+    patient = create_patient(
         intake(phone="2125550123", preferred_channel="sms"), actor_id=front_desk.id
     )
     with pytest.raises(Invalid) as exc:
-        services.update_patient(patient, {"phone": None}, actor_id=front_desk.id)
+        update_patient(patient, {"phone": None}, actor_id=front_desk.id)
     assert "phone number" in exc.value.fields["preferred_channel"][0]
 
 
 def test_unknown_patient_and_impossible_ids_are_not_found(app: Any) -> None:
     for bad in (999, 0, -1, 2**40, "1"):
         with pytest.raises(NotFound):
-            services.get_patient(bad)  # type: ignore[arg-type]
+            get_patient(bad)  # type: ignore[arg-type]
 
 
 def test_view_is_audited(app: Any, technician: Any) -> None:
     patient = make_patient()
-    services.view_patient(patient.id, actor_id=technician.id)
+    view_patient(patient.id, actor_id=technician.id)
     db.session.commit()
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "view")).one()
     assert (event.actor_id, event.entity_type, event.entity_id, event.patient_id) == (
@@ -215,23 +233,23 @@ def test_search_by_name_words_or_mrn_fragment_is_case_insensitive(app: Any) -> N
     make_patient(first_name="Sam", last_name="O'Brien_x%").mrn = "30005678"
     jamie.mrn = "10004217"
     db.session.commit()
-    assert services.search_patients("RIV") == [jamie]
-    assert services.search_patients("rivera jam") == [jamie]
-    assert services.search_patients("0042") == [jamie]
-    assert [p.last_name for p in services.search_patients("_x%")] == ["O'Brien_x%"]
-    assert services.search_patients("s%") == []  # wildcards are literal
-    assert len(services.search_patients("", limit=2)) == 2
+    assert search_patients("RIV") == [jamie]
+    assert search_patients("rivera jam") == [jamie]
+    assert search_patients("0042") == [jamie]
+    assert [p.last_name for p in search_patients("_x%")] == ["O'Brien_x%"]
+    assert search_patients("s%") == []  # wildcards are literal
+    assert len(search_patients("", limit=2)) == 2
 
 
 def test_search_refuses_unstorable_text(app: Any) -> None:
     with pytest.raises(Invalid):
-        services.search_patients("a\x00b")
+        search_patients("a\x00b")
 
 
 def test_find_duplicate_ignores_case(app: Any) -> None:
     jamie = make_patient(first_name="Zoë", last_name="Rivera", date_of_birth=date(1980, 5, 17))
-    assert services.find_duplicate("ZOË", "rivera", date(1980, 5, 17)) == jamie
-    assert services.find_duplicate("Zoë", "Rivera", date(1980, 5, 18)) is None
+    assert find_duplicate("ZOË", "rivera", date(1980, 5, 17)) == jamie
+    assert find_duplicate("Zoë", "Rivera", date(1980, 5, 18)) is None
 
 
 # --- medication trials and authorizations ------------------------------------------------
@@ -241,7 +259,7 @@ def test_medication_trials_add_edit_delete_and_signal(
     app: Any, clinician: Any, medication_log: Any
 ) -> None:
     patient = make_patient()
-    trial = services.add_medication_trial(
+    trial = add_medication_trial(
         patient.id,
         {
             "drug": "Sertraline",
@@ -254,28 +272,28 @@ def test_medication_trials_add_edit_delete_and_signal(
         },
         actor_id=clinician.id,
     )
-    services.update_medication_trial(trial.id, {"dose": "200 mg"}, actor_id=clinician.id)
-    services.update_medication_trial(trial.id, {"dose": "200 mg"}, actor_id=clinician.id)
+    update_medication_trial(trial.id, {"dose": "200 mg"}, actor_id=clinician.id)
+    update_medication_trial(trial.id, {"dose": "200 mg"}, actor_id=clinician.id)
     db.session.commit()
     assert trial.dose == "200 mg"
-    assert len(medication_log.calls) == 2  # added, changed; an unchanged save is no change
-    assert medication_log.calls[0] == {"patient": patient, "actor_id": clinician.id}
-    assert services.delete_medication_trial(trial.id, actor_id=clinician.id) == patient.id
+    assert len(medication_log) == 2  # added, changed; an unchanged save is no change
+    assert medication_log[0] == {"patient": patient, "actor_id": clinician.id}
+    assert delete_medication_trial(trial.id, actor_id=clinician.id) == patient.id
     db.session.commit()
-    assert services.list_medication_trials(patient.id, actor_id=clinician.id) == []
+    assert list_medication_trials(patient.id, actor_id=clinician.id) == []
 
 
 def test_medication_trial_rules(app: Any, clinician: Any) -> None:
     patient = make_patient()
     with pytest.raises(Invalid) as exc:
-        services.add_medication_trial(
+        add_medication_trial(
             patient.id,
             {"drug": "", "start_date": date(2025, 3, 1), "stop_date": date(2025, 1, 1)},
             actor_id=clinician.id,
         )
     assert set(exc.value.fields) == {"drug", "stop_date"}
     with pytest.raises(Invalid) as exc:
-        services.add_medication_trial(
+        add_medication_trial(
             patient.id, {"drug": "x", "weeks_at_dose": 10**20}, actor_id=clinician.id
         )
     assert "weeks_at_dose" in exc.value.fields
@@ -283,7 +301,7 @@ def test_medication_trial_rules(app: Any, clinician: Any) -> None:
 
 def test_authorizations_add_and_edit(app: Any, front_desk: Any) -> None:
     patient = make_patient()
-    authorization = services.add_authorization(
+    authorization = add_authorization(
         patient,
         {
             "payer": "Blue Cross",
@@ -295,18 +313,16 @@ def test_authorizations_add_and_edit(app: Any, front_desk: Any) -> None:
         },
         actor_id=front_desk.id,
     )
-    services.update_authorization(
-        authorization.id, {"sessions_authorized": 42}, actor_id=front_desk.id
-    )
+    update_authorization(authorization.id, {"sessions_authorized": 42}, actor_id=front_desk.id)
     db.session.commit()
     assert authorization.sessions_authorized == 42
     with pytest.raises(Invalid) as exc:
-        services.update_authorization(
+        update_authorization(
             authorization.id, {"valid_to": date(2026, 1, 1)}, actor_id=front_desk.id
         )
     assert "valid_to" in exc.value.fields
     with pytest.raises(Invalid) as exc:
-        services.add_authorization(patient, {"payer": "X"}, actor_id=front_desk.id)
+        add_authorization(patient, {"payer": "X"}, actor_id=front_desk.id)
     assert "sessions_authorized" in exc.value.fields
 
 
@@ -334,7 +350,7 @@ SCREENING_CASES = (
 def test_screening_result(app: Any, front_desk: Any) -> None:
     for yes, result in SCREENING_CASES:
         patient = make_patient(screened=None)
-        screening = services.record_screening(patient, answers(*yes), "ok", front_desk.id)
+        screening = record_screening(patient, answers(*yes), "ok", front_desk.id)
         assert screening.result == result, yes
         assert screening.positive_items == [i.code for i in SCREENING_ITEMS if i.code in yes]
         assert screening.version == 1
@@ -348,36 +364,34 @@ def test_screening_needs_every_item_and_names_missing_and_unknown(
     del incomplete["pregnancy"]
     incomplete["telepathy"] = True
     with pytest.raises(Invalid) as exc:
-        services.record_screening(patient, incomplete, None, actor_id=front_desk.id)
+        record_screening(patient, incomplete, None, actor_id=front_desk.id)
     assert "pregnancy" in exc.value.message and "telepathy" in exc.value.message
     assert set(exc.value.fields) == {"answers.pregnancy", "answers.telepathy"}
     with pytest.raises(Invalid) as exc:
-        services.record_screening(
-            patient, {**answers(), "pregnancy": "no"}, None, actor_id=front_desk.id
-        )
+        record_screening(patient, {**answers(), "pregnancy": "no"}, None, actor_id=front_desk.id)
     assert set(exc.value.fields) == {"answers.pregnancy"}
 
 
 def test_screenings_are_versioned_never_overwritten(app: Any, front_desk: Any) -> None:
     patient = make_patient(screened=None)
-    first = services.record_screening(patient, answers(), None, actor_id=front_desk.id)
-    second = services.record_screening(patient, answers("pregnancy"), None, front_desk.id)
+    first = record_screening(patient, answers(), None, actor_id=front_desk.id)
+    second = record_screening(patient, answers("pregnancy"), None, front_desk.id)
     db.session.commit()
     assert (first.version, first.result) == (1, "clear")
     assert (second.version, second.result) == (2, "review")
-    assert services.latest_screening(patient.id) == second
-    assert services.screening_status(patient.id) == second
-    assert [s.version for s in services.list_screenings(patient.id, actor_id=None)] == [2, 1]
+    assert latest_screening(patient.id) == second
+    assert latest_screening(patient.id) == second
+    assert [s.version for s in list_screenings(patient.id, actor_id=None)] == [2, 1]
 
 
 def test_screening_status_is_none_before_any_screening(app: Any) -> None:
-    assert services.screening_status(make_patient(screened=None).id) is None
+    assert latest_screening(make_patient(screened=None).id) is None
 
 
 def test_version_clash_is_retried(app: Any, front_desk: Any, monkeypatch: Any) -> None:
     """Two screenings saved at once: the unique (patient, version) key decides, then retry."""
     patient = make_patient(screened=None)
-    services.record_screening(patient, answers(), None, actor_id=front_desk.id)
+    record_screening(patient, answers(), None, actor_id=front_desk.id)
     db.session.commit()
     real_scalar = db.session.scalar
     stale = iter([0])  # the first read misses the version another writer just took
@@ -387,7 +401,7 @@ def test_version_clash_is_retried(app: Any, front_desk: Any, monkeypatch: Any) -
         return next(stale, value) if "max(screenings.version)" in str(statement) else value
 
     monkeypatch.setattr(db.session, "scalar", scalar)
-    screening = services.record_screening(patient, answers(), None, actor_id=front_desk.id)
+    screening = record_screening(patient, answers(), None, actor_id=front_desk.id)
     assert screening.version == 2
 
 
@@ -395,40 +409,40 @@ def test_clinician_signs_off_a_review_with_a_note(
     app: Any, front_desk: Any, clinician: Any
 ) -> None:
     patient = make_patient(screened=None)
-    screening = services.record_screening(patient, answers("pregnancy"), None, front_desk.id)
+    screening = record_screening(patient, answers("pregnancy"), None, front_desk.id)
     assert not screening.cleared_for_treatment
     with pytest.raises(NotAllowed):
-        services.sign_off_screening(screening.id, "fine", actor_id=front_desk.id)
+        sign_off_screening(screening.id, "fine", actor_id=front_desk.id)
     with pytest.raises(Invalid):
-        services.sign_off_screening(screening.id, "  ", actor_id=clinician.id)
-    services.sign_off_screening(screening.id, "Negative test today.", actor_id=clinician.id)
+        sign_off_screening(screening.id, "  ", actor_id=clinician.id)
+    sign_off_screening(screening.id, "Negative test today.", actor_id=clinician.id)
     db.session.commit()
     assert screening.cleared_for_treatment
     assert screening.signed_off_by_id == clinician.id
     with pytest.raises(Conflict) as exc:
-        services.sign_off_screening(screening.id, "again", actor_id=clinician.id)
+        sign_off_screening(screening.id, "again", actor_id=clinician.id)
     assert exc.value.code == "already_signed_off"
 
 
 def test_only_review_results_can_be_signed_off(app: Any, front_desk: Any, clinician: Any) -> None:
     patient = make_patient(screened=None)
-    screening = services.record_screening(patient, answers("metal_in_head"), None, front_desk.id)
+    screening = record_screening(patient, answers("metal_in_head"), None, front_desk.id)
     with pytest.raises(Conflict) as exc:
-        services.sign_off_screening(screening.id, "ok", actor_id=clinician.id)
+        sign_off_screening(screening.id, "ok", actor_id=clinician.id)
     assert exc.value.code == "screening_not_reviewable"
 
 
 def test_every_change_is_audited(app: Any, front_desk: Any, clinician: Any) -> None:
-    patient = services.create_patient(intake(), actor_id=front_desk.id)
-    screening = services.record_screening(patient, answers("pregnancy"), None, front_desk.id)
-    services.sign_off_screening(screening.id, "ok", actor_id=clinician.id)
-    trial = services.add_medication_trial(patient, {"drug": "Bupropion"}, actor_id=clinician.id)
-    services.update_medication_trial(trial.id, {"dose": "300 mg"}, actor_id=clinician.id)
-    authorization = services.add_authorization(
+    patient = create_patient(intake(), actor_id=front_desk.id)
+    screening = record_screening(patient, answers("pregnancy"), None, front_desk.id)
+    sign_off_screening(screening.id, "ok", actor_id=clinician.id)
+    trial = add_medication_trial(patient, {"drug": "Bupropion"}, actor_id=clinician.id)
+    update_medication_trial(trial.id, {"dose": "300 mg"}, actor_id=clinician.id)
+    authorization = add_authorization(
         patient, {"payer": "Aetna", "sessions_authorized": 36}, actor_id=front_desk.id
     )
-    services.update_authorization(authorization.id, {"number": "A1"}, actor_id=front_desk.id)
-    services.update_patient(patient, {"email_consent": True}, actor_id=front_desk.id)
+    update_authorization(authorization.id, {"number": "A1"}, actor_id=front_desk.id)
+    update_patient(patient, {"email_consent": True}, actor_id=front_desk.id)
     db.session.commit()
     trail = db.session.execute(
         select(AuditEvent.action, AuditEvent.entity_type)
@@ -453,8 +467,8 @@ def test_item_lookup_is_complete() -> None:
 
 def test_screening_model_is_append_only_per_version(app: Any, front_desk: Any) -> None:
     patient = make_patient(screened=None)
-    services.record_screening(patient, answers(), None, actor_id=front_desk.id)
-    services.record_screening(patient, answers("cochlear_implant"), None, front_desk.id)
+    record_screening(patient, answers(), None, actor_id=front_desk.id)
+    record_screening(patient, answers("cochlear_implant"), None, front_desk.id)
     db.session.commit()
     rows = db.session.scalars(select(Screening).order_by(Screening.version)).all()
     assert [(s.version, s.result) for s in rows] == [(1, "clear"), (2, "contraindicated")]

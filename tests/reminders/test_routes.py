@@ -7,7 +7,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
@@ -21,12 +20,6 @@ from tests.reminders.conftest import TWILIO_TOKEN, book, move, reachable_patient
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=NY)
 START = datetime(2026, 3, 3, 15, 0, tzinfo=NY).astimezone(UTC)
-
-
-@pytest.fixture
-def frozen() -> Any:
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 def _token(url: str) -> str:

@@ -37,12 +37,6 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=NY)  # Monday noon
 TUESDAY_3PM = datetime(2026, 3, 3, 15, 0, tzinfo=NY).astimezone(UTC)
 
 
-@pytest.fixture
-def frozen() -> Any:
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
 def rows(**filters: Any) -> list[Reminder]:
     db.session.expire_all()
     query = select(Reminder).order_by(Reminder.id)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.factories import make_course, make_device
+from tests.factories import make_device
 
 NY = ZoneInfo("America/New_York")
 MONDAY = date(2026, 3, 2)
@@ -22,8 +22,3 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
 @pytest.fixture
 def chairs(app: Any) -> list[Any]:
     return [make_device("Chair A", room="1"), make_device("Chair B", room="2")]
-
-
-@pytest.fixture
-def course(app: Any) -> Any:
-    return make_course(planned_sessions=10)

@@ -2,36 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import time_machine
 
 from clinic.extensions import db
 from clinic.treatments.thresholds import record_motor_threshold
 from clinic.treatments.treatment_log import log_treatment
-from tests.factories import make_appointment, make_course, make_patient
+from tests.factories import make_appointment
 
 # Tuesday 10 March 2026, 10:00 in New York (EDT since 8 March).
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def frozen() -> Iterator[Any]:
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def course(app: Any, clinician: Any) -> Any:
-    return make_course(make_patient(first_name="Robin"), prescriber=clinician)
+def frozen_at() -> datetime:
+    return NOW
 
 
 @pytest.fixture
 def session_now(course: Any, frozen: Any) -> Any:
     """An appointment starting now."""
+    return make_appointment(course, NOW)
+
+
+@pytest.fixture
+def ready(course: Any, frozen: Any) -> Any:
+    """A session starting now on a course with a fresh MT of 50%."""
+    add_mt(course, 50, at=NOW - days(1))
     return make_appointment(course, NOW)
 
 

@@ -7,22 +7,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from clinic.alerts.models import Alert
 from clinic.audit.models import AuditEvent
 from clinic.extensions import db
 from clinic.treatments.models import MotorThreshold, TreatmentAmendment, TreatmentLog
-from tests.factories import make_appointment, make_course, make_patient, make_user
-from tests.treatments.conftest import NOW, add_mt, body, days
+from tests.factories import count, make_appointment, make_course, make_patient, make_user
+from tests.treatments.conftest import NOW, body, days
 
 
 def url(appointment: Any, action: str = "treatment") -> str:
     return f"/api/v1/appointments/{appointment.id}/{action}"
-
-
-def count(model: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 # --- check-in ------------------------------------------------------------------------------
@@ -69,12 +65,6 @@ def test_check_in_needs_a_token(client: Any, session_now: Any) -> None:
 
 
 # --- the treatment log ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def ready(course: Any, frozen: Any) -> Any:
-    add_mt(course, 50, at=NOW - days(1))
-    return make_appointment(course, NOW)
 
 
 def test_log_a_session(api: Any, ready: Any, technician: Any) -> None:

