@@ -150,7 +150,9 @@ def todays_sessions(day: date, technician_id: int | None) -> list[SessionCard]:
     return _session_cards(db.session.scalars(query).all())
 
 
-def session_card(appointment_id: int) -> SessionCard:
+def session_card(appointment_id: int, *, viewer_id: int | None) -> SessionCard:
+    """One session's card for the log form; opening it is reading the patient's chart,
+    so it is audited as a view."""
     appointment = db.session.scalar(
         select(Appointment)
         .where(Appointment.id == appointment_id)
@@ -158,6 +160,7 @@ def session_card(appointment_id: int) -> SessionCard:
     )
     if appointment is None:
         raise NotFound(f"No appointment {appointment_id}.")
+    record(viewer_id, AuditAction.VIEW, "patient", appointment.patient_id)
     return _session_cards([appointment])[0]
 
 

@@ -8,8 +8,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from clinic import clock
-from clinic.audit.models import AuditAction
-from clinic.audit.services import record
 from clinic.errors import Invalid
 from clinic.forms import show_refusal
 from clinic.navigation import safe_local_url
@@ -92,7 +90,7 @@ def _log_values(form: TreatmentLogForm) -> dict[str, Any]:
 def log_session(appointment_id: int) -> Any:
     """The log form, prefilled from the course: protocol, prescribed %MT, the last MT and
     the coil position used last time, with the dose in machine output computed."""
-    card = queries.session_card(appointment_id)
+    card = queries.session_card(appointment_id, viewer_id=current_user.id)
     if card.log is not None:
         return redirect(url_for("treatments.detail", treatment_id=card.log.id))
     if not card.appointment.is_live:
@@ -107,16 +105,15 @@ def log_session(appointment_id: int) -> Any:
             log = log_treatment(appointment_id, current_user.id, **_log_values(form))
         except Invalid as error:
             show_refusal(form, error, aliases={"adverse_event": "adverse_event_type"})
-            card = queries.session_card(appointment_id)
+            card = queries.session_card(appointment_id, viewer_id=current_user.id)
             status = 422
         else:
             flash("Session logged. Check it, then sign it.", "success")
             return redirect(url_for("treatments.detail", treatment_id=log.id))
     else:
         status = 422
-    record(current_user.id, AuditAction.VIEW, "patient", card.appointment.patient_id)
     if status != 200:
-        # A refused log is rolled back already: what is left is reading the chart.
+        # A refused log is rolled back already (the card, read again, audited the view).
         keep_writes_on_refusal()
     return render_template("treatments/log_form.html", card=card, form=form), status
 
