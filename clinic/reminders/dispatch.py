@@ -26,6 +26,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -149,12 +151,28 @@ def dispatch_due(now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> Dispatc
     sending.mark(token, settled)
     for outcome in settled:
         counts.count(outcome)
-    with Transport(current_app.config) as transport:
+    with Transport(current_app.config) as transport, _cheap_commits():
         for item in deliveries:
             result = sending.send_one(item, token, transport, policy, now)
             if result is not None:
                 counts.count(result)
     return counts
+
+
+@contextmanager
+def _cheap_commits() -> Iterator[None]:
+    """Commit without expiring the session's objects while a batch is sent: each message
+    commits twice, and expiring the batch's hundreds of loaded rows, appointments and
+    patients every time costs more than the sending. The per-message steps write with
+    UPDATE statements and read what they decide on afresh, never through those objects."""
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
+        session.expire_all()
 
 
 def dispatch_all(

@@ -23,10 +23,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, exists, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 
 from clinic import clock
 from clinic.alerts.models import AlertKind
@@ -221,36 +221,59 @@ def mark(token: str, outcomes: list[Outcome]) -> None:
     db.session.commit()
 
 
-def _ours(item: Delivery, token: str) -> Any:
-    """The row is still claimed by us and, for a reminder, its appointment is still
-    `scheduled` at the announced start (SQL, so the database decides, not our snapshot)."""
-    condition = (
-        (Reminder.id == item.reminder_id)
-        & (Reminder.claim_token == token)
-        & (Reminder.status == ReminderStatus.SENDING)
+# The per-message statements, built once on the tables: constructing and keying a
+# statement, and the ORM's bulk-update machinery, cost more CPU than executing them, and
+# every message runs three of them.
+_TABLE = Reminder.__table__
+assert isinstance(_TABLE, Table)
+_ROWS = _TABLE.c
+_APPOINTMENTS = Appointment.__table__.c
+_CLAIMED = (
+    (_ROWS.id == bindparam("reminder_id"))
+    & (_ROWS.claim_token == bindparam("token"))
+    & (_ROWS.status == ReminderStatus.SENDING)
+)
+# The database decides, not our snapshot: still `scheduled` at the announced start.
+_AS_ANNOUNCED = exists().where(
+    _APPOINTMENTS.id == _ROWS.appointment_id,
+    _APPOINTMENTS.status == AppointmentStatus.SCHEDULED,
+    _APPOINTMENTS.starts_at == _ROWS.appointment_starts_at,
+)
+_BEGIN = (
+    update(_TABLE)
+    .where(_CLAIMED)
+    .values(attempted_at=bindparam("at"), claimed_at=bindparam("at"), updated_at=bindparam("at"))
+)
+_BEGIN_REMINDER = _BEGIN.where(_AS_ANNOUNCED)
+_LOCK_APPOINTMENT = (
+    select(_APPOINTMENTS.status, _APPOINTMENTS.starts_at)
+    .where(_APPOINTMENTS.id == bindparam("appointment_id"))
+    .with_for_update(read=True)
+)
+_LOCK_ROW = select(_ROWS.id).where(_CLAIMED).with_for_update()
+_MARK_SENT = (
+    update(_TABLE)
+    .where(_ROWS.id == bindparam("reminder_id"), _ROWS.claim_token == bindparam("token"))
+    .values(
+        status=ReminderStatus.SENT,
+        sent_at=bindparam("at"),
+        updated_at=bindparam("at"),
+        last_error=None,
+        claim_token=None,
+        attempted_at=None,
     )
-    if item.appointment_id is not None:
-        condition &= exists().where(
-            Appointment.id == Reminder.appointment_id,
-            Appointment.status == AppointmentStatus.SCHEDULED,
-            Appointment.starts_at == Reminder.appointment_starts_at,
-        )
-    return condition
+)
+
+
+def _keys(item: Delivery, token: str) -> dict[str, Any]:
+    return {"reminder_id": item.reminder_id, "token": token}
 
 
 def begin_attempt(item: Delivery, token: str) -> bool:
-    """Record that sending begins (and renew the lease) and COMMIT; False when the row or
-    its appointment changed since the claim."""
-    at = clock.now()
-    result = cast(
-        CursorResult[Any],
-        db.session.execute(
-            update(Reminder)
-            .where(_ours(item, token))
-            .values(attempted_at=at, claimed_at=at, updated_at=at),
-            execution_options={"synchronize_session": False},
-        ),
-    )
+    """Record that sending begins (and renew the lease) and COMMIT; False when the row is
+    no longer ours or its appointment changed since the claim."""
+    statement = _BEGIN if item.appointment_id is None else _BEGIN_REMINDER
+    result = db.session.connection().execute(statement, {**_keys(item, token), "at": clock.now()})
     db.session.commit()
     return result.rowcount == 1
 
@@ -262,27 +285,24 @@ def hold(item: Delivery, token: str) -> bool:
     if db.session.get_bind().dialect.name != "postgresql":
         return True
     if item.appointment_id is not None:
-        appointment = db.session.execute(
-            select(Appointment.status, Appointment.starts_at)
-            .where(Appointment.id == item.appointment_id)
-            .with_for_update(read=True)
-        ).one_or_none()
+        appointment = (
+            db.session.connection()
+            .execute(_LOCK_APPOINTMENT, {"appointment_id": item.appointment_id})
+            .one_or_none()
+        )
         if appointment is None or (appointment.status, appointment.starts_at) != (
             AppointmentStatus.SCHEDULED,
             item.appointment_starts_at,
         ):
             return False
-    locked = db.session.scalar(
-        select(Reminder.id).where(_ours(item, token)).with_for_update(of=Reminder)
-    )
-    return locked is not None
+    return db.session.connection().execute(_LOCK_ROW, _keys(item, token)).first() is not None
 
 
 def _withdrawn(item: Delivery, token: str, policy: ReminderPolicy, now: datetime) -> Outcome | None:
     """The row or its appointment changed between the claim and the send: settle why.
     None when someone else owns the row now (another dispatcher after the lease)."""
-    db.session.rollback()
-    row = db.session.get(Reminder, item.reminder_id, populate_existing=True)
+    db.session.rollback()  # also expires every object: what follows is read afresh
+    row = db.session.get(Reminder, item.reminder_id)
     if row is None or row.claim_token != token or row.status != ReminderStatus.SENDING:
         if row is not None and row.status == ReminderStatus.CANCELLED:
             return Outcome(item.reminder_id, ReminderStatus.CANCELLED)
@@ -306,7 +326,9 @@ def send_one(
         transport.send(item.message)
     except DeliveryError as exc:
         outcome = _failure(item, exc, policy, now)
-    else:
-        outcome = Outcome(item.reminder_id, ReminderStatus.SENT)
-    mark(token, [outcome])
-    return outcome
+        mark(token, [outcome])
+        return outcome
+    # What `mark` would write for `sent`, by the prebuilt statement: the common case.
+    db.session.connection().execute(_MARK_SENT, {**_keys(item, token), "at": clock.now()})
+    db.session.commit()
+    return Outcome(item.reminder_id, ReminderStatus.SENT)
