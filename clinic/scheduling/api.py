@@ -16,9 +16,9 @@ from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.permissions import Permission, requires
 from clinic.scheduling import calendar, lifecycle, schedule
-from clinic.scheduling.booking_service import KINDS
 from clinic.scheduling.booking_service import move_appointment as move
 from clinic.scheduling.calendar import MAX_ID
+from clinic.scheduling.models import AppointmentKind
 
 blp = Blueprint("scheduling_api", __name__, description="Devices, clinic calendar, appointments")
 
@@ -302,7 +302,9 @@ class AppointmentCreateSchema(ma.Schema):
     course_id = _id(required=True)
     device_id = _id(required=True)
     starts_at = _instant(required=True)
-    kind = ma.fields.String(load_default="treatment", validate=ma.validate.OneOf(KINDS))
+    kind = ma.fields.String(
+        load_default=AppointmentKind.TREATMENT, validate=ma.validate.OneOf(tuple(AppointmentKind))
+    )
     technician_id = _id(allow_none=True)
 
 

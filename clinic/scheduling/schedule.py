@@ -19,7 +19,7 @@ from clinic.scheduling.calendar import (
     occupancy,
     planner_patient,
 )
-from clinic.scheduling.models import LIVE_STATUSES, Appointment, Device
+from clinic.scheduling.models import LIVE_STATUSES, Appointment, AppointmentKind, Device
 
 
 def get_appointment(appointment_id: int) -> Appointment:
@@ -42,7 +42,7 @@ def session_number() -> Any:
         select(func.count(earlier.id) + 1)
         .where(
             earlier.course_id == Appointment.course_id,
-            earlier.kind == "treatment",
+            earlier.kind == AppointmentKind.TREATMENT,
             earlier.status.in_(LIVE_STATUSES),
             earlier.starts_at < Appointment.starts_at,
         )
