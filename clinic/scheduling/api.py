@@ -12,8 +12,6 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
-from clinic.audit.models import AuditAction
-from clinic.audit.services import record
 from clinic.permissions import Permission, requires
 from clinic.scheduling import calendar, lifecycle, schedule
 from clinic.scheduling.booking_service import move_appointment as move
@@ -373,16 +371,7 @@ def list_appointments(args: dict[str, Any]) -> Any:
     day = args.pop("day", None)
     if day is not None:
         args["first"] = args["last"] = day
-    items = schedule.list_appointments(**args)
-    if args.get("patient_id") is not None:
-        record(
-            current_user.id,
-            AuditAction.VIEW,
-            "patient",
-            args["patient_id"],
-            detail={"what": "schedule"},
-        )
-    return {"items": items}
+    return {"items": schedule.list_appointments(**args, actor_id=current_user.id)}
 
 
 @blp.route("/appointments/<int:appointment_id>")

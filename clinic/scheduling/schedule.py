@@ -10,6 +10,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased, joinedload
 
 from clinic import clock
+from clinic.audit.models import AuditAction
+from clinic.audit.services import record
 from clinic.extensions import db
 from clinic.scheduling import board, booking
 from clinic.scheduling.calendar import (
@@ -62,11 +64,14 @@ def list_appointments(
     technician_id: int | None = None,
     limit: int = 2000,
     with_numbers: bool = False,
+    actor_id: int | None = None,
 ) -> list[Any]:
     """Appointments ordered by start, filtered; bounded by dates and `limit`.
 
     With `with_numbers` each row is (appointment, session number) with the patient and
-    course loaded, for pages that show "session n of N" without a query per row.
+    course loaded, for pages that show "session n of N" without a query per row. A
+    patient's own schedule (`patient_id`) is patient data: its reading is audited as a
+    `view` of that patient by `actor_id`.
     """
     columns: list[Any] = [Appointment]
     if with_numbers:
@@ -91,7 +96,10 @@ def list_appointments(
         if value is not None:
             query = query.where(column == value)
     result = db.session.execute(query.limit(limit))
-    return [tuple(row) for row in result] if with_numbers else list(result.scalars())
+    rows = [tuple(row) for row in result] if with_numbers else list(result.scalars())
+    if patient_id is not None:
+        record(actor_id, AuditAction.VIEW, "patient", patient_id, detail={"what": "schedule"})
+    return rows
 
 
 def free_starts(
