@@ -2,7 +2,9 @@
 
 Passwords are hashed with scrypt (Werkzeug's default). Sign-in is throttled by recent
 failures per account and per address inside a sliding window, so an attacker can slow
-an account down but never lock its owner out for good.
+an account down but never lock its owner out for good. The count and the check it
+allows are one step: concurrent tries of an account (or from an address) queue up, so
+no more than the limit are ever checked, however many arrive at once.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, cast
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
@@ -37,6 +39,9 @@ MAX_FAILURES_PER_ADDRESS = 20
 TOKEN_PREFIX = "tms_"
 # RFC 6238 steps accepted around now: one 30-second step of clock drift either way.
 TOTP_DRIFT_STEPS = (-1, 0, 1)
+# The first key of the PostgreSQL advisory locks that queue sign-in tries (the second is
+# a hash of the account or address), so they share no key with any other lock.
+SIGN_IN_LOCK_CLASS = 0x5157
 # A dummy hash so an unknown email costs as much time as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -177,7 +182,26 @@ def _recent_failures(column: InstrumentedAttribute[str], value: str) -> int:
     )
 
 
+def _queue_sign_ins(email: str, address: str) -> None:
+    """Hold the account's and the address's sign-in locks until this request's
+    transaction ends, so the failures counted next include every try before this one.
+
+    On PostgreSQL, transaction-scoped advisory locks (taken in one order, so two tries
+    never deadlock); SQLite already runs one writing transaction at a time (BEGIN
+    IMMEDIATE, `clinic.db`)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted((f"account:{email}", f"address:{address}")):
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:key))"),
+            {"lock_class": SIGN_IN_LOCK_CLASS, "key": key},
+        )
+
+
 def throttled(email: str, address: str) -> bool:
+    """Whether this account or address has failed too often lately. Queues this try
+    behind any other of the same account or address (see `_queue_sign_ins`)."""
+    _queue_sign_ins(email, address)
     return (
         _recent_failures(LoginAttempt.email, email) >= MAX_FAILURES_PER_ACCOUNT
         or _recent_failures(LoginAttempt.address, address) >= MAX_FAILURES_PER_ADDRESS
