@@ -9,6 +9,7 @@ no more than the limit are ever checked, however many arrive at once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -42,8 +43,13 @@ TOTP_DRIFT_STEPS = (-1, 0, 1)
 # The first key of the PostgreSQL advisory locks that queue sign-in tries (the second is
 # a hash of the account or address), so they share no key with any other lock.
 SIGN_IN_LOCK_CLASS = 0x5157
-# A dummy hash so an unknown email costs as much time as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check an unknown email's password against, so it costs as much time as
+    a wrong password. Made on first use: scrypt at import slowed every process's start."""
+    return generate_password_hash("not-a-real-password")
 
 
 def normalize_email(value: str) -> str:
@@ -231,7 +237,7 @@ def authenticate(email: str, password: str, address: str, totp_code: str | None)
             retry_after_seconds=int(THROTTLE_WINDOW.total_seconds()),
         )
     user = user_by_email(email)
-    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    password_ok = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if user is None or not password_ok or not user.active:
         _attempt(email, address, False)
         record(
