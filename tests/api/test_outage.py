@@ -9,6 +9,7 @@ recovery, a loopback TCP relay in front of the test's PostgreSQL that the test c
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -155,3 +156,19 @@ def test_the_app_serves_again_within_a_second_of_the_database_coming_back(
         relay.cut()
         with app.app_context():
             db.engine.dispose()
+
+
+def test_a_forked_worker_starts_with_an_empty_pool(app: Flask) -> None:
+    """Under `gunicorn --preload` workers are forked from a process that may hold pooled
+    connections: a child must open its own, never share its parent's sockets."""
+    from sqlalchemy import text
+
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert db.engine.pool.checkedin() == 1
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code, never return into pytest
+        os._exit(0 if db.engine.pool.checkedin() == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert db.engine.pool.checkedin() == 1  # the parent's connection is untouched
