@@ -2,8 +2,8 @@
 
 APScheduler 3 in its own process, never inside web workers (this module is imported
 only by that command and by tests). It only ticks: every job of `clinic.scheduler.jobs`
-runs in an app context and is committed; each tick writes the job's heartbeat row
-(shown on /api/v1/health and the admin page `scheduler.admin`).
+runs in an app context and is committed; each tick writes the job's heartbeat row and
+its process's (shown on /api/v1/health and the admin page `scheduler.admin`).
 
 Several scheduler processes at once are harmless: dispatch claims outbox rows (a row is
 sent by one dispatcher), and the periodic jobs are idempotent through dedupe keys (an
