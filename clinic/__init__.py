@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic import extensions
 from clinic.api import init_api
-from clinic.db import configure_sqlite
+from clinic.db import configure_engine, engine_options
 from clinic.errors import Invalid
 from config import PROJECT_ROOT, ConfigError, load_config
 
@@ -54,6 +54,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         instance_path=str(PROJECT_ROOT / "instance"),
     )
     app.config.update(config)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+    )
     _trust_proxies(app, app.config["CLINIC_PROXY_COUNT"])
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -63,7 +66,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     extensions.db.init_app(app)
     with app.app_context():
-        configure_sqlite(extensions.db.engine)
+        configure_engine(extensions.db.engine)
     extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"))
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)

@@ -7,7 +7,10 @@ UTC on the way out and refuses naive datetimes on the way in: a naive value is a
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import uuid
+import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -15,6 +18,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import CheckConstraint, CursorResult, DateTime, Engine, MetaData, Result, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
@@ -79,15 +83,45 @@ Tests turn it off in their own thread only, so a test that reads fixtures while 
 app serves a browser does not hold the write lock the app is waiting for."""
 
 
-def configure_sqlite(engine: Engine) -> None:
+def engine_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The engine's options with what PostgreSQL connections need here: a bounded wait to
+    connect (an unreachable host answers 503 in seconds, not after a hung worker), and
+    no GSSAPI encryption attempt, so libpq never loads Kerberos, which is not safe across
+    the fork of a gunicorn worker (set either in the URL to override)."""
+    if not url.startswith("postgresql"):
+        return options
+    connect_args = {"connect_timeout": 5, "gssencmode": "disable"}
+    connect_args.update(options.get("connect_args", {}))
+    return {**options, "connect_args": connect_args}
+
+
+_forked_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _drop_inherited_connections() -> None:
+    for engine in list(_forked_engines):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_drop_inherited_connections)
+
+
+def configure_engine(engine: Engine) -> None:
+    """Every engine: a forked child (a gunicorn worker under --preload) starts with an
+    empty pool instead of sharing its parent's sockets (SQLAlchemy's documented pattern:
+    dispose(close=False) leaves the parent's connections alone). SQLite: see below."""
+    _forked_engines.add(engine)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+
+
+def _configure_sqlite(engine: Engine) -> None:
     """Make SQLite behave like a careful multi-user database.
 
     Each transaction starts with BEGIN IMMEDIATE, so a check-then-insert (is the chair
     free? then book it) is serialised across processes; WAL lets readers proceed while a
     writer works, and the busy timeout makes a second writer wait instead of failing.
     """
-    if engine.dialect.name != "sqlite":
-        return
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -102,6 +136,54 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if serialised_writes.get() else "BEGIN")
+
+
+# PostgreSQL: serialization_failure, deadlock_detected. SQLite: its lock wait ran out.
+CONTENTION_SQLSTATES = frozenset({"40001", "40P01"})
+CONTENTION_SQLITE_ERRORS = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+# PostgreSQL going away or refusing clients: admin/crash shutdown, starting up, full.
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+UNAVAILABLE_SQLITE_ERRORS = frozenset({"SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL"})
+
+
+def _driver_error(error: BaseException) -> BaseException | None:
+    return error.orig if isinstance(error, sa_exc.DBAPIError) else None
+
+
+def _sqlite_error_name(orig: BaseException) -> str | None:
+    name = getattr(orig, "sqlite_errorname", None)
+    if name is None and "database is locked" in str(orig):
+        return "SQLITE_BUSY"
+    return name
+
+
+def is_contention(error: BaseException) -> bool:
+    """Two transactions got in each other's way (a deadlock, a serialisation failure,
+    SQLite's busy wait ran out): the whole unit of work may simply be tried again."""
+    orig = _driver_error(error)
+    if orig is None:
+        return False
+    if isinstance(orig, sqlite3.Error):
+        return _sqlite_error_name(orig) in CONTENTION_SQLITE_ERRORS
+    return getattr(orig, "sqlstate", None) in CONTENTION_SQLSTATES
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached: refused, gone mid-request, shutting down, or no
+    connection free in the pool. Not a bug of ours: the answer is "try again later"."""
+    if isinstance(error, sa_exc.TimeoutError):  # the pool had no connection to lend
+        return True
+    if not isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return False
+    if error.connection_invalidated or isinstance(error, sa_exc.InterfaceError):
+        return True
+    orig = error.orig
+    if isinstance(orig, sqlite3.Error):
+        return _sqlite_error_name(orig) in UNAVAILABLE_SQLITE_ERRORS
+    state = getattr(orig, "sqlstate", None)
+    if state is None:  # psycopg: no server answered (refused, closed, timed out)
+        return True
+    return str(state).startswith("08") or state in UNAVAILABLE_SQLSTATES
 
 
 def scratch_postgres_database(

@@ -7,12 +7,16 @@ traceback: unexpected errors are logged and answered with a plain 500 body.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
 from flask import Flask, Response, flash, jsonify, redirect, render_template, request
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+
+from clinic.db import is_contention, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,12 @@ HTTP_CODES = {
     422: "validation_error",
     429: "too_many_requests",
     500: "internal_error",
+    503: "unavailable",
 }
+
+# Seconds a client should wait: an outage takes a while, a busy moment passes at once.
+RETRY_AFTER_OUTAGE = 5
+RETRY_AFTER_BUSY = 1
 
 
 class DomainError(Exception):
@@ -190,6 +199,37 @@ def handle_unstorable_value(error: Exception) -> Any:
     return _render_error_page(422, "Invalid value", message)
 
 
+def handle_database_error(error: Exception) -> Any:
+    """A database that cannot be reached, or stayed busy through every retry of
+    `clinic.transaction`, answers 503 with Retry-After: the request may be sent again.
+    Any other driver error is a bug of ours (500)."""
+    outage = is_unavailable(error)
+    if not (outage or is_contention(error)):
+        return handle_unexpected(error)
+    from clinic.extensions import db
+
+    with contextlib.suppress(SQLAlchemyError):  # the connection may be gone already
+        db.session.rollback()
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+    retry_after = RETRY_AFTER_OUTAGE if outage else RETRY_AFTER_BUSY
+    message = (
+        "The database cannot be reached right now. Please try again in a moment."
+        if outage
+        else "The database is busy right now. Please try again in a moment."
+    )
+    if _wants_json():
+        response = json_error(503, "unavailable", message)
+    else:
+        # A page of its own: the usual layout asks the database who is signed in.
+        response = Response(
+            render_template("errors/unavailable.html", message=message),
+            status=503,
+            mimetype="text/html",
+        )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def handle_unexpected(error: Exception) -> Any:
     log.exception("unhandled error on %s %s", request.method, request.path)
     message = "Something went wrong on our side. The error has been logged."
@@ -203,4 +243,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DataError, handle_unstorable_value)
     app.register_error_handler(OverflowError, handle_unstorable_value)
+    for database_error in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(database_error, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -4,19 +4,35 @@ Every view function is wrapped once the app is built: an answer below 400 commit
 session, anything else (a refused form, a 4xx/5xx, an exception) rolls it back. So no
 handler commits, and nothing half-done by a refused action can be saved by a later
 redirect. Services flush; this decides.
+
+A request is one unit of work, so this is also where it is tried again when the
+database gives up on it because of another transaction (a deadlock, a serialisation
+failure, SQLite's lock wait running out): nothing of the failed try was kept, so the
+view runs afresh. After the last try the error reaches `clinic.errors`, which answers
+503 with Retry-After, never 500.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, Response, g
+from sqlalchemy.exc import DBAPIError
 
+from clinic.db import is_contention
 from clinic.extensions import db
 
+log = logging.getLogger(__name__)
+
 _KEEP_WRITES = "transaction_keep_writes"
+_WRAPPED = "__clinic_transactional__"
+ATTEMPTS = 4
+BACKOFF_SECONDS = 0.05
 
 
 def keep_writes_on_refusal() -> None:
@@ -25,25 +41,43 @@ def keep_writes_on_refusal() -> None:
     setattr(g, _KEEP_WRITES, True)
 
 
-def _transactional(view: Callable[..., Any], app: Flask) -> Callable[..., Any]:
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            response = app.make_response(view(*args, **kwargs))
-        except BaseException:
-            db.session.rollback()
-            raise
+def _once(view: Callable[..., Any], app: Flask, args: Any, kwargs: Any) -> Response:
+    """Run the view and end its transaction: commit below 400, else roll back."""
+    g.pop(_KEEP_WRITES, None)
+    try:
+        response = app.make_response(view(*args, **kwargs))
         if response.status_code < 400 or g.get(_KEEP_WRITES, False):
             db.session.commit()
         else:
             db.session.rollback()
-        return response
+    except BaseException:
+        db.session.rollback()
+        raise
+    return response
 
+
+def _transactional(view: Callable[..., Any], app: Flask) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(1, ATTEMPTS):
+            try:
+                return _once(view, app, args, kwargs)
+            except DBAPIError as error:
+                if not is_contention(error):
+                    raise
+                log.info("retrying %s after contention (try %d): %s", view.__name__, attempt, error)
+                # Jittered, growing pauses, so the transactions that collided do not
+                # collide again in step.
+                time.sleep(random.uniform(0.5, 1.0) * BACKOFF_SECONDS * 2 ** (attempt - 1))
+        return _once(view, app, args, kwargs)
+
+    setattr(wrapper, _WRAPPED, True)
     return wrapper
 
 
 def install(app: Flask) -> None:
-    """Wrap every registered view (call after all blueprints are registered)."""
+    """Wrap every registered view (call after all blueprints are registered; calling
+    it again wraps only views added since)."""
     for endpoint, view in list(app.view_functions.items()):
-        if endpoint != "static":
+        if endpoint != "static" and not getattr(view, _WRAPPED, False):
             app.view_functions[endpoint] = _transactional(view, app)

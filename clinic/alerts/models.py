@@ -25,6 +25,7 @@ class AlertKind(StrEnum):
     MOTOR_THRESHOLD_DUE = "motor_threshold_due"
     REMINDER_FAILED = "reminder_failed"
     SCREENING_REVIEW = "screening_review"
+    MAKEUP_UNPLACED = "makeup_unplaced"
     OTHER = "other"
 
 

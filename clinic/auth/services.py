@@ -2,11 +2,14 @@
 
 Passwords are hashed with scrypt (Werkzeug's default). Sign-in is throttled by recent
 failures per account and per address inside a sliding window, so an attacker can slow
-an account down but never lock its owner out for good.
+an account down but never lock its owner out for good. The count and the check it
+allows are one step: concurrent tries of an account (or from an address) queue up, so
+no more than the limit are ever checked, however many arrive at once.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -16,7 +19,7 @@ from typing import Any, cast
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
@@ -37,8 +40,16 @@ MAX_FAILURES_PER_ADDRESS = 20
 TOKEN_PREFIX = "tms_"
 # RFC 6238 steps accepted around now: one 30-second step of clock drift either way.
 TOTP_DRIFT_STEPS = (-1, 0, 1)
-# A dummy hash so an unknown email costs as much time as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+# The first key of the PostgreSQL advisory locks that queue sign-in tries (the second is
+# a hash of the account or address), so they share no key with any other lock.
+SIGN_IN_LOCK_CLASS = 0x5157
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check an unknown email's password against, so it costs as much time as
+    a wrong password. Made on first use: scrypt at import slowed every process's start."""
+    return generate_password_hash("not-a-real-password")
 
 
 def normalize_email(value: str) -> str:
@@ -177,7 +188,26 @@ def _recent_failures(column: InstrumentedAttribute[str], value: str) -> int:
     )
 
 
+def _queue_sign_ins(email: str, address: str) -> None:
+    """Hold the account's and the address's sign-in locks until this request's
+    transaction ends, so the failures counted next include every try before this one.
+
+    On PostgreSQL, transaction-scoped advisory locks (taken in one order, so two tries
+    never deadlock); SQLite already runs one writing transaction at a time (BEGIN
+    IMMEDIATE, `clinic.db`)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted((f"account:{email}", f"address:{address}")):
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(:lock_class, hashtext(:key))"),
+            {"lock_class": SIGN_IN_LOCK_CLASS, "key": key},
+        )
+
+
 def throttled(email: str, address: str) -> bool:
+    """Whether this account or address has failed too often lately. Queues this try
+    behind any other of the same account or address (see `_queue_sign_ins`)."""
+    _queue_sign_ins(email, address)
     return (
         _recent_failures(LoginAttempt.email, email) >= MAX_FAILURES_PER_ACCOUNT
         or _recent_failures(LoginAttempt.address, address) >= MAX_FAILURES_PER_ADDRESS
@@ -207,7 +237,7 @@ def authenticate(email: str, password: str, address: str, totp_code: str | None)
             retry_after_seconds=int(THROTTLE_WINDOW.total_seconds()),
         )
     user = user_by_email(email)
-    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    password_ok = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if user is None or not password_ok or not user.active:
         _attempt(email, address, False)
         record(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from clinic.alerts.services import escalate_alerts
@@ -16,6 +16,7 @@ from clinic.courses.authorization import check_authorizations
 from clinic.outcomes.cadence import plan_questionnaires
 from clinic.reminders.dispatch import dispatch_job
 from clinic.reminders.staff_messages import plan_daily_schedules
+from clinic.scheduler.heartbeat import HEARTBEAT_INTERVAL, prune_processes
 from clinic.treatments.thresholds import check_motor_threshold_due
 
 
@@ -32,6 +33,14 @@ class Job:
 
 
 JOBS: tuple[Job, ...] = (
+    # Every job's tick says its process is alive; this one says so even while the
+    # others are busy for longer than an interval.
+    Job(
+        "heartbeat",
+        prune_processes,
+        "interval",
+        {"minutes": HEARTBEAT_INTERVAL // timedelta(minutes=1)},
+    ),
     Job("dispatch_reminders", dispatch_job, "interval", {"minutes": 1}),
     Job(
         "plan_questionnaires",

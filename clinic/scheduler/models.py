@@ -1,11 +1,11 @@
-"""The scheduler's own table: one heartbeat row per job."""
+"""The scheduler's own tables: one heartbeat row per job, one per running process."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic.extensions import Model
@@ -24,3 +24,21 @@ class SchedulerHeartbeat(Model):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     host: Mapped[str] = mapped_column(String(120))
     pid: Mapped[int] = mapped_column(Integer)
+
+
+class SchedulerProcess(Model):
+    """One running scheduler process and its last tick: how many schedulers live is the
+    number of rows that ticked lately. A process is its host, pid and start (a pid is
+    reused after a restart); rows of processes long gone are pruned."""
+
+    __tablename__ = "scheduler_processes"
+    __table_args__ = (
+        UniqueConstraint("host", "pid", "started_at"),
+        Index("ix_scheduler_processes_last_tick_at", "last_tick_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(120))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    last_tick_at: Mapped[datetime]

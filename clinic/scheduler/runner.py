@@ -2,8 +2,8 @@
 
 APScheduler 3 in its own process, never inside web workers (this module is imported
 only by that command and by tests). It only ticks: every job of `clinic.scheduler.jobs`
-runs in an app context and is committed; each tick writes the job's heartbeat row
-(shown on /api/v1/health and the admin page `scheduler.admin`).
+runs in an app context and is committed; each tick writes the job's heartbeat row and
+its process's (shown on /api/v1/health and the admin page `scheduler.admin`).
 
 Several scheduler processes at once are harmless: dispatch claims outbox rows (a row is
 sent by one dispatcher), and the periodic jobs are idempotent through dedupe keys (an
@@ -23,18 +23,20 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from clinic import clock
 from clinic.extensions import db
-from clinic.scheduler.heartbeat import record_heartbeat
+from clinic.scheduler.heartbeat import forget_this_process, record_heartbeat
 from clinic.scheduler.jobs import JOBS, Job
 
 log = logging.getLogger(__name__)
 
 
 def run_job(app: Flask, job_id: str, func: Callable[[datetime], Any]) -> None:
-    """One tick: call `func(now)` in an app context, commit, and record the heartbeat.
-    A failing job is rolled back and logged; the heartbeat keeps its error."""
+    """One tick: call `func(now)` in an app context, commit, and record the job's and
+    this process's heartbeat. A failing job is rolled back and logged; the heartbeat
+    keeps its error."""
     with app.app_context():
         now = clock.now()
         started = _time.monotonic()
@@ -106,3 +108,9 @@ def run(app: Flask) -> None:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         log.info("scheduler stopped")
+    with app.app_context():
+        try:
+            forget_this_process()
+            db.session.commit()
+        except SQLAlchemyError:  # the database is down: the row ages out instead
+            log.warning("could not remove this scheduler's heartbeat row")

@@ -12,13 +12,11 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
-from clinic.audit.models import AuditAction
-from clinic.audit.services import record
 from clinic.permissions import Permission, requires
 from clinic.scheduling import calendar, lifecycle, schedule
-from clinic.scheduling.booking_service import KINDS
 from clinic.scheduling.booking_service import move_appointment as move
 from clinic.scheduling.calendar import MAX_ID
+from clinic.scheduling.models import AppointmentKind
 
 blp = Blueprint("scheduling_api", __name__, description="Devices, clinic calendar, appointments")
 
@@ -302,7 +300,9 @@ class AppointmentCreateSchema(ma.Schema):
     course_id = _id(required=True)
     device_id = _id(required=True)
     starts_at = _instant(required=True)
-    kind = ma.fields.String(load_default="treatment", validate=ma.validate.OneOf(KINDS))
+    kind = ma.fields.String(
+        load_default=AppointmentKind.TREATMENT, validate=ma.validate.OneOf(tuple(AppointmentKind))
+    )
     technician_id = _id(allow_none=True)
 
 
@@ -371,16 +371,7 @@ def list_appointments(args: dict[str, Any]) -> Any:
     day = args.pop("day", None)
     if day is not None:
         args["first"] = args["last"] = day
-    items = schedule.list_appointments(**args)
-    if args.get("patient_id") is not None:
-        record(
-            current_user.id,
-            AuditAction.VIEW,
-            "patient",
-            args["patient_id"],
-            detail={"what": "schedule"},
-        )
-    return {"items": items}
+    return {"items": schedule.list_appointments(**args, actor_id=current_user.id)}
 
 
 @blp.route("/appointments/<int:appointment_id>")

@@ -26,29 +26,37 @@ from clinic.audit.services import record
 from clinic.auth.models import User
 from clinic.errors import Conflict, Invalid
 from clinic.extensions import db
+from clinic.permissions import Role
 from clinic.scheduling import booking
 from clinic.scheduling.calendar import (
     get_device,
     get_row,
     load_calendar,
+    locked_appointment,
     occupancy,
     patient_tz,
     planner_patient,
 )
-from clinic.scheduling.models import LIVE_STATUSES, Appointment
+from clinic.scheduling.models import (
+    ACTIVE_COURSE,
+    LIVE_STATUSES,
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+)
 from clinic.scheduling.patterns import expand_pattern
 from clinic.scheduling.progress import course_progress
 
 if TYPE_CHECKING:
     from clinic.courses.models import Course
 
-MOVABLE_STATUSES = ("scheduled",)
-KINDS = ("treatment", "mapping")
 EXCLUSION_VIOLATION = "23P01"
+# Who may run a session (a front-desk account may not).
+SESSION_STAFF = (Role.TECHNICIAN, Role.CLINICIAN, Role.ADMIN)
 
 
 def _refuse_inactive(course: Course, detail: str = "") -> None:
-    if course.status != "active":
+    if course.status != ACTIVE_COURSE:
         raise Conflict(
             f"Course {course.id} is {course.status.replace('_', ' ')}{detail}.",
             code="course_not_active",
@@ -150,8 +158,8 @@ def schedule_course(
             # In UTC as the database gives them back: the answer is not reloaded.
             starts_at=session.starts_at.astimezone(UTC),
             ends_at=session.ends_at.astimezone(UTC),
-            kind="treatment",
-            status="scheduled",
+            kind=AppointmentKind.TREATMENT,
+            status=AppointmentStatus.SCHEDULED,
             sequence=plan.first_sequence + index,
         )
         for index, session in enumerate(plan.sessions)
@@ -209,8 +217,9 @@ def _refuse_clashes(found: list[booking.Clash]) -> None:
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise Invalid("Unknown kind.", fields={"kind": [f"One of {', '.join(KINDS)}."]})
+    if kind not in tuple(AppointmentKind):
+        choices = ", ".join(AppointmentKind)
+        raise Invalid("Unknown kind.", fields={"kind": [f"One of {choices}."]})
 
 
 def _check_slot(
@@ -242,7 +251,7 @@ def book_appointment(
     *,
     device_id: int,
     starts_at: datetime,
-    kind: str = "treatment",
+    kind: str = AppointmentKind.TREATMENT,
     technician_id: int | None = None,
     actor_id: int | None,
 ) -> Appointment:
@@ -260,7 +269,7 @@ def book_appointment(
         starts_at=starts_at,
         ends_at=ends_at,
         kind=kind,
-        status="scheduled",
+        status=AppointmentStatus.SCHEDULED,
         sequence=_next_sequence(course.id),
     )
     _insert([appointment])
@@ -273,7 +282,7 @@ def _technician(user_id: int | None) -> int | None:
     if user_id is None:
         return None
     user = get_row(User, user_id, "user")
-    if user.role not in ("technician", "clinician", "admin"):
+    if user.role not in SESSION_STAFF:
         raise Invalid(
             "Only technicians and clinicians run sessions.",
             fields={"technician_id": ["Not a technician."]},
@@ -291,9 +300,10 @@ def move_appointment(
     assign_technician: bool = False,
 ) -> Appointment:
     """Move a scheduled session to another time and/or chair (and, with
-    `assign_technician`, set who runs it). Its revision grows, so calendar entries follow."""
-    appointment = get_row(Appointment, appointment_id, "appointment")
-    if appointment.status not in MOVABLE_STATUSES:
+    `assign_technician`, set who runs it). Its revision grows, so calendar entries follow.
+    The appointment is locked first: a cancel racing the move waits for it, or refuses it."""
+    appointment = locked_appointment(appointment_id)
+    if appointment.status != AppointmentStatus.SCHEDULED:
         raise Conflict(
             f"A {appointment.status.replace('_', ' ')} appointment cannot be moved.",
             code="invalid_status",
@@ -351,7 +361,7 @@ def book_makeup(
         select(Appointment)
         .where(
             Appointment.course_id == course.id,
-            Appointment.kind == "treatment",
+            Appointment.kind == AppointmentKind.TREATMENT,
             Appointment.status.in_(LIVE_STATUSES),
         )
         .order_by(Appointment.starts_at.desc())
@@ -385,8 +395,8 @@ def book_makeup(
         device_id=session.device_id,
         starts_at=session.starts_at,
         ends_at=session.ends_at,
-        kind="treatment",
-        status="scheduled",
+        kind=AppointmentKind.TREATMENT,
+        status=AppointmentStatus.SCHEDULED,
         sequence=_next_sequence(course.id),
         is_makeup=True,
         makeup_for_id=makeup_for.id if makeup_for else None,

@@ -23,6 +23,7 @@ from clinic.scheduling import booking
 from clinic.scheduling.models import (
     LIVE_STATUSES,
     Appointment,
+    AppointmentKind,
     Closure,
     Device,
     MaintenanceWindow,
@@ -46,6 +47,27 @@ def get_row(model: type[Row], entity_id: int, label: str) -> Row:
     if found is None:
         raise NotFound(f"No {label} {entity_id}.")
     return found
+
+
+def locked_appointment(appointment_id: int) -> Appointment:
+    """The appointment, locked until this transaction ends, and read afresh.
+
+    Every change of an appointment starts here, so two of them (two cancels, a cancel
+    and a move, from any number of app servers) queue up: the second reads what the
+    first committed and is refused if that ended the appointment. PostgreSQL locks the
+    row (SELECT ... FOR UPDATE); SQLite's writers are serialised by BEGIN IMMEDIATE.
+    `populate_existing` replaces whatever the session held from before the lock."""
+    if not 0 < appointment_id <= MAX_ID:
+        raise NotFound(f"No appointment {appointment_id}.")
+    appointment = db.session.scalar(
+        select(Appointment)
+        .where(Appointment.id == appointment_id)
+        .with_for_update(of=Appointment)
+        .execution_options(populate_existing=True)
+    )
+    if appointment is None:
+        raise NotFound(f"No appointment {appointment_id}.")
+    return appointment
 
 
 def clean_text(value: str | None, limit: int, label: str, *, required: bool = False) -> str | None:
@@ -307,7 +329,14 @@ def _load_busy(spans: Sequence[booking.Span], patient_id: int | None) -> list[bo
     if patient_id is not None:
         query = query.where(table.c.patient_id == patient_id)
     return [
-        booking.Busy(device_id, patient, starts_at, ends_at, kind == "treatment", appointment_id)
+        booking.Busy(
+            device_id,
+            patient,
+            starts_at,
+            ends_at,
+            kind == AppointmentKind.TREATMENT,
+            appointment_id,
+        )
         for appointment_id, device_id, patient, starts_at, ends_at, kind in (
             db.session.connection().execute(query)
         )
@@ -329,11 +358,11 @@ def patient_tz(patient: Patient) -> ZoneInfo:
     return clock.clinic_tz()
 
 
-def planner_patient(course: Course, kind: str = "treatment") -> booking.Patient:
+def planner_patient(course: Course, kind: str = AppointmentKind.TREATMENT) -> booking.Patient:
     """The patient's side of a booking: one treatment a day, except in accelerated
     courses; a mapping visit is not a treatment, so it may share the day."""
     return booking.Patient(
         id=course.patient_id,
         tz=patient_tz(course.patient),
-        one_a_day=kind == "treatment" and course.protocol.pattern != "accelerated",
+        one_a_day=kind == AppointmentKind.TREATMENT and course.protocol.pattern != "accelerated",
     )

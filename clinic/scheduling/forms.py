@@ -45,7 +45,7 @@ class HoursForm(FlaskForm):
         ]
 
     def validate(self, extra_validators: object = None) -> bool:
-        valid = super().validate(extra_validators)  # type: ignore[arg-type]
+        valid = super().validate(extra_validators)
         for _name, opens, closes in self.day_fields():
             if (opens.data is None) != (closes.data is None):
                 closes.errors.append("Give both times, or neither to close that day.")

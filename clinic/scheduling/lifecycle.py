@@ -16,30 +16,26 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from clinic import clock, events
+from clinic.alerts.models import AlertKind
 from clinic.alerts.services import raise_alert
 from clinic.audit.models import AuditAction
 from clinic.auth.models import User
-from clinic.errors import Conflict, NotFound
+from clinic.errors import Conflict
 from clinic.extensions import db
 from clinic.permissions import Role
 from clinic.scheduling.booking_service import audit_appointment, book_makeup
-from clinic.scheduling.calendar import clean_text, get_row
-from clinic.scheduling.models import Appointment, AppointmentStatus
+from clinic.scheduling.calendar import clean_text, locked_appointment
+from clinic.scheduling.models import (
+    ACTIVE_COURSE,
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+)
 
 if TYPE_CHECKING:
     from clinic.courses.models import Course
 
-CANCELLABLE_STATUSES = ("scheduled", "checked_in")
-
-
-def _locked(appointment_id: int) -> Appointment:
-    """The appointment, locked for this transaction (two check-ins or logs queue up)."""
-    appointment = db.session.scalar(
-        select(Appointment).where(Appointment.id == appointment_id).with_for_update(of=Appointment)
-    )
-    if appointment is None:
-        raise NotFound(f"No appointment {appointment_id}.")
-    return appointment
+CANCELLABLE_STATUSES = (AppointmentStatus.SCHEDULED, AppointmentStatus.CHECKED_IN)
 
 
 def _claim_for_technician(appointment: Appointment, actor_id: int | None) -> None:
@@ -51,16 +47,16 @@ def _claim_for_technician(appointment: Appointment, actor_id: int | None) -> Non
 
 def check_in(appointment_id: int, actor_id: int | None, reason: str | None = None) -> Appointment:
     """The patient is here. Checking in twice is harmless; a closed appointment refuses."""
-    appointment = _locked(appointment_id)
-    if appointment.status == "checked_in":
+    appointment = locked_appointment(appointment_id)
+    if appointment.status == AppointmentStatus.CHECKED_IN:
         return appointment
-    if appointment.status != "scheduled":
+    if appointment.status != AppointmentStatus.SCHEDULED:
         raise Conflict(
             f"This appointment is {appointment.status.replace('_', '-')}; "
             "only a scheduled appointment can be checked in.",
             details={"reason": "not_scheduled", "status": appointment.status},
         )
-    appointment.status = "checked_in"
+    appointment.status = AppointmentStatus.CHECKED_IN
     appointment.checked_in_at = clock.now()
     if reason:
         appointment.status_reason = reason
@@ -75,7 +71,7 @@ def check_in(appointment_id: int, actor_id: int | None, reason: str | None = Non
 def record_session(appointment: Appointment, *, delivered: bool, actor_id: int | None) -> None:
     """A treatment log was written for the session: it was delivered, or stopped early
     (then the caller books its make-up with `make_up_for` once its own reactions ran)."""
-    appointment.status = "completed" if delivered else "incomplete"
+    appointment.status = AppointmentStatus.COMPLETED if delivered else AppointmentStatus.INCOMPLETE
     _claim_for_technician(appointment, actor_id)
     db.session.flush()
 
@@ -87,9 +83,9 @@ class StatusChange:
 
 
 def _end_appointment(
-    appointment_id: int, status: str, reason: str | None, actor_id: int | None
+    appointment_id: int, status: AppointmentStatus, reason: str | None, actor_id: int | None
 ) -> StatusChange:
-    appointment = get_row(Appointment, appointment_id, "appointment")
+    appointment = locked_appointment(appointment_id)
     if appointment.status not in CANCELLABLE_STATUSES:
         raise Conflict(
             f"A {appointment.status.replace('_', ' ')} appointment cannot be marked "
@@ -110,16 +106,16 @@ def make_up_for(appointment: Appointment, actor_id: int | None) -> Appointment |
     early) while its course is active. When no room can be found the session is still
     recorded as not delivered, and the front desk gets an alert to place it by hand."""
     course = appointment.course
-    if appointment.kind != "treatment" or course.status != "active":
+    if appointment.kind != AppointmentKind.TREATMENT or course.status != ACTIVE_COURSE:
         return None
     try:
         return book_makeup(course, actor_id, makeup_for=appointment)
     except Conflict as exc:
         raise_alert(
-            "makeup_unplaced",
+            AlertKind.MAKEUP_UNPLACED,
             "A make-up session could not be booked",
             message=exc.message,
-            audience="front_desk",
+            audience=Role.FRONT_DESK,
             patient_id=course.patient_id,
             course_id=course.id,
             subject=("appointment", appointment.id),
@@ -132,14 +128,14 @@ def cancel_appointment(
     appointment_id: int, *, reason: str | None, actor_id: int | None
 ) -> StatusChange:
     """Cancel a session and book its make-up after the course's last one."""
-    return _end_appointment(appointment_id, "cancelled", reason, actor_id)
+    return _end_appointment(appointment_id, AppointmentStatus.CANCELLED, reason, actor_id)
 
 
 def record_no_show(
     appointment_id: int, *, reason: str | None, actor_id: int | None
 ) -> StatusChange:
     """Mark a missed session and book its make-up after the course's last one."""
-    return _end_appointment(appointment_id, "no_show", reason, actor_id)
+    return _end_appointment(appointment_id, AppointmentStatus.NO_SHOW, reason, actor_id)
 
 
 def cancel_future_sessions(
@@ -149,12 +145,12 @@ def cancel_future_sessions(
     future = db.session.scalars(
         select(Appointment).where(
             Appointment.course_id == course.id,
-            Appointment.status == "scheduled",
+            Appointment.status == AppointmentStatus.SCHEDULED,
             Appointment.starts_at > now,
         )
     ).all()
     for appointment in future:
-        appointment.status = "cancelled"
+        appointment.status = AppointmentStatus.CANCELLED
         appointment.status_reason = reason[:2000]
         audit_appointment(
             actor_id, AuditAction.CANCEL, appointment, detail={"reason": "course ended"}

@@ -53,6 +53,10 @@ class AppointmentKind(StrEnum):
     MAPPING = "mapping"  # a motor-threshold / coil-mapping visit: not a session
 
 
+# courses.models.CourseStatus.ACTIVE, the one course status scheduling asks about:
+# courses sit above scheduling, which cannot import their enum.
+ACTIVE_COURSE = "active"
+
 # Appointments that occupy a chair and a patient's time (the exclusion constraints' WHERE).
 LIVE_STATUSES = (
     AppointmentStatus.SCHEDULED,
@@ -129,8 +133,8 @@ class Appointment(Model):
     technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
-    kind: Mapped[str] = mapped_column(String(20), default="treatment")
-    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    kind: Mapped[str] = mapped_column(String(20), default=AppointmentKind.TREATMENT)
+    status: Mapped[str] = mapped_column(String(20), default=AppointmentStatus.SCHEDULED)
     sequence: Mapped[int] = mapped_column(Integer)
     is_makeup: Mapped[bool] = mapped_column(Boolean, default=False)
     makeup_for_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))

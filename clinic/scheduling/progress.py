@@ -21,16 +21,22 @@ from clinic import clock
 from clinic.extensions import db
 from clinic.scheduling import booking
 from clinic.scheduling.calendar import load_calendar
-from clinic.scheduling.models import LIVE_STATUSES, Appointment
+from clinic.scheduling.models import (
+    ACTIVE_COURSE,
+    LIVE_STATUSES,
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+)
 from clinic.scheduling.patterns import expand_pattern
 
 if TYPE_CHECKING:
     from clinic.courses.models import Course
 
-SESSION_KIND = "treatment"
-PENDING_STATUSES = ("scheduled", "checked_in")
+SESSION_KIND = AppointmentKind.TREATMENT
+PENDING_STATUSES = (AppointmentStatus.SCHEDULED, AppointmentStatus.CHECKED_IN)
 """Booked and not yet delivered."""
-MISSED_STATUSES = ("no_show", "incomplete")
+MISSED_STATUSES = (AppointmentStatus.NO_SHOW, AppointmentStatus.INCOMPLETE)
 PROJECTION_CHAIR = 0
 """The projection ignores other patients: one always-free chair stands for them all."""
 
@@ -47,7 +53,7 @@ class Progress:
 
     @property
     def delivered(self) -> int:
-        return self.by_status["completed"]
+        return self.by_status[AppointmentStatus.COMPLETED]
 
     @property
     def scheduled(self) -> int:
@@ -59,7 +65,7 @@ class Progress:
 
     @property
     def cancelled(self) -> int:
-        return self.by_status["cancelled"]
+        return self.by_status[AppointmentStatus.CANCELLED]
 
     def remaining(self, planned: int) -> int:
         """Sessions still to deliver."""
@@ -93,7 +99,7 @@ def course_progress(course_ids: Iterable[int]) -> dict[int, Progress]:
     for course_id, status, count, first, last in rows:
         progress = found[course_id]
         progress.by_status[status] = count
-        if status == "completed":
+        if status == AppointmentStatus.COMPLETED:
             progress.first_delivered_at, progress.last_delivered_at = first, last
         if status in LIVE_STATUSES and (
             progress.last_live_at is None or last > progress.last_live_at
@@ -124,7 +130,7 @@ def projected_ends(
         done = progress[course.id]
         last_day = done.last_live_at.astimezone(tz).date() if done.last_live_at else None
         unbooked = done.unbooked(course.planned_sessions)
-        if course.status == "active" and unbooked:
+        if course.status == ACTIVE_COURSE and unbooked:
             start = max(last_day, today) + timedelta(days=1) if last_day else today
             to_plan.append((course, start, unbooked))
         else:

@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from clinic import clock
 from clinic.auth.models import User
 from clinic.extensions import db
-from clinic.permissions import Permission, requires
+from clinic.permissions import Permission, Role, requires
 from clinic.scheduling import bp, calendar, lifecycle, schedule
 from clinic.scheduling.booking_service import move_appointment
 from clinic.scheduling.forms import (
@@ -56,7 +56,7 @@ def _local(value: datetime) -> datetime:
 def _technician_choices() -> list[SelectChoice]:
     users = db.session.scalars(
         select(User)
-        .where(User.role.in_(("technician", "clinician")), User.active.is_(True))
+        .where(User.role.in_((Role.TECHNICIAN, Role.CLINICIAN)), User.active.is_(True))
         .order_by(User.name)
     )
     return [SelectChoice(0, "Not assigned")] + [SelectChoice(user.id, user.name) for user in users]

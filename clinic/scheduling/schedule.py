@@ -10,6 +10,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased, joinedload
 
 from clinic import clock
+from clinic.audit.models import AuditAction
+from clinic.audit.services import record
 from clinic.extensions import db
 from clinic.scheduling import board, booking
 from clinic.scheduling.calendar import (
@@ -19,7 +21,7 @@ from clinic.scheduling.calendar import (
     occupancy,
     planner_patient,
 )
-from clinic.scheduling.models import LIVE_STATUSES, Appointment, Device
+from clinic.scheduling.models import LIVE_STATUSES, Appointment, AppointmentKind, Device
 
 
 def get_appointment(appointment_id: int) -> Appointment:
@@ -42,7 +44,7 @@ def session_number() -> Any:
         select(func.count(earlier.id) + 1)
         .where(
             earlier.course_id == Appointment.course_id,
-            earlier.kind == "treatment",
+            earlier.kind == AppointmentKind.TREATMENT,
             earlier.status.in_(LIVE_STATUSES),
             earlier.starts_at < Appointment.starts_at,
         )
@@ -62,11 +64,14 @@ def list_appointments(
     technician_id: int | None = None,
     limit: int = 2000,
     with_numbers: bool = False,
+    actor_id: int | None = None,
 ) -> list[Any]:
     """Appointments ordered by start, filtered; bounded by dates and `limit`.
 
     With `with_numbers` each row is (appointment, session number) with the patient and
-    course loaded, for pages that show "session n of N" without a query per row.
+    course loaded, for pages that show "session n of N" without a query per row. A
+    patient's own schedule (`patient_id`) is patient data: its reading is audited as a
+    `view` of that patient by `actor_id`.
     """
     columns: list[Any] = [Appointment]
     if with_numbers:
@@ -91,7 +96,10 @@ def list_appointments(
         if value is not None:
             query = query.where(column == value)
     result = db.session.execute(query.limit(limit))
-    return [tuple(row) for row in result] if with_numbers else list(result.scalars())
+    rows = [tuple(row) for row in result] if with_numbers else list(result.scalars())
+    if patient_id is not None:
+        record(actor_id, AuditAction.VIEW, "patient", patient_id, detail={"what": "schedule"})
+    return rows
 
 
 def free_starts(

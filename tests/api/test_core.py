@@ -8,7 +8,7 @@ from typing import Any
 def test_health_answers_without_auth(client: Any) -> None:
     response = client.get("/api/v1/health")
     assert response.status_code == 200
-    assert response.json["status"] == "ok"
+    assert response.json["database"] == "ok"
 
 
 def test_openapi_document_is_public_and_describes_bearer_auth(client: Any) -> None:

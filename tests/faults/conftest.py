@@ -67,18 +67,21 @@ class Template:
 
 def _prepare(url: str, timezone: str, run_sql: Any) -> str:
     env = app_environment(url, timezone)
-    run_flask(env, "db", "upgrade")
-    run_sql(OPEN_ALL_DAY)
-    run_flask(
+    *_, token = run_flask(
         env,
-        "users",
-        "create",
-        ADMIN_EMAIL,
-        "--name=Fault Admin",
-        "--role=admin",
-        f"--password={ADMIN_PASSWORD}",
+        ["db", "upgrade"],
+        [
+            "users",
+            "create",
+            ADMIN_EMAIL,
+            "--name=Fault Admin",
+            "--role=admin",
+            f"--password={ADMIN_PASSWORD}",
+        ],
+        ["users", "token", ADMIN_EMAIL, "--label=fault suite"],
     )
-    return run_flask(env, "users", "token", ADMIN_EMAIL, "--label=fault suite").split()[-1]
+    run_sql(OPEN_ALL_DAY)
+    return token.split()[-1]
 
 
 @pytest.fixture(scope="session")

@@ -120,10 +120,6 @@ class Processes:
         self.started.clear()
 
 
-def flask(*args: str) -> list[str]:
-    return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
-
-
 def app_environment(database_url: str, timezone: str, **extra: str) -> dict[str, str]:
     """What every app, dispatcher and command process of the clinic gets."""
     env = {
@@ -145,10 +141,25 @@ def app_environment(database_url: str, timezone: str, **extra: str) -> dict[str,
     return env
 
 
-def run_flask(env: dict[str, str], *args: str, timeout: float = 120) -> str:
-    """Run one `flask` command to completion; its standard output."""
+# Several `flask` commands in one process: each import of the app costs seconds.
+_RUN_COMMANDS = """
+import json, sys
+from wsgi import app
+outputs = []
+for args in json.loads(sys.argv[1]):
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=args)
+    if result.exit_code != 0:
+        sys.exit(f"flask {' '.join(args)} failed: {result.output} {result.exception!r}")
+    outputs.append(result.stdout)
+print(json.dumps(outputs))
+"""
+
+
+def run_flask(env: dict[str, str], *commands: list[str], timeout: float = 120) -> list[str]:
+    """Run `flask` commands to completion, in order, in one process; each one's output."""
     result = subprocess.run(
-        flask(*args),
+        [sys.executable, "-c", _RUN_COMMANDS, json.dumps(commands)],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -157,8 +168,9 @@ def run_flask(env: dict[str, str], *args: str, timeout: float = 120) -> str:
         check=False,
     )
     if result.returncode != 0:
-        raise AssertionError(f"flask {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-    return result.stdout
+        raise AssertionError(f"flask commands failed:\n{result.stderr[-3000:]}")
+    outputs: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return outputs
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
@@ -321,6 +333,7 @@ def start_app_server(processes: Processes, env: dict[str, str], name: str) -> st
             "--workers=2",
             "--timeout=60",
             "--graceful-timeout=5",
+            "--preload",  # the app imported once, then forked: the servers start sooner
             f"--access-logfile={processes.workdir / (name + '.access.log')}",
         ],
         env,

@@ -92,14 +92,7 @@ def _move(booking: Booking) -> Callable[[LiveApi], Answer]:
     )
 
 
-RACY_ON_POSTGRESQL = pytest.mark.xfail(
-    strict=True,
-    reason="issue 9/10: on PostgreSQL the lifecycle reads the appointment without a row lock "
-    "(READ COMMITTED, no SELECT ... FOR UPDATE or revision check), so two concurrent changes "
-    "are both accepted: two cancels book two make-ups, a cancel and a move both succeed and "
-    "leave the moved time's reminder pending on a cancelled appointment",
-)
-BACKENDS = [pytest.param("postgresql", marks=RACY_ON_POSTGRESQL), "sqlite"]
+BACKENDS = ["postgresql", "sqlite"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

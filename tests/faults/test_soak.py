@@ -1,10 +1,16 @@
 """Sequential page requests against gunicorn on PostgreSQL: no worker may die.
 
 Reported: three gunicorn workers died with SIGSEGV during plain sequential page requests
-on PostgreSQL, and a restarted instance served the same requests cleanly. This soak signs
-in as an admin and walks the staff pages in turn through one gunicorn with several
-workers, then reads gunicorn's log for any worker that was killed by a signal or exited
-unexpectedly. CLINIC_SOAK_REQUESTS makes it longer (the investigation ran thousands).
+on PostgreSQL, and a restarted instance served the same requests cleanly. Not reproduced;
+the fix removes what the investigation suspected (gunicorn.conf.py: no control socket,
+whose asyncio thread in the master is stopped and restarted around every fork; PostgreSQL
+connections without GSSAPI; pools dropped in a forked child; faulthandler in wsgi.py).
+
+This soak signs in as an admin and walks the staff pages in turn through one gunicorn
+with several workers forked from a preloaded app (the fork path the guards are for),
+then reads gunicorn's log for any worker that was killed by a signal or exited
+unexpectedly, and checks that gunicorn ran without its control socket.
+CLINIC_SOAK_REQUESTS makes it longer (the investigation ran thousands).
 """
 
 from __future__ import annotations
@@ -80,6 +86,8 @@ def test_sequential_pages_on_postgresql_kill_no_worker(clinics: dict[str, Clinic
             f"--bind=127.0.0.1:{port}",
             f"--workers={WORKERS}",
             "--timeout=60",
+            "--preload",  # one import in the master, not one per worker: quicker, too
+            "--log-level=debug",  # says "Control socket disabled"
         ],
         env,
     )
@@ -98,6 +106,7 @@ def test_sequential_pages_on_postgresql_kill_no_worker(clinics: dict[str, Clinic
 
     deaths = [line for line in server.output().splitlines() if WORKER_DEATH.search(line)]
     assert server.alive(), server.output()[-3000:]
+    assert "Control socket disabled" in server.output(), "gunicorn.conf.py was not read"
     assert deaths == [], f"{len(deaths)} worker deaths: {deaths[:5]}\n{server.output()[-5000:]}"
     assert failures == [], failures[:10]
     assert elapsed < 120

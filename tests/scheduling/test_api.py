@@ -302,3 +302,28 @@ def test_listing_by_dates_covers_whole_clinic_days(chairs: Any) -> None:
     db.session.commit()
     rows = schedule.list_appointments(first=MONDAY, last=MONDAY + timedelta(days=1))
     assert [a.starts_at for a in rows] == [local(MONDAY, 9), local(date(2026, 3, 3), 9)]
+
+
+def test_reading_a_patients_schedule_is_audited_by_the_service(
+    api: Any, front_desk: Any, chairs: Any
+) -> None:
+    from sqlalchemy import select
+
+    from clinic.audit.models import AuditAction, AuditEvent
+
+    course = make_course()
+    make_appointment(course, local(MONDAY, 9), device=chairs[0])
+    answer = api.as_(front_desk).get(f"/api/v1/appointments?patient_id={course.patient_id}")
+    assert answer.status_code == 200 and len(answer.json["items"]) == 1
+    schedule.list_appointments(patient_id=course.patient_id, actor_id=None)  # any caller
+    views = db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == AuditAction.VIEW, AuditEvent.entity_id == course.patient_id
+        )
+    ).all()
+    assert [(view.actor_id, view.detail) for view in views] == [
+        (front_desk.id, {"what": "schedule"}),
+        (None, {"what": "schedule"}),
+    ]
+    schedule.list_appointments(first=MONDAY, last=MONDAY)  # the clinic's day: no one patient
+    assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "view")).all()) == 2
