@@ -46,7 +46,6 @@ def health() -> Any:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError as error:  # any driver error means the database is not answering
         current_app.logger.warning("health check: database unavailable: %s", error)
-        db.session.rollback()
         headers = {"Retry-After": str(RETRY_AFTER_OUTAGE)}
         return {"status": "unavailable", "database": "unavailable"}, 503, headers
     body: dict[str, Any] = {"status": "ok", "database": "ok"}
