@@ -223,11 +223,6 @@ def test_postgresql_restarted_mid_batch(clinic: Clinic, fresh_answers: LiveApi) 
     assert overlapping_appointments(clinic) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10: the database going away answers 500, not 503 (the API's error "
-    "handling, not reminders: remove this mark when it answers 503)",
-)
 def test_the_api_answers_503_while_postgresql_is_down(
     clinic: Clinic, fresh_answers: LiveApi
 ) -> None:
