@@ -67,7 +67,9 @@ def test_the_outbox_and_the_schedulers_are_read_from_the_database(
     assert samples[("clinic_outbox_messages", (("status", "sending"),))] == 1
     assert samples[("clinic_outbox_oldest_due_seconds", ())] == pytest.approx(600, abs=5)
     assert samples[("clinic_reminders_dispatched_per_second", ())] == pytest.approx(3 / 300)
-    age = samples[("clinic_scheduler_last_tick_age_seconds", (("host", "sched-1"), ("pid", "4242")))]
+    age = samples[
+        ("clinic_scheduler_last_tick_age_seconds", (("host", "sched-1"), ("pid", "4242")))
+    ]
     assert age == pytest.approx(30, abs=5)
     assert ("clinic_db_pool_checked_out", ()) in samples
 
@@ -81,7 +83,8 @@ def test_request_latency_is_labelled_by_endpoint_never_by_raw_path(client: Flask
     health = [
         labels
         for (name, labels) in samples
-        if name == "clinic_request_duration_seconds_count" and ("endpoint", "api_core.health") in labels
+        if name == "clinic_request_duration_seconds_count"
+        and ("endpoint", "api_core.health") in labels
     ]
     assert health, sorted(name for name, _ in samples)
     assert not any("123456" in str(labels) for (_name, labels) in samples)
