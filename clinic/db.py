@@ -102,14 +102,20 @@ Tests turn it off in their own thread only, so a test that reads fixtures while 
 app serves a browser does not hold the write lock the app is waiting for."""
 
 
-def engine_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
+def engine_options(url: str, options: dict[str, Any], *, pgbouncer: bool = False) -> dict[str, Any]:
     """The engine's options with what PostgreSQL connections need here: a bounded wait to
     connect (an unreachable host answers 503 in seconds, not after a hung worker), and
     no GSSAPI encryption attempt, so libpq never loads Kerberos, which is not safe across
-    the fork of a gunicorn worker (set either in the URL to override)."""
+    the fork of a gunicorn worker (set either in the URL to override).
+
+    Behind PgBouncer in transaction mode (`CLINIC_PGBOUNCER=1`) psycopg must not prepare
+    statements: the next transaction may run on another server connection, which never
+    saw them (PgBouncer before 1.21 cannot track them)."""
     if not url.startswith("postgresql"):
         return options
-    connect_args = {"connect_timeout": 5, "gssencmode": "disable"}
+    connect_args: dict[str, Any] = {"connect_timeout": 5, "gssencmode": "disable"}
+    if pgbouncer:
+        connect_args["prepare_threshold"] = None
     connect_args.update(options.get("connect_args", {}))
     return {**options, "connect_args": connect_args}
 
