@@ -22,6 +22,7 @@ INSTANCE_DIR = PROJECT_ROOT / "instance"
 ENVIRONMENTS = ("development", "production", "testing")
 EMAIL_BACKENDS = ("console", "smtp")
 SMS_BACKENDS = ("console", "twilio")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -199,6 +200,9 @@ def load_config(
         "CLINIC_ALERT_ESCALATION_MINUTES": _int(environ, "CLINIC_ALERT_ESCALATION_MINUTES", 120, 1),
         "CLINIC_MT_MAX_AGE_DAYS": _int(environ, "CLINIC_MT_MAX_AGE_DAYS", 7, 1),
         "CLINIC_PROXY_COUNT": _int(environ, "CLINIC_PROXY_COUNT", 0, 0),
+        "CLINIC_LOG_FORMAT": _choice(environ, "CLINIC_LOG_FORMAT", LOG_FORMATS, "text"),
+        "CLINIC_PGBOUNCER": _choice(environ, "CLINIC_PGBOUNCER", ("0", "1"), "0") == "1",
+        "CLINIC_METRICS_TOKEN": _env(environ, "CLINIC_METRICS_TOKEN"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,

@@ -8,3 +8,14 @@ SIGSEGVs point; the clinic never uses `gunicornc`, so it is off.
 """
 
 control_socket_disable = True
+
+
+def child_exit(server: object, worker: object) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR set (docs/deploy.md), a dead worker's live gauges
+    must stop counting; its counters and histograms stay summed, as they should."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
@@ -55,12 +54,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
-        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+        pgbouncer=app.config["CLINIC_PGBOUNCER"],
     )
     _trust_proxies(app, app.config["CLINIC_PROXY_COUNT"])
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
     import clinic.models  # noqa: F401  (the whole schema, for Alembic)
 
@@ -71,9 +69,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)
 
+    from clinic import monitoring
     from clinic.api import routes as api_routes
     from clinic.errors import register_error_handlers
 
+    monitoring.init_app(app)  # first: every later hook logs under the request's id
     register_error_handlers(app)
     _install_request_hooks(app)
     api_blueprints = [api_routes.blp]

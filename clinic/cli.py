@@ -13,6 +13,7 @@ from flask_migrate.cli import db as db_commands
 from werkzeug.serving import run_simple
 
 from clinic.backup import BackupError, back_up
+from clinic.db import refresh_planner_statistics
 from clinic.extensions import db
 
 
@@ -51,6 +52,8 @@ def demo_load(
         return
     summary = load(patients=patients, years=years, devices=devices, seed=seed)
     db.session.commit()
+    with db.engine.begin() as connection:
+        refresh_planner_statistics(connection)
     for line in summary:
         click.echo(line)
 

@@ -17,7 +17,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CheckConstraint, CursorResult, DateTime, Engine, MetaData, Result, event
+from sqlalchemy import (
+    CheckConstraint,
+    Connection,
+    CursorResult,
+    DateTime,
+    Engine,
+    MetaData,
+    Result,
+    event,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import DeclarativeBase, registry
@@ -62,6 +71,16 @@ def rowcount(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
+def refresh_planner_statistics(connection: Connection) -> None:
+    """ANALYZE: after a bulk load (demo data, an import, a migration) the query planner
+    must know the tables' sizes, or PostgreSQL picks plans for empty tables (the day
+    board went from 60 ms to 500 ms on a freshly loaded database) until autovacuum
+    catches up. SQLite samples a bounded number of rows, so this stays quick."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+    connection.exec_driver_sql("ANALYZE")
+
+
 def one_of(column: str, values: type[StrEnum], *, name: str) -> CheckConstraint:
     """A CHECK that `column` holds one of the enum's values, so the enum is the one list
     of them (the migrations wrote the same SQL by hand)."""
@@ -83,14 +102,20 @@ Tests turn it off in their own thread only, so a test that reads fixtures while 
 app serves a browser does not hold the write lock the app is waiting for."""
 
 
-def engine_options(url: str, options: dict[str, Any]) -> dict[str, Any]:
+def engine_options(url: str, options: dict[str, Any], *, pgbouncer: bool = False) -> dict[str, Any]:
     """The engine's options with what PostgreSQL connections need here: a bounded wait to
     connect (an unreachable host answers 503 in seconds, not after a hung worker), and
     no GSSAPI encryption attempt, so libpq never loads Kerberos, which is not safe across
-    the fork of a gunicorn worker (set either in the URL to override)."""
+    the fork of a gunicorn worker (set either in the URL to override).
+
+    Behind PgBouncer in transaction mode (`CLINIC_PGBOUNCER=1`) psycopg must not prepare
+    statements: the next transaction may run on another server connection, which never
+    saw them (PgBouncer before 1.21 cannot track them)."""
     if not url.startswith("postgresql"):
         return options
-    connect_args = {"connect_timeout": 5, "gssencmode": "disable"}
+    connect_args: dict[str, Any] = {"connect_timeout": 5, "gssencmode": "disable"}
+    if pgbouncer:
+        connect_args["prepare_threshold"] = None
     connect_args.update(options.get("connect_args", {}))
     return {**options, "connect_args": connect_args}
 

@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 from sqlalchemy.exc import DBAPIError
 
-from clinic.db import is_contention
+from clinic.db import is_contention, serialised_writes
 from clinic.extensions import db
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ _KEEP_WRITES = "transaction_keep_writes"
 _WRAPPED = "__clinic_transactional__"
 ATTEMPTS = 4
 BACKOFF_SECONDS = 0.05
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SERIALISED_TOKEN = "transaction_serialised_token"
 
 
 def keep_writes_on_refusal() -> None:
@@ -75,9 +77,33 @@ def _transactional(view: Callable[..., Any], app: Flask) -> Callable[..., Any]:
     return wrapper
 
 
+def _reads_share_the_database(app: Flask) -> None:
+    """On SQLite a request that only reads begins a plain (deferred) transaction, so it
+    never waits for, or holds up, the write lock: a second worker then serves reads
+    beside a writer. A GET that does write (an audited view of a record) takes the lock
+    at its first write; if another writer got there first, the whole view is tried again
+    (SQLite's busy error is contention, above). Runs before every other hook, so the
+    user lookup reads the same way."""
+
+    def choose_begin() -> None:
+        if request.method in READING_METHODS:
+            g.setdefault(_SERIALISED_TOKEN, serialised_writes.set(False))
+
+    def restore_begin(_error: BaseException | None) -> None:
+        token = g.pop(_SERIALISED_TOKEN, None)
+        if token is not None:
+            serialised_writes.reset(token)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, choose_begin)
+    app.teardown_request(restore_begin)
+
+
 def install(app: Flask) -> None:
     """Wrap every registered view (call after all blueprints are registered; calling
     it again wraps only views added since)."""
+    if not app.extensions.get("clinic.transaction"):
+        app.extensions["clinic.transaction"] = True
+        _reads_share_the_database(app)
     for endpoint, view in list(app.view_functions.items()):
         if endpoint != "static" and not getattr(view, _WRAPPED, False):
             app.view_functions[endpoint] = _transactional(view, app)

@@ -6,6 +6,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from clinic.db import refresh_planner_statistics
+
 config = context.config
 if config.config_file_name:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -52,6 +54,9 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+        if not getattr(config.cmd_opts, "autogenerate", False):
+            with connection.begin():
+                refresh_planner_statistics(connection)
 
 
 if context.is_offline_mode():

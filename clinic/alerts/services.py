@@ -93,7 +93,13 @@ def list_alerts(
     kind: str | None = None,
     limit: int = 200,
 ) -> list[Alert]:
-    """Open before acknowledged, urgent on top, newest first; bounded by `limit`."""
+    """Open alerts first, urgent on top, newest first; then acknowledged ones, newest
+    first; bounded by `limit`.
+
+    Two reads rather than one ORDER BY over every alert: the open ones are few and sorted
+    by severity; the acknowledged ones are the whole history, read newest first straight
+    from the (status, created_at) index and stopped at the limit, so the list costs the
+    same after 100,000 alerts as after 10."""
     if status is not None and status not in tuple(AlertStatus):
         raise Invalid(
             f"Unknown status {status!r}.", fields={"status": [f"One of {', '.join(AlertStatus)}."]}
@@ -101,23 +107,28 @@ def list_alerts(
     query = select(Alert).options(
         joinedload(Alert.patient), joinedload(Alert.assigned_to), joinedload(Alert.acknowledged_by)
     )
-    if status is not None:
-        query = query.where(Alert.status == status)
     if patient_id is not None:
         query = query.where(Alert.patient_id == patient_id)
     if kind is not None:
         query = query.where(Alert.kind == kind)
-    query = query.order_by(
-        case((Alert.status == AlertStatus.OPEN, 0), else_=1),
-        case(
-            (Alert.severity == AlertSeverity.URGENT, 0),
-            (Alert.severity == AlertSeverity.WARNING, 1),
-            else_=2,
-        ),
-        Alert.created_at.desc(),
-        Alert.id.desc(),
-    )
-    return list(db.session.scalars(query.limit(limit)).unique())
+    found: list[Alert] = []
+    if status in (None, AlertStatus.OPEN):
+        open_first = query.where(Alert.status == AlertStatus.OPEN).order_by(
+            case(
+                (Alert.severity == AlertSeverity.URGENT, 0),
+                (Alert.severity == AlertSeverity.WARNING, 1),
+                else_=2,
+            ),
+            Alert.created_at.desc(),
+            Alert.id.desc(),
+        )
+        found += db.session.scalars(open_first.limit(limit)).unique()
+    if status in (None, AlertStatus.ACKNOWLEDGED) and len(found) < limit:
+        history = query.where(Alert.status == AlertStatus.ACKNOWLEDGED).order_by(
+            Alert.created_at.desc(), Alert.id.desc()
+        )
+        found += db.session.scalars(history.limit(limit - len(found))).unique()
+    return found
 
 
 def get_alert(alert_id: int) -> Alert:

@@ -20,7 +20,15 @@ class AuditQuerySchema(ma.Schema):
     actor_id = id_filter()
     action = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
     limit = limit_param()
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=10**7))
+    offset = ma.fields.Integer(
+        load_default=0,
+        validate=ma.validate.Range(min=0, max=10**7),
+        metadata={"description": "Deprecated: slow deep in a long trail; use `cursor`."},
+    )
+    cursor = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "The `next_cursor` of the previous page."},
+    )
 
 
 class AuditEventSchema(ma.Schema):
@@ -34,7 +42,11 @@ class AuditEventSchema(ma.Schema):
     address = ma.fields.String(allow_none=True)
 
 
-AuditListSchema = list_schema(AuditEventSchema, "AuditListSchema")
+class AuditListSchema(list_schema(AuditEventSchema, "AuditItemsSchema")):  # type: ignore[misc]
+    next_cursor = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Pass as `cursor` for the next (older) page; null at the end."},
+    )
 
 
 @blp.route("/audit")
@@ -45,6 +57,21 @@ def list_audit(args: dict[str, Any]) -> Any:
     """Audit events, newest first, filtered by `entity_type` and `entity_id` (admin only).
 
     Each item is `{at, actor_id, action, entity_type, entity_id}` (plus `id`, `patient_id`,
-    `address`); reading a patient's record is an action `view`. Page with `limit`/`offset`.
+    `address`); reading a patient's record is an action `view`. Page with `limit` and
+    `cursor` (the previous answer's `next_cursor`).
     """
-    return {"items": services.search(**args)}
+    cursor = args.pop("cursor", None)
+    limit = args.pop("limit")
+    found = list(
+        services.search(
+            **args,
+            limit=limit + 1,
+            after=services.Cursor.decode(cursor) if cursor else None,
+        )
+    )
+    more = len(found) > limit
+    items = found[:limit]
+    return {
+        "items": items,
+        "next_cursor": services.Cursor.after(items[-1]).encode() if more else None,
+    }

@@ -31,9 +31,8 @@ def index() -> Any:
         *(SelectChoice(str(uid), name) for uid, name in services.actor_names()),
     ]
     events: list[Any] = []
-    page = 1
     if form.validate():
-        page = form.page.data or 1
+        cursor = services.Cursor.decode(form.cursor.data) if form.cursor.data else None
         found = services.search(
             entity_type=(form.entity_type.data or "").strip() or None,
             entity_id=form.entity_id.data,
@@ -42,16 +41,17 @@ def index() -> Any:
             since=_start_of(form.since.data) if form.since.data else None,
             until=_start_of(form.until.data + timedelta(days=1)) if form.until.data else None,
             limit=PAGE_SIZE + 1,
-            offset=(page - 1) * PAGE_SIZE,
+            after=cursor,
         )
         events = list(found)
-    filters = {key: value for key, value in request.args.items() if key != "page"}
+    filters = {key: value for key, value in request.args.items() if key != "cursor"}
+    shown = events[:PAGE_SIZE]
     return render_template(
         "audit/index.html",
         form=form,
-        events=events[:PAGE_SIZE],
-        page=page,
-        has_next=len(events) > PAGE_SIZE,
+        events=shown,
+        paged=bool(form.cursor.data),
+        next_cursor=services.Cursor.after(shown[-1]).encode() if len(events) > PAGE_SIZE else None,
         filters=filters,
         entity_types=KNOWN_ENTITY_TYPES,
     ), (422 if form.errors else 200)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from clinic.db import refresh_planner_statistics
 from clinic.extensions import db
 from clinic.patients import importer
 
@@ -37,6 +38,8 @@ def import_csv(csv_file: Path) -> None:
     with click.progressbar(length=len(rows), label="Importing patients") as bar:
         report = importer.import_rows(rows, progress=bar.update)
     db.session.commit()
+    with db.engine.begin() as connection:
+        refresh_planner_statistics(connection)
     if report.errors:
         click.echo("Rows not imported:")
         for error in report.errors:

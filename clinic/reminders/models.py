@@ -92,6 +92,8 @@ class Reminder(Model):
         ),
         Index("ix_reminders_patient_due", "patient_id", "due_at"),
         Index("ix_reminders_appointment", "appointment_id"),
+        # The dispatch-rate gauge reads the last few minutes of sends (clinic.monitoring).
+        Index("ix_reminders_sent_at", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

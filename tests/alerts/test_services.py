@@ -53,6 +53,22 @@ def test_open_urgent_alerts_are_listed_first(app: Flask) -> None:
     assert [a.id for a in list_alerts(status="open")] == [second.id, first.id, warning.id]
 
 
+def test_acknowledged_alerts_follow_newest_first_and_the_limit_counts_both(app: Flask) -> None:
+    """The history is read newest first whatever its severity (an index order, so the
+    list stays as fast after years of alerts); open ones still come first."""
+    history = []
+    for minutes, severity in ((0, "urgent"), (10, "info"), (20, "warning")):
+        with time_machine.travel(OPENED + timedelta(minutes=minutes), tick=False):
+            alert = raise_alert("other", f"old {severity}", severity=severity)
+            acknowledge_alert(alert.id, "handled", actor_id=None)  # type: ignore[arg-type]
+            history.append(alert.id)
+    still_open = urgent("still open")
+    db.session.commit()
+    assert [a.id for a in list_alerts()] == [still_open.id, *reversed(history)]
+    assert [a.id for a in list_alerts(limit=2)] == [still_open.id, history[2]]
+    assert [a.id for a in list_alerts(status="acknowledged")] == list(reversed(history))
+
+
 def test_an_urgent_alert_is_escalated_once_after_the_delay(app: Flask) -> None:
     alert = urgent()
     raise_alert("authorization", "not urgent", severity="warning")

@@ -1,0 +1,54 @@
+"""After a bulk load the planner knows the tables' sizes (ANALYZE), so the first page
+after a demo load, an import or a migration is not planned for empty tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import text
+
+from clinic.extensions import db
+
+
+def _planner_knows_appointments(app: Flask) -> bool:
+    db.session.rollback()
+    if db.engine.dialect.name == "postgresql":
+        rows = db.session.scalar(
+            text("SELECT reltuples FROM pg_class WHERE relname = 'appointments'")
+        )
+        return rows is not None and rows > 0
+    stats = db.session.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'appointments'"))
+    return bool(stats)
+
+
+def _forget_statistics() -> None:
+    if db.engine.dialect.name == "postgresql":
+        return  # a fresh clone of the template has never been analysed with data
+    db.session.execute(text("DELETE FROM sqlite_stat1"))
+    db.session.commit()
+
+
+def test_demo_load_leaves_fresh_planner_statistics(app: Flask, runner: Any) -> None:
+    _forget_statistics()
+    result = runner.invoke(args=["demo", "load", "--patients", "12", "--years", "1"])
+    assert result.exit_code == 0, result.output
+    assert _planner_knows_appointments(app)
+
+
+def test_patients_import_refreshes_planner_statistics(
+    app: Flask, runner: Any, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "patients.csv"
+    csv_file.write_text("first_name,last_name,date_of_birth\nAna,Lima,1980-02-03\n")
+    result = runner.invoke(args=["patients", "import", str(csv_file)])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    if db.engine.dialect.name == "postgresql":
+        analysed = db.session.scalar(
+            text("SELECT reltuples FROM pg_class WHERE relname = 'patients'")
+        )
+        assert analysed is not None and analysed >= 1
+    else:
+        assert db.session.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'patients'"))
