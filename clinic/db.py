@@ -163,7 +163,9 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if serialised_writes.get() else "BEGIN")
 
 
-# PostgreSQL: serialization_failure, deadlock_detected. SQLite: its lock wait ran out.
+# PostgreSQL: serialization_failure, deadlock_detected. SQLite: its lock wait ran out, or a
+# reading transaction's snapshot went stale before it could write (SQLITE_BUSY_SNAPSHOT,
+# an extended code of SQLITE_BUSY): every extended code of BUSY and LOCKED.
 CONTENTION_SQLSTATES = frozenset({"40001", "40P01"})
 CONTENTION_SQLITE_ERRORS = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 # PostgreSQL going away or refusing clients: admin/crash shutdown, starting up, full.
@@ -176,10 +178,11 @@ def _driver_error(error: BaseException) -> BaseException | None:
 
 
 def _sqlite_error_name(orig: BaseException) -> str | None:
+    """The primary error name (SQLITE_BUSY for SQLITE_BUSY_SNAPSHOT and its kin)."""
     name = getattr(orig, "sqlite_errorname", None)
     if name is None and "database is locked" in str(orig):
         return "SQLITE_BUSY"
-    return name
+    return "_".join(name.split("_")[:2]) if name else None
 
 
 def is_contention(error: BaseException) -> bool:

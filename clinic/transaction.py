@@ -61,17 +61,27 @@ def _once(view: Callable[..., Any], app: Flask, args: Any, kwargs: Any) -> Respo
 def _transactional(view: Callable[..., Any], app: Flask) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        for attempt in range(1, ATTEMPTS):
-            try:
-                return _once(view, app, args, kwargs)
-            except DBAPIError as error:
-                if not is_contention(error):
-                    raise
-                log.info("retrying %s after contention (try %d): %s", view.__name__, attempt, error)
-                # Jittered, growing pauses, so the transactions that collided do not
-                # collide again in step.
-                time.sleep(random.uniform(0.5, 1.0) * BACKOFF_SECONDS * 2 ** (attempt - 1))
-        return _once(view, app, args, kwargs)
+        queued = None
+        try:
+            for attempt in range(1, ATTEMPTS):
+                try:
+                    return _once(view, app, args, kwargs)
+                except DBAPIError as error:
+                    if not is_contention(error):
+                        raise
+                    log.info(
+                        "retrying %s after contention (try %d): %s", view.__name__, attempt, error
+                    )
+                    # A reading request that turned out to write lost its race for SQLite's
+                    # lock: its next tries queue for the lock from the start (BEGIN IMMEDIATE).
+                    queued = queued or serialised_writes.set(True)
+                    # Jittered, growing pauses, so the transactions that collided do not
+                    # collide again in step.
+                    time.sleep(random.uniform(0.5, 1.0) * BACKOFF_SECONDS * 2 ** (attempt - 1))
+            return _once(view, app, args, kwargs)
+        finally:
+            if queued is not None:
+                serialised_writes.reset(queued)
 
     setattr(wrapper, _WRAPPED, True)
     return wrapper
@@ -81,9 +91,9 @@ def _reads_share_the_database(app: Flask) -> None:
     """On SQLite a request that only reads begins a plain (deferred) transaction, so it
     never waits for, or holds up, the write lock: a second worker then serves reads
     beside a writer. A GET that does write (an audited view of a record) takes the lock
-    at its first write; if another writer got there first, the whole view is tried again
-    (SQLite's busy error is contention, above). Runs before every other hook, so the
-    user lookup reads the same way."""
+    at its first write; if another writer got there first (SQLITE_BUSY_SNAPSHOT), the
+    view is tried again, queueing for the lock from the start this time. Runs before
+    every other hook, so the user lookup reads the same way."""
 
     def choose_begin() -> None:
         if request.method in READING_METHODS:
