@@ -54,8 +54,7 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
-        if not getattr(config.cmd_opts, "autogenerate", False):
-            with connection.begin():
+            if not getattr(config.cmd_opts, "autogenerate", False):
                 refresh_planner_statistics(connection)
 
 
