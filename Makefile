@@ -44,8 +44,10 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## make bench: performance goals (see README "Performance")
+## make bench: performance goals as ratios against a bare stack (see README "Performance");
+## wrk, the load generator, comes from Debian
 bench: $(DEV_STAMP)
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:

@@ -1,9 +1,22 @@
-"""Run the benchmarks: `python -m benchmarks [--patients N] [--years Y] [--devices D]`."""
+"""`make bench`: every performance goal as a ratio against a bare-stack baseline measured
+in the same run, interleaved, plus absolute times and the machine they came from.
+
+    python -m benchmarks [--patients N] [--years Y] [--devices D] [--sites S]
+                         [--backend sqlite|postgresql|all] [--seconds T] [--rounds R]
+
+Per database: a scratch database, migrated and loaded with `demo load` of that size; the
+app and the bare baseline (`benchmarks.bare`) served by one gunicorn with two workers and
+loaded by wrk, app and baseline alternating round by round; booking and reminder
+dispatch measured in process against their lower bounds (`benchmarks.booking`,
+`benchmarks.reminders`). A shared, noisy machine slows app and baseline alike, so the
+ratios hold where absolute times do not.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -11,151 +24,230 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
+from dataclasses import dataclass, field
 from statistics import median
-from typing import Any
 
-from benchmarks import reminders
+from benchmarks import booking, reminders
+from benchmarks.load import Load, gunicorn, session_cookie, wrk
 from clinic.db import scratch_postgres_database
 
-DEMO_USER = "desk@demo.clinic.org"
 DEMO_PASSWORD = "demo-password-1"
+DESK = "desk@demo.clinic.org"
+ADMIN = "admin@demo.clinic.org"
 
 
 @dataclass
-class Result:
+class Row:
+    """One line of the table: a goal, what was measured, and whether it was met."""
+
     backend: str
-    appointments: int = 0
-    demo_s: float = 0.0
-    demo_mb: float = 0.0
-    book_ms: float = 0.0
-    board_ms: float = 0.0
-    board_statements: int = 0
-    worker_mb: float = 0.0
-    emails_per_s: float = 0.0
+    goal: str
+    target: str
+    app: str
+    baseline: str
+    figure: float
+    met: bool
+
+
+@dataclass
+class Run:
+    backend: str
+    rows: list[Row] = field(default_factory=list)
+    info: list[str] = field(default_factory=list)
+
+    def ratio(self, goal: str, limit: float, app: float, bare: float, unit: str = "ms") -> None:
+        figure = app / bare
+        self.rows.append(
+            Row(
+                self.backend,
+                goal,
+                f"<= {limit:g}x",
+                f"{app:.1f} {unit}",
+                f"{bare:.1f} {unit}",
+                figure,
+                figure <= limit,
+            )
+        )
+
+    def at_least(self, goal: str, limit: float, app: float, bare: float, unit: str) -> None:
+        figure = app / bare
+        self.rows.append(
+            Row(
+                self.backend,
+                goal,
+                f">= {limit:g}x",
+                f"{app:.0f} {unit}",
+                f"{bare:.0f} {unit}",
+                figure,
+                figure >= limit,
+            )
+        )
+
+    def absolute(self, goal: str, limit_ms: float, value_ms: float) -> None:
+        self.rows.append(
+            Row(
+                self.backend,
+                goal,
+                f"<= {limit_ms:g} ms",
+                f"{value_ms:.1f} ms",
+                "",
+                value_ms,
+                value_ms <= limit_ms,
+            )
+        )
 
 
 def _env(url: str) -> dict[str, str]:
     return {**os.environ, "CLINIC_DATABASE_URL": url, "CLINIC_ENV": "development"}
 
 
-def _demo_load(url: str, args: argparse.Namespace, result: Result) -> None:
+def _flask(url: str, *args: str) -> str:
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+    return subprocess.run(command, env=_env(url), capture_output=True, text=True, check=True).stdout
+
+
+def _load_demo(url: str, args: argparse.Namespace, run: Run) -> None:
+    _flask(url, "db", "upgrade")
     sizes = ["--patients", str(args.patients), "--years", str(args.years)]
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", "demo", "load", *sizes]
-    command += ["--devices", str(args.devices)]
-    if Path("/usr/bin/time").exists():
-        command = ["/usr/bin/time", "-v", *command]
+    sizes += ["--devices", str(args.devices)]
+    if args.sites > 1:
+        sizes += ["--sites", str(args.sites)]
     started = time.perf_counter()
-    done = subprocess.run(command, env=_env(url), capture_output=True, text=True, check=True)
-    result.demo_s = time.perf_counter() - started
-    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    result.demo_mb = int(peak.group(1)) / 1024 if peak else float("nan")
-    found = re.search(r"(\d+) appointments of history", done.stdout)
-    result.appointments = int(found.group(1)) if found else 0
-
-
-def _migrate(url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        env=_env(url),
-        capture_output=True,
-        check=True,
+    output = _flask(url, "demo", "load", *sizes)
+    found = re.search(r"(\d+) appointments of history", output)
+    run.info.append(
+        f"demo load {' '.join(sizes)}: {found.group(1) if found else '?'} appointments "
+        f"in {time.perf_counter() - started:.0f} s"
     )
 
 
-def _measure(url: str, rounds: int, result: Result) -> None:
-    from sqlalchemy import event, select
+def _alternate(
+    rounds: int, app: Callable[[], Load], bare: Callable[[], Load]
+) -> tuple[float, float]:
+    """Median p50 of the app and of the baseline, measured in turn, round after round."""
+    apps, bares = [], []
+    for _ in range(rounds):
+        apps.append(app().p50_ms)
+        bares.append(bare().p50_ms)
+    return median(apps), median(bares)
 
-    from clinic import clock, create_app
+
+def _forget_planner_statistics(url: str) -> None:
+    """A freshly loaded database before anything analysed it (PostgreSQL: the statistics
+    and size estimates a superuser can clear; SQLite: its stat table)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(
+                "DELETE FROM pg_statistic WHERE starelid IN (SELECT oid FROM pg_class "
+                "WHERE relnamespace = 'public'::regnamespace)"
+            ))  # fmt: skip
+            connection.execute(text(
+                "UPDATE pg_class SET reltuples = -1, relpages = 0 "
+                "WHERE relnamespace = 'public'::regnamespace"
+            ))  # fmt: skip
+        else:
+            connection.execute(text("DELETE FROM sqlite_stat1"))
+    engine.dispose()
+
+
+def _measure_pages(url: str, args: argparse.Namespace, run: Run, today: str) -> None:
+    seconds, rounds = args.seconds, args.rounds
+    with gunicorn(url, workers=2) as base:
+        desk = {"Cookie": session_cookie(base, DESK, DEMO_PASSWORD)}
+        admin = {"Cookie": session_cookie(base, ADMIN, DEMO_PASSWORD)}
+        token = _flask(url, "users", "token", DESK, "--label", "bench").strip().splitlines()[-1]
+        bearer = {"Authorization": f"Bearer {token}"}
+
+        def pair(
+            app_path: str, bare_path: str, headers: dict[str, str], conns: int
+        ) -> tuple[float, float]:
+            return _alternate(
+                rounds,
+                lambda: wrk(base + app_path, connections=conns, seconds=seconds, headers=headers),
+                lambda: wrk(base + bare_path, connections=conns, seconds=seconds, headers={}),
+            )
+
+        for conns in (4, 16):
+            app, bare = pair(f"/schedule?date={today}", f"/bare/board?date={today}", desk, conns)
+            run.ratio(f"day board p50, {conns} connections", 1.5, app, bare)
+        app, bare = pair(f"/schedule/week?date={today}", f"/bare/week?date={today}", desk, 4)
+        run.ratio("week view p50, 4 connections", 1.5, app, bare)
+        app, bare = pair(
+            f"/api/v1/appointments?date={today}", f"/bare/appointments?date={today}", bearer, 4
+        )
+        run.ratio("GET /appointments?date= p50", 1.5, app, bare)
+        pages = {
+            "outcomes report": ("/outcomes", desk),
+            "audit list": ("/admin/audit/", admin),
+            "audit list, filtered by action": ("/admin/audit/?action=view", admin),
+            "alerts list": ("/alerts", desk),
+            "patient search": ("/patients/?q=ri", desk),
+            "reminders list": ("/reminders", desk),
+        }
+        for label, (path, headers) in pages.items():
+            load = wrk(base + path, connections=4, seconds=seconds, headers=headers)
+            run.absolute(f"{label} p50", 100, load.p50_ms)
+
+    _forget_planner_statistics(url)
+    with gunicorn(url, workers=2) as base:
+        desk = {"Cookie": session_cookie(base, DESK, DEMO_PASSWORD)}
+        app, bare = _alternate(
+            rounds,
+            lambda: wrk(
+                f"{base}/schedule?date={today}", connections=4, seconds=seconds, headers=desk
+            ),
+            lambda: wrk(
+                f"{base}/bare/board?date={today}", connections=4, seconds=seconds, headers={}
+            ),
+        )
+        run.ratio("day board p50, no planner statistics", 1.5, app, bare)
+    _flask(url, "db", "upgrade")  # ends with ANALYZE: statistics back for what follows
+
+
+def _measure_sqlite_workers(url: str, args: argparse.Namespace, run: Run, today: str) -> None:
+    """Reads never take SQLite's write lock, so a second worker serves more."""
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(args.rounds):
+        for workers in (1, 2):
+            with gunicorn(url, workers=workers) as base:
+                desk = {"Cookie": session_cookie(base, DESK, DEMO_PASSWORD)}
+                load = wrk(f"{base}/schedule?date={today}", connections=4, seconds=args.seconds,
+                           headers=desk)  # fmt: skip
+                rates[workers].append(load.per_second)
+    run.at_least("day board throughput, 2 workers vs 1", 1.6, median(rates[2]), median(rates[1]),
+                 "req/s")  # fmt: skip
+
+
+def _measure_booking(url: str, args: argparse.Namespace, run: Run) -> None:
+    from clinic import create_app
     from clinic.auth import services as auth
-    from clinic.courses.models import Course, Protocol
     from clinic.extensions import db
-    from clinic.patients.models import Patient
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False})
     with app.app_context():
-        desk = auth.user_by_email(DEMO_USER)
+        desk = auth.user_by_email(DESK)
         assert desk is not None, "the demo users are missing"
-        token = auth.create_token(desk, "benchmark")
-        protocol = db.session.scalar(select(Protocol).where(Protocol.code == "10hz-ldlpfc"))
-        patients = db.session.scalars(select(Patient.id).order_by(Patient.id.desc()).limit(rounds))
-        courses = []
-        for patient_id in patients:
-            course = Course(
-                patient_id=patient_id,
-                protocol_id=protocol.id,
-                planned_sessions=36,
-                prescribed_pct_mt=120,
-                status="active",
-            )
-            db.session.add(course)
-            courses.append(course)
+        token = auth.create_token(desk, "benchmark booking")
         db.session.commit()
-        course_ids = [course.id for course in courses]
-        start = clock.today() + timedelta(days=7 - clock.today().weekday())
-        today = clock.today().isoformat()
-
-    client = app.test_client()
-    timings = []
-    for index, course_id in enumerate(course_ids):
-        body = {"start_date": start.isoformat(), "time": f"{9 + index % 8:02d}:15"}
-        began = time.perf_counter()
-        response = client.post(
-            f"/api/v1/courses/{course_id}/schedule",
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        timings.append(time.perf_counter() - began)
-        assert response.status_code == 201, response.get_data(as_text=True)[:300]
-        assert len(response.get_json()["appointments"]) == 36
-    result.book_ms = median(timings) * 1000
-
-    page = app.test_client()
-    page.post("/login", data={"email": DEMO_USER, "password": DEMO_PASSWORD})
-    timings = []
-    statements: list[int] = []
+    api_ms, bare_ms = booking.measure(app, token, args.rounds * 5)
+    run.ratio("book a 36-session course vs bare insert", 3.0, api_ms, bare_ms)
     with app.app_context():
-        engine = db.engine
-    counter = {"n": 0}
-
-    def count(*_args: Any) -> None:
-        counter["n"] += 1
-
-    event.listen(engine, "before_cursor_execute", count)
-    for _ in range(rounds * 2):
-        counter["n"] = 0
-        began = time.perf_counter()
-        response = page.get(f"/schedule?date={today}")
-        timings.append(time.perf_counter() - began)
-        statements.append(counter["n"])
-        assert response.status_code == 200 and "day-board" in response.get_data(as_text=True)
-    event.remove(engine, "before_cursor_execute", count)
-    result.board_ms = median(timings) * 1000
-    result.board_statements = max(statements)
+        db.engine.dispose()
 
 
-def _worker_rss(url: str) -> float:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.worker"],
-        env=_env(url),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(done.stdout.strip().splitlines()[-1])
-
-
-def _run(backend: str, url: str, args: argparse.Namespace) -> Result:
-    result = Result(backend)
-    sys.stderr.write(f"[{backend}] migrating and loading the demo ...\n")
-    _migrate(url)
-    _demo_load(url, args, result)
-    sys.stderr.write(f"[{backend}] measuring ...\n")
-    _measure(url, args.rounds, result)
-    result.worker_mb = _worker_rss(url)
-    return result
+def _measure_reminders(url_factory: Callable[[], tuple[str, Callable[[], None]]],
+                       args: argparse.Namespace, run: Run) -> None:  # fmt: skip
+    raw = [reminders.raw_rate(args.reminders)]
+    url, drop = url_factory()
+    try:
+        app = reminders.run(args.reminders, args.batch_size, url)
+    finally:
+        drop()
+    raw.append(reminders.raw_rate(args.reminders))
+    run.at_least("reminder emails/s vs raw smtplib", 0.7, app, sum(raw) / len(raw), "/s")
 
 
 def _scratch(backend: str, workdir: str) -> tuple[str, Callable[[], None]]:
@@ -165,82 +257,77 @@ def _scratch(backend: str, workdir: str) -> tuple[str, Callable[[], None]]:
     return scratch_postgres_database(os.environ["CLINIC_TEST_DATABASE_URL"], "clinic_bench")
 
 
-def _bench_backend(backend: str, args: argparse.Namespace) -> Result:
+def _bench(backend: str, args: argparse.Namespace) -> Run:
+    from clinic import clock
+
+    run = Run(backend)
+    today = clock.today().isoformat()
     with tempfile.TemporaryDirectory() as workdir:
         url, drop = _scratch(backend, workdir)
         try:
-            result = _run(backend, url, args)
+            sys.stderr.write(f"[{backend}] loading the demo ...\n")
+            _load_demo(url, args, run)
+            sys.stderr.write(f"[{backend}] pages against the bare stack ...\n")
+            _measure_pages(url, args, run, today)
+            if backend == "sqlite":
+                sys.stderr.write(f"[{backend}] one worker against two ...\n")
+                _measure_sqlite_workers(url, args, run, today)
+            sys.stderr.write(f"[{backend}] booking against the bare insert ...\n")
+            _measure_booking(url, args, run)
         finally:
             drop()
-        sys.stderr.write(f"[{backend}] dispatching {args.reminders} reminders ...\n")
-        url, drop = _scratch(backend, workdir)
-        try:
-            result.emails_per_s = reminders.run(args.reminders, args.batch_size, url)
-        finally:
-            drop()
-    return result
+        sys.stderr.write(f"[{backend}] reminder dispatch against raw smtplib ...\n")
+        _measure_reminders(lambda: _scratch(backend, workdir), args, run)
+    return run
 
 
-@dataclass(frozen=True)
-class Goal:
-    label: str
-    field: str
-    limit: float
-    at_least: bool = False
-
-    def met(self, value: float) -> bool:
-        return value >= self.limit if self.at_least else value <= self.limit
+def _machine() -> str:
+    load = os.getloadavg()
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
+        f"Python {platform.python_version()}, load average {load[0]:.1f} at the end"
+    )
 
 
-GOALS = (
-    Goal("demo load s", "demo_s", 120.0),
-    Goal("demo load peak MB", "demo_mb", 1024.0),
-    Goal("book a 36-session course, p50 ms", "book_ms", 100.0),
-    Goal("day board, p50 ms", "board_ms", 50.0),
-    Goal("board worker RSS MB", "worker_mb", 250.0),
-    Goal("reminder emails per second", "emails_per_s", 300.0, at_least=True),
-)
-
-
-def _table(results: list[Result], args: argparse.Namespace) -> str:
-    """One markdown table: a row per goal and backend, with the figure and pass/fail."""
+def _table(runs: list[Run], args: argparse.Namespace) -> str:
     lines = [
-        f"Demo: --patients {args.patients} --years {args.years} --devices {args.devices}; "
-        f"p50 over {args.rounds} bookings and {args.rounds * 2} board requests; "
-        f"{args.reminders} reminder emails to a local aiosmtpd.",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} on {_machine()}.",
+        f"wrk: {args.rounds} alternating rounds of {args.seconds:g} s per figure; "
+        "gunicorn with 2 sync workers serving the app and the baseline.",
+        *(f"- {run.backend}: {line}" for run in runs for line in run.info),
         "",
-        "| backend | goal | target | measured | result |",
-        "| --- | --- | --- | --- | --- |",
+        "| backend | goal | target | app | bare stack | figure | result |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in results:
-        for goal in GOALS:
-            value = getattr(r, goal.field)
-            target = f"{'>=' if goal.at_least else '<='} {goal.limit:g}"
-            verdict = "pass" if goal.met(value) else "FAIL"
-            lines.append(f"| {r.backend} | {goal.label} | {target} | {value:.1f} | {verdict} |")
-        lines.append(
-            f"| {r.backend} | (info) appointments of history / board statements "
-            f"| | {r.appointments} / {r.board_statements} | |"
-        )
+    for run in runs:
+        for row in run.rows:
+            figure = f"{row.figure:.2f}x" if row.baseline else row.app
+            verdict = "pass" if row.met else "FAIL"
+            lines.append(f"| {row.backend} | {row.goal} | {row.target} | {row.app} | "
+                         f"{row.baseline} | {figure} | {verdict} |")  # fmt: skip
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=5000)
     parser.add_argument("--years", type=int, default=5)
     parser.add_argument("--devices", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--reminders", type=int, default=10_000)
+    parser.add_argument("--sites", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--reminders", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "all"), default="all")
     args = parser.parse_args()
     backends = [args.backend] if args.backend != "all" else ["sqlite", "postgresql"]
     if not os.environ.get("CLINIC_TEST_DATABASE_URL") and "postgresql" in backends:
+        sys.stderr.write("CLINIC_TEST_DATABASE_URL is not set: PostgreSQL is not measured\n")
         backends.remove("postgresql")
-    results = [_bench_backend(backend, args) for backend in backends]
-    sys.stdout.write(_table(results, args) + "\n")
+    runs = [_bench(backend, args) for backend in backends]
+    sys.stdout.write(_table(runs, args) + "\n")
+    return 0 if all(row.met for run in runs for row in run.rows) else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,11 +1,13 @@
-"""Benchmark: dispatch 10,000 due email reminders to a local aiosmtpd server.
+"""Benchmark: dispatch 10,000 due email reminders to a local aiosmtpd server, against
+the bare baseline of raw smtplib sending as many messages of the same size over one
+connection to the same server.
 
     python -m benchmarks.reminders [--count 10000] [--batch-size 500]
 
 Builds a fresh migrated database (SQLite in a temporary directory, or the database named
 by CLINIC_BENCH_DATABASE_URL), inserts the appointments and their due reminder rows in
 bulk, then times `dispatch_all` - claim, re-check, send over one SMTP connection per
-batch, mark - until every row is sent. The goal is at least 300 messages a second.
+batch, mark - until every row is sent. The goal is at least 0.7x raw smtplib.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import smtplib
+import socket
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import Any
 
-GOAL_PER_SECOND = 300
+GOAL_RATIO = 0.7
 
 
 class CountingHandler:
@@ -45,11 +51,47 @@ def _serve_smtp(port: int, counter: Any, ready: Any, stop: Any) -> None:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextmanager
+def smtp_sink() -> Iterator[tuple[int, Any]]:
+    """A counting aiosmtpd server in its own process: (port, received counter)."""
+    port = _free_port()
+    counter = multiprocessing.Value("i", 0)
+    ready, stop = multiprocessing.Event(), multiprocessing.Event()
+    server = multiprocessing.Process(target=_serve_smtp, args=(port, counter, ready, stop))
+    server.start()
+    ready.wait(timeout=30)
+    try:
+        yield port, counter
+    finally:
+        stop.set()
+        server.join(timeout=30)
+
+
+def raw_rate(count: int, message_bytes: int = 2500) -> float:
+    """The baseline: `count` messages of about a reminder's size through raw smtplib over
+    one connection (Nagle off, as the app's sender), messages per second."""
+    line = b"x" * 76 + b"\r\n"
+    body = (
+        b"From: clinic@localhost\r\nTo: bench@example.org\r\nSubject: Reminder\r\n\r\n"
+        + line * (message_bytes // len(line))
+    )
+    with smtp_sink() as (port, counter):
+        connection = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        if connection.sock is not None:
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        started = time.perf_counter()
+        for _ in range(count):
+            connection.sendmail("clinic@localhost", ["bench@example.org"], body)
+        elapsed = time.perf_counter() - started
+        connection.quit()
+    if counter.value != count:
+        raise SystemExit(f"raw smtplib: {counter.value} of {count} messages arrived")
+    return count / elapsed
 
 
 def _seed(count: int) -> None:
@@ -188,13 +230,7 @@ def run(count: int, batch_size: int, url: str | None = None) -> float:
     from clinic.extensions import db
     from clinic.reminders.dispatch import dispatch_all
 
-    port = _free_port()
-    counter = multiprocessing.Value("i", 0)
-    ready, stop = multiprocessing.Event(), multiprocessing.Event()
-    server = multiprocessing.Process(target=_serve_smtp, args=(port, counter, ready, stop))
-    server.start()
-    ready.wait(timeout=30)
-    with tempfile.TemporaryDirectory() as workdir:
+    with smtp_sink() as (port, counter), tempfile.TemporaryDirectory() as workdir:
         url = (
             url
             or os.environ.get("CLINIC_BENCH_DATABASE_URL")
@@ -208,29 +244,25 @@ def run(count: int, batch_size: int, url: str | None = None) -> float:
                 "CLINIC_NAME": "Benchmark Clinic",
             }
         )
-        try:
-            with app.app_context():
-                upgrade()
-                started = time.perf_counter()
-                _seed(count)
-                sys.stderr.write(
-                    f"seeded {count} due reminders in {time.perf_counter() - started:.1f} s\n"
-                )
-                started, cpu_started = time.perf_counter(), time.process_time()
-                counts = dispatch_all(clock.now().astimezone(UTC), batch_size)
-                elapsed = time.perf_counter() - started
-                cpu = time.process_time() - cpu_started
-                db.session.remove()
-                db.engine.dispose()
-        finally:
-            stop.set()
-            server.join(timeout=30)
+        with app.app_context():
+            upgrade()
+            started = time.perf_counter()
+            _seed(count)
+            sys.stderr.write(
+                f"seeded {count} due reminders in {time.perf_counter() - started:.1f} s\n"
+            )
+            started, cpu_started = time.perf_counter(), time.process_time()
+            counts = dispatch_all(clock.now().astimezone(UTC), batch_size)
+            elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+            db.session.remove()
+            db.engine.dispose()
     if counts.sent != count or counter.value != count:
         raise SystemExit(f"expected {count} sent, got {counts.as_dict()}, {counter.value} received")
     rate = count / elapsed
     sys.stderr.write(
         f"reminders: dispatched {count} email reminders in {elapsed:.1f} s = {rate:.0f} per second "
-        f"(goal {GOAL_PER_SECOND}, batch size {batch_size}; dispatcher CPU "
+        f"(batch size {batch_size}; dispatcher CPU "
         f"{cpu * 1000 / count:.2f} ms a message)\n"
     )
     return rate
@@ -242,8 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=500)
     args = parser.parse_args(argv)
     os.environ.setdefault("CLINIC_ENV", "testing")
+    before = raw_rate(args.count)
     rate = run(args.count, args.batch_size)
-    return 0 if rate >= GOAL_PER_SECOND else 1
+    after = raw_rate(args.count)
+    ratio = rate / ((before + after) / 2)
+    sys.stderr.write(f"raw smtplib {before:.0f}/s and {after:.0f}/s: ratio {ratio:.2f}\n")
+    return 0 if ratio >= GOAL_RATIO else 1
 
 
 if __name__ == "__main__":
