@@ -1,8 +1,19 @@
-"""The clinic outcomes report: completed courses' response, remission and mean change.
+"""The clinic outcomes report, as registries count: intent to treat and completers.
 
-Three bounded queries whatever the number of courses (the courses ending in the range,
-their progress, and all their PHQ-9 / PEG-3 responses), then the pure
-`analysis` functions per course and per group.
+Cohort: the courses first treated in the period (their first delivered session starts
+between `from` and `to`, clinic days, inclusive), per protocol.
+- intent to treat: every such course (at least one delivered treatment), discontinued,
+  on hold and still running ones included;
+- completers: those of them whose status is `completed`.
+Response and remission are PHQ-9's end-of-course result (CONTRACT 8: follow-ups never
+change it) in percent of `n`: a course without a baseline or an end score counts as not
+responding and not remitting, so missing data never flatters the rates. Pain: the
+courses with a PEG-3 baseline above 0; `response_30` and `response_50` are the shares
+whose end score fell at least 30% and 50% (IMMPACT).
+
+Three bounded queries whatever the number of courses (the cohort with its protocol, its
+progress, its PHQ-9 and PEG-3 answers); the SQL picks the cohort, the one per-course rule
+(`analysis.summarize`, shared with the course page) decides each course's result.
 """
 
 from __future__ import annotations
@@ -10,44 +21,41 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from clinic import clock
 from clinic.courses.models import Course, CourseStatus, Protocol
-from clinic.db import UTCDateTime
 from clinic.extensions import db
-from clinic.outcomes.analysis import aggregate, summarize
+from clinic.outcomes.analysis import summarize
 from clinic.outcomes.catalog import get_instrument
 from clinic.outcomes.models import QuestionnaireResponse
-from clinic.scheduling.progress import course_progress
+from clinic.outcomes.services import course_window
+from clinic.scheduling.progress import course_progress, courses_started_between
 
-REPORT_CODES = ("PHQ-9", "PEG-3")
+MOOD, PAIN = "PHQ-9", "PEG-3"
 DEFAULT_QUARTERS = 8
-CSV_COLUMNS = (
-    "group",
-    "label",
-    "instrument",
-    "courses",
-    "judged",
-    "responders",
-    "response_rate_pct",
-    "remitters",
-    "remission_rate_pct",
-    "mean_change_pct",
-)
+ALL_PROTOCOLS = "all"
+PAIN_RESPONSE_LEVELS = {"meaningful": 30, "substantial": 50}
+"""PEG-3's improvement levels (peg3.json) by the fall in percent they stand for."""
+CSV_COLUMNS = ("protocol", "protocol_name", "cohort", "measure", "n", "count", "pct")
 
 
 @dataclass(frozen=True)
-class ReportRow:
-    group: str  # "all", "protocol" or "quarter"
-    label: str
-    instrument: str
-    figures: dict[str, Any]  # analysis.aggregate(): n, n_total, responders, rates ...
+class CourseResult:
+    """One course of the cohort, judged by the course page's rules."""
+
+    course_id: int
+    protocol: str
+    protocol_name: str
+    completed: bool
+    mood: dict[str, Any]  # analysis.summarize() of PHQ-9
+    pain: dict[str, Any]  # ... and of PEG-3
 
 
 def quarter_of(day: date) -> str:
@@ -68,85 +76,132 @@ def default_range(today: date | None = None) -> tuple[date, date]:
     return start, day
 
 
-def _course_end() -> Any:
-    """When a completed course ended: its status change (creation for old imports)."""
-    return func.coalesce(Course.status_changed_at, Course.created_at, type_=UTCDateTime())
-
-
-def outcome_report(start: date, end: date) -> list[ReportRow]:
-    """Rows for all courses, then per protocol, then per quarter of the course's end."""
+def course_results(start: date, end: date) -> list[CourseResult]:
+    """The cohort first treated from `start` to `end` (clinic days, inclusive)."""
     tz = clock.clinic_tz()
     since = datetime.combine(start, time(0), tzinfo=tz)
     until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
-    ended = _course_end()
-    in_range = (
-        select(Course.id)
-        .where(Course.status == CourseStatus.COMPLETED, ended >= since, ended < until)
-        .scalar_subquery()
-    )
+    cohort = courses_started_between(since, until).scalar_subquery()
     courses = db.session.execute(
-        select(Course.id, Protocol.name, ended)
+        select(Course.id, Course.status, Protocol.code, Protocol.name)
         .join(Protocol, Protocol.id == Course.protocol_id)
-        .where(Course.id.in_(in_range))
+        .where(Course.id.in_(cohort))
+        .order_by(Course.id)
     ).all()
-    progress = course_progress(course_id for course_id, _name, _ended in courses)
+    progress = course_progress(row.id for row in courses)
     points: dict[tuple[int | None, str], list[tuple[datetime, float]]] = defaultdict(list)
-    for course_id, code, answered_at, score in db.session.execute(
+    for course_id, code, administered_at, score in db.session.execute(
         select(
             QuestionnaireResponse.course_id,
             QuestionnaireResponse.instrument,
-            QuestionnaireResponse.answered_at,
+            QuestionnaireResponse.administered_at,
             QuestionnaireResponse.score,
         ).where(
-            QuestionnaireResponse.course_id.in_(in_range),
-            QuestionnaireResponse.instrument.in_(REPORT_CODES),
+            QuestionnaireResponse.course_id.in_(cohort),
+            QuestionnaireResponse.instrument.in_((MOOD, PAIN)),
         )
     ):
-        points[(course_id, code)].append((answered_at, score))
-
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for course_id, protocol_name, ended_at in courses:
-        quarter = quarter_of(clock.to_local(ended_at).date())
-        for code in REPORT_CODES:
-            summary = summarize(
-                get_instrument(code),
-                points.get((course_id, code), []),
-                progress[course_id].first_delivered_at,
+        points[(course_id, code)].append((administered_at, score))
+    results = []
+    for course_id, status, code, name in courses:
+        window = course_window(progress[course_id])
+        results.append(
+            CourseResult(
+                course_id,
+                code,
+                name,
+                status == CourseStatus.COMPLETED,
+                summarize(get_instrument(MOOD), points[(course_id, MOOD)], window, tz=tz),
+                summarize(get_instrument(PAIN), points[(course_id, PAIN)], window, tz=tz),
             )
-            for group, label in (("all", "All courses"), ("protocol", protocol_name),
-                                 ("quarter", quarter)):  # fmt: skip
-                groups[(group, label, code)].append(summary)
-    order = {"all": 0, "protocol": 1, "quarter": 2}
-    return [
-        ReportRow(group, label, code, aggregate(summaries))
-        for (group, label, code), summaries in sorted(
-            groups.items(), key=lambda item: (order[item[0][0]], item[0][1], item[0][2])
         )
-    ]
+    return results
 
 
-def report_csv(rows: Iterable[ReportRow]) -> str:
+def _pct(count: int, total: int) -> float | None:
+    if not total:
+        return None
+    share = Decimal(count) / Decimal(total) * 100
+    return float(share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def _mood(results: Sequence[CourseResult]) -> dict[str, Any]:
+    responders = sum(1 for r in results if r.mood["response"] is True)
+    remitters = sum(1 for r in results if r.mood["remission"] is True)
+    return {
+        "n": len(results),
+        "judged": sum(1 for r in results if r.mood["response"] is not None),
+        "responders": responders,
+        "response": _pct(responders, len(results)),
+        "remitters": remitters,
+        "remission": _pct(remitters, len(results)),
+    }
+
+
+def _pain(results: Sequence[CourseResult]) -> dict[str, Any]:
+    measured = [r for r in results if r.pain["baseline"]]
+    at_30 = sum(1 for r in measured if r.pain["improvement"] in PAIN_RESPONSE_LEVELS)
+    at_50 = sum(1 for r in measured if r.pain["improvement"] == "substantial")
+    return {
+        "n": len(measured),
+        "responders_30": at_30,
+        "response_30": _pct(at_30, len(measured)),
+        "responders_50": at_50,
+        "response_50": _pct(at_50, len(measured)),
+    }
+
+
+def summarize_group(protocol: str, name: str, results: Sequence[CourseResult]) -> dict[str, Any]:
+    return {
+        "protocol": protocol,
+        "protocol_name": name,
+        "intent_to_treat": _mood(results),
+        "completers": _mood([r for r in results if r.completed]),
+        "pain": _pain(results),
+    }
+
+
+def outcome_report(start: date, end: date) -> dict[str, Any]:
+    """`/reports/outcomes`: one item per protocol in the cohort, and the clinic's total."""
+    results = course_results(start, end)
+    by_protocol: dict[tuple[str, str], list[CourseResult]] = defaultdict(list)
+    for result in results:
+        by_protocol[(result.protocol, result.protocol_name)].append(result)
+    return {
+        "from": start,
+        "to": end,
+        "items": [
+            summarize_group(code, name, group)
+            for (code, name), group in sorted(by_protocol.items())
+        ],
+        "total": summarize_group(ALL_PROTOCOLS, "All protocols", results),
+    }
+
+
+def report_csv(report: dict[str, Any]) -> str:
+    """One line per protocol, cohort and measure (and the total), for a registry."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        f = row.figures
-        writer.writerow(
-            [
-                row.group,
-                row.label,
-                row.instrument,
-                f["n_total"],
-                f["n"],
-                f["responders"],
-                _blank(f["response_rate"]),
-                f["remitters"] if f["remission_rate"] is not None else "",
-                _blank(f["remission_rate"]),
-                _blank(f["mean_change_pct"]),
-            ]
-        )
+    for item in [*report["items"], report["total"]]:
+        for cohort, measure, count, pct in (
+            ("intent_to_treat", "response", "responders", "response"),
+            ("intent_to_treat", "remission", "remitters", "remission"),
+            ("completers", "response", "responders", "response"),
+            ("completers", "remission", "remitters", "remission"),
+            ("pain", "response_30", "responders_30", "response_30"),
+            ("pain", "response_50", "responders_50", "response_50"),
+        ):
+            figures = item[cohort]
+            writer.writerow(
+                [
+                    item["protocol"],
+                    item["protocol_name"],
+                    cohort,
+                    measure,
+                    figures["n"],
+                    figures[count],
+                    "" if figures[pct] is None else figures[pct],
+                ]
+            )
     return buffer.getvalue()
-
-
-def _blank(value: float | None) -> str:
-    return "" if value is None else f"{value}"
