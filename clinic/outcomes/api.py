@@ -139,7 +139,7 @@ class LoadFiguresSchema(ma.Schema):
     unconverted = ma.fields.List(ma.fields.String())
 
 
-class MedicationLoadSchema(ma.Schema):
+class CourseMedicationLoadSchema(ma.Schema):
     baseline = ma.fields.Nested(
         LoadFiguresSchema,
         metadata={"description": "On the first delivered treatment's day (today before it)."},
@@ -158,7 +158,7 @@ class CourseOutcomesSchema(ma.Schema):
     instruments = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Nested(InstrumentOutcomeSchema)
     )
-    medication_load = ma.fields.Nested(MedicationLoadSchema)
+    medication_load = ma.fields.Nested(CourseMedicationLoadSchema)
 
 
 class ReportQuerySchema(ma.Schema):
