@@ -12,8 +12,8 @@ from clinic import clock
 from clinic.extensions import db
 from clinic.patients import icd10
 from clinic.patients.intake import create_patient, new_mrn
-from clinic.patients.models import ConsentEvent, Diagnosis, Patient, Screening
 from clinic.patients.medications import add_medication
+from clinic.patients.models import ConsentEvent, Diagnosis, Patient, Screening
 from clinic.patients.records import add_authorization, add_medication_trial
 from clinic.patients.screening import SCREENING_ITEMS, record_screening, score
 

@@ -60,8 +60,8 @@ class Window:
     def phase(self, at: datetime) -> str:
         if self.first_at is None:
             return BASELINE
-        logged = self.logged_at or self.first_at
-        if self._day(at) <= self._day(self.first_at) and at <= max(logged, self.first_at):
+        before_logged = at < self.logged_at if self.logged_at else at <= self.first_at
+        if self._day(at) <= self._day(self.first_at) and (before_logged or at <= self.first_at):
             return BASELINE
         last = self.last_at or self.first_at
         if self._day(at) <= self._day(last) + END_GRACE:
