@@ -146,14 +146,27 @@ def upgrade():
 def _copy_running_trials(medications: sa.Table) -> None:
     """Trials with no stop date (or one not yet past) are what the patient takes now."""
     connection = op.get_bind()
-    today = date.today()
+    trial = sa.table(
+        "medication_trials",
+        sa.column("id", sa.Integer()),
+        sa.column("patient_id", sa.Integer()),
+        sa.column("drug", sa.String()),
+        sa.column("drug_class", sa.String()),
+        sa.column("dose", sa.String()),
+        sa.column("start_date", sa.Date()),
+        sa.column("stop_date", sa.Date()),
+    )
     trials = connection.execute(
-        sa.text(
-            "SELECT patient_id, drug, drug_class, dose, start_date, stop_date "
-            "FROM medication_trials WHERE stop_date IS NULL OR stop_date >= :today "
-            "ORDER BY id"
-        ),
-        {"today": today},
+        sa.select(
+            trial.c.patient_id,
+            trial.c.drug,
+            trial.c.drug_class,
+            trial.c.dose,
+            trial.c.start_date,
+            trial.c.stop_date,
+        )
+        .where(sa.or_(trial.c.stop_date.is_(None), trial.c.stop_date >= date.today()))
+        .order_by(trial.c.id)
     ).all()
     now = datetime.now(UTC)
     rows = []
