@@ -208,6 +208,42 @@ class PainSchema(ma.Schema):
     )
 
 
+class LoadChangeSchema(ma.Schema):
+    n = ma.fields.Integer(metadata={"description": "Courses taking any at the start or end."})
+    mean_baseline = ma.fields.Float(allow_none=True)
+    mean_end = ma.fields.Float(allow_none=True)
+    mean_change = ma.fields.Float(allow_none=True)
+
+
+class ReportLoadSchema(ma.Schema):
+    opioid = ma.fields.Nested(
+        LoadChangeSchema, metadata={"description": "MME a day (CDC 2022 factors)."}
+    )
+    benzodiazepine = ma.fields.Nested(
+        LoadChangeSchema, metadata={"description": "Diazepam-equivalent mg a day."}
+    )
+
+
+class StratumSchema(ma.Schema):
+    label = ma.fields.String(
+        metadata={"description": "`2025-Q1`; or baseline PEG-3 `<4`, `4-6`, `>=7`, `not measured`."}
+    )
+    intent_to_treat = ma.fields.Nested(CohortSchema)
+    completers = ma.fields.Nested(CohortSchema)
+    pain = ma.fields.Nested(PainSchema)
+
+
+class StrataSchema(ma.Schema):
+    quarter = ma.fields.List(
+        ma.fields.Nested(StratumSchema),
+        metadata={"description": "By calendar quarter of the first delivered treatment."},
+    )
+    baseline_pain = ma.fields.List(
+        ma.fields.Nested(StratumSchema),
+        metadata={"description": "By baseline PEG-3: severe pain predicts less response."},
+    )
+
+
 class ProtocolOutcomeSchema(ma.Schema):
     protocol = ma.fields.String(metadata={"description": "Protocol code (`all` in `total`)."})
     protocol_name = ma.fields.String()
@@ -222,6 +258,10 @@ class ProtocolOutcomeSchema(ma.Schema):
         CohortSchema, metadata={"description": "Those of them completed."}
     )
     pain = ma.fields.Nested(PainSchema)
+    medication_load = ma.fields.Nested(
+        ReportLoadSchema,
+        metadata={"description": "Mean load on the first and last delivered days."},
+    )
 
 
 class OutcomeReportSchema(ma.Schema):
@@ -229,6 +269,7 @@ class OutcomeReportSchema(ma.Schema):
     end = ma.fields.Date(data_key="to")
     items = ma.fields.List(ma.fields.Nested(ProtocolOutcomeSchema))
     total = ma.fields.Nested(ProtocolOutcomeSchema)
+    strata = ma.fields.Nested(StrataSchema)
 
 
 @blp.route("/instruments")

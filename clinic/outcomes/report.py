@@ -36,12 +36,16 @@ from clinic.outcomes.analysis import summarize
 from clinic.outcomes.catalog import get_instrument
 from clinic.outcomes.models import QuestionnaireResponse
 from clinic.outcomes.services import course_window
+from clinic.patients.medications import MedicationLoad, load_of
+from clinic.patients.models import Medication
 from clinic.scheduling.progress import course_progress, courses_started_between
 
 MOOD, PAIN = "PHQ-9", "PEG-3"
 DEFAULT_QUARTERS = 8
 ALL_PROTOCOLS = "all"
 PAIN_RESPONSE_LEVELS = {"meaningful": 30, "substantial": 50}
+PAIN_BANDS: tuple[tuple[str, float | None], ...] = (("<4", 4), ("4-6", 7), (">=7", None))
+"""Baseline PEG-3 bands (label, below): mild, moderate, severe pain."""
 """PEG-3's improvement levels (peg3.json) by the fall in percent they stand for."""
 CSV_COLUMNS = ("protocol", "protocol_name", "cohort", "measure", "n", "count", "pct")
 
@@ -54,8 +58,18 @@ class CourseResult:
     protocol: str
     protocol_name: str
     completed: bool
+    quarter: str  # of the first delivered treatment
     mood: dict[str, Any]  # analysis.summarize() of PHQ-9
     pain: dict[str, Any]  # ... and of PEG-3
+    load: tuple[MedicationLoad, MedicationLoad]  # on the first and last delivered days
+
+    @property
+    def pain_band(self) -> str:
+        """Baseline pain (PEG-3): depressed patients in severe pain respond less often."""
+        baseline = self.pain["baseline"]
+        if baseline is None:
+            return "not measured"
+        return next(label for label, below in PAIN_BANDS if below is None or baseline < below)
 
 
 def quarter_of(day: date) -> str:
@@ -83,12 +97,19 @@ def course_results(start: date, end: date) -> list[CourseResult]:
     until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
     cohort = courses_started_between(since, until).scalar_subquery()
     courses = db.session.execute(
-        select(Course.id, Course.status, Protocol.code, Protocol.name)
+        select(Course.id, Course.status, Course.patient_id, Protocol.code, Protocol.name)
         .join(Protocol, Protocol.id == Course.protocol_id)
         .where(Course.id.in_(cohort))
         .order_by(Course.id)
     ).all()
     progress = course_progress(row.id for row in courses)
+    medications: dict[int, list[Medication]] = defaultdict(list)
+    for medication in db.session.scalars(
+        select(Medication).where(
+            Medication.patient_id.in_(select(Course.patient_id).where(Course.id.in_(cohort)))
+        )
+    ):
+        medications[medication.patient_id].append(medication)
     points: dict[tuple[int | None, str], list[tuple[datetime, float]]] = defaultdict(list)
     for course_id, code, administered_at, score in db.session.execute(
         select(
@@ -103,16 +124,24 @@ def course_results(start: date, end: date) -> list[CourseResult]:
     ):
         points[(course_id, code)].append((administered_at, score))
     results = []
-    for course_id, status, code, name in courses:
-        window = course_window(progress[course_id])
+    for course_id, status, patient_id, code, name in courses:
+        done = progress[course_id]
+        if done.first_delivered_at is None:  # delivered once, then struck: not treated
+            continue
+        window = course_window(done)
+        first = clock.to_local(done.first_delivered_at).date()
+        last = done.last_delivered_day() or first
+        taken = medications[patient_id]
         results.append(
             CourseResult(
                 course_id,
                 code,
                 name,
                 status == CourseStatus.COMPLETED,
+                quarter_of(first),
                 summarize(get_instrument(MOOD), points[(course_id, MOOD)], window, tz=tz),
                 summarize(get_instrument(PAIN), points[(course_id, PAIN)], window, tz=tz),
+                (load_of(taken, first), load_of(taken, last)),
             )
         )
     return results
@@ -151,13 +180,64 @@ def _pain(results: Sequence[CourseResult]) -> dict[str, Any]:
     }
 
 
+def _mean(values: Sequence[float]) -> float | None:
+    if not values:
+        return None
+    total = sum((Decimal(str(v)) for v in values), Decimal(0)) / len(values)
+    return float(total.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def _medication_load(results: Sequence[CourseResult]) -> dict[str, Any]:
+    """Opioid and benzodiazepine load at the start and end, over the courses that took any."""
+    figures: dict[str, Any] = {}
+    for key, attribute in (
+        ("opioid", "mme_per_day"),
+        ("benzodiazepine", "benzodiazepine_diazepam_mg_per_day"),
+    ):
+        pairs = [
+            (getattr(start, attribute), getattr(stop, attribute))
+            for start, stop in (r.load for r in results)
+            if getattr(start, attribute) or getattr(stop, attribute)
+        ]
+        figures[key] = {
+            "n": len(pairs),
+            "mean_baseline": _mean([start for start, _stop in pairs]),
+            "mean_end": _mean([stop for _start, stop in pairs]),
+            "mean_change": _mean([stop - start for start, stop in pairs]),
+        }
+    return figures
+
+
+def _cohorts(results: Sequence[CourseResult]) -> dict[str, Any]:
+    return {
+        "intent_to_treat": _mood(results),
+        "completers": _mood([r for r in results if r.completed]),
+        "pain": _pain(results),
+    }
+
+
 def summarize_group(protocol: str, name: str, results: Sequence[CourseResult]) -> dict[str, Any]:
     return {
         "protocol": protocol,
         "protocol_name": name,
-        "intent_to_treat": _mood(results),
-        "completers": _mood([r for r in results if r.completed]),
-        "pain": _pain(results),
+        **_cohorts(results),
+        "medication_load": _medication_load(results),
+    }
+
+
+def _strata(results: Sequence[CourseResult]) -> dict[str, list[dict[str, Any]]]:
+    """The cohorts by quarter of the first treatment and by baseline pain."""
+    bands = [label for label, _below in PAIN_BANDS] + ["not measured"]
+    return {
+        "quarter": [
+            {"label": quarter, **_cohorts([r for r in results if r.quarter == quarter])}
+            for quarter in sorted({r.quarter for r in results})
+        ],
+        "baseline_pain": [
+            {"label": band, **_cohorts([r for r in results if r.pain_band == band])}
+            for band in bands
+            if any(r.pain_band == band for r in results)
+        ],
     }
 
 
@@ -175,6 +255,7 @@ def outcome_report(start: date, end: date) -> dict[str, Any]:
             for (code, name), group in sorted(by_protocol.items())
         ],
         "total": summarize_group(ALL_PROTOCOLS, "All protocols", results),
+        "strata": _strata(results),
     }
 
 

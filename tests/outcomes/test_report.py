@@ -138,6 +138,40 @@ def test_the_report_counts_intent_to_treat_and_completers_by_hand(
     assert body["items"][0]["intent_to_treat"]["judged"] == 4  # D has no end score
 
 
+def test_the_report_strata_by_baseline_pain_and_quarter(api: ApiClient, clinician: Any) -> None:
+    """By hand: PEG-3 baselines A 8 (>=7), C 6 and H 6 (4-6); B, D, E not measured."""
+    hand_made_clinic()
+    strata = api.as_(clinician).get(REPORT).get_json()["strata"]
+    by_pain = {s["label"]: s for s in strata["baseline_pain"]}
+    assert list(by_pain) == ["4-6", ">=7", "not measured"]
+    assert _subset(by_pain[">=7"], {"intent_to_treat": mood(1, 1, 100.0, 0, 0.0)})
+    assert _subset(by_pain["4-6"], {"intent_to_treat": mood(2, 0, 0.0, 0, 0.0),
+                                    "pain": pain(2, 1, 50.0, 0, 0.0)})  # fmt: skip
+    assert _subset(by_pain["not measured"], {"intent_to_treat": mood(3, 1, 33.3, 1, 33.3),
+                                             "completers": mood(2, 1, 50.0, 1, 50.0)})  # fmt: skip
+    assert [q["label"] for q in strata["quarter"]] == ["2025-Q1"]
+    assert strata["quarter"][0]["intent_to_treat"]["n"] == 6
+
+
+def test_the_report_shows_the_medication_load_change(api: ApiClient, clinician: Any) -> None:
+    client = api.as_(clinician)
+    tapered = a_course("10hz-ldlpfc", "completed", 5, (20, 10))  # 3 to 7 March 2025
+    steady = a_course("10hz-ldlpfc", "completed", 5, (20, 10))
+    for course, doses in ((tapered, [(10, "2025-03-05"), (5, None)]), (steady, [(20, None)])):
+        started = "2024-01-01"
+        for dose, stopped in doses:
+            client.post(
+                f"/api/v1/patients/{course.patient_id}/medications",
+                json={"drug": "oxycodone", "category": "opioid", "dose_mg": dose,
+                      "doses_per_day": 2, "started_on": started, "stopped_on": stopped},
+            )  # fmt: skip
+            started = stopped or started
+    load = client.get(REPORT).get_json()["items"][0]["medication_load"]
+    # tapered 30 -> 15 MME, steady 60 -> 60: means 45 -> 37.5, change -7.5
+    assert load["opioid"] == {"n": 2, "mean_baseline": 45.0, "mean_end": 37.5, "mean_change": -7.5}
+    assert load["benzodiazepine"]["n"] == 0
+
+
 def test_the_report_page_shows_both_cohorts_with_counts_and_a_csv(
     client: FlaskClient, clinician: Any
 ) -> None:
@@ -150,6 +184,7 @@ def test_the_report_page_shows_both_cohorts_with_counts_and_a_csv(
     assert "40.0% (2 of 5)" in html  # 10 Hz ITT response
     assert "66.7% (2 of 3)" in html  # 10 Hz completers response
     assert "16.7% (1 of 6)" in html  # total ITT remission
+    assert "By baseline pain" in html and "2025-Q1" in html
     csv = client.get("/outcomes.csv?start=2025-01-01&end=2025-03-31")
     assert csv.headers["Content-Type"].startswith("text/csv")
     lines = csv.get_data(as_text=True).splitlines()
