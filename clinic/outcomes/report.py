@@ -47,7 +47,7 @@ PAIN_RESPONSE_LEVELS = {"meaningful": 30, "substantial": 50}
 PAIN_BANDS: tuple[tuple[str, float | None], ...] = (("<4", 4), ("4-6", 7), (">=7", None))
 """Baseline PEG-3 bands (label, below): mild, moderate, severe pain."""
 """PEG-3's improvement levels (peg3.json) by the fall in percent they stand for."""
-CSV_COLUMNS = ("protocol", "protocol_name", "cohort", "measure", "n", "count", "pct")
+CSV_COLUMNS = ("group", "label", "cohort", "measure", "n", "count", "pct", "definition")
 
 
 @dataclass(frozen=True)
@@ -259,30 +259,49 @@ def outcome_report(start: date, end: date) -> dict[str, Any]:
     }
 
 
+COHORTS = {
+    "intent_to_treat": "every course first treated in the period (discontinued included)",
+    "completers": "the courses of the period completed",
+    "pain": "the courses of the period with a PEG-3 baseline above 0",
+}
+MEASURES = (  # (cohort, measure, count key, percent key, definition)
+    ("intent_to_treat", "response", "responders", "response", "PHQ-9 end >= 50% below baseline"),
+    ("intent_to_treat", "remission", "remitters", "remission", "PHQ-9 end score below 5"),
+    ("completers", "response", "responders", "response", "PHQ-9 end >= 50% below baseline"),
+    ("completers", "remission", "remitters", "remission", "PHQ-9 end score below 5"),
+    ("pain", "response_30", "responders_30", "response_30", "PEG-3 end >= 30% below baseline"),
+    ("pain", "response_50", "responders_50", "response_50", "PEG-3 end >= 50% below baseline"),
+)
+END_RULE = (
+    "; baseline: last answer on or before the first treatment's day, before it was logged; "
+    "end: last answer up to 7 days after the last treatment; follow-ups excluded; "
+    "a course without both counts as not responding; pct of n"
+)
+
+
 def report_csv(report: dict[str, Any]) -> str:
-    """One line per protocol, cohort and measure (and the total), for a registry."""
+    """One line per group (protocol, total, quarter, baseline pain), cohort and measure,
+    each with its definition beside it, for a registry."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for item in [*report["items"], report["total"]]:
-        for cohort, measure, count, pct in (
-            ("intent_to_treat", "response", "responders", "response"),
-            ("intent_to_treat", "remission", "remitters", "remission"),
-            ("completers", "response", "responders", "response"),
-            ("completers", "remission", "remitters", "remission"),
-            ("pain", "response_30", "responders_30", "response_30"),
-            ("pain", "response_50", "responders_50", "response_50"),
-        ):
-            figures = item[cohort]
+    groups = [("protocol", item["protocol"], item) for item in report["items"]]
+    groups.append(("protocol", ALL_PROTOCOLS, report["total"]))
+    for key in ("quarter", "baseline_pain"):
+        groups += [(key, stratum["label"], stratum) for stratum in report["strata"][key]]
+    for group, label, figures in groups:
+        for cohort, measure, count, pct, definition in MEASURES:
+            values = figures[cohort]
             writer.writerow(
                 [
-                    item["protocol"],
-                    item["protocol_name"],
+                    group,
+                    label,
                     cohort,
                     measure,
-                    figures["n"],
-                    figures[count],
-                    "" if figures[pct] is None else figures[pct],
+                    values["n"],
+                    values[count],
+                    "" if values[pct] is None else values[pct],
+                    f"{COHORTS[cohort]}: {definition}{END_RULE}",
                 ]
             )
     return buffer.getvalue()

@@ -188,9 +188,13 @@ def test_the_report_page_shows_both_cohorts_with_counts_and_a_csv(
     csv = client.get("/outcomes.csv?start=2025-01-01&end=2025-03-31")
     assert csv.headers["Content-Type"].startswith("text/csv")
     lines = csv.get_data(as_text=True).splitlines()
-    assert lines[0] == "protocol,protocol_name,cohort,measure,n,count,pct"
-    assert "all,All protocols,intent_to_treat,response,6,2,33.3" in lines
-    assert "all,All protocols,pain,response_50,3,1,33.3" in lines
+    assert lines[0] == "group,label,cohort,measure,n,count,pct,definition"
+    assert any(line.startswith("protocol,all,intent_to_treat,response,6,2,33.3,") for line in lines)
+    assert any(line.startswith("protocol,all,pain,response_50,3,1,33.3,") for line in lines)
+    assert any(
+        line.startswith("baseline_pain,>=7,intent_to_treat,response,1,1,100.0,") for line in lines
+    )
+    assert "discontinued included" in lines[1]
     empty = client.get("/outcomes?start=2020-01-01&end=2020-03-31")
     assert "No course was first treated" in empty.get_data(as_text=True)
 
