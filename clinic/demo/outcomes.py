@@ -71,6 +71,7 @@ def _rows_for_course(
                     "flags": [],
                     "source": ResponseSource.LINK,
                     "answered_at": at,
+                    "administered_at": at,
                 }
             )
     return rows

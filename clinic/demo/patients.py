@@ -12,6 +12,7 @@ from clinic import clock
 from clinic.extensions import db
 from clinic.patients import icd10
 from clinic.patients.intake import create_patient, new_mrn
+from clinic.patients.medications import add_medication
 from clinic.patients.models import ConsentEvent, Diagnosis, Patient, Screening
 from clinic.patients.records import add_authorization, add_medication_trial
 from clinic.patients.screening import SCREENING_ITEMS, record_screening, score
@@ -85,6 +86,19 @@ def _person(ctx: DemoContext, index: int) -> dict[str, Any]:
     }
 
 
+# What patients take when they arrive (drug, category, mg per dose, doses a day).
+CURRENT_MEDICATIONS = (
+    ("oxycodone", "opioid", 5.0, 3.0),
+    ("tramadol", "opioid", 50.0, 2.0),
+    ("hydrocodone", "opioid", 10.0, 2.0),
+    ("clonazepam", "benzodiazepine", 0.5, 2.0),
+    ("lorazepam", "benzodiazepine", 1.0, 1.0),
+    ("sertraline", "antidepressant", 100.0, 1.0),
+    ("duloxetine", "antidepressant", 60.0, 1.0),
+    ("gabapentin", "other", 300.0, 3.0),
+)
+
+
 def _small_clinic(ctx: DemoContext) -> list[int]:
     """About 30 patients through the real services: audited, with consent history."""
     desk = ctx.users.get("front_desk")
@@ -106,6 +120,19 @@ def _small_clinic(ctx: DemoContext) -> list[int]:
                     "stop_date": start + timedelta(weeks=weeks + 2),
                     "weeks_at_dose": weeks,
                     "reason_stopped": reason,
+                },
+                actor_id=doctor.id if doctor else None,
+            )
+        if ctx.rng.random() < 0.5:
+            drug, category, dose_mg, per_day = ctx.rng.choice(CURRENT_MEDICATIONS)
+            add_medication(
+                patient,
+                {
+                    "drug": drug,
+                    "category": category,
+                    "dose_mg": dose_mg,
+                    "doses_per_day": per_day,
+                    "started_on": clock.today() - timedelta(days=ctx.rng.randrange(60, 900)),
                 },
                 actor_id=doctor.id if doctor else None,
             )

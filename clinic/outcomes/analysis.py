@@ -1,38 +1,84 @@
-"""Course outcome summaries: baseline, latest, change, response and remission.
+"""Course outcome summaries: baseline, end of course, change, response, remission and
+the follow-ups after the course.
 
-Pure functions over (instant, score) points so the rules in DOMAIN.md ("Outcome
-measures") are tested without a database; the service layer only fetches the points.
+Pure functions over (administered instant, score) points so the rules in CONTRACT.md 8
+and DOMAIN.md ("Outcome measures") are tested without a database; the service layer only
+fetches the points and the course's progress.
 
-Rules, per instrument:
-- baseline: the newest response at or before the course's first treatment. With no
-  treatment yet every response is "before the first treatment", so the baseline is the
-  newest one; it does not jump when treatment starts.
-- latest: the newest response. It equals the baseline until a response arrives after the
-  first treatment, so latest is never older than the baseline.
-- change_pct: (latest - baseline) / baseline x 100, 1 decimal; None without a baseline or
+Each point falls in one phase of the course (`Window.phase`):
+- baseline: administered on or before the day of the first delivered treatment and
+  before that treatment was logged. A PHQ-9 taken at check-in after the scheduled start,
+  or a paper form entered days later, still counts. With no treatment yet every point is
+  a baseline candidate, so the baseline does not jump when treatment starts.
+- course: after that, up to 7 days after the last delivered treatment (whenever the
+  course's status was changed). The last of them is the end-of-course score (`latest`).
+- follow-up: later (the 1-, 3- and 6-month questionnaires). Reported apart in
+  `follow_ups`; they never change the end-of-course result.
+
+- change_pct: (end - baseline) / baseline x 100, 1 decimal; None without a baseline or
   when the baseline is 0 (no percentage of nothing).
-- response, remission, improvement: judged only once there is a response after the first
-  treatment (before that the course has no outcome yet), else None. Response needs a
-  non-zero baseline; remission needs only the latest. None also where the instrument has
-  no such rule (PEG-3 has no remission).
+- response, remission, improvement: judged only once there is an end-of-course score
+  (before that the course has no outcome yet), else None. Response needs a non-zero
+  baseline; remission needs only the end score. None also where the instrument has no
+  such rule (PEG-3 has no remission).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from clinic.outcomes.catalog import Instrument
 
 _TENTH = Decimal("0.1")
+END_GRACE = timedelta(days=7)
+"""An answer up to 7 days after the last delivered treatment is still the course's end."""
+FOLLOW_UP_MONTHS = (1, 3, 6)
+_DAYS_PER_MONTH = 30.44
+
+BASELINE, COURSE, FOLLOW_UP = "baseline", "course", "follow_up"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A course's delivered treatments as the outcome rules see them (from its progress)."""
+
+    first_at: datetime | None = None
+    """The first delivered treatment's start; None while nothing was delivered."""
+    last_at: datetime | None = None
+    logged_at: datetime | None = None
+    """When the first delivered treatment was logged (None: at its start)."""
+    tz: tzinfo = UTC
+    """The clinic's zone: "the day of" a treatment is a clinic day."""
+
+    def _day(self, at: datetime) -> date:
+        return at.astimezone(self.tz).date() if at.tzinfo is not None else at.date()
+
+    def phase(self, at: datetime) -> str:
+        if self.first_at is None:
+            return BASELINE
+        before_logged = at < self.logged_at if self.logged_at else at <= self.first_at
+        if self._day(at) <= self._day(self.first_at) and (before_logged or at <= self.first_at):
+            return BASELINE
+        last = self.last_at or self.first_at
+        if self._day(at) <= self._day(last) + END_GRACE:
+            return COURSE
+        return FOLLOW_UP
+
+    def months_after(self, at: datetime) -> int:
+        """The follow-up (1, 3 or 6 months) an answer after the course is nearest to."""
+        last = self.last_at or self.first_at or at
+        months = (self._day(at) - self._day(last)).days / _DAYS_PER_MONTH
+        return min(FOLLOW_UP_MONTHS, key=lambda target: abs(target - months))
 
 
 def summarize(
     instrument: Instrument,
     points: Sequence[tuple[datetime, float]],
-    first_treatment_at: datetime | None,
+    window: Window,
     *,
     tz: tzinfo | None = None,
 ) -> dict[str, Any]:
@@ -42,21 +88,47 @@ def summarize(
     `series[].date`; `series[].at` keeps the exact instant, in UTC when aware.
     """
     ordered = sorted(points, key=lambda point: point[0])
-    before = [p for p in ordered if first_treatment_at is None or p[0] <= first_treatment_at]
-    baseline = before[-1] if before else None
-    latest = ordered[-1] if ordered else None
-    followed_up = bool(
-        latest is not None and first_treatment_at is not None and latest[0] > first_treatment_at
-    )
+    phases: dict[str, list[tuple[datetime, float]]] = {BASELINE: [], COURSE: [], FOLLOW_UP: []}
+    for point in ordered:
+        phases[window.phase(point[0])].append(point)
+    baseline = phases[BASELINE][-1] if phases[BASELINE] else None
+    end = phases[COURSE][-1] if phases[COURSE] else None
+    latest = end or baseline
 
     base_score = instrument.round_score(baseline[1]) if baseline else None
     latest_score = instrument.round_score(latest[1]) if latest else None
-    change = _change(base_score, latest_score)
-    rules = instrument.outcome_rules
+    judged = _judge(instrument, base_score, latest_score if end else None)
+    return {
+        "baseline": base_score,
+        "baseline_at": _instant(baseline[0]) if baseline else None,
+        "latest": latest_score,
+        "latest_at": _instant(latest[0]) if latest else None,
+        **judged,
+        "change_pct": _pct(_change(base_score, latest_score)),
+        "series": [
+            {"date": _day(at, tz), "at": _instant(at), "score": instrument.round_score(score)}
+            for at, score in phases[BASELINE] + phases[COURSE]
+        ],
+        "follow_ups": [
+            {
+                "months": window.months_after(at),
+                "date": _day(at, tz),
+                "at": _instant(at),
+                "score": instrument.round_score(score),
+                "change_pct": _pct(_change(base_score, instrument.round_score(score))),
+            }
+            for at, score in phases[FOLLOW_UP]
+        ],
+    }
 
+
+def _judge(instrument: Instrument, baseline: float | None, end: float | None) -> dict[str, Any]:
+    """Change, response, remission and improvement of an end score against the baseline."""
+    change = _change(baseline, end)
+    rules = instrument.outcome_rules
     response = None
     improvement = None
-    if followed_up and change is not None:
+    if change is not None:
         # Improvement in percent of baseline, positive when the patient got better.
         fall = -change if instrument.lower_is_better else change
         if rules.response_fall_pct is not None:
@@ -66,22 +138,13 @@ def summarize(
         ]
         improvement = reached[-1] if reached else None
     remission = None
-    if followed_up and latest_score is not None and rules.remission_below is not None:
-        remission = latest_score < rules.remission_below
-
+    if end is not None and rules.remission_below is not None:
+        remission = end < rules.remission_below
     return {
-        "baseline": base_score,
-        "baseline_at": _instant(baseline[0]) if baseline else None,
-        "latest": latest_score,
-        "latest_at": _instant(latest[0]) if latest else None,
-        "change_pct": _one_decimal(change) if change is not None else None,
+        "change_pct": _pct(change),
         "response": response,
         "remission": remission,
         "improvement": improvement,
-        "series": [
-            {"date": _day(at, tz), "at": _instant(at), "score": instrument.round_score(score)}
-            for at, score in ordered
-        ],
     }
 
 
@@ -116,6 +179,10 @@ def _change(baseline: float | None, latest: float | None) -> Decimal | None:
         return None
     base, last = Decimal(str(baseline)), Decimal(str(latest))
     return (last - base) / base * 100
+
+
+def _pct(change: Decimal | None) -> float | None:
+    return _one_decimal(change) if change is not None else None
 
 
 def _rate(count: int, total: int) -> float | None:

@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
-from clinic.outcomes import services
+from clinic.outcomes import report, services
 from clinic.outcomes.catalog import default_catalog
 from clinic.outcomes.models import ResponseSource
 from clinic.permissions import Permission, requires
@@ -26,6 +26,15 @@ class ResponseCreateSchema(ma.Schema):
         ma.fields.Integer(strict=True), required=True, validate=ma.validate.Length(max=100)
     )
     course_id = ma.fields.Integer(strict=True, allow_none=True, validate=_ID)
+    administered_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When the patient answered (e.g. a paper form entered later), "
+            "with its offset; default: now. Never in the future (422). The outcome rules "
+            "(baseline, end of course, follow-ups) read this time, not the entry time.",
+            "example": "2026-03-02T08:50:00-05:00",
+        },
+    )
 
 
 class ResponseSchema(ma.Schema):
@@ -38,7 +47,10 @@ class ResponseSchema(ma.Schema):
     severity = ma.fields.String(allow_none=True)
     flags = ma.fields.List(ma.fields.String())
     source = ma.fields.String()
-    answered_at = ma.fields.AwareDateTime()
+    answered_at = ma.fields.AwareDateTime(metadata={"description": "When it was entered."})
+    administered_at = ma.fields.AwareDateTime(
+        metadata={"description": "When the patient answered."}
+    )
     entered_by_id = ma.fields.Integer(allow_none=True)
 
     def _score(self, response: Any) -> Any:
@@ -82,24 +94,182 @@ class SeriesPointSchema(ma.Schema):
     score = ma.fields.Float()
 
 
+class FollowUpSchema(SeriesPointSchema):
+    months = ma.fields.Integer(
+        metadata={"description": "The follow-up it is nearest to: 1, 3 or 6 months after."}
+    )
+    change_pct = ma.fields.Float(allow_none=True, metadata={"description": "Against baseline."})
+
+
 class InstrumentOutcomeSchema(ma.Schema):
-    baseline = ma.fields.Float(allow_none=True)
+    baseline = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "The last response administered on or before the day of the "
+            "first delivered treatment and before that treatment was logged."
+        },
+    )
     baseline_at = ma.fields.String(allow_none=True)
-    latest = ma.fields.Float(allow_none=True)
+    latest = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "The end-of-course score: the last response administered from the "
+            "first delivered treatment to 7 days after the last one (the baseline until then)."
+        },
+    )
     latest_at = ma.fields.String(allow_none=True)
     change_pct = ma.fields.Float(allow_none=True)
     response = ma.fields.Boolean(allow_none=True)
     remission = ma.fields.Boolean(allow_none=True)
     improvement = ma.fields.String(allow_none=True)
-    series = ma.fields.List(ma.fields.Nested(SeriesPointSchema))
+    series = ma.fields.List(
+        ma.fields.Nested(SeriesPointSchema),
+        metadata={"description": "Responses up to the end of the course (not follow-ups)."},
+    )
+    follow_ups = ma.fields.List(
+        ma.fields.Nested(FollowUpSchema),
+        metadata={"description": "Later responses; they never change the course's result."},
+    )
+
+
+class LoadFiguresSchema(ma.Schema):
+    on = ma.fields.Date()
+    mme_per_day = ma.fields.Float()
+    benzodiazepine_diazepam_mg_per_day = ma.fields.Float()
+    unconverted = ma.fields.List(ma.fields.String())
+
+
+class CourseMedicationLoadSchema(ma.Schema):
+    baseline = ma.fields.Nested(
+        LoadFiguresSchema,
+        metadata={"description": "On the first delivered treatment's day (today before it)."},
+    )
+    end = ma.fields.Nested(
+        LoadFiguresSchema,
+        allow_none=True,
+        metadata={"description": "On the last delivered treatment's day; null before any."},
+    )
 
 
 class CourseOutcomesSchema(ma.Schema):
     course_id = ma.fields.Integer()
     first_treatment_at = ma.fields.AwareDateTime(allow_none=True)
+    last_treatment_at = ma.fields.AwareDateTime(allow_none=True)
     instruments = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Nested(InstrumentOutcomeSchema)
     )
+    medication_load = ma.fields.Nested(CourseMedicationLoadSchema)
+
+
+class ReportQuerySchema(ma.Schema):
+    start = ma.fields.Date(
+        data_key="from",
+        metadata={"description": "First day of the cohort (default: 8 quarters ago)."},
+    )
+    end = ma.fields.Date(
+        data_key="to", metadata={"description": "Last day of the cohort (default: today)."}
+    )
+
+    @ma.validates_schema
+    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            raise ma.ValidationError("Must not be before `from`.", field_name="to")
+
+
+class CohortSchema(ma.Schema):
+    n = ma.fields.Integer(metadata={"description": "Courses in the cohort."})
+    judged = ma.fields.Integer(
+        metadata={"description": "Of them, with a baseline and an end-of-course PHQ-9."}
+    )
+    responders = ma.fields.Integer()
+    response = ma.fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "PHQ-9 response (>= 50% fall) in percent of n; a course "
+            "without a baseline or end score counts as not responding."
+        },
+    )
+    remitters = ma.fields.Integer()
+    remission = ma.fields.Float(
+        allow_none=True,
+        metadata={"description": "PHQ-9 end score below 5, in percent of n."},
+    )
+
+
+class PainSchema(ma.Schema):
+    n = ma.fields.Integer(metadata={"description": "Courses with a PEG-3 baseline above 0."})
+    responders_30 = ma.fields.Integer()
+    response_30 = ma.fields.Float(
+        allow_none=True, metadata={"description": "PEG-3 fell >= 30%, in percent of n."}
+    )
+    responders_50 = ma.fields.Integer()
+    response_50 = ma.fields.Float(
+        allow_none=True, metadata={"description": "PEG-3 fell >= 50%, in percent of n."}
+    )
+
+
+class LoadChangeSchema(ma.Schema):
+    n = ma.fields.Integer(metadata={"description": "Courses taking any at the start or end."})
+    mean_baseline = ma.fields.Float(allow_none=True)
+    mean_end = ma.fields.Float(allow_none=True)
+    mean_change = ma.fields.Float(allow_none=True)
+
+
+class ReportLoadSchema(ma.Schema):
+    opioid = ma.fields.Nested(
+        LoadChangeSchema, metadata={"description": "MME a day (CDC 2022 factors)."}
+    )
+    benzodiazepine = ma.fields.Nested(
+        LoadChangeSchema, metadata={"description": "Diazepam-equivalent mg a day."}
+    )
+
+
+class StratumSchema(ma.Schema):
+    label = ma.fields.String(
+        metadata={"description": "`2025-Q1`; or baseline PEG-3 `<4`, `4-6`, `>=7`, `not measured`."}
+    )
+    intent_to_treat = ma.fields.Nested(CohortSchema)
+    completers = ma.fields.Nested(CohortSchema)
+    pain = ma.fields.Nested(PainSchema)
+
+
+class StrataSchema(ma.Schema):
+    quarter = ma.fields.List(
+        ma.fields.Nested(StratumSchema),
+        metadata={"description": "By calendar quarter of the first delivered treatment."},
+    )
+    baseline_pain = ma.fields.List(
+        ma.fields.Nested(StratumSchema),
+        metadata={"description": "By baseline PEG-3: severe pain predicts less response."},
+    )
+
+
+class ProtocolOutcomeSchema(ma.Schema):
+    protocol = ma.fields.String(metadata={"description": "Protocol code (`all` in `total`)."})
+    protocol_name = ma.fields.String()
+    intent_to_treat = ma.fields.Nested(
+        CohortSchema,
+        metadata={
+            "description": "Every course first treated in the period, discontinued, "
+            "on hold and running ones included."
+        },
+    )
+    completers = ma.fields.Nested(
+        CohortSchema, metadata={"description": "Those of them completed."}
+    )
+    pain = ma.fields.Nested(PainSchema)
+    medication_load = ma.fields.Nested(
+        ReportLoadSchema,
+        metadata={"description": "Mean load on the first and last delivered days."},
+    )
+
+
+class OutcomeReportSchema(ma.Schema):
+    start = ma.fields.Date(data_key="from")
+    end = ma.fields.Date(data_key="to")
+    items = ma.fields.List(ma.fields.Nested(ProtocolOutcomeSchema))
+    total = ma.fields.Nested(ProtocolOutcomeSchema)
+    strata = ma.fields.Nested(StrataSchema)
 
 
 @blp.route("/instruments")
@@ -127,6 +297,7 @@ def create_response(args: dict[str, Any], patient_id: int) -> Any:
         args.get("course_id"),
         ResponseSource.STAFF,
         current_user.id,
+        administered_at=args.get("administered_at"),
     )
 
 
@@ -169,8 +340,26 @@ def create_link(args: dict[str, Any], patient_id: int) -> Any:
 @requires(Permission.READ)
 @blp.response(200, CourseOutcomesSchema)
 def course_outcomes(course_id: int) -> Any:
-    """Baseline, latest, change, response and remission per instrument, with the series.
+    """Baseline, end-of-course (`latest`), change, response and remission per instrument,
+    the series, the follow-ups apart, and the medication load at the start and the end.
 
-    Baseline is the last response before the course's first delivered session.
+    Baseline: the last response administered on or before the day of the first delivered
+    treatment, before that treatment was logged. End of course: the last one administered
+    from then to 7 days after the last delivered treatment. Later ones are follow-ups.
     """
     return services.course_outcomes(course_id, viewer_id=current_user.id)
+
+
+@blp.route("/reports/outcomes")
+@requires(Permission.READ)
+@blp.arguments(ReportQuerySchema, location="query")
+@blp.response(200, OutcomeReportSchema)
+def outcome_report(args: dict[str, Any]) -> Any:
+    """The clinic's results per protocol: intent to treat, completers and pain.
+
+    Cohort: courses whose first delivered treatment falls from `from` to `to` (clinic
+    days, inclusive). Intent to treat counts every one of them (discontinued included);
+    completers those completed. Rates are percentages of `n` with 1 decimal.
+    """
+    start, end = report.default_range()
+    return report.outcome_report(args.get("start", start), args.get("end", end))

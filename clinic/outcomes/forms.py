@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, PasswordField, RadioField, SelectField
+from wtforms import DateField, DateTimeLocalField, PasswordField, RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
@@ -41,6 +41,24 @@ def questionnaire_form(instrument: Instrument) -> FlaskForm:
     return _questionnaire_form_class(instrument.code)()
 
 
+@cache
+def _staff_form_class(code: str) -> type[FlaskForm]:
+    administered = DateTimeLocalField(
+        "Answered on",
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+        description="When the patient filled it in (a paper form), clinic time. "
+        "Leave empty for now.",
+    )
+    base = _questionnaire_form_class(code)
+    return type(f"StaffQuestionnaireForm_{code}", (base,), {"administered_at": administered})
+
+
+def staff_questionnaire_form(instrument: Instrument) -> FlaskForm:
+    """The questionnaire with the time the patient answered, for staff entering a form."""
+    return _staff_form_class(instrument.code)()
+
+
 def answers_of(form: FlaskForm, instrument: Instrument) -> list[int]:
     return [form[f"item_{item.number}"].data for item in instrument.items]
 
@@ -67,5 +85,5 @@ class ReportFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    start = DateField("Courses ending from", validators=[Optional()])
+    start = DateField("Courses first treated from", validators=[Optional()])
     end = DateField("to (inclusive)", validators=[Optional()])

@@ -94,7 +94,7 @@ class QuestionnaireResponse(Model):
             "ix_questionnaire_responses_course_instrument",
             "course_id",
             "instrument",
-            "answered_at",
+            "administered_at",
         ),
     )
 
@@ -107,7 +107,11 @@ class QuestionnaireResponse(Model):
     severity: Mapped[str | None] = mapped_column(String(40))
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     source: Mapped[str] = mapped_column(String(10))
+    # When it was entered (typed, or submitted from a link or the tablet).
     answered_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # When the patient answered: a paper form entered later keeps the day it was filled in.
+    # Every outcome rule (baseline, end of course, follow-ups) reads this one.
+    administered_at: Mapped[datetime] = mapped_column(default=clock.now)
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     link_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_links.id"))
 

@@ -16,9 +16,11 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from clinic import clock
 from clinic.alerts.models import AlertKind
 from clinic.auth import services as auth
-from clinic.errors import Gone, NotFound
+from clinic.errors import DomainError, Gone, NotFound
+from clinic.forms import show_refusal
 from clinic.outcomes import TABLET_SESSION_KEY, bp, services
 from clinic.outcomes import report as clinic_report
 from clinic.outcomes.catalog import Instrument
@@ -28,6 +30,7 @@ from clinic.outcomes.forms import (
     UnlockForm,
     answers_of,
     questionnaire_form,
+    staff_questionnaire_form,
 )
 from clinic.outcomes.models import QuestionnaireResponse, ResponseSource
 from clinic.patients.lookup import view_patient
@@ -197,18 +200,24 @@ def response_new(patient_id: int) -> Any:
     chooser = InstrumentForm(request.args, meta={"csrf": False})
     code = chooser.instrument.data if chooser.validate() else "PHQ-9"
     instrument = services.instrument_or_invalid(code or "PHQ-9")
-    form = questionnaire_form(instrument)
+    form = staff_questionnaire_form(instrument)
     if form.validate_on_submit():
-        response = services.record_response(
-            patient_id,
-            instrument.code,
-            answers_of(form, instrument),
-            None,
-            ResponseSource.STAFF,
-            current_user.id,
-        )
-        flash(_saved_message(instrument, response), "warning" if response.flags else "success")
-        return redirect(url_for("outcomes.patient_responses", patient_id=patient_id))
+        local = form.administered_at.data
+        try:
+            response = services.record_response(
+                patient_id,
+                instrument.code,
+                answers_of(form, instrument),
+                None,
+                ResponseSource.STAFF,
+                current_user.id,
+                administered_at=local.replace(tzinfo=clock.clinic_tz()) if local else None,
+            )
+        except DomainError as error:
+            show_refusal(form, error)
+        else:
+            flash(_saved_message(instrument, response), "warning" if response.flags else "success")
+            return redirect(url_for("outcomes.patient_responses", patient_id=patient_id))
     patient = view_patient(
         patient_id, actor_id=current_user.id, section="response_entry", whole_record=False
     )
@@ -259,7 +268,7 @@ def link_new(patient_id: int) -> Any:
 # The clinic report ----------------------------------------------------------------------
 
 
-def _report_rows() -> tuple[ReportFilterForm, Any, Any, list[clinic_report.ReportRow]]:
+def _report() -> tuple[ReportFilterForm, dict[str, Any]]:
     form = ReportFilterForm(request.args)
     start, end = clinic_report.default_range()
     if form.validate():
@@ -267,14 +276,14 @@ def _report_rows() -> tuple[ReportFilterForm, Any, Any, list[clinic_report.Repor
         end = form.end.data or end
     if end < start:
         start, end = end, start
-    return form, start, end, clinic_report.outcome_report(start, end)
+    return form, clinic_report.outcome_report(start, end)
 
 
 @bp.route("/outcomes")
 @requires(Permission.READ)
 def report() -> Any:
-    form, start, end, rows = _report_rows()
-    return render_template("outcomes/report.html", form=form, start=start, end=end, rows=rows), (
+    form, figures = _report()
+    return render_template("outcomes/report.html", form=form, report=figures), (
         422 if form.errors else 200
     )
 
@@ -282,10 +291,11 @@ def report() -> Any:
 @bp.route("/outcomes.csv")
 @requires(Permission.READ)
 def report_csv() -> Response:
-    _form, start, end, rows = _report_rows()
-    response = make_response(clinic_report.report_csv(rows))
+    _form, figures = _report()
+    response = make_response(clinic_report.report_csv(figures))
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="outcomes-{start.isoformat()}-{end.isoformat()}.csv"'
+        f'attachment; filename="outcomes-{figures["from"].isoformat()}-'
+        f'{figures["to"].isoformat()}.csv"'
     )
     return response

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -26,7 +26,7 @@ from clinic.courses.models import Course, CourseStatus
 from clinic.db import rowcount
 from clinic.errors import Gone, Invalid, NotFound
 from clinic.extensions import db
-from clinic.outcomes.analysis import summarize
+from clinic.outcomes.analysis import Window, summarize
 from clinic.outcomes.catalog import (
     Instrument,
     InvalidAnswers,
@@ -43,13 +43,15 @@ from clinic.outcomes.models import (
     QuestionnaireResponse,
     ResponseSource,
 )
+from clinic.patients.medications import load_of, medications_of
 from clinic.patients.models import Patient
 from clinic.permissions import Role
-from clinic.scheduling.progress import course_progress
+from clinic.scheduling.progress import Progress, course_progress
 
 CURRENT_COURSE_STATUSES = (CourseStatus.ACTIVE, CourseStatus.ON_HOLD)
 CHART_CODES = ("PHQ-9", "PEG-3")
 MAX_ID = 2**31 - 1
+ADMINISTERED_TOLERANCE = timedelta(minutes=5)
 # A flag the catalog raises that has no alert kind of its own still reaches a clinician.
 URGENT_FLAGS = frozenset({AlertKind.SUICIDAL_IDEATION})
 
@@ -117,14 +119,19 @@ def record_response(
     assignment_id: int | None = None,
     *,
     link_id: int | None = None,
+    administered_at: datetime | None = None,
 ) -> QuestionnaireResponse:
     """Score and store one answer set; a critical answer opens an urgent alert at once.
 
     Without `course_id` the response belongs to the patient's current course, so a
     questionnaire answered at the desk still counts towards that course's outcome.
+    `administered_at` is when the patient answered (a paper form entered later); it
+    defaults to now and is never in the future.
     """
     if source not in tuple(ResponseSource):
         raise Invalid(f"Unknown source {source!r}.", fields={"source": ["Unknown source."]})
+    now = clock.now()
+    administered = _administered(administered_at, now)
     patient = get_patient(patient_id)
     spec = instrument_or_invalid(instrument)
     scored = score_or_invalid(spec, answers)
@@ -138,7 +145,8 @@ def record_response(
         severity=scored.severity,
         flags=list(scored.flags),
         source=source,
-        answered_at=clock.now(),
+        answered_at=now,
+        administered_at=administered,
         entered_by_id=actor_id,
         link_id=link_id,
     )
@@ -161,6 +169,26 @@ def record_response(
     for flag in scored.flags:
         _alert_for_flag(flag, spec, response, patient, course, actor_id)
     return response
+
+
+def _administered(at: datetime | None, now: datetime) -> datetime:
+    """When the patient answered: aware, not in the future (a clock a little ahead of the
+    server's is forgiven), in UTC as the database gives it back."""
+    if at is None:
+        return now
+    if at.tzinfo is None:
+        raise Invalid(
+            "administered_at needs a UTC offset.",
+            fields={
+                "administered_at": ["Give the time with its offset, e.g. 2026-03-02T09:15-05:00."]
+            },
+        )
+    if at > now + ADMINISTERED_TOLERANCE:
+        raise Invalid(
+            "A questionnaire cannot be answered in the future.",
+            fields={"administered_at": ["Must not be in the future."]},
+        )
+    return min(at, now).astimezone(UTC)
 
 
 def _complete_assignments(response: QuestionnaireResponse, assignment_id: int | None) -> int:
@@ -231,7 +259,7 @@ def list_responses(
     if course_id is not None:
         query = query.where(QuestionnaireResponse.course_id == course_id)
     query = query.order_by(
-        QuestionnaireResponse.answered_at.desc(), QuestionnaireResponse.id.desc()
+        QuestionnaireResponse.administered_at.desc(), QuestionnaireResponse.id.desc()
     ).limit(limit)
     record(viewer_id, AuditAction.VIEW, "patient", patient_id, detail={"what": "responses"})
     return list(db.session.scalars(query))
@@ -358,26 +386,54 @@ def course_outcomes(course_id: int, *, viewer_id: int | None) -> dict[str, Any]:
     return summarize_course(course_id)
 
 
+def course_window(progress: Progress) -> Window:
+    """The course's delivered treatments as the outcome rules read them."""
+    return Window(
+        first_at=progress.first_delivered_at,
+        last_at=progress.last_delivered_at,
+        logged_at=progress.first_logged_at,
+        tz=clock.clinic_tz(),
+    )
+
+
 def summarize_course(course_id: int) -> dict[str, Any]:
-    started = course_progress([course_id])[course_id].first_delivered_at
+    progress = course_progress([course_id])[course_id]
     rows = db.session.execute(
         select(
             QuestionnaireResponse.instrument,
-            QuestionnaireResponse.answered_at,
+            QuestionnaireResponse.administered_at,
             QuestionnaireResponse.score,
         ).where(QuestionnaireResponse.course_id == course_id)
     ).all()
     points: dict[str, list[tuple[datetime, float]]] = {}
-    for code, answered_at, score in rows:
-        points.setdefault(code, []).append((answered_at, score))
+    for code, administered_at, score in rows:
+        points.setdefault(code, []).append((administered_at, score))
     tz = clock.clinic_tz()
+    window = course_window(progress)
     return {
         "course_id": course_id,
-        "first_treatment_at": started,
+        "first_treatment_at": progress.first_delivered_at,
+        "last_treatment_at": progress.last_delivered_at,
         "instruments": {
-            code: summarize(spec, points.get(code, []), started, tz=tz)
+            code: summarize(spec, points.get(code, []), window, tz=tz)
             for code, spec in default_catalog().items()
         },
+        "medication_load": _medication_load(course_id, progress),
+    }
+
+
+def _medication_load(course_id: int, progress: Progress) -> dict[str, Any]:
+    """Opioid MME and diazepam mg a day at the course's start (its first delivered day, or
+    today before it begins) and end (its last delivered day; None before any)."""
+    course = db.session.get(Course, course_id)
+    assert course is not None  # the caller found it
+    taken = medications_of(course.patient_id)
+    first = progress.first_delivered_at
+    last = progress.last_delivered_day()
+    start = clock.to_local(first).date() if first else clock.today()
+    return {
+        "baseline": load_of(taken, start).figures(),
+        "end": load_of(taken, last).figures() if last else None,
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from clinic.patients import intake, lookup, records, schemas, screening
+from clinic.patients import intake, lookup, medications, records, schemas, screening
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("patients_api", __name__, description="Patients, screening and intake")
@@ -98,7 +98,9 @@ def sign_off_screening(body: dict[str, Any], screening_id: int) -> Any:
 @requires(Permission.READ)
 @blp.response(200, schemas.MedicationTrialListSchema)
 def list_medication_trials(patient_id: int) -> Any:
-    """The patient's medication trials, oldest first."""
+    """The patient's medication trials (the history payers ask for), oldest first.
+
+    Not current medications: see `/patients/{id}/medications`."""
     trials = records.list_medication_trials(patient_id, actor_id=current_user.id)
     return {"items": trials}
 
@@ -108,7 +110,7 @@ def list_medication_trials(patient_id: int) -> Any:
 @blp.arguments(schemas.MedicationTrialCreateSchema)
 @blp.response(201, schemas.MedicationTrialSchema)
 def add_medication_trial(values: dict[str, Any], patient_id: int) -> Any:
-    """Add a medication trial (drug required); signals a medication change."""
+    """Add a medication trial (drug required). History only: no new motor threshold."""
     return records.add_medication_trial(patient_id, values, actor_id=current_user.id)
 
 
@@ -117,7 +119,7 @@ def add_medication_trial(values: dict[str, Any], patient_id: int) -> Any:
 @blp.arguments(schemas.MedicationTrialInputSchema)
 @blp.response(200, schemas.MedicationTrialSchema)
 def update_medication_trial(changes: dict[str, Any], trial_id: int) -> Any:
-    """Change a medication trial; signals a medication change."""
+    """Change a medication trial. History only: never asks for a new motor threshold."""
     return records.update_medication_trial(trial_id, changes, actor_id=current_user.id)
 
 
@@ -128,6 +130,49 @@ def delete_medication_trial(trial_id: int) -> Any:
     """Remove a medication trial entered by mistake (audited)."""
     records.delete_medication_trial(trial_id, actor_id=current_user.id)
     return None
+
+
+@blp.route("/patients/<int:patient_id>/medications", methods=["GET"])
+@requires(Permission.READ)
+@blp.response(200, schemas.MedicationListSchema)
+def list_medications(patient_id: int) -> Any:
+    """The patient's current medications (and those stopped while in our care), with
+    `mme_per_day` for opioids and `diazepam_mg_per_day` for benzodiazepines."""
+    return {"items": medications.list_medications(patient_id, actor_id=current_user.id)}
+
+
+@blp.route("/patients/<int:patient_id>/medications", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(schemas.MedicationCreateSchema)
+@blp.response(201, schemas.MedicationSchema)
+def add_medication(values: dict[str, Any], patient_id: int) -> Any:
+    """Add a current medication (`drug`, `category` required).
+
+    A change to current medications asks each running course for a new motor threshold
+    and flags the latest safety screening for repetition.
+    """
+    return medications.add_medication(patient_id, values, actor_id=current_user.id)
+
+
+@blp.route("/medications/<int:medication_id>", methods=["PATCH"])
+@requires(Permission.EDIT_PATIENTS)
+@blp.arguments(schemas.MedicationInputSchema)
+@blp.response(200, schemas.MedicationSchema)
+def update_medication(changes: dict[str, Any], medication_id: int) -> Any:
+    """Change a current medication (a dose, a stop): asks for a new motor threshold and
+    flags the screening for repetition when anything changed."""
+    return medications.update_medication(medication_id, changes, actor_id=current_user.id)
+
+
+@blp.route("/patients/<int:patient_id>/medication-load", methods=["GET"])
+@requires(Permission.READ)
+@blp.arguments(schemas.MedicationLoadQuerySchema, location="query")
+@blp.response(200, schemas.MedicationLoadSchema)
+def medication_load(args: dict[str, Any], patient_id: int) -> Any:
+    """Opioid MME a day and benzodiazepine diazepam mg a day on a date (default today),
+    with the medications taken that day (started by then and not yet stopped)."""
+    load = medications.medication_load(patient_id, args.get("on"), actor_id=current_user.id)
+    return {**load.figures(), "medications": load.medications}
 
 
 @blp.route("/patients/<int:patient_id>/authorizations", methods=["GET"])

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    DecimalField,
     EmailField,
     IntegerField,
     RadioField,
@@ -22,7 +23,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.patients import icd10
 from clinic.patients.intake import SEXES
-from clinic.patients.models import Patient
+from clinic.patients.models import MedicationCategory, Patient
 from clinic.patients.screening import SCREENING_ITEMS
 
 SEX_CHOICES = [SelectChoice("", "Not recorded")] + [
@@ -120,6 +121,39 @@ class MedicationTrialForm(ServiceForm):
         validators=[Length(max=200)],
         description="e.g. no response, side effects",
     )
+
+
+class MedicationForm(ServiceForm):
+    """A current medication; the service turns the dose into MME or diazepam mg."""
+
+    drug = StringField(
+        "Drug", validators=[InputRequired(), Length(max=120)], description="Generic name"
+    )
+    category = SelectField(
+        "Category",
+        choices=[SelectChoice(c.value, c.value.capitalize()) for c in MedicationCategory],
+    )
+    dose_mg = DecimalField("Dose (mg)", places=None, validators=[Optional(), NumberRange(min=0)])
+    doses_per_day = DecimalField(
+        "Doses a day", places=None, validators=[Optional(), NumberRange(min=0, max=48)]
+    )
+    dose_mcg_per_hour = DecimalField(
+        "Patch rate (mcg/h)",
+        places=None,
+        validators=[Optional(), NumberRange(min=0)],
+        description="Transdermal fentanyl only.",
+    )
+    started_on = DateField("Started", validators=[Optional()])
+    stopped_on = DateField(
+        "Stopped", validators=[Optional()], description="The first day it was no longer taken."
+    )
+
+    def values(self) -> dict[str, Any]:
+        """Doses as floats, as the API sends them."""
+        return {
+            name: float(value) if name.startswith("dose") and value is not None else value
+            for name, value in super().values().items()
+        }
 
 
 class AuthorizationForm(ServiceForm):

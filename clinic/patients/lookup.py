@@ -38,6 +38,7 @@ def get_patient(patient: Patient | int) -> Patient:
 CHART_OPTIONS = (
     selectinload(Patient.diagnoses),
     selectinload(Patient.medication_trials),
+    selectinload(Patient.medications),
     selectinload(Patient.authorizations),
     selectinload(Patient.screenings).joinedload(Screening.created_by),
     selectinload(Patient.screenings).joinedload(Screening.signed_off_by),

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -31,6 +32,15 @@ class PreferredChannel(StrEnum):
     SMS = "sms"
     EMAIL = "email"
     NONE = "none"
+
+
+class MedicationCategory(StrEnum):
+    """What the medication-load figures count: opioids in MME, benzodiazepines in diazepam."""
+
+    OPIOID = "opioid"
+    BENZODIAZEPINE = "benzodiazepine"
+    ANTIDEPRESSANT = "antidepressant"
+    OTHER = "other"
 
 
 class ScreeningResult(StrEnum):
@@ -76,6 +86,11 @@ class Patient(Model):
         back_populates="patient",
         cascade="all, delete-orphan",
         order_by="MedicationTrial.start_date",
+    )
+    medications: Mapped[list[Medication]] = relationship(
+        back_populates="patient",
+        cascade="all, delete-orphan",
+        order_by="Medication.id",
     )
     authorizations: Mapped[list[Authorization]] = relationship(
         back_populates="patient", order_by="Authorization.valid_from"
@@ -126,6 +141,41 @@ class MedicationTrial(Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     patient: Mapped[Patient] = relationship(back_populates="medication_trials")
+
+
+class Medication(Model):
+    """A medication the patient takes now (or took while in our care): the one list whose
+    changes move the seizure threshold, so a change asks for a new motor threshold."""
+
+    __tablename__ = "medications"
+    __table_args__ = (
+        one_of("category", MedicationCategory, name="category"),
+        CheckConstraint("dose_mg IS NULL OR dose_mg >= 0", name="dose_nonnegative"),
+        CheckConstraint(
+            "doses_per_day IS NULL OR doses_per_day >= 0", name="doses_per_day_nonnegative"
+        ),
+        CheckConstraint(
+            "stopped_on IS NULL OR started_on IS NULL OR stopped_on >= started_on",
+            name="stopped_after_started",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    drug: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(20))
+    dose_mg: Mapped[float | None] = mapped_column(Float)
+    doses_per_day: Mapped[float | None] = mapped_column(Float)
+    # Transdermal fentanyl is dosed as a rate: CDC's factor applies to mcg/h, not mg.
+    dose_mcg_per_hour: Mapped[float | None] = mapped_column(Float)
+    started_on: Mapped[date | None] = mapped_column(Date)
+    stopped_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    patient: Mapped[Patient] = relationship(back_populates="medications")
 
 
 class Authorization(Model):
@@ -189,6 +239,10 @@ class Screening(Model):
     signed_off_at: Mapped[datetime | None]
     signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     sign_off_note: Mapped[str | None] = mapped_column(Text)
+    # Set when a current medication changes: the screening should be repeated (DOMAIN:
+    # "repeated when implants or medication change"); a new version supersedes it.
+    repeat_requested_at: Mapped[datetime | None]
+    repeat_reason: Mapped[str | None] = mapped_column(String(200))
 
     patient: Mapped[Patient] = relationship(back_populates="screenings")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

@@ -1,13 +1,15 @@
 """The chart's records beside the demographics: the diagnosis list, medication trials and
-insurance authorizations. Edits audit the names of the fields they changed; a medication
-change is announced, because the motor threshold must then be re-measured."""
+insurance authorizations. Edits audit the names of the fields they changed.
+
+Medication trials are the history payers ask for (drug, class, dose, weeks, why stopped),
+often typed in years after they ended: editing them never asks for a new motor threshold.
+What the patient takes now lives in `medications.py`, and a change there does."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clinic import events
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.extensions import db
@@ -96,14 +98,13 @@ def _apply_chart_changes(
 def add_medication_trial(
     patient: Patient | int, values: Mapping[str, Any], *, actor_id: int | None
 ) -> MedicationTrial:
-    """Add a medication trial; a medication change means the motor threshold is re-checked."""
+    """Add a trial to the history (not a current medication: no new motor threshold)."""
     patient = get_patient(patient)
     cleaned = _clean_dated(MEDICATION_CHECKS, values, None, ("start_date", "stop_date"))
     trial = MedicationTrial(patient_id=patient.id, **cleaned)
     db.session.add(trial)
     db.session.flush()
     record(actor_id, AuditAction.CREATE, "medication_trial", trial.id, patient_id=patient.id)
-    events.medication_changed.send(None, patient=patient, actor_id=actor_id)
     return trial
 
 
@@ -116,8 +117,7 @@ def update_medication_trial(
 ) -> MedicationTrial:
     trial = get_medication_trial(trial_id)
     cleaned = _clean_dated(MEDICATION_CHECKS, changes, trial, ("start_date", "stop_date"))
-    if _apply_chart_changes(trial, cleaned, "medication_trial", actor_id=actor_id):
-        events.medication_changed.send(None, patient=trial.patient, actor_id=actor_id)
+    _apply_chart_changes(trial, cleaned, "medication_trial", actor_id=actor_id)
     return trial
 
 

@@ -11,12 +11,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from clinic import clock
 from clinic.audit.services import recent_viewers
 from clinic.errors import DomainError, Invalid
 from clinic.forms import flash_refusal, show_refusal
 from clinic.patients import bp
 from clinic.patients.forms import (
     AuthorizationForm,
+    MedicationForm,
     MedicationTrialForm,
     PatientForm,
     ScreeningForm,
@@ -25,6 +27,14 @@ from clinic.patients.forms import (
 )
 from clinic.patients.intake import create_patient, search_patients, update_patient
 from clinic.patients.lookup import get_patient, view_patient
+from clinic.patients.medications import (
+    add_medication,
+    diazepam_mg_per_day,
+    get_medication,
+    load_of,
+    mme_per_day,
+    update_medication,
+)
 from clinic.patients.records import (
     add_authorization,
     add_medication_trial,
@@ -100,6 +110,9 @@ def chart(patient_id: int) -> Any:
         screenings=sorted(patient.screenings, key=lambda s: -s.version),
         viewers=viewers,
         items=ITEMS_BY_CODE,
+        medication_load=load_of(patient.medications, clock.today()),
+        mme_per_day=mme_per_day,
+        diazepam_mg_per_day=diazepam_mg_per_day,
     )
 
 
@@ -233,6 +246,41 @@ def delete_medication(trial_id: int) -> Any:
     patient_id = delete_medication_trial(trial_id, actor_id=current_user.id)
     flash("Medication trial removed.", "success")
     return redirect(url_for("patients.chart", patient_id=patient_id, _anchor="medications"))
+
+
+@bp.route("/<int:patient_id>/current-medications/new", methods=["GET", "POST"])
+@requires(Permission.EDIT_PATIENTS)
+def new_current_medication(patient_id: int) -> Any:
+    patient = get_patient(patient_id)
+    form = MedicationForm()
+    return _chart_record_form(
+        form,
+        lambda: add_medication(patient_id, form.values(), actor_id=current_user.id),
+        section="current-medications",
+        saved_message=lambda medication: (
+            f"{medication.drug} added to current medications: a new motor threshold is "
+            "needed and the safety screening should be repeated."
+        ),
+        page=lambda: {"patient": patient, "title": "Add a current medication"},
+    )
+
+
+@bp.route("/current-medications/<int:medication_id>/edit", methods=["GET", "POST"])
+@requires(Permission.EDIT_PATIENTS)
+def edit_current_medication(medication_id: int) -> Any:
+    form = MedicationForm(obj=get_medication(medication_id))
+
+    def page() -> dict[str, Any]:
+        medication = get_medication(medication_id)
+        return {"patient": medication.patient, "title": f"Edit medication: {medication.drug}"}
+
+    return _chart_record_form(
+        form,
+        lambda: update_medication(medication_id, form.values(), actor_id=current_user.id),
+        section="current-medications",
+        saved_message=lambda _medication: "Medication saved.",
+        page=page,
+    )
 
 
 @bp.route("/<int:patient_id>/authorizations/new", methods=["GET", "POST"])

@@ -10,7 +10,11 @@ from __future__ import annotations
 import marshmallow as ma
 
 from clinic.api.schemas import limit_param, list_schema
+from clinic.patients import medications
+from clinic.patients.models import MedicationCategory
 from clinic.patients.screening import SCREENING_ITEMS
+
+CATEGORIES = [category.value for category in MedicationCategory]
 
 
 class PatientInputSchema(ma.Schema):
@@ -126,6 +130,11 @@ class ScreeningSchema(ma.Schema):
     signed_off_by_id = ma.fields.Integer(allow_none=True)
     sign_off_note = ma.fields.String(allow_none=True)
     cleared_for_treatment = ma.fields.Boolean()
+    repeat_requested_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "Set when a current medication changed: screen again."},
+    )
+    repeat_reason = ma.fields.String(allow_none=True)
 
 
 ScreeningListSchema = list_schema(ScreeningSchema)
@@ -156,6 +165,83 @@ class MedicationTrialSchema(MedicationTrialInputSchema):
 
 
 MedicationTrialListSchema = list_schema(MedicationTrialSchema)
+
+
+class MedicationInputSchema(ma.Schema):
+    drug = ma.fields.String(
+        metadata={
+            "example": "oxycodone",
+            "description": "Generic name; the MME and diazepam tables look it up by the "
+            "first known generic word (e.g. `Oxycodone ER` is oxycodone).",
+        }
+    )
+    category = ma.fields.String(metadata={"example": "opioid", "enum": CATEGORIES})
+    dose_mg = ma.fields.Float(
+        allow_none=True, allow_nan=False, metadata={"example": 10, "description": "mg per dose"}
+    )
+    doses_per_day = ma.fields.Float(allow_none=True, allow_nan=False, metadata={"example": 2})
+    dose_mcg_per_hour = ma.fields.Float(
+        allow_none=True,
+        allow_nan=False,
+        metadata={"description": "Transdermal fentanyl only: the patch's rate in mcg/h."},
+    )
+    started_on = ma.fields.Date(allow_none=True)
+    stopped_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "The first day it was no longer taken."}
+    )
+
+
+class MedicationCreateSchema(MedicationInputSchema):
+    drug = ma.fields.String(required=True, metadata={"example": "oxycodone"})
+    category = ma.fields.String(required=True, metadata={"example": "opioid", "enum": CATEGORIES})
+
+
+class MedicationSchema(MedicationInputSchema):
+    id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    mme_per_day = ma.fields.Function(
+        medications.mme_per_day,
+        metadata={
+            "type": "number",
+            "nullable": True,
+            "description": "Opioids: morphine milligram equivalents a day, CDC 2022 factors "
+            "(mg/day x factor; transdermal fentanyl mcg/h x 2.4). Null for other categories, "
+            "buprenorphine (the CDC table gives none) and drugs not in the table.",
+        },
+    )
+    diazepam_mg_per_day = ma.fields.Function(
+        medications.diazepam_mg_per_day,
+        metadata={
+            "type": "number",
+            "nullable": True,
+            "description": "Benzodiazepines: diazepam-equivalent mg a day (Ashton Manual).",
+        },
+    )
+    created_at = ma.fields.AwareDateTime()
+    updated_at = ma.fields.AwareDateTime()
+
+
+MedicationListSchema = list_schema(MedicationSchema)
+
+
+class MedicationLoadQuerySchema(ma.Schema):
+    on = ma.fields.Date(metadata={"description": "The day (default: today in the clinic)."})
+
+
+class MedicationLoadSchema(ma.Schema):
+    on = ma.fields.Date()
+    mme_per_day = ma.fields.Float(metadata={"description": "Sum over opioids taken that day."})
+    benzodiazepine_diazepam_mg_per_day = ma.fields.Float(
+        metadata={"description": "Sum over benzodiazepines taken that day, in diazepam mg."}
+    )
+    medications = ma.fields.List(ma.fields.Nested(MedicationSchema))
+    unconverted = ma.fields.List(
+        ma.fields.String(),
+        metadata={
+            "description": "Opioids or benzodiazepines taken that day left out of the "
+            "sums: no conversion factor (or no dose) known."
+        },
+    )
 
 
 class AuthorizationInputSchema(ma.Schema):

@@ -123,6 +123,25 @@ def integer(minimum: int, maximum: int, *, required: bool = False) -> Check:
     return check
 
 
+def number(minimum: float, maximum: float, *, required: bool = False) -> Check:
+    """A quantity such as a dose: an int or a finite float within the bounds."""
+
+    def check(errors: FieldErrors, name: str, value: Any) -> float | None:
+        if value is None or value == "":
+            if required:
+                errors.add(name, REQUIRED)
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            errors.add(name, "Must be a number.")
+            return None
+        if not minimum <= value <= maximum:
+            errors.add(name, f"Must be between {minimum:g} and {maximum:g}.")
+            return None
+        return float(value)
+
+    return check
+
+
 def a_date(
     *, required: bool = False, earliest: date | None = None, not_future: bool = False
 ) -> Check:

@@ -72,6 +72,7 @@ def record_session(appointment: Appointment, *, delivered: bool, actor_id: int |
     """A treatment log was written for the session: it was delivered, or stopped early
     (then the caller books its make-up with `make_up_for` once its own reactions ran)."""
     appointment.status = AppointmentStatus.COMPLETED if delivered else AppointmentStatus.INCOMPLETE
+    appointment.delivered_at = clock.now() if delivered else None
     _claim_for_technician(appointment, actor_id)
     db.session.flush()
 

@@ -144,6 +144,9 @@ class Appointment(Model):
     makeup_for_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     status_reason: Mapped[str | None] = mapped_column(Text)
     checked_in_at: Mapped[datetime | None]
+    # When its treatment log said it was delivered: a questionnaire answered before this
+    # (at check-in, after the scheduled start) still precedes the treatment.
+    delivered_at: Mapped[datetime | None]
     # Grows on every move: calendar invitations (.ics SEQUENCE) replace the old entry.
     revision: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)

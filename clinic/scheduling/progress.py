@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from clinic import clock
 from clinic.extensions import db
@@ -50,6 +50,9 @@ class Progress:
     last_delivered_at: datetime | None = None
     last_live_at: datetime | None = None
     """The latest session that is booked or has happened (not cancelled or missed)."""
+    first_logged_at: datetime | None = None
+    """When the first delivered session's log was written (its `delivered_at`): what was
+    answered before it, even after the session's scheduled start, precedes the treatment."""
 
     @property
     def delivered(self) -> int:
@@ -92,20 +95,33 @@ def course_progress(course_ids: Iterable[int]) -> dict[int, Progress]:
             func.count(),
             func.min(Appointment.starts_at),
             func.max(Appointment.starts_at),
+            func.min(func.coalesce(Appointment.delivered_at, Appointment.ends_at)),
         )
         .where(Appointment.course_id.in_(ids), Appointment.kind == SESSION_KIND)
         .group_by(Appointment.course_id, Appointment.status)
     )
-    for course_id, status, count, first, last in rows:
+    for course_id, status, count, first, last, logged in rows:
         progress = found[course_id]
         progress.by_status[status] = count
         if status == AppointmentStatus.COMPLETED:
             progress.first_delivered_at, progress.last_delivered_at = first, last
+            progress.first_logged_at = logged
         if status in LIVE_STATUSES and (
             progress.last_live_at is None or last > progress.last_live_at
         ):
             progress.last_live_at = last
     return found
+
+
+def courses_started_between(since: datetime, until: datetime) -> Select[Any]:
+    """Ids of the courses whose first delivered session starts in [since, until): a course
+    "starts" when it is first treated, whatever was booked or prescribed before."""
+    return (
+        select(Appointment.course_id)
+        .where(Appointment.kind == SESSION_KIND, Appointment.status == AppointmentStatus.COMPLETED)
+        .group_by(Appointment.course_id)
+        .having(func.min(Appointment.starts_at) >= since, func.min(Appointment.starts_at) < until)
+    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Reactions to other features' events: a medication change asks for a new motor threshold."""
+"""Reactions to other features' events: a current medication change asks for a new MT."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def on_medication_changed(
     _sender: Any, *, patient: Patient, actor_id: int | None = None, **_: Any
 ) -> None:
     """The seizure threshold may have moved: each running course needs a new MT."""
-    request_motor_threshold_recheck(patient.id, "Medication change recorded on the chart", actor_id)
+    request_motor_threshold_recheck(patient.id, "A current medication changed", actor_id)
 
 
 def connect() -> None:

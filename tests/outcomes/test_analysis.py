@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinic.outcomes.analysis import aggregate, summarize
+from clinic.outcomes.analysis import Window, aggregate, summarize
 from clinic.outcomes.catalog import get_instrument
 
 PHQ9 = get_instrument("PHQ-9")
@@ -21,9 +21,13 @@ def day(offset: int) -> datetime:
     return START + timedelta(days=offset)
 
 
+TREATED = Window(first_at=START, last_at=day(60))  # delivered from day 0 to day 60
+UNTREATED = Window()
+
+
 def test_baseline_is_the_last_response_before_the_first_treatment() -> None:
     points = [(day(-20), 22), (day(-1), 20), (day(10), 14), (day(30), 9)]
-    summary = summarize(PHQ9, points, START)
+    summary = summarize(PHQ9, points, TREATED)
     assert (summary["baseline"], summary["latest"]) == (20, 9)
     assert summary["change_pct"] == -55.0
     assert summary["response"] is True
@@ -32,13 +36,13 @@ def test_baseline_is_the_last_response_before_the_first_treatment() -> None:
 
 
 def test_a_response_at_the_moment_of_the_first_treatment_is_the_baseline() -> None:
-    summary = summarize(PHQ9, [(day(-3), 21), (START, 18), (day(7), 15)], START)
+    summary = summarize(PHQ9, [(day(-3), 21), (START, 18), (day(7), 15)], TREATED)
     assert summary["baseline"] == 18
 
 
 def test_input_order_does_not_matter() -> None:
     points = [(day(30), 4), (day(-2), 16), (day(10), 12)]
-    summary = summarize(PHQ9, points, START)
+    summary = summarize(PHQ9, points, TREATED)
     assert (summary["baseline"], summary["latest"]) == (16, 4)
     assert [p["score"] for p in summary["series"]] == [16, 12, 4]
 
@@ -56,17 +60,17 @@ def test_input_order_does_not_matter() -> None:
 def test_phq9_response_and_remission(
     baseline: int, latest: int, response: bool, remission: bool
 ) -> None:
-    summary = summarize(PHQ9, [(day(-1), baseline), (day(40), latest)], START)
+    summary = summarize(PHQ9, [(day(-1), baseline), (day(40), latest)], TREATED)
     assert (summary["response"], summary["remission"]) == (response, remission)
 
 
 def test_change_pct_rounds_to_one_decimal() -> None:
-    summary = summarize(PHQ9, [(day(-1), 21), (day(40), 11)], START)
+    summary = summarize(PHQ9, [(day(-1), 21), (day(40), 11)], TREATED)
     assert summary["change_pct"] == -47.6
 
 
 def test_no_responses() -> None:
-    assert summarize(PHQ9, [], START) == {
+    assert summarize(PHQ9, [], TREATED) == {
         "baseline": None,
         "baseline_at": None,
         "latest": None,
@@ -76,29 +80,30 @@ def test_no_responses() -> None:
         "remission": None,
         "improvement": None,
         "series": [],
+        "follow_ups": [],
     }
 
 
 def test_before_treatment_the_newest_response_is_baseline_and_latest() -> None:
-    summary = summarize(PHQ9, [(day(-20), 22), (day(-2), 19)], None)
+    summary = summarize(PHQ9, [(day(-20), 22), (day(-2), 19)], UNTREATED)
     assert (summary["baseline"], summary["latest"], summary["change_pct"]) == (19, 19, 0.0)
     assert (summary["response"], summary["remission"]) == (None, None)
 
 
 def test_treated_but_not_yet_measured_again_has_no_outcome() -> None:
-    summary = summarize(PHQ9, [(day(-2), 19)], START)
+    summary = summarize(PHQ9, [(day(-2), 19)], TREATED)
     assert (summary["baseline"], summary["latest"]) == (19, 19)
     assert (summary["response"], summary["remission"]) == (None, None)
 
 
 def test_without_a_baseline_only_remission_is_judged() -> None:
-    summary = summarize(PHQ9, [(day(5), 12), (day(30), 3)], START)
+    summary = summarize(PHQ9, [(day(5), 12), (day(30), 3)], TREATED)
     assert (summary["baseline"], summary["latest"], summary["change_pct"]) == (None, 3, None)
     assert (summary["response"], summary["remission"]) == (None, True)
 
 
 def test_zero_baseline_has_no_percentage() -> None:
-    summary = summarize(PHQ9, [(day(-1), 0), (day(30), 2)], START)
+    summary = summarize(PHQ9, [(day(-1), 0), (day(30), 2)], TREATED)
     assert (summary["change_pct"], summary["response"], summary["remission"]) == (None, None, True)
 
 
@@ -114,25 +119,25 @@ def test_zero_baseline_has_no_percentage() -> None:
 def test_peg3_improvement_levels(
     baseline: float, latest: float, improvement: str | None, response: bool
 ) -> None:
-    summary = summarize(PEG3, [(day(-1), baseline), (day(30), latest)], START)
+    summary = summarize(PEG3, [(day(-1), baseline), (day(30), latest)], TREATED)
     assert (summary["improvement"], summary["response"]) == (improvement, response)
     assert summary["remission"] is None  # PEG-3 has no remission rule
 
 
 def test_scores_come_back_as_the_instrument_scores_them() -> None:
-    summary = summarize(PHQ9, [(day(-1), 14.0), (day(30), 7.0)], START)
+    summary = summarize(PHQ9, [(day(-1), 14.0), (day(30), 7.0)], TREATED)
     assert type(summary["baseline"]) is int
-    peg = summarize(PEG3, [(day(-1), 6.666666), (day(30), 3.33)], START)
+    peg = summarize(PEG3, [(day(-1), 6.666666), (day(30), 3.33)], TREATED)
     assert (peg["baseline"], peg["latest"]) == (6.7, 3.3)
 
 
 def test_series_dates_are_clinic_days_and_instants_are_utc() -> None:
     evening = datetime(2025, 3, 3, 21, 30, tzinfo=ZoneInfo("America/New_York"))
-    summary = summarize(PHQ9, [(evening, 10)], None, tz=ZoneInfo("America/New_York"))
+    summary = summarize(PHQ9, [(evening, 10)], UNTREATED, tz=ZoneInfo("America/New_York"))
     assert summary["series"] == [
         {"date": "2025-03-03", "at": "2025-03-04T02:30:00+00:00", "score": 10}
     ]
-    assert summarize(PHQ9, [(evening, 10)], None)["series"][0]["date"] == "2025-03-03"
+    assert summarize(PHQ9, [(evening, 10)], UNTREATED)["series"][0]["date"] == "2025-03-03"
 
 
 @given(
@@ -141,10 +146,10 @@ def test_series_dates_are_clinic_days_and_instants_are_utc() -> None:
 )
 def test_summary_invariants(raw: list[tuple[int, int]], treated: bool) -> None:
     points = [(day(offset), score) for offset, score in raw]
-    summary = summarize(PHQ9, points, START if treated else None)
+    summary = summarize(PHQ9, points, TREATED if treated else UNTREATED)
     dates = [p["at"] for p in summary["series"]]
     assert dates == sorted(dates)
-    assert len(summary["series"]) == len(points)
+    assert len(summary["series"]) + len(summary["follow_ups"]) == len(points)
     if summary["baseline_at"] is not None:
         assert summary["baseline_at"] <= summary["latest_at"]
     if summary["response"] is not None:
@@ -157,10 +162,10 @@ def test_summary_invariants(raw: list[tuple[int, int]], treated: bool) -> None:
 
 def test_aggregate() -> None:
     summaries = [
-        summarize(PHQ9, [(day(-1), 20), (day(40), 4)], START),  # responder, remitter
-        summarize(PHQ9, [(day(-1), 20), (day(40), 8)], START),  # responder
-        summarize(PHQ9, [(day(-1), 20), (day(40), 15)], START),  # neither
-        summarize(PHQ9, [(day(-1), 20)], START),  # not judged yet
+        summarize(PHQ9, [(day(-1), 20), (day(40), 4)], TREATED),  # responder, remitter
+        summarize(PHQ9, [(day(-1), 20), (day(40), 8)], TREATED),  # responder
+        summarize(PHQ9, [(day(-1), 20), (day(40), 15)], TREATED),  # neither
+        summarize(PHQ9, [(day(-1), 20)], TREATED),  # not judged yet
     ]
     assert aggregate(summaries) == {
         "n": 3,
@@ -186,5 +191,61 @@ def test_aggregate_of_nothing_has_no_rates() -> None:
 
 
 def test_aggregate_without_a_remission_rule() -> None:
-    result = aggregate([summarize(PEG3, [(day(-1), 6.0), (day(30), 3.0)], START)])
+    result = aggregate([summarize(PEG3, [(day(-1), 6.0), (day(30), 3.0)], TREATED)])
     assert (result["n"], result["response_rate"], result["remission_rate"]) == (1, 100.0, None)
+
+
+# CONTRACT 8: baseline by administered time, end of course, follow-ups -----------------
+
+NEW_YORK = ZoneInfo("America/New_York")
+# The first treatment was booked for 09:00 New York (START), the patient checked in late
+# and the session was logged at 10:05; the last delivered treatment was on day 30.
+LOGGED = START + timedelta(hours=1, minutes=5)
+COURSE = Window(first_at=START, last_at=day(30), logged_at=LOGGED, tz=NEW_YORK)
+
+
+def test_a_phq9_taken_at_check_in_after_the_scheduled_start_is_the_baseline() -> None:
+    """Wrong before: the baseline had to precede the scheduled start, so a PHQ-9 taken at
+    check-in (09:20, after the 09:00 start) never counted and the course had no result."""
+    at_check_in = START + timedelta(minutes=20)
+    summary = summarize(PHQ9, [(at_check_in, 20), (day(28), 8)], COURSE, tz=NEW_YORK)
+    assert summary["baseline"] == 20
+    assert (summary["latest"], summary["response"]) == (8, True)
+
+
+def test_an_answer_after_the_first_treatment_was_logged_is_not_the_baseline() -> None:
+    later_that_day = LOGGED + timedelta(hours=3)
+    summary = summarize(PHQ9, [(day(-2), 22), (later_that_day, 12)], COURSE, tz=NEW_YORK)
+    assert (summary["baseline"], summary["latest"]) == (22, 12)
+
+
+def test_an_answer_the_day_after_the_first_treatment_is_never_the_baseline() -> None:
+    summary = summarize(PHQ9, [(day(1), 18)], COURSE, tz=NEW_YORK)
+    assert summary["baseline"] is None and summary["latest"] == 18
+
+
+def test_end_of_course_is_the_last_answer_up_to_7_days_after_the_last_treatment() -> None:
+    # Day 37 is the 7th day after the last treatment (day 30): still the course's end.
+    points = [(day(-1), 20), (day(25), 12), (day(37), 9)]
+    summary = summarize(PHQ9, points, COURSE, tz=NEW_YORK)
+    assert (summary["latest"], summary["change_pct"], summary["response"]) == (9, -55.0, True)
+    assert summary["follow_ups"] == []
+
+
+def test_follow_ups_are_reported_apart_and_never_change_the_result() -> None:
+    """Wrong before: "latest" took the 1-, 3- and 6-month answers, so the result drifted."""
+    points = [(day(-1), 20), (day(29), 9), (day(38), 4), (day(30 + 91), 15), (day(30 + 183), 3)]
+    summary = summarize(PHQ9, points, COURSE, tz=NEW_YORK)
+    assert (summary["latest"], summary["response"], summary["remission"]) == (9, True, False)
+    assert [(f["months"], f["score"], f["change_pct"]) for f in summary["follow_ups"]] == [
+        (1, 4, -80.0),
+        (3, 15, -25.0),
+        (6, 3, -85.0),
+    ]
+    assert [p["score"] for p in summary["series"]] == [20, 9]
+
+
+def test_a_paper_baseline_entered_late_still_counts() -> None:
+    """The points are administered instants: when it was typed in does not matter."""
+    summary = summarize(PHQ9, [(day(-3), 19), (day(20), 9)], COURSE, tz=NEW_YORK)
+    assert (summary["baseline"], summary["response"]) == (19, True)

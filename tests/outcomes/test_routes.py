@@ -18,7 +18,7 @@ from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.outcomes import services
 from clinic.outcomes.models import QuestionnaireResponse
-from tests.factories import PASSWORD, login, make_course, make_patient
+from tests.factories import PASSWORD, login
 from tests.outcomes.conftest import START, deliver, phq9
 
 
@@ -211,60 +211,3 @@ def test_the_course_outcome_panel_draws_mood_and_pain_inline(course: Course) -> 
     assert "<svg" in html and "<script" not in html
     assert 'data-code="PHQ-9"' in html and 'data-code="PEG-3"' in html
     assert '<th scope="row">GAD-7</th>' in html
-
-
-# The clinic report ---------------------------------------------------------------------
-
-
-def completed_course(protocol_code: str, baseline: int, latest: int, pain: tuple) -> Course:
-    course = make_course(make_patient(), protocol_code=protocol_code, planned_sessions=5)
-    with time_machine.travel(START - timedelta(days=1), tick=False):
-        services.record_response(
-            course.patient_id, "PHQ-9", phq9(baseline), course.id, "link", None
-        )
-        services.record_response(course.patient_id, "PEG-3", [pain[0]] * 3, course.id, "link", None)
-    deliver(course, 5)
-    with time_machine.travel(START + timedelta(days=10), tick=False):
-        services.record_response(course.patient_id, "PHQ-9", phq9(latest), course.id, "link", None)
-        services.record_response(course.patient_id, "PEG-3", [pain[1]] * 3, course.id, "link", None)
-    course.status = "completed"
-    course.status_changed_at = START + timedelta(days=10)
-    db.session.commit()
-    return course
-
-
-def test_the_report_shows_rates_with_their_counts_and_exports_csv(
-    client: FlaskClient, technician: Any
-) -> None:
-    completed_course("10hz-ldlpfc", 20, 4, (8, 4))  # response, remission
-    completed_course("10hz-ldlpfc", 20, 15, (8, 7))  # neither
-    completed_course("10hz-m1-pain", 10, 6, (6, 3))  # no PHQ response; pain response
-    login(client, technician)
-    page = client.get("/outcomes?start=2025-01-01&end=2025-06-30")
-    html = page.get_data(as_text=True)
-    assert page.status_code == 200
-    assert "33.3% (1 of 3)" in html  # PHQ-9 response across all courses
-    assert "50.0% (1 of 2)" in html  # PHQ-9 response for 10 Hz L-DLPFC
-    assert "2025-Q1" in html
-    csv = client.get("/outcomes.csv?start=2025-01-01&end=2025-06-30")
-    assert csv.headers["Content-Type"].startswith("text/csv")
-    lines = csv.get_data(as_text=True).splitlines()
-    assert lines[0].startswith("group,label,instrument,courses,judged,responders")
-    assert "all,All courses,PHQ-9,3,3,1,33.3,1,33.3,-48.3" in lines
-    assert "all,All courses,PEG-3,3,3,2,66.7,,,-37.5" in lines
-    empty = client.get("/outcomes?start=2020-01-01&end=2020-03-31")
-    assert "No completed courses" in empty.get_data(as_text=True)
-
-
-def test_the_report_statement_count_does_not_grow(
-    client: FlaskClient, admin: Any, count_queries: Any
-) -> None:
-    login(client, admin)
-    completed_course("10hz-ldlpfc", 20, 4, (8, 4))
-    with count_queries() as few:
-        client.get("/outcomes?start=2025-01-01&end=2025-06-30")
-    for _ in range(4):
-        completed_course("itbs-ldlpfc", 18, 9, (7, 5))
-    with count_queries() as many:
-        client.get("/outcomes?start=2025-01-01&end=2025-06-30")
-    assert many.count == few.count
