@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from clinic.extensions import db
 
-BEFORE = "0008_scheduler_processes"
+BEFORE = "0009_ops_indexes"
 
 
 def test_running_trials_become_current_medications(app: Any) -> None:

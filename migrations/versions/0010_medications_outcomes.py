@@ -9,8 +9,8 @@
   copied in as current medications; the trials themselves stay the payer's history.
 - screenings.repeat_requested_at / repeat_reason: a current medication changed.
 
-Revision ID: 0009_medications_outcomes
-Revises: 0008_scheduler_processes
+Revision ID: 0010_medications_outcomes
+Revises: 0009_ops_indexes
 Create Date: 2026-12-01 13:30:00.000000
 
 """
@@ -24,8 +24,8 @@ from alembic import op
 import clinic.db
 
 # revision identifiers, used by Alembic.
-revision = "0009_medications_outcomes"
-down_revision = "0008_scheduler_processes"
+revision = "0010_medications_outcomes"
+down_revision = "0009_ops_indexes"
 branch_labels = None
 depends_on = None
 
