@@ -11,6 +11,7 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api.openapi import declares
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.permissions import Permission, requires
 from clinic.scheduling import calendar, lifecycle, schedule
@@ -85,7 +86,9 @@ class MaintenanceSchema(ma.Schema):
     device_id = ma.fields.Integer(dump_only=True)
     starts_at = _instant(required=True)
     ends_at = _instant(required=True)
-    reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+    reason = ma.fields.String(
+        allow_none=True, load_default=None, validate=ma.validate.Length(max=200)
+    )
 
 
 MaintenanceListSchema = list_schema(MaintenanceSchema)
@@ -100,6 +103,7 @@ def list_devices() -> Any:
 
 
 @blp.route("/devices", methods=["POST"])
+@declares(409, codes=["device_exists"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(DeviceSchema)
 @blp.response(201, DeviceSchema)
@@ -120,6 +124,7 @@ def get_device(device_id: int) -> Any:
 
 
 @blp.route("/devices/<int:device_id>", methods=["PATCH"])
+@declares(409, codes=["device_exists"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(DevicePatchSchema)
 @blp.response(200, DeviceSchema)
@@ -221,6 +226,7 @@ def list_closures(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/clinic/closures", methods=["POST"])
+@declares(409, codes=["closure_exists"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(ClosureSchema)
 @blp.response(201, ClosureSchema)
@@ -383,6 +389,9 @@ def get_appointment(appointment_id: int) -> Any:
 
 
 @blp.route("/appointments/<int:appointment_id>", methods=["PATCH"])
+@declares(
+    409, codes=["conflict", "appointment_cancelled", "appointment_past", "appointment_changed"]
+)
 @requires(Permission.EDIT_PATIENTS)
 @blp.arguments(AppointmentPatchSchema)
 @blp.response(200, AppointmentSchema)
@@ -401,6 +410,7 @@ def move_appointment(args: dict[str, Any], appointment_id: int) -> Any:
 
 
 @blp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
+@declares(409, codes=["conflict"])
 @requires(Permission.EDIT_PATIENTS)
 @blp.arguments(ReasonSchema)
 @blp.response(200, StatusChangeSchema)
@@ -413,6 +423,7 @@ def cancel_appointment(args: dict[str, Any], appointment_id: int) -> Any:
 
 
 @blp.route("/appointments/<int:appointment_id>/no-show", methods=["POST"])
+@declares(409, codes=["conflict"])
 @requires(Permission.EDIT_PATIENTS)
 @blp.arguments(ReasonSchema)
 @blp.response(200, StatusChangeSchema)

@@ -1,0 +1,147 @@
+"""Input rules every JSON endpoint shares, applied to all of them when the API is built, so
+an endpoint added by any feature gets them without asking:
+
+- an integer in a JSON body must be a JSON integer: 2.9 (or "2") is refused with 422, never
+  truncated to 2 (`strict_json_integers`);
+- a body that is not `application/json` is refused with 415 (before, its fields were
+  silently missing and the answer a confusing 422);
+- a PATCH with nothing to change is refused with 422 (before, it answered 200 and did
+  nothing);
+- a path id that cannot exist (above 2^31-1) answers 404 like any unknown id, instead of
+  a database error on some paths and 422 on others (`IdConverter`).
+
+The body checks run after the caller is known to be allowed (an anonymous caller still
+gets 401 and a wrong role 403 first, as `@requires` promises).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, request
+from flask_login import current_user
+from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.routing import IntegerConverter, Map
+
+from clinic.errors import Invalid
+from clinic.permissions import role_can
+
+MAX_ID = 2**31 - 1
+BODY_LOCATIONS = ("json",)
+
+
+def _digits_up_to(limit: str) -> list[str]:
+    """Regex alternatives matching exactly the decimal numbers 0..limit (no sign)."""
+    shorter = [f"[0-9]{{1,{len(limit) - 1}}}"] if len(limit) > 1 else []
+    same_length = []
+    for index, digit in enumerate(limit):
+        if digit != "0":
+            rest = len(limit) - index - 1
+            lower = "[1-9]" if index == 0 else "[0-9]"
+            if index == 0 and digit == "1":
+                continue
+            below = f"[{lower[1]}-{int(digit) - 1}]"
+            same_length.append(limit[:index] + below + (f"[0-9]{{{rest}}}" if rest else ""))
+    return [*shorter, *same_length, limit]
+
+
+class IdConverter(IntegerConverter):
+    """Flask's `int` converter bounded by the database's integer: a larger id matches no
+    route, so it answers 404 everywhere. The bound is in the regex, not only in `max`: a
+    value refused after matching would make Werkzeug answer 405 for the other methods of
+    the same path."""
+
+    regex = "(?:" + "|".join(_digits_up_to(str(MAX_ID))) + ")"
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def install_id_converter(app: Flask) -> None:
+    """Before any route is added: every `<int:...>` becomes an `IdConverter`."""
+    app.url_map.converters["int"] = IdConverter
+
+
+def _argument_schemas(view: Any) -> list[tuple[str, Any]]:
+    arguments = getattr(view, "_apidoc", {}).get("arguments", {})
+    return [(p["in"], p["schema"]) for p in arguments.get("parameters", [])]
+
+
+def _schema_class(schema: Any) -> type[ma.Schema] | None:
+    if isinstance(schema, ma.Schema):
+        return type(schema)
+    if isinstance(schema, type) and issubclass(schema, ma.Schema):
+        return schema
+    return None
+
+
+def _strict_fields(fields: dict[str, ma.fields.Field], seen: set[type]) -> None:
+    for field in fields.values():
+        _strict_field(field, seen)
+
+
+def _strict_field(field: Any, seen: set[type]) -> None:
+    if isinstance(field, ma.fields.Integer):
+        field.strict = True
+    elif isinstance(field, ma.fields.Nested):
+        _strict_schema(_schema_class(field.schema), seen)
+    elif isinstance(field, ma.fields.List):
+        _strict_field(field.inner, seen)
+    elif isinstance(field, ma.fields.Tuple):
+        for inner in field.tuple_fields:
+            _strict_field(inner, seen)
+    elif isinstance(field, ma.fields.Dict) and field.value_field is not None:
+        _strict_field(field.value_field, seen)
+
+
+def _strict_schema(schema: type[ma.Schema] | None, seen: set[type]) -> None:
+    if schema is None or schema in seen:
+        return
+    seen.add(schema)
+    # Instances deep-copy the class's declared fields, so marking these marks every load.
+    _strict_fields(schema._declared_fields, seen)
+
+
+def strict_json_integers(app: Flask) -> None:
+    """Every Integer field of every JSON body schema refuses non-integers (queries and
+    paths are text and keep parsing "12")."""
+    seen: set[type] = set()
+    for view in app.view_functions.values():
+        for location, schema in _argument_schemas(view):
+            if location in BODY_LOCATIONS:
+                _strict_schema(_schema_class(schema), seen)
+
+
+def _allowed(view: Any) -> bool:
+    """Whether `@requires` will let this caller through (its refusal must come first)."""
+    permission = getattr(view, "required_permission", None)
+    if permission is None:
+        return True
+    return bool(current_user.is_authenticated and role_can(current_user.role, permission))
+
+
+def check_body(app: Flask) -> None:
+    """Refuse a non-JSON body (415) and an empty PATCH (422) on JSON endpoints."""
+    view = app.view_functions.get(request.endpoint or "")
+    if view is None or not request.path.startswith("/api/"):
+        return
+    locations = {location for location, _ in _argument_schemas(view)}
+    if not locations & set(BODY_LOCATIONS) or not _allowed(view):
+        return
+    has_body = bool(request.content_length) or bool(request.headers.get("Transfer-Encoding"))
+    if has_body and not request.is_json:
+        raise UnsupportedMediaType("Send the body as application/json.")
+    if request.method == "PATCH":
+        body = request.get_json(silent=True) if has_body else None
+        if not body:
+            raise Invalid(
+                "Send at least one field to change.", fields={"_schema": ["Nothing to change."]}
+            )
+
+
+def install(app: Flask) -> None:
+    """Called once the API's blueprints are registered."""
+    strict_json_integers(app)
+    app.before_request(lambda: check_body(app))
