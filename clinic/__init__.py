@@ -31,6 +31,8 @@ FEATURES: tuple[str, ...] = (
     "outcomes",
     "reminders",
     "web",
+    "exports",
+    "fhir",
 )
 
 CONTENT_SECURITY_POLICY = (
