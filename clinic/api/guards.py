@@ -2,7 +2,7 @@
 an endpoint added by any feature gets them without asking:
 
 - an integer in a JSON body must be a JSON integer: 2.9 (or "2") is refused with 422, never
-  truncated to 2 (`strict_json_integers`);
+  truncated to 2 (`refuse_non_integers`);
 - a body that is not `application/json` is refused with 415 (before, its fields were
   silently missing and the answer a confusing 422);
 - a PATCH with nothing to change is refused with 422 (before, it answered 200 and did
@@ -28,7 +28,6 @@ from clinic.errors import Invalid
 from clinic.permissions import role_can
 
 MAX_ID = 2**31 - 1
-BODY_LOCATIONS = ("json",)
 
 
 def _digits_up_to(limit: str) -> list[str]:
@@ -69,49 +68,56 @@ def _argument_schemas(view: Any) -> list[tuple[str, Any]]:
     return [(p["in"], p["schema"]) for p in arguments.get("parameters", [])]
 
 
-def _schema_class(schema: Any) -> type[ma.Schema] | None:
+def _schema_instance(schema: Any) -> ma.Schema | None:
     if isinstance(schema, ma.Schema):
-        return type(schema)
-    if isinstance(schema, type) and issubclass(schema, ma.Schema):
         return schema
+    if isinstance(schema, type) and issubclass(schema, ma.Schema):
+        return schema()
     return None
 
 
-def _strict_fields(fields: dict[str, ma.fields.Field], seen: set[type]) -> None:
-    for field in fields.values():
-        _strict_field(field, seen)
-
-
-def _strict_field(field: Any, seen: set[type]) -> None:
+def _non_integers(field: Any, value: Any, name: str, found: dict[str, list[str]]) -> None:
+    """Collect, by field name, each value an Integer field would have truncated or cast."""
+    if value is None:
+        return  # the schema itself says whether null is allowed
     if isinstance(field, ma.fields.Integer):
-        field.strict = True
+        if isinstance(value, bool) or not isinstance(value, int):
+            found.setdefault(name, []).append("Not a valid integer.")
     elif isinstance(field, ma.fields.Nested):
-        _strict_schema(_schema_class(field.schema), seen)
-    elif isinstance(field, ma.fields.List):
-        _strict_field(field.inner, seen)
-    elif isinstance(field, ma.fields.Tuple):
-        for inner in field.tuple_fields:
-            _strict_field(inner, seen)
-    elif isinstance(field, ma.fields.Dict) and field.value_field is not None:
-        _strict_field(field.value_field, seen)
+        items = value if field.many and isinstance(value, list) else [value]
+        nested = field.schema
+        for index, item in enumerate(items):
+            label = f"{name}.{index}" if field.many else name
+            if isinstance(item, dict) and isinstance(nested, ma.Schema):
+                _walk(nested, item, f"{label}.", found)
+    elif isinstance(field, ma.fields.List) and isinstance(value, list):
+        for index, item in enumerate(value):
+            _non_integers(field.inner, item, f"{name}.{index}", found)
+    elif isinstance(field, ma.fields.Dict) and isinstance(value, dict) and field.value_field:
+        for key, item in value.items():
+            _non_integers(field.value_field, item, f"{name}.{key}", found)
 
 
-def _strict_schema(schema: type[ma.Schema] | None, seen: set[type]) -> None:
-    if schema is None or schema in seen:
+def _walk(
+    schema: ma.Schema, data: dict[str, Any], prefix: str, found: dict[str, list[str]]
+) -> None:
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        if not field.dump_only and key in data:
+            _non_integers(field, data[key], prefix + key, found)
+
+
+def refuse_non_integers(schema: Any, body: Any) -> None:
+    """An integer in a JSON body must be a JSON integer: 2.9 or "2" is refused with 422,
+    never truncated or cast (marshmallow's Integer would; a query string stays text and
+    keeps parsing "12")."""
+    instance = _schema_instance(schema)
+    if instance is None or not isinstance(body, dict):
         return
-    seen.add(schema)
-    # Instances deep-copy the class's declared fields, so marking these marks every load.
-    _strict_fields(schema._declared_fields, seen)
-
-
-def strict_json_integers(app: Flask) -> None:
-    """Every Integer field of every JSON body schema refuses non-integers (queries and
-    paths are text and keep parsing "12")."""
-    seen: set[type] = set()
-    for view in app.view_functions.values():
-        for location, schema in _argument_schemas(view):
-            if location in BODY_LOCATIONS:
-                _strict_schema(_schema_class(schema), seen)
+    found: dict[str, list[str]] = {}
+    _walk(instance, body, "", found)
+    if found:
+        raise Invalid("The request has invalid fields.", fields=found)
 
 
 def _allowed(view: Any) -> bool:
@@ -127,21 +133,21 @@ def check_body(app: Flask) -> None:
     view = app.view_functions.get(request.endpoint or "")
     if view is None or not request.path.startswith("/api/"):
         return
-    locations = {location for location, _ in _argument_schemas(view)}
-    if not locations & set(BODY_LOCATIONS) or not _allowed(view):
+    schemas = [schema for location, schema in _argument_schemas(view) if location == "json"]
+    if not schemas or not _allowed(view):
         return
     has_body = bool(request.content_length) or bool(request.headers.get("Transfer-Encoding"))
     if has_body and not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json.")
-    if request.method == "PATCH":
-        body = request.get_json(silent=True) if has_body else None
-        if not body:
-            raise Invalid(
-                "Send at least one field to change.", fields={"_schema": ["Nothing to change."]}
-            )
+    body = request.get_json(silent=True) if has_body else None
+    if request.method == "PATCH" and not body:
+        raise Invalid(
+            "Send at least one field to change.", fields={"_schema": ["Nothing to change."]}
+        )
+    for schema in schemas:
+        refuse_non_integers(schema, body)
 
 
 def install(app: Flask) -> None:
     """Called once the API's blueprints are registered."""
-    strict_json_integers(app)
     app.before_request(lambda: check_body(app))

@@ -63,7 +63,8 @@ def create_feed(args: dict[str, Any]) -> Any:
     feed, token = feeds.create_feed(actor=current_user, **args)
     base = current_app.config["CLINIC_BASE_URL"].rstrip("/")
     url = base + url_for("exports.calendar_feed", token=token)
-    return {**FeedSchema().dump(feed), "url": url}
+    fields = ("id", "device_id", "technician_id", "created_at")
+    return {**{name: getattr(feed, name) for name in fields}, "url": url}
 
 
 @blp.route("/calendar-feeds", methods=["GET"])

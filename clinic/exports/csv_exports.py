@@ -133,7 +133,7 @@ def export(kind: str, *, actor_id: int, since: datetime, until: datetime) -> lis
                         QuestionnaireResponse.answered_at < until,
                     )
                     .order_by(QuestionnaireResponse.answered_at, QuestionnaireResponse.id)
-                ).tuples()
+                )
             ],
         ),
     }
