@@ -2,7 +2,9 @@
 an endpoint added by any feature gets them without asking:
 
 - an integer in a JSON body must be a JSON integer: 2.9 (or "2") is refused with 422, never
-  truncated to 2 (`refuse_non_integers`);
+  truncated to 2 (`refuse_loose_types`; a boolean is true or false, not 0);
+- a query parameter the endpoint does not know is refused with 422 (a typo in a filter
+  would otherwise return everything);
 - a body that is not `application/json` is refused with 415 (before, its fields were
   silently missing and the answer a confusing 422);
 - a PATCH with nothing to change is refused with 422 (before, it answered 200 and did
@@ -76,13 +78,21 @@ def _schema_instance(schema: Any) -> ma.Schema | None:
     return None
 
 
-def _non_integers(field: Any, value: Any, name: str, found: dict[str, list[str]]) -> None:
-    """Collect, by field name, each value an Integer field would have truncated or cast."""
+def _loose(field: Any, value: Any, name: str, found: dict[str, list[str]]) -> None:
+    """Collect, by field name, each value marshmallow would have cast rather than refused:
+    2.9 or "2" for an integer (truncated or parsed), 0 or "yes" for a boolean, "1.5" for a
+    number."""
     if value is None:
         return  # the schema itself says whether null is allowed
     if isinstance(field, ma.fields.Integer):
         if isinstance(value, bool) or not isinstance(value, int):
             found.setdefault(name, []).append("Not a valid integer.")
+    elif isinstance(field, ma.fields.Boolean):
+        if not isinstance(value, bool):
+            found.setdefault(name, []).append("Not a valid boolean (true or false).")
+    elif isinstance(field, ma.fields.Number):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            found.setdefault(name, []).append("Not a valid number.")
     elif isinstance(field, ma.fields.Nested):
         items = value if field.many and isinstance(value, list) else [value]
         nested = field.schema
@@ -92,10 +102,10 @@ def _non_integers(field: Any, value: Any, name: str, found: dict[str, list[str]]
                 _walk(nested, item, f"{label}.", found)
     elif isinstance(field, ma.fields.List) and isinstance(value, list):
         for index, item in enumerate(value):
-            _non_integers(field.inner, item, f"{name}.{index}", found)
+            _loose(field.inner, item, f"{name}.{index}", found)
     elif isinstance(field, ma.fields.Dict) and isinstance(value, dict) and field.value_field:
         for key, item in value.items():
-            _non_integers(field.value_field, item, f"{name}.{key}", found)
+            _loose(field.value_field, item, f"{name}.{key}", found)
 
 
 def _walk(
@@ -104,13 +114,13 @@ def _walk(
     for name, field in schema.fields.items():
         key = field.data_key or name
         if not field.dump_only and key in data:
-            _non_integers(field, data[key], prefix + key, found)
+            _loose(field, data[key], prefix + key, found)
 
 
-def refuse_non_integers(schema: Any, body: Any) -> None:
-    """An integer in a JSON body must be a JSON integer: 2.9 or "2" is refused with 422,
-    never truncated or cast (marshmallow's Integer would; a query string stays text and
-    keeps parsing "12")."""
+def refuse_loose_types(schema: Any, body: Any) -> None:
+    """A JSON body's values must have the document's JSON types: 2.9 or "2" for an
+    integer, 0 for a boolean are refused with 422, never truncated or cast (marshmallow
+    would; a query string stays text and keeps parsing "12")."""
     instance = _schema_instance(schema)
     if instance is None or not isinstance(body, dict):
         return
@@ -118,6 +128,20 @@ def refuse_non_integers(schema: Any, body: Any) -> None:
     _walk(instance, body, "", found)
     if found:
         raise Invalid("The request has invalid fields.", fields=found)
+
+
+def refuse_unknown_query(schemas: list[Any]) -> None:
+    """Only the parameters the endpoint's query schema declares (none without one)."""
+    known: set[str] = set()
+    for schema in schemas:
+        instance = _schema_instance(schema)
+        if instance is not None:
+            known.update(f.data_key or n for n, f in instance.fields.items() if not f.dump_only)
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        raise Invalid(
+            "Unknown query parameter.", fields={name: ["Unknown parameter."] for name in unknown}
+        )
 
 
 def _allowed(view: Any) -> bool:
@@ -133,8 +157,12 @@ def check_body(app: Flask) -> None:
     view = app.view_functions.get(request.endpoint or "")
     if view is None or not request.path.startswith("/api/"):
         return
-    schemas = [schema for location, schema in _argument_schemas(view) if location == "json"]
-    if not schemas or not _allowed(view):
+    arguments = _argument_schemas(view)
+    if not arguments or not _allowed(view):
+        return
+    refuse_unknown_query([schema for location, schema in arguments if location == "query"])
+    schemas = [schema for location, schema in arguments if location == "json"]
+    if not schemas:
         return
     has_body = bool(request.content_length) or bool(request.headers.get("Transfer-Encoding"))
     if has_body and not request.is_json:
@@ -145,7 +173,7 @@ def check_body(app: Flask) -> None:
             "Send at least one field to change.", fields={"_schema": ["Nothing to change."]}
         )
     for schema in schemas:
-        refuse_non_integers(schema, body)
+        refuse_loose_types(schema, body)
 
 
 def install(app: Flask) -> None:

@@ -4,9 +4,10 @@ Most error answers follow from what a view already declares, so a plugin adds th
 every operation as its path is registered:
 
 - 401 and 403 from `@requires(...)` (401 only for `@public` views: none);
-- 404 to every path with a `{parameter}` (an unknown or impossible id);
+- 404 to every path with a `{parameter}` (an unknown or impossible id), and to every
+  operation whose body or query names a row (`course_id`, ...);
 - 400 (malformed JSON), 413 (too large) and 415 (not JSON) to every operation with a body;
-- 422 to every operation with a body or query schema;
+- 422 to every operation with a body, a query or a path parameter (a weekday 9);
 - 503 (database unreachable, with `Retry-After`) to every operation;
 - an `operationId` from the endpoint's name.
 
@@ -33,7 +34,7 @@ STATUS_MEANINGS = {
     400: "The body is not JSON a parser can read (malformed, or nested too deeply).",
     401: "No valid API token: send `Authorization: Bearer <token>`.",
     403: "The token's role does not allow this action.",
-    404: "Nothing with this id (ids above 2^31-1 cannot exist and answer 404 too).",
+    404: "No row with an id given in the path, body or query (ids above 2^31-1 too).",
     409: "The request clashes with the current state.",
     410: "The link was used or has expired.",
     413: "The body is larger than the server accepts.",
@@ -115,7 +116,7 @@ class TruthPlugin(BasePlugin):
             operation.setdefault("operationId", _operation_id(rule.endpoint, method, rule))
             responses: dict[Any, Any] = operation.setdefault("responses", {})
             responses.pop("default", None)
-            statuses = self._implied(rule, operation, permission)
+            statuses = self._implied(rule, operation, permission, view)
             statuses.update({status: dict(entry) for status, entry in declared.items()})
             for status, entry in sorted(statuses.items()):
                 responses.pop(status, None)
@@ -128,20 +129,33 @@ class TruthPlugin(BasePlugin):
                 operation["security"] = []
 
     @staticmethod
-    def _implied(rule: Any, operation: dict[str, Any], permission: Any) -> dict[int, Any]:
+    def _implied(
+        rule: Any, operation: dict[str, Any], permission: Any, view: Any
+    ) -> dict[int, Any]:
         statuses: dict[int, Any] = {503: {}}
         if permission is not None:
             statuses[401] = {}
             statuses[403] = {}
-        if rule.arguments:
+        if rule.arguments or _names_rows(view):
             statuses[404] = {}
         has_body = "requestBody" in operation
         has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
         if has_body:
             statuses.update({400: {}, 413: {}, 415: {}})
-        if has_body or has_query:
+        if has_body or has_query or rule.arguments:
             statuses[422] = {}
         return statuses
+
+
+def _names_rows(view: Any) -> bool:
+    """Whether the body or query names a row by id (`course_id`...): an unknown one is 404."""
+    arguments = getattr(view, "_apidoc", {}).get("arguments", {})
+    for parameter in arguments.get("parameters", []):
+        schema = parameter["schema"]
+        fields = getattr(schema, "_declared_fields", None) or getattr(schema, "fields", {})
+        if any(name.endswith("_id") for name in fields):
+            return True
+    return False
 
 
 def _operation_id(endpoint: str, method: str, rule: Any) -> str:
