@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask
+from flask import Flask, current_app, json
 from flask_smorest import Api, Blueprint
 from flask_smorest.spec.plugins import integerconverter2paramschema
 
 from clinic.api import guards
+from clinic.api.fields import field_properties
 from clinic.api.guards import IdConverter
-from clinic.api.openapi import TruthPlugin
+from clinic.api.openapi import TruthPlugin, finish_document
 from clinic.extensions import csrf
 
 API_PREFIX = "/api/v1"
@@ -71,6 +72,13 @@ class ClinicApi(Api):
     ERROR_SCHEMA = ErrorSchema
     DEFAULT_ERROR_RESPONSE_NAME = None  # every status is declared (clinic.api.openapi)
 
+    def _openapi_json(self) -> Any:
+        """The document, finished (`clinic.api.openapi.finish_document`)."""
+        return current_app.response_class(
+            json.dumps(finish_document(self.spec.to_dict()), indent=2),
+            mimetype="application/json",
+        )
+
     def _register_error_handlers(self) -> None:
         """clinic.errors answers every error, API and pages alike."""
 
@@ -103,6 +111,7 @@ def init_api(app: Flask, blueprints: list[Blueprint]) -> ClinicApi:
         app.config.setdefault(key, value)
     api = ClinicApi(app, spec_kwargs={"extra_plugins": [TruthPlugin(app)]})
     api.register_converter(IdConverter, integerconverter2paramschema)
+    api.ma_plugin.converter.add_attribute_function(field_properties)
     for blueprint in blueprints:
         csrf.exempt(blueprint)  # token-authenticated: cookies are ignored on the API
         api.register_blueprint(blueprint, url_prefix=API_PREFIX)

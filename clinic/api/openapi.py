@@ -164,3 +164,54 @@ def _operation_id(endpoint: str, method: str, rule: Any) -> str:
     name = endpoint.rsplit(".", 1)[-1]
     methods = [m for m in rule.methods or () if m not in ("HEAD", "OPTIONS")]
     return name if len(methods) <= 1 else f"{method.lower()}_{name}"
+
+
+def _refs(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[1])
+        for value in node.values():
+            _refs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, found)
+
+
+def _closure(names: set[str], schemas: dict[str, Any]) -> set[str]:
+    """The schemas `names` use, directly or through others."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in schemas:
+            continue
+        seen.add(name)
+        inner: set[str] = set()
+        _refs(schemas[name], inner)
+        todo.extend(inner - seen)
+    return seen
+
+
+def finish_document(document: dict[str, Any]) -> dict[str, Any]:
+    """What only the whole document shows: a schema used only in answers lists every
+    property as `required` (we always send every key, null or not), so clients may rely
+    on them; schemathesis checks each answer against it."""
+    schemas: dict[str, Any] = document.get("components", {}).get("schemas", {})
+    answered: set[str] = set()
+    asked: set[str] = set()
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if str(status).startswith("2"):
+                    _refs(response, answered)
+            _refs(operation.get("requestBody", {}), asked)
+            _refs(operation.get("parameters", []), asked)
+    for name in _closure(answered, schemas) - _closure(asked, schemas):
+        properties = schemas[name].get("properties", {})
+        required = [key for key, value in properties.items() if not value.get("writeOnly")]
+        if required:
+            schemas[name]["required"] = required
+    return document

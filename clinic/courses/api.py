@@ -252,7 +252,7 @@ def update_protocol(changes: dict[str, Any], code: str) -> Any:
     409, codes=["screening_required", "screening_contraindicated", "screening_review_required"]
 )
 @requires(Permission.PRESCRIBE)
-@blp.arguments(CourseCreateSchema)
+@blp.arguments(CourseCreateSchema, example={"patient_id": 1, "protocol": "10hz-ldlpfc"})
 @blp.response(201, CourseSchema)
 def create_course(values: dict[str, Any]) -> Any:
     """Prescribe a course. 409 `screening_required` (no screening),
@@ -318,7 +318,7 @@ def change_course_status(values: dict[str, Any], course_id: int) -> Any:
 @blp.route("/courses/<int:course_id>/schedule", methods=["POST"])
 @declares(409, codes=["course_not_active", "nothing_to_schedule", "cannot_place"])
 @requires(Permission.EDIT_PATIENTS)
-@blp.arguments(ScheduleSchema)
+@blp.arguments(ScheduleSchema, example={"start_date": "2026-03-09", "time": "09:00"})
 @blp.response(201, ScheduleResultSchema)
 def schedule_course(args: dict[str, Any], course_id: int) -> Any:
     """Book every remaining session of a course by its protocol's pattern.
@@ -368,7 +368,10 @@ def preview_schedule(args: dict[str, Any], course_id: int) -> Any:
 @blp.route("/appointments", methods=["POST"])
 @declares(409, codes=["conflict", "course_closed"])
 @requires(Permission.EDIT_PATIENTS)
-@blp.arguments(AppointmentCreateSchema)
+@blp.arguments(
+    AppointmentCreateSchema,
+    example={"course_id": 1, "device_id": 1, "starts_at": "2026-03-10T14:00:00Z"},
+)
 @blp.response(201, AppointmentSchema)
 def book_appointment(args: dict[str, Any]) -> Any:
     """Book one session of a course; 409 `conflict` names each clash (device, patient,

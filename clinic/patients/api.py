@@ -17,7 +17,18 @@ blp = Blueprint("patients_api", __name__, description="Patients, screening and i
 @blp.route("/patients", methods=["POST"])
 @declares(409, codes=["mrn_unavailable"])
 @requires(Permission.EDIT_PATIENTS)
-@blp.arguments(schemas.PatientCreateSchema)
+@blp.arguments(
+    schemas.PatientCreateSchema,
+    example={
+        "first_name": "Jamie",
+        "last_name": "Rivera",
+        "date_of_birth": "1980-05-17",
+        "phone": "+12125550123",
+        "preferred_channel": "sms",
+        "sms_consent": True,
+        "diagnoses": ["F33.1"],
+    },
+)
 @blp.response(201, schemas.PatientSchema)
 def create_patient(values: dict[str, Any]) -> Any:
     """Register a patient.
