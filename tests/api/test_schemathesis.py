@@ -28,7 +28,7 @@ from clinic.extensions import db
 from tests.conftest import TemplateDatabase, _test_config
 from tests.factories import make_user
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 30
 # Every check but one: `positive_data_acceptance` wants a 2xx for every request the
 # document allows, and a clinic's rules are more than types (a course needs a clear
 # screening, a chair is taken): those answers are 404/409/422 with their codes, declared
