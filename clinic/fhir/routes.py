@@ -78,6 +78,13 @@ def _searched_patient(kind: str) -> int:
     return patient_id
 
 
+@bp.route("/<path:unknown>")
+@public
+def unknown_resource(unknown: str) -> Response:
+    """A type or path we do not serve: a FHIR client still gets an OperationOutcome."""
+    raise NotFound(f"This server does not serve {unknown!r}; see /metadata.")
+
+
 @bp.route("/metadata")
 @public
 def metadata() -> Response:

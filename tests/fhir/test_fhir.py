@@ -124,6 +124,9 @@ def test_errors_are_operation_outcomes(api: Any, client: Any, clinician: Any, pr
     assert anonymous.status_code == 401
     assert OperationOutcome.model_validate(anonymous.json).issue[0].code == "login"
     assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    unserved = _get(api, clinician, f"{prefix}/Medication/1")
+    assert unserved.status_code == 404
+    OperationOutcome.model_validate(unserved.json)
     no_patient = _get(api, clinician, f"{prefix}/Observation")
     assert no_patient.status_code == 422
     OperationOutcome.model_validate(no_patient.json)
