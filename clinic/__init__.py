@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from clinic import extensions
 from clinic.api import init_api
+from clinic.api.guards import install_id_converter
 from clinic.db import configure_engine, engine_options
 from clinic.errors import Invalid
 from config import PROJECT_ROOT, ConfigError, load_config
@@ -29,6 +30,8 @@ FEATURES: tuple[str, ...] = (
     "outcomes",
     "reminders",
     "web",
+    "exports",
+    "fhir",
 )
 
 CONTENT_SECURITY_POLICY = (
@@ -53,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         instance_path=str(PROJECT_ROOT / "instance"),
     )
     app.config.update(config)
+    install_id_converter(app)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"],
         app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),

@@ -155,7 +155,10 @@ def _render_error_page(status: int, title: str, message: str) -> tuple[str, int]
 
 def handle_domain_error(error: DomainError) -> Any:
     if _wants_json():
-        return json_error(error.status, error.code, error.message, error.fields, error.details)
+        response = json_error(error.status, error.code, error.message, error.fields, error.details)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
     if request.method == "POST" and error.status in (409, 422) and request.referrer:
         flash(error.message, "error")
         return redirect(request.referrer)
@@ -230,6 +233,15 @@ def handle_database_error(error: Exception) -> Any:
     return response
 
 
+def handle_too_deep(error: RecursionError) -> Any:
+    """JSON nested a thousand deep exhausts the parser's recursion: bad input, not a bug."""
+    log.warning("refused a body nested too deeply on %s", request.path)
+    message = "The body is nested too deeply to be read."
+    if _wants_json():
+        return json_error(400, "bad_request", message)
+    return _render_error_page(400, "Bad request", message)
+
+
 def handle_unexpected(error: Exception) -> Any:
     log.exception("unhandled error on %s %s", request.method, request.path)
     message = "Something went wrong on our side. The error has been logged."
@@ -243,6 +255,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DataError, handle_unstorable_value)
     app.register_error_handler(OverflowError, handle_unstorable_value)
+    app.register_error_handler(RecursionError, handle_too_deep)
     for database_error in (OperationalError, InterfaceError, PoolTimeout):
         app.register_error_handler(database_error, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -4,6 +4,7 @@ from clinic.alerts.models import Alert
 from clinic.audit.models import AuditEvent
 from clinic.auth.models import ApiToken, LoginAttempt, RolePolicy, User
 from clinic.courses.models import Course, Protocol
+from clinic.exports.models import CalendarFeed
 from clinic.outcomes.models import (
     QuestionnaireAssignment,
     QuestionnaireLink,
@@ -35,6 +36,7 @@ __all__ = [
     "AppointmentResponse",
     "AuditEvent",
     "Authorization",
+    "CalendarFeed",
     "Closure",
     "ConsentEvent",
     "Course",

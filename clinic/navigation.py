@@ -50,6 +50,7 @@ ADMIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("Message templates", "reminders.admin_templates", Permission.ADMINISTER),
     NavEntry("Scheduler", "scheduler.admin", Permission.ADMINISTER),
     NavEntry("Audit trail", "audit.index", Permission.ADMINISTER),
+    NavEntry("Exports (CSV)", "exports.index", Permission.ADMINISTER),
 )
 
 

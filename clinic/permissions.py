@@ -101,7 +101,7 @@ def requires(permission: Permission) -> Callable[[F], F]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                if request.path.startswith("/api/"):
+                if request.path.startswith(("/api/", "/fhir/")):  # token paths
                     raise Unauthorized("Send a valid API token: Authorization: Bearer <token>.")
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if not role_can(current_user.role, permission):

@@ -57,7 +57,12 @@ class Case:
 
     @property
     def is_api(self) -> bool:
-        return self.url.startswith("/api/")
+        """Token paths: the JSON API and FHIR (which answers OperationOutcome bodies)."""
+        return self.url.startswith(("/api/", "/fhir/"))
+
+    @property
+    def is_fhir(self) -> bool:
+        return "/fhir/" in self.url
 
     def __str__(self) -> str:
         return f"{self.method} {self.url} ({self.endpoint})"
@@ -195,7 +200,9 @@ def test_role_gets_what_the_contract_says(matrix: Matrix, case: Case, role: Role
         assert response.status_code < 500, f"{what}: {response.status_code}, {body}"
     else:
         assert response.status_code == 403, f"{what}: expected 403, got {response.status_code}"
-        if case.is_api:
+        if case.is_fhir:
+            assert response.json["issue"][0]["code"] == "forbidden", what
+        elif case.is_api:
             assert response.json["error"]["code"] == "forbidden", what
     assert "Traceback" not in body
 
@@ -207,7 +214,10 @@ def test_anonymous_is_sent_to_sign_in(matrix: Matrix, case: Case) -> None:
         assert response.status_code < 500, f"public {case}: {response.status_code}"
     elif case.is_api:
         assert response.status_code == 401, f"{case}: {response.status_code}"
-        assert response.json["error"]["code"] == "unauthorized"
+        if case.is_fhir:
+            assert response.json["issue"][0]["code"] == "login"
+        else:
+            assert response.json["error"]["code"] == "unauthorized"
     else:
         assert response.status_code == 302, f"{case}: {response.status_code}"
         assert response.headers["Location"].startswith("/login"), case

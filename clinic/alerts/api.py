@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from clinic.alerts import services
 from clinic.alerts.models import AlertKind, AlertStatus
+from clinic.api.openapi import declares
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.permissions import Permission, requires
 
@@ -63,6 +64,7 @@ def list_alerts(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+@declares(409, codes=["already_acknowledged"])
 @requires(Permission.REVIEW)
 @blp.arguments(AcknowledgeSchema)
 @blp.response(200, AlertSchema)

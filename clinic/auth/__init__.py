@@ -27,11 +27,13 @@ bp = Blueprint("auth", __name__)
 TOTP_EXEMPT_ENDPOINTS = {"auth.totp_setup", "auth.logout", "auth.login", "static"}
 LAST_SEEN_KEY = "seen"
 COOKIE_GRACE = timedelta(hours=12)
+TOKEN_PATHS = ("/api/", "/fhir/")
+"""Paths that take a Bearer token and never a cookie session."""
 
 
 def _load_session_user(user_id: str) -> Any:
-    """Cookie sessions are for pages only; the API must present a token."""
-    if request.path.startswith("/api/"):
+    """Cookie sessions are for pages only; the API (and FHIR) must present a token."""
+    if request.path.startswith(TOKEN_PATHS):
         return None
     from clinic.auth.services import user_for_session_id
 
@@ -39,8 +41,9 @@ def _load_session_user(user_id: str) -> Any:
 
 
 def _load_token_user(req: Request) -> Any:
-    """The API's authentication: `Authorization: Bearer <token>` on /api/ paths only."""
-    if not req.path.startswith("/api/"):
+    """The API's authentication: `Authorization: Bearer <token>` on /api/ and /fhir/
+    paths only."""
+    if not req.path.startswith(TOKEN_PATHS):
         return None
     scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -75,7 +78,7 @@ def _expire_idle_session() -> Any:
     Checked on the server (the cookie's own expiry is only a hint a client may ignore),
     and before anything else looks at the user, so an idle session can do nothing.
     """
-    if request.path.startswith("/api/") or request.endpoint == "static":
+    if request.path.startswith(TOKEN_PATHS) or request.endpoint == "static":
         return None
     if not current_user.is_authenticated:
         return None
@@ -92,7 +95,7 @@ def _expire_idle_session() -> Any:
 
 def _enforce_role_totp() -> Any:
     """A role that must use a second factor sees only the setup page until it is done."""
-    if request.path.startswith("/api/") or request.endpoint in TOTP_EXEMPT_ENDPOINTS:
+    if request.path.startswith(TOKEN_PATHS) or request.endpoint in TOTP_EXEMPT_ENDPOINTS:
         return None
     if not current_user.is_authenticated or current_user.totp_enabled:
         return None

@@ -81,7 +81,10 @@ def login() -> Any:
             return _start_session(result.user)
         keep_writes_on_refusal()  # the failure counts towards the throttle, and is audited
         flash(result.error or "Sign-in failed.", "error")
-        status = 429 if result.retry_after_seconds else 401
+        if result.retry_after_seconds:
+            headers = {"Retry-After": str(result.retry_after_seconds)}
+            return render_template("auth/login.html", form=form), 429, headers
+        status = 401
     elif request.method == "POST":
         status = 422
     return render_template("auth/login.html", form=form), status
@@ -99,7 +102,8 @@ def login_totp() -> Any:
     if form.validate_on_submit():
         if auth.throttled(user.email, request.remote_addr or ""):
             flash("Too many failed sign-ins. Wait 15 minutes and try again.", "error")
-            return render_template("auth/totp.html", form=form), 429
+            headers = {"Retry-After": str(int(auth.THROTTLE_WINDOW.total_seconds()))}
+            return render_template("auth/totp.html", form=form), 429, headers
         if auth.accept_totp(user, form.code.data or ""):
             auth.record_sign_in(user, request.remote_addr or "")
             return _start_session(user)

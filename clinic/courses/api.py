@@ -9,6 +9,7 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api.openapi import declares
 from clinic.api.schemas import MAX_ID, list_schema
 from clinic.courses import numbers, prescribing, protocols
 from clinic.courses.models import CourseStatus, SchedulePattern
@@ -214,6 +215,7 @@ def list_protocols(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/protocols", methods=["POST"])
+@declares(409, codes=["protocol_exists"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(ProtocolInSchema)
 @blp.response(201, ProtocolSchema)
@@ -232,6 +234,7 @@ def get_protocol(code: str) -> Any:
 
 
 @blp.route("/protocols/<code>", methods=["PATCH"])
+@declares(409, codes=["preset_read_only", "protocol_in_use"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(ProtocolUpdateSchema)
 @blp.response(200, ProtocolSchema)
@@ -245,8 +248,11 @@ def update_protocol(changes: dict[str, Any], code: str) -> Any:
 
 
 @blp.route("/courses", methods=["POST"])
+@declares(
+    409, codes=["screening_required", "screening_contraindicated", "screening_review_required"]
+)
 @requires(Permission.PRESCRIBE)
-@blp.arguments(CourseCreateSchema)
+@blp.arguments(CourseCreateSchema, example={"patient_id": 1, "protocol": "10hz-ldlpfc"})
 @blp.response(201, CourseSchema)
 def create_course(values: dict[str, Any]) -> Any:
     """Prescribe a course. 409 `screening_required` (no screening),
@@ -278,6 +284,7 @@ def get_course(course_id: int) -> Any:
 
 
 @blp.route("/courses/<int:course_id>", methods=["PATCH"])
+@declares(409, codes=["course_closed"])
 @requires(Permission.PRESCRIBE)
 @blp.arguments(CourseUpdateSchema)
 @blp.response(200, CourseSchema)
@@ -291,6 +298,7 @@ def update_course(changes: dict[str, Any], course_id: int) -> Any:
 
 
 @blp.route("/courses/<int:course_id>/status", methods=["POST"])
+@declares(409, codes=["course_closed", "invalid_status"])
 @requires(Permission.PRESCRIBE)
 @blp.arguments(CourseStatusSchema)
 @blp.response(200, CourseSchema)
@@ -308,8 +316,9 @@ def change_course_status(values: dict[str, Any], course_id: int) -> Any:
 
 
 @blp.route("/courses/<int:course_id>/schedule", methods=["POST"])
+@declares(409, codes=["course_not_active", "nothing_to_schedule", "cannot_place"])
 @requires(Permission.EDIT_PATIENTS)
-@blp.arguments(ScheduleSchema)
+@blp.arguments(ScheduleSchema, example={"start_date": "2026-03-09", "time": "09:00"})
 @blp.response(201, ScheduleResultSchema)
 def schedule_course(args: dict[str, Any], course_id: int) -> Any:
     """Book every remaining session of a course by its protocol's pattern.
@@ -357,8 +366,12 @@ def preview_schedule(args: dict[str, Any], course_id: int) -> Any:
 
 
 @blp.route("/appointments", methods=["POST"])
+@declares(409, codes=["conflict", "course_closed"])
 @requires(Permission.EDIT_PATIENTS)
-@blp.arguments(AppointmentCreateSchema)
+@blp.arguments(
+    AppointmentCreateSchema,
+    example={"course_id": 1, "device_id": 1, "starts_at": "2026-03-10T14:00:00Z"},
+)
 @blp.response(201, AppointmentSchema)
 def book_appointment(args: dict[str, Any]) -> Any:
     """Book one session of a course; 409 `conflict` names each clash (device, patient,

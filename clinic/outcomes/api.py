@@ -282,7 +282,10 @@ def list_instruments() -> Any:
 
 @blp.route("/patients/<int:patient_id>/responses", methods=["POST"])
 @requires(Permission.ENTER_RESPONSES)
-@blp.arguments(ResponseCreateSchema)
+@blp.arguments(
+    ResponseCreateSchema,
+    example={"instrument": "PHQ-9", "answers": [1, 2, 1, 2, 1, 1, 0, 1, 0]},
+)
 @blp.response(201, ResponseSchema)
 def create_response(args: dict[str, Any], patient_id: int) -> Any:
     """Record a completed questionnaire; it is scored at once.

@@ -7,6 +7,7 @@ from typing import Any
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api.openapi import declares
 from clinic.patients import intake, lookup, medications, records, schemas, screening
 from clinic.permissions import Permission, requires
 
@@ -14,8 +15,20 @@ blp = Blueprint("patients_api", __name__, description="Patients, screening and i
 
 
 @blp.route("/patients", methods=["POST"])
+@declares(409, codes=["mrn_unavailable"])
 @requires(Permission.EDIT_PATIENTS)
-@blp.arguments(schemas.PatientCreateSchema)
+@blp.arguments(
+    schemas.PatientCreateSchema,
+    example={
+        "first_name": "Jamie",
+        "last_name": "Rivera",
+        "date_of_birth": "1980-05-17",
+        "phone": "+12125550123",
+        "preferred_channel": "sms",
+        "sms_consent": True,
+        "diagnoses": ["F33.1"],
+    },
+)
 @blp.response(201, schemas.PatientSchema)
 def create_patient(values: dict[str, Any]) -> Any:
     """Register a patient.
@@ -62,6 +75,7 @@ def screening_items() -> Any:
 
 
 @blp.route("/patients/<int:patient_id>/screenings", methods=["POST"])
+@declares(409, codes=["screening_busy"])
 @requires(Permission.EDIT_PATIENTS)
 @blp.arguments(schemas.ScreeningInputSchema)
 @blp.response(201, schemas.ScreeningSchema)
@@ -86,6 +100,7 @@ def list_screenings(patient_id: int) -> Any:
 
 
 @blp.route("/screenings/<int:screening_id>/sign-off", methods=["POST"])
+@declares(409, codes=["screening_not_reviewable", "already_signed_off"])
 @requires(Permission.REVIEW)
 @blp.arguments(schemas.SignOffSchema)
 @blp.response(200, schemas.ScreeningSchema)

@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress, vText
 from markupsafe import Markup, escape
 
 from clinic.reminders.models import Channel, MessageKind
@@ -162,6 +162,10 @@ def render(subject: str, body: str, values: dict[str, str], channel: str) -> Ren
     return RenderedMessage(subject=fill(subject, values), text=text, html=text_to_html(text))
 
 
+PRODID = "-//Clinic scheduling//appointments//EN"
+"""Names the software, never the therapy: a calendar entry carries nothing clinical."""
+
+
 def appointment_calendar(
     *,
     uid: str,
@@ -169,19 +173,24 @@ def appointment_calendar(
     starts_at: datetime,
     ends_at: datetime,
     clinic_name: str,
+    organizer_email: str,
     stamp: datetime,
     cancelled: bool = False,
 ) -> str:
     """An iCalendar file for one appointment. The UID never changes for the appointment;
-    SEQUENCE grows with every move, so calendars replace the entry instead of adding one.
-    Nothing clinical: the summary names only the clinic."""
+    SEQUENCE grows with every move, and once more when it is cancelled, so calendars
+    replace the entry instead of adding one (RFC 5545 ignores an update whose SEQUENCE did
+    not grow). Nothing clinical, not even in PRODID: the summary names only the clinic."""
     calendar = Calendar()
-    calendar.add("prodid", "-//TMS clinic//reminders//EN")
+    calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
     event = Event()
     event.add("uid", uid)
-    event.add("sequence", sequence)
+    event.add("sequence", sequence + 1 if cancelled else sequence)
+    organizer = vCalAddress(f"mailto:{organizer_email}")
+    organizer.params["cn"] = vText(clinic_name)
+    event.add("organizer", organizer)
     event.add("dtstamp", stamp)
     event.add("dtstart", starts_at)
     event.add("dtend", ends_at)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from email.utils import parseaddr
 from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,7 @@ def appointment_calendar(appointment: Appointment, *, now: datetime) -> str:
         starts_at=appointment.starts_at,
         ends_at=appointment.ends_at,
         clinic_name=current_app.config["CLINIC_NAME"],
+        organizer_email=parseaddr(current_app.config["CLINIC_EMAIL_FROM"])[1],
         stamp=now,
         cancelled=not appointment.is_live,
     )

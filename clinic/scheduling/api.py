@@ -3,14 +3,15 @@ asked through the courses API, which knows the course)."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api.fields import LocalTime
+from clinic.api.openapi import declares
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.permissions import Permission, requires
 from clinic.scheduling import calendar, lifecycle, schedule
@@ -23,20 +24,6 @@ blp = Blueprint("scheduling_api", __name__, description="Devices, clinic calenda
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_LIST_DAYS = 93
-HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-class LocalTime(ma.fields.Field):
-    """A wall-clock time of day as `HH:MM` (24-hour)."""
-
-    def _serialize(self, value: time | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else value.strftime("%H:%M")
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> time:
-        match = HH_MM.match(value) if isinstance(value, str) else None
-        if match is None:
-            raise ma.ValidationError("A time of day as HH:MM (24-hour).")
-        return time(int(match[1]), int(match[2]))
 
 
 def _id(**kwargs: Any) -> ma.fields.Integer:
@@ -85,7 +72,9 @@ class MaintenanceSchema(ma.Schema):
     device_id = ma.fields.Integer(dump_only=True)
     starts_at = _instant(required=True)
     ends_at = _instant(required=True)
-    reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+    reason = ma.fields.String(
+        allow_none=True, load_default=None, validate=ma.validate.Length(max=200)
+    )
 
 
 MaintenanceListSchema = list_schema(MaintenanceSchema)
@@ -100,8 +89,9 @@ def list_devices() -> Any:
 
 
 @blp.route("/devices", methods=["POST"])
+@declares(409, codes=["device_exists"])
 @requires(Permission.ADMINISTER)
-@blp.arguments(DeviceSchema)
+@blp.arguments(DeviceSchema, example={"name": "Chair 1", "model": "NeuroStar", "room": "2"})
 @blp.response(201, DeviceSchema)
 def create_device(args: dict[str, Any]) -> Any:
     """Add a device (admin). 409 `device_exists` when the name is taken."""
@@ -120,6 +110,7 @@ def get_device(device_id: int) -> Any:
 
 
 @blp.route("/devices/<int:device_id>", methods=["PATCH"])
+@declares(409, codes=["device_exists"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(DevicePatchSchema)
 @blp.response(200, DeviceSchema)
@@ -194,7 +185,7 @@ def list_hours() -> Any:
 
 @blp.route("/clinic/hours/<int:weekday>", methods=["PUT"])
 @requires(Permission.ADMINISTER)
-@blp.arguments(HoursSchema)
+@blp.arguments(HoursSchema, example={"opens_at": "08:00", "closes_at": "18:00"})
 @blp.response(200, HoursSchema)
 def set_hours(args: dict[str, Any], weekday: int) -> Any:
     """Set one weekday's opening hours, `HH:MM` in the clinic's time zone (admin)."""
@@ -221,6 +212,7 @@ def list_closures(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/clinic/closures", methods=["POST"])
+@declares(409, codes=["closure_exists"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(ClosureSchema)
 @blp.response(201, ClosureSchema)
@@ -383,6 +375,9 @@ def get_appointment(appointment_id: int) -> Any:
 
 
 @blp.route("/appointments/<int:appointment_id>", methods=["PATCH"])
+@declares(
+    409, codes=["conflict", "appointment_cancelled", "appointment_past", "appointment_changed"]
+)
 @requires(Permission.EDIT_PATIENTS)
 @blp.arguments(AppointmentPatchSchema)
 @blp.response(200, AppointmentSchema)
@@ -401,6 +396,7 @@ def move_appointment(args: dict[str, Any], appointment_id: int) -> Any:
 
 
 @blp.route("/appointments/<int:appointment_id>/cancel", methods=["POST"])
+@declares(409, codes=["conflict"])
 @requires(Permission.EDIT_PATIENTS)
 @blp.arguments(ReasonSchema)
 @blp.response(200, StatusChangeSchema)
@@ -413,6 +409,7 @@ def cancel_appointment(args: dict[str, Any], appointment_id: int) -> Any:
 
 
 @blp.route("/appointments/<int:appointment_id>/no-show", methods=["POST"])
+@declares(409, codes=["conflict"])
 @requires(Permission.EDIT_PATIENTS)
 @blp.arguments(ReasonSchema)
 @blp.response(200, StatusChangeSchema)

@@ -97,7 +97,10 @@ def get_device(device_id: int) -> Device:
 
 
 def _ensure_unique_name(name: str, device_id: int | None = None) -> None:
-    query = select(Device.id).where(func.lower(Device.name) == name.lower())
+    # lower() on both sides, in the database: SQLite's lower() leaves non-ASCII letters as
+    # they are, so comparing with Python's lower() missed "É" == "É" and the unique index
+    # answered instead (a 500).
+    query = select(Device.id).where(func.lower(Device.name) == func.lower(name))
     if device_id is not None:
         query = query.where(Device.id != device_id)
     if db.session.scalar(query) is not None:

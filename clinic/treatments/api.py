@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api.openapi import declares
 from clinic.permissions import Permission, requires
 from clinic.scheduling import lifecycle
 from clinic.scheduling.api import AppointmentSchema
@@ -177,6 +178,7 @@ class MotorThresholdListSchema(ma.Schema):
 
 
 @blp.route("/appointments/<int:appointment_id>/check-in", methods=["POST"])
+@declares(409, codes=["conflict"])
 @requires(Permission.CHECK_IN)
 @blp.arguments(CheckInSchema)
 @blp.response(200, AppointmentSchema)
@@ -187,6 +189,8 @@ def check_in(args: dict[str, Any], appointment_id: int) -> Any:
 
 
 @blp.route("/appointments/<int:appointment_id>/treatment", methods=["POST"])
+@declares(409, codes=["conflict"])
+@declares(422, codes=["motor_threshold_required"])
 @requires(Permission.LOG_TREATMENTS)
 @blp.arguments(TreatmentInSchema)
 @blp.response(201, TreatmentSchema)
@@ -216,6 +220,7 @@ def get_treatment(treatment_id: int) -> Any:
 
 
 @blp.route("/treatments/<int:treatment_id>", methods=["PATCH"])
+@declares(409, codes=["conflict"])
 @requires(Permission.LOG_TREATMENTS)
 @blp.arguments(TreatmentChangeSchema)
 @blp.response(200, TreatmentSchema)
@@ -226,6 +231,7 @@ def edit_treatment(args: dict[str, Any], treatment_id: int) -> Any:
 
 
 @blp.route("/treatments/<int:treatment_id>/sign", methods=["POST"])
+@declares(409, codes=["conflict"])
 @requires(Permission.LOG_TREATMENTS)
 @blp.response(200, TreatmentSchema)
 def sign_treatment(treatment_id: int) -> Any:
@@ -235,6 +241,7 @@ def sign_treatment(treatment_id: int) -> Any:
 
 
 @blp.route("/treatments/<int:treatment_id>/review", methods=["POST"])
+@declares(409, codes=["conflict"])
 @requires(Permission.REVIEW)
 @blp.response(200, TreatmentSchema)
 def review_treatment(treatment_id: int) -> Any:

@@ -97,7 +97,7 @@ def test_medications_api_answers_mme_and_checks_fields(api: ApiClient, front_des
         json={"started_on": "2025-05-01", "stopped_on": "2025-04-01"},
     )
     assert stop_first.status_code == 422
-    assert client.patch("/api/v1/medications/999999", json={}).status_code == 404
+    assert client.patch("/api/v1/medications/999999", json={"dose_mg": 5}).status_code == 404
     assert client.get("/api/v1/patients/999999/medications").status_code == 404
 
 
