@@ -16,7 +16,9 @@ Rules (DOMAIN.md):
 - When the wanted start is taken on every chair, the nearest free start that day wins,
   searched in 5-minute steps; at equal distance the EARLIER start wins. When nothing is
   free that day, the session moves to the next open day.
-- Outside accelerated courses a patient has at most one treatment a day.
+- Outside accelerated courses a patient has at most one treatment a day. In accelerated
+  ones each session starts at least the protocol's gap after the previous session's
+  stimulation ends (its set-up buffer does not add to the gap), on the 5-minute grid.
 """
 
 from __future__ import annotations
@@ -469,13 +471,16 @@ class _Planner:
             return 0
         self._prefetch(day)
         placed = 0
-        wanted = self._wanted(day)
+        first = wanted = self._wanted(day)
         while placed < count:
             found = self._place(wanted, forward_only=placed > 0)
             if found is None:
                 break
             placed += 1
-            wanted = found.ends_at + phases.min_gap
+            # The gap runs from the end of the stimulation, not of the slot's set-up
+            # buffer (SAINT: ten minutes of stimulation, fifty minutes apart, hourly).
+            after = found.starts_at + (phases.stimulation or self.request.length) + phases.min_gap
+            wanted = first + STEP * -(-(after - first) // STEP)
         if placed == 0:
             self.plan.skipped.append(f"{day:%Y-%m-%d}: skipped, {self._full_reason(wanted)}")
         return placed

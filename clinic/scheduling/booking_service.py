@@ -44,7 +44,7 @@ from clinic.scheduling.models import (
     AppointmentKind,
     AppointmentStatus,
 )
-from clinic.scheduling.patterns import expand_pattern
+from clinic.scheduling.patterns import course_phases
 from clinic.scheduling.progress import course_progress
 
 if TYPE_CHECKING:
@@ -99,21 +99,12 @@ def preview_course(
         )
     if device_id is not None:
         get_device(device_id)
-    protocol = course.protocol
-    phases = expand_pattern(
-        protocol.pattern,
-        course.planned_sessions,
-        unbooked,
-        start=start_date,
-        sessions_per_day=protocol.sessions_per_day,
-        min_gap_minutes=protocol.min_gap_minutes,
-    )
     request = booking.Request(
         patient=planner_patient(course),
-        phases=phases,
+        phases=course_phases(course, unbooked, start_date),
         start=start_date,
         local_time=local_time,
-        length=timedelta(minutes=protocol.slot_minutes),
+        length=timedelta(minutes=course.protocol.slot_minutes),
         device_id=device_id,
     )
     calendar = load_calendar(start_date, start_date + timedelta(days=request.horizon_days))
