@@ -266,7 +266,21 @@ AppointmentListSchema = list_schema(AppointmentSchema)
 
 
 class StatusChangeSchema(AppointmentSchema):
-    makeup = ma.fields.Nested(AppointmentSchema, allow_none=True)
+    makeup = ma.fields.Nested(
+        AppointmentSchema,
+        allow_none=True,
+        metadata={
+            "description": "the make-up session: inside the daily phase for a miss there, "
+            "else after the course's last session; null when the course is not active"
+        },
+    )
+    moved = ma.fields.List(
+        ma.fields.Nested(AppointmentSchema),
+        metadata={
+            "description": "later sessions moved so the taper or weekly phase follows the "
+            "grown daily phase (their reminders are replaced)"
+        },
+    )
 
 
 class AppointmentQuerySchema(ma.Schema):
@@ -352,6 +366,7 @@ class _WithMakeup:
     def __init__(self, change: lifecycle.StatusChange) -> None:
         self._appointment = change.appointment
         self.makeup = change.makeup
+        self.moved = list(change.moved)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._appointment, name)
@@ -405,7 +420,9 @@ def move_appointment(args: dict[str, Any], appointment_id: int) -> Any:
 @blp.arguments(ReasonSchema)
 @blp.response(200, StatusChangeSchema)
 def cancel_appointment(args: dict[str, Any], appointment_id: int) -> Any:
-    """Cancel a session; its make-up, booked after the course's last session, is `makeup`."""
+    """Cancel a session. Its make-up is `makeup`: a miss in the daily phase is made up
+    right after that phase, and the later sessions it pushes are listed in `moved`; a miss
+    in the taper or weekly phase is made up after the course's last session."""
     change = lifecycle.cancel_appointment(
         appointment_id, reason=args.get("reason"), actor_id=current_user.id
     )
@@ -417,7 +434,8 @@ def cancel_appointment(args: dict[str, Any], appointment_id: int) -> Any:
 @blp.arguments(ReasonSchema)
 @blp.response(200, StatusChangeSchema)
 def no_show(args: dict[str, Any], appointment_id: int) -> Any:
-    """Record a missed session; its make-up, booked after the course's last one, is `makeup`."""
+    """Record a missed session; its make-up is `makeup`, sessions it pushed later `moved`
+    (as for a cancel)."""
     change = lifecycle.record_no_show(
         appointment_id, reason=args.get("reason"), actor_id=current_user.id
     )

@@ -23,7 +23,7 @@ Rules (DOMAIN.md):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
@@ -115,7 +115,7 @@ class Occupancy:
     course over whole days read thousands. A patient's appointments are loaded for
     whole chunks of days (few rows, and one-a-day needs the whole day).
     Planned sessions are added with `add` so later sessions of the same plan see them.
-    `ignore` leaves out one appointment (the one being moved).
+    `ignore` leaves out appointments (the ones being moved).
     """
 
     def __init__(
@@ -124,12 +124,12 @@ class Occupancy:
         tz: ZoneInfo,
         *,
         patient_chunk_days: int = 91,
-        ignore: int | None = None,
+        ignore: Collection[int] = (),
     ) -> None:
         self._load = load
         self._tz = tz
         self._patient_chunk_days = patient_chunk_days
-        self._ignore = ignore
+        self._ignore = frozenset(ignore)
         self._covered: dict[date, list[Span]] = {}
         self._patient_chunks: set[tuple[int, int]] = set()
         self._seen: set[int] = set()
@@ -139,7 +139,7 @@ class Occupancy:
     def _take(self, rows: Iterable[Busy]) -> None:
         for busy in rows:
             if busy.appointment_id is not None:
-                if busy.appointment_id in self._seen or busy.appointment_id == self._ignore:
+                if busy.appointment_id in self._seen or busy.appointment_id in self._ignore:
                     continue
                 self._seen.add(busy.appointment_id)
             self._index(busy.starts_at.astimezone(self._tz).date(), busy)

@@ -120,7 +120,12 @@ def cancel(appointment_id: int) -> Any:
     what = "Marked as a no-show" if form.no_show.data else "Cancelled"
     if change.makeup is not None:
         when = clock.to_local(change.makeup.starts_at)
-        flash(f"{what}; make-up session booked for {when:%a %d %b %H:%M}.", "success")
+        pushed = (
+            f" {len(change.moved)} later session(s) moved a week later to keep the taper."
+            if change.moved
+            else ""
+        )
+        flash(f"{what}; make-up session booked for {when:%a %d %b %H:%M}.{pushed}", "success")
     else:
         flash(f"{what}; no make-up session could be booked (see alerts).", "warning")
     day = clock.to_local(change.appointment.starts_at).date()
