@@ -298,28 +298,26 @@ def move_appointment(
     new_start = starts_at or appointment.starts_at
     new_device = device_id or appointment.device_id
     length = appointment.ends_at - appointment.starts_at
-    if assign_technician:
-        chosen = _technician(technician_id)
-        if chosen is not None:
-            technicians.ensure_available(chosen, new_start, new_start + length, appointment.id)
-        with _refused_overlaps(), db.session.begin_nested():
-            appointment.technician_id = chosen
-    if (new_start, new_device) == (appointment.starts_at, appointment.device_id):
-        db.session.flush()
-        return appointment
-    _check_slot(
-        appointment.course,
-        new_device,
-        new_start,
-        new_start + length,
-        kind=appointment.kind,
-        ignore=appointment.id,
-    )
-    if appointment.technician_id is not None:
-        technicians.ensure_available(
-            appointment.technician_id, new_start, new_start + length, appointment.id
+    technician = _technician(technician_id) if assign_technician else appointment.technician_id
+    moving = (new_start, new_device) != (appointment.starts_at, appointment.device_id)
+    if moving:
+        _check_slot(
+            appointment.course,
+            new_device,
+            new_start,
+            new_start + length,
+            kind=appointment.kind,
+            ignore=appointment.id,
         )
-    return relocate(appointment, new_start, new_device, actor_id=actor_id)
+    if technician is not None and (moving or technician != appointment.technician_id):
+        technicians.ensure_available(technician, new_start, new_start + length, appointment.id)
+    if moving:
+        return relocate(
+            appointment, new_start, new_device, technician_id=technician, actor_id=actor_id
+        )
+    with _refused_overlaps(), db.session.begin_nested():
+        appointment.technician_id = technician
+    return appointment
 
 
 @contextmanager
@@ -343,14 +341,21 @@ def _refused_overlaps() -> Iterator[None]:
 
 
 def relocate(
-    appointment: Appointment, starts_at: datetime, device_id: int, *, actor_id: int | None
+    appointment: Appointment,
+    starts_at: datetime,
+    device_id: int,
+    *,
+    technician_id: int | None,
+    actor_id: int | None,
 ) -> Appointment:
-    """Put a locked, checked appointment at a new start and chair: the one write of a move
-    (a desk's move, or a make-up pushing later sessions), audited and announced, so its
-    reminders and calendar entries are replaced."""
+    """Put a locked, checked appointment at a new start and chair, run by `technician_id`:
+    the one write of a move (a desk's move, or a make-up pushing later sessions), in one
+    statement so the database judges the new time with the new technician; audited and
+    announced, so its reminders and calendar entries are replaced."""
     old_starts_at, old_device_id = appointment.starts_at, appointment.device_id
     length = appointment.ends_at - appointment.starts_at
     with _refused_overlaps(), db.session.begin_nested():
+        appointment.technician_id = technician_id
         appointment.starts_at = starts_at
         appointment.ends_at = starts_at + length
         appointment.device_id = device_id

@@ -199,8 +199,13 @@ def _inside_daily_phase(
         for appointment, place in reversed(list(zip(flat, places, strict=True))):
             if (place.starts_at, place.device_id) == (appointment.starts_at, appointment.device_id):
                 continue
-            _release_technician(appointment, place)
-            relocate(appointment, place.starts_at, place.device_id, actor_id=actor_id)
+            relocate(
+                appointment,
+                place.starts_at,
+                place.device_id,
+                technician_id=_technician_then(appointment, place),
+                actor_id=actor_id,
+            )
             moved.append(appointment)
     makeup = _insert_makeup(course, session, missed, actor_id)
     return MakeUp(makeup, tuple(sorted(moved, key=lambda a: a.starts_at)))
@@ -210,13 +215,14 @@ def _local_monday(instant: datetime, tz: ZoneInfo) -> date:
     return _monday(instant.astimezone(tz).date())
 
 
-def _release_technician(appointment: Appointment, place: booking.PlannedSession) -> None:
+def _technician_then(appointment: Appointment, place: booking.PlannedSession) -> int | None:
     """A session moved by a make-up keeps its technician only if they are free then."""
     technician_id = appointment.technician_id
     if technician_id is None:
-        return
+        return None
     if overlapping(technician_id, place.starts_at, place.ends_at, appointment.id) is not None:
-        appointment.technician_id = None
+        return None
+    return technician_id
 
 
 def _insert_makeup(
