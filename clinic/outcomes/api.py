@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
-from clinic.outcomes import services
+from clinic.outcomes import hints, services
 from clinic.outcomes.catalog import default_catalog
 from clinic.outcomes.models import ResponseSource
 from clinic.permissions import Permission, requires
@@ -174,3 +174,22 @@ def course_outcomes(course_id: int) -> Any:
     Baseline is the last response before the course's first delivered session.
     """
     return services.course_outcomes(course_id, viewer_id=current_user.id)
+
+
+class HintSchema(ma.Schema):
+    code = ma.fields.String(
+        metadata={
+            "description": "suggest_extension, retreatment_supported or retreatment_not_supported"
+        }
+    )
+    message = ma.fields.String()
+    reason = ma.fields.String(metadata={"description": "the PHQ-9 numbers behind the hint"})
+
+
+@blp.route("/courses/<int:course_id>/hints")
+@requires(Permission.READ)
+@blp.response(200, list_schema(HintSchema))
+def course_hints(course_id: int) -> Any:
+    """Hints, never blocks: an extension when PHQ-9 improved 25-49% by the end of an acute
+    course; a retreatment only after an earlier response above 50%; each with its reason."""
+    return {"items": hints.hints_for(course_id, viewer_id=current_user.id)}
