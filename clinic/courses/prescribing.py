@@ -148,7 +148,8 @@ def _check_kind(
     if previous_course_id is None:
         if kind in CONTINUING_KINDS:
             errors.setdefault("previous_course_id", []).append(
-                f"Required for a {kind} course: the course it continues."
+                f"Required for {'an' if kind == CourseKind.EXTENSION else 'a'} {kind}: "
+                "the course it continues."
             )
         return None
     previous = db.session.get(Course, previous_course_id) if _is_whole(previous_course_id) else None

@@ -57,6 +57,15 @@ class CoursePattern:
         """Sessions per week after the daily phase, week by week."""
         return self.taper + (self.per_week,) * self.weeks
 
+    def describe(self) -> str:
+        """For people: "20 daily, then a taper of 3 + 2, then 2 a week for 12 weeks"."""
+        parts = [f"{self.daily} daily"] if self.daily else []
+        if self.taper:
+            parts.append("a taper of " + " + ".join(str(n) for n in self.taper))
+        if self.weeks:
+            parts.append(f"{self.per_week} a week for {self.weeks} weeks")
+        return ", then ".join(parts)
+
     def as_json(self) -> dict[str, Any]:
         """The contract's shape (CONTRACT 7)."""
         found: dict[str, Any] = {"daily": self.daily, "taper": list(self.taper)}

@@ -62,9 +62,7 @@ def upgrade():
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "ALTER TABLE appointments DROP CONSTRAINT ex_appointments_technician_id_overlap"
-        )
+        op.execute("ALTER TABLE appointments DROP CONSTRAINT ex_appointments_technician_id_overlap")
     op.drop_table("technician_hours")
     with op.batch_alter_table("courses", schema=None) as batch_op:
         batch_op.drop_constraint(

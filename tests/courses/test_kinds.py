@@ -7,6 +7,11 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
+from clinic.courses.models import Course
+from clinic.extensions import db
+from tests.courses.test_routes import signed_in, text
 from tests.factories import make_course, make_device, make_patient
 
 NY = ZoneInfo("America/New_York")
@@ -111,3 +116,45 @@ def test_booking_follows_the_courses_own_pattern(api: Any, clinician: Any, front
     ]
     course = api.as_(front_desk).get(f"/api/v1/courses/{course_id}").get_json()
     assert course["projected_end_date"] == "2026-04-09"
+
+
+def test_the_prescribe_page_offers_the_presets_and_a_custom_pattern(client: Any) -> None:
+    clinician = signed_in(client, "clinician")
+    patient = make_patient()
+    page = text(client.get(f"/patients/{patient.id}/courses/new"))
+    for preset in ("Medicare: 20 daily", "Extension: 10 daily", "BrainsWay H1", "Maintenance"):
+        assert preset in page
+    base = {"protocol": "deep-tms-h1", "prescriber_id": clinician.id, "authorization_id": 0}
+    brainsway = client.post(
+        f"/patients/{patient.id}/courses/new", data={**base, "pattern_preset": "brainsway-h1"}
+    )
+    assert brainsway.status_code == 302
+    detail = text(client.get(brainsway.headers["Location"]))
+    assert "0 of 44 delivered" in detail and "2 a week for 12 weeks" in detail
+    first = db.session.scalar(select(Course).where(Course.patient_id == patient.id))
+    assert first is not None
+    no_previous = client.post(
+        f"/patients/{patient.id}/courses/new",
+        data={**base, "kind": "extension", "pattern_preset": "extension"},
+    )
+    assert no_previous.status_code == 422
+    assert "Required for an extension: the course it continues." in text(no_previous)
+    custom = client.post(
+        f"/patients/{patient.id}/courses/new",
+        data={
+            **base,
+            "kind": "extension",
+            "previous_course_id": first.id,
+            "pattern_preset": "custom",
+            "pattern_daily": 10,
+            "pattern_taper": "3, 2, 1",
+        },
+    )
+    assert custom.status_code == 302
+    extension = text(client.get(custom.headers["Location"]))
+    assert "0 of 16 delivered" in extension and f"course {first.id}" in extension
+    bad = client.post(
+        f"/patients/{patient.id}/courses/new",
+        data={**base, "pattern_preset": "custom", "pattern_daily": 5, "pattern_taper": "3, x"},
+    )
+    assert bad.status_code == 422 and "taper" in text(bad)
