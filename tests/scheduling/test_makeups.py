@@ -87,7 +87,7 @@ def test_moved_sessions_go_around_a_closure_and_keep_their_week(chairs: Any) -> 
 
 
 def test_a_miss_in_the_taper_is_made_up_after_the_last_session(chairs: Any) -> None:
-    course, booked = _booked()
+    _course, booked = _booked()
     change = lifecycle.cancel_appointment(booked[6].id, reason=None, actor_id=None)
     db.session.commit()
     assert change.makeup is not None and change.moved == ()
@@ -96,7 +96,7 @@ def test_a_miss_in_the_taper_is_made_up_after_the_last_session(chairs: Any) -> N
 
 def test_moving_replaces_the_moved_sessions_reminders(chairs: Any) -> None:
     patient = make_patient(email="p@example.org", email_consent=True, preferred_channel="email")
-    course, booked = _booked(patient)
+    _course, booked = _booked(patient)
     taper_first = booked[5]
     before = {
         r.due_at
