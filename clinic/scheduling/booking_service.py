@@ -187,7 +187,7 @@ def audit_appointment(
 
 def insert_appointments(appointments: list[Appointment]) -> None:
     """Insert inside a savepoint, so the database's own refusal becomes a 409."""
-    with _refused_overlaps(), db.session.begin_nested():
+    with refused_overlaps(), db.session.begin_nested():
         db.session.add_all(appointments)
 
 
@@ -315,13 +315,13 @@ def move_appointment(
         return relocate(
             appointment, new_start, new_device, technician_id=technician, actor_id=actor_id
         )
-    with _refused_overlaps(), db.session.begin_nested():
+    with refused_overlaps(), db.session.begin_nested():
         appointment.technician_id = technician
     return appointment
 
 
 @contextmanager
-def _refused_overlaps() -> Iterator[None]:
+def refused_overlaps() -> Iterator[None]:
     """The database's refusal of an overlap (PostgreSQL's exclusion constraints) as a 409:
     `technician_busy` for the technician's constraint, `conflict` for a chair or patient."""
     try:
@@ -354,7 +354,7 @@ def relocate(
     announced, so its reminders and calendar entries are replaced."""
     old_starts_at, old_device_id = appointment.starts_at, appointment.device_id
     length = appointment.ends_at - appointment.starts_at
-    with _refused_overlaps(), db.session.begin_nested():
+    with refused_overlaps(), db.session.begin_nested():
         appointment.technician_id = technician_id
         appointment.starts_at = starts_at
         appointment.ends_at = starts_at + length

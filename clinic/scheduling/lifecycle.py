@@ -23,7 +23,7 @@ from clinic.auth.models import User
 from clinic.errors import Conflict
 from clinic.extensions import db
 from clinic.permissions import Role
-from clinic.scheduling.booking_service import audit_appointment
+from clinic.scheduling.booking_service import audit_appointment, refused_overlaps
 from clinic.scheduling.calendar import clean_text, locked_appointment
 from clinic.scheduling.makeups import MakeUp, book_makeup
 from clinic.scheduling.models import (
@@ -51,7 +51,11 @@ def _claim_for_technician(appointment: Appointment, actor_id: int | None) -> Non
         and overlapping(actor.id, appointment.starts_at, appointment.ends_at, appointment.id)
         is None
     ):
-        appointment.technician_id = actor.id
+        try:
+            with refused_overlaps(), db.session.begin_nested():
+                appointment.technician_id = actor.id
+        except Conflict:
+            pass  # a check-in racing this one gave them an overlapping session: stay unclaimed
 
 
 def check_in(appointment_id: int, actor_id: int | None, reason: str | None = None) -> Appointment:
