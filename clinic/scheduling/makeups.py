@@ -91,10 +91,8 @@ def book_makeup(
     start_day = (after.astimezone(tz).date() if after else clock.today(tz)) + timedelta(days=1)
     local_time = reference.starts_at.astimezone(tz).time() if reference else time(9)
     device_id = reference.device_id if reference else None
-    session = _plan(course, booking.Phases(daily=1), start_day, local_time, device_id, occupancy())[
-        0
-    ]
-    return MakeUp(_insert_makeup(course, session, makeup_for, actor_id))
+    places = _plan(course, booking.Phases(daily=1), start_day, local_time, device_id, occupancy())
+    return MakeUp(_insert_makeup(course, places[0], makeup_for, actor_id))
 
 
 def _sessions(course_id: int, statuses: Sequence[str]) -> list[Appointment]:
