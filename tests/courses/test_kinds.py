@@ -158,3 +158,13 @@ def test_the_prescribe_page_offers_the_presets_and_a_custom_pattern(client: Any)
         data={**base, "pattern_preset": "custom", "pattern_daily": 5, "pattern_taper": "3, x"},
     )
     assert bad.status_code == 422 and "taper" in text(bad)
+
+
+def test_a_course_with_its_own_pattern_keeps_its_total(api: Any, clinician: Any) -> None:
+    created = _prescribe(api, clinician, patient_id=make_patient().id, pattern=MEDICARE)
+    course_id = created.get_json()["id"]
+    changed = api.as_(clinician).patch(
+        f"/api/v1/courses/{course_id}", json={"planned_sessions": 30}
+    )
+    assert changed.status_code == 422
+    assert "planned_sessions" in changed.get_json()["error"]["fields"]
