@@ -70,7 +70,8 @@ def book_makeup(
     sessions = _sessions(course.id, COUNTING)
     tz = patient_tz(course.patient)
     if makeup_for is not None and sessions:
-        first_day = sessions[0].starts_at.astimezone(tz).date()
+        first = min(sessions[0].starts_at, makeup_for.starts_at)
+        first_day = first.astimezone(tz).date()  # a weekly phase keeps the start's weekday
         shape = course_pattern(course, first_day)
         daily_total = shape.daily + max(0, course.planned_sessions - shape.total)
         before = sum(1 for s in sessions if s.starts_at < makeup_for.starts_at)

@@ -145,3 +145,23 @@ def test_two_cancels_at_once_make_up_twice_without_a_clash(
         db.select(Appointment).where(Appointment.makeup_for_id.in_(ids))
     ).all()
     assert sorted(m.makeup_for_id for m in makeups) == sorted(ids)
+
+
+def test_a_pain_courses_weekly_sessions_keep_their_weekday_when_pushed(chairs: Any) -> None:
+    course = make_course(protocol_code="10hz-m1-pain")  # 5 daily, then weekly: 15
+    booked = booking_service.schedule_course(
+        course, start_date=MONDAY, local_time=time(9), actor_id=None
+    )
+    db.session.commit()
+    assert [a.starts_at.astimezone(NY).date() for a in booked[5:7]] == [
+        date(2026, 3, 9),
+        date(2026, 3, 16),
+    ]
+    change = lifecycle.cancel_appointment(booked[1].id, reason=None, actor_id=None)
+    db.session.commit()
+    assert change.makeup is not None
+    assert change.makeup.starts_at.astimezone(NY).date() == date(2026, 3, 9)
+    weekly = _days(course)[5:]
+    assert len(weekly) == 10 and weekly[0] == date(2026, 3, 16)
+    assert {d.weekday() for d in weekly} == {0}  # still Mondays, one a week
+    assert len(change.moved) == 10
