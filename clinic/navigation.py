@@ -45,6 +45,7 @@ ADMIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("Security policy", "auth.admin_policy", Permission.ADMINISTER),
     NavEntry("Devices", "scheduling.admin_devices", Permission.ADMINISTER),
     NavEntry("Clinic hours and closures", "scheduling.admin_calendar", Permission.ADMINISTER),
+    NavEntry("Technicians' hours", "scheduling.admin_technicians", Permission.ADMINISTER),
     NavEntry("Protocols", "courses.admin_protocols", Permission.ADMINISTER),
     NavEntry("Reminder policy", "reminders.admin_policy", Permission.ADMINISTER),
     NavEntry("Message templates", "reminders.admin_templates", Permission.ADMINISTER),

@@ -12,10 +12,10 @@ from flask_smorest import Blueprint
 from clinic.api.openapi import declares
 from clinic.api.schemas import MAX_ID, list_schema
 from clinic.courses import numbers, prescribing, protocols
-from clinic.courses.models import CourseStatus, SchedulePattern
+from clinic.courses.models import CourseKind, CourseStatus, SchedulePattern
 from clinic.courses.status import set_course_status
 from clinic.permissions import Permission, requires
-from clinic.scheduling import booking_service
+from clinic.scheduling import booking_service, patterns
 from clinic.scheduling.api import (
     AppointmentCreateSchema,
     AppointmentSchema,
@@ -121,8 +121,50 @@ class AuthorizationInSchema(ma.Schema):
     valid_to = ma.fields.Date(allow_none=True)
 
 
+class WeeklySchema(ma.Schema):
+    per_week = _int(1, patterns.WORKING_DAYS, required=True)
+    weeks = _int(1, patterns.MAX_WEEKLY_WEEKS, required=True)
+
+
+class PatternSchema(ma.Schema):
+    """A course's own pattern: `daily` sessions on consecutive open weekdays, then one week
+    per `taper` entry holding that many sessions, then `weekly.weeks` weeks of
+    `weekly.per_week` sessions. Medicare 20 + 5: `{"daily": 20, "taper": [3, 2]}`;
+    BrainsWay H1: `{"daily": 20, "weekly": {"per_week": 2, "weeks": 12}}` (44)."""
+
+    daily = _int(0, patterns.MAX_PATTERN_SESSIONS)
+    taper = ma.fields.List(
+        _int(1, patterns.WORKING_DAYS),
+        validate=ma.validate.Length(max=patterns.MAX_TAPER_WEEKS),
+    )
+    weekly = ma.fields.Nested(WeeklySchema, allow_none=True)
+
+
+PATTERN_EXAMPLE = {"daily": 20, "taper": [3, 2]}
+
+
 class CourseCreateSchema(ma.Schema):
     patient_id = _id(required=True)
+    kind = ma.fields.String(
+        load_default=CourseKind.ACUTE,
+        validate=ma.validate.OneOf(tuple(CourseKind)),
+        metadata={"description": "acute (default), extension, retreatment or maintenance"},
+    )
+    previous_course_id = _id(
+        allow_none=True,
+        metadata={
+            "description": "the course this one continues; required for extension and retreatment"
+        },
+    )
+    pattern = ma.fields.Nested(
+        PatternSchema,
+        allow_none=True,
+        metadata={
+            "description": "overrides the protocol's pattern; sets planned_sessions, which "
+            "must equal its total when both are given",
+            "example": PATTERN_EXAMPLE,
+        },
+    )
     protocol = _text(40, 1, required=True, metadata={"description": "protocol code"})
     planned_sessions = _int(1, protocols.MAX_PLANNED_SESSIONS)
     prescribed_pct_mt = _int(
@@ -187,6 +229,15 @@ class CourseSchema(ma.Schema):
     prescriber_id = ma.fields.Integer(allow_none=True)
     authorization_id = ma.fields.Integer(allow_none=True)
     created_at = ma.fields.AwareDateTime()
+    kind = ma.fields.String(metadata={"description": "acute, extension, retreatment, maintenance"})
+    previous_course_id = ma.fields.Integer(allow_none=True)
+    pattern = ma.fields.Dict(
+        metadata={
+            "description": "the course's pattern: its own, or its protocol's in the same shape",
+            "example": PATTERN_EXAMPLE,
+        }
+    )
+    pattern_source = ma.fields.String(metadata={"description": "course or protocol"})
     delivered_sessions = ma.fields.Integer()
     scheduled_sessions = ma.fields.Integer()
     missed_sessions = ma.fields.Integer()

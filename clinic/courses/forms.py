@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from clinic.courses.models import CourseStatus, SchedulePattern
+from clinic.courses.models import CourseKind, CourseStatus, SchedulePattern
 from clinic.courses.protocols import MAX_PCT_MT, MAX_PLANNED_SESSIONS
 
 STATUS_LABELS = {
@@ -33,12 +33,69 @@ PATTERN_LABELS = {
 }
 
 
+KIND_LABELS = {
+    CourseKind.ACUTE: "Acute (a first course)",
+    CourseKind.EXTENSION: "Extension (continues a course that helped partly)",
+    CourseKind.RETREATMENT: "Retreatment (a relapse after an earlier response)",
+    CourseKind.MAINTENANCE: "Maintenance",
+}
+# The prescribe page's pattern presets (CONTRACT 7 shapes): what payers and devices ask for.
+PATTERN_PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "medicare": ("Medicare: 20 daily, then a 5-session taper (25)", {"daily": 20, "taper": [3, 2]}),
+    "extension": (
+        "Extension: 10 daily, then a 6-session taper (16)",
+        {"daily": 10, "taper": [3, 2, 1]},
+    ),
+    "brainsway-h1": (
+        "BrainsWay H1: 20 daily, then twice weekly for 12 weeks (44)",
+        {"daily": 20, "weekly": {"per_week": 2, "weeks": 12}},
+    ),
+    "maintenance-weekly": (
+        "Maintenance series: once a week for 12 weeks (12)",
+        {"daily": 0, "weekly": {"per_week": 1, "weeks": 12}},
+    ),
+}
+CUSTOM_PATTERN = "custom"
+
+
 def _blank_to_none(value: Any) -> Any:
     return value.strip() or None if isinstance(value, str) else value
 
 
 class PrescribeForm(FlaskForm):
     protocol = SelectField("Protocol", validators=[InputRequired()])
+    kind = SelectField(
+        "Kind of course",
+        choices=[SelectChoice(kind, label) for kind, label in KIND_LABELS.items()],
+        default=CourseKind.ACUTE,
+    )
+    previous_course_id = SelectField(
+        "Continues course",
+        coerce=int,
+        default=0,
+        description="Required for an extension or a retreatment.",
+    )
+    pattern_preset = SelectField(
+        "Pattern",
+        choices=[SelectChoice("", "The protocol's pattern")]
+        + [SelectChoice(code, label) for code, (label, _shape) in PATTERN_PRESETS.items()]
+        + [SelectChoice(CUSTOM_PATTERN, "Custom (below)")],
+        default="",
+        description="A preset sets the planned sessions; leave those empty.",
+    )
+    pattern_daily = IntegerField(
+        "Daily sessions", validators=[Optional(), NumberRange(min=0, max=MAX_PLANNED_SESSIONS)]
+    )
+    pattern_taper = StringField(
+        "Taper weeks",
+        validators=[Optional(), Length(max=60)],
+        filters=[_blank_to_none],
+        description="Sessions in each taper week, e.g. 3, 2, 1.",
+    )
+    pattern_per_week = IntegerField(
+        "Then sessions a week", validators=[Optional(), NumberRange(min=1, max=5)]
+    )
+    pattern_weeks = IntegerField("For weeks", validators=[Optional(), NumberRange(min=1, max=52)])
     planned_sessions = IntegerField(
         "Planned sessions",
         validators=[Optional(), NumberRange(min=1, max=MAX_PLANNED_SESSIONS)],
@@ -78,6 +135,26 @@ class PrescribeForm(FlaskForm):
     valid_to = DateField("Valid to", validators=[Optional()])
 
     AUTHORIZATION_FIELDS = ("payer", "number", "sessions_authorized", "valid_from", "valid_to")
+
+    def pattern(self) -> Any:
+        """The course's own pattern: a preset's, the custom fields' (checked by the
+        service, which names what is wrong), or None for the protocol's."""
+        choice = self.pattern_preset.data
+        if choice in PATTERN_PRESETS:
+            return PATTERN_PRESETS[choice][1]
+        if choice != CUSTOM_PATTERN:
+            return None
+        shape: dict[str, Any] = {"daily": self.pattern_daily.data or 0}
+        taper = self.pattern_taper.data
+        if taper:
+            parts = [part.strip() for part in taper.split(",")]
+            shape["taper"] = [int(part) if part.isdigit() else part for part in parts]
+        if self.pattern_per_week.data or self.pattern_weeks.data:
+            shape["weekly"] = {
+                "per_week": self.pattern_per_week.data,
+                "weeks": self.pattern_weeks.data,
+            }
+        return shape
 
     def new_authorization(self) -> dict[str, Any] | None:
         """The new authorization's fields, when any was filled in."""

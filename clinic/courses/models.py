@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic import clock
@@ -29,6 +30,19 @@ class SchedulePattern(StrEnum):
     ACCELERATED = "accelerated"
     DAILY_THEN_WEEKLY = "daily_then_weekly"
 
+
+class CourseKind(StrEnum):
+    """Why a course is given (DOMAIN.md): a first course, more of one that helped partly,
+    a new course after a relapse, or sessions that keep a response."""
+
+    ACUTE = "acute"
+    EXTENSION = "extension"
+    RETREATMENT = "retreatment"
+    MAINTENANCE = "maintenance"
+
+
+# Kinds that continue an earlier course, which they must name.
+CONTINUING_KINDS = (CourseKind.EXTENSION, CourseKind.RETREATMENT)
 
 # A course in one of these has ended: it books nothing more.
 FINAL_STATUSES = (CourseStatus.COMPLETED, CourseStatus.DISCONTINUED)
@@ -83,6 +97,7 @@ class Course(Model):
     __table_args__ = (
         one_of("status", CourseStatus, name="status"),
         CheckConstraint("planned_sessions > 0", name="planned_positive"),
+        one_of("kind", CourseKind, name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,8 +115,14 @@ class Course(Model):
     prescriber_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    kind: Mapped[str] = mapped_column(String(20), default=CourseKind.ACUTE)
+    previous_course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
+    # The course's own pattern ({"daily", "taper", "weekly"}, CONTRACT 7), overriding the
+    # protocol's; None follows the protocol. Expanded by clinic.scheduling.patterns.
+    pattern: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     patient: Mapped[Patient] = relationship()
     protocol: Mapped[Protocol] = relationship()
     prescriber: Mapped[User | None] = relationship()
     authorization: Mapped[Authorization | None] = relationship()
+    previous_course: Mapped[Course | None] = relationship(remote_side=[id])

@@ -22,6 +22,7 @@ from clinic.errors import NotFound
 from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.scheduling.models import Appointment
+from clinic.scheduling.patterns import course_pattern
 from clinic.scheduling.progress import course_progress, projected_ends
 
 
@@ -63,6 +64,12 @@ class CourseSummary:
             "prescriber_id": course.prescriber_id,
             "authorization_id": course.authorization_id,
             "created_at": course.created_at,
+            "kind": course.kind,
+            "previous_course_id": course.previous_course_id,
+            "pattern": course.pattern
+            if course.pattern is not None
+            else course_pattern(course).as_json(),
+            "pattern_source": "course" if course.pattern is not None else "protocol",
             "delivered_sessions": self.delivered_sessions,
             "scheduled_sessions": self.scheduled_sessions,
             "missed_sessions": self.missed_sessions,

@@ -14,7 +14,14 @@ from clinic import clock
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.auth.models import User
-from clinic.courses.models import FINAL_STATUSES, Course, CourseStatus, Protocol
+from clinic.courses.models import (
+    CONTINUING_KINDS,
+    FINAL_STATUSES,
+    Course,
+    CourseKind,
+    CourseStatus,
+    Protocol,
+)
 from clinic.courses.protocols import MAX_PCT_MT, MAX_PLANNED_SESSIONS
 from clinic.errors import Conflict, Invalid
 from clinic.extensions import db
@@ -22,6 +29,7 @@ from clinic.patients.models import Authorization, Patient, Screening, ScreeningR
 from clinic.patients.records import add_authorization, clean_authorization
 from clinic.patients.validation import FieldErrors, text
 from clinic.permissions import Permission, role_can
+from clinic.scheduling.patterns import parse_pattern
 from clinic.scheduling.progress import course_progress
 
 
@@ -129,10 +137,53 @@ def _existing_authorization(
     return found
 
 
+def _check_kind(
+    kind: Any, previous_course_id: Any, patient_id: int | None, errors: dict[str, list[str]]
+) -> int | None:
+    """The kind is one of CourseKind; an extension or a retreatment names the patient's
+    earlier course it continues (CONTRACT 7), any other kind may."""
+    if kind not in tuple(CourseKind):
+        errors.setdefault("kind", []).append(f"One of {', '.join(CourseKind)}.")
+        return None
+    if previous_course_id is None:
+        if kind in CONTINUING_KINDS:
+            errors.setdefault("previous_course_id", []).append(
+                f"Required for {'an' if kind == CourseKind.EXTENSION else 'a'} {kind}: "
+                "the course it continues."
+            )
+        return None
+    previous = db.session.get(Course, previous_course_id) if _is_whole(previous_course_id) else None
+    if previous is None or (patient_id is not None and previous.patient_id != patient_id):
+        errors.setdefault("previous_course_id", []).append("Not a course of this patient.")
+        return None
+    return previous.id
+
+
+def _check_pattern(
+    pattern: Any, planned: Any, errors: dict[str, list[str]]
+) -> tuple[dict[str, Any] | None, Any]:
+    """The course's own pattern and the planned count it implies: the pattern sets
+    `planned_sessions` when only it is given, and must agree with it when both are."""
+    if pattern is None:
+        return None, planned
+    shape, problems = parse_pattern(pattern)
+    if shape is None:
+        errors.setdefault("pattern", []).extend(problems)
+        return None, planned
+    if planned is not None and planned != shape.total:
+        errors.setdefault("planned_sessions", []).append(
+            f"The pattern holds {shape.total} sessions, not {planned}."
+        )
+    return dict(pattern), shape.total
+
+
 def prescribe_course(
     patient_id: int,
     protocol_code: str,
     *,
+    kind: str = CourseKind.ACUTE,
+    previous_course_id: int | None = None,
+    pattern: dict[str, Any] | None = None,
     planned_sessions: int | None = None,
     prescribed_pct_mt: int | None = None,
     pct_mt_reason: str | None = None,
@@ -143,7 +194,8 @@ def prescribe_course(
     authorization_id: int | None = None,
     actor_id: int | None,
 ) -> Course:
-    """Prescribe a course of a protocol for a screened patient.
+    """Prescribe a course of a protocol for a screened patient: an acute course, or an
+    extension, retreatment or maintenance one, by its protocol's pattern or its own.
 
     Input errors answer 422 (all fields at once); then the screening decides (409
     `screening_required`, `screening_contraindicated`, `screening_review_required`).
@@ -155,11 +207,10 @@ def prescribe_course(
     protocol = db.session.scalar(select(Protocol).where(Protocol.code == protocol_code))
     if protocol is None or not protocol.active:
         errors["protocol"] = ["No active protocol with this code."]
-    planned = (
-        planned_sessions
-        if planned_sessions is not None
-        else (protocol.default_sessions if protocol else 1)
-    )
+    previous_id = _check_kind(kind, previous_course_id, patient.id if patient else None, errors)
+    own_pattern, planned = _check_pattern(pattern, planned_sessions, errors)
+    if planned is None:
+        planned = protocol.default_sessions if protocol else 1
     _check_planned(planned, errors)
     reason = _text(pct_mt_reason, "pct_mt_reason", 2000, errors)
     target_text = _text(target, "target", 120, errors)
@@ -189,6 +240,9 @@ def prescribe_course(
         protocol_id=protocol.id,
         status=CourseStatus.ACTIVE,
         status_changed_at=clock.now(),
+        kind=kind,
+        previous_course_id=previous_id,
+        pattern=own_pattern,
         planned_sessions=planned,
         prescribed_pct_mt=pct_mt,
         pct_mt_reason=reason,
@@ -206,7 +260,13 @@ def prescribe_course(
         "course",
         course.id,
         patient_id=patient.id,
-        detail={"protocol": protocol.code, "planned_sessions": planned, "pct_mt": pct_mt},
+        detail={
+            "protocol": protocol.code,
+            "planned_sessions": planned,
+            "pct_mt": pct_mt,
+            "kind": kind,
+            "pattern": own_pattern,
+        },
     )
     return course
 
@@ -223,6 +283,7 @@ def update_course(course: Course, changes: dict[str, Any], *, actor_id: int | No
     if "planned_sessions" in changes:
         delivered = course_progress([course.id])[course.id].delivered
         _check_planned(changes["planned_sessions"], errors, minimum=delivered)
+        _check_pattern(course.pattern, changes["planned_sessions"], errors)
         values["planned_sessions"] = changes["planned_sessions"]
     reason = course.pct_mt_reason
     if "pct_mt_reason" in changes:

@@ -19,6 +19,7 @@ from clinic import clock
 from clinic.auth.models import User
 from clinic.courses import bp, numbers, prescribing, protocols
 from clinic.courses.forms import (
+    KIND_LABELS,
     STATUS_LABELS,
     CourseEditForm,
     CourseStatusForm,
@@ -35,6 +36,7 @@ from clinic.permissions import Permission, Role, requires
 from clinic.scheduling import booking_service, calendar
 from clinic.scheduling.forms import BookCourseForm
 from clinic.scheduling.models import Appointment
+from clinic.scheduling.patterns import course_pattern
 from clinic.scheduling.progress import PENDING_STATUSES, course_progress
 
 MAX_CALENDAR_APPOINTMENTS = 400
@@ -106,12 +108,20 @@ def new(patient_id: int) -> Any:
         )
         for a in authorizations
     ]
+    earlier = numbers.patient_courses(patient.id)
+    form.previous_course_id.choices = [SelectChoice(0, "None")] + [
+        SelectChoice(c.id, f"Course {c.id}: {c.protocol.name} ({c.kind}, {c.status})")
+        for c in earlier
+    ]
     screening = prescribing.latest_screening(patient.id)
     submission = _submit(
         form,
         lambda: prescribing.prescribe_course(
             patient.id,
             form.protocol.data,
+            kind=form.kind.data,
+            previous_course_id=form.previous_course_id.data or None,
+            pattern=form.pattern(),
             planned_sessions=form.planned_sessions.data,
             prescribed_pct_mt=form.prescribed_pct_mt.data,
             pct_mt_reason=form.pct_mt_reason.data,
@@ -195,6 +205,8 @@ def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None)
         else [],
         status_form=status_form,
         status_labels=STATUS_LABELS,
+        kind_labels=KIND_LABELS,
+        pattern=course_pattern(course).describe(),
         book_url=url_for("courses.book_course", course_id=course.id)
         if course.status == "active" and current_user.can(Permission.EDIT_PATIENTS)
         else None,

@@ -33,13 +33,14 @@ def _keep_tablet_locked() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from clinic.outcomes import cadence, cli, receivers, routes  # noqa: F401  (views)
+    from clinic.outcomes import cadence, cli, hints, receivers, routes  # noqa: F401  (views)
     from clinic.outcomes.services import course_outcome_panel
 
     receivers.connect()
     app.before_request(_keep_tablet_locked)
     app.jinja_env.globals.update(
         course_outcome_panel=course_outcome_panel,
+        course_hints=hints.course_hints,
         patient_due_assignments=cadence.due_for_patient,
     )
     app.register_blueprint(bp)

@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
-from clinic.outcomes import report, services
+from clinic.outcomes import hints, report, services
 from clinic.outcomes.catalog import default_catalog
 from clinic.outcomes.models import ResponseSource
 from clinic.permissions import Permission, requires
@@ -366,3 +366,22 @@ def outcome_report(args: dict[str, Any]) -> Any:
     """
     start, end = report.default_range()
     return report.outcome_report(args.get("start", start), args.get("end", end))
+
+
+class HintSchema(ma.Schema):
+    code = ma.fields.String(
+        metadata={
+            "description": "suggest_extension, retreatment_supported or retreatment_not_supported"
+        }
+    )
+    message = ma.fields.String()
+    reason = ma.fields.String(metadata={"description": "the PHQ-9 numbers behind the hint"})
+
+
+@blp.route("/courses/<int:course_id>/hints")
+@requires(Permission.READ)
+@blp.response(200, list_schema(HintSchema))
+def course_hints(course_id: int) -> Any:
+    """Hints, never blocks: an extension when PHQ-9 improved 25-49% by the end of an acute
+    course; a retreatment only after an earlier response above 50%; each with its reason."""
+    return {"items": hints.hints_for(course_id, viewer_id=current_user.id)}

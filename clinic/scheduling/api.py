@@ -14,7 +14,7 @@ from clinic.api.fields import LocalTime
 from clinic.api.openapi import declares
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.permissions import Permission, requires
-from clinic.scheduling import calendar, lifecycle, schedule
+from clinic.scheduling import calendar, lifecycle, schedule, technicians
 from clinic.scheduling.booking_service import move_appointment as move
 from clinic.scheduling.calendar import MAX_ID
 from clinic.scheduling.models import AppointmentKind
@@ -233,6 +233,86 @@ def delete_closure(closure_id: int) -> Any:
     return None
 
 
+# -- technicians -----------------------------------------------------------------------
+
+
+class TechnicianHoursSchema(ma.Schema):
+    weekday = ma.fields.Integer(dump_only=True, metadata={"description": "0 = Monday"})
+    starts_at = LocalTime(required=True, metadata={"description": "HH:MM, the clinic's zone"})
+    ends_at = LocalTime(required=True, metadata={"description": "HH:MM, the clinic's zone"})
+
+
+TechnicianHoursListSchema = list_schema(TechnicianHoursSchema)
+
+
+class TechnicianSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    email = ma.fields.String()
+    hours = ma.fields.List(
+        ma.fields.Nested(TechnicianHoursSchema),
+        metadata={"description": "working hours per weekday; none set: never refused for hours"},
+    )
+
+
+TechnicianListSchema = list_schema(TechnicianSchema)
+
+
+def _hours_items(rows: dict[int, Any]) -> list[Any]:
+    return [rows[day] for day in sorted(rows)]
+
+
+@blp.route("/technicians")
+@requires(Permission.READ)
+@blp.response(200, TechnicianListSchema)
+def list_technicians() -> Any:
+    """Active technicians and their working hours."""
+    people = technicians.list_technicians()
+    hours = technicians.working_hours([person.id for person in people])
+    return {
+        "items": [
+            {
+                "id": person.id,
+                "name": person.name,
+                "email": person.email,
+                "hours": _hours_items(hours[person.id]),
+            }
+            for person in people
+        ]
+    }
+
+
+@blp.route("/technicians/<int:user_id>/hours")
+@requires(Permission.READ)
+@blp.response(200, TechnicianHoursListSchema)
+def technician_hours(user_id: int) -> Any:
+    """A technician's working hours per weekday (0 = Monday); a missing weekday is off,
+    unless no weekday is set at all (then the technician is never refused for hours)."""
+    technicians.get_technician(user_id)
+    return {"items": _hours_items(technicians.working_hours([user_id])[user_id])}
+
+
+@blp.route("/technicians/<int:user_id>/hours/<int:weekday>", methods=["PUT"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(TechnicianHoursSchema)
+@blp.response(200, TechnicianHoursSchema)
+def set_technician_hours(args: dict[str, Any], user_id: int, weekday: int) -> Any:
+    """Set one weekday's working hours of a technician (admin). Assigning them to an
+    appointment outside their hours answers 409 `technician_off_duty`."""
+    return technicians.set_working_hours(user_id, weekday, actor_id=current_user.id, **args)
+
+
+@blp.route("/technicians/<int:user_id>/hours/<int:weekday>", methods=["DELETE"])
+@requires(Permission.ADMINISTER)
+@blp.response(204)
+def delete_technician_hours(user_id: int, weekday: int) -> Any:
+    """Make a weekday a technician's day off (admin)."""
+    technicians.set_working_hours(
+        user_id, weekday, starts_at=None, ends_at=None, actor_id=current_user.id
+    )
+    return None
+
+
 # -- appointments ----------------------------------------------------------------------
 
 
@@ -258,7 +338,21 @@ AppointmentListSchema = list_schema(AppointmentSchema)
 
 
 class StatusChangeSchema(AppointmentSchema):
-    makeup = ma.fields.Nested(AppointmentSchema, allow_none=True)
+    makeup = ma.fields.Nested(
+        AppointmentSchema,
+        allow_none=True,
+        metadata={
+            "description": "the make-up session: inside the daily phase for a miss there, "
+            "else after the course's last session; null when the course is not active"
+        },
+    )
+    moved = ma.fields.List(
+        ma.fields.Nested(AppointmentSchema),
+        metadata={
+            "description": "later sessions moved so the taper or weekly phase follows the "
+            "grown daily phase (their reminders are replaced)"
+        },
+    )
 
 
 class AppointmentQuerySchema(ma.Schema):
@@ -344,6 +438,7 @@ class _WithMakeup:
     def __init__(self, change: lifecycle.StatusChange) -> None:
         self._appointment = change.appointment
         self.makeup = change.makeup
+        self.moved = list(change.moved)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._appointment, name)
@@ -383,7 +478,9 @@ def get_appointment(appointment_id: int) -> Any:
 @blp.response(200, AppointmentSchema)
 def move_appointment(args: dict[str, Any], appointment_id: int) -> Any:
     """Move a scheduled session (new `starts_at` and/or `device_id`); 409 on a clash.
-    `technician_id` assigns who runs it."""
+    `technician_id` assigns who runs it (null unassigns): 409 `technician_busy` when that
+    technician has an overlapping live appointment, `technician_off_duty` outside their
+    working hours."""
     appointment = move(
         appointment_id,
         starts_at=args.get("starts_at"),
@@ -401,7 +498,9 @@ def move_appointment(args: dict[str, Any], appointment_id: int) -> Any:
 @blp.arguments(ReasonSchema)
 @blp.response(200, StatusChangeSchema)
 def cancel_appointment(args: dict[str, Any], appointment_id: int) -> Any:
-    """Cancel a session; its make-up, booked after the course's last session, is `makeup`."""
+    """Cancel a session. Its make-up is `makeup`: a miss in the daily phase is made up
+    right after that phase, and the later sessions it pushes are listed in `moved`; a miss
+    in the taper or weekly phase is made up after the course's last session."""
     change = lifecycle.cancel_appointment(
         appointment_id, reason=args.get("reason"), actor_id=current_user.id
     )
@@ -414,7 +513,8 @@ def cancel_appointment(args: dict[str, Any], appointment_id: int) -> Any:
 @blp.arguments(ReasonSchema)
 @blp.response(200, StatusChangeSchema)
 def no_show(args: dict[str, Any], appointment_id: int) -> Any:
-    """Record a missed session; its make-up, booked after the course's last one, is `makeup`."""
+    """Record a missed session; its make-up is `makeup`, sessions it pushed later `moved`
+    (as for a cancel)."""
     change = lifecycle.record_no_show(
         appointment_id, reason=args.get("reason"), actor_id=current_user.id
     )

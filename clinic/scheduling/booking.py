@@ -16,12 +16,14 @@ Rules (DOMAIN.md):
 - When the wanted start is taken on every chair, the nearest free start that day wins,
   searched in 5-minute steps; at equal distance the EARLIER start wins. When nothing is
   free that day, the session moves to the next open day.
-- Outside accelerated courses a patient has at most one treatment a day.
+- Outside accelerated courses a patient has at most one treatment a day. In accelerated
+  ones each session starts at least the protocol's gap after the previous session's
+  stimulation ends (its set-up buffer does not add to the gap), on the 5-minute grid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
@@ -113,7 +115,7 @@ class Occupancy:
     course over whole days read thousands. A patient's appointments are loaded for
     whole chunks of days (few rows, and one-a-day needs the whole day).
     Planned sessions are added with `add` so later sessions of the same plan see them.
-    `ignore` leaves out one appointment (the one being moved).
+    `ignore` leaves out appointments (the ones being moved).
     """
 
     def __init__(
@@ -122,12 +124,12 @@ class Occupancy:
         tz: ZoneInfo,
         *,
         patient_chunk_days: int = 91,
-        ignore: int | None = None,
+        ignore: Collection[int] = (),
     ) -> None:
         self._load = load
         self._tz = tz
         self._patient_chunk_days = patient_chunk_days
-        self._ignore = ignore
+        self._ignore = frozenset(ignore)
         self._covered: dict[date, list[Span]] = {}
         self._patient_chunks: set[tuple[int, int]] = set()
         self._seen: set[int] = set()
@@ -137,7 +139,7 @@ class Occupancy:
     def _take(self, rows: Iterable[Busy]) -> None:
         for busy in rows:
             if busy.appointment_id is not None:
-                if busy.appointment_id in self._seen or busy.appointment_id == self._ignore:
+                if busy.appointment_id in self._seen or busy.appointment_id in self._ignore:
                     continue
                 self._seen.add(busy.appointment_id)
             self._index(busy.starts_at.astimezone(self._tz).date(), busy)
@@ -469,13 +471,16 @@ class _Planner:
             return 0
         self._prefetch(day)
         placed = 0
-        wanted = self._wanted(day)
+        first = wanted = self._wanted(day)
         while placed < count:
             found = self._place(wanted, forward_only=placed > 0)
             if found is None:
                 break
             placed += 1
-            wanted = found.ends_at + phases.min_gap
+            # The gap runs from the end of the stimulation, not of the slot's set-up
+            # buffer (SAINT: ten minutes of stimulation, fifty minutes apart, hourly).
+            after = found.starts_at + (phases.stimulation or self.request.length) + phases.min_gap
+            wanted = first + STEP * -(-(after - first) // STEP)
         if placed == 0:
             self.plan.skipped.append(f"{day:%Y-%m-%d}: skipped, {self._full_reason(wanted)}")
         return placed

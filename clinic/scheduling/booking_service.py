@@ -13,6 +13,8 @@ and the insert below run one request at a time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,24 +29,22 @@ from clinic.auth.models import User
 from clinic.errors import Conflict, Invalid
 from clinic.extensions import db
 from clinic.permissions import Role
-from clinic.scheduling import booking
+from clinic.scheduling import booking, technicians
 from clinic.scheduling.calendar import (
     get_device,
     get_row,
     load_calendar,
     locked_appointment,
     occupancy,
-    patient_tz,
     planner_patient,
 )
 from clinic.scheduling.models import (
     ACTIVE_COURSE,
-    LIVE_STATUSES,
     Appointment,
     AppointmentKind,
     AppointmentStatus,
 )
-from clinic.scheduling.patterns import expand_pattern
+from clinic.scheduling.patterns import course_phases
 from clinic.scheduling.progress import course_progress
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _refuse_inactive(course: Course, detail: str = "") -> None:
         )
 
 
-def _next_sequence(course_id: int) -> int:
+def next_sequence(course_id: int) -> int:
     highest = db.session.scalar(
         select(func.max(Appointment.sequence)).where(Appointment.course_id == course_id)
     )
@@ -99,21 +99,12 @@ def preview_course(
         )
     if device_id is not None:
         get_device(device_id)
-    protocol = course.protocol
-    phases = expand_pattern(
-        protocol.pattern,
-        course.planned_sessions,
-        unbooked,
-        start=start_date,
-        sessions_per_day=protocol.sessions_per_day,
-        min_gap_minutes=protocol.min_gap_minutes,
-    )
     request = booking.Request(
         patient=planner_patient(course),
-        phases=phases,
+        phases=course_phases(course, unbooked, start_date),
         start=start_date,
         local_time=local_time,
-        length=timedelta(minutes=protocol.slot_minutes),
+        length=timedelta(minutes=course.protocol.slot_minutes),
         device_id=device_id,
     )
     calendar = load_calendar(start_date, start_date + timedelta(days=request.horizon_days))
@@ -123,7 +114,7 @@ def preview_course(
         sessions=plan.sessions,
         clashes=plan.clashes,
         missing=plan.missing,
-        first_sequence=_next_sequence(course.id),
+        first_sequence=next_sequence(course.id),
         calendar=calendar,
     )
 
@@ -164,7 +155,7 @@ def schedule_course(
         )
         for index, session in enumerate(plan.sessions)
     ]
-    _insert(appointments)
+    insert_appointments(appointments)
     # One audit event for the whole booking, naming every appointment it created.
     record(
         actor_id,
@@ -194,18 +185,10 @@ def audit_appointment(
     )
 
 
-def _insert(appointments: list[Appointment]) -> None:
+def insert_appointments(appointments: list[Appointment]) -> None:
     """Insert inside a savepoint, so the database's own refusal becomes a 409."""
-    try:
-        with db.session.begin_nested():
-            db.session.add_all(appointments)
-    except IntegrityError as exc:
-        if getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
-            raise Conflict(
-                "That time was just taken by another booking.",
-                details={"clashes": [{"code": "device_or_patient", "message": str(exc.orig)}]},
-            ) from exc
-        raise
+    with refused_overlaps(), db.session.begin_nested():
+        db.session.add_all(appointments)
 
 
 def _refuse_clashes(found: list[booking.Clash]) -> None:
@@ -237,7 +220,7 @@ def _check_slot(
     _refuse_clashes(
         booking.clashes(
             load_calendar(day, day),
-            occupancy(ignore=ignore),
+            occupancy(ignore=() if ignore is None else (ignore,)),
             patient,
             device_id,
             starts_at,
@@ -261,18 +244,21 @@ def book_appointment(
     _refuse_inactive(course)
     ends_at = starts_at + timedelta(minutes=course.protocol.slot_minutes)
     _check_slot(course, device_id, starts_at, ends_at, kind=kind)
+    technician = _technician(technician_id)
+    if technician is not None:
+        technicians.ensure_available(technician, starts_at, ends_at)
     appointment = Appointment(
         course_id=course.id,
         patient_id=course.patient_id,
         device_id=device_id,
-        technician_id=_technician(technician_id),
+        technician_id=technician,
         starts_at=starts_at,
         ends_at=ends_at,
         kind=kind,
         status=AppointmentStatus.SCHEDULED,
-        sequence=_next_sequence(course.id),
+        sequence=next_sequence(course.id),
     )
-    _insert([appointment])
+    insert_appointments([appointment])
     audit_appointment(actor_id, AuditAction.CREATE, appointment)
     events.appointments_booked.send(None, appointments=[appointment], actor_id=actor_id)
     return appointment
@@ -300,7 +286,8 @@ def move_appointment(
     assign_technician: bool = False,
 ) -> Appointment:
     """Move a scheduled session to another time and/or chair (and, with
-    `assign_technician`, set who runs it). Its revision grows, so calendar entries follow.
+    `assign_technician`, set who runs it: 409 `technician_busy` when that technician has an
+    overlapping live appointment). Its revision grows, so calendar entries follow.
     The appointment is locked first: a cancel racing the move waits for it, or refuses it."""
     appointment = locked_appointment(appointment_id)
     if appointment.status != AppointmentStatus.SCHEDULED:
@@ -308,33 +295,71 @@ def move_appointment(
             f"A {appointment.status.replace('_', ' ')} appointment cannot be moved.",
             code="invalid_status",
         )
-    old_starts_at, old_device_id = appointment.starts_at, appointment.device_id
-    new_start = starts_at or old_starts_at
-    new_device = device_id or old_device_id
-    if assign_technician:
-        appointment.technician_id = _technician(technician_id)
-    if (new_start, new_device) == (old_starts_at, old_device_id):
-        db.session.flush()
-        return appointment
+    new_start = starts_at or appointment.starts_at
+    new_device = device_id or appointment.device_id
     length = appointment.ends_at - appointment.starts_at
-    _check_slot(
-        appointment.course,
-        new_device,
-        new_start,
-        new_start + length,
-        kind=appointment.kind,
-        ignore=appointment.id,
-    )
+    technician = _technician(technician_id) if assign_technician else appointment.technician_id
+    moving = (new_start, new_device) != (appointment.starts_at, appointment.device_id)
+    if moving:
+        _check_slot(
+            appointment.course,
+            new_device,
+            new_start,
+            new_start + length,
+            kind=appointment.kind,
+            ignore=appointment.id,
+        )
+    if technician is not None and (moving or technician != appointment.technician_id):
+        technicians.ensure_available(technician, new_start, new_start + length, appointment.id)
+    if moving:
+        return relocate(
+            appointment, new_start, new_device, technician_id=technician, actor_id=actor_id
+        )
+    with refused_overlaps(), db.session.begin_nested():
+        appointment.technician_id = technician
+    return appointment
+
+
+@contextmanager
+def refused_overlaps() -> Iterator[None]:
+    """The database's refusal of an overlap (PostgreSQL's exclusion constraints) as a 409:
+    `technician_busy` for the technician's constraint, `conflict` for a chair or patient."""
     try:
-        with db.session.begin_nested():
-            appointment.starts_at = new_start
-            appointment.ends_at = new_start + length
-            appointment.device_id = new_device
-            appointment.revision += 1
+        yield
     except IntegrityError as exc:
-        if getattr(exc.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
-            raise Conflict("That time was just taken by another booking.") from exc
-        raise
+        if getattr(exc.orig, "sqlstate", None) != EXCLUSION_VIOLATION:
+            raise
+        if "technician" in str(exc.orig):
+            raise Conflict(
+                "That technician was just booked for another appointment at that time.",
+                code="technician_busy",
+            ) from exc
+        raise Conflict(
+            "That time was just taken by another booking.",
+            details={"clashes": [{"code": "device_or_patient", "message": str(exc.orig)}]},
+        ) from exc
+
+
+def relocate(
+    appointment: Appointment,
+    starts_at: datetime,
+    device_id: int,
+    *,
+    technician_id: int | None,
+    actor_id: int | None,
+) -> Appointment:
+    """Put a locked, checked appointment at a new start and chair, run by `technician_id`:
+    the one write of a move (a desk's move, or a make-up pushing later sessions), in one
+    statement so the database judges the new time with the new technician; audited and
+    announced, so its reminders and calendar entries are replaced."""
+    old_starts_at, old_device_id = appointment.starts_at, appointment.device_id
+    length = appointment.ends_at - appointment.starts_at
+    with refused_overlaps(), db.session.begin_nested():
+        appointment.technician_id = technician_id
+        appointment.starts_at = starts_at
+        appointment.ends_at = starts_at + length
+        appointment.device_id = device_id
+        appointment.revision += 1
     audit_appointment(
         actor_id,
         AuditAction.MOVE,
@@ -348,62 +373,4 @@ def move_appointment(
         old_device_id=old_device_id,
         actor_id=actor_id,
     )
-    return appointment
-
-
-def book_makeup(
-    course: Course, actor_id: int | None, *, makeup_for: Appointment | None = None
-) -> Appointment:
-    """Book one make-up session on the first open weekday after the course's last live
-    session, at the missed session's local time (or the last session's), so the course
-    still delivers its planned count. 409 `cannot_place` when a year holds no room."""
-    last = db.session.scalar(
-        select(Appointment)
-        .where(
-            Appointment.course_id == course.id,
-            Appointment.kind == AppointmentKind.TREATMENT,
-            Appointment.status.in_(LIVE_STATUSES),
-        )
-        .order_by(Appointment.starts_at.desc())
-        .limit(1)
-    )
-    tz = patient_tz(course.patient)
-    reference = makeup_for or last
-    after = last.starts_at if last is not None else (makeup_for.starts_at if makeup_for else None)
-    start_day = (after.astimezone(tz).date() if after else clock.today(tz)) + timedelta(days=1)
-    local_time = reference.starts_at.astimezone(tz).time() if reference else time(9)
-    request = booking.Request(
-        patient=planner_patient(course),
-        phases=booking.Phases(daily=1),
-        start=start_day,
-        local_time=local_time,
-        length=timedelta(minutes=course.protocol.slot_minutes),
-        device_id=reference.device_id if reference else None,
-    )
-    calendar = load_calendar(start_day, start_day + timedelta(days=request.horizon_days))
-    plan = booking.plan_sessions(calendar, occupancy(), request)
-    if plan.missing or not plan.sessions:
-        raise Conflict(
-            "No free chair for a make-up session within a year.",
-            code="cannot_place",
-            details={"clashes": plan.clashes[:20]},
-        )
-    session = plan.sessions[0]
-    appointment = Appointment(
-        course_id=course.id,
-        patient_id=course.patient_id,
-        device_id=session.device_id,
-        starts_at=session.starts_at,
-        ends_at=session.ends_at,
-        kind=AppointmentKind.TREATMENT,
-        status=AppointmentStatus.SCHEDULED,
-        sequence=_next_sequence(course.id),
-        is_makeup=True,
-        makeup_for_id=makeup_for.id if makeup_for else None,
-    )
-    _insert([appointment])
-    audit_appointment(
-        actor_id, AuditAction.CREATE, appointment, detail={"makeup_for": appointment.makeup_for_id}
-    )
-    events.appointments_booked.send(None, appointments=[appointment], actor_id=actor_id)
     return appointment

@@ -6,7 +6,7 @@ Plain functions with explicit arguments; they flush but never commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -346,7 +346,7 @@ def _load_busy(spans: Sequence[booking.Span], patient_id: int | None) -> list[bo
     ]
 
 
-def occupancy(*, ignore: int | None = None) -> booking.Occupancy:
+def occupancy(*, ignore: Collection[int] = ()) -> booking.Occupancy:
     return booking.Occupancy(_load_busy, clock.clinic_tz(), ignore=ignore)
 
 

@@ -23,14 +23,16 @@ from clinic.auth.models import User
 from clinic.errors import Conflict
 from clinic.extensions import db
 from clinic.permissions import Role
-from clinic.scheduling.booking_service import audit_appointment, book_makeup
+from clinic.scheduling.booking_service import audit_appointment, refused_overlaps
 from clinic.scheduling.calendar import clean_text, locked_appointment
+from clinic.scheduling.makeups import MakeUp, book_makeup
 from clinic.scheduling.models import (
     ACTIVE_COURSE,
     Appointment,
     AppointmentKind,
     AppointmentStatus,
 )
+from clinic.scheduling.technicians import overlapping
 
 if TYPE_CHECKING:
     from clinic.courses.models import Course
@@ -39,10 +41,21 @@ CANCELLABLE_STATUSES = (AppointmentStatus.SCHEDULED, AppointmentStatus.CHECKED_I
 
 
 def _claim_for_technician(appointment: Appointment, actor_id: int | None) -> None:
-    """A technician who receives or treats the patient takes a session nobody has yet."""
+    """A technician who receives or treats the patient takes a session nobody has yet,
+    unless they run another appointment then (one person, one chair at a time)."""
     actor = db.session.get(User, actor_id) if actor_id is not None else None
-    if actor is not None and actor.role == Role.TECHNICIAN and appointment.technician_id is None:
-        appointment.technician_id = actor.id
+    if (
+        actor is not None
+        and actor.role == Role.TECHNICIAN
+        and appointment.technician_id is None
+        and overlapping(actor.id, appointment.starts_at, appointment.ends_at, appointment.id)
+        is None
+    ):
+        try:
+            with refused_overlaps(), db.session.begin_nested():
+                appointment.technician_id = actor.id
+        except Conflict:
+            pass  # a check-in racing this one gave them an overlapping session: stay unclaimed
 
 
 def check_in(appointment_id: int, actor_id: int | None, reason: str | None = None) -> Appointment:
@@ -81,6 +94,8 @@ def record_session(appointment: Appointment, *, delivered: bool, actor_id: int |
 class StatusChange:
     appointment: Appointment
     makeup: Appointment | None
+    moved: tuple[Appointment, ...] = ()
+    """Later sessions the make-up moved (a miss in the daily phase pushes the taper)."""
 
 
 def _end_appointment(
@@ -99,18 +114,23 @@ def _end_appointment(
     action = AuditAction.NO_SHOW if status == AppointmentStatus.NO_SHOW else AuditAction.CANCEL
     audit_appointment(actor_id, action, appointment, detail={"reason": appointment.status_reason})
     events.appointment_cancelled.send(None, appointment=appointment, actor_id=actor_id)
-    return StatusChange(appointment, make_up_for(appointment, actor_id))
+    made = make_up_for(appointment, actor_id)
+    if made is None:
+        return StatusChange(appointment, None)
+    return StatusChange(appointment, made.makeup, made.moved)
 
 
-def make_up_for(appointment: Appointment, actor_id: int | None) -> Appointment | None:
+def make_up_for(appointment: Appointment, actor_id: int | None) -> MakeUp | None:
     """Book the make-up of a treatment that was not delivered (cancelled, missed, stopped
-    early) while its course is active. When no room can be found the session is still
+    early) while its course is active, inside the daily phase when it was missed there
+    (`clinic.scheduling.makeups`). When no room can be found the session is still
     recorded as not delivered, and the front desk gets an alert to place it by hand."""
     course = appointment.course
     if appointment.kind != AppointmentKind.TREATMENT or course.status != ACTIVE_COURSE:
         return None
     try:
-        return book_makeup(course, actor_id, makeup_for=appointment)
+        with db.session.begin_nested():
+            return book_makeup(course, actor_id, makeup_for=appointment)
     except Conflict as exc:
         raise_alert(
             AlertKind.MAKEUP_UNPLACED,
@@ -128,14 +148,14 @@ def make_up_for(appointment: Appointment, actor_id: int | None) -> Appointment |
 def cancel_appointment(
     appointment_id: int, *, reason: str | None, actor_id: int | None
 ) -> StatusChange:
-    """Cancel a session and book its make-up after the course's last one."""
+    """Cancel a session and book its make-up (inside the daily phase when it was there)."""
     return _end_appointment(appointment_id, AppointmentStatus.CANCELLED, reason, actor_id)
 
 
 def record_no_show(
     appointment_id: int, *, reason: str | None, actor_id: int | None
 ) -> StatusChange:
-    """Mark a missed session and book its make-up after the course's last one."""
+    """Mark a missed session and book its make-up (inside the daily phase when it was there)."""
     return _end_appointment(appointment_id, AppointmentStatus.NO_SHOW, reason, actor_id)
 
 

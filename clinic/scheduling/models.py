@@ -1,7 +1,8 @@
 """Devices (chairs), the clinic calendar, and appointments.
 
 Double booking is refused by the database itself: on PostgreSQL by exclusion
-constraints per device and per patient over live appointments (migration 0001); on
+constraints per device and per patient (migration 0001) and per technician (0009) over
+live appointments; on
 SQLite by serialised writes (BEGIN IMMEDIATE) around the service's check-then-insert.
 """
 
@@ -101,6 +102,22 @@ class OpeningHours(Model):
     weekday: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     opens_at: Mapped[time] = mapped_column(Time)
     closes_at: Mapped[time] = mapped_column(Time)
+
+
+class TechnicianHours(Model):
+    """When a technician works, per weekday (0 = Monday). A technician with no rows at all
+    has no hours set and is never refused for them; with some, a missing weekday is off."""
+
+    __tablename__ = "technician_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("ends_at > starts_at", name="ordered"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    weekday: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    starts_at: Mapped[time] = mapped_column(Time)
+    ends_at: Mapped[time] = mapped_column(Time)
 
 
 class Closure(Model):

@@ -28,7 +28,7 @@ from clinic.scheduling.models import (
     AppointmentKind,
     AppointmentStatus,
 )
-from clinic.scheduling.patterns import expand_pattern
+from clinic.scheduling.patterns import course_phases
 
 if TYPE_CHECKING:
     from clinic.courses.models import Course
@@ -174,14 +174,7 @@ def _plan_end(
         patient=booking.Patient(
             id=course.patient_id, tz=calendar.tz, one_a_day=protocol.pattern != "accelerated"
         ),
-        phases=expand_pattern(
-            protocol.pattern,
-            course.planned_sessions,
-            unbooked,
-            start=start,
-            sessions_per_day=protocol.sessions_per_day,
-            min_gap_minutes=protocol.min_gap_minutes,
-        ),
+        phases=course_phases(course, unbooked, start),
         start=start,
         local_time=opening,
         length=timedelta(minutes=protocol.slot_minutes),

@@ -17,9 +17,11 @@ from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.auth.models import User
+from clinic.errors import DomainError
 from clinic.extensions import db
+from clinic.forms import show_refusal
 from clinic.permissions import Permission, Role, requires
-from clinic.scheduling import bp, calendar, lifecycle, schedule
+from clinic.scheduling import bp, calendar, lifecycle, schedule, technicians
 from clinic.scheduling.booking_service import move_appointment
 from clinic.scheduling.forms import (
     ClosureForm,
@@ -80,32 +82,37 @@ def move(appointment_id: int) -> Any:
     form.technician_id.choices = _technician_choices()
     if request.method == "GET":
         form.technician_id.data = appointment.technician_id or 0
+    status = 422 if form.is_submitted() else 200
     if form.validate_on_submit():
         starts_at, device_id = None, None
         if form.slot.data:
             device_part, _, start_part = form.slot.data.partition("|")
             device_id, starts_at = int(device_part), datetime.fromisoformat(start_part)
-        moved = move_appointment(
-            appointment.id,
-            starts_at=starts_at,
-            device_id=device_id,
-            technician_id=form.technician_id.data or None,
-            assign_technician=True,
-            actor_id=current_user.id,
-        )
-        flash(
-            f"Moved to {clock.to_local(moved.starts_at):%a %d %b %H:%M} on {moved.device.name}.",
-            "success",
-        )
-        return redirect(url_for("web.board", date=clock.to_local(moved.starts_at).date()))
+        try:
+            moved = move_appointment(
+                appointment.id,
+                starts_at=starts_at,
+                device_id=device_id,
+                technician_id=form.technician_id.data or None,
+                assign_technician=True,
+                actor_id=current_user.id,
+            )
+        except DomainError as error:
+            # A busy or off-duty technician, a slot just taken: said on the form.
+            show_refusal(form, error)
+            status = 409 if error.status == 409 else 422
+        else:
+            when = clock.to_local(moved.starts_at)
+            flash(f"Moved to {when:%a %d %b %H:%M} on {moved.device.name}.", "success")
+            return redirect(url_for("web.board", date=when.date()))
     return render_template(
         "scheduling/move.html",
-        appointment=appointment,
+        appointment=schedule.get_appointment(appointment_id),
         form=form,
         reason_form=ReasonForm(),
         day=day,
         free_count=len(free),
-    ), (422 if form.errors else 200)
+    ), status
 
 
 @bp.route("/schedule/appointments/<int:appointment_id>/cancel", methods=["POST"])
@@ -120,7 +127,12 @@ def cancel(appointment_id: int) -> Any:
     what = "Marked as a no-show" if form.no_show.data else "Cancelled"
     if change.makeup is not None:
         when = clock.to_local(change.makeup.starts_at)
-        flash(f"{what}; make-up session booked for {when:%a %d %b %H:%M}.", "success")
+        pushed = (
+            f" {len(change.moved)} later session(s) moved a week later to keep the taper."
+            if change.moved
+            else ""
+        )
+        flash(f"{what}; make-up session booked for {when:%a %d %b %H:%M}.{pushed}", "success")
     else:
         flash(f"{what}; no make-up session could be booked (see alerts).", "warning")
     day = clock.to_local(change.appointment.starts_at).date()
@@ -208,6 +220,45 @@ def admin_calendar() -> Any:
         form=form,
         closure_form=ClosureForm(),
         closures=calendar.list_closures(since=clock.today() - timedelta(days=30)),
+    ), (422 if form.errors else 200)
+
+
+@bp.route("/admin/technicians")
+@requires(Permission.ADMINISTER)
+def admin_technicians() -> Any:
+    people = technicians.list_technicians()
+    return render_template(
+        "scheduling/admin_technicians.html",
+        technicians=people,
+        hours=technicians.working_hours([person.id for person in people]),
+        weekdays=technicians.WEEKDAYS,
+    )
+
+
+@bp.route("/admin/technicians/<int:user_id>/hours", methods=["GET", "POST"])
+@requires(Permission.ADMINISTER)
+def admin_technician_hours(user_id: int) -> Any:
+    """The same weekly form as the clinic's hours: a weekday left empty is a day off."""
+    technician = technicians.get_technician(user_id)
+    form = HoursForm()
+    if request.method == "GET":
+        hours = technicians.working_hours([technician.id])[technician.id]
+        for day, (_name, starts, ends) in enumerate(form.day_fields()):
+            if day in hours:
+                starts.data, ends.data = hours[day].starts_at, hours[day].ends_at
+    elif form.validate_on_submit():
+        for day, (_name, starts, ends) in enumerate(form.day_fields()):
+            technicians.set_working_hours(
+                technician.id,
+                day,
+                starts_at=starts.data,
+                ends_at=ends.data,
+                actor_id=current_user.id,
+            )
+        flash(f"Working hours of {technician.name} saved.", "success")
+        return redirect(url_for("scheduling.admin_technicians"))
+    return render_template(
+        "scheduling/admin_technician_hours.html", form=form, technician=technician
     ), (422 if form.errors else 200)
 
 

@@ -111,7 +111,7 @@ def free_starts(
     window = calendar.open_interval(day)
     if window is None:
         return []
-    busy = occupancy(ignore=appointment.id)
+    busy = occupancy(ignore=(appointment.id,))
     busy.cover([(day, *window)])
     patient = planner_patient(appointment.course, appointment.kind)
     length = appointment.ends_at - appointment.starts_at

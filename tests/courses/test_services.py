@@ -451,10 +451,11 @@ def test_projected_end_of_an_unbooked_course_follows_the_taper(app: Any, frozen:
 
 
 def test_projected_end_of_accelerated_and_pain_courses(app: Any, frozen: Any) -> None:
-    # 50 sessions of 20 minutes' chair time, 50 minutes apart: 9 fit between 08:00 and
-    # 18:00, so the sixth weekday holds the last five.
+    # 50 sessions of about 10 minutes' stimulation, each starting 50 minutes after the
+    # previous one's stimulation ends (the set-up buffer does not count): ten a day from
+    # 08:00 to 17:00, so five weekdays, Monday to Friday.
     accelerated = make_course(protocol_code="accelerated-itbs")
-    assert numbers.course_summary(accelerated).projected_end_date == date(2026, 3, 9)
+    assert numbers.course_summary(accelerated).projected_end_date == date(2026, 3, 6)
     pain = make_course(protocol_code="10hz-m1-pain")  # 5 daily, then 10 weekly
     assert numbers.course_summary(pain).projected_end_date == date(2026, 3, 6) + timedelta(
         weeks=10

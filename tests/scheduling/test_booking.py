@@ -199,3 +199,61 @@ def test_daily_then_weekly_five_then_one_a_week_on_the_start_weekday() -> None:
 def test_nothing_free_within_the_horizon_reports_missing() -> None:
     result = plan(planned=3, cal=calendar(hours={}))
     assert result.missing == 3 and not result.sessions
+
+
+def _course_plan(shape: patterns.CoursePattern, cal: booking.Calendar) -> booking.Plan:
+    request = booking.Request(
+        patient=booking.Patient(id=7, tz=NY, one_a_day=True),
+        phases=patterns.expand_pattern(shape, shape.total, shape.total, start=date(2026, 3, 2)),
+        start=date(2026, 3, 2),
+        local_time=time(9),
+        length=SLOT,
+        device_id=1,
+    )
+    return booking.plan_sessions(cal, occupancy(), request)
+
+
+def test_brainsway_h1_20_daily_then_twice_weekly_across_dst_and_a_closure() -> None:
+    # 20 weekdays from Monday 2 March (DST begins Sunday 8 March); Good Friday closed.
+    shape, errors = patterns.parse_pattern({"daily": 20, "weekly": {"per_week": 2, "weeks": 12}})
+    assert shape is not None and not errors and shape.total == 44
+    result = _course_plan(shape, calendar(closures={date(2026, 3, 27): "Closed"}))
+    assert len(result.sessions) == 44 and result.missing == 0
+    booked = days(result)
+    assert date(2026, 3, 27) not in booked
+    assert booked[19] == date(2026, 3, 30)  # the closure pushes the daily phase a day
+    weekly = booked[20:]
+    assert weekly[:4] == [date(2026, 4, 7), date(2026, 4, 9), date(2026, 4, 14), date(2026, 4, 16)]
+    assert {d.weekday() for d in weekly} == {1, 3}  # twice a week: Tuesday and Thursday
+    assert {s.starts_at.astimezone(NY).time() for s in result.sessions} == {time(9)}
+    assert {s.starts_at.astimezone(UTC).hour for s in result.sessions} == {13, 14}
+
+
+def test_medicare_taper_and_a_maintenance_series() -> None:
+    medicare, _ = patterns.parse_pattern({"daily": 20, "taper": [3, 2]})
+    assert medicare is not None
+    booked = days(_course_plan(medicare, calendar()))
+    assert booked[20:] == [date(2026, 3, d) for d in (30,)] + [
+        date(2026, 4, d) for d in (1, 3, 7, 9)
+    ]
+    maintenance, _ = patterns.parse_pattern({"daily": 0, "weekly": {"per_week": 1, "weeks": 4}})
+    assert maintenance is not None
+    assert days(_course_plan(maintenance, calendar())) == [
+        date(2026, 3, 4),
+        date(2026, 3, 11),
+        date(2026, 3, 18),
+        date(2026, 3, 25),
+    ]
+
+
+def test_the_protocols_own_patterns_expand_as_before() -> None:
+    assert patterns.protocol_pattern("daily_taper", 36).as_json() == {
+        "daily": 30,
+        "taper": [3, 2, 1],
+    }
+    assert patterns.protocol_pattern("daily_taper", 10).as_json() == {"daily": 10, "taper": []}
+    assert patterns.protocol_pattern("daily_then_weekly", 15).as_json() == {
+        "daily": 5,
+        "taper": [],
+        "weekly": {"per_week": 1, "weeks": 10},
+    }

@@ -10,7 +10,7 @@ import pytest
 from clinic import events
 from clinic.errors import Conflict
 from clinic.extensions import db
-from clinic.scheduling import booking_service, calendar, lifecycle, schedule
+from clinic.scheduling import booking_service, calendar, lifecycle, makeups, schedule
 from clinic.scheduling.models import Appointment
 from clinic.scheduling.progress import course_progress
 from tests.factories import make_appointment, make_course, make_device, make_patient
@@ -205,7 +205,7 @@ def test_book_makeup_for_a_treatment_stopped_early(chairs: Any) -> None:
     course = make_course(planned_sessions=2)
     booked = book(course)
     booked[0].status = "incomplete"
-    makeup = booking_service.book_makeup(course, None)
+    makeup = makeups.book_makeup(course, None).makeup
     assert makeup.is_makeup and makeup.makeup_for_id is None
     assert makeup.starts_at.astimezone(NY).date() == date(2026, 3, 4)
 
