@@ -21,6 +21,7 @@ from clinic.reminders.models import AppointmentResponse, MessageTemplate, Remind
 from clinic.scheduler.models import SchedulerHeartbeat
 from clinic.scheduling.models import Appointment, Closure, Device, MaintenanceWindow, OpeningHours
 from clinic.treatments.models import (
+    CoilTarget,
     MotorThreshold,
     MotorThresholdRecheck,
     TreatmentAmendment,
@@ -35,6 +36,7 @@ __all__ = [
     "AuditEvent",
     "Authorization",
     "Closure",
+    "CoilTarget",
     "ConsentEvent",
     "Course",
     "Device",
