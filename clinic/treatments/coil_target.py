@@ -89,13 +89,20 @@ def get_coil_target(course_id: int) -> CoilTarget | None:
     return db.session.scalar(select(CoilTarget).where(CoilTarget.course_id == course_id))
 
 
-def view_coil_target(course_id: int, *, actor_id: int | None) -> CoilTarget:
-    """The course's target (404 when none is set); reading it is reading the chart."""
+def read_coil_target(course_id: int, *, actor_id: int | None) -> tuple[Course, CoilTarget | None]:
+    """The course (404 when none) and its target; reading it is reading the chart."""
     course = db.session.get(Course, course_id) if 0 < course_id < 2**31 else None
-    target = get_coil_target(course_id) if course else None
-    if course is None or target is None:
-        raise NotFound(f"No coil target for course {course_id}.")
+    if course is None:
+        raise NotFound(f"No course {course_id}.")
     record(actor_id, AuditAction.VIEW, "patient", course.patient_id, detail={"coil_target": 1})
+    return course, get_coil_target(course_id)
+
+
+def view_coil_target(course_id: int, *, actor_id: int | None) -> CoilTarget:
+    """The course's target; 404 while none is set."""
+    _, target = read_coil_target(course_id, actor_id=actor_id)
+    if target is None:
+        raise NotFound(f"No coil target for course {course_id}.")
     return target
 
 
