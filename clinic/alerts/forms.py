@@ -39,9 +39,7 @@ class AcknowledgeForm(FlaskForm):
         if not self.risk_screen.data:
             return None
         values = [self.asq_1.data, self.asq_2.data, self.asq_3.data, self.asq_4.data]
-        answers: list[bool | None] = [
-            None if value is None else value == "yes" for value in values
-        ]
+        answers: list[bool | None] = [None if value is None else value == "yes" for value in values]
         acuity = self.asq_5.data
         if acuity is not None and (any(answers) or acuity == "yes"):
             answers.append(acuity == "yes")

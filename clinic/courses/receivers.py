@@ -67,9 +67,7 @@ def on_course_status_changed(
     """A clinician resuming a held course has judged treatment safe again: the patient's
     acute-positive flag is cleared with it."""
     if old_status == CourseStatus.ON_HOLD and course.status == CourseStatus.ACTIVE:
-        clear_acute_flags(
-            course.patient_id, f"Course {course.id} resumed.", actor_id=actor_id
-        )
+        clear_acute_flags(course.patient_id, f"Course {course.id} resumed.", actor_id=actor_id)
 
 
 def connect() -> None:

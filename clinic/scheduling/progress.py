@@ -195,6 +195,5 @@ def session_numbers(appointments: Sequence[Appointment]) -> dict[int, int]:
     for course_id, starts_at in rows:
         delivered[course_id].append(starts_at)
     return {
-        a.id: 1 + sum(1 for at in delivered[a.course_id] if at < a.starts_at)
-        for a in appointments
+        a.id: 1 + sum(1 for at in delivered[a.course_id] if at < a.starts_at) for a in appointments
     }

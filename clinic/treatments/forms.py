@@ -82,7 +82,7 @@ class TreatmentLogForm(FlaskForm):
     supervisor_id = SelectField(
         "Supervising physician on duty",
         coerce=int,
-        validators=[InputRequired(message="Choose the supervising physician.")],
+        validators=[Optional()],  # none sent: the course's prescriber, as in the API
     )
 
 
@@ -93,9 +93,7 @@ class CoilTargetForm(FlaskForm):
     nasion_inion_cm = FloatField("Nasion to inion (cm)", validators=[Optional()])
     tragus_tragus_cm = FloatField("Tragus to tragus (cm)", validators=[Optional()])
     head_circumference_cm = FloatField("Head circumference (cm)", validators=[Optional()])
-    distance_cm = FloatField(
-        "Distance anterior to the motor hotspot (cm)", validators=[Optional()]
-    )
+    distance_cm = FloatField("Distance anterior to the motor hotspot (cm)", validators=[Optional()])
     mni_x = FloatField("MNI x (mm)", validators=[Optional()])
     mni_y = FloatField("MNI y (mm)", validators=[Optional()])
     mni_z = FloatField("MNI z (mm)", validators=[Optional()])
