@@ -9,6 +9,7 @@ is never above it, and a log below its session's step is allowed and marked.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from clinic.courses.models import Course
@@ -33,12 +34,12 @@ def titration_errors(value: Any, *, prescribed_pct_mt: int, planned_sessions: in
     if not all(_is_whole(n) for n in sessions + doses):
         return ["Sessions and %MT are whole numbers."]
     errors = []
-    if sessions[0] != 1 or any(b <= a for a, b in zip(sessions, sessions[1:], strict=False)):
+    if sessions[0] != 1 or any(b <= a for a, b in pairwise(sessions)):
         errors.append("Steps start at session 1, in increasing session order.")
     if sessions[-1] > planned_sessions:
         errors.append(f"The last step is within the course's {planned_sessions} sessions.")
     if any(not 1 <= p <= prescribed_pct_mt for p in doses) or any(
-        b < a for a, b in zip(doses, doses[1:], strict=False)
+        b < a for a, b in pairwise(doses)
     ):
         errors.append(f"Doses step up, from 1 to the prescribed {prescribed_pct_mt}% MT.")
     elif doses[-1] != prescribed_pct_mt:
