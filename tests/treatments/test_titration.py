@@ -167,17 +167,18 @@ def test_the_cap_stays_the_prescribed_pct_mt(api: Any, titrated: Course, technic
 def test_a_session_stopped_early_does_not_advance_the_titration(
     titrated: Course, technician: Any
 ) -> None:
-    log(session(titrated, 1), technician, intensity_pct_mt=100)
+    first, second, third = (session(titrated, n) for n in (1, 2, 3))  # before any make-up
+    log(first, technician, intensity_pct_mt=100)
     log(
-        session(titrated, 2),
+        second,
         technician,
         intensity_pct_mt=100,
         completed=False,
         pulses_delivered=900,
         stop_reason="Headache",
     )
-    third = log(session(titrated, 3), technician, intensity_pct_mt=110)
-    assert (third.session_number, third.prescribed_pct_mt) == (2, 110)
+    logged = log(third, technician, intensity_pct_mt=110)
+    assert (logged.session_number, logged.prescribed_pct_mt) == (2, 110)
 
 
 def test_an_amended_intensity_is_marked_against_the_sessions_dose(
