@@ -218,3 +218,26 @@ def test_a_log_below_the_dose_is_marked_on_the_pages(
     assert record.count('class="below-prescribed"') == 1
     assert "below the 110% prescribed" in record
     assert db.session.query(TreatmentLog).count() == 2
+
+
+def test_the_edit_page_shows_and_changes_the_titration(
+    client: Any, clinician: Any, titrated: Course
+) -> None:
+    login(client, clinician)
+    form = client.get(f"/courses/{titrated.id}/edit").get_data(as_text=True)
+    assert 'value="1:100, 2:110, 3:120"' in form
+    changed = client.post(
+        f"/courses/{titrated.id}/edit",
+        data={"planned_sessions": "36", "prescribed_pct_mt": "120", "titration": "1:90, 4:120"},
+    )
+    assert changed.status_code == 302, changed.get_data(as_text=True)[:2000]
+    db.session.expire_all()
+    course = db.session.get(Course, titrated.id)
+    assert course is not None
+    assert course.titration == [{"session": 1, "pct_mt": 90}, {"session": 4, "pct_mt": 120}]
+    garbled = client.post(
+        f"/courses/{titrated.id}/edit",
+        data={"planned_sessions": "36", "prescribed_pct_mt": "120", "titration": "one:90"},
+    )
+    assert garbled.status_code == 422
+    assert "session:%MT" in garbled.get_data(as_text=True)
