@@ -24,6 +24,9 @@ treatment_logged = _events.signal("treatment-logged")
 consent_changed = _events.signal("consent-changed")
 # kwargs: patient, actor_id (a medication change means motor threshold must be re-measured)
 medication_changed = _events.signal("medication-changed")
+# kwargs: alert (a suicidal-ideation alert just closed with its ASQ; alert.risk_result),
+# actor_id. An acute positive puts the patient's active courses on hold.
+risk_screen_recorded = _events.signal("risk-screen-recorded")
 # kwargs: alert (still unacknowledged after the escalation delay; tell every clinician)
 alert_escalated = _events.signal("alert-escalated")
 # kwargs: link, url (plain, with its token: only at creation), patient, course, deliver (bool:

@@ -23,6 +23,7 @@ from clinic.reminders.models import AppointmentResponse, MessageTemplate, Remind
 from clinic.scheduler.models import SchedulerHeartbeat
 from clinic.scheduling.models import Appointment, Closure, Device, MaintenanceWindow, OpeningHours
 from clinic.treatments.models import (
+    CoilTarget,
     MotorThreshold,
     MotorThresholdRecheck,
     TreatmentAmendment,
@@ -38,6 +39,7 @@ __all__ = [
     "Authorization",
     "CalendarFeed",
     "Closure",
+    "CoilTarget",
     "ConsentEvent",
     "Course",
     "Device",

@@ -83,6 +83,9 @@ class ApiClient:
     def patch(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("PATCH", path, **kwargs)
 
+    def put(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.request("PUT", path, **kwargs)
+
     def delete(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("DELETE", path, **kwargs)
 

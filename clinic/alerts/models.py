@@ -40,11 +40,25 @@ class AlertStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"
 
 
+class RiskResult(StrEnum):
+    """The outcome of the clinician's ASQ screen that closes a suicidal-ideation alert (NIMH):
+    all four questions no; a yes without thoughts of suicide right now; or acute risk."""
+
+    NEGATIVE = "negative"
+    NON_ACUTE_POSITIVE = "non_acute_positive"
+    ACUTE_POSITIVE = "acute_positive"
+
+
+# A positive screen flags the patient on the technicians' pages until a clinician clears it.
+POSITIVE_RISK = (RiskResult.NON_ACUTE_POSITIVE, RiskResult.ACUTE_POSITIVE)
+
+
 class Alert(Model):
     __tablename__ = "alerts"
     __table_args__ = (
         one_of("status", AlertStatus, name="status"),
         one_of("severity", AlertSeverity, name="severity"),
+        one_of("risk_result", RiskResult, name="risk_result"),
         Index("ix_alerts_status_created", "status", "created_at"),
         # One open alert per (kind, dedupe_key): a daily check never piles up duplicates.
         Index(
@@ -77,7 +91,24 @@ class Alert(Model):
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     acknowledgement_note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The ASQ screen recorded with the acknowledgement of a suicidal-ideation alert.
+    risk_result: Mapped[str | None] = mapped_column(String(20))
+    risk_screen: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When a clinician cleared the patient's flag a positive screen raised (or resumed the
+    # course an acute positive had put on hold).
+    flag_cleared_at: Mapped[datetime | None]
+    flag_cleared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    flag_clear_note: Mapped[str | None] = mapped_column(Text)
 
     assigned_to: Mapped[User | None] = relationship("User", foreign_keys=[assigned_to_id])
     acknowledged_by: Mapped[User | None] = relationship("User", foreign_keys=[acknowledged_by_id])
+    flag_cleared_by: Mapped[User | None] = relationship("User", foreign_keys=[flag_cleared_by_id])
     patient: Mapped[Patient | None] = relationship("Patient")
+
+    @property
+    def risk_flag(self) -> bool:
+        """Whether the patient is flagged on the technicians' pages because of this alert:
+        item 9 not yet screened by a clinician, or a positive screen not yet cleared."""
+        if self.kind != AlertKind.SUICIDAL_IDEATION or self.flag_cleared_at is not None:
+            return False
+        return self.status == AlertStatus.OPEN or self.risk_result in POSITIVE_RISK

@@ -6,9 +6,9 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from clinic.alerts import bp, services
-from clinic.alerts.forms import AcknowledgeForm
-from clinic.alerts.models import AlertStatus
+from clinic.alerts import bp, risk_screen, services
+from clinic.alerts.forms import AcknowledgeForm, ClearFlagForm
+from clinic.alerts.models import AlertStatus, RiskResult
 from clinic.errors import DomainError
 from clinic.forms import flash_refusal
 from clinic.permissions import Permission, requires
@@ -27,7 +27,10 @@ def index() -> str:
         acknowledged=services.list_alerts(
             status=AlertStatus.ACKNOWLEDGED, limit=ACKNOWLEDGED_ALERTS_SHOWN
         ),
+        flagged=services.list_alerts(flagged=True, limit=OPEN_ALERTS_SHOWN),
         note_max=services.MAX_NOTE_LENGTH,
+        asq_questions=risk_screen.QUESTIONS,
+        asq_acuity=risk_screen.ACUITY_QUESTION,
     )
 
 
@@ -39,9 +42,41 @@ def acknowledge(alert_id: int) -> Response:
         flash("To acknowledge an alert, say what was done in the note.", "error")
     else:
         try:
-            services.acknowledge_alert(alert_id, form.note.data or "", actor_id=current_user.id)
+            alert = services.acknowledge_alert(
+                alert_id, form.note.data or "", actor_id=current_user.id, risk_screen=form.screen()
+            )
         except DomainError as exc:
             flash_refusal(exc)
         else:
-            flash("Alert acknowledged.", "success")
+            flash(_acknowledged_message(alert.risk_result), "success")
+    return redirect(url_for("alerts.index"))
+
+
+def _acknowledged_message(risk_result: str | None) -> str:
+    if risk_result == RiskResult.ACUTE_POSITIVE:
+        return (
+            "Alert acknowledged. ASQ acute positive: the patient's courses are on hold and "
+            "the patient is flagged until a clinician clears it or resumes the course."
+        )
+    if risk_result == RiskResult.NON_ACUTE_POSITIVE:
+        return (
+            "Alert acknowledged. ASQ non-acute positive: the patient is flagged for the "
+            "technicians until a clinician clears it."
+        )
+    return "Alert acknowledged."
+
+
+@bp.route("/alerts/<int:alert_id>/clear-flag", methods=["POST"])
+@requires(Permission.REVIEW)
+def clear_flag(alert_id: int) -> Response:
+    form = ClearFlagForm()
+    if not form.validate_on_submit():
+        flash("To clear a flag, say what was done in the note.", "error")
+    else:
+        try:
+            services.clear_risk_flag(alert_id, form.note.data or "", actor_id=current_user.id)
+        except DomainError as exc:
+            flash_refusal(exc)
+        else:
+            flash("Flag cleared.", "success")
     return redirect(url_for("alerts.index"))

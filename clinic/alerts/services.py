@@ -7,15 +7,24 @@ escalated once (`alert_escalated`: the reminders feature emails every clinician)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Update, case, select, update
+from sqlalchemy import Update, case, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, events
-from clinic.alerts.models import Alert, AlertSeverity, AlertStatus
+from clinic.alerts.models import (
+    POSITIVE_RISK,
+    Alert,
+    AlertKind,
+    AlertSeverity,
+    AlertStatus,
+    RiskResult,
+)
+from clinic.alerts.risk_screen import score_asq
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.db import rowcount
@@ -91,6 +100,7 @@ def list_alerts(
     status: str | None = None,
     patient_id: int | None = None,
     kind: str | None = None,
+    flagged: bool = False,
     limit: int = 200,
 ) -> list[Alert]:
     """Open alerts first, urgent on top, newest first; then acknowledged ones, newest
@@ -99,7 +109,8 @@ def list_alerts(
     Two reads rather than one ORDER BY over every alert: the open ones are few and sorted
     by severity; the acknowledged ones are the whole history, read newest first straight
     from the (status, created_at) index and stopped at the limit, so the list costs the
-    same after 100,000 alerts as after 10."""
+    same after 100,000 alerts as after 10.
+    `flagged`: only screened alerts whose positive ASQ still flags the patient."""
     if status is not None and status not in tuple(AlertStatus):
         raise Invalid(
             f"Unknown status {status!r}.", fields={"status": [f"One of {', '.join(AlertStatus)}."]}
@@ -111,6 +122,12 @@ def list_alerts(
         query = query.where(Alert.patient_id == patient_id)
     if kind is not None:
         query = query.where(Alert.kind == kind)
+    if flagged:
+        query = query.where(
+            Alert.kind == AlertKind.SUICIDAL_IDEATION,
+            Alert.risk_result.in_(POSITIVE_RISK),
+            Alert.flag_cleared_at.is_(None),
+        )
     found: list[Alert] = []
     if status in (None, AlertStatus.OPEN):
         open_first = query.where(Alert.status == AlertStatus.OPEN).order_by(
@@ -138,12 +155,7 @@ def get_alert(alert_id: int) -> Alert:
     return alert
 
 
-def acknowledge_alert(alert_id: int, note: str, *, actor_id: int) -> Alert:
-    """Close an alert with a note saying what was done; 409 when someone already did.
-
-    The guarded UPDATE (WHERE status = 'open') lets only one of two simultaneous
-    acknowledgements win.
-    """
+def _clean_note(note: str | None) -> str:
     text_note = (note or "").strip()
     if not text_note:
         raise Invalid("Say what was done in a note.", fields={"note": ["A note is required."]})
@@ -151,7 +163,44 @@ def acknowledge_alert(alert_id: int, note: str, *, actor_id: int) -> Alert:
         raise Invalid(
             "The note is too long.", fields={"note": [f"At most {MAX_NOTE_LENGTH} characters."]}
         )
+    return text_note
+
+
+def _risk_screen(alert: Alert, screen: Any) -> dict[str, Any]:
+    """The ASQ columns an acknowledgement writes: required for a suicidal-ideation alert
+    (422 `risk_screen_required`), refused on any other kind."""
+    if alert.kind != AlertKind.SUICIDAL_IDEATION:
+        if screen is not None:
+            raise Invalid(
+                "A risk screen closes only a suicidal-ideation alert.",
+                fields={"risk_screen": ["Only for suicidal_ideation alerts."]},
+            )
+        return {}
+    if screen is None:
+        raise Invalid(
+            "Record the ASQ suicide-risk screen before closing a suicidal-ideation alert.",
+            code="risk_screen_required",
+            fields={"risk_screen": ["Required for a suicidal_ideation alert."]},
+        )
+    result, stored = score_asq(screen)
+    return {"risk_result": result, "risk_screen": stored}
+
+
+def acknowledge_alert(
+    alert_id: int, note: str, *, actor_id: int, risk_screen: dict[str, Any] | None = None
+) -> Alert:
+    """Close an alert with a note saying what was done; 409 when someone already did.
+
+    A suicidal-ideation alert also needs the clinician's ASQ screen (`risk_screen`); its
+    result is announced as `risk_screen_recorded` (an acute positive holds the course).
+    The guarded UPDATE (WHERE status = 'open') lets only one of two simultaneous
+    acknowledgements win.
+    """
+    text_note = _clean_note(note)
     alert = get_alert(alert_id)
+    if alert.status != AlertStatus.OPEN:
+        raise Conflict("This alert was already acknowledged.", code="already_acknowledged")
+    screen = _risk_screen(alert, risk_screen)
     changed = _rows_changed(
         update(Alert)
         .where(Alert.id == alert.id, Alert.status == AlertStatus.OPEN)
@@ -160,6 +209,7 @@ def acknowledge_alert(alert_id: int, note: str, *, actor_id: int) -> Alert:
             acknowledged_at=clock.now(),
             acknowledged_by_id=actor_id,
             acknowledgement_note=text_note,
+            **screen,
         )
         .execution_options(synchronize_session=False)
     )
@@ -172,9 +222,99 @@ def acknowledge_alert(alert_id: int, note: str, *, actor_id: int) -> Alert:
         "alert",
         alert.id,
         patient_id=alert.patient_id,
-        detail={"kind": alert.kind},
+        detail={"kind": alert.kind, **({"risk_result": alert.risk_result} if screen else {})},
+    )
+    if screen:
+        events.risk_screen_recorded.send(None, alert=alert, actor_id=actor_id)
+    return alert
+
+
+def risk_flags(patient_ids: Iterable[int]) -> dict[int, Alert]:
+    """The alert each patient is flagged for on the technicians' pages (item 9 awaiting the
+    clinician's screen, or a positive screen not yet cleared), acute first, newest first;
+    one query whatever the number of patients."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    candidates = db.session.scalars(
+        select(Alert)
+        .where(
+            Alert.patient_id.in_(ids),
+            Alert.kind == AlertKind.SUICIDAL_IDEATION,
+            Alert.flag_cleared_at.is_(None),
+            or_(Alert.status == AlertStatus.OPEN, Alert.risk_result.in_(POSITIVE_RISK)),
+        )
+        .order_by(
+            case((Alert.risk_result == RiskResult.ACUTE_POSITIVE, 0), else_=1),
+            Alert.created_at.desc(),
+            Alert.id.desc(),
+        )
+    )
+    flags: dict[int, Alert] = {}
+    for alert in candidates:
+        if alert.patient_id is not None:
+            flags.setdefault(alert.patient_id, alert)
+    return flags
+
+
+def clear_risk_flag(alert_id: int, note: str, *, actor_id: int) -> Alert:
+    """A clinician clears the flag a positive ASQ raised (the safety assessment is done);
+    409 `flag_not_active` when there is none to clear (not screened, negative, cleared)."""
+    text_note = _clean_note(note)
+    alert = get_alert(alert_id)
+    changed = _rows_changed(
+        update(Alert)
+        .where(
+            Alert.id == alert.id,
+            Alert.status == AlertStatus.ACKNOWLEDGED,
+            Alert.risk_result.in_(POSITIVE_RISK),
+            Alert.flag_cleared_at.is_(None),
+        )
+        .values(flag_cleared_at=clock.now(), flag_cleared_by_id=actor_id, flag_clear_note=text_note)
+        .execution_options(synchronize_session=False)
+    )
+    if changed != 1:
+        raise Conflict(
+            "This alert flags no one: it has no positive risk screen still to clear.",
+            code="flag_not_active",
+        )
+    db.session.refresh(alert)
+    record(
+        actor_id,
+        AuditAction.UPDATE,
+        "alert",
+        alert.id,
+        patient_id=alert.patient_id,
+        detail={"flag_cleared": True, "risk_result": alert.risk_result},
     )
     return alert
+
+
+def clear_acute_flags(patient_id: int, note: str, *, actor_id: int | None) -> list[Alert]:
+    """Clear a patient's acute-positive flags: a clinician resumed the course they held."""
+    flagged = db.session.scalars(
+        select(Alert).where(
+            Alert.patient_id == patient_id,
+            Alert.kind == AlertKind.SUICIDAL_IDEATION,
+            Alert.risk_result == RiskResult.ACUTE_POSITIVE,
+            Alert.flag_cleared_at.is_(None),
+        )
+    ).all()
+    now = clock.now()
+    for alert in flagged:
+        alert.flag_cleared_at = now
+        alert.flag_cleared_by_id = actor_id
+        alert.flag_clear_note = note
+        record(
+            actor_id,
+            AuditAction.UPDATE,
+            "alert",
+            alert.id,
+            patient_id=patient_id,
+            detail={"flag_cleared": True, "risk_result": alert.risk_result},
+        )
+    db.session.flush()
+    return list(flagged)
 
 
 def escalate_alerts(now: datetime) -> int:

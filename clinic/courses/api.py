@@ -143,6 +143,30 @@ class PatternSchema(ma.Schema):
 PATTERN_EXAMPLE = {"daily": 20, "taper": [3, 2]}
 
 
+class TitrationStepSchema(ma.Schema):
+    session = _int(1, protocols.MAX_PLANNED_SESSIONS, required=True)
+    pct_mt = _int(1, protocols.MAX_PCT_MT, required=True)
+
+
+def _titration(**kwargs: Any) -> ma.fields.List:
+    return ma.fields.List(
+        ma.fields.Nested(TitrationStepSchema),
+        allow_none=True,
+        metadata={
+            "description": "dose titration: steps in increasing session order, the first at "
+            "session 1, doses stepping up to the prescribed %MT (the last step). Each holds "
+            "from its delivered session number on; a log below it is allowed and marked "
+            "`below_prescribed`; null or [] for none",
+            "example": [
+                {"session": 1, "pct_mt": 100},
+                {"session": 2, "pct_mt": 110},
+                {"session": 3, "pct_mt": 120},
+            ],
+        },
+        **kwargs,
+    )
+
+
 class CourseCreateSchema(ma.Schema):
     patient_id = _id(required=True)
     kind = ma.fields.String(
@@ -178,12 +202,14 @@ class CourseCreateSchema(ma.Schema):
     prescriber_id = _id(metadata={"description": "default: the caller"})
     authorization = ma.fields.Nested(AuthorizationInSchema)
     authorization_id = _id(metadata={"description": "attach an existing authorization"})
+    titration = _titration()
 
 
 class CourseUpdateSchema(ma.Schema):
     planned_sessions = _int(1, protocols.MAX_PLANNED_SESSIONS)
     prescribed_pct_mt = _int(1, protocols.MAX_PCT_MT)
     pct_mt_reason = _text(2000, allow_none=True)
+    titration = _titration()
     target = _text(120, allow_none=True)
     notes = _text(5000, allow_none=True)
 
@@ -224,6 +250,7 @@ class CourseSchema(ma.Schema):
     planned_sessions = ma.fields.Integer()
     prescribed_pct_mt = ma.fields.Integer()
     pct_mt_reason = ma.fields.String(allow_none=True)
+    titration = ma.fields.List(ma.fields.Nested(TitrationStepSchema), allow_none=True)
     target = ma.fields.String(allow_none=True)
     notes = ma.fields.String(allow_none=True)
     prescriber_id = ma.fields.Integer(allow_none=True)

@@ -62,6 +62,37 @@ def _blank_to_none(value: Any) -> Any:
     return value.strip() or None if isinstance(value, str) else value
 
 
+class TitrationField(StringField):
+    """Titration steps typed as "session:%MT" pairs, e.g. "1:100, 2:110, 3:120"; the
+    service checks the steps against the prescription."""
+
+    def _value(self) -> str:
+        steps = self.data or []
+        return ", ".join(f"{step['session']}:{step['pct_mt']}" for step in steps)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        text = (valuelist[0] if valuelist else "") or ""
+        steps: list[dict[str, int]] = []
+        self.data = steps
+        for pair in filter(None, (part.strip() for part in text.split(","))):
+            session, _, pct = pair.partition(":")
+            try:
+                steps.append({"session": int(session), "pct_mt": int(pct)})
+            except ValueError:
+                raise ValueError(
+                    'Write each step as session:%MT, separated by commas, e.g. "1:100, 3:120".'
+                ) from None
+
+
+def _titration_field() -> TitrationField:
+    return TitrationField(
+        "Dose titration (session:%MT)",
+        description='Optional, e.g. "1:100, 2:110, 3:120": each step holds from that session '
+        "on and the last is the prescribed intensity. Leave empty for the full dose from "
+        "the first session.",
+    )
+
+
 class PrescribeForm(FlaskForm):
     protocol = SelectField("Protocol", validators=[InputRequired()])
     kind = SelectField(
@@ -111,6 +142,7 @@ class PrescribeForm(FlaskForm):
         validators=[Optional(), Length(max=2000)],
         filters=[_blank_to_none],
     )
+    titration = _titration_field()
     target = StringField(
         "Target",
         validators=[Optional(), Length(max=120)],
@@ -176,6 +208,7 @@ class CourseEditForm(FlaskForm):
         validators=[Optional(), Length(max=2000)],
         filters=[_blank_to_none],
     )
+    titration = _titration_field()
     target = StringField(
         "Target", validators=[Optional(), Length(max=120)], filters=[_blank_to_none]
     )

@@ -111,6 +111,9 @@ class Course(Model):
     # Why the prescribed intensity is above the protocol's (required only then).
     pct_mt_reason: Mapped[str | None] = mapped_column(Text)
     target: Mapped[str | None] = mapped_column(String(120))
+    # Dose titration: [{"session": 1, "pct_mt": 100}, ...], each step holding from its
+    # session on, the last at the prescribed %MT (clinic.courses.titration); None: none.
+    titration: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     notes: Mapped[str | None] = mapped_column(Text)
     prescriber_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"))

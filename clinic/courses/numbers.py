@@ -59,6 +59,7 @@ class CourseSummary:
             "planned_sessions": course.planned_sessions,
             "prescribed_pct_mt": course.prescribed_pct_mt,
             "pct_mt_reason": course.pct_mt_reason,
+            "titration": course.titration,
             "target": course.target,
             "notes": course.notes,
             "prescriber_id": course.prescriber_id,

@@ -23,6 +23,7 @@ from clinic.courses.models import (
     Protocol,
 )
 from clinic.courses.protocols import MAX_PCT_MT, MAX_PLANNED_SESSIONS
+from clinic.courses.titration import clean_titration, titration_errors
 from clinic.errors import Conflict, Invalid
 from clinic.extensions import db
 from clinic.patients.models import Authorization, Patient, Screening, ScreeningResult
@@ -98,6 +99,14 @@ def _check_planned(planned: Any, errors: dict[str, list[str]], minimum: int = 1)
         errors.setdefault("planned_sessions", []).append(
             f"Between {max(minimum, 1)} and {MAX_PLANNED_SESSIONS}."
         )
+
+
+def _check_titration(
+    titration: Any, pct_mt: Any, planned: Any, errors: dict[str, list[str]]
+) -> None:
+    found = titration_errors(titration, prescribed_pct_mt=pct_mt, planned_sessions=planned)
+    if found:
+        errors.setdefault("titration", []).extend(found)
 
 
 def _prescriber(
@@ -192,10 +201,12 @@ def prescribe_course(
     prescriber_id: int | None = None,
     authorization: dict[str, Any] | None = None,
     authorization_id: int | None = None,
+    titration: list[dict[str, Any]] | None = None,
     actor_id: int | None,
 ) -> Course:
     """Prescribe a course of a protocol for a screened patient: an acute course, or an
-    extension, retreatment or maintenance one, by its protocol's pattern or its own.
+    extension, retreatment or maintenance one, by its protocol's pattern or its own,
+    optionally with a dose titration up to the prescribed %MT (`clinic.courses.titration`).
 
     Input errors answer 422 (all fields at once); then the screening decides (409
     `screening_required`, `screening_contraindicated`, `screening_review_required`).
@@ -220,6 +231,8 @@ def prescribe_course(
     if protocol is not None:
         pct_mt = pct_mt if pct_mt is not None else protocol.intensity_pct_mt
         _check_intensity(pct_mt, reason, protocol, errors)
+        if "prescribed_pct_mt" not in errors and "planned_sessions" not in errors:
+            _check_titration(titration, pct_mt, planned, errors)
     attached: Authorization | None = None
     new_authorization: dict[str, Any] | None = None
     if authorization is not None and authorization_id is not None:
@@ -250,6 +263,7 @@ def prescribe_course(
         notes=notes_text,
         prescriber_id=prescriber,
         authorization_id=attached.id if attached else None,
+        titration=clean_titration(titration),
         created_at=clock.now(),
     )
     db.session.add(course)
@@ -272,8 +286,16 @@ def prescribe_course(
 
 
 def update_course(course: Course, changes: dict[str, Any], *, actor_id: int | None) -> Course:
-    """Change planned sessions, prescribed %MT (with its reason), target or notes."""
-    allowed = {"planned_sessions", "prescribed_pct_mt", "pct_mt_reason", "target", "notes"}
+    """Change planned sessions, prescribed %MT (with its reason), titration, target or notes.
+    A titration must still end at the prescribed %MT after the change."""
+    allowed = {
+        "planned_sessions",
+        "prescribed_pct_mt",
+        "pct_mt_reason",
+        "titration",
+        "target",
+        "notes",
+    }
     errors: dict[str, list[str]] = {name: ["Unknown field."] for name in set(changes) - allowed}
     if course.status in FINAL_STATUSES:
         raise Conflict(
@@ -296,6 +318,16 @@ def update_course(course: Course, changes: dict[str, Any], *, actor_id: int | No
     for name, limit in (("target", 120), ("notes", 5000)):
         if name in changes:
             values[name] = _text(changes[name], name, limit, errors)
+    titration = changes.get("titration", course.titration)
+    if titration and not errors:
+        _check_titration(
+            titration,
+            values.get("prescribed_pct_mt", course.prescribed_pct_mt),
+            values.get("planned_sessions", course.planned_sessions),
+            errors,
+        )
+    if "titration" in changes:
+        values["titration"] = clean_titration(titration)
     if errors:
         raise Invalid("The change has invalid fields.", fields=errors)
     altered = sorted(name for name, value in values.items() if getattr(course, name) != value)

@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.auth.models import User
-from clinic.courses import bp, numbers, prescribing, protocols
+from clinic.courses import bp, numbers, prescribing, protocols, titration
 from clinic.courses.forms import (
     KIND_LABELS,
     STATUS_LABELS,
@@ -130,6 +130,7 @@ def new(patient_id: int) -> Any:
             prescriber_id=form.prescriber_id.data,
             authorization=form.new_authorization(),
             authorization_id=form.authorization_id.data or None,
+            titration=form.titration.data or None,
             actor_id=current_user.id,
         ),
     )
@@ -207,6 +208,7 @@ def _course_page(course_id: int, *, status_form: CourseStatusForm | None = None)
         status_labels=STATUS_LABELS,
         kind_labels=KIND_LABELS,
         pattern=course_pattern(course).describe(),
+        titration_text=titration.describe(course),
         book_url=url_for("courses.book_course", course_id=course.id)
         if course.status == "active" and current_user.can(Permission.EDIT_PATIENTS)
         else None,

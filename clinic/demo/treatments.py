@@ -17,7 +17,13 @@ from clinic.courses.models import Course, Protocol
 from clinic.demo.context import DemoContext
 from clinic.extensions import db
 from clinic.scheduling.models import Appointment, AppointmentStatus
-from clinic.treatments.models import MotorThreshold, ThresholdMethod, TreatmentLog
+from clinic.treatments.models import (
+    CoilTarget,
+    CoilTargetMethod,
+    MotorThreshold,
+    ThresholdMethod,
+    TreatmentLog,
+)
 
 COIL_LOCATIONS = ("5.5 cm anterior to the APB hotspot", "Beam F3", "5 cm anterior, 1 cm lateral")
 STOP_REASONS = ("Headache; patient asked to stop", "Scalp discomfort", "Patient had to leave early")
@@ -103,9 +109,12 @@ def load_treatments(ctx: DemoContext) -> None:
     }
 
     logs: list[dict[str, Any]] = []
+    delivered: dict[int, int] = {}  # course id -> sessions delivered so far
     for row in sessions:
         mt_value, measured_at = threshold_of[row.id]
         completed = row.status == AppointmentStatus.COMPLETED
+        number = delivered.get(row.course_id, 0) + 1
+        delivered[row.course_id] = number if completed else number - 1
         total = row.trains * row.pulses_per_train
         intensity = row.prescribed_pct_mt if rng.random() < 0.9 else row.prescribed_pct_mt - 10
         intensity = min(intensity, 100 * 100 // mt_value)  # never beyond the device
@@ -130,6 +139,9 @@ def load_treatments(ctx: DemoContext) -> None:
                 "coil_location": COIL_LOCATIONS[row.course_id % len(COIL_LOCATIONS)],
                 "side_effects": effects,
                 "comfort_score": rng.randint(5, 10),
+                "supervisor_id": clinician_id,
+                "session_number": number,
+                "prescribed_pct_mt": row.prescribed_pct_mt,
                 "logged_at": logged_at,
                 "logged_by_id": row.technician_id or technician_id,
                 "signed_at": logged_at if signed else None,
@@ -140,4 +152,34 @@ def load_treatments(ctx: DemoContext) -> None:
         )
     if logs:
         db.session.execute(insert(TreatmentLog), logs)
+    _coil_targets(ctx, sorted(course_mt), technician_id, now)
     ctx.lines.append(f"Treatment logs: {len(logs)} sessions, {len(thresholds)} motor thresholds")
+
+
+def _coil_targets(
+    ctx: DemoContext, course_ids: Sequence[int], technician_id: int | None, now: datetime
+) -> None:
+    """Each treated course's target, measured at its first session: mostly Beam F3."""
+    rng = ctx.rng
+    targets = []
+    for course_id in course_ids:
+        if rng.random() < 0.8:
+            method = CoilTargetMethod.BEAM_F3
+            measurements = {
+                "nasion_inion_cm": round(rng.uniform(33, 39), 1),
+                "tragus_tragus_cm": round(rng.uniform(33, 38), 1),
+                "head_circumference_cm": round(rng.uniform(53, 60), 1),
+            }
+        else:
+            method, measurements = CoilTargetMethod.RULE_5_5_CM, {"distance_cm": 5.5}
+        targets.append(
+            {
+                "course_id": course_id,
+                "method": method,
+                "measurements": measurements,
+                "set_at": now,
+                "set_by_id": technician_id,
+            }
+        )
+    if targets:
+        db.session.execute(insert(CoilTarget), targets)

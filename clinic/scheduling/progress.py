@@ -184,3 +184,25 @@ def _plan_end(
     if not plan.sessions:
         return None
     return plan.sessions[-1].starts_at.astimezone(calendar.tz).date()
+
+
+def session_numbers(appointments: Sequence[Appointment]) -> dict[int, int]:
+    """Each appointment's number among its course's delivered sessions, counting itself
+    (the sessions delivered before it start, plus one): the dose titration steps by it.
+    One query whatever the number of appointments."""
+    course_ids = sorted({a.course_id for a in appointments})
+    if not course_ids:
+        return {}
+    delivered: dict[int, list[datetime]] = {course_id: [] for course_id in course_ids}
+    rows = db.session.execute(
+        select(Appointment.course_id, Appointment.starts_at).where(
+            Appointment.course_id.in_(course_ids),
+            Appointment.kind == SESSION_KIND,
+            Appointment.status == AppointmentStatus.COMPLETED,
+        )
+    )
+    for course_id, starts_at in rows:
+        delivered[course_id].append(starts_at)
+    return {
+        a.id: 1 + sum(1 for at in delivered[a.course_id] if at < a.starts_at) for a in appointments
+    }

@@ -12,12 +12,13 @@ from clinic.api.openapi import declares
 from clinic.permissions import Permission, requires
 from clinic.scheduling import lifecycle
 from clinic.scheduling.api import AppointmentSchema
-from clinic.treatments import review, thresholds, treatment_log
+from clinic.treatments import coil_target, review, thresholds, treatment_log
 from clinic.treatments.fields import AMENDABLE_FIELDS, MAX_LOCATION, MAX_TEXT
 from clinic.treatments.models import (
     SIDE_EFFECTS,
     AdverseEventSeverity,
     AdverseEventType,
+    CoilTargetMethod,
     ThresholdMethod,
 )
 
@@ -75,6 +76,15 @@ class TreatmentChangeSchema(ma.Schema):
     )
     adverse_event = ma.fields.Nested(AdverseEventSchema, allow_none=True)
     notes = _text(MAX_TEXT * 2)
+    supervisor_id = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(min=1, max=2**31 - 1),
+        metadata={
+            "description": "the supervising physician on duty (an active clinician); "
+            "default: the course's prescriber"
+        },
+    )
 
 
 class TreatmentInSchema(TreatmentChangeSchema):
@@ -130,6 +140,20 @@ class TreatmentSchema(ma.Schema):
     comfort_score = ma.fields.Integer(allow_none=True)
     adverse_event = ma.fields.Nested(AdverseEventSchema, allow_none=True)
     notes = ma.fields.String(allow_none=True)
+    supervisor_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "the supervising physician (null on old logs)"}
+    )
+    session_number = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "the session's number among the course's delivered sessions"},
+    )
+    prescribed_pct_mt = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "the %MT prescribed for this session (the titration's step)"},
+    )
+    below_prescribed = ma.fields.Boolean(
+        metadata={"description": "delivered below the dose prescribed for this session"}
+    )
     logged_at = ma.fields.AwareDateTime()
     logged_by_id = ma.fields.Integer(allow_none=True)
     signed_at = ma.fields.AwareDateTime(allow_none=True)
@@ -172,6 +196,32 @@ class MotorThresholdSchema(ma.Schema):
 
 class MotorThresholdListSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(MotorThresholdSchema))
+
+
+class CoilTargetSchema(ma.Schema):
+    """Where the coil goes, as data. Measurements by method: `beam_f3` nasion_inion_cm,
+    tragus_tragus_cm, head_circumference_cm; `5_5cm_rule` distance_cm (anterior to the
+    motor hotspot); `neuronavigation` mni_x, mni_y, mni_z (mm); `other` none, with a
+    description."""
+
+    course_id = ma.fields.Integer(dump_only=True)
+    method = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(CoilTargetMethod)))
+    measurements = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Raw(),
+        load_default=dict,
+        metadata={
+            "example": {
+                "nasion_inion_cm": 36.0,
+                "tragus_tragus_cm": 35.5,
+                "head_circumference_cm": 57.0,
+            }
+        },
+    )
+    description = _text(MAX_TEXT, metadata={"description": "required for `other`"})
+    summary = ma.fields.Function(coil_target.describe, dump_only=True)
+    set_at = ma.fields.AwareDateTime(dump_only=True)
+    set_by_id = ma.fields.Integer(dump_only=True, allow_none=True)
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -277,3 +327,21 @@ def create_motor_threshold(args: dict[str, Any], course_id: int) -> Any:
 def list_motor_thresholds(course_id: int) -> Any:
     """The course's motor thresholds, newest first."""
     return {"items": thresholds.list_motor_thresholds(course_id, actor_id=current_user.id)}
+
+
+@blp.route("/courses/<int:course_id>/coil-target", methods=["PUT"])
+@requires(Permission.LOG_TREATMENTS)
+@blp.arguments(CoilTargetSchema)
+@blp.response(200, CoilTargetSchema)
+def put_coil_target(args: dict[str, Any], course_id: int) -> Any:
+    """Set the course's coil target (replacing the previous one): 422 names each missing or
+    out-of-range measurement; 409 `course_closed` on a completed or discontinued course."""
+    return coil_target.set_coil_target(course_id, current_user.id, **args)
+
+
+@blp.route("/courses/<int:course_id>/coil-target")
+@requires(Permission.READ)
+@blp.response(200, CoilTargetSchema)
+def get_coil_target(course_id: int) -> Any:
+    """The course's coil target; 404 while none is set."""
+    return coil_target.view_coil_target(course_id, actor_id=current_user.id)

@@ -15,6 +15,7 @@ from clinic.treatments.models import (
     AdverseEventType,
     TreatmentLog,
 )
+from clinic.treatments.supervision import resolve_supervisor
 from clinic.treatments.thresholds import dose_pct_output
 
 MAX_DEVICE_OUTPUT_PCT = 100
@@ -31,6 +32,7 @@ AMENDABLE_FIELDS = (
     "comfort_score",
     "adverse_event",
     "notes",
+    "supervisor_id",
 )
 
 
@@ -132,6 +134,11 @@ def _check_field(
         return _side_effects(value)
     if name == "adverse_event":
         return _adverse_event(value)
+    if name == "supervisor_id":
+        try:
+            return resolve_supervisor(value, course)
+        except ValueError as exc:
+            raise FieldError(str(exc)) from None
     raise FieldError(f"{name} cannot be changed.")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    FloatField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -14,11 +15,13 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from clinic.treatments.coil_target import MEASUREMENTS, METHOD_LABELS
 from clinic.treatments.fields import AMENDABLE_FIELDS
 from clinic.treatments.models import (
     SIDE_EFFECTS,
     AdverseEventSeverity,
     AdverseEventType,
+    CoilTargetMethod,
     ThresholdMethod,
 )
 
@@ -76,6 +79,37 @@ class TreatmentLogForm(FlaskForm):
         "What happened", validators=[Optional(), Length(max=2000)]
     )
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=4000)])
+    supervisor_id = SelectField(
+        "Supervising physician on duty",
+        coerce=int,
+        validators=[Optional()],  # none sent: the course's prescriber, as in the API
+    )
+
+
+class CoilTargetForm(FlaskForm):
+    method = SelectField(
+        "Method", choices=[SelectChoice(m, METHOD_LABELS[m]) for m in CoilTargetMethod]
+    )
+    nasion_inion_cm = FloatField("Nasion to inion (cm)", validators=[Optional()])
+    tragus_tragus_cm = FloatField("Tragus to tragus (cm)", validators=[Optional()])
+    head_circumference_cm = FloatField("Head circumference (cm)", validators=[Optional()])
+    distance_cm = FloatField("Distance anterior to the motor hotspot (cm)", validators=[Optional()])
+    mni_x = FloatField("MNI x (mm)", validators=[Optional()])
+    mni_y = FloatField("MNI y (mm)", validators=[Optional()])
+    mni_z = FloatField("MNI z (mm)", validators=[Optional()])
+    description = TextAreaField(
+        "Description", validators=[Optional(), Length(max=2000)], description="Required for other."
+    )
+
+    def measurements(self) -> dict[str, float]:
+        """The measurements of the chosen method that were filled in (the service names
+        a missing one)."""
+        wanted = MEASUREMENTS.get(self.method.data or "", {})
+        return {
+            name: getattr(self, name).data
+            for name in wanted
+            if getattr(self, name).data is not None
+        }
 
 
 class AmendmentForm(FlaskForm):

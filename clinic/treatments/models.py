@@ -51,6 +51,16 @@ SIDE_EFFECTS = (
 )
 
 
+class CoilTargetMethod(StrEnum):
+    """How the coil's scalp target was found: the Beam F3 head measurements, the 5.5 cm
+    rule (anterior to the motor hotspot), neuronavigation to MNI coordinates, or other."""
+
+    BEAM_F3 = "beam_f3"
+    RULE_5_5_CM = "5_5cm_rule"
+    NEURONAVIGATION = "neuronavigation"
+    OTHER = "other"
+
+
 class AdverseEventType(StrEnum):
     SEIZURE = "seizure"
     SYNCOPE = "syncope"
@@ -141,6 +151,12 @@ class TreatmentLog(Model):
     coil_location: Mapped[str | None] = mapped_column(String(200))
     side_effects: Mapped[list[str]] = mapped_column(JSON, default=list)
     comfort_score: Mapped[int | None] = mapped_column(Integer)
+    # The physician on duty who supervised the session (Medicare); None only on old logs.
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The session's number in the course and the %MT prescribed for it (the titration's
+    # step, else the course's), as they were when the session was logged.
+    session_number: Mapped[int | None] = mapped_column(Integer)
+    prescribed_pct_mt: Mapped[int | None] = mapped_column(Integer)
     adverse_event_type: Mapped[str | None] = mapped_column(String(20))
     adverse_event_severity: Mapped[str | None] = mapped_column(String(20))
     adverse_event_description: Mapped[str | None] = mapped_column(Text)
@@ -159,6 +175,7 @@ class TreatmentLog(Model):
     logged_by: Mapped[User | None] = relationship(foreign_keys=[logged_by_id])
     signed_by: Mapped[User | None] = relationship(foreign_keys=[signed_by_id])
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    supervisor: Mapped[User | None] = relationship(foreign_keys=[supervisor_id])
     amendments: Mapped[list[TreatmentAmendment]] = relationship(
         back_populates="treatment", order_by="TreatmentAmendment.id"
     )
@@ -170,6 +187,11 @@ class TreatmentLog(Model):
         return "signed" if self.signed_at is not None else "unsigned"
 
     @property
+    def below_prescribed(self) -> bool:
+        """Delivered below the dose prescribed for this session (allowed, and shown)."""
+        return self.prescribed_pct_mt is not None and self.intensity_pct_mt < self.prescribed_pct_mt
+
+    @property
     def adverse_event(self) -> dict[str, Any] | None:
         if self.adverse_event_type is None:
             return None
@@ -178,6 +200,25 @@ class TreatmentLog(Model):
             "severity": self.adverse_event_severity,
             "description": self.adverse_event_description,
         }
+
+
+class CoilTarget(Model):
+    """Where the coil goes on this course's patient, as data: the method and its
+    measurements (centimetres, or MNI millimetres), set once per course and shown on
+    each log form and on the record."""
+
+    __tablename__ = "coil_targets"
+    __table_args__ = (one_of("method", CoilTargetMethod, name="method"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), unique=True)
+    method: Mapped[str] = mapped_column(String(20))
+    measurements: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    description: Mapped[str | None] = mapped_column(Text)
+    set_at: Mapped[datetime] = mapped_column(default=clock.now)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    set_by: Mapped[User | None] = relationship()
 
 
 class TreatmentAmendment(Model):

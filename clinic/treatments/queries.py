@@ -14,15 +14,22 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from clinic import clock
 from clinic.alerts.models import Alert, AlertKind
+from clinic.alerts.services import risk_flags
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.courses.models import Course
+from clinic.courses.titration import pct_for_session
 from clinic.errors import NotFound
 from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.scheduling.models import Appointment, AppointmentStatus
-from clinic.scheduling.progress import PENDING_STATUSES
-from clinic.treatments.models import MotorThreshold, TreatmentAmendment, TreatmentLog
+from clinic.scheduling.progress import PENDING_STATUSES, session_numbers
+from clinic.treatments.models import (
+    CoilTarget,
+    MotorThreshold,
+    TreatmentAmendment,
+    TreatmentLog,
+)
 from clinic.treatments.thresholds import (
     ThresholdStatus,
     dose_pct_output,
@@ -48,15 +55,29 @@ class SessionCard:
     threshold: ThresholdStatus
     last_coil_location: str | None
     max_age_days: int
+    session_number: int = 1
+    """The session's place among the course's delivered ones, if delivered now."""
+    coil_target: CoilTarget | None = None
+    risk_flag: Alert | None = None
+    """The item-9 alert that flags the patient (see `Alert.risk_flag`), if any."""
 
     @property
     def course(self) -> Course:
         return self.appointment.course
 
     @property
+    def proposed_pct_mt(self) -> int:
+        """The day's dose: the titration's step for this session, else the prescribed %MT."""
+        return pct_for_session(self.course, self.session_number)
+
+    @property
+    def titrating(self) -> bool:
+        return self.proposed_pct_mt < self.course.prescribed_pct_mt
+
+    @property
     def planned_dose(self) -> float | None:
         mt = self.threshold.threshold or self.threshold.latest
-        return dose_pct_output(self.course.prescribed_pct_mt, mt.value_pct) if mt else None
+        return dose_pct_output(self.proposed_pct_mt, mt.value_pct) if mt else None
 
     @property
     def can_check_in(self) -> bool:
@@ -104,6 +125,18 @@ def _session_cards(appointments: Sequence[Appointment]) -> list[SessionCard]:
     rechecks = rechecks_by_course(course_ids)
     coils = _last_coil_locations(course_ids)
     max_age = mt_max_age_days()
+    numbers = session_numbers(appointments)
+    flags = risk_flags(a.patient_id for a in appointments)
+    targets = (
+        {
+            target.course_id: target
+            for target in db.session.scalars(
+                select(CoilTarget).where(CoilTarget.course_id.in_(course_ids))
+            )
+        }
+        if course_ids
+        else {}
+    )
     return [
         SessionCard(
             appointment=a,
@@ -113,6 +146,9 @@ def _session_cards(appointments: Sequence[Appointment]) -> list[SessionCard]:
             ),
             last_coil_location=coils.get(a.course_id),
             max_age_days=max_age,
+            session_number=numbers.get(a.id, 1),
+            coil_target=targets.get(a.course_id),
+            risk_flag=flags.get(a.patient_id),
         )
         for a in appointments
     ]
@@ -209,6 +245,7 @@ class CourseRecord:
     thresholds: list[MotorThreshold]
     missed: list[Appointment]
     alerts: list[Alert]
+    coil_target: CoilTarget | None = None
 
     @property
     def delivered(self) -> int:
@@ -255,6 +292,7 @@ def course_record(course_id: int, *, actor_id: int | None) -> CourseRecord:
             joinedload(TreatmentLog.logged_by),
             joinedload(TreatmentLog.signed_by),
             joinedload(TreatmentLog.reviewed_by),
+            joinedload(TreatmentLog.supervisor),
             joinedload(TreatmentLog.motor_threshold),
             selectinload(TreatmentLog.amendments).joinedload(TreatmentAmendment.actor),
         )
@@ -273,7 +311,13 @@ def course_record(course_id: int, *, actor_id: int | None) -> CourseRecord:
     ).all()
     alerts = db.session.scalars(
         select(Alert)
-        .where(Alert.course_id == course_id, Alert.kind == AlertKind.ADVERSE_EVENT)
+        .where(
+            Alert.course_id == course_id,
+            Alert.kind.in_((AlertKind.ADVERSE_EVENT, AlertKind.SUICIDAL_IDEATION)),
+        )
         .order_by(Alert.created_at)
     ).all()
-    return CourseRecord(course, list(logs), list(thresholds), list(missed), list(alerts))
+    target = db.session.scalar(select(CoilTarget).where(CoilTarget.course_id == course_id))
+    return CourseRecord(
+        course, list(logs), list(thresholds), list(missed), list(alerts), coil_target=target
+    )

@@ -6,20 +6,23 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
-from clinic.errors import Invalid
+from clinic.courses import titration
+from clinic.errors import DomainError, Invalid
 from clinic.forms import show_refusal
 from clinic.navigation import safe_local_url
-from clinic.permissions import Permission, requires
+from clinic.permissions import Permission, Role, requires
 from clinic.scheduling import lifecycle
 from clinic.transaction import keep_writes_on_refusal
-from clinic.treatments import bp, queries
-from clinic.treatments.forms import ActionForm, AmendmentForm, TreatmentLogForm
+from clinic.treatments import bp, coil_target, queries, supervision
+from clinic.treatments.fields import MAX_LOCATION
+from clinic.treatments.forms import ActionForm, AmendmentForm, CoilTargetForm, TreatmentLogForm
 from clinic.treatments.review import review_treatment, review_treatments, sign_treatment
 from clinic.treatments.treatment_log import amend_treatment, log_treatment, view_treatment
 
-INTEGER_FIELDS = ("intensity_pct_mt", "pulses_delivered", "comfort_score")
+INTEGER_FIELDS = ("intensity_pct_mt", "pulses_delivered", "comfort_score", "supervisor_id")
 
 
 def _back(default: str) -> str:
@@ -56,10 +59,21 @@ def check_in(appointment_id: int) -> Any:
 
 
 def _prefill(form: TreatmentLogForm, card: queries.SessionCard) -> None:
-    form.intensity_pct_mt.data = card.course.prescribed_pct_mt
+    """The day's dose (the titration's step), the coil position used last (else the course's
+    coil target) and the physician on duty."""
+    form.intensity_pct_mt.data = card.proposed_pct_mt
     form.pulses_delivered.data = card.course.protocol.total_pulses
-    form.coil_location.data = card.last_coil_location
+    target = coil_target.describe(card.coil_target)
+    form.coil_location.data = card.last_coil_location or (target[:MAX_LOCATION] if target else None)
     form.completed.data = True
+    form.supervisor_id.data = supervision.proposed_supervisor(card.course)
+
+
+def _supervisor_choices(form: TreatmentLogForm) -> None:
+    form.supervisor_id.choices = [
+        SelectChoice(user.id, f"{user.name}" + (" (admin)" if user.role == Role.ADMIN else ""))
+        for user in supervision.supervisors()
+    ]
 
 
 def _log_values(form: TreatmentLogForm) -> dict[str, Any]:
@@ -82,6 +96,7 @@ def _log_values(form: TreatmentLogForm) -> dict[str, Any]:
         "comfort_score": form.comfort_score.data,
         "adverse_event": adverse_event,
         "notes": form.notes.data or None,
+        "supervisor_id": form.supervisor_id.data,
     }
 
 
@@ -97,6 +112,7 @@ def log_session(appointment_id: int) -> Any:
         flash(f"This appointment is {card.appointment.status.replace('_', '-')}.", "warning")
         return redirect(url_for("treatments.today"))
     form = TreatmentLogForm()
+    _supervisor_choices(form)
     status = 200
     if request.method == "GET":
         _prefill(form, card)
@@ -115,15 +131,23 @@ def log_session(appointment_id: int) -> Any:
     if status != 200:
         # A refused log is rolled back already (the card, read again, audited the view).
         keep_writes_on_refusal()
-    return render_template("treatments/log_form.html", card=card, form=form), status
+    return render_template(
+        "treatments/log_form.html",
+        card=card,
+        form=form,
+        coil_summary=coil_target.describe(card.coil_target),
+        titration_text=titration.describe(card.course),
+    ), status
 
 
 @bp.route("/treatments/<int:treatment_id>")
 @requires(Permission.READ)
 def detail(treatment_id: int) -> Any:
+    log = view_treatment(treatment_id, actor_id=current_user.id)
     return render_template(
         "treatments/detail.html",
-        log=view_treatment(treatment_id, actor_id=current_user.id),
+        log=log,
+        coil_summary=coil_target.describe(coil_target.get_coil_target(log.course_id)),
         action_form=ActionForm(),
         amendment_form=AmendmentForm(),
     )
@@ -205,4 +229,56 @@ def review_queue() -> Any:
 def course_record(course_id: int) -> Any:
     """The printable record of a course, for payers and referring doctors."""
     summary = queries.course_record(course_id, actor_id=current_user.id)
-    return render_template("treatments/course_record.html", record=summary)
+    return render_template(
+        "treatments/course_record.html",
+        record=summary,
+        coil_summary=coil_target.describe(summary.coil_target),
+        titration_text=titration.describe(summary.course),
+    )
+
+
+@bp.route("/courses/<int:course_id>/coil-target", methods=["GET", "POST"])
+@requires(Permission.LOG_TREATMENTS)
+def coil_target_form(course_id: int) -> Any:
+    """Set the course's coil target once (method and measurements); every log form shows
+    it and the record prints it."""
+    course, current = coil_target.read_coil_target(course_id, actor_id=current_user.id)
+    form = CoilTargetForm()
+    if request.method == "GET" and current is not None:
+        form.method.data = current.method
+        form.description.data = current.description
+        for name, value in current.measurements.items():
+            if name in form:
+                form[name].data = value
+    status = 200
+    if request.method == "POST" and not form.validate_on_submit():
+        keep_writes_on_refusal()  # the audited view of the chart stands
+        status = 422
+    elif request.method == "POST":
+        try:
+            coil_target.set_coil_target(
+                course_id,
+                current_user.id,
+                method=form.method.data,
+                measurements=form.measurements(),
+                description=form.description.data or None,
+            )
+        except DomainError as error:
+            aliases = {f"measurements.{name}": name for name in coil_target.LABELS}
+            show_refusal(form, error, aliases=aliases)
+            # Rolled back: read again, so the page's audited view is kept.
+            course, current = coil_target.read_coil_target(course_id, actor_id=current_user.id)
+            keep_writes_on_refusal()
+            status = error.status
+        else:
+            flash("Coil target saved.", "success")
+            return redirect(_back(url_for("treatments.course_record", course_id=course_id)))
+    return render_template(
+        "treatments/coil_target.html",
+        course=course,
+        current=current,
+        summary=coil_target.describe(current),
+        form=form,
+        measurements=coil_target.MEASUREMENTS,
+        next_url=safe_local_url(request.values.get("next")),
+    ), status

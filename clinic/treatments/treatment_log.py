@@ -19,10 +19,12 @@ from clinic import clock, events
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.courses.models import Course, CourseStatus
+from clinic.courses.titration import pct_for_session
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
 from clinic.scheduling import lifecycle
 from clinic.scheduling.models import Appointment, AppointmentStatus
+from clinic.scheduling.progress import session_numbers
 from clinic.treatments.fields import (
     AMENDABLE_FIELDS,
     MAX_TEXT,
@@ -150,9 +152,13 @@ def log_treatment(
     comfort_score: int | None = None,
     adverse_event: dict[str, Any] | None = None,
     notes: str | None = None,
+    supervisor_id: int | None = None,
 ) -> TreatmentLog:
-    """Record what was delivered. Everything is checked before anything is written, so a
-    refused log leaves no motor threshold, no alert and no status change behind."""
+    """Record what was delivered, under which supervising physician (default: the course's
+    prescriber). Everything is checked before anything is written, so a refused log
+    leaves no motor threshold, no alert and no status change behind. The log keeps the
+    session's number and the %MT prescribed for it (the titration's step): a dose below it
+    is allowed and marked, never one above the course's prescribed %MT."""
     appointment = _locked_appointment(appointment_id)
     course = appointment.course
     now = clock.now()
@@ -202,6 +208,7 @@ def log_treatment(
             "comfort_score": comfort_score,
             "adverse_event": adverse_event,
             "notes": notes,
+            "supervisor_id": supervisor_id,
         },
         course,
         motor_threshold_pct=status.threshold.value_pct if status.threshold else None,
@@ -217,6 +224,7 @@ def log_treatment(
         )
     threshold = status.threshold
     assert threshold is not None
+    number = session_numbers([appointment])[appointment.id]
     if inline_threshold is not None:
         db.session.add(inline_threshold)
         db.session.flush()
@@ -236,6 +244,8 @@ def log_treatment(
         motor_threshold_pct=threshold.value_pct,
         dose_pct_output=dose_pct_output(fields["intensity_pct_mt"], threshold.value_pct),
         completed=bool(completed),
+        session_number=number,
+        prescribed_pct_mt=pct_for_session(course, number),
         logged_at=now,
         logged_by_id=actor_id,
         **{name: value for name, value in fields.items() if name != "adverse_event"},

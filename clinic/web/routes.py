@@ -9,6 +9,7 @@ from flask import render_template, request
 from flask_login import current_user
 
 from clinic import clock
+from clinic.alerts.services import risk_flags
 from clinic.outcomes.cadence import due_counts_for_day
 from clinic.permissions import Permission, requires
 from clinic.reminders.answers import change_requests_for_day, confirmations_for
@@ -42,6 +43,14 @@ def board() -> Any:
         questionnaires_due=due_counts_for_day(day),
         change_requested={r.appointment_id for r in change_requests_for_day(day)},
         confirmed=confirmations_for(layout.appointment_ids),
+        # A patient flagged after PHQ-9 item 9 until a clinician clears it.
+        risk_flags=risk_flags(
+            block.appointment.patient_id
+            for row in layout.rows
+            for cell in row.cells
+            if cell is not None
+            for block in cell.blocks
+        ),
         is_today=day == clock.today(),
     )
 

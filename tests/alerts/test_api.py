@@ -10,6 +10,8 @@ from clinic.alerts.services import raise_alert
 from clinic.extensions import db
 from tests.factories import ApiClient, make_user
 
+NEGATIVE_ASQ = {"instrument": "ASQ", "answers": [False, False, False, False]}
+
 
 @pytest.fixture
 def alert(app: Any) -> Any:
@@ -30,7 +32,9 @@ def test_every_role_reads_open_alerts_only_admins_and_clinicians_acknowledge(
     expected = {"id", "kind", "patient_id", "created_at", "severity", "status", "escalated_at"}
     assert expected <= set(item)
     assert item["created_at"].endswith(("Z", "+00:00"))
-    acknowledged = client.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={"note": "x"})
+    acknowledged = client.post(
+        f"/api/v1/alerts/{alert.id}/acknowledge", json={"note": "x", "risk_screen": NEGATIVE_ASQ}
+    )
     assert acknowledged.status_code == (200 if role in ("admin", "clinician") else 403)
 
 
@@ -41,7 +45,10 @@ def test_acknowledging_with_a_note_then_409(api: ApiClient, alert: Any, clinicia
         client.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={"note": "  "}).status_code
         == 422
     )
-    answer = client.post(f"/api/v1/alerts/{alert.id}/acknowledge", json={"note": "Called."})
+    answer = client.post(
+        f"/api/v1/alerts/{alert.id}/acknowledge",
+        json={"note": "Called.", "risk_screen": NEGATIVE_ASQ},
+    )
     assert answer.status_code == 200
     body = answer.get_json()
     assert (body["status"], body["acknowledgement_note"]) == ("acknowledged", "Called.")

@@ -15,6 +15,9 @@ from clinic.audit.models import AuditEvent
 from clinic.extensions import db
 from tests.factories import login, make_patient
 
+NEGATIVE_ASQ = {"instrument": "ASQ", "answers": [False, False, False, False]}
+NEGATIVE_ASQ_FORM = {f"asq_{n}": "no" for n in range(1, 5)}
+
 
 def _many_alerts(count: int) -> None:
     for n in range(count):
@@ -39,7 +42,9 @@ def test_the_alerts_page_lists_open_urgent_first_and_acknowledges(
     refused = client.post(f"/alerts/{alert.id}/acknowledge", data={"note": ""})
     assert refused.status_code == 302 and refused.headers["Location"].endswith("/alerts")
     done = client.post(
-        f"/alerts/{alert.id}/acknowledge", data={"note": "Called, safe"}, follow_redirects=True
+        f"/alerts/{alert.id}/acknowledge",
+        data={"note": "Called, safe", "risk_screen": "y", **NEGATIVE_ASQ_FORM},
+        follow_redirects=True,
     )
     assert "Alert acknowledged." in done.get_data(as_text=True)
     db.session.expire_all()
@@ -51,7 +56,7 @@ def test_acknowledging_twice_says_so_and_writes_nothing(
 ) -> None:
     _many_alerts(1)
     alert_id = db.session.scalar(select(Alert.id))
-    acknowledge_alert(alert_id, "Called first", actor_id=admin.id)
+    acknowledge_alert(alert_id, "Called first", actor_id=admin.id, risk_screen=NEGATIVE_ASQ)
     db.session.commit()
     login(client, clinician)
     audited = len(db.session.scalars(select(AuditEvent)).all())

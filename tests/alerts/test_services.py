@@ -16,6 +16,7 @@ from clinic.extensions import db
 from tests.factories import captured
 
 OPENED = datetime(2025, 3, 3, 15, 0, tzinfo=UTC)
+NEGATIVE_ASQ = {"instrument": "ASQ", "answers": [False, False, False, False]}
 
 
 def urgent(title: str = "PHQ-9 item 9") -> Any:
@@ -30,7 +31,9 @@ def test_acknowledging_needs_a_note_and_happens_once(clinician: Any, admin: Any)
     with pytest.raises(Invalid) as missing:
         acknowledge_alert(alert.id, "   ", actor_id=clinician.id)
     assert "note" in missing.value.fields
-    acknowledged = acknowledge_alert(alert.id, "Called the patient; safe.", actor_id=clinician.id)
+    acknowledged = acknowledge_alert(
+        alert.id, "Called the patient; safe.", actor_id=clinician.id, risk_screen=NEGATIVE_ASQ
+    )
     db.session.commit()
     assert acknowledged.status == "acknowledged"
     assert acknowledged.acknowledged_by_id == clinician.id
@@ -85,6 +88,6 @@ def test_the_escalation_delay_is_a_setting_and_acknowledged_alerts_are_left_alon
 ) -> None:
     app.config["CLINIC_ALERT_ESCALATION_MINUTES"] = 30
     handled, waiting = urgent(), urgent()
-    acknowledge_alert(handled.id, "seen", actor_id=clinician.id)
+    acknowledge_alert(handled.id, "seen", actor_id=clinician.id, risk_screen=NEGATIVE_ASQ)
     assert escalate_alerts(OPENED + timedelta(minutes=30)) == 1
     assert waiting.escalated_at is not None and handled.escalated_at is None

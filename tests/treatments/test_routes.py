@@ -85,7 +85,7 @@ def test_today_statement_count_does_not_grow(
     client: Any, course: Any, frozen: Any, technician: Any, count_queries: Any
 ) -> None:
     def add_session(n: int) -> None:
-        other = make_course(make_patient(first_name=f"P{n}"))
+        other = make_course(make_patient(first_name=f"P{n}"), prescriber=course.prescriber)
         add_mt(other, 40 + n, at=NOW - days(1), coil_location=f"spot {n}")
         earlier = make_appointment(other, NOW - days(1))
         log(earlier, None, coil_location=f"spot {n}")
@@ -219,7 +219,7 @@ def test_review_queue_statement_count_does_not_grow(
     client: Any, frozen: Any, technician: Any, clinician: Any, count_queries: Any
 ) -> None:
     def add_logs(n: int) -> None:
-        course = make_course(make_patient(first_name=f"Q{n}"))
+        course = make_course(make_patient(first_name=f"Q{n}"), prescriber=clinician)
         add_mt(course, 50)
         for k in range(2):
             saved = log(make_appointment(course, NOW - days(k + 1), sequence=k + 1), technician)

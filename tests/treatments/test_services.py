@@ -129,9 +129,9 @@ def test_an_inline_motor_threshold_is_recorded_first_and_sets_the_dose(
     assert result.appointment.status == "completed"
 
 
-def test_motor_threshold_age_limit(frozen: Any, technician: Any) -> None:
+def test_motor_threshold_age_limit(frozen: Any, technician: Any, clinician: Any) -> None:
     for age_days, allowed in [(6, True), (7, True), (8, False)]:
-        course = make_course(make_patient())
+        course = make_course(make_patient(), prescriber=clinician)
         add_mt(course, 50, at=NOW - days(age_days))
         appointment = make_appointment(course, NOW)
         if allowed:
@@ -172,9 +172,11 @@ DST_CASES = [
 ]
 
 
-def test_age_is_counted_in_clinic_days_across_daylight_saving(app: Any, technician: Any) -> None:
+def test_age_is_counted_in_clinic_days_across_daylight_saving(
+    app: Any, technician: Any, clinician: Any
+) -> None:
     for mt_at, session_at, allowed in DST_CASES:
-        course = make_course(make_patient())
+        course = make_course(make_patient(), prescriber=clinician)
         with time_machine.travel(mt_at, tick=False):
             add_mt(course, 50)
         appointment = make_appointment(course, session_at)
