@@ -29,6 +29,7 @@ FEATURES: tuple[str, ...] = (
     "treatments",
     "outcomes",
     "reminders",
+    "billing",
     "web",
 )
 

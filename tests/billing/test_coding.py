@@ -1,0 +1,165 @@
+"""The CPT rule table of CONTRACT 9 on a hand-made course, and the lines endpoint."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from clinic.audit.models import AuditEvent
+from clinic.billing.coding import billing_lines, ordered_icd10
+from clinic.extensions import db
+from clinic.patients.models import Authorization, Diagnosis
+from tests.factories import make_appointment, make_course, make_patient
+from tests.treatments.conftest import log
+
+
+@pytest.fixture
+def frozen_at() -> datetime:
+    return datetime(2026, 4, 1, 16, 0, tzinfo=UTC)
+
+
+def at(day: int, month: int = 3) -> datetime:
+    """10:00 in New York on that day of 2026 (EST until 8 March, EDT after)."""
+    hour = 15 if (month, day) < (3, 8) else 14
+    return datetime(2026, month, day, hour, 0, tzinfo=UTC)
+
+
+def session(course: Any, day: int, actor: Any, n: int, **fields: Any) -> Any:
+    appointment = make_appointment(course, at(day), sequence=n)
+    log(appointment, actor, **fields)
+    return appointment
+
+
+def stopped(**fields: Any) -> dict[str, Any]:
+    return {"completed": False, "stop_reason": "headache", "pulses_delivered": 900, **fields}
+
+
+@pytest.fixture
+def coded_course(frozen: Any, clinician: Any) -> Any:
+    patient = make_patient()
+    db.session.add_all(
+        [
+            Diagnosis(patient_id=patient.id, code="G89.4"),
+            Diagnosis(patient_id=patient.id, code="F33.2"),
+        ]
+    )
+    authorization = Authorization(
+        patient_id=patient.id, payer="Aetna", number="PA-77", sessions_authorized=36
+    )
+    db.session.add(authorization)
+    db.session.flush()
+    course = make_course(patient, prescriber=clinician, authorization_id=authorization.id)
+    ids = [
+        session(course, 2, clinician, 1, motor_threshold_pct=50),  # first: 90867
+        session(course, 3, clinician, 2, **stopped(motor_threshold_pct=50)),  # stopped early
+        session(course, 4, clinician, 3),  # later: 90868
+        session(course, 9, clinician, 4, motor_threshold_pct=52),  # MT again: 90869
+        session(course, 10, clinician, 5, **stopped(motor_threshold_pct=52)),  # stopped
+        session(course, 12, clinician, 6, motor_threshold_pct=51),  # within 7 days: 90868
+        session(course, 16, clinician, 7, motor_threshold_pct=53),  # 7 days on: 90869
+    ]
+    return course, [appointment.id for appointment in ids]
+
+
+def test_the_rule_table_on_a_hand_made_course(coded_course: Any) -> None:
+    course, ids = coded_course
+    lines = billing_lines(date(2026, 3, 1), date(2026, 3, 31))
+    assert [line.appointment_id for line in lines] == ids
+    assert [(line.cpt, line.billable) for line in lines] == [
+        ("90867", True),
+        ("90869", False),  # what it would have been; it uses up nothing
+        ("90868", True),
+        ("90869", True),  # 6 days after the stopped one: that one did not count
+        ("90868", False),
+        ("90868", True),
+        ("90869", True),
+    ]
+    first = lines[0]
+    assert first.date == date(2026, 3, 2)
+    assert first.units == 1
+    assert first.icd10 == ("F33.2", "G89.4")
+    assert first.authorization_number == "PA-77"
+    assert first.course_id == course.id
+
+
+def test_a_later_period_keeps_the_course_history(coded_course: Any) -> None:
+    """Coding looks back before the period: the session of 12 March is no first treatment."""
+    lines = billing_lines(date(2026, 3, 12), date(2026, 3, 12))
+    assert [line.cpt for line in lines] == ["90868"]
+
+
+def test_the_first_delivered_treatment_after_a_stopped_one_is_90867(
+    frozen: Any, clinician: Any
+) -> None:
+    course = make_course(make_patient(), prescriber=clinician)
+    session(course, 2, clinician, 1, **stopped(motor_threshold_pct=50))
+    session(course, 3, clinician, 2)
+    lines = billing_lines(date(2026, 3, 1), date(2026, 3, 31), course_id=course.id)
+    assert [(line.cpt, line.billable) for line in lines] == [("90867", False), ("90867", True)]
+
+
+def test_depression_codes_come_first() -> None:
+    assert ordered_icd10(["M79.7", "F32.2", "G89.4", "F33.1"]) == (
+        "F32.2",
+        "F33.1",
+        "M79.7",
+        "G89.4",
+    )
+
+
+def test_the_lines_endpoint_answers_the_contract_and_audits(
+    coded_course: Any, api: Any, front_desk: Any
+) -> None:
+    course, ids = coded_course
+    response = api.as_(front_desk).get(
+        f"/api/v1/billing/lines?from=2026-03-01&to=2026-03-05&patient_id={course.patient_id}"
+    )
+    assert response.status_code == 200, response.json
+    items = response.json["items"]
+    assert [item["appointment_id"] for item in items] == ids[:3]
+    assert {
+        key: items[0][key]
+        for key in ("patient_id", "course_id", "date", "cpt", "units", "icd10", "billable")
+    } == {
+        "patient_id": course.patient_id,
+        "course_id": course.id,
+        "date": "2026-03-02",
+        "cpt": "90867",
+        "units": 1,
+        "icd10": ["F33.2", "G89.4"],
+        "billable": True,
+    }
+    assert items[0]["authorization_number"] == "PA-77"
+    viewed = db.session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.patient_id == course.patient_id, AuditEvent.action == "view"
+        )
+    ).all()
+    assert viewed
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "from=2026-03-01",
+        "from=2026-03-05&to=2026-03-01",
+        "from=x&to=2026-03-01",
+        "from=2025-01-01&to=2026-03-01",
+    ],
+)
+def test_bad_periods_are_422(app: Any, api: Any, admin: Any, query: str) -> None:
+    response = api.as_(admin).get(f"/api/v1/billing/lines?{query}")
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "validation_error"
+
+
+def test_technicians_and_clinicians_may_not_read_billing(
+    app: Any, api: Any, technician: Any, clinician: Any
+) -> None:
+    for user in (technician, clinician):
+        response = api.as_(user).get("/api/v1/billing/lines?from=2026-03-01&to=2026-03-02")
+        assert response.status_code == 403
