@@ -27,12 +27,6 @@ def at(day: int, month: int = 3) -> datetime:
     return datetime(2026, month, day, hour, 0, tzinfo=UTC)
 
 
-def session(course: Any, day: int, actor: Any, n: int, **fields: Any) -> Any:
-    appointment = make_appointment(course, at(day), sequence=n)
-    log(appointment, actor, **fields)
-    return appointment
-
-
 def stopped(**fields: Any) -> dict[str, Any]:
     return {"completed": False, "stop_reason": "headache", "pulses_delivered": 900, **fields}
 
@@ -52,15 +46,19 @@ def coded_course(frozen: Any, clinician: Any) -> Any:
     db.session.add(authorization)
     db.session.flush()
     course = make_course(patient, prescriber=clinician, authorization_id=authorization.id)
-    ids = [
-        session(course, 2, clinician, 1, motor_threshold_pct=50),  # first: 90867
-        session(course, 3, clinician, 2, **stopped(motor_threshold_pct=50)),  # stopped early
-        session(course, 4, clinician, 3),  # later: 90868
-        session(course, 9, clinician, 4, motor_threshold_pct=52),  # MT again: 90869
-        session(course, 10, clinician, 5, **stopped(motor_threshold_pct=52)),  # stopped
-        session(course, 12, clinician, 6, motor_threshold_pct=51),  # within 7 days: 90868
-        session(course, 16, clinician, 7, motor_threshold_pct=53),  # 7 days on: 90869
+    # Booked first, then logged: a stopped session's make-up goes after the last one.
+    plan = [
+        (2, {"motor_threshold_pct": 50}),  # first: 90867
+        (3, stopped(motor_threshold_pct=50)),  # stopped early: not billable
+        (4, {}),  # later: 90868
+        (9, {"motor_threshold_pct": 52}),  # MT re-determined: 90869
+        (10, stopped(motor_threshold_pct=52)),  # stopped
+        (12, {"motor_threshold_pct": 51}),  # within 7 days: stays 90868
+        (16, {"motor_threshold_pct": 53}),  # 7 days on: 90869
     ]
+    ids = [make_appointment(course, at(day), sequence=n) for n, (day, _) in enumerate(plan, 1)]
+    for appointment, (_, fields) in zip(ids, plan, strict=True):
+        log(appointment, clinician, **fields)
     return course, [appointment.id for appointment in ids]
 
 
@@ -95,8 +93,9 @@ def test_the_first_delivered_treatment_after_a_stopped_one_is_90867(
     frozen: Any, clinician: Any
 ) -> None:
     course = make_course(make_patient(), prescriber=clinician)
-    session(course, 2, clinician, 1, **stopped(motor_threshold_pct=50))
-    session(course, 3, clinician, 2)
+    first, second = (make_appointment(course, at(day), sequence=day) for day in (2, 3))
+    log(first, clinician, **stopped(motor_threshold_pct=50))
+    log(second, clinician)
     lines = billing_lines(date(2026, 3, 1), date(2026, 3, 31), course_id=course.id)
     assert [(line.cpt, line.billable) for line in lines] == [("90867", False), ("90867", True)]
 
