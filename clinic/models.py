@@ -3,6 +3,7 @@
 from clinic.alerts.models import Alert
 from clinic.audit.models import AuditEvent
 from clinic.auth.models import ApiToken, LoginAttempt, RolePolicy, User
+from clinic.billing.models import ClaimExport, ExportedLine, FeeScheduleEntry
 from clinic.courses.models import Course, Protocol
 from clinic.outcomes.models import (
     QuestionnaireAssignment,
@@ -34,11 +35,14 @@ __all__ = [
     "AppointmentResponse",
     "AuditEvent",
     "Authorization",
+    "ClaimExport",
     "Closure",
     "ConsentEvent",
     "Course",
     "Device",
     "Diagnosis",
+    "ExportedLine",
+    "FeeScheduleEntry",
     "LoginAttempt",
     "MaintenanceWindow",
     "MedicationTrial",

@@ -48,6 +48,7 @@ ADMIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("Protocols", "courses.admin_protocols", Permission.ADMINISTER),
     NavEntry("Reminder policy", "reminders.admin_policy", Permission.ADMINISTER),
     NavEntry("Message templates", "reminders.admin_templates", Permission.ADMINISTER),
+    NavEntry("Fee schedule", "billing.admin_fees", Permission.ADMINISTER),
     NavEntry("Scheduler", "scheduler.admin", Permission.ADMINISTER),
     NavEntry("Audit trail", "audit.index", Permission.ADMINISTER),
 )

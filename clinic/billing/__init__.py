@@ -12,4 +12,6 @@ bp = Blueprint("billing", __name__, url_prefix="/billing")
 
 
 def init_app(app: Flask) -> None:
+    from clinic.billing import routes  # noqa: F401  (registers the views)
+
     app.register_blueprint(bp)

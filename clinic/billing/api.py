@@ -9,7 +9,8 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, list_schema
-from clinic.billing import services
+from clinic.billing import fees, services
+from clinic.billing.models import Cpt
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("billing_api", __name__, description="Billing: coded sessions and claims")
@@ -57,3 +58,49 @@ def list_lines(args: dict[str, Any]) -> Any:
     authorization number; sessions stopped early are listed with `billable: false`."""
     start, end = args.pop("start"), args.pop("end")
     return {"items": services.read_billing_lines(current_user.id, start, end, **args)}
+
+
+class FeeSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    payer = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={"description": "The payer as on its authorizations, or * for any payer."},
+    )
+    cpt = ma.fields.String(required=True, validate=ma.validate.OneOf([c.value for c in Cpt]))
+    amount = ma.fields.Decimal(
+        required=True,
+        as_string=True,
+        places=2,
+        validate=ma.validate.Range(min=0, max=99999.99),
+        metadata={"description": 'Charge per unit, e.g. "325.00".'},
+    )
+
+
+FeeListSchema = list_schema(FeeSchema)
+
+
+@blp.route("/billing/fees")
+@requires(Permission.BILLING)
+@blp.response(200, FeeListSchema)
+def list_fees() -> Any:
+    """The fee schedule: per payer (or `*`, any payer) and CPT code."""
+    return {"items": fees.list_fees()}
+
+
+@blp.route("/billing/fees", methods=["PUT"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(FeeSchema)
+@blp.response(200, FeeSchema)
+def set_fee(args: dict[str, Any]) -> Any:
+    """Set what one payer is charged for one CPT code (creates or replaces it)."""
+    return fees.set_fee(args["payer"], args["cpt"], args["amount"], actor_id=current_user.id)
+
+
+@blp.route("/billing/fees/<int:fee_id>", methods=["DELETE"])
+@requires(Permission.ADMINISTER)
+@blp.response(204)
+def delete_fee(fee_id: int) -> Any:
+    """Remove a fee: lines of that payer fall back to the `*` row, or carry no charge."""
+    fees.delete_fee(fee_id, actor_id=current_user.id)
+    return None

@@ -24,6 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
+from clinic.billing.fees import charge_for, fee_table
+from clinic.billing.models import Cpt
 from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.patients.models import Diagnosis
@@ -31,9 +33,9 @@ from clinic.scheduling.models import Appointment
 from clinic.treatments.models import MotorThreshold, TreatmentLog
 from clinic.treatments.treatment_log import LOG_WINDOW_BEFORE_START
 
-FIRST_TREATMENT = "90867"
-LATER_TREATMENT = "90868"
-MT_REDETERMINATION = "90869"
+FIRST_TREATMENT = Cpt.FIRST_TREATMENT.value
+LATER_TREATMENT = Cpt.LATER_TREATMENT.value
+MT_REDETERMINATION = Cpt.MT_REDETERMINATION.value
 MT_REDETERMINATION_EVERY = timedelta(days=7)
 DEPRESSION_PREFIXES = ("F32", "F33")
 
@@ -156,12 +158,14 @@ def billing_lines(
     for key, course_logs in by_course.items():
         codes.update(code_course(course_logs, thresholds[key]))
 
+    fees = fee_table()
     lines = []
     for log in sorted(logs, key=lambda item: (item.appointment.starts_at, item.id)):
         if log.appointment.starts_at < since:
             continue
         cpt, billable = codes[log.appointment_id]
         authorization = log.course.authorization
+        payer = authorization.payer if authorization else None
         lines.append(
             BillingLine(
                 appointment_id=log.appointment_id,
@@ -173,7 +177,8 @@ def billing_lines(
                 icd10=ordered_icd10(diagnoses[log.patient_id]),
                 authorization_number=authorization.number if authorization else None,
                 billable=billable,
-                payer=authorization.payer if authorization else None,
+                charge=charge_for(fees, payer, cpt, 1) if billable else None,
+                payer=payer,
                 treatment_id=log.id,
             )
         )
