@@ -255,6 +255,8 @@ def _billing(environ: dict[str, str]) -> dict[str, Any]:
         "tax_id": tax_id,
         "name": _env(environ, "CLINIC_BILLING_NAME"),
         "address": parse_billing_address(address) if address is not None else None,
+        # ISA08/GS03: who receives the interchange (the clearinghouse's id for the clinic).
+        "receiver_id": _env(environ, "CLINIC_BILLING_RECEIVER_ID", "CLEARINGHOUSE"),
     }
 
 

@@ -143,6 +143,7 @@ def test_the_billing_identity_is_read_and_split(tmp_path: Path) -> None:
             "state": "IL",
             "zip": "627011234",
         },
+        "receiver_id": "CLEARINGHOUSE",
     }
     assert config["CLINIC_MAX_UPLOAD_MB"] == 20
     assert config["CLINIC_DOCUMENT_STORE"] == str(tmp_path / "documents")

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import Response
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api import ErrorSchema
 from clinic.api.schemas import id_filter, list_schema
-from clinic.billing import fees, services
+from clinic.billing import claims, fees, services
 from clinic.billing.models import Cpt
+from clinic.billing.superbill import superbill_pdf
+from clinic.pdf import pdf_response
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("billing_api", __name__, description="Billing: coded sessions and claims")
@@ -104,3 +108,71 @@ def delete_fee(fee_id: int) -> Any:
     """Remove a fee: lines of that payer fall back to the `*` row, or carry no charge."""
     fees.delete_fee(fee_id, actor_id=current_user.id)
     return None
+
+
+class ClaimQuerySchema(PeriodSchema):
+    payer = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=120),
+        metadata={"description": "Only this payer's claims (as named on authorizations)."},
+    )
+    include_exported = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Send lines an earlier 837P carried again (resubmission)."},
+    )
+
+
+def _file(body: str | bytes, mimetype: str, filename: str, **headers: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers.update(headers)
+    return response
+
+
+@blp.route("/billing/claims.x12")
+@requires(Permission.BILLING)
+@blp.arguments(ClaimQuerySchema, location="query")
+@blp.response(
+    200,
+    content_type="application/edi-x12",
+    description="An ASC X12 005010X222A1 837P interchange; X-Claims-Skipped names the "
+    "appointments left out (missing member id, payer id or address).",
+)
+@blp.alt_response(204, description="Nothing to claim in the period.")
+@blp.alt_response(409, schema=ErrorSchema, description="billing_identity_missing")
+def claims_x12(args: dict[str, Any]) -> Any:
+    """The period's unsent billable sessions as 837P claims; the lines are then marked
+    sent, so the next export leaves them out unless `include_exported=1`."""
+    start, end = args.pop("start"), args.pop("end")
+    text, run = claims.export_claims(current_user.id, start, end, **args)
+    skipped = ",".join(str(appointment_id) for appointment_id in run.skipped)
+    if not text:
+        return Response(status=204, headers={"X-Claims-Lines": "0", "X-Claims-Skipped": skipped})
+    return _file(
+        text,
+        "application/edi-x12",
+        f"claims-{start}-{end}.x12",
+        **{"X-Claims-Lines": str(len(run.lines)), "X-Claims-Skipped": skipped},
+    )
+
+
+@blp.route("/billing/claims.csv")
+@requires(Permission.BILLING)
+@blp.arguments(ClaimQuerySchema, location="query")
+@blp.response(200, content_type="text/csv", description="The same lines as the 837P, as CSV.")
+def claims_csv(args: dict[str, Any]) -> Any:
+    """The lines the 837P of the same query would carry (marks nothing)."""
+    start, end = args.pop("start"), args.pop("end")
+    text = claims.claims_csv(current_user.id, start, end, **args)
+    return _file(text, "text/csv", f"claims-{start}-{end}.csv")
+
+
+@blp.route("/patients/<int:patient_id>/superbill.pdf")
+@requires(Permission.BILLING)
+@blp.arguments(PeriodSchema, location="query")
+@blp.response(200, content_type="application/pdf", description="The superbill as PDF.")
+@blp.alt_response(404, schema=ErrorSchema, description="No such patient.")
+def superbill(args: dict[str, Any], patient_id: int) -> Any:
+    """The patient's superbill for the period: the clinic, the patient, and each billable
+    session with date, CPT and ICD-10 codes."""
+    body = superbill_pdf(patient_id, args["start"], args["end"], actor_id=current_user.id)
+    return pdf_response(body, f"superbill-{patient_id}-{args['start']}-{args['end']}.pdf")

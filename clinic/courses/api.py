@@ -115,6 +115,7 @@ class AuthorizationInSchema(ma.Schema):
     payer = _text(120, 1, required=True)
     number = _text(60, allow_none=True)
     member_id = _text(60, allow_none=True)
+    payer_id = _text(80, allow_none=True)
     sessions_authorized = _int(1, 1000, required=True)
     valid_from = ma.fields.Date(allow_none=True)
     valid_to = ma.fields.Date(allow_none=True)

@@ -78,6 +78,11 @@ class PatientForm(ServiceForm):
         validators=[Optional(), Length(max=400)],
         description="Codes separated by commas, e.g. F33.1, G89.29, M79.7",
     )
+    address = StringField(
+        "Address",
+        validators=[Length(max=200)],
+        description="street, city, ST 12345 (claims need it)",
+    )
     referring_provider = StringField("Referring provider", validators=[Length(max=200)])
     emergency_contact_name = StringField("Emergency contact", validators=[Length(max=200)])
     emergency_contact_phone = TelField(
@@ -125,6 +130,9 @@ class MedicationTrialForm(ServiceForm):
 class AuthorizationForm(ServiceForm):
     payer = StringField("Payer", validators=[InputRequired(), Length(max=120)])
     member_id = StringField("Member id", validators=[Length(max=60)])
+    payer_id = StringField(
+        "Payer id", validators=[Length(max=80)], description="The payer's id on claims (837P)."
+    )
     number = StringField("Authorization number", validators=[Length(max=60)])
     sessions_authorized = IntegerField(
         "Sessions authorized", validators=[InputRequired(), NumberRange(min=0, max=1000)]

@@ -51,6 +51,7 @@ PATIENT_CHECKS: dict[str, validation.Check] = {
     "email_consent": boolean,
     "timezone": validation.timezone,
     "diagnoses": validation.diagnosis_codes,
+    "address": validation.postal_address,
     "referring_provider": text(200),
     "emergency_contact_name": text(200),
     "emergency_contact_phone": validation.phone,

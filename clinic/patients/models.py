@@ -60,6 +60,7 @@ class Patient(Model):
     email_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     email_consent_at: Mapped[datetime | None]
     timezone: Mapped[str | None] = mapped_column(String(64))  # None: the clinic's
+    address: Mapped[str | None] = mapped_column(String(200))  # street, city, ST 12345
     referring_provider: Mapped[str | None] = mapped_column(String(200))
     emergency_contact_name: Mapped[str | None] = mapped_column(String(200))
     emergency_contact_phone: Mapped[str | None] = mapped_column(String(20))
@@ -143,6 +144,7 @@ class Authorization(Model):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     payer: Mapped[str] = mapped_column(String(120))
     member_id: Mapped[str | None] = mapped_column(String(60))
+    payer_id: Mapped[str | None] = mapped_column(String(80))  # the payer's electronic id
     number: Mapped[str | None] = mapped_column(String(60))
     sessions_authorized: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[date | None] = mapped_column(Date)

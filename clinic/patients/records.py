@@ -29,6 +29,7 @@ MEDICATION_CHECKS: dict[str, validation.Check] = {
 AUTHORIZATION_CHECKS: dict[str, validation.Check] = {
     "payer": text(120, required=True),
     "member_id": text(60),
+    "payer_id": text(80),
     "number": text(60),
     "sessions_authorized": integer(0, 1000, required=True),
     "valid_from": a_date(earliest=EARLIEST_DATE),

@@ -31,6 +31,9 @@ class PatientInputSchema(ma.Schema):
     email_consent = ma.fields.Boolean()
     timezone = ma.fields.String(allow_none=True, metadata={"description": "IANA name"})
     diagnoses = ma.fields.List(ma.fields.String(), metadata={"description": "ICD-10-CM codes"})
+    address = ma.fields.String(
+        allow_none=True, metadata={"description": "street, city, ST 12345[-6789]"}
+    )
     referring_provider = ma.fields.String(allow_none=True)
     emergency_contact_name = ma.fields.String(allow_none=True)
     emergency_contact_phone = ma.fields.String(allow_none=True)
@@ -71,6 +74,9 @@ class PatientSchema(ma.Schema):
     )
     diagnosis_details = ma.fields.Function(
         lambda patient: DiagnosisSchema(many=True).dump(patient.diagnoses)
+    )
+    address = ma.fields.String(
+        allow_none=True, metadata={"description": "street, city, ST 12345[-6789]"}
     )
     referring_provider = ma.fields.String(allow_none=True)
     emergency_contact_name = ma.fields.String(allow_none=True)
@@ -161,6 +167,9 @@ MedicationTrialListSchema = list_schema(MedicationTrialSchema)
 class AuthorizationInputSchema(ma.Schema):
     payer = ma.fields.String(metadata={"example": "Blue Cross"})
     member_id = ma.fields.String(allow_none=True)
+    payer_id = ma.fields.String(
+        allow_none=True, metadata={"description": "The payer's electronic id on claims (837P)"}
+    )
     number = ma.fields.String(allow_none=True, metadata={"example": "PA-123456"})
     sessions_authorized = ma.fields.Integer(metadata={"example": 36})
     valid_from = ma.fields.Date(allow_none=True)

@@ -9,8 +9,22 @@ import pytest
 
 from clinic.extensions import db
 from clinic.patients.models import Authorization, Diagnosis
+from tests.conftest import _test_config
 from tests.factories import make_appointment, make_course, make_patient
 from tests.treatments.conftest import log
+
+BILLING_IDENTITY = {
+    "npi": "1234567893",
+    "tax_id": "123456789",
+    "name": "Lakeside TMS LLC",
+    "address": {"street": "12 Main St", "city": "Springfield", "state": "IL", "zip": "627011234"},
+    "receiver_id": "CLEARHOUSE01",
+}
+
+
+@pytest.fixture
+def app_config(database_url: str) -> dict[str, Any]:
+    return {**_test_config(database_url), "CLINIC_BILLING": BILLING_IDENTITY}
 
 
 @pytest.fixture
@@ -37,8 +51,15 @@ def coded_course(frozen: Any, clinician: Any) -> Any:
             Diagnosis(patient_id=patient.id, code="F33.2"),
         ]
     )
+    patient.address = "1 Elm St Apt 2, Springfield, IL 62701"
+    patient.sex = "female"
     authorization = Authorization(
-        patient_id=patient.id, payer="Aetna", number="PA-77", sessions_authorized=36
+        patient_id=patient.id,
+        payer="Aetna",
+        payer_id="60054",
+        member_id="W123456789",
+        number="PA-77",
+        sessions_authorized=36,
     )
     db.session.add(authorization)
     db.session.flush()
