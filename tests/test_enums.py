@@ -11,6 +11,7 @@ that is rolled back.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 import clinic.models  # noqa: F401  (the whole schema)
 from clinic.auth.models import RolePolicy
+from clinic.billing.models import ClaimExport
 from clinic.demo import load
 from clinic.extensions import db
 from clinic.permissions import Role
@@ -69,6 +71,15 @@ def a_row_in_every_table() -> None:
     load()
     appointment = db.session.scalars(select(Appointment).limit(1)).one()
     db.session.add(RolePolicy(role=Role.CLINICIAN, require_totp=True))
+    db.session.add(
+        ClaimExport(
+            format="csv",
+            period_start=date(2026, 3, 1),
+            period_end=date(2026, 3, 31),
+            line_count=0,
+            control_number=1,
+        )
+    )
     db.session.add(
         AppointmentResponse(
             appointment_id=appointment.id,

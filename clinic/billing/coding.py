@@ -175,7 +175,9 @@ def billing_lines(
                 cpt=cpt,
                 units=1,
                 icd10=ordered_icd10(diagnoses[log.patient_id]),
-                authorization_number=authorization.number if authorization else None,
+                authorization_number=authorization.number
+                if authorization and authorization.approved
+                else None,
                 billable=billable,
                 charge=charge_for(fees, payer, cpt, 1) if billable else None,
                 payer=payer,

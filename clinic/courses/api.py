@@ -157,6 +157,10 @@ class CourseQuerySchema(ma.Schema):
 
 
 class AuthorizationOutSchema(ma.Schema):
+    id = ma.fields.Integer()
+    status = ma.fields.String(
+        metadata={"description": "only an approved authorization counts sessions used and left"}
+    )
     payer = ma.fields.String()
     number = ma.fields.String(allow_none=True)
     sessions_authorized = ma.fields.Integer()

@@ -22,7 +22,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.patients import icd10
 from clinic.patients.intake import SEXES
-from clinic.patients.models import Patient
+from clinic.patients.models import AuthorizationStatus, Patient
 from clinic.patients.screening import SCREENING_ITEMS
 
 SEX_CHOICES = [SelectChoice("", "Not recorded")] + [
@@ -139,6 +139,16 @@ class AuthorizationForm(ServiceForm):
     )
     valid_from = DateField("Valid from", validators=[Optional()])
     valid_to = DateField("Valid to", validators=[Optional()])
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice(status.value, status.value.capitalize()) for status in AuthorizationStatus
+        ],
+        default=AuthorizationStatus.DRAFT.value,
+        description="Only approved authorizations count on a course's meter.",
+    )
+    requested_on = DateField("Requested on", validators=[Optional()])
+    decided_on = DateField("Decided on", validators=[Optional()])
 
 
 class SignOffForm(FlaskForm):

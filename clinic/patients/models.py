@@ -33,6 +33,17 @@ class PreferredChannel(StrEnum):
     NONE = "none"
 
 
+class AuthorizationStatus(StrEnum):
+    """Where a prior authorization is with the payer; only `approved` counts on a meter."""
+
+    DRAFT = "draft"
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+    APPEALED = "appealed"
+    EXPIRED = "expired"
+
+
 class ScreeningResult(StrEnum):
     CLEAR = "clear"
     REVIEW = "review"  # a relative contraindication: a clinician decides
@@ -138,6 +149,7 @@ class Authorization(Model):
         CheckConstraint(
             "valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from", name="valid_range"
         ),
+        one_of("status", AuthorizationStatus, name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -149,9 +161,16 @@ class Authorization(Model):
     sessions_authorized: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default=AuthorizationStatus.DRAFT)
+    requested_on: Mapped[date | None] = mapped_column(Date)
+    decided_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     patient: Mapped[Patient] = relationship(back_populates="authorizations")
+
+    @property
+    def approved(self) -> bool:
+        return self.status == AuthorizationStatus.APPROVED
 
 
 class ConsentEvent(Model):

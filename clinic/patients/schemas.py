@@ -174,6 +174,18 @@ class AuthorizationInputSchema(ma.Schema):
     sessions_authorized = ma.fields.Integer(metadata={"example": 36})
     valid_from = ma.fields.Date(allow_none=True)
     valid_to = ma.fields.Date(allow_none=True)
+    status = ma.fields.String(
+        metadata={
+            "description": "draft (default for a new one), requested, approved, denied, "
+            "appealed or expired; only approved ones count on a course's meter"
+        }
+    )
+    requested_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "defaults to today when set to requested"}
+    )
+    decided_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "defaults to today when approved or denied"}
+    )
 
 
 class AuthorizationCreateSchema(AuthorizationInputSchema):

@@ -1,8 +1,10 @@
-"""Billing and documents
+"""Billing and documents: the fee schedule, claim exports and the lines they carried, the
+authorization workflow (existing authorizations become approved), claim data on patients
+and authorizations.
 
 Revision ID: 0009_billing_documents
 Revises: 0008_scheduler_processes
-Create Date: 2026-12-01 13:20:49.250944
+Create Date: 2026-12-01 13:23:25.062613
 
 """
 
@@ -73,6 +75,19 @@ def upgrade():
 
     with op.batch_alter_table("authorizations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("payer_id", sa.String(length=80), nullable=True))
+        # Authorizations written before the workflow were the payer's answer: approved.
+        batch_op.add_column(
+            sa.Column("status", sa.String(length=20), nullable=False, server_default="approved")
+        )
+        batch_op.add_column(sa.Column("requested_on", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("decided_on", sa.Date(), nullable=True))
+
+    with op.batch_alter_table("authorizations", schema=None) as batch_op:
+        batch_op.alter_column("status", server_default=None)
+        batch_op.create_check_constraint(
+            op.f("ck_authorizations_status"),
+            "status IN ('draft', 'requested', 'approved', 'denied', 'appealed', 'expired')",
+        )
 
     with op.batch_alter_table("patients", schema=None) as batch_op:
         batch_op.add_column(sa.Column("address", sa.String(length=200), nullable=True))
@@ -86,6 +101,10 @@ def downgrade():
         batch_op.drop_column("address")
 
     with op.batch_alter_table("authorizations", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_authorizations_status"), type_="check")
+        batch_op.drop_column("decided_on")
+        batch_op.drop_column("requested_on")
+        batch_op.drop_column("status")
         batch_op.drop_column("payer_id")
 
     with op.batch_alter_table("exported_lines", schema=None) as batch_op:

@@ -60,6 +60,7 @@ def coded_course(frozen: Any, clinician: Any) -> Any:
         member_id="W123456789",
         number="PA-77",
         sessions_authorized=36,
+        status="approved",
     )
     db.session.add(authorization)
     db.session.flush()
