@@ -37,6 +37,7 @@ MAIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("Alerts", "alerts.index", Permission.ENTER_RESPONSES),
     NavEntry("Reminders", "reminders.index", Permission.READ_REMINDERS),
     NavEntry("Outcomes", "outcomes.report", Permission.READ),
+    NavEntry("Authorizations", "billing.authorizations", Permission.BILLING),
     NavEntry("Admin", "auth.admin_index", Permission.ADMINISTER),
 )
 

@@ -11,7 +11,8 @@ from flask_smorest import Blueprint
 
 from clinic.api import ErrorSchema
 from clinic.api.schemas import id_filter, list_schema
-from clinic.billing import claims, fees, services
+from clinic.billing import claims, fees, packets, services
+from clinic.billing import worklist as worklist_service
 from clinic.billing.models import Cpt
 from clinic.billing.superbill import superbill_pdf
 from clinic.pdf import pdf_response
@@ -176,3 +177,76 @@ def superbill(args: dict[str, Any], patient_id: int) -> Any:
     session with date, CPT and ICD-10 codes."""
     body = superbill_pdf(patient_id, args["start"], args["end"], actor_id=current_user.id)
     return pdf_response(body, f"superbill-{patient_id}-{args['start']}-{args['end']}.pdf")
+
+
+@blp.route("/courses/<int:course_id>/authorization-packet.pdf")
+@requires(Permission.READ_PACKETS)
+@blp.response(200, content_type="application/pdf", description="The packet as PDF.")
+@blp.alt_response(404, schema=ErrorSchema, description="No such course.")
+def authorization_packet(course_id: int) -> Any:
+    """The medical-necessity packet: diagnoses, failed medication trials, psychotherapy,
+    PHQ-9 history with dates, the latest screening and the prescribed protocol."""
+    body = packets.authorization_packet_pdf(course_id, actor_id=current_user.id)
+    return pdf_response(body, f"authorization-packet-{course_id}.pdf")
+
+
+@blp.route("/courses/<int:course_id>/extension-letter.pdf")
+@requires(Permission.READ_PACKETS)
+@blp.response(200, content_type="application/pdf", description="The letter as PDF.")
+@blp.alt_response(404, schema=ErrorSchema, description="No such course.")
+def extension_letter(course_id: int) -> Any:
+    """A letter asking the payer to extend the course, from the PHQ-9 change so far."""
+    body = packets.extension_letter_pdf(course_id, actor_id=current_user.id)
+    return pdf_response(body, f"extension-letter-{course_id}.pdf")
+
+
+class WorklistAuthorizationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    payer = ma.fields.String()
+    number = ma.fields.String(allow_none=True)
+    status = ma.fields.String()
+    sessions_authorized = ma.fields.Integer()
+    requested_on = ma.fields.Date(allow_none=True)
+    valid_to = ma.fields.Date(allow_none=True)
+
+
+class RunningOutSchema(ma.Schema):
+    course_id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    authorization_id = ma.fields.Integer()
+    sessions_authorized = ma.fields.Integer()
+    sessions_used = ma.fields.Integer()
+    sessions_booked = ma.fields.Integer()
+    sessions_remaining = ma.fields.Integer()
+
+
+class WorklistSchema(ma.Schema):
+    waiting = ma.fields.List(ma.fields.Nested(WorklistAuthorizationSchema))
+    expiring = ma.fields.List(ma.fields.Nested(WorklistAuthorizationSchema))
+    running_out = ma.fields.List(ma.fields.Nested(RunningOutSchema))
+
+
+@blp.route("/billing/authorizations")
+@requires(Permission.BILLING)
+@blp.response(200, WorklistSchema)
+def authorization_worklist() -> Any:
+    """Authorizations waiting on a payer (draft, requested, appealed), approved ones that
+    expire within two weeks, and active courses running out of authorized sessions."""
+    worklist = worklist_service.authorization_worklist()
+    return {
+        "waiting": worklist.waiting,
+        "expiring": worklist.expiring,
+        "running_out": [
+            {
+                "course_id": course.id,
+                "patient_id": course.patient_id,
+                "authorization_id": meter.id,
+                "sessions_authorized": meter.sessions_authorized,
+                "sessions_used": meter.sessions_used,
+                "sessions_booked": meter.sessions_booked,
+                "sessions_remaining": meter.sessions_remaining,
+            }
+            for course, meter in worklist.running_out
+        ],
+    }

@@ -94,6 +94,11 @@ class PatientForm(ServiceForm):
     pain_duration_months = IntegerField(
         "Pain duration (months)", validators=[Optional(), NumberRange(min=0, max=1200)]
     )
+    psychotherapy = TextAreaField(
+        "Psychotherapy tried",
+        validators=[Length(max=2000)],
+        description="Kind, how long, outcome (the authorization packet shows it).",
+    )
     notes = TextAreaField("Notes", validators=[Length(max=5000)])
 
     def fill_from(self, patient: Patient) -> None:

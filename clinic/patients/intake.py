@@ -57,6 +57,7 @@ PATIENT_CHECKS: dict[str, validation.Check] = {
     "emergency_contact_phone": validation.phone,
     "pain_sites": text(300),
     "pain_duration_months": integer(0, 1200),
+    "psychotherapy": text(2000, multiline=True),
     "notes": text(5000, multiline=True),
 }
 PATIENT_FIELDS = tuple(PATIENT_CHECKS)

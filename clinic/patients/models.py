@@ -77,6 +77,8 @@ class Patient(Model):
     emergency_contact_phone: Mapped[str | None] = mapped_column(String(20))
     pain_sites: Mapped[str | None] = mapped_column(String(300))
     pain_duration_months: Mapped[int | None] = mapped_column(Integer)
+    # Psychotherapy tried (kind, duration, outcome), as payers ask before authorizing TMS.
+    psychotherapy: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

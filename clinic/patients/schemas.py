@@ -39,6 +39,10 @@ class PatientInputSchema(ma.Schema):
     emergency_contact_phone = ma.fields.String(allow_none=True)
     pain_sites = ma.fields.String(allow_none=True)
     pain_duration_months = ma.fields.Integer(allow_none=True)
+    psychotherapy = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "psychotherapy tried: kind, duration, outcome (for payers)"},
+    )
     notes = ma.fields.String(allow_none=True)
 
 
@@ -83,6 +87,10 @@ class PatientSchema(ma.Schema):
     emergency_contact_phone = ma.fields.String(allow_none=True)
     pain_sites = ma.fields.String(allow_none=True)
     pain_duration_months = ma.fields.Integer(allow_none=True)
+    psychotherapy = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "psychotherapy tried: kind, duration, outcome (for payers)"},
+    )
     notes = ma.fields.String(allow_none=True)
     created_at = ma.fields.AwareDateTime()
     updated_at = ma.fields.AwareDateTime()
