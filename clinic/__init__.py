@@ -23,6 +23,7 @@ FEATURES: tuple[str, ...] = (
     "auth",
     "audit",
     "patients",
+    "documents",
     "courses",
     "scheduling",
     "alerts",

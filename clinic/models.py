@@ -5,6 +5,7 @@ from clinic.audit.models import AuditEvent
 from clinic.auth.models import ApiToken, LoginAttempt, RolePolicy, User
 from clinic.billing.models import ClaimExport, ExportedLine, FeeScheduleEntry
 from clinic.courses.models import Course, Protocol
+from clinic.documents.models import ConsentSignature, Document
 from clinic.outcomes.models import (
     QuestionnaireAssignment,
     QuestionnaireLink,
@@ -38,9 +39,11 @@ __all__ = [
     "ClaimExport",
     "Closure",
     "ConsentEvent",
+    "ConsentSignature",
     "Course",
     "Device",
     "Diagnosis",
+    "Document",
     "ExportedLine",
     "FeeScheduleEntry",
     "LoginAttempt",

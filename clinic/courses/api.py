@@ -10,7 +10,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import MAX_ID, list_schema
-from clinic.courses import numbers, prescribing, protocols
+from clinic.courses import consent, numbers, prescribing, protocols
 from clinic.courses.models import CourseStatus, SchedulePattern
 from clinic.courses.status import set_course_status
 from clinic.permissions import Permission, requires
@@ -370,3 +370,24 @@ def book_appointment(args: dict[str, Any]) -> Any:
     closed, outside hours, maintenance) in `error.clashes`."""
     course = numbers.get_course(args.pop("course_id"))
     return booking_service.book_appointment(course, actor_id=current_user.id, **args)
+
+
+class ConsentWaiverSchema(ma.Schema):
+    reason = _text(2000, 1, required=True, metadata={"description": "why no signed consent"})
+
+
+class ConsentWaiverOutSchema(ma.Schema):
+    id = ma.fields.Integer()
+    consent_waiver_reason = ma.fields.String()
+    consent_waived_by_id = ma.fields.Integer(allow_none=True)
+    consent_waived_at = ma.fields.AwareDateTime()
+
+
+@blp.route("/courses/<int:course_id>/consent-waiver", methods=["POST"])
+@requires(Permission.PRESCRIBE)
+@blp.arguments(ConsentWaiverSchema)
+@blp.response(200, ConsentWaiverOutSchema)
+def waive_consent(args: dict[str, Any], course_id: int) -> Any:
+    """A clinician records why this course may start without a signed TMS consent (its
+    first treatment is otherwise refused with 409 `consent_required`)."""
+    return consent.waive_consent(course_id, args["reason"], actor_id=current_user.id)
