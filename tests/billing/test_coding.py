@@ -116,3 +116,19 @@ def test_technicians_and_clinicians_may_not_read_billing(
     for user in (technician, clinician):
         response = api.as_(user).get("/api/v1/billing/lines?from=2026-03-01&to=2026-03-02")
         assert response.status_code == 403
+
+
+def test_coding_a_period_costs_the_same_statements_whatever_the_number_of_courses(
+    coded_course: Any, clinician: Any, count_queries: Any
+) -> None:
+    db.session.expire_all()
+    with count_queries() as one:
+        billing_lines(date(2026, 3, 1), date(2026, 3, 31))
+    for n in range(3):
+        other = make_course(make_patient(), prescriber=clinician)
+        log(make_appointment(other, at(2 + n), sequence=1), clinician, motor_threshold_pct=50)
+    db.session.expire_all()
+    with count_queries() as four:
+        lines = billing_lines(date(2026, 3, 1), date(2026, 3, 31))
+    assert len(lines) == 10
+    assert four.count == one.count <= 5
