@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from clinic import clock
@@ -169,11 +169,6 @@ def _subscribers(run: ClaimRun) -> dict[tuple[int, str], Subscriber]:
     return subscribers
 
 
-def _next_control() -> int:
-    latest = db.session.scalar(select(func.max(ClaimExport.control_number)))
-    return (latest or 0) % 999_999_999 + 1
-
-
 def export_claims(
     actor_id: int | None,
     start: date,
@@ -196,12 +191,14 @@ def export_claims(
         period_start=start,
         period_end=end,
         line_count=len(run.lines),
-        control_number=_next_control(),
+        control_number=0,
         created_at=clock.now(),
         created_by_id=actor_id,
     )
     db.session.add(export)
     db.session.flush()
+    # The interchange control number: unique because the export's id is.
+    export.control_number = export.id % 1_000_000_000 or 1
     new = [line for line in run.lines if line.appointment_id not in run.exported_on]
     try:
         with db.session.begin_nested():
