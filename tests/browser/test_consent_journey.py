@@ -23,7 +23,9 @@ def test_a_patient_signs_the_consent_by_drawing(page: Any, front_desk: Any) -> N
     ).to_be_visible()
     page.get_by_label("Your full name").fill("Noor Haddad")
     page.get_by_label("Draw my signature").check()
-    box = page.locator("canvas").bounding_box()
+    canvas = page.locator("canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
     page.mouse.move(box["x"] + 20, box["y"] + 100)
     page.mouse.down()
     for step in range(1, 12):
