@@ -7,6 +7,7 @@ stops with a clear message instead of a traceback deep inside a request.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,121 @@ def _email_from(environ: dict[str, str]) -> str:
     return value
 
 
+US_STATES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "AS",
+        "GU",
+        "MP",
+        "PR",
+        "VI",
+    ]
+)
+_ADDRESS = re.compile(
+    r"^(?P<street>[^,]+),\s*(?P<city>[^,]+),\s*(?P<state>[A-Z]{2})\s+(?P<zip>\d{5}-\d{4})$"
+)
+
+
+def parse_billing_address(value: str) -> dict[str, str]:
+    """`street, city, ST 12345-6789` into its parts (the 837P needs the ZIP+4)."""
+    match = _ADDRESS.match(value.strip())
+    if match is None or match["state"] not in US_STATES:
+        raise ConfigError(
+            f"CLINIC_BILLING_ADDRESS: {value!r} is not 'street, city, ST 12345-6789' "
+            "(a US state code and a ZIP+4)"
+        )
+    return {
+        "street": match["street"].strip(),
+        "city": match["city"].strip(),
+        "state": match["state"],
+        "zip": match["zip"].replace("-", ""),
+    }
+
+
+def _npi_check_digit_ok(npi: str) -> bool:
+    """The NPI's Luhn check digit, computed over the prefix 80840 as CMS specifies."""
+    digits = [int(d) for d in "80840" + npi]
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2 == 1:
+            digit *= 2
+            digit -= 9 if digit > 9 else 0
+        total += digit
+    return total % 10 == 0
+
+
+def _billing(environ: dict[str, str]) -> dict[str, Any]:
+    """The billing provider of claims and superbills; every part is optional until a
+    claim is written, but a part that is given must be well formed."""
+    npi = _env(environ, "CLINIC_BILLING_NPI")
+    if npi is not None and not (re.fullmatch(r"\d{10}", npi) and _npi_check_digit_ok(npi)):
+        raise ConfigError(f"CLINIC_BILLING_NPI: {npi!r} is not a valid 10-digit NPI")
+    tax_id = _env(environ, "CLINIC_BILLING_TAX_ID")
+    if tax_id is not None:
+        if not re.fullmatch(r"\d{2}-?\d{7}", tax_id):
+            raise ConfigError(f"CLINIC_BILLING_TAX_ID: {tax_id!r} is not a 9-digit EIN")
+        tax_id = tax_id.replace("-", "")
+    address = _env(environ, "CLINIC_BILLING_ADDRESS")
+    return {
+        "npi": npi,
+        "tax_id": tax_id,
+        "name": _env(environ, "CLINIC_BILLING_NAME"),
+        "address": parse_billing_address(address) if address is not None else None,
+        # ISA08/GS03: who receives the interchange (the clearinghouse's id for the clinic).
+        "receiver_id": _env(environ, "CLINIC_BILLING_RECEIVER_ID", "CLEARINGHOUSE"),
+    }
+
+
 def read_environment(env_file: Path | None = None) -> dict[str, str]:
     """The process environment laid over the `.env` file: a real variable always wins."""
     from dotenv import dotenv_values
@@ -181,6 +297,7 @@ def load_config(
             "CLINIC_TWILIO_FROM are required when CLINIC_SMS_BACKEND=twilio"
         )
     production = env == "production"
+    max_upload_mb = _int(environ, "CLINIC_MAX_UPLOAD_MB", 20, 1)
     return {
         "ENV_NAME": env,
         "TESTING": env == "testing",
@@ -203,6 +320,10 @@ def load_config(
         "CLINIC_LOG_FORMAT": _choice(environ, "CLINIC_LOG_FORMAT", LOG_FORMATS, "text"),
         "CLINIC_PGBOUNCER": _choice(environ, "CLINIC_PGBOUNCER", ("0", "1"), "0") == "1",
         "CLINIC_METRICS_TOKEN": _env(environ, "CLINIC_METRICS_TOKEN"),
+        "CLINIC_BILLING": _billing(environ),
+        "CLINIC_MAX_UPLOAD_MB": max_upload_mb,
+        "CLINIC_DOCUMENT_STORE": _env(environ, "CLINIC_DOCUMENT_STORE")
+        or str(instance_dir / "documents"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
@@ -210,6 +331,7 @@ def load_config(
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # The largest upload plus room for the multipart envelope and its other fields.
+        "MAX_CONTENT_LENGTH": (max_upload_mb + 1) * 1024 * 1024,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
     }

@@ -84,6 +84,16 @@ class NotFound(DomainError):
     default_code = "not_found"
 
 
+class TooLarge(DomainError):
+    status = 413
+    default_code = "too_large"
+
+
+class UnsupportedMedia(DomainError):
+    status = 415
+    default_code = "unsupported_media_type"
+
+
 class Gone(DomainError):
     status = 410
     default_code = "gone"

@@ -3,7 +3,9 @@
 from clinic.alerts.models import Alert
 from clinic.audit.models import AuditEvent
 from clinic.auth.models import ApiToken, LoginAttempt, RolePolicy, User
+from clinic.billing.models import ClaimExport, ExportedLine, FeeScheduleEntry
 from clinic.courses.models import Course, Protocol
+from clinic.documents.models import ConsentSignature, Document
 from clinic.exports.models import CalendarFeed
 from clinic.outcomes.models import (
     QuestionnaireAssignment,
@@ -38,12 +40,17 @@ __all__ = [
     "AuditEvent",
     "Authorization",
     "CalendarFeed",
+    "ClaimExport",
     "Closure",
     "CoilTarget",
     "ConsentEvent",
+    "ConsentSignature",
     "Course",
     "Device",
     "Diagnosis",
+    "Document",
+    "ExportedLine",
+    "FeeScheduleEntry",
     "LoginAttempt",
     "MaintenanceWindow",
     "Medication",

@@ -37,6 +37,7 @@ MAIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("Alerts", "alerts.index", Permission.ENTER_RESPONSES),
     NavEntry("Reminders", "reminders.index", Permission.READ_REMINDERS),
     NavEntry("Outcomes", "outcomes.report", Permission.READ),
+    NavEntry("Authorizations", "billing.authorizations", Permission.BILLING),
     NavEntry("Admin", "auth.admin_index", Permission.ADMINISTER),
 )
 
@@ -49,6 +50,7 @@ ADMIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("Protocols", "courses.admin_protocols", Permission.ADMINISTER),
     NavEntry("Reminder policy", "reminders.admin_policy", Permission.ADMINISTER),
     NavEntry("Message templates", "reminders.admin_templates", Permission.ADMINISTER),
+    NavEntry("Fee schedule", "billing.admin_fees", Permission.ADMINISTER),
     NavEntry("Scheduler", "scheduler.admin", Permission.ADMINISTER),
     NavEntry("Audit trail", "audit.index", Permission.ADMINISTER),
     NavEntry("Exports (CSV)", "exports.index", Permission.ADMINISTER),

@@ -38,6 +38,8 @@ class Permission(StrEnum):
     READ = "read"  # patients, courses, schedule, outcomes
     ENTER_RESPONSES = "enter_responses"  # questionnaire responses, patient links, alerts
     READ_REMINDERS = "read_reminders"
+    BILLING = "billing"  # read billing; manage authorizations and documents
+    READ_PACKETS = "read_packets"  # authorization packets and letters
     AUTHENTICATED = "authenticated"  # any signed-in staff member (own profile, tokens)
 
 
@@ -52,6 +54,8 @@ ROLE_PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.READ: _ALL,
     Permission.ENTER_RESPONSES: _ALL,
     Permission.READ_REMINDERS: frozenset({Role.ADMIN, Role.FRONT_DESK, Role.CLINICIAN}),
+    Permission.BILLING: frozenset({Role.ADMIN, Role.FRONT_DESK}),
+    Permission.READ_PACKETS: frozenset({Role.ADMIN, Role.FRONT_DESK, Role.CLINICIAN}),
     Permission.AUTHENTICATED: _ALL,
 }
 
@@ -66,6 +70,8 @@ PERMISSION_MEANINGS: dict[Permission, str] = {
     Permission.READ: "read patients, courses, schedule, outcomes",
     Permission.ENTER_RESPONSES: "enter questionnaire responses, create patient links, read alerts",
     Permission.READ_REMINDERS: "read reminders",
+    Permission.BILLING: "read billing; manage authorizations and documents",
+    Permission.READ_PACKETS: "read authorization packets and letters",
     Permission.AUTHENTICATED: "own profile: password, second factor, API tokens",
 }
 

@@ -80,11 +80,11 @@ class ApiClient:
     def post(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("POST", path, **kwargs)
 
-    def patch(self, path: str, **kwargs: Any) -> TestResponse:
-        return self.request("PATCH", path, **kwargs)
-
     def put(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> TestResponse:
+        return self.request("PATCH", path, **kwargs)
 
     def delete(self, path: str, **kwargs: Any) -> TestResponse:
         return self.request("DELETE", path, **kwargs)
@@ -155,6 +155,8 @@ def make_course(
         prescribed_pct_mt=fields.pop("prescribed_pct_mt", chosen.intensity_pct_mt),
         prescriber_id=prescriber.id if prescriber else None,
         status=fields.pop("status", "active"),
+        # A test course may start: its TMS consent is taken as signed on paper.
+        consent_waiver_reason=fields.pop("consent_waiver_reason", "Consent on paper (test)"),
         **fields,
     )
     db.session.add(course)

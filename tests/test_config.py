@@ -103,6 +103,13 @@ BAD_SETTINGS = [
     ("CLINIC_IDLE_TIMEOUT_MINUTES", "soon"),
     ("CLINIC_PROXY_COUNT", "-1"),
     ("CLINIC_PROXY_COUNT", "one"),
+    ("CLINIC_BILLING_ADDRESS", "12 Main St, Springfield IL 62701"),
+    ("CLINIC_BILLING_ADDRESS", "12 Main St, Springfield, IL 62701"),  # no ZIP+4
+    ("CLINIC_BILLING_ADDRESS", "12 Main St, Springfield, XX 62701-1234"),
+    ("CLINIC_BILLING_NPI", "123456789"),
+    ("CLINIC_BILLING_NPI", "1234567890"),  # bad check digit
+    ("CLINIC_BILLING_TAX_ID", "12-34567"),
+    ("CLINIC_MAX_UPLOAD_MB", "0"),
 ]
 
 
@@ -114,6 +121,32 @@ def test_a_bad_value_is_one_error_naming_the_variable(
         load_config({name: value}, instance_dir=tmp_path)
     message = str(raised.value)
     assert message.startswith(f"{name}:") and "\n" not in message
+
+
+def test_the_billing_identity_is_read_and_split(tmp_path: Path) -> None:
+    config = load_config(
+        {
+            "CLINIC_BILLING_NPI": "1234567893",
+            "CLINIC_BILLING_TAX_ID": "12-3456789",
+            "CLINIC_BILLING_NAME": "Lakeside TMS LLC",
+            "CLINIC_BILLING_ADDRESS": "12 Main St Suite 4, Springfield, IL 62701-1234",
+        },
+        instance_dir=tmp_path,
+    )
+    assert config["CLINIC_BILLING"] == {
+        "npi": "1234567893",
+        "tax_id": "123456789",
+        "name": "Lakeside TMS LLC",
+        "address": {
+            "street": "12 Main St Suite 4",
+            "city": "Springfield",
+            "state": "IL",
+            "zip": "627011234",
+        },
+        "receiver_id": "CLEARINGHOUSE",
+    }
+    assert config["CLINIC_MAX_UPLOAD_MB"] == 20
+    assert config["CLINIC_DOCUMENT_STORE"] == str(tmp_path / "documents")
 
 
 def test_production_needs_a_real_secret_key(tmp_path: Path) -> None:
@@ -146,6 +179,7 @@ def _start(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ("CLINIC_ENV", "staging"),
         ("CLINIC_SMTP_URL", "smtp://mail.example.org:notaport"),
         ("CLINIC_PROXY_COUNT", "-1"),
+        ("CLINIC_BILLING_ADDRESS", "somewhere"),
     ],
 )
 def test_start_up_stops_with_one_clear_line(name: str, value: str) -> None:

@@ -11,6 +11,7 @@ that is rolled back.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pytest
@@ -19,7 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 import clinic.models  # noqa: F401  (the whole schema)
 from clinic.auth.models import RolePolicy
+from clinic.billing.models import ClaimExport
 from clinic.demo import load
+from clinic.documents.models import ConsentSignature, Document
 from clinic.extensions import db
 from clinic.permissions import Role
 from clinic.reminders.models import AnswerKind, AppointmentResponse
@@ -69,6 +72,35 @@ def a_row_in_every_table() -> None:
     load()
     appointment = db.session.scalars(select(Appointment).limit(1)).one()
     db.session.add(RolePolicy(role=Role.CLINICIAN, require_totp=True))
+    document = Document(
+        patient_id=appointment.patient_id,
+        kind="records",
+        filename="a.pdf",
+        content_type="application/pdf",
+        size=1,
+        sha256="0" * 64,
+        storage_key="enum-test/a.pdf",
+    )
+    db.session.add(document)
+    db.session.flush()
+    db.session.add(
+        ConsentSignature(
+            patient_id=appointment.patient_id,
+            version="2026-1",
+            signer_name="A Patient",
+            method="typed",
+            document_id=document.id,
+        )
+    )
+    db.session.add(
+        ClaimExport(
+            format="csv",
+            period_start=date(2026, 3, 1),
+            period_end=date(2026, 3, 31),
+            line_count=0,
+            control_number=1,
+        )
+    )
     db.session.add(
         AppointmentResponse(
             appointment_id=appointment.id,

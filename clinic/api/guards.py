@@ -81,7 +81,7 @@ def _schema_instance(schema: Any) -> ma.Schema | None:
 def _loose(field: Any, value: Any, name: str, found: dict[str, list[str]]) -> None:
     """Collect, by field name, each value marshmallow would have cast rather than refused:
     2.9 or "2" for an integer (truncated or parsed), 0 or "yes" for a boolean, "1.5" for a
-    number."""
+    number, 1.5 for a decimal that travels as a string (money)."""
     if value is None:
         return  # the schema itself says whether null is allowed
     if isinstance(field, ma.fields.Integer):
@@ -90,6 +90,9 @@ def _loose(field: Any, value: Any, name: str, found: dict[str, list[str]]) -> No
     elif isinstance(field, ma.fields.Boolean):
         if not isinstance(value, bool):
             found.setdefault(name, []).append("Not a valid boolean (true or false).")
+    elif isinstance(field, ma.fields.Decimal) and field.as_string:
+        if not isinstance(value, str):  # money travels as a decimal string, never a float
+            found.setdefault(name, []).append('Not a valid decimal string (e.g. "325.00").')
     elif isinstance(field, ma.fields.Number):
         if isinstance(value, bool) or not isinstance(value, int | float):
             found.setdefault(name, []).append("Not a valid number.")

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from clinic.api.openapi import declares
 from clinic.api.schemas import MAX_ID, list_schema
-from clinic.courses import numbers, prescribing, protocols
+from clinic.courses import consent, numbers, prescribing, protocols
 from clinic.courses.models import CourseKind, CourseStatus, SchedulePattern
 from clinic.courses.status import set_course_status
 from clinic.permissions import Permission, requires
@@ -116,6 +116,7 @@ class AuthorizationInSchema(ma.Schema):
     payer = _text(120, 1, required=True)
     number = _text(60, allow_none=True)
     member_id = _text(60, allow_none=True)
+    payer_id = _text(80, allow_none=True)
     sessions_authorized = _int(1, 1000, required=True)
     valid_from = ma.fields.Date(allow_none=True)
     valid_to = ma.fields.Date(allow_none=True)
@@ -225,6 +226,10 @@ class CourseQuerySchema(ma.Schema):
 
 
 class AuthorizationOutSchema(ma.Schema):
+    id = ma.fields.Integer()
+    status = ma.fields.String(
+        metadata={"description": "only an approved authorization counts sessions used and left"}
+    )
     payer = ma.fields.String()
     number = ma.fields.String(allow_none=True)
     sessions_authorized = ma.fields.Integer()
@@ -456,3 +461,24 @@ def book_appointment(args: dict[str, Any]) -> Any:
     closed, outside hours, maintenance) in `error.clashes`."""
     course = numbers.get_course(args.pop("course_id"))
     return booking_service.book_appointment(course, actor_id=current_user.id, **args)
+
+
+class ConsentWaiverSchema(ma.Schema):
+    reason = _text(2000, 1, required=True, metadata={"description": "why no signed consent"})
+
+
+class ConsentWaiverOutSchema(ma.Schema):
+    id = ma.fields.Integer()
+    consent_waiver_reason = ma.fields.String()
+    consent_waived_by_id = ma.fields.Integer(allow_none=True)
+    consent_waived_at = ma.fields.AwareDateTime()
+
+
+@blp.route("/courses/<int:course_id>/consent-waiver", methods=["POST"])
+@requires(Permission.PRESCRIBE)
+@blp.arguments(ConsentWaiverSchema)
+@blp.response(200, ConsentWaiverOutSchema)
+def waive_consent(args: dict[str, Any], course_id: int) -> Any:
+    """A clinician records why this course may start without a signed TMS consent (its
+    first treatment is otherwise refused with 409 `consent_required`)."""
+    return consent.waive_consent(course_id, args["reason"], actor_id=current_user.id)

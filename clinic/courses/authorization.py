@@ -1,6 +1,9 @@
 """A course's insurance authorization: its meter (used, booked, left) and the front
 desk's alerts when bookings overdraw it or run past its end.
 
+Only an approved authorization counts: one still in draft, requested, denied, appealed
+or expired authorizes nothing, so its meter shows nothing used or left and a warning.
+
 Usage is counted from the appointments themselves, never stored, over every course the
 authorization covers (a continuation course may draw on the same one). The booking-time
 check holds the authorization's row first: two bookings drawing on it at once then count
@@ -22,7 +25,7 @@ from clinic.alerts.models import Alert, AlertKind, AlertSeverity, AlertStatus
 from clinic.alerts.services import raise_alert
 from clinic.courses.models import Course, CourseStatus
 from clinic.extensions import db
-from clinic.patients.models import Authorization
+from clinic.patients.models import Authorization, AuthorizationStatus
 from clinic.permissions import Role
 from clinic.scheduling.models import Appointment, AppointmentStatus
 from clinic.scheduling.progress import PENDING_STATUSES, SESSION_KIND, course_progress
@@ -34,6 +37,8 @@ LOW_AUTHORIZATION_SESSIONS = 3
 class AuthorizationSummary:
     """The meter: delivered (`sessions_used`) and booked sessions against those authorized."""
 
+    id: int
+    status: str
     payer: str
     number: str | None
     sessions_authorized: int
@@ -50,13 +55,22 @@ class AuthorizationSummary:
         return " ".join(self.warnings) or None
 
     @property
+    def approved(self) -> bool:
+        return self.status == AuthorizationStatus.APPROVED
+
+    @property
     def over_booked(self) -> bool:
-        return self.sessions_used + self.sessions_booked > self.sessions_authorized
+        return self.approved and (
+            self.sessions_used + self.sessions_booked > self.sessions_authorized
+        )
 
     @property
     def runs_past_end(self) -> bool:
         return bool(
-            self.valid_to and self.last_booked_date and self.last_booked_date > self.valid_to
+            self.approved
+            and self.valid_to
+            and self.last_booked_date
+            and self.last_booked_date > self.valid_to
         )
 
 
@@ -97,8 +111,10 @@ def _meter(
     authorization: Authorization, usage: tuple[int, int, date | None]
 ) -> AuthorizationSummary:
     """The meter, with the warnings the course page shows under it."""
-    used, booked, last_booked = usage
+    used, booked, last_booked = usage if authorization.approved else (0, 0, None)
     summary = AuthorizationSummary(
+        id=authorization.id,
+        status=authorization.status,
         payer=authorization.payer,
         number=authorization.number,
         sessions_authorized=authorization.sessions_authorized,
@@ -106,9 +122,17 @@ def _meter(
         valid_to=authorization.valid_to,
         sessions_used=used,
         sessions_booked=booked,
-        sessions_remaining=max(authorization.sessions_authorized - used, 0),
+        sessions_remaining=max(authorization.sessions_authorized - used, 0)
+        if authorization.approved
+        else 0,
         last_booked_date=last_booked,
     )
+    if not summary.approved:
+        summary.warnings.append(
+            f"The authorization is {authorization.status}: no session counts on it until it "
+            "is approved."
+        )
+        return summary
     if summary.over_booked:
         summary.warnings.append(
             f"{used + booked} sessions delivered or booked, {summary.sessions_authorized} "
@@ -126,9 +150,19 @@ def _meter(
 def authorization_meters(courses: Sequence[Course]) -> dict[int, AuthorizationSummary]:
     """The meter of each course's authorization, by course id (courses without one are
     left out), with one usage query whatever the number of courses."""
-    usage = _usage(sorted({c.authorization_id for c in courses if c.authorization_id}))
+    usage = _usage(
+        sorted(
+            {
+                course.authorization_id
+                for course in courses
+                if course.authorization_id
+                and course.authorization
+                and course.authorization.approved
+            }
+        )
+    )
     return {
-        course.id: _meter(course.authorization, usage[course.authorization_id])
+        course.id: _meter(course.authorization, usage.get(course.authorization_id, (0, 0, None)))
         for course in courses
         if course.authorization is not None and course.authorization_id is not None
     }
@@ -143,7 +177,9 @@ def _alert_reasons(
     """(reason, message) pairs. `today` and the course's `remaining_sessions` come from
     the daily job only: the slow-moving warnings (few sessions left, authorization lapsed)
     need no check at every booking."""
-    reasons = []
+    reasons: list[tuple[str, str]] = []
+    if not meter.approved:
+        return reasons
     if meter.over_booked:
         reasons.append(
             (

@@ -117,6 +117,10 @@ class Course(Model):
     notes: Mapped[str | None] = mapped_column(Text)
     prescriber_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"))
+    # Why this course may start without a signed TMS consent (a clinician's decision).
+    consent_waiver_reason: Mapped[str | None] = mapped_column(Text)
+    consent_waived_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    consent_waived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     kind: Mapped[str] = mapped_column(String(20), default=CourseKind.ACUTE)
     previous_course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
@@ -126,6 +130,6 @@ class Course(Model):
 
     patient: Mapped[Patient] = relationship()
     protocol: Mapped[Protocol] = relationship()
-    prescriber: Mapped[User | None] = relationship()
+    prescriber: Mapped[User | None] = relationship(foreign_keys=[prescriber_id])
     authorization: Mapped[Authorization | None] = relationship()
     previous_course: Mapped[Course | None] = relationship(remote_side=[id])

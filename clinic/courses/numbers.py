@@ -82,6 +82,8 @@ class CourseSummary:
             "authorization": None
             if self.authorization is None
             else {
+                "id": self.authorization.id,
+                "status": self.authorization.status,
                 "payer": self.authorization.payer,
                 "number": self.authorization.number,
                 "sessions_authorized": self.authorization.sessions_authorized,

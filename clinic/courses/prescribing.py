@@ -26,7 +26,13 @@ from clinic.courses.protocols import MAX_PCT_MT, MAX_PLANNED_SESSIONS
 from clinic.courses.titration import clean_titration, titration_errors
 from clinic.errors import Conflict, Invalid
 from clinic.extensions import db
-from clinic.patients.models import Authorization, Patient, Screening, ScreeningResult
+from clinic.patients.models import (
+    Authorization,
+    AuthorizationStatus,
+    Patient,
+    Screening,
+    ScreeningResult,
+)
 from clinic.patients.records import add_authorization, clean_authorization
 from clinic.patients.validation import FieldErrors, text
 from clinic.permissions import Permission, role_can
@@ -247,7 +253,13 @@ def prescribe_course(
     ensure_cleared_for_treatment(patient.id)
 
     if new_authorization is not None:
-        attached = add_authorization(patient, new_authorization, actor_id=actor_id)
+        # Given with the prescription, it is the payer's answer: approved unless it says.
+        attached = add_authorization(
+            patient,
+            new_authorization,
+            actor_id=actor_id,
+            default_status=AuthorizationStatus.APPROVED,
+        )
     course = Course(
         patient_id=patient.id,
         protocol_id=protocol.id,

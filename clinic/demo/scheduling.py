@@ -111,6 +111,7 @@ def _small(ctx: DemoContext, patient_ids: list[int]) -> int:
             prescriber_id=ctx.users["clinician"].id if "clinician" in ctx.users else None,
             status=CourseStatus.ACTIVE,
             created_at=clock.now() - timedelta(days=14),
+            consent_waiver_reason="Demo data: the TMS consent was signed on paper.",
         )
         db.session.add(course)
         db.session.flush()

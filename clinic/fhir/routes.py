@@ -17,9 +17,10 @@ from werkzeug.exceptions import HTTPException
 from clinic import clock
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
+from clinic.billing.coding import code_course
 from clinic.errors import DomainError, Invalid, NotFound
 from clinic.extensions import db
-from clinic.fhir import PREFIXES, bp, cpt, resources
+from clinic.fhir import PREFIXES, bp, resources
 from clinic.outcomes.models import QuestionnaireResponse
 from clinic.patients.lookup import view_patient
 from clinic.permissions import Permission, public, requires
@@ -165,13 +166,13 @@ def search_procedures() -> Response:
     by_course: dict[int, list[TreatmentLog]] = defaultdict(list)
     for log in logs:
         by_course[log.course_id].append(log)
-    codes: dict[int, str] = {}
+    codes: dict[int, tuple[str, bool]] = {}  # billing owns the CPT rule
     for course_id, course_logs in by_course.items():
-        codes.update(cpt.course_cpt_codes(course_logs, thresholds[course_id]))
+        codes.update(code_course(course_logs, thresholds[course_id]))
     delivered = sorted(
         (log for log in logs if log.completed), key=lambda log: log.appointment.starts_at
     )
-    found = [resources.procedure(log, codes[log.id]) for log in delivered]
+    found = [resources.procedure(log, codes[log.appointment_id][0]) for log in delivered]
     return _answer(resources.bundle(found, _base()))
 
 

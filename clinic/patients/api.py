@@ -200,18 +200,20 @@ def list_authorizations(patient_id: int) -> Any:
 
 
 @blp.route("/patients/<int:patient_id>/authorizations", methods=["POST"])
-@requires(Permission.EDIT_PATIENTS)
+@requires(Permission.BILLING)
 @blp.arguments(schemas.AuthorizationCreateSchema)
 @blp.response(201, schemas.AuthorizationSchema)
 def add_authorization(values: dict[str, Any], patient_id: int) -> Any:
-    """Record a payer's authorization (`payer`, `sessions_authorized` required)."""
+    """Record a payer's authorization (`payer`, `sessions_authorized` required); a new
+    one is `draft` unless a `status` is given."""
     return records.add_authorization(patient_id, values, actor_id=current_user.id)
 
 
 @blp.route("/authorizations/<int:authorization_id>", methods=["PATCH"])
-@requires(Permission.EDIT_PATIENTS)
+@requires(Permission.BILLING)
 @blp.arguments(schemas.AuthorizationInputSchema)
 @blp.response(200, schemas.AuthorizationSchema)
 def update_authorization(changes: dict[str, Any], authorization_id: int) -> Any:
-    """Change an authorization (e.g. an extension of sessions or dates)."""
+    """Change an authorization: its status as the payer answers (only `approved` counts on
+    a course's meter), an extension of sessions or dates."""
     return records.update_authorization(authorization_id, changes, actor_id=current_user.id)

@@ -23,7 +23,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from clinic.patients import icd10
 from clinic.patients.intake import SEXES
-from clinic.patients.models import MedicationCategory, Patient
+from clinic.patients.models import AuthorizationStatus, MedicationCategory, Patient
 from clinic.patients.screening import SCREENING_ITEMS
 
 SEX_CHOICES = [SelectChoice("", "Not recorded")] + [
@@ -79,6 +79,11 @@ class PatientForm(ServiceForm):
         validators=[Optional(), Length(max=400)],
         description="Codes separated by commas, e.g. F33.1, G89.29, M79.7",
     )
+    address = StringField(
+        "Address",
+        validators=[Length(max=200)],
+        description="street, city, ST 12345 (claims need it)",
+    )
     referring_provider = StringField("Referring provider", validators=[Length(max=200)])
     emergency_contact_name = StringField("Emergency contact", validators=[Length(max=200)])
     emergency_contact_phone = TelField(
@@ -89,6 +94,11 @@ class PatientForm(ServiceForm):
     )
     pain_duration_months = IntegerField(
         "Pain duration (months)", validators=[Optional(), NumberRange(min=0, max=1200)]
+    )
+    psychotherapy = TextAreaField(
+        "Psychotherapy tried",
+        validators=[Length(max=2000)],
+        description="Kind, how long, outcome (the authorization packet shows it).",
     )
     notes = TextAreaField("Notes", validators=[Length(max=5000)])
 
@@ -159,12 +169,25 @@ class MedicationForm(ServiceForm):
 class AuthorizationForm(ServiceForm):
     payer = StringField("Payer", validators=[InputRequired(), Length(max=120)])
     member_id = StringField("Member id", validators=[Length(max=60)])
+    payer_id = StringField(
+        "Payer id", validators=[Length(max=80)], description="The payer's id on claims (837P)."
+    )
     number = StringField("Authorization number", validators=[Length(max=60)])
     sessions_authorized = IntegerField(
         "Sessions authorized", validators=[InputRequired(), NumberRange(min=0, max=1000)]
     )
     valid_from = DateField("Valid from", validators=[Optional()])
     valid_to = DateField("Valid to", validators=[Optional()])
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice(status.value, status.value.capitalize()) for status in AuthorizationStatus
+        ],
+        default=AuthorizationStatus.DRAFT.value,
+        description="Only approved authorizations count on a course's meter.",
+    )
+    requested_on = DateField("Requested on", validators=[Optional()])
+    decided_on = DateField("Decided on", validators=[Optional()])
 
 
 class SignOffForm(FlaskForm):

@@ -51,11 +51,13 @@ PATIENT_CHECKS: dict[str, validation.Check] = {
     "email_consent": boolean,
     "timezone": validation.timezone,
     "diagnoses": validation.diagnosis_codes,
+    "address": validation.postal_address,
     "referring_provider": text(200),
     "emergency_contact_name": text(200),
     "emergency_contact_phone": validation.phone,
     "pain_sites": text(300),
     "pain_duration_months": integer(0, 1200),
+    "psychotherapy": text(2000, multiline=True),
     "notes": text(5000, multiline=True),
 }
 PATIENT_FIELDS = tuple(PATIENT_CHECKS)

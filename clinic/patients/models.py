@@ -43,6 +43,17 @@ class MedicationCategory(StrEnum):
     OTHER = "other"
 
 
+class AuthorizationStatus(StrEnum):
+    """Where a prior authorization is with the payer; only `approved` counts on a meter."""
+
+    DRAFT = "draft"
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+    APPEALED = "appealed"
+    EXPIRED = "expired"
+
+
 class ScreeningResult(StrEnum):
     CLEAR = "clear"
     REVIEW = "review"  # a relative contraindication: a clinician decides
@@ -70,11 +81,14 @@ class Patient(Model):
     email_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     email_consent_at: Mapped[datetime | None]
     timezone: Mapped[str | None] = mapped_column(String(64))  # None: the clinic's
+    address: Mapped[str | None] = mapped_column(String(200))  # street, city, ST 12345
     referring_provider: Mapped[str | None] = mapped_column(String(200))
     emergency_contact_name: Mapped[str | None] = mapped_column(String(200))
     emergency_contact_phone: Mapped[str | None] = mapped_column(String(20))
     pain_sites: Mapped[str | None] = mapped_column(String(300))
     pain_duration_months: Mapped[int | None] = mapped_column(Integer)
+    # Psychotherapy tried (kind, duration, outcome), as payers ask before authorizing TMS.
+    psychotherapy: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
@@ -187,19 +201,28 @@ class Authorization(Model):
         CheckConstraint(
             "valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from", name="valid_range"
         ),
+        one_of("status", AuthorizationStatus, name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     payer: Mapped[str] = mapped_column(String(120))
     member_id: Mapped[str | None] = mapped_column(String(60))
+    payer_id: Mapped[str | None] = mapped_column(String(80))  # the payer's electronic id
     number: Mapped[str | None] = mapped_column(String(60))
     sessions_authorized: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default=AuthorizationStatus.DRAFT)
+    requested_on: Mapped[date | None] = mapped_column(Date)
+    decided_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     patient: Mapped[Patient] = relationship(back_populates="authorizations")
+
+    @property
+    def approved(self) -> bool:
+        return self.status == AuthorizationStatus.APPROVED
 
 
 class ConsentEvent(Model):

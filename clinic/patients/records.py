@@ -10,12 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from clinic import clock
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.extensions import db
 from clinic.patients import icd10, validation
 from clinic.patients.lookup import get_patient, load, view_patient
-from clinic.patients.models import Authorization, Diagnosis, MedicationTrial, Patient
+from clinic.patients.models import (
+    Authorization,
+    AuthorizationStatus,
+    Diagnosis,
+    MedicationTrial,
+    Patient,
+)
 from clinic.patients.validation import EARLIEST_DATE, a_date, integer, text
 
 MEDICATION_CHECKS: dict[str, validation.Check] = {
@@ -31,10 +38,20 @@ MEDICATION_CHECKS: dict[str, validation.Check] = {
 AUTHORIZATION_CHECKS: dict[str, validation.Check] = {
     "payer": text(120, required=True),
     "member_id": text(60),
+    "payer_id": text(80),
     "number": text(60),
     "sessions_authorized": integer(0, 1000, required=True),
     "valid_from": a_date(earliest=EARLIEST_DATE),
     "valid_to": a_date(earliest=EARLIEST_DATE),
+    "status": validation.one_of(tuple(AuthorizationStatus)),
+    "requested_on": a_date(earliest=EARLIEST_DATE, not_future=True),
+    "decided_on": a_date(earliest=EARLIEST_DATE, not_future=True),
+}
+# A decision (or a request) without its date is dated today.
+DATED_STATUSES = {
+    AuthorizationStatus.REQUESTED: "requested_on",
+    AuthorizationStatus.APPROVED: "decided_on",
+    AuthorizationStatus.DENIED: "decided_on",
 }
 
 
@@ -154,12 +171,29 @@ def clean_authorization(values: Mapping[str, Any]) -> dict[str, Any]:
     return _clean_dated(AUTHORIZATION_CHECKS, values, None, ("valid_from", "valid_to"))
 
 
+def _date_the_status(cleaned: dict[str, Any], current: Authorization | None) -> None:
+    status = cleaned.get("status")
+    if status is None:
+        cleaned.pop("status", None)
+        return
+    when = DATED_STATUSES.get(AuthorizationStatus(status))
+    if when and not cleaned.get(when) and (current is None or current.status != status):
+        cleaned[when] = clock.today()
+
+
 def add_authorization(
-    patient: Patient | int, values: Mapping[str, Any], *, actor_id: int | None
+    patient: Patient | int,
+    values: Mapping[str, Any],
+    *,
+    actor_id: int | None,
+    default_status: AuthorizationStatus = AuthorizationStatus.DRAFT,
 ) -> Authorization:
-    """Record a payer's authorization of a number of sessions within dates."""
+    """Record a payer's authorization of a number of sessions within dates: a draft unless
+    a status is given (a prescription's own authorization comes approved)."""
     patient = get_patient(patient)
     cleaned = clean_authorization(values)
+    cleaned["status"] = cleaned.get("status") or default_status
+    _date_the_status(cleaned, None)
     authorization = Authorization(patient_id=patient.id, **cleaned)
     db.session.add(authorization)
     db.session.flush()
@@ -176,6 +210,7 @@ def update_authorization(
 ) -> Authorization:
     authorization = get_authorization(authorization_id)
     cleaned = _clean_dated(AUTHORIZATION_CHECKS, changes, authorization, ("valid_from", "valid_to"))
+    _date_the_status(cleaned, authorization)
     _apply_chart_changes(authorization, cleaned, "authorization", actor_id=actor_id)
     return authorization
 

@@ -284,7 +284,7 @@ def edit_current_medication(medication_id: int) -> Any:
 
 
 @bp.route("/<int:patient_id>/authorizations/new", methods=["GET", "POST"])
-@requires(Permission.EDIT_PATIENTS)
+@requires(Permission.BILLING)
 def new_authorization(patient_id: int) -> Any:
     patient = get_patient(patient_id)
     form = AuthorizationForm()
@@ -298,7 +298,7 @@ def new_authorization(patient_id: int) -> Any:
 
 
 @bp.route("/authorizations/<int:authorization_id>/edit", methods=["GET", "POST"])
-@requires(Permission.EDIT_PATIENTS)
+@requires(Permission.BILLING)
 def edit_authorization(authorization_id: int) -> Any:
     form = AuthorizationForm(obj=get_authorization(authorization_id))
 

@@ -35,11 +35,18 @@ class PatientInputSchema(ma.Schema):
     email_consent = ma.fields.Boolean()
     timezone = ma.fields.String(allow_none=True, metadata={"description": "IANA name"})
     diagnoses = ma.fields.List(ma.fields.String(), metadata={"description": "ICD-10-CM codes"})
+    address = ma.fields.String(
+        allow_none=True, metadata={"description": "street, city, ST 12345[-6789]"}
+    )
     referring_provider = ma.fields.String(allow_none=True)
     emergency_contact_name = ma.fields.String(allow_none=True)
     emergency_contact_phone = ma.fields.String(allow_none=True)
     pain_sites = ma.fields.String(allow_none=True)
     pain_duration_months = ma.fields.Integer(allow_none=True)
+    psychotherapy = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "psychotherapy tried: kind, duration, outcome (for payers)"},
+    )
     notes = ma.fields.String(allow_none=True)
 
 
@@ -76,11 +83,18 @@ class PatientSchema(ma.Schema):
     diagnosis_details = ma.fields.Function(
         lambda patient: DiagnosisSchema(many=True).dump(patient.diagnoses)
     )
+    address = ma.fields.String(
+        allow_none=True, metadata={"description": "street, city, ST 12345[-6789]"}
+    )
     referring_provider = ma.fields.String(allow_none=True)
     emergency_contact_name = ma.fields.String(allow_none=True)
     emergency_contact_phone = ma.fields.String(allow_none=True)
     pain_sites = ma.fields.String(allow_none=True)
     pain_duration_months = ma.fields.Integer(allow_none=True)
+    psychotherapy = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "psychotherapy tried: kind, duration, outcome (for payers)"},
+    )
     notes = ma.fields.String(allow_none=True)
     created_at = ma.fields.AwareDateTime()
     updated_at = ma.fields.AwareDateTime()
@@ -247,10 +261,25 @@ class MedicationLoadSchema(ma.Schema):
 class AuthorizationInputSchema(ma.Schema):
     payer = ma.fields.String(metadata={"example": "Blue Cross"})
     member_id = ma.fields.String(allow_none=True)
+    payer_id = ma.fields.String(
+        allow_none=True, metadata={"description": "The payer's electronic id on claims (837P)"}
+    )
     number = ma.fields.String(allow_none=True, metadata={"example": "PA-123456"})
     sessions_authorized = ma.fields.Integer(metadata={"example": 36})
     valid_from = ma.fields.Date(allow_none=True)
     valid_to = ma.fields.Date(allow_none=True)
+    status = ma.fields.String(
+        metadata={
+            "description": "draft (default for a new one), requested, approved, denied, "
+            "appealed or expired; only approved ones count on a course's meter"
+        }
+    )
+    requested_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "defaults to today when set to requested"}
+    )
+    decided_on = ma.fields.Date(
+        allow_none=True, metadata={"description": "defaults to today when approved or denied"}
+    )
 
 
 class AuthorizationCreateSchema(AuthorizationInputSchema):

@@ -7,6 +7,7 @@ so one rule lives in one place and every entry path gets the same messages.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -201,6 +202,36 @@ def phone(errors: FieldErrors, name: str, value: Any) -> str | None:
         errors.add(name, "Not a valid phone number (e.g. +1 212 555 0123).")
         return None
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+POSTAL_ADDRESS = re.compile(
+    r"^(?P<street>[^,]+),\s*(?P<city>[^,]+),\s*(?P<state>[A-Z]{2})\s+(?P<zip>\d{5}(-?\d{4})?)$"
+)
+
+
+def postal_address(errors: FieldErrors, name: str, value: Any) -> str | None:
+    """A US mailing address on one line, `street, city, ST 12345[-6789]` (claims need
+    its parts)."""
+    raw = text(200)(errors, name, value)
+    if raw is None or name in errors.fields:
+        return None
+    if POSTAL_ADDRESS.match(raw) is None:
+        errors.add(name, "Write it as: street, city, ST 12345 (or 12345-6789).")
+        return None
+    return raw
+
+
+def address_parts(value: str) -> dict[str, str] | None:
+    """{street, city, state, zip} of an address `postal_address` accepted."""
+    match = POSTAL_ADDRESS.match(value.strip())
+    if match is None:
+        return None
+    return {
+        "street": match["street"].strip(),
+        "city": match["city"].strip(),
+        "state": match["state"],
+        "zip": match["zip"].replace("-", ""),
+    }
 
 
 def email(errors: FieldErrors, name: str, value: Any) -> str | None:

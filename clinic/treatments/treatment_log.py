@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from clinic import clock, events
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
+from clinic.courses.consent import require_consent
 from clinic.courses.models import Course, CourseStatus
 from clinic.courses.titration import pct_for_session
 from clinic.errors import Conflict, Invalid, NotFound
@@ -301,6 +302,11 @@ def _check_loggable(appointment: Appointment, course: Course, now: datetime) -> 
             "until a clinician makes it active again.",
             details={"reason": "course_not_active", "course_status": course.status},
         )
+    first = db.session.scalar(
+        select(TreatmentLog.id).where(TreatmentLog.course_id == course.id).limit(1)
+    )
+    if first is None:  # the course starts with this session
+        require_consent(course)
 
 
 def _amend(log: TreatmentLog, name: str, value: Any, reason: str, actor_id: int | None) -> bool:

@@ -36,6 +36,7 @@ def make_authorization(
         sessions_authorized=sessions,
         valid_from=valid_from,
         valid_to=valid_to,
+        status="approved",
     )
     db.session.add(authorization)
     db.session.commit()

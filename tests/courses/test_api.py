@@ -199,6 +199,8 @@ def test_prescribing_with_a_new_authorization(api: Any, admin: Any) -> None:
     body = response.get_json()
     assert body["prescriber_id"] == clinician.id and body["planned_sessions"] == 12
     assert body["authorization"] == {
+        "id": body["authorization_id"],
+        "status": "approved",  # given with the prescription: the payer's answer
         "payer": "Medicare",
         "number": "M-123",
         "sessions_authorized": 10,

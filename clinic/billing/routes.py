@@ -1,0 +1,69 @@
+"""Billing pages: the fee schedule (admin), the authorization worklist, packets and
+letters. Thin: parse, call one service, redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from clinic.billing import bp, fees, packets
+from clinic.billing.forms import FeeForm
+from clinic.billing.worklist import authorization_worklist
+from clinic.errors import DomainError
+from clinic.forms import flash_refusal, show_refusal
+from clinic.pdf import pdf_response
+from clinic.permissions import Permission, requires
+
+
+@bp.route("/fees", methods=["GET", "POST"])
+@requires(Permission.ADMINISTER)
+def admin_fees() -> Any:
+    form = FeeForm()
+    if form.validate_on_submit():
+        try:
+            entry = fees.set_fee(
+                form.payer.data or "", form.cpt.data, form.amount.data, actor_id=current_user.id
+            )
+        except DomainError as error:
+            show_refusal(form, error)
+        else:
+            flash(f"{entry.payer} {entry.cpt}: {entry.amount}.", "success")
+            return redirect(url_for("billing.admin_fees"))
+    return render_template("billing/fees.html", form=form, fees=fees.list_fees()), (
+        422 if form.errors or form.form_errors else 200
+    )
+
+
+@bp.route("/fees/<int:fee_id>/delete", methods=["POST"])
+@requires(Permission.ADMINISTER)
+def delete_fee(fee_id: int) -> Any:
+    try:
+        fees.delete_fee(fee_id, actor_id=current_user.id)
+    except DomainError as error:
+        flash_refusal(error)
+    else:
+        flash("Fee removed.", "success")
+    return redirect(url_for("billing.admin_fees"))
+
+
+@bp.route("/authorizations")
+@requires(Permission.BILLING)
+def authorizations() -> Any:
+    """The front desk's worklist: waiting, expiring, running out of sessions."""
+    return render_template("billing/authorizations.html", worklist=authorization_worklist())
+
+
+@bp.route("/courses/<int:course_id>/authorization-packet.pdf")
+@requires(Permission.READ_PACKETS)
+def authorization_packet(course_id: int) -> Any:
+    body = packets.authorization_packet_pdf(course_id, actor_id=current_user.id)
+    return pdf_response(body, f"authorization-packet-{course_id}.pdf")
+
+
+@bp.route("/courses/<int:course_id>/extension-letter.pdf")
+@requires(Permission.READ_PACKETS)
+def extension_letter(course_id: int) -> Any:
+    body = packets.extension_letter_pdf(course_id, actor_id=current_user.id)
+    return pdf_response(body, f"extension-letter-{course_id}.pdf")
