@@ -13,12 +13,15 @@ from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.permissions import Permission, requires
-from clinic.scheduling import calendar, lifecycle, schedule
+from clinic.scheduling import calendar, lifecycle, schedule, sites
 from clinic.scheduling.booking_service import move_appointment as move
 from clinic.scheduling.calendar import MAX_ID
-from clinic.scheduling.models import AppointmentKind
+from clinic.errors import Invalid
+from clinic.scheduling.models import AppointmentKind, ClosureSource
 
-blp = Blueprint("scheduling_api", __name__, description="Devices, clinic calendar, appointments")
+blp = Blueprint(
+    "scheduling_api", __name__, description="Sites, devices, clinic calendar, appointments"
+)
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -59,11 +62,89 @@ def _day(**kwargs: Any) -> ma.fields.Date:
     )
 
 
+def _site_id(
+    description: str = "The site (default: the first site).", **kwargs: Any
+) -> ma.fields.Integer:
+    return ma.fields.Integer(
+        validate=ma.validate.Range(min=1, max=MAX_ID),
+        metadata={"description": description},
+        **kwargs,
+    )
+
+
+# -- sites -----------------------------------------------------------------------------
+
+
+class SiteSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    timezone = ma.fields.String(
+        required=True,
+        metadata={"description": "IANA time zone of the site's hours", "example": "Europe/Paris"},
+    )
+    holidays = ma.fields.String(
+        load_default="none",
+        metadata={
+            "description": "A country or subdivision code of the `holidays` library (e.g. "
+            "`US`, `US-CA`) whose public holidays close the site, or `none`.",
+            "example": "US-CA",
+        },
+    )
+
+
+class SitePatchSchema(ma.Schema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=120))
+    timezone = ma.fields.String()
+    holidays = ma.fields.String()
+
+
+SiteListSchema = list_schema(SiteSchema)
+
+
+class SiteQuerySchema(ma.Schema):
+    site_id = _site_id()
+
+
+@blp.route("/sites")
+@requires(Permission.READ)
+@blp.response(200, SiteListSchema)
+def list_sites() -> Any:
+    """Every site of the clinic group, the first (the default one) first."""
+    return {"items": sites.list_sites()}
+
+
+@blp.route("/sites", methods=["POST"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(SiteSchema)
+@blp.response(201, SiteSchema)
+def create_site(args: dict[str, Any]) -> Any:
+    """Add a site (admin); 422 for an unknown time zone or holidays code, 409
+    `site_exists` for a name in use. A new site has no hours until they are set."""
+    return sites.create_site(actor_id=current_user.id, **args)
+
+
+@blp.route("/sites/<int:site_id>")
+@requires(Permission.READ)
+@blp.response(200, SiteSchema)
+def get_site(site_id: int) -> Any:
+    return sites.get_site(site_id)
+
+
+@blp.route("/sites/<int:site_id>", methods=["PATCH"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(SitePatchSchema)
+@blp.response(200, SiteSchema)
+def update_site(args: dict[str, Any], site_id: int) -> Any:
+    """Rename a site, change its time zone or its public holidays (admin)."""
+    return sites.update_site(site_id, actor_id=current_user.id, **args)
+
+
 # -- devices ---------------------------------------------------------------------------
 
 
 class DeviceSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
+    site_id = _site_id()
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
     model = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=120))
     room = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=80))
@@ -75,6 +156,7 @@ class DevicePatchSchema(ma.Schema):
     model = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=120))
     room = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=80))
     active = ma.fields.Boolean()
+    site_id = _site_id()
 
 
 DeviceListSchema = list_schema(DeviceSchema)
@@ -94,9 +176,12 @@ MaintenanceListSchema = list_schema(MaintenanceSchema)
 @blp.route("/devices")
 @requires(Permission.READ)
 @blp.response(200, DeviceListSchema)
-def list_devices() -> Any:
-    """Every device (chair), active or not, by name."""
-    return {"items": calendar.list_devices()}
+@blp.arguments(SiteQuerySchema, location="query")
+def list_devices(args: dict[str, Any]) -> Any:
+    """Every device (chair), active or not, by name; of one site with `site_id`, and
+    only of their sites for staff limited to some."""
+    visible = sites.visible_sites(current_user.id, args.get("site_id"))
+    return {"items": calendar.list_devices(site_ids=visible)}
 
 
 @blp.route("/devices", methods=["POST"])
@@ -106,7 +191,11 @@ def list_devices() -> Any:
 def create_device(args: dict[str, Any]) -> Any:
     """Add a device (admin). 409 `device_exists` when the name is taken."""
     device = calendar.create_device(
-        name=args["name"], model=args.get("model"), room=args.get("room"), actor_id=current_user.id
+        name=args["name"],
+        model=args.get("model"),
+        room=args.get("room"),
+        site_id=args.get("site_id"),
+        actor_id=current_user.id,
     )
     return device
 
@@ -169,45 +258,67 @@ class HoursSchema(ma.Schema):
 HoursListSchema = list_schema(HoursSchema)
 
 
+class HoursPutSchema(HoursSchema):
+    site_id = _site_id(load_only=True)
+
+
 class ClosureSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = ma.fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "A manual closure's id (for DELETE); null for a holiday."},
+    )
+    site_id = _site_id()
     date = _day(required=True)
     reason = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    source = ma.fields.String(
+        dump_only=True,
+        metadata={
+            "description": "`manual` (an admin closed the day) or `holiday` (a public "
+            "holiday of the site's `holidays` code, observed days included)",
+            "enum": [str(source) for source in ClosureSource],
+        },
+    )
 
 
 ClosureListSchema = list_schema(ClosureSchema)
 
 
-class ClosureQuerySchema(ma.Schema):
+class ClosureQuerySchema(SiteQuerySchema):
     since = _day(data_key="from")
     until = _day(data_key="to")
 
 
 @blp.route("/clinic/hours")
 @requires(Permission.READ)
+@blp.arguments(SiteQuerySchema, location="query")
 @blp.response(200, HoursListSchema)
-def list_hours() -> Any:
-    """Opening hours per weekday (0 = Monday); a missing weekday is closed."""
-    hours = calendar.opening_hours()
+def list_hours(args: dict[str, Any]) -> Any:
+    """A site's opening hours per weekday (0 = Monday), `HH:MM` on the site's clock; a
+    missing weekday is closed."""
+    hours = calendar.opening_hours(args.get("site_id"))
     return {"items": [hours[day] for day in sorted(hours)]}
 
 
 @blp.route("/clinic/hours/<int:weekday>", methods=["PUT"])
 @requires(Permission.ADMINISTER)
-@blp.arguments(HoursSchema)
+@blp.arguments(HoursPutSchema)
 @blp.response(200, HoursSchema)
 def set_hours(args: dict[str, Any], weekday: int) -> Any:
-    """Set one weekday's opening hours, `HH:MM` in the clinic's time zone (admin)."""
+    """Set one weekday's opening hours, `HH:MM` in the site's time zone (admin)."""
     row = calendar.set_opening_hours(weekday, actor_id=current_user.id, **args)
     return row
 
 
 @blp.route("/clinic/hours/<int:weekday>", methods=["DELETE"])
 @requires(Permission.ADMINISTER)
+@blp.arguments(SiteQuerySchema, location="query")
 @blp.response(204)
-def close_weekday(weekday: int) -> Any:
-    """Close the clinic on a weekday (admin)."""
-    calendar.set_opening_hours(weekday, opens_at=None, closes_at=None, actor_id=current_user.id)
+def close_weekday(args: dict[str, Any], weekday: int) -> Any:
+    """Close a site on a weekday (admin)."""
+    calendar.set_opening_hours(
+        weekday, opens_at=None, closes_at=None, actor_id=current_user.id, **args
+    )
     return None
 
 
@@ -216,7 +327,8 @@ def close_weekday(weekday: int) -> Any:
 @blp.arguments(ClosureQuerySchema, location="query")
 @blp.response(200, ClosureListSchema)
 def list_closures(args: dict[str, Any]) -> Any:
-    """Days the clinic is closed, optionally between `from` and `to`."""
+    """Days a site is closed between `from` (default 30 days ago) and `to` (default a
+    year later): manual closures and public holidays (`source`)."""
     return {"items": calendar.list_closures(**args)}
 
 
@@ -225,19 +337,37 @@ def list_closures(args: dict[str, Any]) -> Any:
 @blp.arguments(ClosureSchema)
 @blp.response(201, ClosureSchema)
 def add_closure(args: dict[str, Any]) -> Any:
-    """Close the clinic for a day (admin). 409 `closure_exists` for a day already closed."""
-    closure = calendar.add_closure(
-        day=args["date"], reason=args["reason"], actor_id=current_user.id
+    """Close a site for a day (admin). 409 `closure_exists` for a day already closed,
+    by an admin or a public holiday."""
+    return calendar.add_closure(
+        day=args["date"],
+        reason=args["reason"],
+        site_id=args.get("site_id"),
+        actor_id=current_user.id,
     )
-    return closure
 
 
 @blp.route("/clinic/closures/<int:closure_id>", methods=["DELETE"])
 @requires(Permission.ADMINISTER)
 @blp.response(204)
 def delete_closure(closure_id: int) -> Any:
-    """Reopen a closed day (admin)."""
+    """Remove a manual closure by id (admin)."""
     calendar.delete_closure(closure_id, actor_id=current_user.id)
+    return None
+
+
+@blp.route("/clinic/closures/<string:day>/open", methods=["POST"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(SiteQuerySchema, location="query")
+@blp.response(204)
+def open_day(args: dict[str, Any], day: str) -> Any:
+    """Open a site on a closed day `YYYY-MM-DD` (admin): a manual closure is removed; on
+    a public holiday the site opens that day only. 404 when the day is not closed."""
+    try:
+        parsed = _day().deserialize(day)
+    except ma.ValidationError as exc:
+        raise Invalid("Not a date.", fields={"date": ["YYYY-MM-DD."]}) from exc
+    calendar.open_day(day=parsed, actor_id=current_user.id, **args)
     return None
 
 
@@ -277,6 +407,7 @@ class AppointmentQuerySchema(ma.Schema):
     patient_id = id_filter()
     course_id = id_filter()
     technician_id = id_filter()
+    site_id = id_filter()
     limit = limit_param(default=2000, maximum=5000)
 
     @ma.validates_schema
@@ -325,6 +456,11 @@ class ScheduleSchema(ma.Schema):
     start_date = _day(required=True)
     time = LocalTime(required=True, metadata={"description": "HH:MM, the patient's local time"})
     device_id = _id(allow_none=True)
+    site_id = _site_id(
+        "Where to book when no device is named (default: where the course is treated, "
+        "else the first site).",
+        allow_none=True,
+    )
 
 
 class PlannedSessionSchema(ma.Schema):
@@ -371,6 +507,7 @@ def list_appointments(args: dict[str, Any]) -> Any:
     day = args.pop("day", None)
     if day is not None:
         args["first"] = args["last"] = day
+    args["site_ids"] = sites.visible_sites(current_user.id, args.pop("site_id", None))
     return {"items": schedule.list_appointments(**args, actor_id=current_user.id)}
 
 
