@@ -12,11 +12,11 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
+from clinic.errors import Invalid
 from clinic.permissions import Permission, requires
 from clinic.scheduling import calendar, lifecycle, schedule, sites
 from clinic.scheduling.booking_service import move_appointment as move
 from clinic.scheduling.calendar import MAX_ID
-from clinic.errors import Invalid
 from clinic.scheduling.models import AppointmentKind, ClosureSource
 
 blp = Blueprint(

@@ -46,9 +46,9 @@ from clinic.scheduling.models import (
     Device,
     Site,
 )
-from clinic.scheduling.sites import get_site, require_site, site_tz
 from clinic.scheduling.patterns import expand_pattern
 from clinic.scheduling.progress import course_progress
+from clinic.scheduling.sites import get_site, require_site, site_tz
 
 if TYPE_CHECKING:
     from clinic.courses.models import Course

@@ -106,6 +106,8 @@ class Device(Model):
     room: Mapped[str | None] = mapped_column(String(80))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
+    site: Mapped[Site] = relationship()
+
 
 class MaintenanceWindow(Model):
     __tablename__ = "maintenance_windows"

@@ -145,9 +145,7 @@ def _board_devices(rows: list[Any], site_id: int) -> list[Device]:
     """The site's active devices, plus any inactive one that still has sessions in view."""
     used = {appointment.device_id for appointment, _number in rows}
     return [
-        device
-        for device in list_devices(site_ids={site_id})
-        if device.active or device.id in used
+        device for device in list_devices(site_ids={site_id}) if device.active or device.id in used
     ]
 
 

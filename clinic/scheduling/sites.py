@@ -126,7 +126,9 @@ def public_holidays(code: str, first: date, last: date) -> dict[date, str]:
     found: dict[date, str] = {}
     for year in range(first.year, last.year + 1):
         found.update(
-            (day, name) for day, name in _holidays_of_year(code, year).items() if first <= day <= last
+            (day, name)
+            for day, name in _holidays_of_year(code, year).items()
+            if first <= day <= last
         )
     return found
 
