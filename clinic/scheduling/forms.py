@@ -24,7 +24,8 @@ class DeviceForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=80)])
     model = StringField("Model", validators=[Optional(), Length(max=120)])
     room = StringField("Room", validators=[Optional(), Length(max=80)])
-    site_id = SelectField("Site", coerce=int, default=0)
+    # Unchecked here: the service answers an unknown site; absent means the first site.
+    site_id = SelectField("Site", coerce=int, default=0, validate_choice=False)
 
 
 class SiteForm(FlaskForm):

@@ -17,7 +17,9 @@ from wtforms.fields.choices import SelectChoice
 
 from clinic import clock
 from clinic.auth.models import User
+from clinic.errors import DomainError
 from clinic.extensions import db
+from clinic.forms import flash_refusal
 from clinic.permissions import Permission, Role, requires
 from clinic.scheduling import bp, calendar, lifecycle, schedule, sites
 from clinic.scheduling.booking_service import move_appointment
@@ -230,10 +232,17 @@ def add_closure() -> Any:
     site_id = site_arg()
     form = ClosureForm()
     if form.validate_on_submit():
-        calendar.add_closure(
-            day=form.date.data, reason=form.reason.data, site_id=site_id, actor_id=current_user.id
-        )
-        flash(f"The clinic is closed on {form.date.data:%a %d %b %Y}.", "success")
+        try:
+            calendar.add_closure(
+                day=form.date.data,
+                reason=form.reason.data,
+                site_id=site_id,
+                actor_id=current_user.id,
+            )
+        except DomainError as refusal:
+            flash_refusal(refusal)
+        else:
+            flash(f"The clinic is closed on {form.date.data:%a %d %b %Y}.", "success")
     else:
         flash("Give a date for the closure.", "error")
     return redirect(url_for("scheduling.admin_calendar", site_id=site_id))
