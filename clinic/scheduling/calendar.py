@@ -226,7 +226,7 @@ def set_opening_hours(
     *,
     opens_at: time | None,
     closes_at: time | None,
-    actor_id: int,
+    actor_id: int | None,
     site_id: int | None = None,
 ) -> OpeningHours | None:
     """Set a site's hours on a weekday, its wall clock; both None closes that weekday."""
