@@ -63,8 +63,12 @@ def run_migrations_online() -> None:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
                         raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+            if connection.in_transaction():  # begun outside alembic's block (autobegin)
+                connection.commit()
         finally:
             if sqlite:
+                if connection.in_transaction():
+                    connection.rollback()
                 connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
