@@ -3,8 +3,6 @@ asked through the courses API, which knows the course)."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, time
 from typing import Any
 
 import marshmallow as ma
@@ -15,61 +13,21 @@ from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.errors import Invalid
 from clinic.permissions import Permission, requires
 from clinic.scheduling import calendar, lifecycle, schedule, sites
+from clinic.scheduling.api_fields import (
+    LocalTime,
+    date_field,
+    id_field,
+    instant_field,
+    site_id_field,
+)
 from clinic.scheduling.booking_service import move_appointment as move
-from clinic.scheduling.calendar import MAX_ID
 from clinic.scheduling.models import AppointmentKind, ClosureSource
 
 blp = Blueprint(
     "scheduling_api", __name__, description="Sites, devices, clinic calendar, appointments"
 )
 
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_LIST_DAYS = 93
-HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-class LocalTime(ma.fields.Field):
-    """A wall-clock time of day as `HH:MM` (24-hour)."""
-
-    def _serialize(self, value: time | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else value.strftime("%H:%M")
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> time:
-        match = HH_MM.match(value) if isinstance(value, str) else None
-        if match is None:
-            raise ma.ValidationError("A time of day as HH:MM (24-hour).")
-        return time(int(match[1]), int(match[2]))
-
-
-def _id(**kwargs: Any) -> ma.fields.Integer:
-    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
-
-
-def _instant(**kwargs: Any) -> ma.fields.AwareDateTime:
-    return ma.fields.AwareDateTime(
-        validate=ma.validate.Range(min=EARLIEST, max=LATEST, error="Between 2000 and 2100."),
-        **kwargs,
-    )
-
-
-def _day(**kwargs: Any) -> ma.fields.Date:
-    return ma.fields.Date(
-        validate=ma.validate.Range(
-            min=EARLIEST.date(), max=LATEST.date(), error="Between 2000 and 2100."
-        ),
-        **kwargs,
-    )
-
-
-def _site_id(
-    description: str = "The site (default: the first site).", **kwargs: Any
-) -> ma.fields.Integer:
-    return ma.fields.Integer(
-        validate=ma.validate.Range(min=1, max=MAX_ID),
-        metadata={"description": description},
-        **kwargs,
-    )
 
 
 # -- sites -----------------------------------------------------------------------------
@@ -102,7 +60,7 @@ SiteListSchema = list_schema(SiteSchema)
 
 
 class SiteQuerySchema(ma.Schema):
-    site_id = _site_id()
+    site_id = site_id_field()
 
 
 @blp.route("/sites")
@@ -144,7 +102,7 @@ def update_site(args: dict[str, Any], site_id: int) -> Any:
 
 class DeviceSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
-    site_id = _site_id()
+    site_id = site_id_field()
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
     model = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=120))
     room = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=80))
@@ -156,7 +114,7 @@ class DevicePatchSchema(ma.Schema):
     model = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=120))
     room = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=80))
     active = ma.fields.Boolean()
-    site_id = _site_id()
+    site_id = site_id_field()
 
 
 DeviceListSchema = list_schema(DeviceSchema)
@@ -165,8 +123,8 @@ DeviceListSchema = list_schema(DeviceSchema)
 class MaintenanceSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     device_id = ma.fields.Integer(dump_only=True)
-    starts_at = _instant(required=True)
-    ends_at = _instant(required=True)
+    starts_at = instant_field(required=True)
+    ends_at = instant_field(required=True)
     reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
 
 
@@ -259,7 +217,7 @@ HoursListSchema = list_schema(HoursSchema)
 
 
 class HoursPutSchema(HoursSchema):
-    site_id = _site_id(load_only=True)
+    site_id = site_id_field(load_only=True)
 
 
 class ClosureSchema(ma.Schema):
@@ -268,8 +226,8 @@ class ClosureSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "A manual closure's id (for DELETE); null for a holiday."},
     )
-    site_id = _site_id()
-    date = _day(required=True)
+    site_id = site_id_field()
+    date = date_field(required=True)
     reason = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
     source = ma.fields.String(
         dump_only=True,
@@ -285,8 +243,8 @@ ClosureListSchema = list_schema(ClosureSchema)
 
 
 class ClosureQuerySchema(SiteQuerySchema):
-    since = _day(data_key="from")
-    until = _day(data_key="to")
+    since = date_field(data_key="from")
+    until = date_field(data_key="to")
 
 
 @blp.route("/clinic/hours")
@@ -364,7 +322,7 @@ def open_day(args: dict[str, Any], day: str) -> Any:
     """Open a site on a closed day `YYYY-MM-DD` (admin): a manual closure is removed; on
     a public holiday the site opens that day only. 404 when the day is not closed."""
     try:
-        parsed = _day().deserialize(day)
+        parsed = date_field().deserialize(day)
     except ma.ValidationError as exc:
         raise Invalid("Not a date.", fields={"date": ["YYYY-MM-DD."]}) from exc
     calendar.open_day(day=parsed, actor_id=current_user.id, **args)
@@ -400,9 +358,9 @@ class StatusChangeSchema(AppointmentSchema):
 
 
 class AppointmentQuerySchema(ma.Schema):
-    day = _day(data_key="date")
-    first = _day(data_key="from")
-    last = _day(data_key="to")
+    day = date_field(data_key="date")
+    first = date_field(data_key="from")
+    last = date_field(data_key="to")
     device_id = id_filter()
     patient_id = id_filter()
     course_id = id_filter()
@@ -428,19 +386,19 @@ class AppointmentQuerySchema(ma.Schema):
 
 
 class AppointmentCreateSchema(ma.Schema):
-    course_id = _id(required=True)
-    device_id = _id(required=True)
-    starts_at = _instant(required=True)
+    course_id = id_field(required=True)
+    device_id = id_field(required=True)
+    starts_at = instant_field(required=True)
     kind = ma.fields.String(
         load_default=AppointmentKind.TREATMENT, validate=ma.validate.OneOf(tuple(AppointmentKind))
     )
-    technician_id = _id(allow_none=True)
+    technician_id = id_field(allow_none=True)
 
 
 class AppointmentPatchSchema(ma.Schema):
-    starts_at = _instant()
-    device_id = _id()
-    technician_id = _id(allow_none=True)
+    starts_at = instant_field()
+    device_id = id_field()
+    technician_id = id_field(allow_none=True)
 
     @ma.validates_schema
     def something(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -453,10 +411,10 @@ class ReasonSchema(ma.Schema):
 
 
 class ScheduleSchema(ma.Schema):
-    start_date = _day(required=True)
+    start_date = date_field(required=True)
     time = LocalTime(required=True, metadata={"description": "HH:MM, the patient's local time"})
-    device_id = _id(allow_none=True)
-    site_id = _site_id(
+    device_id = id_field(allow_none=True)
+    site_id = site_id_field(
         "Where to book when no device is named (default: where the course is treated, "
         "else the first site).",
         allow_none=True,

@@ -79,7 +79,7 @@ def edit_site(site_id: int) -> Any:
 @bp.route("/admin/users/<int:user_id>/sites", methods=["GET", "POST"])
 @requires(Permission.ADMINISTER)
 def user_sites(user_id: int) -> Any:
-    user = db.session.get(User, user_id) if 0 < user_id < 2**31 else None
+    user = db.session.get(User, user_id) if 0 < user_id <= sites.MAX_ID else None
     if user is None:
         abort(404)
     form = UserSitesForm()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays as holiday_calendars
 from sqlalchemy import delete, func, select
 
+from clinic.api.schemas import MAX_ID
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.auth.models import User
@@ -23,8 +24,6 @@ from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
 from clinic.extensions import db
 from clinic.scheduling.models import Site, UserSite
 from config import holiday_code_error
-
-MAX_ID = 2**31 - 1
 
 
 def list_sites() -> Sequence[Site]:
