@@ -261,11 +261,12 @@ def list_hours(args: dict[str, Any]) -> Any:
 @blp.route("/clinic/hours/<int:weekday>", methods=["PUT"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(HoursPutSchema)
+@blp.arguments(SiteQuerySchema, location="query")
 @blp.response(200, HoursSchema)
-def set_hours(args: dict[str, Any], weekday: int) -> Any:
-    """Set one weekday's opening hours, `HH:MM` in the site's time zone (admin)."""
-    row = calendar.set_opening_hours(weekday, actor_id=current_user.id, **args)
-    return row
+def set_hours(args: dict[str, Any], query: dict[str, Any], weekday: int) -> Any:
+    """Set one weekday's opening hours, `HH:MM` in the site's time zone (admin); the site
+    may be named in the body or the query."""
+    return calendar.set_opening_hours(weekday, actor_id=current_user.id, **(query | args))
 
 
 @blp.route("/clinic/hours/<int:weekday>", methods=["DELETE"])
@@ -293,14 +294,15 @@ def list_closures(args: dict[str, Any]) -> Any:
 @blp.route("/clinic/closures", methods=["POST"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(ClosureSchema)
+@blp.arguments(SiteQuerySchema, location="query")
 @blp.response(201, ClosureSchema)
-def add_closure(args: dict[str, Any]) -> Any:
-    """Close a site for a day (admin). 409 `closure_exists` for a day already closed,
-    by an admin or a public holiday."""
+def add_closure(args: dict[str, Any], query: dict[str, Any]) -> Any:
+    """Close a site for a day (admin; the site in the body or the query). 409
+    `closure_exists` for a day already closed, by an admin or a public holiday."""
     return calendar.add_closure(
         day=args["date"],
         reason=args["reason"],
-        site_id=args.get("site_id"),
+        site_id=args.get("site_id", query.get("site_id")),
         actor_id=current_user.id,
     )
 
@@ -314,13 +316,14 @@ def delete_closure(closure_id: int) -> Any:
     return None
 
 
-@blp.route("/clinic/closures/<string:day>/open", methods=["POST"])
+@blp.route("/clinic/closures/<string:day>", methods=["DELETE"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(SiteQuerySchema, location="query")
 @blp.response(204)
 def open_day(args: dict[str, Any], day: str) -> Any:
-    """Open a site on a closed day `YYYY-MM-DD` (admin): a manual closure is removed; on
-    a public holiday the site opens that day only. 404 when the day is not closed."""
+    """Open a site on a closed day given as `YYYY-MM-DD` (admin): its manual closure is
+    removed, or, on a public holiday, the site opens that day (an override, undone by
+    closing the day again). 404 when the day is not closed."""
     try:
         parsed = date_field().deserialize(day)
     except ma.ValidationError as exc:

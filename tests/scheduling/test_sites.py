@@ -90,12 +90,36 @@ def test_hours_belong_to_a_site(api: Any, admin: Any) -> None:
     )
     assert saturday.status_code == 200
     assert saturday.get_json() == {"weekday": 5, "opens_at": "09:00", "closes_at": "12:30"}
+    sunday = api.as_(admin).request(
+        "PUT",
+        f"/api/v1/clinic/hours/6?site_id={paris.id}",
+        json={"opens_at": "10:00", "closes_at": "12:00"},
+    )
+    assert sunday.status_code == 200
+    api.as_(admin).delete(f"/api/v1/clinic/hours/6?site_id={paris.id}")
     closed = api.as_(admin).delete(f"/api/v1/clinic/hours/0?site_id={paris.id}")
     assert closed.status_code == 204
     hours = api.as_(admin).get(f"/api/v1/clinic/hours?site_id={paris.id}").get_json()["items"]
     assert [h["weekday"] for h in hours] == [1, 2, 3, 4, 5]
     first = api.as_(admin).get("/api/v1/clinic/hours").get_json()["items"]
     assert [h["weekday"] for h in first] == [0, 1, 2, 3, 4]
+
+
+def test_closures_belong_to_a_site(api: Any, admin: Any) -> None:
+    paris = make_paris()
+    in_body = api.as_(admin).post(
+        "/api/v1/clinic/closures", json={"date": "2026-03-03", "site_id": paris.id}
+    )
+    in_query = api.as_(admin).post(
+        f"/api/v1/clinic/closures?site_id={paris.id}", json={"date": "2026-03-04"}
+    )
+    assert in_body.status_code == in_query.status_code == 201
+    listed = api.as_(admin).get(
+        f"/api/v1/clinic/closures?site_id={paris.id}&from=2026-03-01&to=2026-03-31"
+    )
+    assert [c["date"] for c in listed.get_json()["items"]] == ["2026-03-03", "2026-03-04"]
+    first = api.as_(admin).get("/api/v1/clinic/closures?from=2026-03-01&to=2026-03-31")
+    assert first.get_json()["items"] == []
 
 
 def test_public_holidays_are_closures_observed_days_included(api: Any, front_desk: Any) -> None:
@@ -143,9 +167,10 @@ def test_one_appointment_on_an_observed_holiday_is_refused(api: Any, front_desk:
 def test_an_admin_can_open_on_a_holiday(api: Any, admin: Any, front_desk: Any) -> None:
     chair = make_device("Chair A")
     course = make_course()
-    assert api.as_(front_desk).post("/api/v1/clinic/closures/2026-12-25/open").status_code == 403
-    assert api.as_(admin).post("/api/v1/clinic/closures/2026-12-25/open").status_code == 204
-    assert api.as_(admin).post("/api/v1/clinic/closures/2026-12-23/open").status_code == 404
+    assert api.as_(front_desk).delete("/api/v1/clinic/closures/2026-12-25").status_code == 403
+    assert api.as_(admin).delete("/api/v1/clinic/closures/2026-12-25").status_code == 204
+    assert api.as_(admin).delete("/api/v1/clinic/closures/2026-12-23").status_code == 404
+    assert api.as_(admin).delete("/api/v1/clinic/closures/2026-02-30").status_code == 422
     listed = api.as_(admin).get("/api/v1/clinic/closures?from=2026-12-20&to=2026-12-31")
     assert listed.get_json()["items"] == []
     booked = api.as_(front_desk).post(
