@@ -77,6 +77,30 @@ def _timezone(environ: dict[str, str]) -> str:
     return value
 
 
+def holiday_code_error(code: str) -> str | None:
+    """Why `code` is not a `holidays` library country (`US`) or subdivision (`US-CA`)
+    code nor `none`; None when it is one. Shared by the setting and the sites API."""
+    if code == "none":
+        return None
+    import holidays
+
+    country, _, subdivision = code.partition("-")
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        return f"unknown holidays code {code!r}; use a country code such as US, or none"
+    if subdivision and subdivision not in supported[country]:
+        return f"unknown subdivision {subdivision!r} of {country} in {code!r}"
+    return None
+
+
+def _holidays(environ: dict[str, str]) -> str:
+    value = _env(environ, "CLINIC_HOLIDAYS", "US") or "US"
+    problem = holiday_code_error(value)
+    if problem:
+        raise ConfigError(f"CLINIC_HOLIDAYS: {problem}")
+    return value
+
+
 def _base_url(environ: dict[str, str]) -> str:
     value = _env(environ, "CLINIC_BASE_URL", "http://127.0.0.1:5000") or ""
     parts = urlsplit(value)
@@ -306,6 +330,7 @@ def load_config(
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "CLINIC_NAME": _env(environ, "CLINIC_NAME", "Clinic"),
         "CLINIC_TIMEZONE": _timezone(environ),
+        "CLINIC_HOLIDAYS": _holidays(environ),
         "CLINIC_BASE_URL": _base_url(environ),
         "CLINIC_EMAIL_BACKEND": email_backend,
         "CLINIC_SMTP_URL": smtp_url,

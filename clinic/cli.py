@@ -37,12 +37,27 @@ def demo() -> None:
     help="Years of history to generate.",
 )
 @click.option(
-    "--devices", type=click.IntRange(min=1, max=100), default=None, help="Number of TMS chairs."
+    "--devices",
+    type=click.IntRange(min=1, max=100),
+    default=None,
+    help="Number of TMS chairs (per site).",
+)
+@click.option(
+    "--sites",
+    type=click.IntRange(min=1, max=50),
+    default=1,
+    show_default=True,
+    help="Number of sites: more than one makes a clinic group, each site in its own zone.",
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has users.")
 def demo_load(
-    patients: int | None, years: int | None, devices: int | None, seed: int, if_empty: bool
+    patients: int | None,
+    years: int | None,
+    devices: int | None,
+    sites: int,
+    seed: int,
+    if_empty: bool,
 ) -> None:
     """Load demo data: small by default, or a realistic history of the given size."""
     from clinic.demo import is_empty, load
@@ -50,7 +65,7 @@ def demo_load(
     if if_empty and not is_empty():
         click.echo("Database already has data; demo not loaded.")
         return
-    summary = load(patients=patients, years=years, devices=devices, seed=seed)
+    summary = load(patients=patients, years=years, devices=devices, sites=sites, seed=seed)
     db.session.commit()
     with db.engine.begin() as connection:
         refresh_planner_statistics(connection)

@@ -23,7 +23,15 @@ from clinic.patients.models import (
 )
 from clinic.reminders.models import AppointmentResponse, MessageTemplate, Reminder, ReminderPolicy
 from clinic.scheduler.models import SchedulerHeartbeat
-from clinic.scheduling.models import Appointment, Closure, Device, MaintenanceWindow, OpeningHours
+from clinic.scheduling.models import (
+    Appointment,
+    Closure,
+    Device,
+    MaintenanceWindow,
+    OpeningHours,
+    Site,
+    UserSite,
+)
 from clinic.treatments.models import (
     CoilTarget,
     MotorThreshold,
@@ -69,7 +77,9 @@ __all__ = [
     "RolePolicy",
     "SchedulerHeartbeat",
     "Screening",
+    "Site",
     "TreatmentAmendment",
     "TreatmentLog",
     "User",
+    "UserSite",
 ]

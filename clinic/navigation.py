@@ -44,6 +44,7 @@ MAIN_MENU: tuple[NavEntry, ...] = (
 ADMIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("Users", "auth.admin_users", Permission.ADMINISTER),
     NavEntry("Security policy", "auth.admin_policy", Permission.ADMINISTER),
+    NavEntry("Sites", "scheduling.admin_sites", Permission.ADMINISTER),
     NavEntry("Devices", "scheduling.admin_devices", Permission.ADMINISTER),
     NavEntry("Clinic hours and closures", "scheduling.admin_calendar", Permission.ADMINISTER),
     NavEntry("Technicians' hours", "scheduling.admin_technicians", Permission.ADMINISTER),

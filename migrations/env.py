@@ -46,16 +46,34 @@ def run_migrations_online() -> None:
     conf_args = current_app.extensions["migrate"].configure_args
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     with target_db.engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_db.metadata,
-            include_object=include_object,
-            **conf_args,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-            if not getattr(config.cmd_opts, "autogenerate", False):
-                refresh_planner_statistics(connection)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's own recipe for rebuilding a table others reference (batch mode):
+            # foreign key checks off around the transaction (a PRAGMA inside one is ignored),
+            # verified before the commit and back on for the pooled connection.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=target_db.metadata,
+                include_object=include_object,
+                **conf_args,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+                if not getattr(config.cmd_opts, "autogenerate", False):
+                    refresh_planner_statistics(connection)
+            if connection.in_transaction():  # begun outside alembic's block (autobegin)
+                connection.commit()
+        finally:
+            if sqlite:
+                if connection.in_transaction():
+                    connection.rollback()
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -36,7 +36,10 @@ class Writer:
         while not self._stop.is_set() and time.monotonic() < deadline:
             with self.engine.begin() as connection:
                 connection.execute(
-                    text("INSERT INTO devices (name, active) VALUES (:name, true)"),
+                    text(
+                        "INSERT INTO devices (site_id, name, active) "
+                        "VALUES ((SELECT min(id) FROM sites), :name, true)"
+                    ),
                     {"name": f"Backup chair {self.committed}"},
                 )
             self.committed += 1

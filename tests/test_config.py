@@ -20,6 +20,7 @@ CONTRACT_DEFAULTS = {
     "CLINIC_EMAIL_FROM": "clinic@localhost",
     "CLINIC_SMS_BACKEND": "console",
     "CLINIC_IDLE_TIMEOUT_MINUTES": 30,
+    "CLINIC_HOLIDAYS": "US",
 }
 
 
@@ -49,8 +50,10 @@ def test_every_setting_is_read_from_the_environment(tmp_path: Path) -> None:
         "CLINIC_TWILIO_FROM": "+15550100",
         "CLINIC_IDLE_TIMEOUT_MINUTES": "15",
         "CLINIC_PROXY_COUNT": "2",
+        "CLINIC_HOLIDAYS": "DE-BE",
     }
     config = load_config(environ, instance_dir=tmp_path)
+    assert config["CLINIC_HOLIDAYS"] == "DE-BE"
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://clinic@db.internal/clinic"
     assert config["SECRET_KEY"] == "s" * 40
     assert config["ENV_NAME"] == "production" and config["SESSION_COOKIE_SECURE"]
@@ -110,6 +113,8 @@ BAD_SETTINGS = [
     ("CLINIC_BILLING_NPI", "1234567890"),  # bad check digit
     ("CLINIC_BILLING_TAX_ID", "12-34567"),
     ("CLINIC_MAX_UPLOAD_MB", "0"),
+    ("CLINIC_HOLIDAYS", "Atlantis"),
+    ("CLINIC_HOLIDAYS", "US-XX"),
 ]
 
 
@@ -180,6 +185,7 @@ def _start(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ("CLINIC_SMTP_URL", "smtp://mail.example.org:notaport"),
         ("CLINIC_PROXY_COUNT", "-1"),
         ("CLINIC_BILLING_ADDRESS", "somewhere"),
+        ("CLINIC_HOLIDAYS", "ZZ"),
     ],
 )
 def test_start_up_stops_with_one_clear_line(name: str, value: str) -> None:

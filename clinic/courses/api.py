@@ -414,6 +414,7 @@ def schedule_course(args: dict[str, Any], course_id: int) -> Any:
         start_date=args["start_date"],
         local_time=args["time"],
         device_id=args.get("device_id"),
+        site_id=args.get("site_id"),
         actor_id=current_user.id,
     )
     return {"appointments": appointments}
@@ -430,6 +431,7 @@ def preview_schedule(args: dict[str, Any], course_id: int) -> Any:
         start_date=args["start_date"],
         local_time=args["time"],
         device_id=args.get("device_id"),
+        site_id=args.get("site_id"),
     )
     return {
         "appointments": [

@@ -58,6 +58,7 @@ def load(
     patients: int | None = None,
     years: int | None = None,
     devices: int | None = None,
+    sites: int = 1,
     seed: int = 1,
 ) -> list[str]:
     large = patients is not None or years is not None
@@ -67,6 +68,7 @@ def load(
         years=years or 1,
         devices=devices or 3,
         large=large,
+        sites=sites,
     )
     _load_users(ctx)
     for step in STEPS:

@@ -16,7 +16,9 @@ class DemoContext:
     patients: int
     years: int
     devices: int
+    """Chairs per site."""
     large: bool
+    sites: int = 1
     users: dict[str, User] = field(default_factory=dict)
     patient_ids: list[int] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)

@@ -106,7 +106,8 @@ def _small_clinic(ctx: DemoContext) -> list[int]:
     desk_id = desk.id if desk else None
     ids = []
     for index in range(ctx.patients):
-        patient = create_patient(_person(ctx, index), actor_id=desk_id)
+        # Random names make true namesakes now and then, as in life.
+        patient = create_patient(_person(ctx, index), actor_id=desk_id, allow_duplicate=True)
         for drug, drug_class, dose, reason in ctx.rng.sample(TRIALS, ctx.rng.randrange(0, 4)):
             start = clock.today() - timedelta(days=ctx.rng.randrange(120, 1500))
             weeks = ctx.rng.randrange(6, 16)

@@ -21,8 +21,15 @@ from clinic.courses.models import Course, CourseStatus, Protocol
 from clinic.demo.context import DemoContext
 from clinic.extensions import db
 from clinic.patients.models import Patient, PreferredChannel
-from clinic.scheduling import booking, booking_service, patterns
-from clinic.scheduling.models import Appointment, AppointmentKind, AppointmentStatus, Device
+from clinic.scheduling import booking, booking_service, calendar, patterns, sites
+from clinic.scheduling.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    Device,
+    Site,
+)
+from clinic.scheduling.sites import get_site
 
 CHAIR_MODELS = ("MagVenture MagPro R30", "Neuronetics NeuroStar", "BrainsWay Deep TMS")
 HISTORY_PROTOCOLS = ("10hz-ldlpfc", "itbs-ldlpfc", "deep-tms-h1", "1hz-rdlpfc", "10hz-m1-pain")
@@ -32,6 +39,14 @@ FUTURE_DAYS = 60
 BATCH = 5000
 NO_SHOW_RATE = 0.03
 SECOND_COURSE_RATE = 0.2
+# (time zone, public holidays, city) of the sites a `--sites N` group adds.
+GROUP_SITES = (
+    ("America/Chicago", "US-IL", "Chicago"),
+    ("America/Denver", "US-CO", "Denver"),
+    ("America/Los_Angeles", "US-CA", "San Diego"),
+    ("America/Phoenix", "US-AZ", "Phoenix"),
+    ("America/New_York", "US-MA", "Boston"),
+)
 
 
 def load_scheduling(ctx: DemoContext) -> None:
@@ -45,20 +60,62 @@ def load_scheduling(ctx: DemoContext) -> None:
         ctx.lines.append(f"Scheduling: {len(devices)} chairs, {count} courses booked.")
 
 
+def _sites(ctx: DemoContext) -> list[Site]:
+    """The first site, and with `--sites N` N-1 more across the US time zones, each with
+    the first site's hours and its state's public holidays."""
+    first = get_site()
+    hours = calendar.opening_hours(first.id)
+    made = list(sites.list_sites())
+    for n in range(len(made) + 1, ctx.sites + 1):
+        zone, code, city = GROUP_SITES[(n - 2) % len(GROUP_SITES)]
+        site = sites.create_site(
+            name=f"{city} {n}" if n > len(GROUP_SITES) + 1 else city,
+            timezone=zone,
+            holidays=code,
+            actor_id=None,
+        )
+        for weekday, row in hours.items():
+            calendar.set_opening_hours(
+                weekday,
+                opens_at=row.opens_at,
+                closes_at=row.closes_at,
+                site_id=site.id,
+                actor_id=None,
+            )
+        made.append(site)
+    return made[: ctx.sites]
+
+
 def _chairs(ctx: DemoContext) -> list[int]:
-    existing = db.session.scalar(select(func.count()).select_from(Device)) or 0
-    rows = [
-        {
-            "name": f"Chair {n}",
-            "model": CHAIR_MODELS[n % len(CHAIR_MODELS)],
-            "room": f"Room {1 + (n - 1) // 2}",
-            "active": True,
-        }
-        for n in range(existing + 1, ctx.devices + 1)
-    ]
-    if rows:
-        db.session.execute(insert(Device), rows)
-    return list(db.session.scalars(select(Device.id).order_by(Device.id).limit(ctx.devices)))
+    """`ctx.devices` chairs at each site (the first site's named as a single clinic's)."""
+    chosen: list[int] = []
+    for index, site in enumerate(_sites(ctx)):
+        prefix = "Chair" if index == 0 else f"{site.name} chair"
+        existing = (
+            db.session.scalar(
+                select(func.count()).select_from(Device).where(Device.site_id == site.id)
+            )
+            or 0
+        )
+        rows = [
+            {
+                "site_id": site.id,
+                "name": f"{prefix} {n}",
+                "model": CHAIR_MODELS[n % len(CHAIR_MODELS)],
+                "room": f"Room {1 + (n - 1) // 2}",
+                "active": True,
+            }
+            for n in range(existing + 1, ctx.devices + 1)
+        ]
+        if rows:
+            db.session.execute(insert(Device), rows)
+        chosen += db.session.scalars(
+            select(Device.id)
+            .where(Device.site_id == site.id)
+            .order_by(Device.id)
+            .limit(ctx.devices)
+        )
+    return chosen
 
 
 def _patient_ids(ctx: DemoContext) -> list[int]:

@@ -34,9 +34,12 @@ def create_patient(values: dict[str, Any]) -> Any:
     """Register a patient.
 
     `first_name`, `last_name`, `date_of_birth` are required. The answer carries the new
-    `id` and a unique 8-digit `mrn`; the phone is answered in E.164.
+    `id` and a unique 8-digit `mrn`; the phone is answered in E.164. 409
+    `possible_duplicate` (with `error.matches: [{id, mrn}]`) when the same person seems
+    registered already, unless `allow_duplicate` is true.
     """
-    return intake.create_patient(values, actor_id=current_user.id)
+    allow = values.pop("allow_duplicate", False)
+    return intake.create_patient(values, actor_id=current_user.id, allow_duplicate=allow)
 
 
 @blp.route("/patients", methods=["GET"])

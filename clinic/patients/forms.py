@@ -115,6 +115,18 @@ class PatientForm(ServiceForm):
         return values
 
 
+class NewPatientForm(PatientForm):
+    """Registration: the intake fields, and the answer to "is this another person?"
+    that a possible duplicate asks for."""
+
+    allow_duplicate = BooleanField("This is another person: register anyway")
+
+    def values(self) -> dict[str, Any]:
+        values = super().values()
+        del values["allow_duplicate"]
+        return values
+
+
 class MedicationTrialForm(ServiceForm):
     drug = StringField("Drug", validators=[InputRequired(), Length(max=120)])
     drug_class = StringField(

@@ -20,6 +20,7 @@ from clinic.errors import DomainError, Invalid, flatten_messages
 from clinic.extensions import db
 from clinic.patients import icd10
 from clinic.patients.intake import PATIENT_FIELDS, create_patient, find_duplicate
+from clinic.patients.models import name_key
 from clinic.patients.schemas import PatientCreateSchema
 
 COLUMNS = PATIENT_FIELDS
@@ -27,7 +28,7 @@ REQUIRED_COLUMNS = ("first_name", "last_name", "date_of_birth")
 FIRST_DATA_ROW = 2  # row 1 is the header, as a spreadsheet numbers them
 MAX_CELL = 10_000
 
-DuplicateKey = tuple[str, str, date]
+DuplicateKey = tuple[str, date]
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def _import_row(
     values = _values(row)
     first, last, birth = values["first_name"], values["last_name"], values["date_of_birth"]
     assert isinstance(first, str) and isinstance(last, str) and isinstance(birth, date)
-    key = (first.strip().casefold(), last.strip().casefold(), birth)
+    # NFC and case folded: "José" typed with a combining accent is the same José.
+    key = (name_key(first, last), birth)
     existing = find_duplicate(first, last, birth)
     if key in seen or existing is not None:
         where = (
@@ -133,6 +135,7 @@ def _import_row(
         )
         return
     with db.session.begin_nested():
-        create_patient(values, actor_id=actor_id, source="import")
+        # Duplicates were looked for just above, in the file and the database.
+        create_patient(values, actor_id=actor_id, source="import", allow_duplicate=True)
     seen[key] = number
     report.imported += 1

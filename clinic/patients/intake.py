@@ -8,12 +8,14 @@ in the same transaction; searches are audited too.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -24,7 +26,7 @@ from clinic.extensions import db
 from clinic.patients import validation
 from clinic.patients.consents import CONSENT_CHANNELS, set_consent
 from clinic.patients.lookup import get_patient
-from clinic.patients.models import Patient
+from clinic.patients.models import Patient, name_key
 from clinic.patients.records import set_diagnoses
 from clinic.patients.validation import EARLIEST_DATE, a_date, boolean, integer, one_of, text
 
@@ -88,16 +90,56 @@ def search_patients(
     return found
 
 
-def find_duplicate(first_name: str, last_name: str, date_of_birth: date) -> Patient | None:
-    """A patient with the same names (ignoring case) and date of birth, if any."""
-    same_birthday = db.session.scalars(
-        select(Patient).where(Patient.date_of_birth == date_of_birth).order_by(Patient.id)
+def find_duplicates(first_name: str, last_name: str, date_of_birth: date) -> list[Patient]:
+    """Patients with the same date of birth and the same names after Unicode NFC
+    normalisation and case folding (`name_key`), oldest first."""
+    return list(
+        db.session.scalars(
+            select(Patient)
+            .where(
+                Patient.date_of_birth == date_of_birth,
+                Patient.name_key == name_key(first_name, last_name),
+            )
+            .order_by(Patient.id)
+        )
     )
-    wanted = (first_name.strip().casefold(), last_name.strip().casefold())
-    for patient in same_birthday:
-        if (patient.first_name.casefold(), patient.last_name.casefold()) == wanted:
-            return patient
-    return None
+
+
+def find_duplicate(first_name: str, last_name: str, date_of_birth: date) -> Patient | None:
+    """The oldest possible duplicate, if any."""
+    return next(iter(find_duplicates(first_name, last_name, date_of_birth)), None)
+
+
+def _serialise_registrations(key: str, date_of_birth: date) -> None:
+    """Make two registrations of the same person queue, so the second sees the first.
+
+    A unique index cannot do it (staff may register a true namesake on purpose with
+    `allow_duplicate`), so on PostgreSQL a transaction-scoped advisory lock on the
+    (name key, date of birth) pair orders them: the second waits for the first to commit
+    and its check (a fresh snapshot under READ COMMITTED) then finds it. On SQLite every
+    writing transaction already begins IMMEDIATE: registrations run one at a time."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"patient:{key}:{date_of_birth}".encode(), digest_size=8).digest()
+    db.session.execute(
+        sql("SELECT pg_advisory_xact_lock(:key)"),
+        {"key": int.from_bytes(digest, "big", signed=True)},
+    )
+
+
+def refuse_duplicates(first_name: str, last_name: str, date_of_birth: date) -> None:
+    """409 `possible_duplicate` naming the matches ({id, mrn}) when the person may
+    already be registered; call it before inserting, in the same transaction."""
+    _serialise_registrations(name_key(first_name, last_name), date_of_birth)
+    matches = find_duplicates(first_name, last_name, date_of_birth)
+    if matches:
+        listed = ", ".join(f"MRN {patient.mrn}" for patient in matches)
+        raise Conflict(
+            f"A patient with this name and date of birth is already registered ({listed}). "
+            "Open that record, or register anyway if this is another person.",
+            code="possible_duplicate",
+            details={"matches": [{"id": p.id, "mrn": p.mrn} for p in matches]},
+        )
 
 
 def new_mrn() -> str:
@@ -148,13 +190,21 @@ def _insert_with_new_mrn(patient: Patient) -> None:
 
 
 def create_patient(
-    values: Mapping[str, Any], *, actor_id: int | None, source: str = "staff"
+    values: Mapping[str, Any],
+    *,
+    actor_id: int | None,
+    source: str = "staff",
+    allow_duplicate: bool = False,
 ) -> Patient:
-    """Register a patient from intake values (see PATIENT_FIELDS); 422 lists every bad field.
+    """Register a patient from intake values (see PATIENT_FIELDS); 422 lists every bad field,
+    409 `possible_duplicate` when the person seems registered already (unless
+    `allow_duplicate`: staff checked it is another person).
 
     The patient gets a unique MRN; consents given now are timestamped and logged.
     """
     cleaned = _clean_patient(values, None)
+    if not allow_duplicate:
+        refuse_duplicates(cleaned["first_name"], cleaned["last_name"], cleaned["date_of_birth"])
     consents = {channel: cleaned.pop(attr) for channel, attr in CONSENT_CHANNELS.items()}
     codes = cleaned.pop("diagnoses")
     patient = Patient(**cleaned, sms_consent=False, email_consent=False)
@@ -189,6 +239,7 @@ def update_patient(
         if getattr(patient, name) != value:
             setattr(patient, name, value)
             changed.append(name)
+    patient.name_key = name_key(patient.first_name, patient.last_name)
     scalar_changes = [name for name in changed if name not in CONSENT_CHANNELS.values()]
     if scalar_changes:
         record(

@@ -3,6 +3,7 @@ authorizations, consent history and versioned safety screenings."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -26,6 +27,19 @@ from clinic import clock
 from clinic.auth.models import User
 from clinic.db import one_of
 from clinic.extensions import Model
+
+
+def name_key(first_name: str, last_name: str) -> str:
+    """The names as a duplicate check compares them: NFC, case-folded, trimmed (so
+    "José" typed with a combining accent matches the precomposed one)."""
+    return "\x1f".join(
+        unicodedata.normalize("NFC", name).casefold().strip() for name in (first_name, last_name)
+    )
+
+
+def _default_name_key(context: Any) -> str:
+    values = context.get_current_parameters()
+    return name_key(values["first_name"], values["last_name"])
 
 
 class PreferredChannel(StrEnum):
@@ -65,6 +79,7 @@ class Patient(Model):
     __table_args__ = (
         one_of("preferred_channel", PreferredChannel, name="channel"),
         Index("ix_patients_name_dob", "last_name", "first_name", "date_of_birth"),
+        Index("ix_patients_dob_name_key", "date_of_birth", "name_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +87,9 @@ class Patient(Model):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[date] = mapped_column(Date)
+    # Kept by `intake` (and filled on insert): the duplicate check's index, not unique,
+    # since staff may register a true namesake on purpose (`allow_duplicate`).
+    name_key: Mapped[str] = mapped_column(String(210), default=_default_name_key)
     sex: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164

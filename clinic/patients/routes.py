@@ -13,13 +13,14 @@ from flask_wtf import FlaskForm
 
 from clinic import clock
 from clinic.audit.services import recent_viewers
-from clinic.errors import DomainError, Invalid
+from clinic.errors import Conflict, DomainError, Invalid
 from clinic.forms import flash_refusal, show_refusal
 from clinic.patients import bp
 from clinic.patients.forms import (
     AuthorizationForm,
     MedicationForm,
     MedicationTrialForm,
+    NewPatientForm,
     PatientForm,
     ScreeningForm,
     SearchForm,
@@ -90,8 +91,25 @@ def index() -> Any:
 @bp.route("/new", methods=["GET", "POST"])
 @requires(Permission.EDIT_PATIENTS)
 def new() -> Any:
-    form = PatientForm()
-    patient = _submit(form, lambda: create_patient(form.values(), actor_id=current_user.id))
+    """Register a patient; a possible duplicate is offered first, with its record to open
+    and a box to tick when this really is another person."""
+    form = NewPatientForm()
+    try:
+        patient = _submit(
+            form,
+            lambda: create_patient(
+                form.values(),
+                actor_id=current_user.id,
+                allow_duplicate=form.allow_duplicate.data,
+            ),
+        )
+    except Conflict as refusal:
+        if refusal.code != "possible_duplicate":
+            raise
+        show_refusal(form, refusal)
+        return render_template(
+            "patients/form.html", form=form, patient=None, matches=refusal.details["matches"]
+        ), 409
     if patient is not None:
         flash(f"Patient {patient.full_name} registered with MRN {patient.mrn}.", "success")
         return redirect(url_for("patients.chart", patient_id=patient.id))

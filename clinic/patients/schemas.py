@@ -54,6 +54,15 @@ class PatientCreateSchema(PatientInputSchema):
     first_name = ma.fields.String(required=True, metadata={"example": "Jamie"})
     last_name = ma.fields.String(required=True, metadata={"example": "Rivera"})
     date_of_birth = ma.fields.Date(required=True, metadata={"example": "1980-05-17"})
+    allow_duplicate = ma.fields.Boolean(
+        load_only=True,
+        metadata={
+            "description": "Register even when a patient with the same names (compared "
+            "after Unicode NFC normalisation and case folding) and date of birth exists; "
+            "without it that answers 409 `possible_duplicate` with `error.matches: "
+            "[{id, mrn}]`."
+        },
+    )
 
 
 class DiagnosisSchema(ma.Schema):

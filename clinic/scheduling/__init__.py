@@ -8,6 +8,6 @@ bp = Blueprint("scheduling", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from clinic.scheduling import routes  # noqa: F401  (registers the views)
+    from clinic.scheduling import routes, site_routes  # noqa: F401  (registers the views)
 
     app.register_blueprint(bp)

@@ -3,7 +3,6 @@ asked through the courses API, which knows the course)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -13,37 +12,90 @@ from flask_smorest import Blueprint
 from clinic.api.fields import LocalTime
 from clinic.api.openapi import declares
 from clinic.api.schemas import id_filter, limit_param, list_schema
+from clinic.errors import Invalid
 from clinic.permissions import Permission, requires
-from clinic.scheduling import calendar, lifecycle, schedule, technicians
+from clinic.scheduling import calendar, lifecycle, schedule, sites
+from clinic.scheduling.api_fields import (
+    date_field,
+    id_field,
+    instant_field,
+    site_id_field,
+)
 from clinic.scheduling.booking_service import move_appointment as move
-from clinic.scheduling.calendar import MAX_ID
-from clinic.scheduling.models import AppointmentKind
+from clinic.scheduling.models import AppointmentKind, ClosureSource
 
-blp = Blueprint("scheduling_api", __name__, description="Devices, clinic calendar, appointments")
+blp = Blueprint(
+    "scheduling_api", __name__, description="Sites, devices, clinic calendar, appointments"
+)
 
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_LIST_DAYS = 93
 
 
-def _id(**kwargs: Any) -> ma.fields.Integer:
-    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+# -- sites -----------------------------------------------------------------------------
 
 
-def _instant(**kwargs: Any) -> ma.fields.AwareDateTime:
-    return ma.fields.AwareDateTime(
-        validate=ma.validate.Range(min=EARLIEST, max=LATEST, error="Between 2000 and 2100."),
-        **kwargs,
+class SiteSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120))
+    timezone = ma.fields.String(
+        required=True,
+        metadata={"description": "IANA time zone of the site's hours", "example": "Europe/Paris"},
+    )
+    holidays = ma.fields.String(
+        load_default="none",
+        metadata={
+            "description": "A country or subdivision code of the `holidays` library (e.g. "
+            "`US`, `US-CA`) whose public holidays close the site, or `none`.",
+            "example": "US-CA",
+        },
     )
 
 
-def _day(**kwargs: Any) -> ma.fields.Date:
-    return ma.fields.Date(
-        validate=ma.validate.Range(
-            min=EARLIEST.date(), max=LATEST.date(), error="Between 2000 and 2100."
-        ),
-        **kwargs,
-    )
+class SitePatchSchema(ma.Schema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=120))
+    timezone = ma.fields.String()
+    holidays = ma.fields.String()
+
+
+SiteListSchema = list_schema(SiteSchema)
+
+
+class SiteQuerySchema(ma.Schema):
+    site_id = site_id_field()
+
+
+@blp.route("/sites")
+@requires(Permission.READ)
+@blp.response(200, SiteListSchema)
+def list_sites() -> Any:
+    """Every site of the clinic group, the first (the default one) first."""
+    return {"items": sites.list_sites()}
+
+
+@blp.route("/sites", methods=["POST"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(SiteSchema)
+@blp.response(201, SiteSchema)
+def create_site(args: dict[str, Any]) -> Any:
+    """Add a site (admin); 422 for an unknown time zone or holidays code, 409
+    `site_exists` for a name in use. A new site has no hours until they are set."""
+    return sites.create_site(actor_id=current_user.id, **args)
+
+
+@blp.route("/sites/<int:site_id>")
+@requires(Permission.READ)
+@blp.response(200, SiteSchema)
+def get_site(site_id: int) -> Any:
+    return sites.get_site(site_id)
+
+
+@blp.route("/sites/<int:site_id>", methods=["PATCH"])
+@requires(Permission.ADMINISTER)
+@blp.arguments(SitePatchSchema)
+@blp.response(200, SiteSchema)
+def update_site(args: dict[str, Any], site_id: int) -> Any:
+    """Rename a site, change its time zone or its public holidays (admin)."""
+    return sites.update_site(site_id, actor_id=current_user.id, **args)
 
 
 # -- devices ---------------------------------------------------------------------------
@@ -51,6 +103,7 @@ def _day(**kwargs: Any) -> ma.fields.Date:
 
 class DeviceSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
+    site_id = site_id_field()
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
     model = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=120))
     room = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=80))
@@ -62,6 +115,7 @@ class DevicePatchSchema(ma.Schema):
     model = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=120))
     room = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=80))
     active = ma.fields.Boolean()
+    site_id = site_id_field()
 
 
 DeviceListSchema = list_schema(DeviceSchema)
@@ -70,8 +124,8 @@ DeviceListSchema = list_schema(DeviceSchema)
 class MaintenanceSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     device_id = ma.fields.Integer(dump_only=True)
-    starts_at = _instant(required=True)
-    ends_at = _instant(required=True)
+    starts_at = instant_field(required=True)
+    ends_at = instant_field(required=True)
     reason = ma.fields.String(
         allow_none=True, load_default=None, validate=ma.validate.Length(max=200)
     )
@@ -83,9 +137,12 @@ MaintenanceListSchema = list_schema(MaintenanceSchema)
 @blp.route("/devices")
 @requires(Permission.READ)
 @blp.response(200, DeviceListSchema)
-def list_devices() -> Any:
-    """Every device (chair), active or not, by name."""
-    return {"items": calendar.list_devices()}
+@blp.arguments(SiteQuerySchema, location="query")
+def list_devices(args: dict[str, Any]) -> Any:
+    """Every device (chair), active or not, by name; of one site with `site_id`, and
+    only of their sites for staff limited to some."""
+    visible = sites.visible_sites(current_user.id, args.get("site_id"))
+    return {"items": calendar.list_devices(site_ids=visible)}
 
 
 @blp.route("/devices", methods=["POST"])
@@ -96,7 +153,11 @@ def list_devices() -> Any:
 def create_device(args: dict[str, Any]) -> Any:
     """Add a device (admin). 409 `device_exists` when the name is taken."""
     device = calendar.create_device(
-        name=args["name"], model=args.get("model"), room=args.get("room"), actor_id=current_user.id
+        name=args["name"],
+        model=args.get("model"),
+        room=args.get("room"),
+        site_id=args.get("site_id"),
+        actor_id=current_user.id,
     )
     return device
 
@@ -160,45 +221,68 @@ class HoursSchema(ma.Schema):
 HoursListSchema = list_schema(HoursSchema)
 
 
+class HoursPutSchema(HoursSchema):
+    site_id = site_id_field(load_only=True)
+
+
 class ClosureSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    date = _day(required=True)
+    id = ma.fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "A manual closure's id (for DELETE); null for a holiday."},
+    )
+    site_id = site_id_field()
+    date = date_field(required=True)
     reason = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    source = ma.fields.String(
+        dump_only=True,
+        metadata={
+            "description": "`manual` (an admin closed the day) or `holiday` (a public "
+            "holiday of the site's `holidays` code, observed days included)",
+            "enum": [str(source) for source in ClosureSource],
+        },
+    )
 
 
 ClosureListSchema = list_schema(ClosureSchema)
 
 
-class ClosureQuerySchema(ma.Schema):
-    since = _day(data_key="from")
-    until = _day(data_key="to")
+class ClosureQuerySchema(SiteQuerySchema):
+    since = date_field(data_key="from")
+    until = date_field(data_key="to")
 
 
 @blp.route("/clinic/hours")
 @requires(Permission.READ)
+@blp.arguments(SiteQuerySchema, location="query")
 @blp.response(200, HoursListSchema)
-def list_hours() -> Any:
-    """Opening hours per weekday (0 = Monday); a missing weekday is closed."""
-    hours = calendar.opening_hours()
+def list_hours(args: dict[str, Any]) -> Any:
+    """A site's opening hours per weekday (0 = Monday), `HH:MM` on the site's clock; a
+    missing weekday is closed."""
+    hours = calendar.opening_hours(args.get("site_id"))
     return {"items": [hours[day] for day in sorted(hours)]}
 
 
 @blp.route("/clinic/hours/<int:weekday>", methods=["PUT"])
 @requires(Permission.ADMINISTER)
-@blp.arguments(HoursSchema, example={"opens_at": "08:00", "closes_at": "18:00"})
+@blp.arguments(HoursPutSchema, example={"opens_at": "08:00", "closes_at": "18:00"})
+@blp.arguments(SiteQuerySchema, location="query")
 @blp.response(200, HoursSchema)
-def set_hours(args: dict[str, Any], weekday: int) -> Any:
-    """Set one weekday's opening hours, `HH:MM` in the clinic's time zone (admin)."""
-    row = calendar.set_opening_hours(weekday, actor_id=current_user.id, **args)
-    return row
+def set_hours(args: dict[str, Any], query: dict[str, Any], weekday: int) -> Any:
+    """Set one weekday's opening hours, `HH:MM` in the site's time zone (admin); the site
+    may be named in the body or the query."""
+    return calendar.set_opening_hours(weekday, actor_id=current_user.id, **(query | args))
 
 
 @blp.route("/clinic/hours/<int:weekday>", methods=["DELETE"])
 @requires(Permission.ADMINISTER)
+@blp.arguments(SiteQuerySchema, location="query")
 @blp.response(204)
-def close_weekday(weekday: int) -> Any:
-    """Close the clinic on a weekday (admin)."""
-    calendar.set_opening_hours(weekday, opens_at=None, closes_at=None, actor_id=current_user.id)
+def close_weekday(args: dict[str, Any], weekday: int) -> Any:
+    """Close a site on a weekday (admin)."""
+    calendar.set_opening_hours(
+        weekday, opens_at=None, closes_at=None, actor_id=current_user.id, **args
+    )
     return None
 
 
@@ -207,7 +291,8 @@ def close_weekday(weekday: int) -> Any:
 @blp.arguments(ClosureQuerySchema, location="query")
 @blp.response(200, ClosureListSchema)
 def list_closures(args: dict[str, Any]) -> Any:
-    """Days the clinic is closed, optionally between `from` and `to`."""
+    """Days a site is closed between `from` (default 30 days ago) and `to` (default a
+    year later): manual closures and public holidays (`source`)."""
     return {"items": calendar.list_closures(**args)}
 
 
@@ -215,102 +300,41 @@ def list_closures(args: dict[str, Any]) -> Any:
 @declares(409, codes=["closure_exists"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(ClosureSchema)
+@blp.arguments(SiteQuerySchema, location="query")
 @blp.response(201, ClosureSchema)
-def add_closure(args: dict[str, Any]) -> Any:
-    """Close the clinic for a day (admin). 409 `closure_exists` for a day already closed."""
-    closure = calendar.add_closure(
-        day=args["date"], reason=args["reason"], actor_id=current_user.id
+def add_closure(args: dict[str, Any], query: dict[str, Any]) -> Any:
+    """Close a site for a day (admin; the site in the body or the query). 409
+    `closure_exists` for a day already closed, by an admin or a public holiday."""
+    return calendar.add_closure(
+        day=args["date"],
+        reason=args["reason"],
+        site_id=args.get("site_id", query.get("site_id")),
+        actor_id=current_user.id,
     )
-    return closure
 
 
 @blp.route("/clinic/closures/<int:closure_id>", methods=["DELETE"])
 @requires(Permission.ADMINISTER)
 @blp.response(204)
 def delete_closure(closure_id: int) -> Any:
-    """Reopen a closed day (admin)."""
+    """Remove a manual closure by id (admin)."""
     calendar.delete_closure(closure_id, actor_id=current_user.id)
     return None
 
 
-# -- technicians -----------------------------------------------------------------------
-
-
-class TechnicianHoursSchema(ma.Schema):
-    weekday = ma.fields.Integer(dump_only=True, metadata={"description": "0 = Monday"})
-    starts_at = LocalTime(required=True, metadata={"description": "HH:MM, the clinic's zone"})
-    ends_at = LocalTime(required=True, metadata={"description": "HH:MM, the clinic's zone"})
-
-
-TechnicianHoursListSchema = list_schema(TechnicianHoursSchema)
-
-
-class TechnicianSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    email = ma.fields.String()
-    hours = ma.fields.List(
-        ma.fields.Nested(TechnicianHoursSchema),
-        metadata={"description": "working hours per weekday; none set: never refused for hours"},
-    )
-
-
-TechnicianListSchema = list_schema(TechnicianSchema)
-
-
-def _hours_items(rows: dict[int, Any]) -> list[Any]:
-    return [rows[day] for day in sorted(rows)]
-
-
-@blp.route("/technicians")
-@requires(Permission.READ)
-@blp.response(200, TechnicianListSchema)
-def list_technicians() -> Any:
-    """Active technicians and their working hours."""
-    people = technicians.list_technicians()
-    hours = technicians.working_hours([person.id for person in people])
-    return {
-        "items": [
-            {
-                "id": person.id,
-                "name": person.name,
-                "email": person.email,
-                "hours": _hours_items(hours[person.id]),
-            }
-            for person in people
-        ]
-    }
-
-
-@blp.route("/technicians/<int:user_id>/hours")
-@requires(Permission.READ)
-@blp.response(200, TechnicianHoursListSchema)
-def technician_hours(user_id: int) -> Any:
-    """A technician's working hours per weekday (0 = Monday); a missing weekday is off,
-    unless no weekday is set at all (then the technician is never refused for hours)."""
-    technicians.get_technician(user_id)
-    return {"items": _hours_items(technicians.working_hours([user_id])[user_id])}
-
-
-@blp.route("/technicians/<int:user_id>/hours/<int:weekday>", methods=["PUT"])
+@blp.route("/clinic/closures/<string:day>", methods=["DELETE"])
 @requires(Permission.ADMINISTER)
-@blp.arguments(TechnicianHoursSchema)
-@blp.response(200, TechnicianHoursSchema)
-def set_technician_hours(args: dict[str, Any], user_id: int, weekday: int) -> Any:
-    """Set one weekday's working hours of a technician (admin). Assigning them to an
-    appointment outside their hours answers 409 `technician_off_duty`."""
-    return technicians.set_working_hours(user_id, weekday, actor_id=current_user.id, **args)
-
-
-@blp.route("/technicians/<int:user_id>/hours/<int:weekday>", methods=["DELETE"])
-@requires(Permission.ADMINISTER)
+@blp.arguments(SiteQuerySchema, location="query")
 @blp.response(204)
-def delete_technician_hours(user_id: int, weekday: int) -> Any:
-    """Make a weekday a technician's day off (admin)."""
-    technicians.set_working_hours(
-        user_id, weekday, starts_at=None, ends_at=None, actor_id=current_user.id
-    )
-    return None
+def open_day(args: dict[str, Any], day: str) -> Any:
+    """Open a site on a closed day given as `YYYY-MM-DD` (admin): its manual closure is
+    removed, or, on a public holiday, the site opens that day (an override, undone by
+    closing the day again). 404 when the day is not closed."""
+    try:
+        parsed = date_field().deserialize(day)
+    except ma.ValidationError as exc:
+        raise Invalid("Not a date.", fields={"date": ["YYYY-MM-DD."]}) from exc
+    calendar.open_day(day=parsed, actor_id=current_user.id, **args)
 
 
 # -- appointments ----------------------------------------------------------------------
@@ -356,13 +380,14 @@ class StatusChangeSchema(AppointmentSchema):
 
 
 class AppointmentQuerySchema(ma.Schema):
-    day = _day(data_key="date")
-    first = _day(data_key="from")
-    last = _day(data_key="to")
+    day = date_field(data_key="date")
+    first = date_field(data_key="from")
+    last = date_field(data_key="to")
     device_id = id_filter()
     patient_id = id_filter()
     course_id = id_filter()
     technician_id = id_filter()
+    site_id = id_filter()
     limit = limit_param(default=2000, maximum=5000)
 
     @ma.validates_schema
@@ -383,19 +408,19 @@ class AppointmentQuerySchema(ma.Schema):
 
 
 class AppointmentCreateSchema(ma.Schema):
-    course_id = _id(required=True)
-    device_id = _id(required=True)
-    starts_at = _instant(required=True)
+    course_id = id_field(required=True)
+    device_id = id_field(required=True)
+    starts_at = instant_field(required=True)
     kind = ma.fields.String(
         load_default=AppointmentKind.TREATMENT, validate=ma.validate.OneOf(tuple(AppointmentKind))
     )
-    technician_id = _id(allow_none=True)
+    technician_id = id_field(allow_none=True)
 
 
 class AppointmentPatchSchema(ma.Schema):
-    starts_at = _instant()
-    device_id = _id()
-    technician_id = _id(allow_none=True)
+    starts_at = instant_field()
+    device_id = id_field()
+    technician_id = id_field(allow_none=True)
 
     @ma.validates_schema
     def something(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -408,9 +433,14 @@ class ReasonSchema(ma.Schema):
 
 
 class ScheduleSchema(ma.Schema):
-    start_date = _day(required=True)
+    start_date = date_field(required=True)
     time = LocalTime(required=True, metadata={"description": "HH:MM, the patient's local time"})
-    device_id = _id(allow_none=True)
+    device_id = id_field(allow_none=True)
+    site_id = site_id_field(
+        "Where to book when no device is named (default: where the course is treated, "
+        "else the first site).",
+        allow_none=True,
+    )
 
 
 class PlannedSessionSchema(ma.Schema):
@@ -458,6 +488,7 @@ def list_appointments(args: dict[str, Any]) -> Any:
     day = args.pop("day", None)
     if day is not None:
         args["first"] = args["last"] = day
+    args["site_ids"] = sites.visible_sites(current_user.id, args.pop("site_id", None))
     return {"items": schedule.list_appointments(**args, actor_id=current_user.id)}
 
 
@@ -519,3 +550,8 @@ def no_show(args: dict[str, Any], appointment_id: int) -> Any:
         appointment_id, reason=args.get("reason"), actor_id=current_user.id
     )
     return _status_change(change)
+
+
+# The technicians' part of this blueprint lives in its own module (imported last: it
+# adds its routes to `blp`).
+from clinic.scheduling import technicians_api  # noqa: E402, F401

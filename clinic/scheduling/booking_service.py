@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from clinic import clock, events
+from clinic import events
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.auth.models import User
@@ -31,7 +31,7 @@ from clinic.extensions import db
 from clinic.permissions import Role
 from clinic.scheduling import booking, technicians
 from clinic.scheduling.calendar import (
-    get_device,
+    device_site,
     get_row,
     load_calendar,
     locked_appointment,
@@ -43,9 +43,12 @@ from clinic.scheduling.models import (
     Appointment,
     AppointmentKind,
     AppointmentStatus,
+    Device,
+    Site,
 )
 from clinic.scheduling.patterns import course_phases
 from clinic.scheduling.progress import course_progress
+from clinic.scheduling.sites import get_site, require_site, site_tz
 
 if TYPE_CHECKING:
     from clinic.courses.models import Course
@@ -70,6 +73,33 @@ def next_sequence(course_id: int) -> int:
     return (highest or 0) + 1
 
 
+def course_site(course_id: int) -> Site | None:
+    """Where a course is treated: the site of the chair of its latest session."""
+    site_id = db.session.scalar(
+        select(Device.site_id)
+        .join(Appointment, Appointment.device_id == Device.id)
+        .where(Appointment.course_id == course_id)
+        .order_by(Appointment.starts_at.desc())
+        .limit(1)
+    )
+    return None if site_id is None else get_site(site_id)
+
+
+def booking_site(course: Course, device_id: int | None, site_id: int | None) -> Site:
+    """The site a booking goes to: the chair's; else the one asked for; else where the
+    course is already treated; else the first site."""
+    site = device_site(device_id)
+    if site is not None:
+        if site_id is not None and site.id != site_id:
+            raise Invalid(
+                "That chair is at another site.", fields={"device_id": ["Not at this site."]}
+            )
+        return site
+    if site_id is not None:
+        return get_site(site_id)
+    return course_site(course.id) or get_site()
+
+
 @dataclass
 class CoursePlan:
     """A preview: every session the booking would create, and what got in the way."""
@@ -80,6 +110,7 @@ class CoursePlan:
     missing: int
     first_sequence: int
     calendar: booking.Calendar
+    site: Site
 
     @property
     def complete(self) -> bool:
@@ -87,9 +118,15 @@ class CoursePlan:
 
 
 def preview_course(
-    course: Course, *, start_date: date, local_time: time, device_id: int | None = None
+    course: Course,
+    *,
+    start_date: date,
+    local_time: time,
+    device_id: int | None = None,
+    site_id: int | None = None,
 ) -> CoursePlan:
-    """What `schedule_course` would book, without writing anything."""
+    """What `schedule_course` would book, without writing anything: on the named chair
+    (or any chair of its site), at the patient's wall-clock time, inside the site's hours."""
     _refuse_inactive(course, "; only active courses are booked")
     unbooked = course_progress([course.id])[course.id].unbooked(course.planned_sessions)
     if unbooked == 0:
@@ -97,8 +134,7 @@ def preview_course(
             f"Every session of course {course.id} is already delivered or booked.",
             code="nothing_to_schedule",
         )
-    if device_id is not None:
-        get_device(device_id)
+    site = booking_site(course, device_id, site_id)
     request = booking.Request(
         patient=planner_patient(course),
         phases=course_phases(course, unbooked, start_date),
@@ -107,8 +143,8 @@ def preview_course(
         length=timedelta(minutes=course.protocol.slot_minutes),
         device_id=device_id,
     )
-    calendar = load_calendar(start_date, start_date + timedelta(days=request.horizon_days))
-    plan = booking.plan_sessions(calendar, occupancy(), request)
+    calendar = load_calendar(start_date, start_date + timedelta(days=request.horizon_days), site)
+    plan = booking.plan_sessions(calendar, occupancy(calendar.tz), request)
     return CoursePlan(
         course=course,
         sessions=plan.sessions,
@@ -116,6 +152,7 @@ def preview_course(
         missing=plan.missing,
         first_sequence=next_sequence(course.id),
         calendar=calendar,
+        site=site,
     )
 
 
@@ -125,6 +162,7 @@ def schedule_course(
     start_date: date,
     local_time: time,
     device_id: int | None = None,
+    site_id: int | None = None,
     actor_id: int | None,
 ) -> list[Appointment]:
     """Book every remaining session of an active course by its protocol's pattern.
@@ -133,7 +171,10 @@ def schedule_course(
     to book (`nothing_to_schedule`), or cannot be placed in full within a year
     (`cannot_place`): half a course is worse than none, so nothing is written then.
     """
-    plan = preview_course(course, start_date=start_date, local_time=local_time, device_id=device_id)
+    plan = preview_course(
+        course, start_date=start_date, local_time=local_time, device_id=device_id, site_id=site_id
+    )
+    require_site(actor_id, plan.site.id)
     if not plan.complete:
         raise Conflict(
             f"{plan.missing} of {plan.missing + len(plan.sessions)} sessions found no free "
@@ -212,15 +253,20 @@ def _check_slot(
     ends_at: datetime,
     *,
     kind: str,
+    actor_id: int | None,
     ignore: int | None = None,
 ) -> None:
-    get_device(device_id)
-    day = starts_at.astimezone(clock.clinic_tz()).date()
+    """Refuse a time and chair that clash, judged on the calendar of the chair's site."""
+    site = device_site(device_id)
+    assert site is not None
+    require_site(actor_id, site.id)
+    tz = site_tz(site)
+    day = starts_at.astimezone(tz).date()
     patient = planner_patient(course, kind)
     _refuse_clashes(
         booking.clashes(
-            load_calendar(day, day),
-            occupancy(ignore=() if ignore is None else (ignore,)),
+            load_calendar(day, day, site),
+            occupancy(tz, ignore=() if ignore is None else (ignore,)),
             patient,
             device_id,
             starts_at,
@@ -243,7 +289,7 @@ def book_appointment(
     _check_kind(kind)
     _refuse_inactive(course)
     ends_at = starts_at + timedelta(minutes=course.protocol.slot_minutes)
-    _check_slot(course, device_id, starts_at, ends_at, kind=kind)
+    _check_slot(course, device_id, starts_at, ends_at, kind=kind, actor_id=actor_id)
     technician = _technician(technician_id)
     if technician is not None:
         technicians.ensure_available(technician, starts_at, ends_at)
@@ -307,6 +353,7 @@ def move_appointment(
             new_start,
             new_start + length,
             kind=appointment.kind,
+            actor_id=actor_id,
             ignore=appointment.id,
         )
     if technician is not None and (moving or technician != appointment.technician_id):

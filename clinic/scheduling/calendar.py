@@ -1,5 +1,5 @@
-"""The clinic's calendar: chairs, their maintenance, opening hours and closures, and
-loading them (with who is busy when) for the pure booking planner.
+"""Each site's calendar: chairs, their maintenance, opening hours, closures and public
+holidays, and loading them (with who is busy when) for the pure booking planner.
 
 Plain functions with explicit arguments; they flush but never commit.
 """
@@ -7,6 +7,7 @@ Plain functions with explicit arguments; they flush but never commit.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,10 +26,13 @@ from clinic.scheduling.models import (
     Appointment,
     AppointmentKind,
     Closure,
+    ClosureSource,
     Device,
     MaintenanceWindow,
     OpeningHours,
+    Site,
 )
+from clinic.scheduling.sites import get_site, public_holidays, site_tz
 
 if TYPE_CHECKING:
     from clinic.courses.models import Course
@@ -85,10 +89,15 @@ def clean_text(value: str | None, limit: int, label: str, *, required: bool = Fa
 # -- devices and maintenance -----------------------------------------------------------
 
 
-def list_devices(*, active_only: bool = False) -> Sequence[Device]:
+def list_devices(
+    *, active_only: bool = False, site_ids: set[int] | None = None
+) -> Sequence[Device]:
+    """Devices by name, of some sites only when `site_ids` is given."""
     query = select(Device).order_by(Device.name)
     if active_only:
         query = query.where(Device.active.is_(True))
+    if site_ids is not None:
+        query = query.where(Device.site_id.in_(site_ids))
     return db.session.scalars(query).all()
 
 
@@ -111,12 +120,23 @@ def _ensure_unique_name(name: str, device_id: int | None = None) -> None:
         )
 
 
-def create_device(*, name: str, model: str | None, room: str | None, actor_id: int) -> Device:
+def create_device(
+    *,
+    name: str,
+    model: str | None,
+    room: str | None,
+    actor_id: int,
+    site_id: int | None = None,
+) -> Device:
+    """A new chair at a site (the first site when none is named)."""
     clean_name = clean_text(name, 80, "Name", required=True)
     assert clean_name is not None
     _ensure_unique_name(clean_name)
     device = Device(
-        name=clean_name, model=clean_text(model, 120, "Model"), room=clean_text(room, 80, "Room")
+        site_id=get_site(site_id).id,
+        name=clean_name,
+        model=clean_text(model, 120, "Model"),
+        room=clean_text(room, 80, "Room"),
     )
     db.session.add(device)
     db.session.flush()
@@ -139,6 +159,8 @@ def update_device(device_id: int, *, actor_id: int, **changes: Any) -> Device:
         device.room = clean_text(changes["room"], 80, "Room")
     if "active" in changes:
         device.active = bool(changes["active"])
+    if changes.get("site_id") is not None:
+        device.site_id = get_site(changes["site_id"]).id
     db.session.flush()
     record(actor_id, AuditAction.UPDATE, "device", device.id, detail={"changed": sorted(changes)})
     return device
@@ -195,22 +217,32 @@ def delete_maintenance(device_id: int, window_id: int, *, actor_id: int) -> None
 # -- opening hours and closures --------------------------------------------------------
 
 
-def opening_hours() -> dict[int, OpeningHours]:
-    return {row.weekday: row for row in db.session.scalars(select(OpeningHours))}
+def opening_hours(site_id: int | None = None) -> dict[int, OpeningHours]:
+    """A site's hours by weekday (the first site's when none is named)."""
+    site = get_site(site_id)
+    rows = db.session.scalars(select(OpeningHours).where(OpeningHours.site_id == site.id))
+    return {row.weekday: row for row in rows}
 
 
 def set_opening_hours(
-    weekday: int, *, opens_at: time | None, closes_at: time | None, actor_id: int
+    weekday: int,
+    *,
+    opens_at: time | None,
+    closes_at: time | None,
+    actor_id: int | None,
+    site_id: int | None = None,
 ) -> OpeningHours | None:
-    """Set a weekday's hours; both None closes the clinic on that weekday."""
+    """Set a site's hours on a weekday, its wall clock; both None closes that weekday."""
     if not 0 <= weekday <= 6:
         raise Invalid("Weekday is 0 (Monday) to 6 (Sunday).", fields={"weekday": ["0 to 6."]})
-    row = db.session.get(OpeningHours, weekday)
+    site = get_site(site_id)
+    row = db.session.get(OpeningHours, (site.id, weekday))
+    detail: dict[str, Any] = {"site_id": site.id, "weekday": weekday}
     if opens_at is None and closes_at is None:
         if row is not None:
             db.session.delete(row)
         db.session.flush()
-        record(actor_id, AuditAction.DELETE, "opening_hours", weekday)
+        record(actor_id, AuditAction.DELETE, "opening_hours", weekday, detail=detail)
         return None
     if opens_at is None or closes_at is None or closes_at <= opens_at:
         raise Invalid(
@@ -218,48 +250,121 @@ def set_opening_hours(
             fields={"closes_at": ["Must be after the opening time."]},
         )
     if row is None:
-        row = OpeningHours(weekday=weekday, opens_at=opens_at, closes_at=closes_at)
+        row = OpeningHours(site_id=site.id, weekday=weekday, opens_at=opens_at, closes_at=closes_at)
         db.session.add(row)
     row.opens_at, row.closes_at = opens_at, closes_at
+    db.session.flush()
+    detail |= {
+        "opens_at": opens_at.isoformat("minutes"),
+        "closes_at": closes_at.isoformat("minutes"),
+    }
+    record(actor_id, AuditAction.UPDATE, "opening_hours", weekday, detail=detail)
+    return row
+
+
+@dataclass(frozen=True)
+class ClosedDay:
+    """A day a site is closed: a manual closure (with its row's id) or a public holiday."""
+
+    date: date
+    reason: str
+    source: ClosureSource
+    site_id: int
+    id: int | None = None
+
+
+HOLIDAY_LIST_DAYS = 366
+"""Without `to`, closures are listed up to a year after `from` (holidays never end)."""
+
+
+def closed_days(site: Site, first: date, last: date) -> dict[date, ClosedDay]:
+    """Every closed day of a site between two dates: manual closures, and public holidays
+    the admin has not opened the site on."""
+    rows = db.session.scalars(
+        select(Closure).where(
+            Closure.site_id == site.id, Closure.date >= first, Closure.date <= last
+        )
+    ).all()
+    opened = {row.date for row in rows if row.opens}
+    found = {
+        day: ClosedDay(day, name, ClosureSource.HOLIDAY, site.id)
+        for day, name in public_holidays(site.holidays, first, last).items()
+        if day not in opened
+    }
+    for row in rows:
+        if not row.opens:
+            found[row.date] = ClosedDay(row.date, row.reason, ClosureSource.MANUAL, site.id, row.id)
+    return dict(sorted(found.items()))
+
+
+def list_closures(
+    *, since: date | None = None, until: date | None = None, site_id: int | None = None
+) -> list[ClosedDay]:
+    """A site's closed days between `since` (default: 30 days ago) and `until` (default:
+    a year after `since`), holidays included."""
+    site = get_site(site_id)
+    first = since or clock.today(site_tz(site)) - timedelta(days=30)
+    last = until or first + timedelta(days=HOLIDAY_LIST_DAYS)
+    return list(closed_days(site, first, last).values())
+
+
+def add_closure(
+    *, day: date, reason: str | None, actor_id: int, site_id: int | None = None
+) -> ClosedDay:
+    """Close a site for a day. Appointments already on it stay, for the desk to move.
+    409 `closure_exists` when the day is already closed (by an admin or a holiday)."""
+    site = get_site(site_id)
+    closed = closed_days(site, day, day).get(day)
+    if closed is not None:
+        raise Conflict(
+            f"{site.name} is already closed on {day.isoformat()}"
+            + (f" ({closed.reason})." if closed.reason else "."),
+            code="closure_exists",
+            fields={"date": ["Already a closure."]},
+        )
+    override = db.session.scalar(
+        select(Closure).where(Closure.site_id == site.id, Closure.date == day)
+    )
+    if override is not None:  # an opened holiday, closed again
+        db.session.delete(override)
+        db.session.flush()
+    closure = Closure(site_id=site.id, date=day, reason=clean_text(reason, 200, "Reason") or "")
+    db.session.add(closure)
+    db.session.flush()
+    record(
+        actor_id,
+        AuditAction.CREATE,
+        "closure",
+        closure.id,
+        detail={"date": day.isoformat(), "site_id": site.id},
+    )
+    return ClosedDay(day, closure.reason, ClosureSource.MANUAL, site.id, closure.id)
+
+
+def open_day(*, day: date, actor_id: int, site_id: int | None = None) -> None:
+    """Open a site on a closed day: remove a manual closure, or record that the site
+    opens on this public holiday. 404 when the day is not closed."""
+    site = get_site(site_id)
+    closed = closed_days(site, day, day).get(day)
+    if closed is None:
+        raise NotFound(f"{site.name} is not closed on {day.isoformat()}.")
+    if closed.id is not None:
+        delete_closure(closed.id, actor_id=actor_id)
+        return
+    override = Closure(site_id=site.id, date=day, reason=closed.reason, opens=True)
+    db.session.add(override)
     db.session.flush()
     record(
         actor_id,
         AuditAction.UPDATE,
-        "opening_hours",
-        weekday,
-        detail={
-            "opens_at": opens_at.isoformat("minutes"),
-            "closes_at": closes_at.isoformat("minutes"),
-        },
+        "closure",
+        override.id,
+        detail={"date": day.isoformat(), "site_id": site.id, "opened_holiday": closed.reason},
     )
-    return row
-
-
-def list_closures(*, since: date | None = None, until: date | None = None) -> Sequence[Closure]:
-    query = select(Closure).order_by(Closure.date)
-    if since is not None:
-        query = query.where(Closure.date >= since)
-    if until is not None:
-        query = query.where(Closure.date <= until)
-    return db.session.scalars(query.limit(1000)).all()
-
-
-def add_closure(*, day: date, reason: str | None, actor_id: int) -> Closure:
-    """Close the clinic for a day. Appointments already on it stay, for the desk to move."""
-    if db.session.scalar(select(Closure.id).where(Closure.date == day)) is not None:
-        raise Conflict(
-            f"The clinic is already closed on {day.isoformat()}.",
-            code="closure_exists",
-            fields={"date": ["Already a closure."]},
-        )
-    closure = Closure(date=day, reason=clean_text(reason, 200, "Reason") or "")
-    db.session.add(closure)
-    db.session.flush()
-    record(actor_id, AuditAction.CREATE, "closure", closure.id, detail={"date": day.isoformat()})
-    return closure
 
 
 def delete_closure(closure_id: int, *, actor_id: int) -> None:
+    """Remove a manual closure, or an opened holiday's override (closing it again)."""
     closure = get_row(Closure, closure_id, "closure")
     db.session.delete(closure)
     db.session.flush()
@@ -268,16 +373,18 @@ def delete_closure(closure_id: int, *, actor_id: int) -> None:
         AuditAction.DELETE,
         "closure",
         closure_id,
-        detail={"date": closure.date.isoformat()},
+        detail={"date": closure.date.isoformat(), "site_id": closure.site_id},
     )
 
 
 # -- loading what the planner needs ----------------------------------------------------
 
 
-def load_calendar(start: date, end: date) -> booking.Calendar:
-    """Hours, closures and maintenance between two clinic dates, and the active devices."""
-    tz = clock.clinic_tz()
+def load_calendar(start: date, end: date, site: Site | None = None) -> booking.Calendar:
+    """A site's hours, closures (holidays included) and maintenance between two of its
+    dates, and its active devices; the first site when none is given."""
+    site = site or get_site()
+    tz = site_tz(site)
     span_start = datetime.combine(start - timedelta(days=1), time(0), tzinfo=tz)
     span_end = datetime.combine(end + timedelta(days=2), time(0), tzinfo=tz)
     maintenance: dict[int, list[tuple[datetime, datetime]]] = {}
@@ -287,21 +394,24 @@ def load_calendar(start: date, end: date) -> booking.Calendar:
         ).where(MaintenanceWindow.ends_at > span_start, MaintenanceWindow.starts_at < span_end)
     ):
         maintenance.setdefault(device_id, []).append((starts_at, ends_at))
-    closures = dict(
-        db.session.execute(
-            select(Closure.date, Closure.reason).where(
-                Closure.date >= start - timedelta(days=1), Closure.date <= end + timedelta(days=1)
-            )
-        ).all()
-    )
+    closures = {
+        day: closed.reason
+        for day, closed in closed_days(
+            site, start - timedelta(days=1), end + timedelta(days=1)
+        ).items()
+    }
     devices = dict(
         db.session.execute(
-            select(Device.id, Device.name).where(Device.active.is_(True)).order_by(Device.id)
+            select(Device.id, Device.name)
+            .where(Device.active.is_(True), Device.site_id == site.id)
+            .order_by(Device.id)
         ).all()
     )
     return booking.Calendar(
         tz=tz,
-        hours={row.weekday: (row.opens_at, row.closes_at) for row in opening_hours().values()},
+        hours={
+            row.weekday: (row.opens_at, row.closes_at) for row in opening_hours(site.id).values()
+        },
         closures=closures,
         devices=devices,
         maintenance=maintenance,
@@ -346,8 +456,16 @@ def _load_busy(spans: Sequence[booking.Span], patient_id: int | None) -> list[bo
     ]
 
 
-def occupancy(*, ignore: Collection[int] = ()) -> booking.Occupancy:
-    return booking.Occupancy(_load_busy, clock.clinic_tz(), ignore=ignore)
+def occupancy(tz: ZoneInfo | None = None, *, ignore: Collection[int] = ()) -> booking.Occupancy:
+    """Who is busy when, by day on `tz` (the calendar's: its site's clock)."""
+    return booking.Occupancy(_load_busy, tz or clock.clinic_tz(), ignore=ignore)
+
+
+def device_site(device_id: int | None) -> Site | None:
+    """The site of a chair (404 for an unknown one), None when no chair is named."""
+    if device_id is None:
+        return None
+    return get_site(get_device(device_id).site_id)
 
 
 def patient_tz(patient: Patient) -> ZoneInfo:

@@ -9,6 +9,7 @@ from wtforms import (
     DateTimeLocalField,
     HiddenField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -23,6 +24,27 @@ class DeviceForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=80)])
     model = StringField("Model", validators=[Optional(), Length(max=120)])
     room = StringField("Room", validators=[Optional(), Length(max=80)])
+    # Unchecked here: the service answers an unknown site; absent means the first site.
+    site_id = SelectField("Site", coerce=int, default=0, validate_choice=False)
+
+
+class SiteForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    timezone = StringField(
+        "Time zone", validators=[DataRequired(), Length(max=64)], default="America/New_York"
+    )
+    holidays = StringField(
+        "Public holidays",
+        validators=[DataRequired(), Length(max=20)],
+        default="US",
+        description="A country or state code such as US, US-CA, GB-SCT, or none.",
+    )
+
+
+class UserSitesForm(FlaskForm):
+    site_ids = SelectMultipleField(
+        "Sites", coerce=int, description="None selected: the user works at every site."
+    )
 
 
 class MaintenanceForm(FlaskForm):

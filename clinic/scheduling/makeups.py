@@ -31,18 +31,27 @@ from clinic.extensions import db
 from clinic.scheduling import booking
 from clinic.scheduling.booking_service import (
     audit_appointment,
+    course_site,
     insert_appointments,
     next_sequence,
     relocate,
 )
-from clinic.scheduling.calendar import load_calendar, occupancy, patient_tz, planner_patient
+from clinic.scheduling.calendar import (
+    device_site,
+    load_calendar,
+    occupancy,
+    patient_tz,
+    planner_patient,
+)
 from clinic.scheduling.models import (
     LIVE_STATUSES,
     Appointment,
     AppointmentKind,
     AppointmentStatus,
+    Site,
 )
 from clinic.scheduling.patterns import course_pattern
+from clinic.scheduling.sites import get_site, site_tz
 from clinic.scheduling.technicians import overlapping
 
 if TYPE_CHECKING:
@@ -92,7 +101,8 @@ def book_makeup(
     start_day = (after.astimezone(tz).date() if after else clock.today(tz)) + timedelta(days=1)
     local_time = reference.starts_at.astimezone(tz).time() if reference else time(9)
     device_id = reference.device_id if reference else None
-    places = _plan(course, booking.Phases(daily=1), start_day, local_time, device_id, occupancy())
+    busy = occupancy(site_tz(_site(course, device_id)))
+    places = _plan(course, booking.Phases(daily=1), start_day, local_time, device_id, busy)
     return MakeUp(_insert_makeup(course, places[0], makeup_for, actor_id))
 
 
@@ -112,6 +122,11 @@ def _sessions(course_id: int, statuses: Sequence[str]) -> list[Appointment]:
     )
 
 
+def _site(course: Course, device_id: int | None) -> Site:
+    """Where a make-up goes: the missed session's chair's site, else the course's."""
+    return device_site(device_id) or course_site(course.id) or get_site()
+
+
 def _plan(
     course: Course,
     phases: booking.Phases,
@@ -128,7 +143,9 @@ def _plan(
         length=timedelta(minutes=course.protocol.slot_minutes),
         device_id=device_id,
     )
-    calendar = load_calendar(start, start + timedelta(days=request.horizon_days))
+    calendar = load_calendar(
+        start, start + timedelta(days=request.horizon_days), _site(course, device_id)
+    )
     plan = booking.plan_sessions(calendar, busy, request)
     if plan.missing or not plan.sessions:
         raise Conflict(
@@ -164,7 +181,7 @@ def _inside_daily_phase(
         start_day,
         local_time,
         missed.device_id,
-        occupancy(ignore=later_ids),
+        occupancy(site_tz(_site(course, missed.device_id)), ignore=later_ids),
     )[0]
     weeks = [
         list(members)
@@ -180,7 +197,7 @@ def _inside_daily_phase(
     moved: list[Appointment] = []
     if to_move:
         flat = [s for members in to_move for s in members]
-        busy = occupancy(ignore=[s.id for s in flat])
+        busy = occupancy(site_tz(_site(course, flat[0].device_id)), ignore=[s.id for s in flat])
         busy.add(
             booking.Busy(session.device_id, course.patient_id, session.starts_at, session.ends_at)
         )

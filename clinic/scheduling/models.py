@@ -22,6 +22,9 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    UniqueConstraint,
+    func,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -67,14 +70,44 @@ LIVE_STATUSES = (
 )
 
 
+class Site(Model):
+    """One clinic of a group: its own time zone, public holidays, hours, closures, chairs.
+
+    `holidays` is a code of the `holidays` library (`US`, `US-CA`, `GB-SCT`) or `none`;
+    those public holidays are closures unless an admin opens the site on one."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    holidays: Mapped[str] = mapped_column(String(20), default="none")
+
+
+class UserSite(Model):
+    """A staff member limited to some sites (no row at all: every site)."""
+
+    __tablename__ = "user_sites"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), primary_key=True, index=True)
+
+
+# A column default: the first site, which a single clinic never has to name.
+FIRST_SITE = select(func.min(Site.id)).scalar_subquery()
+
+
 class Device(Model):
     __tablename__ = "devices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True, default=FIRST_SITE)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     model: Mapped[str | None] = mapped_column(String(120))
     room: Mapped[str | None] = mapped_column(String(80))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    site: Mapped[Site] = relationship()
 
 
 class MaintenanceWindow(Model):
@@ -91,7 +124,7 @@ class MaintenanceWindow(Model):
 
 
 class OpeningHours(Model):
-    """Opening hours per weekday (0 = Monday); a missing row means closed that weekday."""
+    """A site's opening hours per weekday (0 = Monday); no row: closed that weekday."""
 
     __tablename__ = "opening_hours"
     __table_args__ = (
@@ -99,6 +132,9 @@ class OpeningHours(Model):
         CheckConstraint("closes_at > opens_at", name="ordered"),
     )
 
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id"), primary_key=True, default=FIRST_SITE
+    )
     weekday: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     opens_at: Mapped[time] = mapped_column(Time)
     closes_at: Mapped[time] = mapped_column(Time)
@@ -120,14 +156,23 @@ class TechnicianHours(Model):
     ends_at: Mapped[time] = mapped_column(Time)
 
 
+class ClosureSource(StrEnum):
+    MANUAL = "manual"  # an admin closed the site that day
+    HOLIDAY = "holiday"  # a public holiday of the site's `holidays` code (computed, not stored)
+
+
 class Closure(Model):
-    """A whole day the clinic is closed (holiday)."""
+    """A day a site is closed, typed by an admin; or, with `opens`, a public holiday on
+    which an admin opened the site anyway (the override row)."""
 
     __tablename__ = "closures"
+    __table_args__ = (UniqueConstraint("site_id", "date"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    date: Mapped[date] = mapped_column(Date, unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), default=FIRST_SITE)
+    date: Mapped[date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(200), default="")
+    opens: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Appointment(Model):

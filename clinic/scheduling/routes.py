@@ -19,9 +19,9 @@ from clinic import clock
 from clinic.auth.models import User
 from clinic.errors import DomainError
 from clinic.extensions import db
-from clinic.forms import show_refusal
+from clinic.forms import flash_refusal, show_refusal
 from clinic.permissions import Permission, Role, requires
-from clinic.scheduling import bp, calendar, lifecycle, schedule, technicians
+from clinic.scheduling import bp, calendar, lifecycle, schedule, sites, technicians
 from clinic.scheduling.booking_service import move_appointment
 from clinic.scheduling.forms import (
     ClosureForm,
@@ -31,6 +31,7 @@ from clinic.scheduling.forms import (
     MoveForm,
     ReasonForm,
 )
+from clinic.scheduling.site_routes import site_arg
 
 
 def day_arg(name: str = "date") -> date:
@@ -146,11 +147,13 @@ def cancel(appointment_id: int) -> Any:
 @requires(Permission.ADMINISTER)
 def admin_devices() -> Any:
     form = DeviceForm()
+    form.site_id.choices = [SelectChoice(site.id, site.name) for site in sites.list_sites()]
     if form.validate_on_submit():
         device = calendar.create_device(
             name=form.name.data,
             model=form.model.data,
             room=form.room.data,
+            site_id=form.site_id.data or None,
             actor_id=current_user.id,
         )
         flash(f"Added {device.name}.", "success")
@@ -202,24 +205,34 @@ def delete_maintenance(device_id: int, window_id: int) -> Any:
 @bp.route("/admin/calendar", methods=["GET", "POST"])
 @requires(Permission.ADMINISTER)
 def admin_calendar() -> Any:
+    """One site's hours and closed days (public holidays included), `?site_id=`."""
+    site = sites.get_site(site_arg())
     form = HoursForm()
     if request.method == "GET":
-        hours = calendar.opening_hours()
+        hours = calendar.opening_hours(site.id)
         for day, (_name, opens, closes) in enumerate(form.day_fields()):
             if day in hours:
                 opens.data, closes.data = hours[day].opens_at, hours[day].closes_at
     elif form.validate_on_submit():
         for day, (_name, opens, closes) in enumerate(form.day_fields()):
             calendar.set_opening_hours(
-                day, opens_at=opens.data, closes_at=closes.data, actor_id=current_user.id
+                day,
+                opens_at=opens.data,
+                closes_at=closes.data,
+                site_id=site.id,
+                actor_id=current_user.id,
             )
         flash("Opening hours saved.", "success")
-        return redirect(url_for("scheduling.admin_calendar"))
+        return redirect(url_for("scheduling.admin_calendar", site_id=site.id))
     return render_template(
         "scheduling/admin_calendar.html",
         form=form,
+        site=site,
+        sites=sites.list_sites(),
         closure_form=ClosureForm(),
-        closures=calendar.list_closures(since=clock.today() - timedelta(days=30)),
+        closures=calendar.list_closures(
+            since=clock.today(sites.site_tz(site)) - timedelta(days=30), site_id=site.id
+        ),
     ), (422 if form.errors else 200)
 
 
@@ -265,18 +278,31 @@ def admin_technician_hours(user_id: int) -> Any:
 @bp.route("/admin/calendar/closures", methods=["POST"])
 @requires(Permission.ADMINISTER)
 def add_closure() -> Any:
+    site_id = site_arg()
     form = ClosureForm()
     if form.validate_on_submit():
-        calendar.add_closure(day=form.date.data, reason=form.reason.data, actor_id=current_user.id)
-        flash(f"The clinic is closed on {form.date.data:%a %d %b %Y}.", "success")
+        try:
+            calendar.add_closure(
+                day=form.date.data,
+                reason=form.reason.data,
+                site_id=site_id,
+                actor_id=current_user.id,
+            )
+        except DomainError as refusal:
+            flash_refusal(refusal)
+        else:
+            flash(f"The clinic is closed on {form.date.data:%a %d %b %Y}.", "success")
     else:
         flash("Give a date for the closure.", "error")
-    return redirect(url_for("scheduling.admin_calendar"))
+    return redirect(url_for("scheduling.admin_calendar", site_id=site_id))
 
 
-@bp.route("/admin/calendar/closures/<int:closure_id>/delete", methods=["POST"])
+@bp.route("/admin/calendar/open", methods=["POST"])
 @requires(Permission.ADMINISTER)
-def delete_closure(closure_id: int) -> Any:
-    calendar.delete_closure(closure_id, actor_id=current_user.id)
-    flash("Closure removed.", "success")
-    return redirect(url_for("scheduling.admin_calendar"))
+def open_day() -> Any:
+    """Open the site on a closed day: a closure goes, a public holiday is overridden."""
+    site_id = site_arg()
+    day = day_arg()
+    calendar.open_day(day=day, site_id=site_id, actor_id=current_user.id)
+    flash(f"The clinic is open on {day:%a %d %b %Y}.", "success")
+    return redirect(url_for("scheduling.admin_calendar", site_id=site_id))

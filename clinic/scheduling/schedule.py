@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased, joinedload
@@ -15,6 +16,7 @@ from clinic.audit.services import record
 from clinic.extensions import db
 from clinic.scheduling import board, booking
 from clinic.scheduling.calendar import (
+    device_site,
     get_row,
     list_devices,
     load_calendar,
@@ -22,15 +24,17 @@ from clinic.scheduling.calendar import (
     planner_patient,
 )
 from clinic.scheduling.models import LIVE_STATUSES, Appointment, AppointmentKind, Device
+from clinic.scheduling.sites import get_site, site_tz
 
 
 def get_appointment(appointment_id: int) -> Appointment:
     return get_row(Appointment, appointment_id, "appointment")
 
 
-def day_span(first: date, last: date) -> tuple[datetime, datetime]:
-    """The instants from the start of `first` to the end of `last` on the clinic's clock."""
-    tz = clock.clinic_tz()
+def day_span(first: date, last: date, tz: ZoneInfo | None = None) -> tuple[datetime, datetime]:
+    """The instants from the start of `first` to the end of `last` on a clock (the
+    clinic's by default; a site's for its board)."""
+    tz = tz or clock.clinic_tz()
     return (
         datetime.combine(first, time(0), tzinfo=tz),
         datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz),
@@ -62,11 +66,13 @@ def list_appointments(
     patient_id: int | None = None,
     course_id: int | None = None,
     technician_id: int | None = None,
+    site_ids: set[int] | None = None,
     limit: int = 2000,
     with_numbers: bool = False,
     actor_id: int | None = None,
 ) -> list[Any]:
-    """Appointments ordered by start, filtered; bounded by dates and `limit`.
+    """Appointments ordered by start, filtered; bounded by dates and `limit`; at some
+    sites only when `site_ids` is given (the dates are then read on the first one's clock).
 
     With `with_numbers` each row is (appointment, session number) with the patient and
     course loaded, for pages that show "session n of N" without a query per row. A
@@ -83,8 +89,14 @@ def list_appointments(
             joinedload(Appointment.course),
             joinedload(Appointment.device),
         )
+    tz = None
+    if site_ids is not None:
+        query = query.where(
+            Appointment.device_id.in_(select(Device.id).where(Device.site_id.in_(site_ids)))
+        )
+        tz = site_tz(get_site(min(site_ids))) if site_ids else None
     if first is not None and last is not None:
-        start, end = day_span(first, last)
+        start, end = day_span(first, last, tz)
         query = query.where(and_(Appointment.starts_at >= start, Appointment.starts_at < end))
     filters = {
         Appointment.device_id: device_id,
@@ -107,11 +119,11 @@ def free_starts(
 ) -> list[booking.Placement]:
     """Where a session could move on `day`: every free (start, chair), every 15 minutes."""
     appointment = get_appointment(appointment_id)
-    calendar = load_calendar(day, day)
+    calendar = load_calendar(day, day, device_site(appointment.device_id))
     window = calendar.open_interval(day)
     if window is None:
         return []
-    busy = occupancy(ignore=(appointment.id,))
+    busy = occupancy(calendar.tz, ignore=(appointment.id,))
     busy.cover([(day, *window)])
     patient = planner_patient(appointment.course, appointment.kind)
     length = appointment.ends_at - appointment.starts_at
@@ -129,21 +141,34 @@ def free_starts(
     return found
 
 
-def _board_devices(rows: list[Any]) -> list[Device]:
-    """Active devices, plus any inactive one that still has sessions in view."""
+def _board_devices(rows: list[Any], site_id: int) -> list[Device]:
+    """The site's active devices, plus any inactive one that still has sessions in view."""
     used = {appointment.device_id for appointment, _number in rows}
-    return [device for device in list_devices() if device.active or device.id in used]
+    return [
+        device for device in list_devices(site_ids={site_id}) if device.active or device.id in used
+    ]
 
 
-def day_board(day: date, *, technician_id: int | None = None) -> board.DayBoard:
-    """The day board: a fixed handful of queries whatever the size of the schedule."""
-    rows = list_appointments(first=day, last=day, technician_id=technician_id, with_numbers=True)
-    return board.day_board(day, _board_devices(rows), rows, load_calendar(day, day))
+def day_board(
+    day: date, *, technician_id: int | None = None, site_id: int | None = None
+) -> board.DayBoard:
+    """A site's day board (the first site's by default): a fixed handful of queries
+    whatever the size of the schedule."""
+    site = get_site(site_id)
+    rows = list_appointments(
+        first=day, last=day, technician_id=technician_id, site_ids={site.id}, with_numbers=True
+    )
+    return board.day_board(day, _board_devices(rows, site.id), rows, load_calendar(day, day, site))
 
 
-def week_view(monday: date, *, technician_id: int | None = None) -> board.WeekView:
+def week_view(
+    monday: date, *, technician_id: int | None = None, site_id: int | None = None
+) -> board.WeekView:
+    site = get_site(site_id)
     last = monday + timedelta(days=6)
     rows = list_appointments(
-        first=monday, last=last, technician_id=technician_id, with_numbers=True
+        first=monday, last=last, technician_id=technician_id, site_ids={site.id}, with_numbers=True
     )
-    return board.week_view(monday, _board_devices(rows), rows, load_calendar(monday, last))
+    return board.week_view(
+        monday, _board_devices(rows, site.id), rows, load_calendar(monday, last, site)
+    )

@@ -13,8 +13,9 @@ from clinic.alerts.services import risk_flags
 from clinic.outcomes.cadence import due_counts_for_day
 from clinic.permissions import Permission, requires
 from clinic.reminders.answers import change_requests_for_day, confirmations_for
-from clinic.scheduling import schedule
+from clinic.scheduling import schedule, sites
 from clinic.scheduling.routes import day_arg
+from clinic.scheduling.site_routes import site_arg
 from clinic.web import bp
 
 
@@ -25,14 +26,25 @@ def _only_technician() -> int | None:
     return current_user.id if request.args.get("mine", default) == "1" else None
 
 
+def _site() -> dict[str, Any]:
+    """Which site the board shows (`site_id`, else the user's first site) and which
+    the user may pick; a user limited to other sites gets 403."""
+    visible = sites.visible_sites(current_user.id, site_arg())
+    choices = [site for site in sites.list_sites() if visible is None or site.id in visible]
+    chosen = site_arg() or sites.default_site_for(current_user.id).id
+    return {"site_id": chosen, "site_choices": choices}
+
+
 @bp.route("/schedule")
 @requires(Permission.READ)
 def board() -> Any:
     day = day_arg()
     technician_id = _only_technician()
-    layout = schedule.day_board(day, technician_id=technician_id)
+    site = _site()
+    layout = schedule.day_board(day, technician_id=technician_id, site_id=site["site_id"])
     return render_template(
         "web/board.html",
+        **site,
         board=layout,
         day=day,
         mine=technician_id is not None,
@@ -61,9 +73,11 @@ def week() -> Any:
     day = day_arg()
     monday = day - timedelta(days=day.weekday())
     technician_id = _only_technician()
+    site = _site()
     return render_template(
         "web/week.html",
-        view=schedule.week_view(monday, technician_id=technician_id),
+        **site,
+        view=schedule.week_view(monday, technician_id=technician_id, site_id=site["site_id"]),
         monday=monday,
         mine=technician_id is not None,
         previous_week=monday - timedelta(days=7),

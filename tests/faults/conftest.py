@@ -41,8 +41,10 @@ from tests.faults.harness import (
 )
 
 LOCAL_HOUR_NOW = 10
-OPEN_ALL_DAY = "DELETE FROM opening_hours; " + " ".join(
-    f"INSERT INTO opening_hours (weekday, opens_at, closes_at) VALUES ({day}, '00:00', '23:59');"
+# Every hour of every day, public holidays included.
+OPEN_ALL_DAY = "DELETE FROM opening_hours; UPDATE sites SET holidays = 'none'; " + " ".join(
+    "INSERT INTO opening_hours (site_id, weekday, opens_at, closes_at) "
+    f"VALUES ((SELECT min(id) FROM sites), {day}, '00:00', '23:59');"
     for day in range(7)
 )
 

@@ -66,6 +66,7 @@ def add_chairs(api: LiveApi, count: int) -> list[int]:
 def add_patients(api: LiveApi, count: int) -> list[Patient]:
     """Patients with email consent, a clear screening and a 10 Hz course."""
     codes = [item["code"] for item in api.ok("GET", "/screening-items")["items"]]
+    tag = time.monotonic_ns()  # each call registers other people (no possible_duplicate)
 
     def one(n: int) -> Patient:
         patient = api.ok(
@@ -73,7 +74,7 @@ def add_patients(api: LiveApi, count: int) -> list[Patient]:
             "/patients",
             {
                 "first_name": "Fault",
-                "last_name": f"Patient{n}",
+                "last_name": f"Patient{tag}-{n}",
                 "date_of_birth": "1980-05-17",
                 "email": f"patient{n}@tms-clinic.org",
                 "email_consent": True,

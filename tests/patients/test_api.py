@@ -44,7 +44,7 @@ def test_create_answers_201_with_id_mrn_and_normalised_contact(api: Any, front_d
     assert body["diagnoses"] == ["F33.1", "G89.29"]
     assert body["sms_consent"] is True and body["sms_consent_at"].endswith(("Z", "+00:00"))
     assert body["date_of_birth"] == "1980-05-17"
-    second = api.as_(front_desk).post(f"{BASE}/patients", json=NEW)
+    second = api.as_(front_desk).post(f"{BASE}/patients", json={**NEW, "allow_duplicate": True})
     assert second.status_code == 201 and second.json["mrn"] != body["mrn"]
 
 
@@ -83,7 +83,7 @@ def test_role_table_for_patients(api: Any) -> None:
         ("technician", False),
     ):
         user = api.as_(make_user(role))
-        created = user.post(f"{BASE}/patients", json=NEW)
+        created = user.post(f"{BASE}/patients", json={**NEW, "allow_duplicate": True})
         assert created.status_code == (201 if may_edit else 403), role
         patched = user.patch(f"{BASE}/patients/{patient.id}", json={"notes": role})
         assert patched.status_code == (200 if may_edit else 403), role

@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from clinic.extensions import db
 from clinic.scheduling import booking_service, lifecycle
 from clinic.scheduling.models import Appointment, OpeningHours
+from clinic.scheduling.sites import get_site
 from tests.factories import make_course, make_device, make_patient
 
 TWILIO_SID = "AC" + "0" * 32
@@ -174,9 +175,14 @@ def reachable_patient(*, email_ok: bool = True, sms_ok: bool = True, **fields: A
 
 
 def _open_around_the_clock() -> None:
-    """Reminder tests book at any hour of any day: the clinic opens all day, every day."""
+    """Reminder tests book at any hour of any day: the clinic opens all day, every day,
+    public holidays included."""
+    site = get_site()
+    site.holidays = "none"
     for weekday in range(7):
-        hours = db.session.get(OpeningHours, weekday) or OpeningHours(weekday=weekday)
+        hours = db.session.get(OpeningHours, (site.id, weekday)) or OpeningHours(
+            site_id=site.id, weekday=weekday
+        )
         hours.opens_at, hours.closes_at = time(0), time(23, 59)
         db.session.add(hours)
 

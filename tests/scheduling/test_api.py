@@ -50,16 +50,20 @@ def test_devices_are_created_listed_and_deactivated_by_admins(api: Any, admin: A
 
 def test_closures_and_hours(api: Any, admin: Any, front_desk: Any) -> None:
     created = api.as_(admin).post(
-        "/api/v1/clinic/closures", json={"date": "2026-12-25", "reason": "Christmas"}
+        "/api/v1/clinic/closures", json={"date": "2026-12-24", "reason": "Christmas Eve"}
     )
     assert created.status_code == 201
-    assert created.get_json()["date"] == "2026-12-25"
+    assert created.get_json()["date"] == "2026-12-24"
+    assert created.get_json()["source"] == "manual"
     assert (
-        api.as_(admin).post("/api/v1/clinic/closures", json={"date": "2026-12-25"}).status_code
+        api.as_(admin).post("/api/v1/clinic/closures", json={"date": "2026-12-24"}).status_code
         == 409
     )
-    listed = api.as_(front_desk).get("/api/v1/clinic/closures").get_json()["items"]
-    assert listed[0]["reason"] == "Christmas"
+    listed = api.as_(front_desk).get("/api/v1/clinic/closures?from=2026-12-20&to=2026-12-31")
+    assert [(c["date"], c["source"]) for c in listed.get_json()["items"]] == [
+        ("2026-12-24", "manual"),
+        ("2026-12-25", "holiday"),
+    ]
     closure_id = created.get_json()["id"]
     assert api.as_(admin).delete(f"/api/v1/clinic/closures/{closure_id}").status_code == 204
     hours = api.as_(front_desk).get("/api/v1/clinic/hours").get_json()["items"]

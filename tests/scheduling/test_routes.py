@@ -176,8 +176,10 @@ def test_admin_pages_manage_devices_hours_and_closures(client: Any, admin: Any) 
         assert client.post("/admin/calendar", data=hours).status_code == 302
         assert calendar.opening_hours()[0].opens_at == time(9)
         assert 5 not in calendar.opening_hours()
-        client.post("/admin/calendar/closures", data={"date": "2026-12-25", "reason": "Christmas"})
-        assert db.session.query(Closure).filter_by(reason="Christmas").count() == 1
+        client.post("/admin/calendar/closures", data={"date": "2026-12-24", "reason": "Eve"})
+        assert db.session.query(Closure).filter_by(reason="Eve").count() == 1
+        page = client.get("/admin/calendar").get_data(as_text=True)
+        assert "Christmas Day" in page and "Open anyway" in page
 
 
 @pytest.mark.parametrize(

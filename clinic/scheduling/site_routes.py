@@ -1,0 +1,100 @@
+"""Admin pages of a clinic group: its sites, and which sites a staff member works at.
+
+The user's own page (auth) sits below scheduling and cannot show sites; it links here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from clinic.auth.models import User
+from clinic.errors import DomainError
+from clinic.extensions import db
+from clinic.forms import show_refusal
+from clinic.permissions import Permission, requires
+from clinic.scheduling import bp, sites
+from clinic.scheduling.forms import SiteForm, UserSitesForm
+
+
+def site_arg() -> int | None:
+    """The `site_id` query argument of a page (None: the first site); 404 when unknown."""
+    raw = request.args.get("site_id")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        abort(400, "`site_id` must be a number.")
+    return sites.get_site(int(raw)).id
+
+
+@bp.route("/admin/sites", methods=["GET", "POST"])
+@requires(Permission.ADMINISTER)
+def admin_sites() -> Any:
+    form = SiteForm()
+    if form.validate_on_submit():
+        try:
+            site = sites.create_site(
+                name=form.name.data,
+                timezone=form.timezone.data,
+                holidays=form.holidays.data,
+                actor_id=current_user.id,
+            )
+        except DomainError as refusal:
+            show_refusal(form, refusal)
+        else:
+            flash(f"Added the site {site.name}; set its opening hours next.", "success")
+            return redirect(url_for("scheduling.admin_calendar", site_id=site.id))
+    return render_template("scheduling/admin_sites.html", form=form, sites=sites.list_sites()), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/admin/sites/<int:site_id>", methods=["GET", "POST"])
+@requires(Permission.ADMINISTER)
+def edit_site(site_id: int) -> Any:
+    site = sites.get_site(site_id)
+    form = SiteForm(obj=site)
+    if form.validate_on_submit():
+        try:
+            sites.update_site(
+                site.id,
+                name=form.name.data,
+                timezone=form.timezone.data,
+                holidays=form.holidays.data,
+                actor_id=current_user.id,
+            )
+        except DomainError as refusal:
+            show_refusal(form, refusal)
+        else:
+            flash(f"Saved {site.name}.", "success")
+            return redirect(url_for("scheduling.admin_sites"))
+    return render_template("scheduling/edit_site.html", form=form, site=site), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/admin/users/<int:user_id>/sites", methods=["GET", "POST"])
+@requires(Permission.ADMINISTER)
+def user_sites(user_id: int) -> Any:
+    user = db.session.get(User, user_id) if 0 < user_id <= sites.MAX_ID else None
+    if user is None:
+        abort(404)
+    form = UserSitesForm()
+    form.site_ids.choices = [SelectChoice(site.id, site.name) for site in sites.list_sites()]
+    if request.method == "GET":
+        form.site_ids.data = sorted(sites.user_site_ids(user.id) or ())
+    if form.validate_on_submit():
+        chosen = sites.set_user_sites(user.id, form.site_ids.data or [], actor_id=current_user.id)
+        flash(
+            f"{user.name} works at {len(chosen)} site(s)."
+            if chosen
+            else f"{user.name} works at every site.",
+            "success",
+        )
+        return redirect(url_for("auth.admin_users"))
+    return render_template("scheduling/user_sites.html", form=form, user=user), (
+        422 if form.errors else 200
+    )

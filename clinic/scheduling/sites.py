@@ -1,0 +1,181 @@
+"""Sites of a clinic group, their public holidays, and which sites a staff member covers.
+
+A new database (and every single-clinic install migrated by 0009_sites) has one site
+built from CLINIC_NAME, CLINIC_TIMEZONE and CLINIC_HOLIDAYS; the first site (lowest id)
+is the default wherever a site is not named, so a single clinic never has to name one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as holiday_calendars
+from sqlalchemy import delete, func, select
+
+from clinic.api.schemas import MAX_ID
+from clinic.audit.models import AuditAction
+from clinic.audit.services import record
+from clinic.auth.models import User
+from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
+from clinic.extensions import db
+from clinic.scheduling.models import Site, UserSite
+from config import holiday_code_error
+
+
+def list_sites() -> Sequence[Site]:
+    return db.session.scalars(select(Site).order_by(Site.id)).all()
+
+
+def get_site(site_id: int | None = None) -> Site:
+    """The site by id, or the first site when None; 404 for an unknown id."""
+    if site_id is None:
+        site = db.session.scalar(select(Site).order_by(Site.id).limit(1))
+        if site is None:
+            raise NotFound("No site is set up.")
+        return site
+    site = db.session.get(Site, site_id) if 0 < site_id <= MAX_ID else None
+    if site is None:
+        raise NotFound(f"No site {site_id}.")
+    return site
+
+
+def site_tz(site: Site) -> ZoneInfo:
+    return ZoneInfo(site.timezone)
+
+
+def _clean(field: str, value: Any) -> str:
+    """A site field checked: a known IANA zone, a `holidays` code, a name."""
+    text = value.strip() if isinstance(value, str) else ""
+    if field == "name":
+        if not text or len(text) > 120:
+            raise Invalid("A site needs a name.", fields={"name": ["1 to 120 characters."]})
+        return text
+    if field == "timezone":
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Invalid(
+                "Unknown time zone.", fields={"timezone": ["An IANA zone like Europe/Paris."]}
+            ) from None
+        return text
+    problem = holiday_code_error(text)
+    if problem:
+        raise Invalid("Unknown holidays code.", fields={"holidays": [problem]})
+    return text
+
+
+def _ensure_unique_name(name: str, site_id: int | None = None) -> None:
+    query = select(Site.id).where(func.lower(Site.name) == name.lower())
+    if site_id is not None:
+        query = query.where(Site.id != site_id)
+    if db.session.scalar(query) is not None:
+        raise Conflict(
+            f"A site named {name!r} already exists.",
+            code="site_exists",
+            fields={"name": ["Already in use."]},
+        )
+
+
+def create_site(*, name: str, timezone: str, holidays: str, actor_id: int | None) -> Site:
+    site = Site(
+        name=_clean("name", name),
+        timezone=_clean("timezone", timezone),
+        holidays=_clean("holidays", holidays),
+    )
+    _ensure_unique_name(site.name)
+    db.session.add(site)
+    db.session.flush()
+    record(actor_id, AuditAction.CREATE, "site", site.id, detail={"name": site.name})
+    return site
+
+
+def update_site(site_id: int, *, actor_id: int | None, **changes: Any) -> Site:
+    """Rename a site, move its clock or change its public holidays. Appointments keep
+    their instants; the hours are the site's wall clock, so they follow the new zone."""
+    site = get_site(site_id)
+    for field in ("name", "timezone", "holidays"):
+        if field in changes:
+            setattr(site, field, _clean(field, changes[field]))
+    if "name" in changes:
+        _ensure_unique_name(site.name, site.id)
+    db.session.flush()
+    record(actor_id, AuditAction.UPDATE, "site", site.id, detail={"changed": sorted(changes)})
+    return site
+
+
+# -- public holidays -------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _holidays_of_year(code: str, year: int) -> dict[date, str]:
+    country, _, subdivision = code.partition("-")
+    found = holiday_calendars.country_holidays(country, subdiv=subdivision or None, years=year)
+    return dict(found.items())
+
+
+def public_holidays(code: str, first: date, last: date) -> dict[date, str]:
+    """The public holidays of a `holidays` code between two dates, observed days included
+    (July 4th on a Sunday closes Monday the 5th too)."""
+    if code == "none" or last < first:
+        return {}
+    found: dict[date, str] = {}
+    for year in range(first.year, last.year + 1):
+        found.update(
+            (day, name)
+            for day, name in _holidays_of_year(code, year).items()
+            if first <= day <= last
+        )
+    return found
+
+
+# -- staff limited to sites ------------------------------------------------------------
+
+
+def user_site_ids(user_id: int | None) -> set[int] | None:
+    """The sites a user is limited to, or None when they cover every site."""
+    if user_id is None:
+        return None
+    found = set(db.session.scalars(select(UserSite.site_id).where(UserSite.user_id == user_id)))
+    return found or None
+
+
+def set_user_sites(user_id: int, site_ids: Collection[int], *, actor_id: int | None) -> set[int]:
+    """Limit a user to these sites (empty: every site)."""
+    user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        raise NotFound(f"No user {user_id}.")
+    wanted = set(site_ids)
+    for site_id in wanted:
+        get_site(site_id)
+    db.session.execute(delete(UserSite).where(UserSite.user_id == user.id))
+    db.session.add_all(UserSite(user_id=user.id, site_id=site_id) for site_id in sorted(wanted))
+    db.session.flush()
+    record(actor_id, AuditAction.UPDATE, "user", user.id, detail={"sites": sorted(wanted)})
+    return wanted
+
+
+def require_site(actor_id: int | None, site_id: int) -> None:
+    """403 when the actor is limited to other sites: they see and book only theirs."""
+    allowed = user_site_ids(actor_id)
+    if allowed is not None and site_id not in allowed:
+        raise NotAllowed("You work at other sites than this one.")
+
+
+def visible_sites(actor_id: int | None, site_id: int | None) -> set[int] | None:
+    """The sites a read is limited to: the one asked for (403 if the actor works
+    elsewhere), else the actor's sites; None: every site."""
+    if site_id is not None:
+        get_site(site_id)
+        require_site(actor_id, site_id)
+        return {site_id}
+    return user_site_ids(actor_id)
+
+
+def default_site_for(actor_id: int | None) -> Site:
+    """Where an actor works when no site is named: their first site, else the first."""
+    allowed = user_site_ids(actor_id)
+    return get_site(min(allowed) if allowed else None)
