@@ -24,7 +24,7 @@ from clinic.extensions import db
 from clinic.patients import validation
 from clinic.patients.consents import CONSENT_CHANNELS, set_consent
 from clinic.patients.lookup import get_patient
-from clinic.patients.models import Patient
+from clinic.patients.models import LANGUAGES, Patient
 from clinic.patients.records import set_diagnoses
 from clinic.patients.validation import EARLIEST_DATE, a_date, boolean, integer, one_of, text
 
@@ -50,6 +50,7 @@ PATIENT_CHECKS: dict[str, validation.Check] = {
     "sms_consent": boolean,
     "email_consent": boolean,
     "timezone": validation.timezone,
+    "language": one_of(LANGUAGES),
     "diagnoses": validation.diagnosis_codes,
     "referring_provider": text(200),
     "emergency_contact_name": text(200),
@@ -121,6 +122,8 @@ def _clean_patient(values: Mapping[str, Any], current: Patient | None) -> dict[s
         current.preferred_channel if current and "preferred_channel" not in cleaned else "none"
     )
     cleaned["preferred_channel"] = channel
+    if "language" in cleaned and cleaned["language"] is None:
+        del cleaned["language"]  # empty means "leave it": English for a new patient
     needed = CHANNEL_NEEDS.get(channel)
     if needed is not None:
         contact, message = needed

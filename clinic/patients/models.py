@@ -33,6 +33,16 @@ class PreferredChannel(StrEnum):
     NONE = "none"
 
 
+class Language(StrEnum):
+    """The patient's language: links, questionnaire pages and messages use it."""
+
+    ENGLISH = "en"
+    SPANISH = "es"
+
+
+LANGUAGES = tuple(Language)
+
+
 class ScreeningResult(StrEnum):
     CLEAR = "clear"
     REVIEW = "review"  # a relative contraindication: a clinician decides
@@ -43,6 +53,7 @@ class Patient(Model):
     __tablename__ = "patients"
     __table_args__ = (
         one_of("preferred_channel", PreferredChannel, name="channel"),
+        one_of("language", Language, name="language"),
         Index("ix_patients_name_dob", "last_name", "first_name", "date_of_birth"),
     )
 
@@ -60,6 +71,9 @@ class Patient(Model):
     email_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     email_consent_at: Mapped[datetime | None]
     timezone: Mapped[str | None] = mapped_column(String(64))  # None: the clinic's
+    language: Mapped[str] = mapped_column(
+        String(5), default=Language.ENGLISH, server_default=Language.ENGLISH
+    )
     referring_provider: Mapped[str | None] = mapped_column(String(200))
     emergency_contact_name: Mapped[str | None] = mapped_column(String(200))
     emergency_contact_phone: Mapped[str | None] = mapped_column(String(20))
