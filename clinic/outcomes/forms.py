@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import DateField, PasswordField, RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
@@ -22,23 +23,24 @@ def answer_label(item: Item, value: int) -> str:
 
 
 @cache
-def _questionnaire_form_class(code: str) -> type[FlaskForm]:
-    instrument = get_instrument(code)
+def _questionnaire_form_class(code: str, language: str) -> type[FlaskForm]:
+    instrument = get_instrument(code).in_language(language)
     fields: dict[str, Any] = {
         f"item_{item.number}": RadioField(
             f"{item.number}. {item.text}",
             choices=[SelectChoice(v, answer_label(item, v)) for v in range(item.min, item.max + 1)],
             coerce=int,
-            validators=[InputRequired(message="Please choose an answer.")],
+            validators=[InputRequired(message=lazy_gettext("Please choose an answer."))],
         )
         for item in instrument.items
     }
-    return type(f"QuestionnaireForm_{instrument.code}", (FlaskForm,), fields)
+    return type(f"QuestionnaireForm_{instrument.code}_{language}", (FlaskForm,), fields)
 
 
 def questionnaire_form(instrument: Instrument) -> FlaskForm:
-    """One radio group per item, in order, with the instrument's published wording."""
-    return _questionnaire_form_class(instrument.code)()
+    """One radio group per item, in order, with the instrument's published wording in the
+    instrument's language (see `Instrument.in_language`)."""
+    return _questionnaire_form_class(instrument.code, instrument.language)()
 
 
 def answers_of(form: FlaskForm, instrument: Instrument) -> list[int]:

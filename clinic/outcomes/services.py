@@ -293,6 +293,16 @@ def create_link(
     return link, url
 
 
+def link_language(token: str) -> str | None:
+    """The language of the patient a link was made for, even once it is used or expired,
+    so its "already answered" page speaks that language too; None for an unknown token."""
+    return db.session.scalar(
+        select(Patient.language)
+        .join(QuestionnaireLink, QuestionnaireLink.patient_id == Patient.id)
+        .where(QuestionnaireLink.token_hash == hash_token(token))
+    )
+
+
 def open_link(token: str) -> QuestionnaireLink:
     """The link behind a token: 404 when unknown, 410 when used or expired."""
     link = db.session.scalar(

@@ -13,6 +13,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from icalendar import Calendar, Event
 from markupsafe import Markup, escape
 
@@ -174,7 +175,8 @@ def appointment_calendar(
 ) -> str:
     """An iCalendar file for one appointment. The UID never changes for the appointment;
     SEQUENCE grows with every move, so calendars replace the entry instead of adding one.
-    Nothing clinical: the summary names only the clinic."""
+    Nothing clinical: the summary names only the clinic (in the language being spoken,
+    see `clinic.i18n.speaking`)."""
     calendar = Calendar()
     calendar.add("prodid", "-//TMS clinic//reminders//EN")
     calendar.add("version", "2.0")
@@ -185,7 +187,7 @@ def appointment_calendar(
     event.add("dtstamp", stamp)
     event.add("dtstart", starts_at)
     event.add("dtend", ends_at)
-    event.add("summary", f"Appointment at {clinic_name}")
+    event.add("summary", gettext("Appointment at %(clinic)s", clinic=clinic_name))
     event.add("location", clinic_name)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     calendar.add_component(event)
