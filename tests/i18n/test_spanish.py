@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 from sqlalchemy import select
 
+from clinic import i18n
 from clinic.extensions import db
 from clinic.patients.models import Patient
+from clinic.reminders import message_templates
 from clinic.reminders.models import Reminder
 from tests.factories import ApiClient, make_course, make_patient
 from tests.outcomes.conftest import phq9
@@ -213,3 +215,47 @@ def test_a_spanish_questionnaire_link_message(api: ApiClient, front_desk: Any) -
     assert row is not None
     assert row.payload["subject"] == "Clinic: un cuestionario breve para usted"
     assert "le pide que responda un cuestionario breve" in row.payload["text"]
+
+
+def test_the_shipped_english_words_are_the_templates_the_migration_wrote(app: Any) -> None:
+    templates = message_templates.list_templates()
+    assert len(templates) == 4
+    with i18n.speaking("en"):
+        for template in templates:
+            assert message_templates.default_words(template.kind, template.channel) == (
+                template.subject,
+                template.body,
+            )
+
+
+def test_a_spanish_patient_confirms_and_asks_for_a_change_in_spanish(
+    client: Any, frozen: Any
+) -> None:
+    appointment = book(TUESDAY_3PM, reachable_patient(first_name="Lucía", language="es"))
+    email = db.session.scalar(
+        select(Reminder).where(
+            Reminder.appointment_id == appointment.id, Reminder.channel == "email"
+        )
+    )
+    assert email is not None
+    confirm, change = (
+        re.search(rf"{label}: (\S+)", email.payload["text"]).group(1)  # type: ignore[union-attr]
+        for label in ("Por favor, confirme que vendrá", "Pida un cambio")
+    )
+    page = client.get(confirm.split("127.0.0.1:5000", 1)[1]).get_data(as_text=True)
+    assert "Lucía, su cita es el <strong>martes 3 de marzo de 2026</strong>" in page
+    assert "Sí, asistiré" in page
+    done = client.post(confirm.split("127.0.0.1:5000", 1)[1], data={})
+    assert "Gracias, hasta entonces." in done.get_data(as_text=True)
+    change_path = change.split("127.0.0.1:5000", 1)[1]
+    asked = client.post(change_path, data={"message": "Por la tarde"})
+    assert "La recepción se comunicará con usted" in asked.get_data(as_text=True)
+    again = client.post(change_path, data={"message": "Otra vez"})
+    assert again.status_code == 409
+    assert "Ya recibimos su solicitud" in again.get_data(as_text=True)
+
+
+def test_a_forged_reminder_link_answers_in_the_browsers_language(client: Any) -> None:
+    answer = client.get("/r/forged/confirm", headers={"Accept-Language": "es"})
+    assert answer.status_code == 404
+    assert "Este enlace no es válido" in answer.get_data(as_text=True)
