@@ -8,6 +8,7 @@ the cadence's assignment can never differ between paths.
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -35,7 +36,7 @@ from clinic.outcomes.catalog import (
     default_catalog,
     get_instrument,
 )
-from clinic.outcomes.chart import render_outcome_chart
+from clinic.outcomes.chart import ChartPoint, render_course_chart
 from clinic.outcomes.models import (
     AssignmentStatus,
     QuestionnaireAssignment,
@@ -45,10 +46,10 @@ from clinic.outcomes.models import (
 )
 from clinic.patients.models import Patient
 from clinic.permissions import Role
-from clinic.scheduling.progress import course_progress
+from clinic.scheduling.progress import course_progress, delivered_session_ends
 
 CURRENT_COURSE_STATUSES = (CourseStatus.ACTIVE, CourseStatus.ON_HOLD)
-CHART_CODES = ("PHQ-9", "PEG-3")
+CHART_CODES = ("PHQ-9", "PEG-3", "PROMIS-SD-8a")
 MAX_ID = 2**31 - 1
 # A flag the catalog raises that has no alert kind of its own still reaches a clinician.
 URGENT_FLAGS = frozenset({AlertKind.SUICIDAL_IDEATION})
@@ -392,16 +393,39 @@ def summarize_course(course_id: int) -> dict[str, Any]:
 
 
 def course_outcome_panel(course_id: int) -> dict[str, Any]:
-    """What `outcomes/_course_outcomes.html` shows: the numbers and the inline SVG chart."""
+    """What `outcomes/_course_outcomes.html` shows: the numbers and the inline SVG chart
+    of mood, pain and sleep against the sessions delivered when each answer was given."""
     summary = summarize_course(course_id)
-    series: dict[str, list[tuple[date, float]]] = {
-        code: [(date.fromisoformat(p["date"]), p["score"]) for p in data["series"]]
+    ends = delivered_session_ends(course_id)
+    series: dict[str, list[ChartPoint]] = {
+        code: [
+            (
+                bisect_right(ends, datetime.fromisoformat(p["at"])),
+                date.fromisoformat(p["date"]),
+                p["score"],
+            )
+            for p in data["series"]
+        ]
         for code, data in summary["instruments"].items()
     }
-    chart = render_outcome_chart(series, CHART_CODES, id_prefix=f"course-{course_id}-outcomes")
+    course = db.session.get(Course, course_id)
+    chart = render_course_chart(
+        series,
+        CHART_CODES,
+        planned_sessions=course.planned_sessions if course else 0,
+        id_prefix=f"course-{course_id}-outcomes",
+    )
     return {
         "summary": summary,
         "chart": Markup(chart),  # built and escaped by clinic.outcomes.chart
         "codes": [code for code in summary["instruments"] if summary["instruments"][code]["series"]]
         or list(CHART_CODES),
+        # Which instruments have a response / remission rule at all ("n/a" otherwise).
+        "rules": {
+            code: {
+                "response": spec.outcome_rules.response_fall_pct is not None,
+                "remission": spec.outcome_rules.remission_below is not None,
+            }
+            for code, spec in default_catalog().items()
+        },
     }
