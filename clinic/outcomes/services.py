@@ -8,8 +8,8 @@ the cadence's assignment can never differ between paths.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
 import secrets
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
