@@ -17,7 +17,7 @@ from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.reminders import message_templates
 from clinic.reminders.models import Reminder
-from tests.factories import ApiClient, make_course, make_patient
+from tests.factories import PASSWORD, ApiClient, login, make_course, make_patient
 from tests.outcomes.conftest import phq9
 from tests.reminders.conftest import book, reachable_patient
 
@@ -84,8 +84,6 @@ def test_a_patients_language_is_english_by_default_and_can_be_changed(
 
 
 def test_the_patient_form_sets_the_language(client: Any, front_desk: Any) -> None:
-    from tests.factories import login
-
     patient = make_patient(first_name="Lucía")
     login(client, front_desk)
     page = client.get(f"/patients/{patient.id}/edit")
@@ -259,3 +257,20 @@ def test_a_forged_reminder_link_answers_in_the_browsers_language(client: Any) ->
     answer = client.get("/r/forged/confirm", headers={"Accept-Language": "es"})
     assert answer.status_code == 404
     assert "Este enlace no es válido" in answer.get_data(as_text=True)
+
+
+def test_tablet_mode_speaks_the_patients_spanish(client: Any, front_desk: Any) -> None:
+    course = make_course(make_patient(first_name="Lucía", language="es"))
+    login(client, front_desk)
+    client.post(f"/patients/{course.patient_id}/tablet", data={"tablet-instrument": "GAD-7"})
+    html = client.get("/tablet").get_data(as_text=True)
+    assert "Hola, Lucía" in html and "devuelva la tableta" in html
+    assert "Se ha sentido nervioso(a), ansioso(a) o con los nervios de punta" in html
+    answers = {f"item_{n}": 1 for n in range(1, 8)}
+    done = client.post("/tablet", data=answers, follow_redirects=True)
+    text = done.get_data(as_text=True)
+    assert "Gracias" in text and "Por favor, devuelva la tableta al personal" in text
+    # Staff pages stay English.
+    client.post("/tablet/done", data={"password": PASSWORD})
+    alerts = client.get("/alerts")
+    assert alerts.status_code == 200 and '<html lang="en"' in alerts.get_data(as_text=True)
