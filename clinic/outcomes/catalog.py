@@ -242,6 +242,7 @@ def _parse_items(top: _Fields) -> tuple[Item, ...]:
                 labels=tuple(sorted(labels.items())),
                 loinc=fields.maybe_loinc("loinc"),
                 reverse="reverse" in fields.data and fields.boolean("reverse"),
+                item_id=fields.maybe_text("item_id"),
             )
         )
     return tuple(items)

@@ -50,6 +50,7 @@ class Item:
     # Reverse-scored per the instrument's manual: the answer is stored as chosen (its
     # position on the printed scale) and counts as min + max - answer in the raw score.
     reverse: bool = False
+    item_id: str | None = None  # the publisher's item code, e.g. PROMIS "Sleep109"
 
     def label_for(self, value: int) -> str | None:
         """The printed wording for an answer value; None for unlabelled scale points."""
@@ -229,6 +230,7 @@ class Instrument:
                     "min": item.min,
                     "max": item.max,
                     "loinc": item.loinc,
+                    "item_id": item.item_id,
                     "reverse_scored": item.reverse,
                     "choices": item.choices(),
                 }

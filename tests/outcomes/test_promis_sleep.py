@@ -7,11 +7,15 @@ The table below is typed in from the PROMIS Sleep Disturbance Scoring Manual (Sh
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from clinic.outcomes.catalog import get_instrument
+from clinic.outcomes.catalog import DEFAULT_FOLDER, get_instrument, load_catalog
 
 MANUAL_T_SCORES = {
     8: 28.9, 9: 33.1, 10: 35.9, 11: 38.0, 12: 39.8, 13: 41.4, 14: 42.9, 15: 44.2,
@@ -70,6 +74,9 @@ def test_items_are_the_published_wording_on_a_1_to_5_scale_over_the_past_7_days(
     assert sleep.items[0].label_for(1) == "Very poor"
     assert sleep.items[2].label_for(5) == "Very much"
     assert sleep.loinc_score == "77860-5"
+    assert [item.item_id for item in sleep.items] == [
+        "Sleep109", "Sleep116", "Sleep20", "Sleep44", "Sleep108", "Sleep72", "Sleep67", "Sleep115"
+    ]  # fmt: skip
 
 
 def test_good_sleep_answered_as_printed_scores_low_and_bad_sleep_high() -> None:
@@ -118,3 +125,41 @@ def test_instruments_list_sleep_with_its_table(api: Any, technician: Any) -> Non
     assert sleep["scoring"]["t_scores"] == {str(k): v for k, v in MANUAL_T_SCORES.items()}
     assert sleep["cadence"]["baseline"] and sleep["cadence"]["end"]
     assert [i["reverse_scored"] for i in sleep["items"]] == [n in REVERSED for n in range(1, 9)]
+
+
+def _sleep_file() -> dict[str, Any]:
+    return json.loads((DEFAULT_FOLDER / "promis_sd8a.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda d: d["scoring"]["t_scores"].pop("23"), "cover every raw sum 8-40"),
+        (lambda d: d["scoring"]["t_scores"].update({"41": 80.0}), "cover every raw sum"),
+        (lambda d: d["scoring"]["t_scores"].update({"9": 20.0}), "rise with the raw sum"),
+        (lambda d: d["scoring"].update({"method": "mean"}), "t_scores must be an object"),
+        (lambda d: d.update({"score_range": {"min": 8, "max": 40}}), "score_range must be"),
+        (lambda d: d["items"][0].update({"reverse": "yes"}), "reverse must be true or false"),
+    ],
+)
+def test_a_broken_t_score_table_stops_start_up(
+    tmp_path: Path, mutate: Callable[[dict[str, Any]], Any], fragment: str
+) -> None:
+    data = _sleep_file()
+    mutate(data)
+    (tmp_path / "promis_sd8a.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        load_catalog(tmp_path)
+
+
+def test_a_translation_must_translate_every_item_with_the_same_answers(tmp_path: Path) -> None:
+    data = json.loads((DEFAULT_FOLDER / "gad7.json").read_text(encoding="utf-8"))
+    data["translations"]["es"]["items"].pop()
+    (tmp_path / "gad7.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="must translate all 7 items"):
+        load_catalog(tmp_path)
+    data = json.loads((DEFAULT_FOLDER / "gad7.json").read_text(encoding="utf-8"))
+    data["translations"]["es"]["answer_labels"].pop("3")
+    (tmp_path / "gad7.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="labels must match the English ones"):
+        load_catalog(tmp_path)
