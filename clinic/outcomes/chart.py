@@ -121,8 +121,7 @@ def _panel(instrument: Instrument, points: list[ChartPoint], index: int, last: i
     parts = [
         _el(
             "text",
-            f"{instrument.code} ({kind} {_num(low, instrument.decimals)}\u2013"
-            f"{_num(high, instrument.decimals)}, {direction} is better)",
+            f"{instrument.code} ({kind} {_num(low)}\u2013{_num(high)}, {direction} is better)",
             x=LEFT,
             y=top - 10,
             font_size=12,
