@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format bench install install-dev clean
+.PHONY: run test lint format bench install install-dev clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,9 @@ bench: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+## make translations: refresh the Spanish catalog from the marked words (babel.cfg), compile it
+translations: $(DEV_STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location -o clinic/translations/messages.pot .
+	$(BIN)/pybabel update -i clinic/translations/messages.pot -d clinic/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d clinic/translations --statistics

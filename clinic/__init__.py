@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from clinic import extensions
+from clinic import extensions, i18n
 from clinic.api import init_api
 from clinic.api.guards import install_id_converter
 from clinic.db import configure_engine, engine_options
@@ -74,6 +74,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_ROOT / "migrations"))
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)
+    i18n.init_app(app)
 
     from clinic import monitoring
     from clinic.api import routes as api_routes

@@ -1,4 +1,5 @@
-"""Demo questionnaire answers: mood and pain curves for every course with delivered sessions.
+"""Demo questionnaire answers: mood and pain curves for every course with delivered
+sessions, and sleep (PROMIS-SD-8a) at its baseline and its latest answer.
 
 Responses are generated in memory and bulk-inserted (no ORM object per row), so the
 large demo (5,000 patients over years) stays fast. The small demo also records one
@@ -40,11 +41,21 @@ def _peg3_answers(rng: random.Random, level: float) -> list[int]:
     return [max(0, min(10, round(level + rng.uniform(-1, 1)))) for _ in range(3)]
 
 
+def _sleep_answers(raw: int) -> list[int]:
+    """PROMIS-SD-8a answers (positions as printed) whose raw score is `raw` (8-40)."""
+    sleep = get_instrument("PROMIS-SD-8a")
+    scores, extra = [1] * len(sleep.items), raw - len(sleep.items)
+    for index in range(len(scores)):
+        scores[index] += min(4, extra)
+        extra -= min(4, extra)
+    return [item.scored(score) for item, score in zip(sleep.items, scores, strict=True)]
+
+
 def _rows_for_course(
     rng: random.Random, course_id: int, patient_id: int, starts: list[datetime]
 ) -> list[dict[str, Any]]:
     """Baseline before the first session, then every 5th session, improving or not."""
-    phq, peg = get_instrument("PHQ-9"), get_instrument("PEG-3")
+    phq, peg, sleep = (get_instrument(c) for c in ("PHQ-9", "PEG-3", "PROMIS-SD-8a"))
     mood, pain = rng.randint(13, 24), rng.uniform(5, 8.5)
     gain = rng.choice((0.15, 0.35, 0.55, 0.75))  # the fraction of symptoms that lifts
     moments = [starts[0] - timedelta(days=2)] + [
@@ -55,10 +66,11 @@ def _rows_for_course(
         progress = step / max(len(moments) - 1, 1)
         mood_now = max(0, min(24, round(mood * (1 - gain * progress) + rng.randint(-1, 1))))
         pain_now = max(0.0, pain * (1 - gain * 0.8 * progress))
-        for spec, answers in (
-            (phq, _phq9_answers(rng, mood_now)),
-            (peg, _peg3_answers(rng, pain_now)),
-        ):
+        answered = [(phq, _phq9_answers(rng, mood_now)), (peg, _peg3_answers(rng, pain_now))]
+        if step in (0, len(moments) - 1):  # sleep: at baseline and the latest answer
+            raw = min(40, 14 + mood)
+            answered.append((sleep, _sleep_answers(round(raw - (raw - 14) * gain * progress))))
+        for spec, answers in answered:
             scored = spec.score(answers)
             rows.append(
                 {

@@ -79,6 +79,7 @@ def _person(ctx: DemoContext, index: int) -> dict[str, Any]:
         "sms_consent": channel == "sms",
         "email_consent": channel == "email" or rng.random() < 0.3,
         "timezone": rng.choice((None, None, None, "America/Chicago", "America/Los_Angeles")),
+        "language": "es" if index % 8 == 3 else "en",  # one in eight speaks Spanish
         "diagnoses": diagnoses,
         "referring_provider": rng.choice(("Dr. Lee", "Dr. Osei", "Dr. Brandt", None)),
         "pain_sites": rng.choice(PAIN_SITES) if has_pain else None,

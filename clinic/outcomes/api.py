@@ -10,8 +10,10 @@ from flask_smorest import Blueprint
 
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.outcomes import hints, report, services
-from clinic.outcomes.catalog import default_catalog
+from clinic.outcomes.catalog import default_catalog, get_instrument
+from clinic.outcomes.instrument import ENGLISH
 from clinic.outcomes.models import ResponseSource
+from clinic.patients.models import LANGUAGES
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("outcomes_api", __name__, description="Questionnaires and outcomes")
@@ -43,7 +45,17 @@ class ResponseSchema(ma.Schema):
     course_id = ma.fields.Integer(allow_none=True)
     instrument = ma.fields.String()
     answers = ma.fields.List(ma.fields.Integer())
-    score = ma.fields.Method("_score")
+    score = ma.fields.Method(
+        "_score",
+        metadata={"description": "The instrument's score; for PROMIS-SD-8a the T-score."},
+    )
+    raw = ma.fields.Method(
+        "_raw",
+        metadata={
+            "description": "The raw sum of item scores after reverse-scoring (PROMIS-SD-8a: "
+            "8-40; PEG-3: the sum the mean is taken of)."
+        },
+    )
     severity = ma.fields.String(allow_none=True)
     flags = ma.fields.List(ma.fields.String())
     source = ma.fields.String()
@@ -55,6 +67,9 @@ class ResponseSchema(ma.Schema):
 
     def _score(self, response: Any) -> Any:
         return response.display_score
+
+    def _raw(self, response: Any) -> int:
+        return int(get_instrument(response.instrument).raw_score(response.answers))
 
 
 class ResponseQuerySchema(ma.Schema):
@@ -84,8 +99,28 @@ class LinkSchema(ma.Schema):
     course_id = ma.fields.Integer(allow_none=True)
 
 
+class InstrumentQuerySchema(ma.Schema):
+    lang = ma.fields.String(
+        load_default=ENGLISH,
+        validate=ma.validate.OneOf(LANGUAGES),
+        metadata={
+            "description": "Wording language. `es`: the authors' published Spanish (US) "
+            "versions of PHQ-9 and GAD-7; an instrument without a published Spanish version "
+            "(PEG-3, PROMIS-SD-8a) stays in English and says so in its `language`.",
+            "example": "es",
+        },
+    )
+
+
 class InstrumentListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Dict())
+    items = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "Each instrument: code, name, language, items (number, text, min, "
+            "max, reverse_scored, choices), loinc_panel, loinc_score, scoring (raw range and, "
+            "for PROMIS, the raw-to-T-score table), bands, cadence."
+        },
+    )
 
 
 class SeriesPointSchema(ma.Schema):
@@ -274,10 +309,16 @@ class OutcomeReportSchema(ma.Schema):
 
 @blp.route("/instruments")
 @requires(Permission.READ)
+@blp.arguments(InstrumentQuerySchema, location="query")
 @blp.response(200, InstrumentListSchema)
-def list_instruments() -> Any:
-    """The questionnaires (PHQ-9, GAD-7, PEG-3) with items, answer labels, bands, LOINC."""
-    return {"items": [spec.to_api() for spec in default_catalog().values()]}
+def list_instruments(args: dict[str, Any]) -> Any:
+    """The questionnaires (PHQ-9, GAD-7, PEG-3, PROMIS-SD-8a) with items, labels, bands, LOINC.
+
+    `lang=es` answers each instrument's published Spanish wording where one exists.
+    """
+    return {
+        "items": [spec.in_language(args["lang"]).to_api() for spec in default_catalog().values()]
+    }
 
 
 @blp.route("/patients/<int:patient_id>/responses", methods=["POST"])

@@ -9,213 +9,43 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Mapping
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
+
+from clinic.outcomes.instrument import (
+    Band,
+    Cadence,
+    CriticalItem,
+    ImprovementLevel,
+    Instrument,
+    InvalidAnswers,
+    Item,
+    OutcomeRules,
+    Score,
+    Translation,
+    UnknownInstrument,
+)
+
+__all__ = [
+    "Cadence",
+    "Instrument",
+    "InvalidAnswers",
+    "Item",
+    "Score",
+    "UnknownInstrument",
+    "default_catalog",
+    "get_instrument",
+    "load_catalog",
+]
 
 DEFAULT_FOLDER = Path(__file__).with_name("instruments")
 
 _LOINC = re.compile(r"^\d{1,8}-\d$")
 _METHODS = ("sum", "mean")
-
-
-class UnknownInstrument(KeyError):
-    """No instrument with this code; a KeyError so mapping-style callers keep working."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = f"unknown instrument {code!r}"
-
-    def __str__(self) -> str:
-        # KeyError would print only the quoted key.
-        return self.message
-
-
-class InvalidAnswers(ValueError):
-    """Answers that cannot be scored; `fields` has the shape of the API's 422 body."""
-
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("; ".join(messages))
-        self.message = "; ".join(messages)
-        self.fields: dict[str, list[str]] = {"answers": messages}
-
-
-@dataclass(frozen=True)
-class Item:
-    number: int
-    text: str
-    min: int
-    max: int
-    labels: tuple[tuple[int, str], ...] = ()
-    loinc: str | None = None
-
-    def label_for(self, value: int) -> str | None:
-        """The printed wording for an answer value; None for unlabelled scale points."""
-        return dict(self.labels).get(value)
-
-    def choices(self) -> list[dict[str, Any]]:
-        """Every allowed value with its label, in order, as a form draws them."""
-        return [
-            {"value": value, "label": self.label_for(value)}
-            for value in range(self.min, self.max + 1)
-        ]
-
-
-@dataclass(frozen=True)
-class Band:
-    min: float
-    max: float
-    severity: str
-
-    def contains(self, score: float) -> bool:
-        return self.min <= score <= self.max
-
-
-@dataclass(frozen=True)
-class CriticalItem:
-    """An answer above `above` on item `item` raises `flag` (an urgent alert upstream)."""
-
-    item: int
-    above: int
-    flag: str
-
-
-@dataclass(frozen=True)
-class ImprovementLevel:
-    code: str
-    min_fall_pct: float
-
-
-@dataclass(frozen=True)
-class OutcomeRules:
-    """How a course's change is judged; None where the instrument has no such rule."""
-
-    response_fall_pct: float | None
-    remission_below: float | None
-    improvement_levels: tuple[ImprovementLevel, ...]
-
-
-@dataclass(frozen=True)
-class Cadence:
-    """Default schedule for asking this questionnaire during and after a course."""
-
-    baseline: bool
-    every_sessions: int | None
-    end: bool
-    follow_up_months: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Score:
-    score: float | int
-    severity: str | None
-    flags: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Instrument:
-    code: str
-    name: str
-    preamble: str | None
-    items: tuple[Item, ...]
-    method: Literal["sum", "mean"]
-    decimals: int
-    score_min: float
-    score_max: float
-    lower_is_better: bool
-    bands: tuple[Band, ...]
-    critical_items: tuple[CriticalItem, ...]
-    loinc_panel: str
-    loinc_score: str
-    outcome_rules: OutcomeRules
-    cadence: Cadence
-    source: str
-    copyright: str
-
-    def score(self, answers: Sequence[int]) -> Score:
-        """Score one completed questionnaire; raises InvalidAnswers, never anything else."""
-        self._check(answers)
-        total = Decimal(sum(answers))
-        value = total if self.method == "sum" else total / len(self.items)
-        result = self.round_score(value)
-        flags = [c.flag for c in self.critical_items if answers[c.item - 1] > c.above]
-        return Score(result, self.severity_for(result), tuple(dict.fromkeys(flags)))
-
-    def round_score(self, value: Decimal | float) -> float | int:
-        """Round half up to the instrument's decimals (Python's round() is half-even)."""
-        step = Decimal(1).scaleb(-self.decimals)
-        rounded = Decimal(str(value)).quantize(step, rounding=ROUND_HALF_UP)
-        return int(rounded) if self.decimals == 0 else float(rounded)
-
-    def severity_for(self, score: float) -> str | None:
-        return next((band.severity for band in self.bands if band.contains(score)), None)
-
-    def to_api(self) -> dict[str, Any]:
-        """The contract's `/instruments` entry plus what a form or report needs."""
-        rules = self.outcome_rules
-        return {
-            "code": self.code,
-            "name": self.name,
-            "preamble": self.preamble,
-            "items": [
-                {
-                    "number": item.number,
-                    "text": item.text,
-                    "min": item.min,
-                    "max": item.max,
-                    "loinc": item.loinc,
-                    "choices": item.choices(),
-                }
-                for item in self.items
-            ],
-            "loinc_panel": self.loinc_panel,
-            "loinc_score": self.loinc_score,
-            "scoring": {"method": self.method, "decimals": self.decimals},
-            "score_min": self.score_min,
-            "score_max": self.score_max,
-            "lower_is_better": self.lower_is_better,
-            "bands": [{"min": b.min, "max": b.max, "severity": b.severity} for b in self.bands],
-            "critical_items": [
-                {"item": c.item, "above": c.above, "flag": c.flag} for c in self.critical_items
-            ],
-            "outcome_rules": {
-                "response_fall_pct": rules.response_fall_pct,
-                "remission_below": rules.remission_below,
-                "improvement_levels": [
-                    {"code": level.code, "min_fall_pct": level.min_fall_pct}
-                    for level in rules.improvement_levels
-                ],
-            },
-            "cadence": {
-                "baseline": self.cadence.baseline,
-                "every_sessions": self.cadence.every_sessions,
-                "end": self.cadence.end,
-                "follow_up_months": list(self.cadence.follow_up_months),
-            },
-            "source": self.source,
-            "copyright": self.copyright,
-        }
-
-    def _check(self, answers: object) -> None:
-        if isinstance(answers, str | bytes) or not isinstance(answers, Sequence):
-            raise InvalidAnswers(["answers must be a list of whole numbers"])
-        if len(answers) != len(self.items):
-            raise InvalidAnswers(
-                [f"{self.code} needs {len(self.items)} answers, got {len(answers)}"]
-            )
-        problems = []
-        for item, answer in zip(self.items, answers, strict=True):
-            if not isinstance(answer, int) or isinstance(answer, bool):
-                problems.append(f"item {item.number} must be a whole number")
-            elif not item.min <= answer <= item.max:
-                problems.append(f"item {item.number} must be between {item.min} and {item.max}")
-        if problems:
-            raise InvalidAnswers(problems)
 
 
 def load_catalog(folder: Path | str | None = None) -> dict[str, Instrument]:
@@ -346,8 +176,9 @@ def _parse(raw: object) -> Instrument:
             "scoring", "score_range", "lower_is_better", "bands", "critical_items", "loinc",
             "outcome_rules", "cadence",
         },
+        {"translations"},
     )  # fmt: skip
-    scoring = top.child("scoring", {"method", "decimals"})
+    scoring = _Fields(top.data.get("scoring"), "scoring", {"method", "decimals"}, {"t_scores"})
     method = scoring.text("method")
     decimals = scoring.integer("decimals")
     if method not in _METHODS:
@@ -355,7 +186,8 @@ def _parse(raw: object) -> Instrument:
     if not 0 <= decimals <= 4:
         raise _Malformed("scoring.decimals must be between 0 and 4")
     items = _parse_items(top)
-    score_min, score_max = _parse_range(top, items, method)
+    t_scores = _parse_t_scores(scoring, items, method)
+    score_min, score_max = _parse_range(top, items, method, t_scores)
     loinc = top.child("loinc", {"panel", "score"})
     return Instrument(
         code=top.text("code"),
@@ -369,12 +201,14 @@ def _parse(raw: object) -> Instrument:
         lower_is_better=top.boolean("lower_is_better"),
         bands=_parse_bands(top, score_min, score_max, decimals),
         critical_items=_parse_critical(top, items),
-        loinc_panel=loinc.loinc("panel"),
+        loinc_panel=loinc.maybe_loinc("panel"),
         loinc_score=loinc.loinc("score"),
         outcome_rules=_parse_rules(top, score_min, score_max),
         cadence=_parse_cadence(top),
         source=top.text("source"),
         copyright=top.text("copyright"),
+        t_scores=MappingProxyType(t_scores),
+        translations=MappingProxyType(_parse_translations(top, items)),
     )
 
 
@@ -386,7 +220,10 @@ def _parse_items(top: _Fields) -> tuple[Item, ...]:
     items = []
     for index, raw in enumerate(raw_items):
         fields = _Fields(
-            raw, f"items[{index}]", {"number", "text", "min", "max"}, {"labels", "loinc"}
+            raw,
+            f"items[{index}]",
+            {"number", "text", "min", "max"},
+            {"labels", "loinc", "reverse", "item_id"},
         )
         number, low, high = fields.integer("number"), fields.integer("min"), fields.integer("max")
         if number != index + 1:
@@ -404,17 +241,44 @@ def _parse_items(top: _Fields) -> tuple[Item, ...]:
                 max=high,
                 labels=tuple(sorted(labels.items())),
                 loinc=fields.maybe_loinc("loinc"),
+                reverse="reverse" in fields.data and fields.boolean("reverse"),
+                item_id=fields.maybe_text("item_id"),
             )
         )
     return tuple(items)
 
 
-def _parse_range(top: _Fields, items: tuple[Item, ...], method: str) -> tuple[float, float]:
+def _parse_t_scores(scoring: _Fields, items: tuple[Item, ...], method: str) -> dict[int, float]:
+    """A conversion table must give a T-score for every possible raw sum, rising with it."""
+    raw = scoring.data.get("t_scores")
+    if raw is None:
+        return {}
+    if method != "sum" or not isinstance(raw, dict):
+        raise _Malformed("scoring.t_scores must be an object of raw sum: T-score (method sum)")
+    low, high = sum(i.min for i in items), sum(i.max for i in items)
+    table: dict[int, float] = {}
+    for key, value in raw.items():
+        if not re.fullmatch(r"\d+", key) or type(value) not in (int, float):
+            raise _Malformed(f"scoring.t_scores: {key!r} must map a raw sum to a number")
+        table[int(key)] = float(value)
+    if sorted(table) != list(range(low, high + 1)):
+        raise _Malformed(f"scoring.t_scores must cover every raw sum {low}-{high} exactly")
+    values = [table[r] for r in range(low, high + 1)]
+    if values != sorted(set(values)):
+        raise _Malformed("scoring.t_scores must rise with the raw sum")
+    return table
+
+
+def _parse_range(
+    top: _Fields, items: tuple[Item, ...], method: str, t_scores: Mapping[int, float]
+) -> tuple[float, float]:
     """The declared range must match the items, so the data cannot contradict itself."""
     declared = top.child("score_range", {"min", "max"})
     low, high = declared.number("min"), declared.number("max")
     lows, highs = float(sum(i.min for i in items)), float(sum(i.max for i in items))
-    if method == "mean":
+    if t_scores:
+        lows, highs = min(t_scores.values()), max(t_scores.values())
+    elif method == "mean":
         lows, highs = lows / len(items), highs / len(items)
     if (low, high) != (lows, highs):
         raise _Malformed(f"score_range must be {lows:g}-{highs:g} (computed from the items)")
@@ -493,3 +357,36 @@ def _parse_cadence(top: _Fields) -> Cadence:
     if not valid:
         raise _Malformed("cadence.follow_up_months must be ascending positive integers")
     return Cadence(cadence.boolean("baseline"), every, cadence.boolean("end"), tuple(months))
+
+
+def _parse_translations(top: _Fields, items: tuple[Item, ...]) -> dict[str, Translation]:
+    """Published translations: every item's text, and labels where the scale has them."""
+    raw = top.data.get("translations") or {}
+    if not isinstance(raw, dict):
+        raise _Malformed("translations must be an object of language: words")
+    translations = {}
+    for language, words in raw.items():
+        where = f"translations.{language}"
+        if not re.fullmatch(r"[a-z]{2}", language) or language == "en":
+            raise _Malformed(f"{where}: the language must be a two-letter code other than en")
+        fields = _Fields(words, where, {"name", "preamble", "answer_labels", "items", "source"})
+        shared = fields.labels("answer_labels")
+        texts = fields.array("items")
+        if len(texts) != len(items):
+            raise _Malformed(f"{where}.items must translate all {len(items)} items")
+        item_texts, item_labels = [], []
+        for index, (item, entry) in enumerate(zip(items, texts, strict=True)):
+            item_fields = _Fields(entry, f"{where}.items[{index}]", {"text"}, {"labels"})
+            labels = item_fields.labels("labels") or shared
+            if sorted(labels) != sorted(dict(item.labels)):
+                raise _Malformed(f"{where}.items[{index}]: labels must match the English ones")
+            item_texts.append(item_fields.text("text"))
+            item_labels.append(tuple(sorted(labels.items())))
+        translations[language] = Translation(
+            name=fields.text("name"),
+            preamble=fields.maybe_text("preamble"),
+            item_texts=tuple(item_texts),
+            item_labels=tuple(item_labels),
+            source=fields.text("source"),
+        )
+    return translations

@@ -5,12 +5,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, PasswordField, RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from clinic.outcomes.catalog import Instrument, Item, default_catalog, get_instrument
+from clinic.outcomes.instrument import ENGLISH
 
 
 def answer_label(item: Item, value: int) -> str:
@@ -22,23 +24,24 @@ def answer_label(item: Item, value: int) -> str:
 
 
 @cache
-def _questionnaire_form_class(code: str) -> type[FlaskForm]:
-    instrument = get_instrument(code)
+def _questionnaire_form_class(code: str, language: str) -> type[FlaskForm]:
+    instrument = get_instrument(code).in_language(language)
     fields: dict[str, Any] = {
         f"item_{item.number}": RadioField(
             f"{item.number}. {item.text}",
             choices=[SelectChoice(v, answer_label(item, v)) for v in range(item.min, item.max + 1)],
             coerce=int,
-            validators=[InputRequired(message="Please choose an answer.")],
+            validators=[InputRequired(message=lazy_gettext("Please choose an answer."))],
         )
         for item in instrument.items
     }
-    return type(f"QuestionnaireForm_{instrument.code}", (FlaskForm,), fields)
+    return type(f"QuestionnaireForm_{instrument.code}_{language}", (FlaskForm,), fields)
 
 
 def questionnaire_form(instrument: Instrument) -> FlaskForm:
-    """One radio group per item, in order, with the instrument's published wording."""
-    return _questionnaire_form_class(instrument.code)()
+    """One radio group per item, in order, with the instrument's published wording in the
+    instrument's language (see `Instrument.in_language`)."""
+    return _questionnaire_form_class(instrument.code, instrument.language)()
 
 
 @cache
@@ -50,7 +53,7 @@ def _staff_form_class(code: str) -> type[FlaskForm]:
         description="When the patient filled it in (a paper form), clinic time. "
         "Leave empty for now.",
     )
-    base = _questionnaire_form_class(code)
+    base = _questionnaire_form_class(code, ENGLISH)  # staff pages are in English
     return type(f"StaffQuestionnaireForm_{code}", (base,), {"administered_at": administered})
 
 

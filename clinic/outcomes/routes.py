@@ -16,7 +16,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from clinic import clock
+from clinic import clock, i18n
 from clinic.alerts.models import AlertKind
 from clinic.auth import services as auth
 from clinic.errors import DomainError, Gone, NotFound
@@ -38,9 +38,11 @@ from clinic.permissions import Permission, public, requires
 from clinic.transaction import keep_writes_on_refusal
 
 
-def _bare(template: str, status: int = 200, **context: Any) -> Response:
-    """Patient-facing pages: no referrer leaves them (the URL holds the token)."""
-    response = make_response(render_template(template, **context), status)
+def _bare(template: str, status: int = 200, *, language: str, **context: Any) -> Response:
+    """Patient-facing pages, in the patient's language; no referrer leaves them (the URL
+    holds the token)."""
+    with i18n.speaking(language):
+        response = make_response(render_template(template, **context), status)
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
@@ -56,22 +58,27 @@ def _flagged(response: QuestionnaireResponse) -> bool:
 @public
 def link_page(token: str) -> Response:
     """The questionnaire a patient opens from a message: first name only, no login."""
+    token = token[:200]
+    language = services.link_language(token) or i18n.browser_language()
     try:
-        link = services.open_link(token[:200])
+        link = services.open_link(token)
     except (NotFound, Gone) as exc:
-        return _bare("outcomes/link_gone.html", exc.status, message=exc.message, code=exc.code)
-    instrument = services.instrument_or_invalid(link.instrument)
+        return _bare("outcomes/link_gone.html", exc.status, language=language, code=exc.code)
+    instrument = services.instrument_or_invalid(link.instrument).in_language(language)
     form = questionnaire_form(instrument)
     if form.validate_on_submit():
         try:
             response = services.submit_link(token, answers_of(form, instrument))
         except Gone as exc:
-            return _bare("outcomes/link_gone.html", 410, message=exc.message, code=exc.code)
-        return _bare("outcomes/thanks.html", crisis=_flagged(response), tablet=False)
+            return _bare("outcomes/link_gone.html", 410, language=language, code=exc.code)
+        return _bare(
+            "outcomes/thanks.html", language=language, crisis=_flagged(response), tablet=False
+        )
     status = 422 if request.method == "POST" else 200
     return _bare(
         "outcomes/link.html",
         status,
+        language=language,
         form=form,
         instrument=instrument,
         first_name=link.patient.first_name,
@@ -119,7 +126,7 @@ def tablet() -> Response:
     if state["done"]:
         return redirect(url_for("outcomes.tablet_done"))
     patient = services.get_patient(state["patient_id"])
-    instrument = services.instrument_or_invalid(state["instrument"])
+    instrument = services.instrument_or_invalid(state["instrument"]).in_language(patient.language)
     form = questionnaire_form(instrument)
     if form.validate_on_submit():
         response = services.record_response(
@@ -136,6 +143,7 @@ def tablet() -> Response:
     return _bare(
         "outcomes/tablet.html",
         status,
+        language=patient.language,
         form=form,
         instrument=instrument,
         first_name=patient.first_name,
@@ -164,7 +172,15 @@ def tablet_done() -> Response:
         status = 401
     elif request.method == "POST":
         status = 422
-    return _bare("outcomes/thanks.html", status, crisis=state["crisis"], tablet=True, form=form)
+    language = services.get_patient(state["patient_id"]).language
+    return _bare(
+        "outcomes/thanks.html",
+        status,
+        language=language,
+        crisis=state["crisis"],
+        tablet=True,
+        form=form,
+    )
 
 
 # Staff pages on the chart ---------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from clinic.outcomes.catalog import (
     default_catalog,
     get_instrument,
 )
-from clinic.outcomes.chart import render_outcome_chart
+from clinic.outcomes.chart import ChartPoint, render_course_chart
 from clinic.outcomes.models import (
     AssignmentStatus,
     QuestionnaireAssignment,
@@ -46,10 +47,10 @@ from clinic.outcomes.models import (
 from clinic.patients.medications import load_of, medications_of
 from clinic.patients.models import Patient
 from clinic.permissions import Role
-from clinic.scheduling.progress import Progress, course_progress
+from clinic.scheduling.progress import Progress, course_progress, delivered_session_ends
 
 CURRENT_COURSE_STATUSES = (CourseStatus.ACTIVE, CourseStatus.ON_HOLD)
-CHART_CODES = ("PHQ-9", "PEG-3")
+CHART_CODES = ("PHQ-9", "PEG-3", "PROMIS-SD-8a")
 MAX_ID = 2**31 - 1
 ADMINISTERED_TOLERANCE = timedelta(minutes=5)
 # A flag the catalog raises that has no alert kind of its own still reaches a clinician.
@@ -321,6 +322,16 @@ def create_link(
     return link, url
 
 
+def link_language(token: str) -> str | None:
+    """The language of the patient a link was made for, even once it is used or expired,
+    so its "already answered" page speaks that language too; None for an unknown token."""
+    return db.session.scalar(
+        select(Patient.language)
+        .join(QuestionnaireLink, QuestionnaireLink.patient_id == Patient.id)
+        .where(QuestionnaireLink.token_hash == hash_token(token))
+    )
+
+
 def open_link(token: str) -> QuestionnaireLink:
     """The link behind a token: 404 when unknown, 410 when used or expired."""
     link = db.session.scalar(
@@ -438,16 +449,39 @@ def _medication_load(course_id: int, progress: Progress) -> dict[str, Any]:
 
 
 def course_outcome_panel(course_id: int) -> dict[str, Any]:
-    """What `outcomes/_course_outcomes.html` shows: the numbers and the inline SVG chart."""
+    """What `outcomes/_course_outcomes.html` shows: the numbers and the inline SVG chart
+    of mood, pain and sleep against the sessions delivered when each answer was given."""
     summary = summarize_course(course_id)
-    series: dict[str, list[tuple[date, float]]] = {
-        code: [(date.fromisoformat(p["date"]), p["score"]) for p in data["series"]]
+    ends = delivered_session_ends(course_id)
+    series: dict[str, list[ChartPoint]] = {
+        code: [
+            (
+                bisect_right(ends, datetime.fromisoformat(p["at"])),
+                date.fromisoformat(p["date"]),
+                p["score"],
+            )
+            for p in data["series"]
+        ]
         for code, data in summary["instruments"].items()
     }
-    chart = render_outcome_chart(series, CHART_CODES, id_prefix=f"course-{course_id}-outcomes")
+    course = db.session.get(Course, course_id)
+    chart = render_course_chart(
+        series,
+        CHART_CODES,
+        planned_sessions=course.planned_sessions if course else 0,
+        id_prefix=f"course-{course_id}-outcomes",
+    )
     return {
         "summary": summary,
         "chart": Markup(chart),  # built and escaped by clinic.outcomes.chart
         "codes": [code for code in summary["instruments"] if summary["instruments"][code]["series"]]
         or list(CHART_CODES),
+        # Which instruments have a response / remission rule at all ("n/a" otherwise).
+        "rules": {
+            code: {
+                "response": spec.outcome_rules.response_fall_pct is not None,
+                "remission": spec.outcome_rules.remission_below is not None,
+            }
+            for code, spec in default_catalog().items()
+        },
     }

@@ -34,6 +34,7 @@ CHANNEL_CHOICES = [
     SelectChoice("sms", "Text message (SMS)"),
     SelectChoice("email", "Email"),
 ]
+LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("es", "Spanish (español)")]
 YES_NO = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
 
 
@@ -67,6 +68,12 @@ class PatientForm(ServiceForm):
         description="US numbers without +1 are fine; stored as +15555550123.",
     )
     preferred_channel = RadioField("Reminders by", choices=CHANNEL_CHOICES, default="none")
+    language = RadioField(
+        "Language",
+        choices=LANGUAGE_CHOICES,
+        default="en",
+        description="Questionnaire links, reminders and calendar files come in this language.",
+    )
     sms_consent = BooleanField("Consents to text messages")
     email_consent = BooleanField("Consents to email")
     timezone = StringField(

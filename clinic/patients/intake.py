@@ -26,7 +26,7 @@ from clinic.extensions import db
 from clinic.patients import validation
 from clinic.patients.consents import CONSENT_CHANNELS, set_consent
 from clinic.patients.lookup import get_patient
-from clinic.patients.models import Patient, name_key
+from clinic.patients.models import LANGUAGES, Patient, name_key
 from clinic.patients.records import set_diagnoses
 from clinic.patients.validation import EARLIEST_DATE, a_date, boolean, integer, one_of, text
 
@@ -52,6 +52,7 @@ PATIENT_CHECKS: dict[str, validation.Check] = {
     "sms_consent": boolean,
     "email_consent": boolean,
     "timezone": validation.timezone,
+    "language": one_of(LANGUAGES),
     "diagnoses": validation.diagnosis_codes,
     "address": validation.postal_address,
     "referring_provider": text(200),
@@ -165,6 +166,8 @@ def _clean_patient(values: Mapping[str, Any], current: Patient | None) -> dict[s
         current.preferred_channel if current and "preferred_channel" not in cleaned else "none"
     )
     cleaned["preferred_channel"] = channel
+    if "language" in cleaned and cleaned["language"] is None:
+        del cleaned["language"]  # empty means "leave it": English for a new patient
     needed = CHANNEL_NEEDS.get(channel)
     if needed is not None:
         contact, message = needed

@@ -68,6 +68,16 @@ class AuthorizationStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class Language(StrEnum):
+    """The patient's language: links, questionnaire pages and messages use it."""
+
+    ENGLISH = "en"
+    SPANISH = "es"
+
+
+LANGUAGES = tuple(Language)
+
+
 class ScreeningResult(StrEnum):
     CLEAR = "clear"
     REVIEW = "review"  # a relative contraindication: a clinician decides
@@ -78,6 +88,7 @@ class Patient(Model):
     __tablename__ = "patients"
     __table_args__ = (
         one_of("preferred_channel", PreferredChannel, name="channel"),
+        one_of("language", Language, name="language"),
         Index("ix_patients_name_dob", "last_name", "first_name", "date_of_birth"),
         Index("ix_patients_dob_name_key", "date_of_birth", "name_key"),
     )
@@ -100,6 +111,9 @@ class Patient(Model):
     email_consent_at: Mapped[datetime | None]
     timezone: Mapped[str | None] = mapped_column(String(64))  # None: the clinic's
     address: Mapped[str | None] = mapped_column(String(200))  # street, city, ST 12345
+    language: Mapped[str] = mapped_column(
+        String(5), default=Language.ENGLISH, server_default=Language.ENGLISH
+    )
     referring_provider: Mapped[str | None] = mapped_column(String(200))
     emergency_contact_name: Mapped[str | None] = mapped_column(String(200))
     emergency_contact_phone: Mapped[str | None] = mapped_column(String(20))

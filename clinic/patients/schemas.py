@@ -34,6 +34,14 @@ class PatientInputSchema(ma.Schema):
     sms_consent = ma.fields.Boolean()
     email_consent = ma.fields.Boolean()
     timezone = ma.fields.String(allow_none=True, metadata={"description": "IANA name"})
+    language = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "en (default) or es: patient links, questionnaire pages, "
+            "reminders and calendar files use it",
+            "example": "es",
+        },
+    )
     diagnoses = ma.fields.List(ma.fields.String(), metadata={"description": "ICD-10-CM codes"})
     address = ma.fields.String(
         allow_none=True, metadata={"description": "street, city, ST 12345[-6789]"}
@@ -85,6 +93,7 @@ class PatientSchema(ma.Schema):
     email_consent = ma.fields.Boolean()
     email_consent_at = ma.fields.AwareDateTime(allow_none=True)
     timezone = ma.fields.String(allow_none=True)
+    language = ma.fields.String(metadata={"description": "en or es"})
     diagnoses = ma.fields.Function(
         lambda patient: [diagnosis.code for diagnosis in patient.diagnoses],
         metadata={"description": "ICD-10-CM codes"},

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from clinic import clock
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
-from clinic.errors import Conflict, Gone, NotFound
+from clinic.errors import Conflict, DomainError, Gone, NotFound
 from clinic.extensions import db
 from clinic.reminders import links
 from clinic.reminders.models import AnswerKind, AppointmentResponse
@@ -34,6 +34,15 @@ def _appointment_for(purpose: str, token: str) -> tuple[Appointment, links.LinkC
     if appointment is None:
         raise NotFound("This appointment no longer exists.")
     return appointment, claim
+
+
+def link_language(purpose: str, token: str) -> str | None:
+    """The patient's language for a link's pages; None when the link names no appointment."""
+    try:
+        appointment, _claim = _appointment_for(purpose, token)
+    except DomainError:
+        return None
+    return appointment.patient.language
 
 
 def appointment_for_link(purpose: str, token: str) -> Appointment:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields import TimeField
@@ -46,16 +47,22 @@ class TemplateForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    submit = SubmitField("Yes, I will come")
+    """A patient's form: its words are translated (see clinic/i18n.py)."""
+
+    submit = SubmitField(lazy_gettext("Yes, I will come"))
 
 
 class ChangeRequestForm(FlaskForm):
+    """A patient's form: its words are translated (see clinic/i18n.py)."""
+
     message = TextAreaField(
-        "What would suit you better? (optional)",
+        lazy_gettext("What would suit you better? (optional)"),
         validators=[Optional(), Length(max=1000)],
-        description="For example: mornings only next week. Please do not include medical details.",
+        description=lazy_gettext(
+            "For example: mornings only next week. Please do not include medical details."
+        ),
     )
-    submit = SubmitField("Ask for a change")
+    submit = SubmitField(lazy_gettext("Ask for a change"))
 
 
 class HandledForm(FlaskForm):

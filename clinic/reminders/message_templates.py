@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 
+from clinic import i18n
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.errors import Invalid, NotFound
 from clinic.extensions import db
 from clinic.reminders import messages
-from clinic.reminders.models import Channel, MessageTemplate
+from clinic.reminders.models import Channel, MessageKind, MessageTemplate
 
 SAMPLE_VALUES = {
     "first_name": "Jamie",
@@ -81,13 +83,63 @@ def update_template(
     return template
 
 
+def default_words(kind: str, channel: str) -> tuple[str, str]:
+    """The shipped (subject, body) of a message in the language being spoken.
+
+    The English msgids are the defaults migration 0005 wrote into `message_templates`;
+    a test keeps the two equal. The translations live in the Babel catalog.
+    """
+    words = {
+        (MessageKind.APPOINTMENT_REMINDER, Channel.EMAIL): (
+            gettext("Your appointment at {clinic_name} on {date}"),
+            gettext(
+                "Hello {first_name},\n\n"
+                "This is a reminder of your appointment at {clinic_name} on {date} at {time}.\n\n"
+                "Please confirm that you will come: {confirm_url}\n"
+                "Need another time? Ask for a change: {change_url}\n"
+                "Add it to your calendar: {ics_url}\n\n"
+                "See you soon,\n{clinic_name}\n"
+            ),
+        ),
+        (MessageKind.APPOINTMENT_REMINDER, Channel.SMS): (
+            "",
+            gettext(
+                "{clinic_name}: reminder of your appointment on {date} at {time}. "
+                "Confirm: {confirm_url} Change: {change_url} Reply STOP to opt out.\n"
+            ),
+        ),
+        (MessageKind.QUESTIONNAIRE_LINK, Channel.EMAIL): (
+            gettext("{clinic_name}: a short questionnaire for you"),
+            gettext(
+                "Hello {first_name},\n\n"
+                "{clinic_name} asks you to fill in a short questionnaire:\n"
+                "{questionnaire_url}\n\n"
+                "The link works once and expires after a few days. Thank you.\n"
+            ),
+        ),
+        (MessageKind.QUESTIONNAIRE_LINK, Channel.SMS): (
+            "",
+            gettext("{clinic_name}: please fill in a short form: {questionnaire_url}\n"),
+        ),
+    }
+    return words[(MessageKind(kind), Channel(channel))]
+
+
 class TemplateCache:
     """Templates looked up once per planning call (a course books dozens of sessions)."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], MessageTemplate] = {}
 
-    def render(self, kind: str, channel: str, values: dict[str, str]) -> messages.RenderedMessage:
+    def render(
+        self, kind: str, channel: str, values: dict[str, str], language: str = i18n.ENGLISH
+    ) -> messages.RenderedMessage:
+        """English messages use the admin's template; other languages the shipped words,
+        translated (an admin's edits are in English and cannot be translated for them)."""
+        if i18n.supported(language) != i18n.ENGLISH:
+            with i18n.speaking(language):
+                subject, body = default_words(kind, channel)
+            return messages.render(subject, body, values, channel)
         key = (kind, channel)
         if key not in self._cache:
             self._cache[key] = get_template(kind, channel)

@@ -13,6 +13,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from icalendar import Calendar, Event, vCalAddress, vText
 from markupsafe import Markup, escape
 
@@ -180,7 +181,8 @@ def appointment_calendar(
     """An iCalendar file for one appointment. The UID never changes for the appointment;
     SEQUENCE grows with every move, and once more when it is cancelled, so calendars
     replace the entry instead of adding one (RFC 5545 ignores an update whose SEQUENCE did
-    not grow). Nothing clinical, not even in PRODID: the summary names only the clinic."""
+    not grow). Nothing clinical, not even in PRODID: the summary names only the clinic (in
+    the language being spoken, see `clinic.i18n.speaking`)."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -194,7 +196,7 @@ def appointment_calendar(
     event.add("dtstamp", stamp)
     event.add("dtstart", starts_at)
     event.add("dtend", ends_at)
-    event.add("summary", f"Appointment at {clinic_name}")
+    event.add("summary", gettext("Appointment at %(clinic)s", clinic=clinic_name))
     event.add("location", clinic_name)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     calendar.add_component(event)

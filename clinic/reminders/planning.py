@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import joinedload
 
-from clinic import clock
+from clinic import clock, i18n
 from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.reminders import links, messages, timing
@@ -45,6 +45,12 @@ def calendar_uid(appointment_id: int) -> str:
 
 
 def appointment_calendar(appointment: Appointment, *, now: datetime) -> str:
+    """The .ics for an appointment, its words in the patient's language."""
+    with i18n.speaking(appointment.patient.language):
+        return _calendar(appointment, now)
+
+
+def _calendar(appointment: Appointment, now: datetime) -> str:
     return messages.appointment_calendar(
         uid=calendar_uid(appointment.id),
         sequence=appointment.revision,
@@ -64,7 +70,7 @@ def appointment_values(appointment: Appointment, tz: ZoneInfo) -> dict[str, str]
     return {
         "clinic_name": current_app.config["CLINIC_NAME"],
         "first_name": appointment.patient.first_name,
-        "date": f"{local:%A} {local.day} {local:%B %Y}",
+        "date": i18n.long_date(local.date(), appointment.patient.language),
         "time": f"{local:%H:%M}",
         "confirm_url": links.public_url(
             "reminders.patient_confirm", token=links.make_token("confirm", *token_args)
@@ -151,7 +157,7 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
             if values is None:
                 values = appointment_values(appointment, tz)
             payload = templates.render(
-                MessageKind.APPOINTMENT_REMINDER, channel, values
+                MessageKind.APPOINTMENT_REMINDER, channel, values, patient.language
             ).as_payload()
             if channel == Channel.EMAIL:
                 payload["ics"] = appointment_calendar(appointment, now=now)
@@ -282,7 +288,11 @@ def plan_questionnaire_link(
         "first_name": patient.first_name,
         "questionnaire_url": url,
     }
-    payload = TemplateCache().render(MessageKind.QUESTIONNAIRE_LINK, channel, values).as_payload()
+    payload = (
+        TemplateCache()
+        .render(MessageKind.QUESTIONNAIRE_LINK, channel, values, patient.language)
+        .as_payload()
+    )
     return insert_message(
         kind=MessageKind.QUESTIONNAIRE_LINK,
         channel=channel,

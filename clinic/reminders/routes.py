@@ -19,7 +19,7 @@ from flask import (
 from flask_login import current_user
 from twilio.request_validator import RequestValidator
 
-from clinic import clock
+from clinic import clock, i18n
 from clinic.errors import DomainError
 from clinic.extensions import csrf
 from clinic.forms import show_refusal
@@ -169,14 +169,35 @@ def admin_template_edit(kind: str, channel: str) -> Any:
 # ------------------------------------------------------------------- patient links
 
 
+def _in_patients_language(purpose: str, token: str, template: str, **context: Any) -> str:
+    """A patient page in the language of the link's patient (else the browser's)."""
+    language = answers.link_language(purpose, token) or i18n.browser_language()
+    with i18n.speaking(language):
+        return render_template(template, **context)
+
+
+def _notice(purpose: str, token: str, code: str, message: str, status: int = 200) -> Any:
+    """The answer to a patient's click: `code` picks its translated words (see the page)."""
+    page = _in_patients_language(
+        purpose, token, "reminders/patient_notice.html", code=code, message=message
+    )
+    return page, status
+
+
 def _patient_page(template: str, token: str, purpose: str, **context: Any) -> Any:
     try:
         appointment = answers.appointment_for_link(purpose, token)
     except DomainError as exc:
-        return render_template("reminders/patient_notice.html", message=exc.message), exc.status
-    tz = patient_timezone(appointment.patient)
-    return render_template(
-        template, appointment=appointment, local=appointment.starts_at.astimezone(tz), **context
+        return _notice(purpose, token, exc.code, exc.message, exc.status)
+    local = appointment.starts_at.astimezone(patient_timezone(appointment.patient))
+    return _in_patients_language(
+        purpose,
+        token,
+        template,
+        appointment=appointment,
+        day=i18n.long_date(local.date(), appointment.patient.language),
+        time=f"{local:%H:%M}",
+        **context,
     )
 
 
@@ -189,10 +210,8 @@ def patient_confirm(token: str) -> Any:
         try:
             answers.confirm_attendance(token)
         except DomainError as exc:
-            return render_template("reminders/patient_notice.html", message=exc.message), exc.status
-        return render_template(
-            "reminders/patient_notice.html", message="Thank you, see you then.", ok=True
-        )
+            return _notice("confirm", token, exc.code, exc.message, exc.status)
+        return _notice("confirm", token, "confirmed", "Thank you, see you then.")
     return _patient_page("reminders/patient_confirm.html", token, "confirm", form=form)
 
 
@@ -205,11 +224,12 @@ def patient_change(token: str) -> Any:
         try:
             answers.request_change(token, form.message.data)
         except DomainError as exc:
-            return render_template("reminders/patient_notice.html", message=exc.message), exc.status
-        return render_template(
-            "reminders/patient_notice.html",
-            message="Thank you. The front desk will contact you to find a new time.",
-            ok=True,
+            return _notice("change", token, exc.code, exc.message, exc.status)
+        return _notice(
+            "change",
+            token,
+            "change_requested",
+            "Thank you. The front desk will contact you to find a new time.",
         )
     return _patient_page("reminders/patient_change.html", token, "change", form=form)
 

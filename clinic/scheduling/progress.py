@@ -124,6 +124,22 @@ def courses_started_between(since: datetime, until: datetime) -> Select[Any]:
     )
 
 
+def delivered_session_ends(course_id: int) -> list[datetime]:
+    """When each delivered session of a course ended, in order: an answer given at `t`
+    came after `bisect_right(ends, t)` sessions (the outcome chart's x axis)."""
+    return list(
+        db.session.scalars(
+            select(Appointment.ends_at)
+            .where(
+                Appointment.course_id == course_id,
+                Appointment.kind == SESSION_KIND,
+                Appointment.status == AppointmentStatus.COMPLETED,
+            )
+            .order_by(Appointment.ends_at)
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Projection:
     end: date | None

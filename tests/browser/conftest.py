@@ -36,16 +36,28 @@ def _chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def playwright_session() -> Iterator[Any]:
     path = _chromium_path()
     if path is None:
         pytest.skip("Chromium not found (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_session: Any) -> Iterator[Any]:
+    path = _chromium_path()
+    instance = playwright_session.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="session")
+def devices(playwright_session: Any) -> Any:
+    """Playwright's device descriptors (viewport, user agent, touch), e.g. "Pixel 7"."""
+    return playwright_session.devices
 
 
 @pytest.fixture

@@ -23,11 +23,11 @@ def responses_url(course: Course) -> str:
     return f"/api/v1/patients/{course.patient_id}/responses"
 
 
-def test_instruments_list_the_three_questionnaires(api: ApiClient, technician: Any) -> None:
+def test_instruments_list_the_questionnaires(api: ApiClient, technician: Any) -> None:
     answer = api.as_(technician).get("/api/v1/instruments")
     assert answer.status_code == 200
     items = {i["code"]: i for i in answer.get_json()["items"]}
-    assert set(items) == {"PHQ-9", "GAD-7", "PEG-3"}
+    assert set(items) == {"PHQ-9", "GAD-7", "PEG-3", "PROMIS-SD-8a"}
     phq = items["PHQ-9"]
     assert (phq["loinc_panel"], phq["loinc_score"]) == ("44249-1", "44261-6")
     assert phq["items"][8]["text"].startswith("Thoughts that you would be better off dead")

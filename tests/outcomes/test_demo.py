@@ -28,8 +28,11 @@ def test_demo_answers_follow_the_delivered_sessions(app: Any) -> None:
     ctx = context(large=False)
     load_outcomes(ctx)
     db.session.commit()
-    phq = course_outcomes(course.id, viewer_id=None)["instruments"]["PHQ-9"]
+    outcomes = course_outcomes(course.id, viewer_id=None)["instruments"]
+    phq = outcomes["PHQ-9"]
     assert len(phq["series"]) == 5  # baseline + after sessions 5, 10, 15, 20
+    sleep = outcomes["PROMIS-SD-8a"]
+    assert len(sleep["series"]) == 2 and sleep["baseline"] >= sleep["latest"]
     assert phq["baseline"] is not None and phq["response"] is not None
     assert db.session.scalar(select(func.count()).select_from(Alert)) == 1
 
@@ -39,5 +42,8 @@ def test_the_large_demo_inserts_in_bulk_without_alerts(app: Any) -> None:
         deliver(make_course(make_patient(), planned_sessions=10), 10)
     load_outcomes(context(large=True))
     db.session.commit()
-    assert db.session.scalar(select(func.count()).select_from(QuestionnaireResponse)) == 3 * 3 * 2
+    # PHQ-9 and PEG-3 at three moments each, sleep at the first and the last.
+    assert db.session.scalar(select(func.count()).select_from(QuestionnaireResponse)) == 3 * (
+        3 * 2 + 2
+    )
     assert db.session.scalar(select(func.count()).select_from(Alert)) == 0

@@ -180,6 +180,7 @@ def test_the_first_booking_asks_for_the_baseline_once(course: Course) -> None:
         ("PHQ-9", "baseline"),
         ("PEG-3", "baseline"),
         ("GAD-7", "baseline"),
+        ("PROMIS-SD-8a", "baseline"),
     }
 
 
@@ -211,7 +212,7 @@ def test_the_last_session_asks_the_end_questionnaires_and_plans_follow_ups(
     delivered = deliver(course, 3)
     events.treatment_logged.send(None, treatment=SimpleNamespace(appointment_id=delivered[-1].id))
     found = assignments(course)
-    assert {("PHQ-9", "end"), ("PEG-3", "end"), ("GAD-7", "end")} <= found
+    assert {("PHQ-9", "end"), ("PEG-3", "end"), ("GAD-7", "end"), ("PROMIS-SD-8a", "end")} <= found
     assert {("PHQ-9", "followup_1m"), ("PEG-3", "followup_3m"), ("PHQ-9", "followup_6m")} <= found
     assert ("GAD-7", "followup_1m") not in found
     end_day = START.astimezone(cadence.clock.clinic_tz()).date() + timedelta(days=2)
@@ -245,19 +246,24 @@ def test_planning_sends_one_link_per_due_assignment_and_a_response_completes_it(
     with time_machine.travel(START, tick=False):
         cadence.ensure_baseline(course)
         with captured(events.questionnaire_link_created) as sent:
-            assert cadence.plan_questionnaires(START) == 3
+            assert cadence.plan_questionnaires(START) == 4
             assert cadence.plan_questionnaires(START) == 0
-        assert {s["link"].instrument for s in sent} == {"PHQ-9", "PEG-3", "GAD-7"}
+        assert {s["link"].instrument for s in sent} == {"PHQ-9", "PEG-3", "GAD-7", "PROMIS-SD-8a"}
         assert all(s["deliver"] for s in sent)
-        assert cadence.due_counts_for_day(START.date()) == {course.patient_id: 3}
+        assert cadence.due_counts_for_day(START.date()) == {course.patient_id: 4}
         phq = next(s for s in sent if s["link"].instrument == "PHQ-9")
         services.submit_link(phq["url"].rsplit("/", 1)[1], phq9(9))
-        assert cadence.due_counts_for_day(START.date()) == {course.patient_id: 2}
+        assert cadence.due_counts_for_day(START.date()) == {course.patient_id: 3}
         services.record_response(course.patient_id, "GAD-7", [1] * 7, None, "tablet", None)
         statuses = {
             a.instrument: a.status for a in db.session.scalars(select(QuestionnaireAssignment))
         }
-    assert statuses == {"PHQ-9": "completed", "GAD-7": "completed", "PEG-3": "due"}
+    assert statuses == {
+        "PHQ-9": "completed",
+        "GAD-7": "completed",
+        "PEG-3": "due",
+        "PROMIS-SD-8a": "due",
+    }
 
 
 def test_unanswered_assignments_expire(course: Course) -> None:
