@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from clinic import clock
-from clinic.errors import Invalid
+from clinic.errors import DomainError, Invalid
 from clinic.forms import show_refusal
 from clinic.navigation import safe_local_url
 from clinic.permissions import Permission, requires
@@ -96,6 +96,9 @@ def log_session(appointment_id: int) -> Any:
     if not card.appointment.is_live:
         flash(f"This appointment is {card.appointment.status.replace('_', '-')}.", "warning")
         return redirect(url_for("treatments.today"))
+    if request.method == "GET" and card.not_loggable_reason:
+        flash(card.not_loggable_reason, "warning")
+        return redirect(url_for("treatments.today"))
     form = TreatmentLogForm()
     status = 200
     if request.method == "GET":
@@ -103,10 +106,11 @@ def log_session(appointment_id: int) -> Any:
     elif form.validate_on_submit():
         try:
             log = log_treatment(appointment_id, current_user.id, **_log_values(form))
-        except Invalid as error:
+        except DomainError as error:
+            # Any refusal (bad dose, too early, course on hold) keeps what was typed.
             show_refusal(form, error, aliases={"adverse_event": "adverse_event_type"})
             card = queries.session_card(appointment_id, viewer_id=current_user.id)
-            status = 422
+            status = error.status
         else:
             flash("Session logged. Check it, then sign it.", "success")
             return redirect(url_for("treatments.detail", treatment_id=log.id))
