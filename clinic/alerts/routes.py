@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -11,6 +11,7 @@ from clinic.alerts.forms import AcknowledgeForm
 from clinic.alerts.models import AlertStatus
 from clinic.errors import DomainError
 from clinic.forms import flash_refusal
+from clinic.navigation import safe_local_url
 from clinic.permissions import Permission, requires
 
 OPEN_ALERTS_SHOWN = 200
@@ -44,4 +45,5 @@ def acknowledge(alert_id: int) -> Response:
             flash_refusal(exc)
         else:
             flash("Alert acknowledged.", "success")
-    return redirect(url_for("alerts.index"))
+    # Back where it was answered (the alerts page or the clinician's inbox).
+    return redirect(safe_local_url(request.form.get("next")) or url_for("alerts.index"))

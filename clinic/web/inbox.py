@@ -1,0 +1,32 @@
+"""The clinician's work inbox: everything waiting for a clinician on one page, most urgent
+first (open alerts, screenings to sign off, logs to sign and review). It is a clinician's
+home page, and its alerts count is in the navigation of every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template
+
+from clinic.alerts import services as alerts
+from clinic.alerts.models import AlertStatus
+from clinic.patients.screening import awaiting_sign_off
+from clinic.permissions import Permission, requires
+from clinic.treatments.forms import ActionForm
+from clinic.treatments.queries import review_queue
+from clinic.web import bp
+
+INBOX_ROWS = 50
+
+
+@bp.route("/inbox")
+@requires(Permission.REVIEW)
+def inbox() -> Any:
+    return render_template(
+        "web/inbox.html",
+        open_alerts=alerts.list_alerts(status=AlertStatus.OPEN, limit=INBOX_ROWS),
+        screenings=awaiting_sign_off(INBOX_ROWS),
+        queue=review_queue(INBOX_ROWS),
+        action_form=ActionForm(),
+        note_max=alerts.MAX_NOTE_LENGTH,
+    )
