@@ -18,7 +18,6 @@ from wtforms.fields.choices import SelectChoice
 from clinic import clock
 from clinic.auth.models import User
 from clinic.courses import bp, numbers, prescribing, protocols
-from clinic.courses.models import Course
 from clinic.courses.forms import (
     STATUS_LABELS,
     CourseEditForm,
@@ -27,6 +26,7 @@ from clinic.courses.forms import (
     ProtocolForm,
     ProtocolSettingsForm,
 )
+from clinic.courses.models import Course
 from clinic.courses.status import allowed_statuses, set_course_status
 from clinic.errors import DomainError
 from clinic.extensions import db
