@@ -266,7 +266,8 @@ def plan_questionnaire_link(
     link: QuestionnaireLinkLike, url: str, patient: Patient, *, now: datetime
 ) -> Reminder | None:
     """Send a questionnaire link by the patient's preferred channel (if consented and
-    reachable), now or when the patient's quiet hours end."""
+    reachable), now or when the patient's quiet hours end. Questionnaires due together go
+    out as ONE message: a link due at the same moment as a message not yet sent joins it."""
     policy = get_policy()
     channel = patient.preferred_channel
     if not policy.send_questionnaire_links or channel not in tuple(Channel):
@@ -274,13 +275,34 @@ def plan_questionnaire_link(
     recipient = patient_address(patient, channel)
     if recipient is None or not policy.channel_enabled(channel):
         return None
-    tz = patient_timezone(patient)
-    values = {
-        "clinic_name": current_app.config["CLINIC_NAME"],
-        "first_name": patient.first_name,
-        "questionnaire_url": url,
-    }
-    payload = TemplateCache().render(MessageKind.QUESTIONNAIRE_LINK, channel, values).as_payload()
+    due = timing.after_quiet_hours(
+        now, patient_timezone(patient), policy.quiet_start, policy.quiet_end
+    )
+    entry = {"id": link.id, "url": url}
+    for waiting in db.session.scalars(
+        select(Reminder).where(
+            Reminder.kind == MessageKind.QUESTIONNAIRE_LINK,
+            Reminder.patient_id == patient.id,
+            Reminder.channel == channel,
+            Reminder.status == ReminderStatus.PENDING,
+            Reminder.due_at == due,
+        )
+    ):
+        joined = list(waiting.payload.get("links", []))
+        if any(known["id"] == link.id for known in joined):
+            return waiting
+        expires = min(waiting.expires_at or link.expires_at, link.expires_at)
+        payload = _questionnaire_payload(patient, channel, [*joined, entry])
+        # Guarded: a dispatcher that claimed the row first keeps it; the link goes alone.
+        joined_now = db.session.execute(
+            update(Reminder)
+            .where(Reminder.id == waiting.id, Reminder.status == ReminderStatus.PENDING)
+            .values(payload=payload, expires_at=expires, recipient=recipient)
+            .execution_options(synchronize_session=False)
+        )
+        if cast(CursorResult[Any], joined_now).rowcount:
+            db.session.expire(waiting)
+            return waiting
     return insert_message(
         kind=MessageKind.QUESTIONNAIRE_LINK,
         channel=channel,
@@ -288,7 +310,22 @@ def plan_questionnaire_link(
         user_id=None,
         recipient=recipient,
         dedupe_key=f"questionnaire_link:{link.id}",
-        due=timing.after_quiet_hours(now, tz, policy.quiet_start, policy.quiet_end),
+        due=due,
         expires_at=link.expires_at,
-        payload=payload,
+        payload=_questionnaire_payload(patient, channel, [entry]),
     )
+
+
+def _questionnaire_payload(
+    patient: Patient, channel: str, entries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The message for one or several links (one per line in an email, spaced in an SMS),
+    with the links it carries so a later one can join it."""
+    separator = " " if channel == Channel.SMS else "\n"
+    values = {
+        "clinic_name": current_app.config["CLINIC_NAME"],
+        "first_name": patient.first_name,
+        "questionnaire_url": separator.join(entry["url"] for entry in entries),
+    }
+    rendered = TemplateCache().render(MessageKind.QUESTIONNAIRE_LINK, channel, values)
+    return {**rendered.as_payload(), "links": entries}
