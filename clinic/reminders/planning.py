@@ -291,7 +291,9 @@ def plan_questionnaire_link(
         joined = list(waiting.payload.get("links", []))
         if any(known["id"] == link.id for known in joined):
             return waiting
-        expires = min(waiting.expires_at or link.expires_at, link.expires_at)
+        expires = min(
+            (at for at in (waiting.expires_at, link.expires_at) if at is not None), default=None
+        )
         payload = _questionnaire_payload(patient, channel, [*joined, entry])
         # Guarded: a dispatcher that claimed the row first keeps it; the link goes alone.
         joined_now = db.session.execute(
