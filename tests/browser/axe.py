@@ -24,7 +24,9 @@ def describe(found: list[dict[str, Any]]) -> str:
     lines = []
     for violation in found:
         lines.append(f"{violation['impact']}: {violation['id']} - {violation['help']}")
-        lines.extend(f"    {node['target']}: {node['html'][:160]}" for node in violation["nodes"][:5])
+        lines.extend(
+            f"    {node['target']}: {node['html'][:160]}" for node in violation["nodes"][:5]
+        )
     return "\n".join(lines)
 
 

@@ -52,7 +52,9 @@ def _a_working_day() -> Clinic:
     done = make_appointment(course, now - timedelta(days=1), device=chair, sequence=2)
     other = make_course(make_patient(first_name="Sam"))
     make_appointment(other, now + timedelta(minutes=30), device=make_device("Chair 2"))
-    treatment = log_treatment(done.id, None, intensity_pct_mt=120, pulses_delivered=3000, completed=True)
+    treatment = log_treatment(
+        done.id, None, intensity_pct_mt=120, pulses_delivered=3000, completed=True
+    )
     record_response(patient.id, "PHQ-9", [1, 1, 1, 1, 1, 1, 1, 1, 1], course.id, "staff", None)
     db.session.commit()
     return Clinic(patient.id, course.id, waiting.id, done.id, treatment.id)

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from clinic import clock
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_course, make_device, make_patient
 
@@ -29,17 +30,20 @@ def test_front_desk_books_a_course_and_moves_a_session(page: Any, front_desk: An
     page.get_by_label("Time").fill("09:00")
     page.get_by_role("button", name="Preview sessions").click()
     expect(page.get_by_role("heading", name="Preview: 3 sessions")).to_be_visible()
+    assert_accessible(page)
     assert page.locator("#plan tbody tr").count() == 3
 
     page.get_by_role("button", name="Book these 3 sessions").click()
     page.wait_for_url(re.compile(r"/schedule\?date="))
     expect(page.get_by_text("Booked 3 sessions.")).to_be_visible()
+    assert_accessible(page)
     block = page.locator(".block").filter(has_text="RQ")
     assert "Session 1 of 3" in block.inner_text()
     assert "09:00" in block.inner_text()
 
     block.get_by_role("link", name=re.compile("^Move")).click()
     page.get_by_label("New time and chair").select_option(label="11:00 on Chair B")
+    assert_accessible(page)
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(r"/schedule\?date="))
     expect(page.get_by_text("Moved to")).to_be_visible()
