@@ -129,7 +129,7 @@ def free_starts(
     return found
 
 
-def _board_devices(rows: list[Any]) -> list[Device]:
+def board_devices(rows: list[Any]) -> list[Device]:
     """Active devices, plus any inactive one that still has sessions in view."""
     used = {appointment.device_id for appointment, _number in rows}
     return [device for device in list_devices() if device.active or device.id in used]
@@ -138,7 +138,7 @@ def _board_devices(rows: list[Any]) -> list[Device]:
 def day_board(day: date, *, technician_id: int | None = None) -> board.DayBoard:
     """The day board: a fixed handful of queries whatever the size of the schedule."""
     rows = list_appointments(first=day, last=day, technician_id=technician_id, with_numbers=True)
-    return board.day_board(day, _board_devices(rows), rows, load_calendar(day, day))
+    return board.day_board(day, board_devices(rows), rows, load_calendar(day, day))
 
 
 def week_view(monday: date, *, technician_id: int | None = None) -> board.WeekView:
@@ -146,4 +146,4 @@ def week_view(monday: date, *, technician_id: int | None = None) -> board.WeekVi
     rows = list_appointments(
         first=monday, last=last, technician_id=technician_id, with_numbers=True
     )
-    return board.week_view(monday, _board_devices(rows), rows, load_calendar(monday, last))
+    return board.week_view(monday, board_devices(rows), rows, load_calendar(monday, last))
