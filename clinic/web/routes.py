@@ -15,6 +15,7 @@ from clinic.reminders.answers import change_requests_for_day, confirmations_for
 from clinic.scheduling import schedule
 from clinic.scheduling.routes import day_arg
 from clinic.web import bp
+from clinic.web.exceptions import day_exceptions
 
 
 def _only_technician() -> int | None:
@@ -30,6 +31,11 @@ def board() -> Any:
     day = day_arg()
     technician_id = _only_technician()
     layout = schedule.day_board(day, technician_id=technician_id)
+    # What the front desk must act on, shown on each block and in the side panel:
+    # questionnaires due today, a patient's request to change the time, confirmations.
+    questionnaires_due = due_counts_for_day(day)
+    change_requested = {r.appointment_id for r in change_requests_for_day(day)}
+    confirmed = confirmations_for(layout.appointment_ids)
     return render_template(
         "web/board.html",
         board=layout,
@@ -37,11 +43,17 @@ def board() -> Any:
         mine=technician_id is not None,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
-        # What the front desk must act on, shown on each block: questionnaires due today,
-        # a patient's request to change the time, and confirmations.
-        questionnaires_due=due_counts_for_day(day),
-        change_requested={r.appointment_id for r in change_requests_for_day(day)},
-        confirmed=confirmations_for(layout.appointment_ids),
+        questionnaires_due=questionnaires_due,
+        change_requested=change_requested,
+        confirmed=confirmed,
+        exceptions=day_exceptions(
+            layout,
+            confirmed=confirmed,
+            change_requested=change_requested,
+            questionnaires_due=questionnaires_due,
+        )
+        if day >= clock.today()
+        else None,
         is_today=day == clock.today(),
     )
 

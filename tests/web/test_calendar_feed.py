@@ -64,3 +64,14 @@ def test_technicians_cannot_move_by_drag(client: Any, technician: Any, frozen: A
     login(client, technician)
     url = f"/schedule/appointments/{session.id}/move.json"
     assert client.post(url, json={"starts_at": f"{MONDAY}T10:00:00"}).status_code == 403
+
+
+def test_the_board_lists_todays_exceptions(client: Any, front_desk: Any, frozen: Any) -> None:
+    """Frozen at Monday noon: a session at three is not confirmed; the panel says so."""
+    chair = make_device("Chair A")
+    patient = make_patient(first_name="Una", phone="+12125550199")
+    make_appointment(make_course(patient), _at(15), device=chair)
+    login(client, front_desk)
+    page = client.get(f"/schedule?date={MONDAY.isoformat()}").get_data(as_text=True)
+    assert "To act on" in page and "Not confirmed (1)" in page
+    assert "(212) 555-0199" in page
