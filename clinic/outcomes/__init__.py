@@ -34,6 +34,7 @@ def _keep_tablet_locked() -> Any:
 
 def init_app(app: Flask) -> None:
     from clinic.outcomes import cadence, cli, receivers, routes  # noqa: F401  (views)
+    from clinic.outcomes.forms import instrument_choices
     from clinic.outcomes.services import course_outcome_panel
 
     receivers.connect()
@@ -41,6 +42,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         course_outcome_panel=course_outcome_panel,
         patient_due_assignments=cadence.due_for_patient,
+        questionnaire_choices=instrument_choices,
     )
     app.register_blueprint(bp)
     app.cli.add_command(cli.outcomes)

@@ -18,6 +18,9 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
+from clinic.audit.models import AuditAction
+from clinic.audit.services import record
+from clinic.errors import Conflict, NotFound
 from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.reminders import links, messages, timing
@@ -263,13 +266,19 @@ def insert_message(
 
 
 def plan_questionnaire_link(
-    link: QuestionnaireLinkLike, url: str, patient: Patient, *, now: datetime
+    link: QuestionnaireLinkLike,
+    url: str,
+    patient: Patient,
+    *,
+    now: datetime,
+    channel: str | None = None,
 ) -> Reminder | None:
-    """Send a questionnaire link by the patient's preferred channel (if consented and
-    reachable), now or when the patient's quiet hours end. Questionnaires due together go
-    out as ONE message: a link due at the same moment as a message not yet sent joins it."""
+    """Send a questionnaire link by the patient's preferred channel, or the `channel` staff
+    chose (if consented and reachable), now or when the patient's quiet hours end.
+    Questionnaires due together go out as ONE message: a link due at the same moment as a
+    message not yet sent joins it."""
     policy = get_policy()
-    channel = patient.preferred_channel
+    channel = channel or patient.preferred_channel
     if not policy.send_questionnaire_links or channel not in tuple(Channel):
         return None
     recipient = patient_address(patient, channel)
@@ -331,3 +340,58 @@ def _questionnaire_payload(
     }
     rendered = TemplateCache().render(MessageKind.QUESTIONNAIRE_LINK, channel, values)
     return {**rendered.as_payload(), "links": entries}
+
+
+RESENDABLE = (
+    ReminderStatus.SENT,
+    ReminderStatus.FAILED,
+    ReminderStatus.CANCELLED,
+    ReminderStatus.SKIPPED,
+)
+
+
+def resend_message(reminder_id: int, *, actor_id: int | None, now: datetime) -> Reminder:
+    """Send a patient's message again, now, to their current address for its channel (a
+    patient who says "I never got it"). An appointment's message goes again only while the
+    appointment is still booked at the time it names."""
+    row = db.session.get(Reminder, reminder_id) if 0 < reminder_id < 2**31 else None
+    if row is None or row.patient is None:
+        raise NotFound(f"No patient message {reminder_id}.")
+    if row.status not in RESENDABLE:
+        raise Conflict("This message has not gone out yet: nothing to resend.", code="not_sent")
+    appointment = row.appointment
+    if appointment is not None and (
+        appointment.status != AppointmentStatus.SCHEDULED
+        or appointment.starts_at != row.appointment_starts_at
+    ):
+        raise Conflict(
+            "The appointment changed since this message; its current reminders are planned "
+            "already.",
+            code="appointment_changed",
+        )
+    recipient = row.patient.address_for(row.channel)
+    if recipient is None:
+        raise Conflict(
+            f"The patient has no {row.channel} consent or address now.", code="unreachable"
+        )
+    copy = insert_message(
+        kind=row.kind,
+        channel=row.channel,
+        patient=row.patient,
+        user_id=None,
+        recipient=recipient,
+        dedupe_key=f"resend:{row.id}:{now.isoformat()}",
+        due=now,
+        expires_at=row.expires_at,
+        payload=dict(row.payload or {}),
+    )
+    assert copy is not None
+    record(
+        actor_id,
+        AuditAction.CREATE,
+        "reminder",
+        copy.id,
+        patient_id=row.patient_id,
+        detail={"resend_of": row.id},
+    )
+    return copy

@@ -48,3 +48,12 @@ def status_counts() -> dict[str, int]:
     """How many outbox rows are in each status."""
     rows = db.session.execute(select(Reminder.status, func.count()).group_by(Reminder.status))
     return dict(rows.all())
+
+
+PATIENT_MESSAGES_SHOWN = 30
+
+
+def patient_messages(patient_id: int) -> Sequence[Reminder]:
+    """The latest messages to one patient (what, to which address, when, how it went), for
+    the chart; its reading is the chart's, audited there."""
+    return list_reminders(patient_id=patient_id, limit=PATIENT_MESSAGES_SHOWN)
