@@ -160,6 +160,8 @@
     view: days === "7" ? "resourceTimeGridWeek" : "resourceTimeGridDay",
     date: root.getAttribute("data-date"),
     headerToolbar: {start: "", center: "", end: ""},
+    firstDay: 1,
+    hiddenDays: [0, 6],
     allDaySlot: false,
     slotMinTime: root.getAttribute("data-opens") || "07:00",
     slotMaxTime: root.getAttribute("data-closes") || "20:00",
