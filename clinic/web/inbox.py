@@ -1,5 +1,6 @@
 """The clinician's work inbox: everything waiting for a clinician on one page, most urgent
-first (open alerts, screenings to sign off, logs to sign and review). It is a clinician's
+first (open alerts, screenings to sign off, logs to sign and review, courses not
+improving by session 10 or 20). It is a clinician's
 home page, and its alerts count is in the navigation of every page."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from flask import render_template
 
 from clinic.alerts import services as alerts
 from clinic.alerts.models import AlertStatus
+from clinic.outcomes.checkpoints import MIN_IMPROVEMENT_PCT, not_improving
 from clinic.patients.screening import awaiting_sign_off
 from clinic.permissions import Permission, requires
 from clinic.treatments.forms import ActionForm
@@ -27,6 +29,8 @@ def inbox() -> Any:
         open_alerts=alerts.list_alerts(status=AlertStatus.OPEN, limit=INBOX_ROWS),
         screenings=awaiting_sign_off(INBOX_ROWS),
         queue=review_queue(INBOX_ROWS),
+        not_improving=not_improving(INBOX_ROWS),
+        min_improvement=MIN_IMPROVEMENT_PCT,
         action_form=ActionForm(),
         note_max=alerts.MAX_NOTE_LENGTH,
     )

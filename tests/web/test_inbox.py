@@ -85,3 +85,36 @@ def test_the_inbox_lists_screenings_to_sign_off(client: FlaskClient, clinician: 
     page = client.get("/inbox").get_data(as_text=True)
     assert 'Screenings to sign off <span class="count">(1)' in page
     assert "Cleo" in page and "/sign-off" in page
+
+
+def _course_with_phq9(first_name: str, later: list[int], frozen: Any) -> Any:
+    from datetime import timedelta
+
+    from clinic import clock
+    from tests.factories import make_appointment, make_course
+
+    course = make_course(make_patient(first_name=first_name), planned_sessions=30)
+    record_response(
+        course.patient_id, "PHQ-9", [3, 3, 3, 3, 2, 2, 1, 1, 0], course.id, "staff", None
+    )
+    start = clock.now() + timedelta(days=1)
+    for n in range(10):
+        make_appointment(course, start + timedelta(days=n), sequence=n + 1, status="completed")
+    frozen.move_to(start + timedelta(days=12))
+    record_response(course.patient_id, "PHQ-9", later, course.id, "staff", None)
+    db.session.commit()
+    return course
+
+
+def test_the_inbox_lists_courses_not_improving_by_session_10(
+    client: FlaskClient, clinician: Any, frozen: Any
+) -> None:
+    stuck = _course_with_phq9("Stuck", [3, 3, 3, 3, 2, 2, 1, 0, 0], frozen)  # 18 -> 17
+    frozen.move_to("2026-03-02T17:00:00Z")
+    better = _course_with_phq9("Better", [1, 1, 1, 1, 1, 1, 1, 1, 0], frozen)  # 18 -> 8
+    login(client, clinician)
+    page = client.get("/inbox").get_data(as_text=True)
+    section = page[page.index("Courses not improving") :]
+    assert f"/courses/{stuck.id}" in section and "checkpoint 10" in section
+    assert "18 → 17" in section
+    assert f"/courses/{better.id}" not in section
