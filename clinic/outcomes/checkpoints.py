@@ -44,7 +44,7 @@ def not_improving(limit: int = 50) -> list[NotImproving]:
     ).all()
     progress = course_progress([c.id for c in courses])
     due = [c for c in courses if progress[c.id].delivered >= min(CHECKPOINTS)]
-    points: dict[tuple[int, str], list[tuple[datetime, float]]] = {}
+    points: dict[tuple[int | None, str], list[tuple[datetime, float]]] = {}
     if due:
         rows = db.session.execute(
             select(
