@@ -51,6 +51,12 @@ def check_in(appointment_id: int) -> Any:
         flash("Your form expired. Please try again.", "error")
         return redirect(_back(url_for("treatments.today")))
     appointment = lifecycle.check_in(appointment_id, current_user.id)
+    if request.headers.get("HX-Request"):
+        # From the Today list with htmx: answer the session's row, swapped in place.
+        card = queries.session_card(appointment_id, viewer_id=current_user.id)
+        return render_template(
+            "treatments/_today_row.html", card=card, action_form=form, checked_in_now=True
+        )
     flash(f"{appointment.patient.full_name} is checked in.", "success")
     return redirect(_back(url_for("treatments.today")))
 

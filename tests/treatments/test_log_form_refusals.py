@@ -75,3 +75,18 @@ def test_a_session_hours_away_is_not_offered_for_logging(
     refused = _post(client, later)
     assert refused.status_code == 409
     _keeps_everything(refused.get_data(as_text=True))
+
+
+def test_check_in_from_today_with_htmx_answers_the_row(
+    client: Any, course: Any, frozen: Any, technician: Any
+) -> None:
+    add_mt(course, 50, at=NOW - days(1))
+    appointment = make_appointment(course, NOW)
+    login(client, technician)
+    today = client.get("/today").get_data(as_text=True)
+    assert f'hx-post="/appointments/{appointment.id}/check-in"' in today
+    row = client.post(f"/appointments/{appointment.id}/check-in", headers={"HX-Request": "true"})
+    assert row.status_code == 200
+    html = row.get_data(as_text=True)
+    assert html.lstrip().startswith("<tr") and "is checked in." in html
+    assert f"/appointments/{appointment.id}/log" in html  # the next action, in place
