@@ -64,9 +64,18 @@ def week() -> Any:
     day = day_arg()
     monday = day - timedelta(days=day.weekday())
     technician_id = _only_technician()
+    view = schedule.week_view(monday, technician_id=technician_id)
+    booked_days = {day for _device, day in view.cells}
     return render_template(
         "web/week.html",
-        view=schedule.week_view(monday, technician_id=technician_id),
+        view=view,
+        # The calendar leaves out the days the clinic is closed and nobody is booked
+        # (EventCalendar counts weekdays from Sunday = 0).
+        hidden_weekdays=[
+            day.isoweekday() % 7
+            for day in view.days
+            if day in view.closed and day not in booked_days
+        ],
         monday=monday,
         mine=technician_id is not None,
         previous_week=monday - timedelta(days=7),

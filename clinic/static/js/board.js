@@ -161,7 +161,8 @@
     date: root.getAttribute("data-date"),
     headerToolbar: {start: "", center: "", end: ""},
     firstDay: 1,
-    hiddenDays: [0, 6],
+    hiddenDays: (root.getAttribute("data-hidden-days") || "").split(",").filter(Boolean)
+      .map(Number),
     allDaySlot: false,
     slotMinTime: root.getAttribute("data-opens") || "07:00",
     slotMaxTime: root.getAttribute("data-closes") || "20:00",
