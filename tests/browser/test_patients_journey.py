@@ -34,7 +34,7 @@ def test_front_desk_registers_screens_and_opens_the_chart(page: Any, front_desk:
     expect(page.get_by_role("heading", name="Jamie Rivera")).to_be_visible()
     expect(page.get_by_text("registered with MRN")).to_be_visible()
     assert_accessible(page)
-    expect(page.get_by_text("(212) 555-0123")).to_be_visible()  # national format
+    expect(page.get_by_text("(212) 555-0123", exact=True)).to_be_visible()  # national format
     expect(page.get_by_text("Not screened", exact=True).first).to_be_visible()
     page.locator("#screening").get_by_role("button", name="Record screening").click()
     # Submitting with nothing answered shows every question's error inline.
