@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format bench install install-dev clean translations
+.PHONY: run test lint format bench screens install install-dev clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ lint: $(DEV_STAMP)
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## make screens: screenshots of the main pages into docs/screens/ (from the browser tests)
+screens: $(DEV_STAMP)
+	CLINIC_SCREENS=docs/screens $(BIN)/python -m pytest tests/browser/test_screens.py -q
 
 ## make bench: performance goals as ratios against a bare stack (see README "Performance");
 ## wrk, the load generator, comes from Debian

@@ -30,5 +30,5 @@ risk_screen_recorded = _events.signal("risk-screen-recorded")
 # kwargs: alert (still unacknowledged after the escalation delay; tell every clinician)
 alert_escalated = _events.signal("alert-escalated")
 # kwargs: link, url (plain, with its token: only at creation), patient, course, deliver (bool:
-# send it by the patient's preferred channel)
+# send it by the patient's preferred channel, or by `channel` when staff chose one)
 questionnaire_link_created = _events.signal("questionnaire-link-created")

@@ -6,12 +6,14 @@ the moment its blueprint exists, and never as a dead link.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import current_app, request, url_for
 from flask_login import current_user
 
+from clinic.alerts.services import count_open_urgent
 from clinic.permissions import Permission
 
 
@@ -20,6 +22,8 @@ class NavEntry:
     label: str
     endpoint: str
     permission: Permission
+    badge: Callable[[], int] | None = None
+    """A count shown next to the label on every page (e.g. open urgent alerts)."""
 
 
 @dataclass(frozen=True)
@@ -27,14 +31,17 @@ class NavItem:
     label: str
     url: str
     active: bool
+    badge: int = 0
 
 
 MAIN_MENU: tuple[NavEntry, ...] = (
+    # The first entry a role can see is its home page: a clinician's is the work inbox.
+    NavEntry("Inbox", "web.inbox", Permission.REVIEW),
     NavEntry("Today", "treatments.today", Permission.LOG_TREATMENTS),
     NavEntry("Schedule", "web.board", Permission.READ),
     NavEntry("Patients", "patients.index", Permission.READ),
     NavEntry("Review", "treatments.review_queue", Permission.REVIEW),
-    NavEntry("Alerts", "alerts.index", Permission.ENTER_RESPONSES),
+    NavEntry("Alerts", "alerts.index", Permission.ENTER_RESPONSES, badge=count_open_urgent),
     NavEntry("Reminders", "reminders.index", Permission.READ_REMINDERS),
     NavEntry("Outcomes", "outcomes.report", Permission.READ),
     NavEntry("Authorizations", "billing.authorizations", Permission.BILLING),
@@ -69,7 +76,8 @@ def _visible(entries: tuple[NavEntry, ...]) -> list[NavItem]:
             active = request.endpoint == entry.endpoint or (
                 request.blueprint == blueprint and request.path.startswith(url) and url != "/"
             )
-            items.append(NavItem(entry.label, url, active))
+            badge = entry.badge() if entry.badge else 0
+            items.append(NavItem(entry.label, url, active, badge))
     return items
 
 

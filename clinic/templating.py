@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import phonenumbers
 from flask import Flask
 from flask_login import current_user
 
@@ -29,6 +30,27 @@ def local_date(value: datetime | date | None, fmt: str = "%a %d %b %Y") -> str:
     return value.strftime(fmt)
 
 
+HOME_PHONE_REGION = "US"
+
+
+def phone(value: str | None) -> str:
+    """An E.164 number as people write it: national at home ("(212) 555-0123"),
+    international for a number abroad; anything unparseable as stored."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, HOME_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        return value
+    home = phonenumbers.region_code_for_number(number) == HOME_PHONE_REGION
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if home
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, style)
+
+
 def can(permission: str) -> bool:
     return bool(current_user.is_authenticated and current_user.can(permission))
 
@@ -37,5 +59,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(nav_items=nav_items, admin_items=admin_items, can=can)
     app.jinja_env.globals["today"] = clock.today
     app.jinja_env.filters.update(
-        local_datetime=local_datetime, local_time=local_time, local_date=local_date
+        local_datetime=local_datetime, local_time=local_time, local_date=local_date, phone=phone
     )

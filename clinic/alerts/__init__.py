@@ -27,7 +27,11 @@ def escalate() -> None:
 
 
 def init_app(app: Flask) -> None:
-    from clinic.alerts import routes  # noqa: F401  (registers the views)
+    from clinic.alerts import risk_screen, routes  # noqa: F401  (routes registers the views)
 
     app.register_blueprint(bp)
+    # The alert card (alerts page, clinician's inbox) asks the ASQ's published questions.
+    app.jinja_env.globals.update(
+        asq_questions=risk_screen.QUESTIONS, asq_acuity=risk_screen.ACUITY_QUESTION
+    )
     app.cli.add_command(alerts_cli)

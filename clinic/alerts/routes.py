@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from clinic.alerts import bp, risk_screen, services
+from clinic.alerts import bp, services
 from clinic.alerts.forms import AcknowledgeForm, ClearFlagForm
 from clinic.alerts.models import AlertStatus, RiskResult
 from clinic.errors import DomainError
 from clinic.forms import flash_refusal
+from clinic.navigation import safe_local_url
 from clinic.permissions import Permission, requires
 
 OPEN_ALERTS_SHOWN = 200
@@ -29,8 +30,6 @@ def index() -> str:
         ),
         flagged=services.list_alerts(flagged=True, limit=OPEN_ALERTS_SHOWN),
         note_max=services.MAX_NOTE_LENGTH,
-        asq_questions=risk_screen.QUESTIONS,
-        asq_acuity=risk_screen.ACUITY_QUESTION,
     )
 
 
@@ -49,7 +48,8 @@ def acknowledge(alert_id: int) -> Response:
             flash_refusal(exc)
         else:
             flash(_acknowledged_message(alert.risk_result), "success")
-    return redirect(url_for("alerts.index"))
+    # Back where it was answered (the alerts page or the clinician's inbox).
+    return redirect(safe_local_url(request.form.get("next")) or url_for("alerts.index"))
 
 
 def _acknowledged_message(risk_result: str | None) -> str:

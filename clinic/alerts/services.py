@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Update, case, or_, select, update
+from sqlalchemy import Update, case, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, events
@@ -352,3 +352,16 @@ def escalate_alerts(now: datetime) -> int:
         events.alert_escalated.send(None, alert=alert)
         escalated += 1
     return escalated
+
+
+def count_open_urgent() -> int:
+    """Open urgent alerts (a suicidal-ideation answer, a seizure): the navigation shows the
+    count on every page, so no clinician can miss one."""
+    return (
+        db.session.scalar(
+            select(func.count(Alert.id)).where(
+                Alert.status == AlertStatus.OPEN, Alert.severity == AlertSeverity.URGENT
+            )
+        )
+        or 0
+    )

@@ -27,6 +27,7 @@ from clinic.courses.forms import (
     ProtocolForm,
     ProtocolSettingsForm,
 )
+from clinic.courses.models import Course
 from clinic.courses.status import allowed_statuses, set_course_status
 from clinic.errors import DomainError
 from clinic.extensions import db
@@ -37,7 +38,7 @@ from clinic.scheduling import booking_service, calendar
 from clinic.scheduling.forms import BookCourseForm
 from clinic.scheduling.models import Appointment
 from clinic.scheduling.patterns import course_pattern
-from clinic.scheduling.progress import PENDING_STATUSES, course_progress
+from clinic.scheduling.progress import PENDING_STATUSES, Progress, course_progress
 
 MAX_CALENDAR_APPOINTMENTS = 400
 
@@ -282,6 +283,13 @@ def book_course(course_id: int) -> Any:
         }
         try:
             if form.confirm.data and form.previewed.data == form.choices_key():
+                plan = booking_service.preview_course(course, **arguments)
+                if _unconfirmed_back_entry(plan, form):
+                    form.back_entry.errors = [
+                        "Some sessions start in the past. Tick this to confirm they are a "
+                        "back-entry of sessions that already happened."
+                    ]
+                    return _book_page(course, progress, form, plan, 422)
                 booked = booking_service.schedule_course(
                     course, actor_id=current_user.id, **arguments
                 )
@@ -297,6 +305,23 @@ def book_course(course_id: int) -> Any:
             status = error.status
     else:
         status = 422
+    return _book_page(course, progress, form, plan, status)
+
+
+def _unconfirmed_back_entry(plan: booking_service.CoursePlan, form: BookCourseForm) -> bool:
+    """A plan that starts in the past needs the user's explicit back-entry tick."""
+    now = clock.now()
+    return not form.back_entry.data and any(s.starts_at < now for s in plan.sessions)
+
+
+def _book_page(
+    course: Course,
+    progress: Progress,
+    form: BookCourseForm,
+    plan: booking_service.CoursePlan | None,
+    status: int,
+) -> Any:
+    now = clock.now()
     return render_template(
         "courses/book.html",
         course=course,
@@ -304,6 +329,7 @@ def book_course(course_id: int) -> Any:
         unbooked=progress.unbooked(course.planned_sessions),
         form=form,
         plan=plan,
+        in_past=bool(plan and any(s.starts_at < now for s in plan.sessions)),
         device_names={device.id: device.name for device in calendar.list_devices()},
     ), status
 

@@ -34,6 +34,7 @@ def _keep_tablet_locked() -> Any:
 
 def init_app(app: Flask) -> None:
     from clinic.outcomes import cadence, cli, hints, receivers, routes  # noqa: F401  (views)
+    from clinic.outcomes.forms import instrument_choices
     from clinic.outcomes.services import course_outcome_panel
 
     receivers.connect()
@@ -42,6 +43,7 @@ def init_app(app: Flask) -> None:
         course_outcome_panel=course_outcome_panel,
         course_hints=hints.course_hints,
         patient_due_assignments=cadence.due_for_patient,
+        questionnaire_choices=instrument_choices,
     )
     app.register_blueprint(bp)
     app.cli.add_command(cli.outcomes)

@@ -21,6 +21,7 @@ from clinic.alerts.models import AlertKind
 from clinic.auth import services as auth
 from clinic.errors import DomainError, Gone, NotFound
 from clinic.forms import show_refusal
+from clinic.navigation import safe_local_url
 from clinic.outcomes import TABLET_SESSION_KEY, bp, services
 from clinic.outcomes import report as clinic_report
 from clinic.outcomes.catalog import Instrument
@@ -259,14 +260,32 @@ def _saved_message(instrument: Instrument, response: QuestionnaireResponse) -> s
     return text
 
 
+SEND_CHANNELS = {"sms": "text message", "email": "email"}
+
+
 @bp.route("/patients/<int:patient_id>/questionnaire-links", methods=["POST"])
 @requires(Permission.ENTER_RESPONSES)
 def link_new(patient_id: int) -> Any:
-    """Create a link and show its URL once (it is not stored in readable form)."""
+    """Create a link and show its URL once (it is not stored in readable form), or send
+    it to the patient by text or email (`send`), which is what staff usually want."""
     patient = services.get_patient(patient_id)
     instrument = _chosen_instrument("link")
     if instrument is None:
         return _choose_a_questionnaire(patient.id)
+    send = request.form.get("send")
+    if send in SEND_CHANNELS:
+        back = safe_local_url(request.form.get("next")) or url_for(
+            "outcomes.patient_responses", patient_id=patient.id
+        )
+        address = patient.address_for(send)
+        if address is None:
+            flash(f"{patient.full_name} has no {SEND_CHANNELS[send]} consent or address.", "error")
+            return redirect(back)
+        services.create_link(
+            patient.id, instrument, actor_id=current_user.id, deliver=True, channel=send
+        )
+        flash(f"{instrument} link queued by {SEND_CHANNELS[send]} to {address}.", "success")
+        return redirect(back)
     link, url = services.create_link(patient.id, instrument, actor_id=current_user.id)
     responses = services.list_responses(patient.id, viewer_id=current_user.id, limit=100)
     return (

@@ -285,6 +285,7 @@ def create_link(
     actor_id: int | None = None,
     deliver: bool = False,
     at: datetime | None = None,
+    channel: str | None = None,
 ) -> tuple[QuestionnaireLink, str]:
     """A single-use link for the patient; the plain URL exists only in this answer.
 
@@ -317,7 +318,7 @@ def create_link(
     )
     url = link_url(token)
     events.questionnaire_link_created.send(
-        None, link=link, url=url, patient=patient, course=course, deliver=deliver
+        None, link=link, url=url, patient=patient, course=course, deliver=deliver, channel=channel
     )
     return link, url
 

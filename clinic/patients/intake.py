@@ -9,6 +9,7 @@ in the same transaction; searches are audited too.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import date
@@ -39,6 +40,9 @@ CHANNEL_NEEDS = {
 }
 SEARCH_LIMIT = 50
 SEARCH_LIMIT_MAX = 200
+# A query written like a phone number ("(212) 555-0123", "+1 212 555 0123") searches phones.
+PHONE_LIKE = re.compile(r"[\d\s()+.\-]+")
+PHONE_SEARCH_DIGITS = 7
 MRN_ATTEMPTS = 8
 
 PATIENT_CHECKS: dict[str, validation.Check] = {
@@ -69,13 +73,24 @@ PATIENT_FIELDS = tuple(PATIENT_CHECKS)
 def search_patients(
     query: str | None, *, limit: int = SEARCH_LIMIT, actor_id: int | None = None
 ) -> list[Patient]:
-    """Patients whose name or MRN contains every word of `query`, case-insensitively.
+    """Patients whose name or MRN contains every word of `query`, case-insensitively, or
+    whose phone has the digits of a query written like a phone number.
 
-    "riv jam" finds Jamie Rivera; "0042" finds MRN 10004217. Bounded by `limit`.
+    "riv jam" finds Jamie Rivera; "0042" finds MRN 10004217; "212 555 0123" finds
+    +12125550123. Bounded by `limit`.
     """
-    words = validation.search_text(query).lower().replace(",", " ").split()
+    text = validation.search_text(query)
+    words = text.lower().replace(",", " ").split()
     limit = max(1, min(limit, SEARCH_LIMIT_MAX))
     statement = select(Patient).options(selectinload(Patient.diagnoses))
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= PHONE_SEARCH_DIGITS and PHONE_LIKE.fullmatch(text.strip()):
+        # "(212) 555-0123" finds +12125550123 (phones are stored in E.164); an MRN is
+        # all digits too.
+        words = []
+        statement = statement.where(
+            or_(Patient.phone.like(f"%{digits[-10:]}%"), Patient.mrn.like(f"%{digits}%"))
+        )
     for word in words[:6]:
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(

@@ -153,6 +153,15 @@ class Patient(Model):
     def initials(self) -> str:
         return f"{self.first_name[:1]}{self.last_name[:1]}".upper()
 
+    def address_for(self, channel: str) -> str | None:
+        """Where a message by `channel` reaches the patient, or None without their consent
+        or an address: the one rule for reminders, links and the chart's send buttons."""
+        if channel == PreferredChannel.EMAIL:
+            return self.email if self.email_consent and self.email else None
+        if channel == PreferredChannel.SMS:
+            return self.phone if self.sms_consent and self.phone else None
+        return None
+
 
 class Diagnosis(Model):
     """An ICD-10-CM code on the patient's problem list (F32.x, F33.x, G89.x, M79.7 ...)."""

@@ -83,6 +83,9 @@ def index() -> Any:
             patients = search_patients(form.q.data, limit=LIST_LIMIT, actor_id=current_user.id)
         except Invalid as error:
             show_refusal(form, error)
+    if request.args.get("go") and len(patients) == 1:
+        # The header's search: one match opens the chart at once.
+        return redirect(url_for("patients.chart", patient_id=patients[0].id))
     return render_template("patients/index.html", form=form, patients=patients, limit=LIST_LIMIT), (
         422 if form.errors else 200
     )

@@ -248,3 +248,17 @@ def latest_screening(patient_id: int) -> Screening | None:
         .order_by(Screening.version.desc())
         .limit(1)
     )
+
+
+def awaiting_sign_off(limit: int = 50) -> list[Screening]:
+    """Screenings with relative contraindications no clinician has accepted yet, oldest
+    first: a patient cannot start a course until one does."""
+    return list(
+        db.session.scalars(
+            select(Screening)
+            .where(Screening.result == ScreeningResult.REVIEW, Screening.signed_off_at.is_(None))
+            .options(joinedload(Screening.patient))
+            .order_by(Screening.created_at, Screening.id)
+            .limit(limit)
+        )
+    )

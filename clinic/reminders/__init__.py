@@ -15,9 +15,11 @@ bp = Blueprint("reminders", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from clinic.reminders import receivers, routes  # noqa: F401  (routes registers the views)
+    from clinic.reminders import queries, receivers, routes  # noqa: F401  (routes: the views)
     from clinic.reminders.cli import reminders_cli
 
     receivers.connect()
+    # The chart (patients, below reminders) shows the patient's messages through this.
+    app.jinja_env.globals["patient_messages"] = queries.patient_messages
     app.register_blueprint(bp)
     app.cli.add_command(reminders_cli)

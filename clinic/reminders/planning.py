@@ -19,6 +19,9 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, i18n
+from clinic.audit.models import AuditAction
+from clinic.audit.services import record
+from clinic.errors import Conflict, NotFound
 from clinic.extensions import db
 from clinic.patients.models import Patient
 from clinic.reminders import links, messages, timing
@@ -271,28 +274,54 @@ def insert_message(
 
 
 def plan_questionnaire_link(
-    link: QuestionnaireLinkLike, url: str, patient: Patient, *, now: datetime
+    link: QuestionnaireLinkLike,
+    url: str,
+    patient: Patient,
+    *,
+    now: datetime,
+    channel: str | None = None,
 ) -> Reminder | None:
-    """Send a questionnaire link by the patient's preferred channel (if consented and
-    reachable), now or when the patient's quiet hours end."""
+    """Send a questionnaire link by the patient's preferred channel, or the `channel` staff
+    chose (if consented and reachable), now or when the patient's quiet hours end.
+    Questionnaires due together go out as ONE message: a link due at the same moment as a
+    message not yet sent joins it."""
     policy = get_policy()
-    channel = patient.preferred_channel
+    channel = channel or patient.preferred_channel
     if not policy.send_questionnaire_links or channel not in tuple(Channel):
         return None
     recipient = patient_address(patient, channel)
     if recipient is None or not policy.channel_enabled(channel):
         return None
-    tz = patient_timezone(patient)
-    values = {
-        "clinic_name": current_app.config["CLINIC_NAME"],
-        "first_name": patient.first_name,
-        "questionnaire_url": url,
-    }
-    payload = (
-        TemplateCache()
-        .render(MessageKind.QUESTIONNAIRE_LINK, channel, values, patient.language)
-        .as_payload()
+    due = timing.after_quiet_hours(
+        now, patient_timezone(patient), policy.quiet_start, policy.quiet_end
     )
+    entry = {"id": link.id, "url": url}
+    for waiting in db.session.scalars(
+        select(Reminder).where(
+            Reminder.kind == MessageKind.QUESTIONNAIRE_LINK,
+            Reminder.patient_id == patient.id,
+            Reminder.channel == channel,
+            Reminder.status == ReminderStatus.PENDING,
+            Reminder.due_at == due,
+        )
+    ):
+        joined = list(waiting.payload.get("links", []))
+        if any(known["id"] == link.id for known in joined):
+            return waiting
+        expires = min(
+            (at for at in (waiting.expires_at, link.expires_at) if at is not None), default=None
+        )
+        payload = _questionnaire_payload(patient, channel, [*joined, entry])
+        # Guarded: a dispatcher that claimed the row first keeps it; the link goes alone.
+        joined_now = db.session.execute(
+            update(Reminder)
+            .where(Reminder.id == waiting.id, Reminder.status == ReminderStatus.PENDING)
+            .values(payload=payload, expires_at=expires, recipient=recipient)
+            .execution_options(synchronize_session=False)
+        )
+        if cast(CursorResult[Any], joined_now).rowcount:
+            db.session.expire(waiting)
+            return waiting
     return insert_message(
         kind=MessageKind.QUESTIONNAIRE_LINK,
         channel=channel,
@@ -300,7 +329,79 @@ def plan_questionnaire_link(
         user_id=None,
         recipient=recipient,
         dedupe_key=f"questionnaire_link:{link.id}",
-        due=timing.after_quiet_hours(now, tz, policy.quiet_start, policy.quiet_end),
+        due=due,
         expires_at=link.expires_at,
-        payload=payload,
+        payload=_questionnaire_payload(patient, channel, [entry]),
     )
+
+
+def _questionnaire_payload(
+    patient: Patient, channel: str, entries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The message for one or several links (one per line in an email, spaced in an SMS),
+    with the links it carries so a later one can join it."""
+    separator = " " if channel == Channel.SMS else "\n"
+    values = {
+        "clinic_name": current_app.config["CLINIC_NAME"],
+        "first_name": patient.first_name,
+        "questionnaire_url": separator.join(entry["url"] for entry in entries),
+    }
+    rendered = TemplateCache().render(
+        MessageKind.QUESTIONNAIRE_LINK, channel, values, patient.language
+    )
+    return {**rendered.as_payload(), "links": entries}
+
+
+RESENDABLE = (
+    ReminderStatus.SENT,
+    ReminderStatus.FAILED,
+    ReminderStatus.CANCELLED,
+    ReminderStatus.SKIPPED,
+)
+
+
+def resend_message(reminder_id: int, *, actor_id: int | None, now: datetime) -> Reminder:
+    """Send a patient's message again, now, to their current address for its channel (a
+    patient who says "I never got it"). An appointment's message goes again only while the
+    appointment is still booked at the time it names."""
+    row = db.session.get(Reminder, reminder_id) if 0 < reminder_id < 2**31 else None
+    if row is None or row.patient is None:
+        raise NotFound(f"No patient message {reminder_id}.")
+    if row.status not in RESENDABLE:
+        raise Conflict("This message has not gone out yet: nothing to resend.", code="not_sent")
+    appointment = row.appointment
+    if appointment is not None and (
+        appointment.status != AppointmentStatus.SCHEDULED
+        or appointment.starts_at != row.appointment_starts_at
+    ):
+        raise Conflict(
+            "The appointment changed since this message; its current reminders are planned "
+            "already.",
+            code="appointment_changed",
+        )
+    recipient = row.patient.address_for(row.channel)
+    if recipient is None:
+        raise Conflict(
+            f"The patient has no {row.channel} consent or address now.", code="unreachable"
+        )
+    copy = insert_message(
+        kind=row.kind,
+        channel=row.channel,
+        patient=row.patient,
+        user_id=None,
+        recipient=recipient,
+        dedupe_key=f"resend:{row.id}:{now.isoformat()}",
+        due=now,
+        expires_at=row.expires_at,
+        payload=dict(row.payload or {}),
+    )
+    assert copy is not None
+    record(
+        actor_id,
+        AuditAction.CREATE,
+        "reminder",
+        copy.id,
+        patient_id=row.patient_id,
+        detail={"resend_of": row.id},
+    )
+    return copy

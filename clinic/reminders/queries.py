@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from clinic.extensions import db
 from clinic.reminders.models import Reminder
@@ -22,8 +23,12 @@ def list_reminders(
     limit: int = 200,
     offset: int = 0,
 ) -> Sequence[Reminder]:
-    """Newest due first, filtered and bounded."""
-    query = select(Reminder).order_by(Reminder.due_at.desc(), Reminder.id.desc())
+    """Newest due first, filtered and bounded (with each row's patient, whom the page names)."""
+    query = (
+        select(Reminder)
+        .options(joinedload(Reminder.patient))
+        .order_by(Reminder.due_at.desc(), Reminder.id.desc())
+    )
     if patient_id is not None:
         query = query.where(Reminder.patient_id == patient_id)
     if appointment_id is not None:
@@ -43,3 +48,12 @@ def status_counts() -> dict[str, int]:
     """How many outbox rows are in each status."""
     rows = db.session.execute(select(Reminder.status, func.count()).group_by(Reminder.status))
     return dict(rows.all())
+
+
+PATIENT_MESSAGES_SHOWN = 30
+
+
+def patient_messages(patient_id: int) -> Sequence[Reminder]:
+    """The latest messages to one patient (what, to which address, when, how it went), for
+    the chart; its reading is the chart's, audited there."""
+    return list_reminders(patient_id=patient_id, limit=PATIENT_MESSAGES_SHOWN)

@@ -60,10 +60,11 @@ def on_questionnaire_link_created(
     url: str,
     patient: Patient,
     deliver: bool = False,
+    channel: str | None = None,
     **_: Any,
 ) -> None:
     if deliver:
-        plan_questionnaire_link(link, url, patient, now=clock.now())
+        plan_questionnaire_link(link, url, patient, now=clock.now(), channel=channel)
 
 
 def on_alert_escalated(_sender: Any, *, alert: Alert, **_: Any) -> None:

@@ -26,6 +26,4 @@ def patient_timezone(patient: Patient) -> ZoneInfo:
 
 def patient_address(patient: Patient, channel: str) -> str | None:
     """Where to reach the patient by `channel`, or None without consent or address."""
-    if channel == Channel.EMAIL:
-        return patient.email if patient.email_consent and patient.email else None
-    return patient.phone if patient.sms_consent and patient.phone else None
+    return patient.address_for(Channel.EMAIL if channel == Channel.EMAIL else Channel.SMS)

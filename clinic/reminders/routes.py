@@ -22,9 +22,10 @@ from twilio.request_validator import RequestValidator
 from clinic import clock, i18n
 from clinic.errors import DomainError
 from clinic.extensions import csrf
-from clinic.forms import show_refusal
+from clinic.forms import flash_refusal, show_refusal
+from clinic.navigation import safe_local_url
 from clinic.permissions import Permission, public, requires
-from clinic.reminders import answers, bp, message_templates, policy, queries
+from clinic.reminders import answers, bp, message_templates, planning, policy, queries
 from clinic.reminders.forms import (
     ChangeRequestForm,
     ConfirmForm,
@@ -83,6 +84,21 @@ def change_requests() -> Any:
     start = datetime.combine(clock.today(), time(0), tzinfo=clock.clinic_tz())
     items = answers.open_change_requests(start, start + timedelta(days=14))
     return render_template("reminders/change_requests.html", items=items, form=HandledForm())
+
+
+@bp.route("/reminders/<int:reminder_id>/resend", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+def resend(reminder_id: int) -> Any:
+    """Send a patient's message again (from the chart's message history)."""
+    back = safe_local_url(request.form.get("next")) or url_for("reminders.index")
+    if HandledForm().validate_on_submit():
+        try:
+            copy = planning.resend_message(reminder_id, actor_id=current_user.id, now=clock.now())
+        except DomainError as error:
+            flash_refusal(error)
+        else:
+            flash(f"Sent again to {copy.recipient} (it goes out within a minute).", "success")
+    return redirect(back)
 
 
 @bp.route("/reminders/change-requests/<int:response_id>/handled", methods=["POST"])

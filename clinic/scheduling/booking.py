@@ -395,6 +395,9 @@ class Request:
     length: timedelta
     device_id: int | None = None
     horizon_days: int = HORIZON_DAYS
+    usual_device_id: int | None = None
+    """With "any free chair": the chair the course already uses, preferred whenever it is
+    free at the start found (a patient keeps their chair from day to day)."""
 
 
 class _Planner:
@@ -404,6 +407,7 @@ class _Planner:
         self.request = request
         self.plan = Plan()
         self.last_day = request.start + timedelta(days=request.horizon_days)
+        self.usual_device_id = request.usual_device_id
 
     def _wanted(self, day: date) -> datetime:
         return datetime.combine(day, self.request.local_time, tzinfo=self.request.patient.tz)
@@ -440,11 +444,13 @@ class _Planner:
             request.patient,
             wanted,
             request.length,
-            device_id=request.device_id,
+            device_id=request.device_id or self.usual_device_id,
             forward_only=forward_only,
         )
         if found is None:
             return None
+        if self.usual_device_id is None:
+            self.usual_device_id = found.device_id
         notes = []
         if found.starts_at != wanted:
             local = found.starts_at.astimezone(request.patient.tz)

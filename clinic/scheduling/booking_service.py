@@ -100,6 +100,19 @@ def booking_site(course: Course, device_id: int | None, site_id: int | None) -> 
     return course_site(course.id) or get_site()
 
 
+def _usual_device(course_id: int) -> int | None:
+    """The chair of the course's latest live session: "any free chair" keeps to it."""
+    return db.session.scalar(
+        select(Appointment.device_id)
+        .where(
+            Appointment.course_id == course_id,
+            Appointment.status.not_in((AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)),
+        )
+        .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
+        .limit(1)
+    )
+
+
 @dataclass
 class CoursePlan:
     """A preview: every session the booking would create, and what got in the way."""
@@ -142,6 +155,7 @@ def preview_course(
         local_time=local_time,
         length=timedelta(minutes=course.protocol.slot_minutes),
         device_id=device_id,
+        usual_device_id=_usual_device(course.id) if device_id is None else None,
     )
     calendar = load_calendar(start_date, start_date + timedelta(days=request.horizon_days), site)
     plan = booking.plan_sessions(calendar, occupancy(calendar.tz), request)

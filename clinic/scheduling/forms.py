@@ -92,6 +92,8 @@ class BookCourseForm(FlaskForm):
     start_date = DateField("First day", validators=[DataRequired()])
     time = TimeField("Time (patient's local time)", validators=[DataRequired()])
     device_id = SelectField("Chair", coerce=int, default=0)
+    back_entry = BooleanField("These sessions already happened: this is a back-entry")
+    """A start in the past is booked only when the user says so (the API needs no such word)."""
     previewed = HiddenField()
     """The choices last previewed: booking what the user has not seen is refused."""
     preview = SubmitField("Preview sessions")

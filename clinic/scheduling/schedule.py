@@ -141,7 +141,7 @@ def free_starts(
     return found
 
 
-def _board_devices(rows: list[Any], site_id: int) -> list[Device]:
+def board_devices(rows: list[Any], site_id: int) -> list[Device]:
     """The site's active devices, plus any inactive one that still has sessions in view."""
     used = {appointment.device_id for appointment, _number in rows}
     return [
@@ -158,7 +158,7 @@ def day_board(
     rows = list_appointments(
         first=day, last=day, technician_id=technician_id, site_ids={site.id}, with_numbers=True
     )
-    return board.day_board(day, _board_devices(rows, site.id), rows, load_calendar(day, day, site))
+    return board.day_board(day, board_devices(rows, site.id), rows, load_calendar(day, day, site))
 
 
 def week_view(
@@ -170,5 +170,5 @@ def week_view(
         first=monday, last=last, technician_id=technician_id, site_ids={site.id}, with_numbers=True
     )
     return board.week_view(
-        monday, _board_devices(rows, site.id), rows, load_calendar(monday, last, site)
+        monday, board_devices(rows, site.id), rows, load_calendar(monday, last, site)
     )

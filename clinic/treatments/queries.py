@@ -38,6 +38,7 @@ from clinic.treatments.thresholds import (
     threshold_status,
     thresholds_by_course,
 )
+from clinic.treatments.treatment_log import loggable_refusal
 
 REVIEW_QUEUE_LIMIT = 300
 # The technician's day: what is still to come and what was done (not what fell through).
@@ -84,8 +85,18 @@ class SessionCard:
         return self.appointment.status == AppointmentStatus.SCHEDULED
 
     @property
+    def not_loggable_reason(self) -> str | None:
+        refusal = loggable_refusal(self.appointment, self.course, clock.now())
+        return refusal.message if refusal else None
+
+    @property
     def can_log(self) -> bool:
-        return self.log is None and self.appointment.status in PENDING_STATUSES
+        """Offer "Log session" only when the service would accept it now."""
+        return (
+            self.log is None
+            and self.appointment.status in PENDING_STATUSES
+            and self.not_loggable_reason is None
+        )
 
 
 def _last_coil_locations(course_ids: set[int]) -> dict[int, str]:

@@ -54,6 +54,12 @@ def check_in(appointment_id: int) -> Any:
         flash("Your form expired. Please try again.", "error")
         return redirect(_back(url_for("treatments.today")))
     appointment = lifecycle.check_in(appointment_id, current_user.id)
+    if request.headers.get("HX-Request"):
+        # From the Today list with htmx: answer the session's row, swapped in place.
+        card = queries.session_card(appointment_id, viewer_id=current_user.id)
+        return render_template(
+            "treatments/_today_row.html", card=card, action_form=form, checked_in_now=True
+        )
     flash(f"{appointment.patient.full_name} is checked in.", "success")
     return redirect(_back(url_for("treatments.today")))
 
@@ -111,6 +117,9 @@ def log_session(appointment_id: int) -> Any:
     if not card.appointment.is_live:
         flash(f"This appointment is {card.appointment.status.replace('_', '-')}.", "warning")
         return redirect(url_for("treatments.today"))
+    if request.method == "GET" and card.not_loggable_reason:
+        flash(card.not_loggable_reason, "warning")
+        return redirect(url_for("treatments.today"))
     form = TreatmentLogForm()
     _supervisor_choices(form)
     status = 200
@@ -119,10 +128,11 @@ def log_session(appointment_id: int) -> Any:
     elif form.validate_on_submit():
         try:
             log = log_treatment(appointment_id, current_user.id, **_log_values(form))
-        except Invalid as error:
+        except DomainError as error:
+            # Any refusal (bad dose, too early, course on hold) keeps what was typed.
             show_refusal(form, error, aliases={"adverse_event": "adverse_event_type"})
             card = queries.session_card(appointment_id, viewer_id=current_user.id)
-            status = 422
+            status = error.status
         else:
             flash("Session logged. Check it, then sign it.", "success")
             return redirect(url_for("treatments.detail", treatment_id=log.id))

@@ -277,12 +277,29 @@ def log_treatment(
     return log
 
 
-def _check_loggable(appointment: Appointment, course: Course, now: datetime) -> None:
+def loggable_refusal(appointment: Appointment, course: Course, now: datetime) -> Conflict | None:
+    """Why this session cannot be logged now, or None: the pages offer "Log session" only
+    when the service would accept it, by asking the same question."""
     if appointment.status in NOT_LOGGABLE:
-        raise Conflict(
+        return Conflict(
             f"This appointment is {appointment.status.replace('_', '-')}: nothing to log.",
             details={"reason": "not_live", "status": appointment.status},
         )
+    if appointment.starts_at > now + LOG_WINDOW_BEFORE_START:
+        return Conflict(
+            "This session starts more than an hour from now; log it when it happens.",
+            details={"reason": "too_early"},
+        )
+    if course.status != CourseStatus.ACTIVE:
+        return Conflict(
+            f"The course is {course.status.replace('_', ' ')}: no session can be logged "
+            "until a clinician makes it active again.",
+            details={"reason": "course_not_active", "course_status": course.status},
+        )
+    return None
+
+
+def _check_loggable(appointment: Appointment, course: Course, now: datetime) -> None:
     existing = db.session.scalar(
         select(TreatmentLog.id).where(TreatmentLog.appointment_id == appointment.id)
     )
@@ -291,17 +308,9 @@ def _check_loggable(appointment: Appointment, course: Course, now: datetime) -> 
             f"This session is already logged (log {existing}); correct it with an amendment.",
             details={"reason": "already_logged", "treatment_id": existing},
         )
-    if appointment.starts_at > now + LOG_WINDOW_BEFORE_START:
-        raise Conflict(
-            "This session starts more than an hour from now; log it when it happens.",
-            details={"reason": "too_early"},
-        )
-    if course.status != CourseStatus.ACTIVE:
-        raise Conflict(
-            f"The course is {course.status.replace('_', ' ')}: no session can be logged "
-            "until a clinician makes it active again.",
-            details={"reason": "course_not_active", "course_status": course.status},
-        )
+    refusal = loggable_refusal(appointment, course, now)
+    if refusal is not None:
+        raise refusal
     first = db.session.scalar(
         select(TreatmentLog.id).where(TreatmentLog.course_id == course.id).limit(1)
     )

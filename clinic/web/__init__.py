@@ -10,6 +10,6 @@ bp = Blueprint("web", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from clinic.web import routes  # noqa: F401  (registers the views)
+    from clinic.web import calendar_feed, inbox, routes  # noqa: F401  (registers the views)
 
     app.register_blueprint(bp)

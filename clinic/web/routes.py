@@ -13,10 +13,11 @@ from clinic.alerts.services import risk_flags
 from clinic.outcomes.cadence import due_counts_for_day
 from clinic.permissions import Permission, requires
 from clinic.reminders.answers import change_requests_for_day, confirmations_for
-from clinic.scheduling import schedule, sites
+from clinic.scheduling import schedule
 from clinic.scheduling.routes import day_arg
-from clinic.scheduling.site_routes import site_arg
 from clinic.web import bp
+from clinic.web.calendar_feed import board_site
+from clinic.web.exceptions import day_exceptions
 
 
 def _only_technician() -> int | None:
@@ -26,22 +27,18 @@ def _only_technician() -> int | None:
     return current_user.id if request.args.get("mine", default) == "1" else None
 
 
-def _site() -> dict[str, Any]:
-    """Which site the board shows (`site_id`, else the user's first site) and which
-    the user may pick; a user limited to other sites gets 403."""
-    visible = sites.visible_sites(current_user.id, site_arg())
-    choices = [site for site in sites.list_sites() if visible is None or site.id in visible]
-    chosen = site_arg() or sites.default_site_for(current_user.id).id
-    return {"site_id": chosen, "site_choices": choices}
-
-
 @bp.route("/schedule")
 @requires(Permission.READ)
 def board() -> Any:
     day = day_arg()
     technician_id = _only_technician()
-    site = _site()
+    site = board_site()
     layout = schedule.day_board(day, technician_id=technician_id, site_id=site["site_id"])
+    # What the front desk must act on, shown on each block and in the side panel:
+    # questionnaires due today, a patient's request to change the time, confirmations.
+    questionnaires_due = due_counts_for_day(day)
+    change_requested = {r.appointment_id for r in change_requests_for_day(day)}
+    confirmed = confirmations_for(layout.appointment_ids)
     return render_template(
         "web/board.html",
         **site,
@@ -50,11 +47,17 @@ def board() -> Any:
         mine=technician_id is not None,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
-        # What the front desk must act on, shown on each block: questionnaires due today,
-        # a patient's request to change the time, and confirmations.
-        questionnaires_due=due_counts_for_day(day),
-        change_requested={r.appointment_id for r in change_requests_for_day(day)},
-        confirmed=confirmations_for(layout.appointment_ids),
+        questionnaires_due=questionnaires_due,
+        change_requested=change_requested,
+        confirmed=confirmed,
+        exceptions=day_exceptions(
+            layout,
+            confirmed=confirmed,
+            change_requested=change_requested,
+            questionnaires_due=questionnaires_due,
+        )
+        if day >= clock.today()
+        else None,
         # A patient flagged after PHQ-9 item 9 until a clinician clears it.
         risk_flags=risk_flags(
             block.appointment.patient_id
@@ -73,11 +76,20 @@ def week() -> Any:
     day = day_arg()
     monday = day - timedelta(days=day.weekday())
     technician_id = _only_technician()
-    site = _site()
+    site = board_site()
+    view = schedule.week_view(monday, technician_id=technician_id, site_id=site["site_id"])
+    booked_days = {day for _device, day in view.cells}
     return render_template(
         "web/week.html",
         **site,
-        view=schedule.week_view(monday, technician_id=technician_id, site_id=site["site_id"]),
+        view=view,
+        # The calendar leaves out the days the clinic is closed and nobody is booked
+        # (EventCalendar counts weekdays from Sunday = 0).
+        hidden_weekdays=[
+            day.isoweekday() % 7
+            for day in view.days
+            if day in view.closed and day not in booked_days
+        ],
         monday=monday,
         mine=technician_id is not None,
         previous_week=monday - timedelta(days=7),

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.outcomes import services
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_course, make_patient
 
@@ -26,6 +27,7 @@ def test_a_clinician_closes_an_item_9_alert_with_the_asq(page: Any, clinician: A
     page.get_by_role("link", name="Alerts").click()
     card = page.locator("article.alert-urgent")
     assert "Sam Okafor" in card.inner_text()
+    assert_accessible(page)
     acuity = card.get_by_text("5. Are you having thoughts of killing yourself right now?")
     expect(acuity).to_be_hidden()  # asked only after a yes
     for n in (2, 3, 4):
@@ -49,3 +51,4 @@ def test_a_clinician_closes_an_item_9_alert_with_the_asq(page: Any, clinician: A
     flagged.get_by_role("button", name="Clear the flag").click()
     expect(page.get_by_text("Flag cleared.")).to_be_visible()
     expect(page.locator("section[aria-labelledby=flagged-alerts]")).to_have_count(0)
+    assert_accessible(page)

@@ -9,6 +9,7 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD
 
@@ -29,6 +30,7 @@ def test_admin_creates_a_user_who_then_signs_in(page: Any, admin: Any) -> None:
     page.get_by_role("button", name="Create user").click()
     expect(page.get_by_text("User casey@tms-clinic.org created.")).to_be_visible()
     expect(page.get_by_role("cell", name="casey@tms-clinic.org")).to_be_visible()
+    assert_accessible(page)
     page.get_by_role("button", name="Log out").click()
     sign_in(page, "casey@tms-clinic.org", "caseys first password")
     expect(page.get_by_text("Welcome, Casey Front.")).to_be_visible()
@@ -39,6 +41,7 @@ def test_user_sets_up_a_second_factor_and_signs_in_with_it(page: Any, clinician:
     page.goto("/profile")
     page.get_by_role("link", name="Set up a second factor").click()
     secret = page.get_by_test_id("totp-secret").inner_text().strip()
+    assert_accessible(page)
     page.get_by_label("Six-digit code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Turn on").click()
     expect(page.get_by_text("Second factor enabled.")).to_be_visible()

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from clinic.extensions import db
 from clinic.patients.intake import create_patient
 from clinic.patients.screening import SCREENING_ITEMS
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD
 
@@ -21,6 +22,7 @@ def test_front_desk_registers_screens_and_opens_the_chart(page: Any, front_desk:
     sign_in(page, front_desk.email, PASSWORD)
     page.get_by_role("link", name="Patients").click()
     page.get_by_role("button", name="New patient").click()
+    assert_accessible(page)
 
     page.get_by_label("First name").fill("Jamie")
     page.get_by_label("Last name").fill("Rivera")
@@ -34,12 +36,14 @@ def test_front_desk_registers_screens_and_opens_the_chart(page: Any, front_desk:
     page.wait_for_url("**/patients/*")
     expect(page.get_by_role("heading", name="Jamie Rivera")).to_be_visible()
     expect(page.get_by_text("registered with MRN")).to_be_visible()
-    expect(page.get_by_text("+12125550123")).to_be_visible()
+    assert_accessible(page)
+    expect(page.get_by_text("(212) 555-0123", exact=True)).to_be_visible()  # national format
     expect(page.get_by_text("Not screened", exact=True).first).to_be_visible()
     page.locator("#screening").get_by_role("button", name="Record screening").click()
     # Submitting with nothing answered shows every question's error inline.
     page.get_by_role("button", name="Record screening").click()
     expect(page.get_by_role("alert").get_by_text("problems with this form")).to_be_visible()
+    assert_accessible(page)
     for item in SCREENING_ITEMS:
         group = page.get_by_role("group", name=item.question)
         group.get_by_label("Yes" if item.code == "pregnancy" else "No", exact=True).check()
@@ -52,6 +56,7 @@ def test_front_desk_registers_screens_and_opens_the_chart(page: Any, front_desk:
     expect(screening.get_by_text("Needs review")).to_be_visible()
     expect(screening.get_by_text("Is the patient pregnant or possibly pregnant?")).to_be_visible()
     expect(screening.get_by_text("Awaiting a clinician")).to_be_visible()
+    assert_accessible(page)
     expect(page.locator("#viewers").get_by_text(front_desk.name).first).to_be_visible()
 
 

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from clinic.extensions import db
 from clinic.outcomes import services
+from tests.browser.axe import assert_accessible
 from tests.factories import make_course, make_patient
 
 pytestmark = pytest.mark.browser
@@ -32,12 +33,14 @@ def test_the_patient_answers_a_phq9_on_a_phone(phone_page: Any, app: Any) -> Non
     path = _link_path(app)
     phone_page.goto(path)
     expect(phone_page.get_by_role("heading", name="Hello Morgan")).to_be_visible()
+    assert_accessible(phone_page)
     first = phone_page.get_by_role("group", name="1.").get_by_label("Not at all")
     box = first.bounding_box()
     assert box is not None and box["height"] >= 24  # a thumb-sized target
     _answer(phone_page, "Not at all")
     expect(phone_page.get_by_role("heading", name="Thank you")).to_be_visible()
     assert phone_page.locator(".crisis").count() == 0
+    assert_accessible(phone_page)
     phone_page.goto(path)
     expect(phone_page.get_by_text("already been answered")).to_be_visible()
 
@@ -49,3 +52,4 @@ def test_item_9_shows_crisis_resources_right_after_submitting(phone_page: Any, a
     expect(crisis).to_be_visible()
     assert "988" in crisis.inner_text() and "911" in crisis.inner_text()
     assert crisis.get_by_role("link", name="Call 988").get_attribute("href") == "tel:988"
+    assert_accessible(phone_page)

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from clinic import clock
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
 from tests.factories import PASSWORD, make_appointment, make_course, make_device, make_patient
 
@@ -23,8 +24,10 @@ def test_check_in_log_sign_and_review(page: Any, technician: Any, clinician: Any
     page.get_by_role("button", name="Check in Morgan").click()
     expect(page.get_by_text("Morgan Rivera").first).to_be_visible()
     expect(page.get_by_text("is checked in.")).to_be_visible()
+    assert_accessible(page)
     page.get_by_role("button", name="Log session for Morgan").click()
     expect(page.get_by_text("Motor threshold required.")).to_be_visible()
+    assert_accessible(page)
     assert page.get_by_label("Intensity (% of motor threshold)").input_value() == "120"
     assert page.get_by_label("Pulses delivered").input_value() == "3000"
     page.get_by_label("New motor threshold (% of machine output)").fill("50")
@@ -38,6 +41,7 @@ def test_check_in_log_sign_and_review(page: Any, technician: Any, clinician: Any
     expect(page.get_by_text("60.0% of machine output")).to_be_visible()
     page.get_by_role("button", name="Sign log").click()
     expect(page.get_by_text("Log signed.")).to_be_visible()
+    assert_accessible(page)
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/login")
 
@@ -46,6 +50,7 @@ def test_check_in_log_sign_and_review(page: Any, technician: Any, clinician: Any
     row = page.locator("tr", has_text="Morgan")
     expect(row.get_by_text("Signed")).to_be_visible()
     expect(row.get_by_text("headache")).to_be_visible()
+    assert_accessible(page)
     row.get_by_role("button", name="Review").click()
     expect(page.get_by_text("1 log reviewed.")).to_be_visible()
     expect(page.get_by_text("Nothing to review.")).to_be_visible()

@@ -70,7 +70,7 @@ def test_register_patient_then_land_on_chart(client: Any, front_desk: Any) -> No
     assert response.headers["Location"].endswith(f"/patients/{patient.id}")
     chart = client.get(f"/patients/{patient.id}").get_data(as_text=True)
     assert f"MRN {patient.mrn}" in chart
-    assert "+12125550123" in chart
+    assert "(212) 555-0123" in chart  # stored +12125550123, shown in national format
     assert "Major depressive disorder, recurrent, moderate" in chart
     assert "G89.29" in chart
     assert "Consented (since" in chart

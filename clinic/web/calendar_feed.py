@@ -1,0 +1,140 @@
+"""The resource calendar behind the day board and the week view (EventCalendar, vendored):
+its feed (chairs as columns, sessions coloured by status) and drag-and-drop moves, which go
+through the same booking service as the move page, so a clash answers 409 with its reason
+and the calendar puts the session back."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import jsonify, request, url_for
+from flask_login import current_user
+
+from clinic import clock
+from clinic.errors import DomainError, Invalid, json_error
+from clinic.permissions import Permission, requires
+from clinic.scheduling import schedule, sites
+from clinic.scheduling.booking_service import move_appointment
+from clinic.scheduling.models import Appointment, AppointmentStatus
+from clinic.scheduling.routes import day_arg
+from clinic.scheduling.site_routes import site_arg
+from clinic.web import bp
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def _local(instant: datetime) -> str:
+    """EventCalendar works in wall-clock time: the clinic's, without an offset."""
+    return clock.to_local(instant).strftime(LOCAL_FORMAT)
+
+
+def _event(appointment: Appointment, number: int, today: date) -> dict[str, Any]:
+    patient = appointment.patient
+    status = appointment.status
+    shown = "makeup" if appointment.is_makeup and status == AppointmentStatus.SCHEDULED else status
+    scheduled = status == AppointmentStatus.SCHEDULED
+    may_edit = current_user.can(Permission.EDIT_PATIENTS)
+    return {
+        "id": str(appointment.id),
+        "resourceIds": [str(appointment.device_id)],
+        "start": _local(appointment.starts_at),
+        "end": _local(appointment.ends_at),
+        "title": patient.full_name,
+        "classNames": [f"status-{shown}"],
+        "editable": scheduled and may_edit,
+        "extendedProps": {
+            "initials": patient.initials,
+            "status": status,
+            "session": f"Session {number} of {appointment.course.planned_sessions}",
+            "chart_url": url_for("patients.chart", patient_id=patient.id),
+            "move_url": url_for("scheduling.move", appointment_id=appointment.id)
+            if scheduled and may_edit
+            else None,
+            "check_in_url": url_for("treatments.check_in", appointment_id=appointment.id)
+            if scheduled and clock.to_local(appointment.starts_at).date() == today
+            else None,
+            "cancel_url": url_for("scheduling.cancel", appointment_id=appointment.id)
+            if scheduled and may_edit
+            else None,
+        },
+    }
+
+
+def board_site() -> dict[str, Any]:
+    """Which site the board shows (`site_id`, else the user's first site) and which
+    the user may pick; a user limited to other sites gets 403."""
+    visible = sites.visible_sites(current_user.id, site_arg())
+    choices = [site for site in sites.list_sites() if visible is None or site.id in visible]
+    chosen = site_arg() or sites.default_site_for(current_user.id).id
+    return {"site_id": chosen, "site_choices": choices}
+
+
+@bp.route("/schedule/calendar.json")
+@requires(Permission.READ)
+def calendar_feed() -> Any:
+    """Chairs and sessions from `date` for `days` (1 or 7), for the resource calendar."""
+    first = day_arg()
+    days = 7 if request.args.get("days") == "7" else 1
+    last = first + timedelta(days=days - 1)
+    mine = request.args.get("mine") == "1"
+    site_id = board_site()["site_id"]
+    rows = schedule.list_appointments(
+        first=first,
+        last=last,
+        technician_id=current_user.id if mine else None,
+        site_ids={site_id},
+        with_numbers=True,
+    )
+    devices = schedule.board_devices(rows, site_id)
+    today = clock.today()
+    return jsonify(
+        {
+            "resources": [{"id": str(d.id), "title": d.name} for d in devices],
+            "events": [_event(a, number, today) for a, number in rows],
+        }
+    )
+
+
+def _local_instant(value: Any) -> datetime:
+    """A wall-clock time from the calendar ("2026-03-02T09:15:00") on the clinic's clock."""
+    try:
+        naive = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid(
+            "Give the new start as YYYY-MM-DDTHH:MM.", fields={"starts_at": ["Not a time."]}
+        ) from None
+    if naive.tzinfo is not None:
+        return naive
+    return naive.replace(tzinfo=clock.clinic_tz())
+
+
+@bp.route("/schedule/appointments/<int:appointment_id>/move.json", methods=["POST"])
+@requires(Permission.EDIT_PATIENTS)
+def move_by_drag(appointment_id: int) -> Any:
+    """Move a session dropped on the calendar (or put it back: undo is the same call with
+    the old place). Answers the session's new place and its previous one."""
+    body = request.get_json(silent=True) or {}
+    try:
+        before = schedule.get_appointment(appointment_id)
+        previous = {"starts_at": _local(before.starts_at), "device_id": before.device_id}
+        device = str(body.get("device_id") or "")
+        moved = move_appointment(
+            appointment_id,
+            starts_at=_local_instant(body.get("starts_at")),
+            device_id=int(device) if device.isdigit() else None,
+            actor_id=current_user.id,
+        )
+    except DomainError as error:
+        return json_error(error.status, error.code, error.message, error.fields, error.details)
+    when = clock.to_local(moved.starts_at)
+    return jsonify(
+        {
+            "id": moved.id,
+            "starts_at": _local(moved.starts_at),
+            "device_id": moved.device_id,
+            "previous": previous,
+            "message": f"Moved {moved.patient.initials} to {when:%a %d %b %H:%M} "
+            f"on {moved.device.name}.",
+        }
+    )
