@@ -141,6 +141,7 @@ def acknowledge(args: dict[str, Any], alert_id: int) -> Any:
 
 
 @blp.route("/alerts/<int:alert_id>/clear-flag", methods=["POST"])
+@declares(409, codes=["flag_not_active"])
 @requires(Permission.REVIEW)
 @blp.arguments(ClearFlagSchema)
 @blp.response(200, AlertSchema)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -10,6 +11,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from clinic.api import ErrorSchema
+from clinic.api.openapi import declares
 from clinic.api.schemas import id_filter, list_schema
 from clinic.billing import claims, fees, packets, services
 from clinic.billing import worklist as worklist_service
@@ -19,6 +21,19 @@ from clinic.pdf import pdf_response
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("billing_api", __name__, description="Billing: coded sessions and claims")
+
+
+MONEY = re.compile(r"^\d{1,5}(\.\d{1,2})?$")
+
+
+class Money(ma.fields.Decimal):
+    """An amount as the document states it: a decimal string of at most 99999.99 (no
+    sign, no exponent), never a float."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not MONEY.match(value):
+            raise ma.ValidationError('A decimal amount such as "325.00" (0 to 99999.99).')
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class PeriodSchema(ma.Schema):
@@ -73,15 +88,14 @@ class FeeSchema(ma.Schema):
         metadata={"description": "The payer as on its authorizations, or * for any payer."},
     )
     cpt = ma.fields.String(required=True, validate=ma.validate.OneOf([c.value for c in Cpt]))
-    amount = ma.fields.Decimal(
+    amount = Money(
         required=True,
         as_string=True,
         places=2,
-        validate=ma.validate.Range(min=0, max=99999.99),
         metadata={
             "description": 'Charge per unit, a decimal string, e.g. "325.00".',
             "type": "string",
-            "pattern": r"^\d{1,5}(\.\d{1,2})?$",
+            "pattern": MONEY.pattern,
         },
     )
 
@@ -134,6 +148,7 @@ def _file(body: str | bytes, mimetype: str, filename: str, **headers: str) -> Re
 
 
 @blp.route("/billing/claims.x12")
+@declares(409, codes=["billing_identity_missing"])
 @requires(Permission.BILLING)
 @blp.arguments(ClaimQuerySchema, location="query")
 @blp.response(

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from clinic.api import ErrorSchema
+from clinic.api.openapi import declares
 from clinic.api.schemas import list_schema
 from clinic.documents import consent, services
 from clinic.documents.models import DocumentKind, SignatureMethod
@@ -96,6 +97,7 @@ def list_documents(patient_id: int) -> Any:
 
 
 @blp.route("/documents/<int:document_id>")
+@declares(409, codes=["checksum_mismatch"])
 @requires(Permission.READ)
 @blp.response(200, content_type="application/octet-stream", description="The file itself.")
 @blp.alt_response(404, schema=ErrorSchema, description="No such document.")

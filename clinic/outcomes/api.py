@@ -47,13 +47,17 @@ class ResponseSchema(ma.Schema):
     answers = ma.fields.List(ma.fields.Integer())
     score = ma.fields.Method(
         "_score",
-        metadata={"description": "The instrument's score; for PROMIS-SD-8a the T-score."},
+        metadata={
+            "type": "number",
+            "description": "The instrument's score; for PROMIS-SD-8a the T-score.",
+        },
     )
     raw = ma.fields.Method(
         "_raw",
         metadata={
+            "type": "number",
             "description": "The raw sum of item scores after reverse-scoring (PROMIS-SD-8a: "
-            "8-40; PEG-3: the sum the mean is taken of)."
+            "8-40; PEG-3: the sum the mean is taken of).",
         },
     )
     severity = ma.fields.String(allow_none=True)
@@ -300,8 +304,8 @@ class ProtocolOutcomeSchema(ma.Schema):
 
 
 class OutcomeReportSchema(ma.Schema):
-    start = ma.fields.Date(data_key="from")
-    end = ma.fields.Date(data_key="to")
+    start = ma.fields.Date(data_key="from", attribute="from")
+    end = ma.fields.Date(data_key="to", attribute="to")
     items = ma.fields.List(ma.fields.Nested(ProtocolOutcomeSchema))
     total = ma.fields.Nested(ProtocolOutcomeSchema)
     strata = ma.fields.Nested(StrataSchema)

@@ -96,10 +96,15 @@ class PatientSchema(ma.Schema):
     language = ma.fields.String(metadata={"description": "en or es"})
     diagnoses = ma.fields.Function(
         lambda patient: [diagnosis.code for diagnosis in patient.diagnoses],
-        metadata={"description": "ICD-10-CM codes"},
+        metadata={"description": "ICD-10-CM codes", "type": "array", "items": {"type": "string"}},
     )
     diagnosis_details = ma.fields.Function(
-        lambda patient: DiagnosisSchema(many=True).dump(patient.diagnoses)
+        lambda patient: DiagnosisSchema(many=True).dump(patient.diagnoses),
+        metadata={
+            "description": "each diagnosis with its description",
+            "type": "array",
+            "items": {"type": "object"},
+        },
     )
     address = ma.fields.String(
         allow_none=True, metadata={"description": "street, city, ST 12345[-6789]"}

@@ -73,6 +73,7 @@ def list_sites() -> Any:
 
 
 @blp.route("/sites", methods=["POST"])
+@declares(409, codes=["site_exists"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(SiteSchema)
 @blp.response(201, SiteSchema)
@@ -90,6 +91,7 @@ def get_site(site_id: int) -> Any:
 
 
 @blp.route("/sites/<int:site_id>", methods=["PATCH"])
+@declares(409, codes=["site_exists"])
 @requires(Permission.ADMINISTER)
 @blp.arguments(SitePatchSchema)
 @blp.response(200, SiteSchema)
@@ -323,6 +325,7 @@ def delete_closure(closure_id: int) -> Any:
 
 
 @blp.route("/clinic/closures/<string:day>", methods=["DELETE"])
+@declares(404, codes=["not_found"], description="The site is not closed that day.")
 @requires(Permission.ADMINISTER)
 @blp.arguments(SiteQuerySchema, location="query")
 @blp.response(204)
@@ -502,7 +505,15 @@ def get_appointment(appointment_id: int) -> Any:
 
 @blp.route("/appointments/<int:appointment_id>", methods=["PATCH"])
 @declares(
-    409, codes=["conflict", "appointment_cancelled", "appointment_past", "appointment_changed"]
+    409,
+    codes=[
+        "conflict",
+        "appointment_cancelled",
+        "appointment_past",
+        "appointment_changed",
+        "technician_busy",
+        "technician_off_duty",
+    ],
 )
 @requires(Permission.EDIT_PATIENTS)
 @blp.arguments(AppointmentPatchSchema)

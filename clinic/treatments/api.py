@@ -109,12 +109,21 @@ class TreatmentInSchema(TreatmentChangeSchema):
 class AmendmentSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     field = ma.fields.String(required=True, validate=ma.validate.OneOf(AMENDABLE_FIELDS))
-    value = ma.fields.Raw(required=True, allow_none=True, load_only=True)
+    value = ma.fields.Raw(
+        required=True,
+        allow_none=True,
+        load_only=True,
+        metadata={"description": "the new value, of the amended field's own JSON type"},
+    )
     reason = ma.fields.String(
         required=True, validate=[ma.validate.Length(min=1, max=MAX_TEXT), _no_nul]
     )
-    old_value = ma.fields.Raw(dump_only=True)
-    new_value = ma.fields.Raw(dump_only=True)
+    old_value = ma.fields.Raw(
+        dump_only=True, metadata={"description": "any JSON value: the field's type"}
+    )
+    new_value = ma.fields.Raw(
+        dump_only=True, metadata={"description": "any JSON value: the field's type"}
+    )
     at = ma.fields.AwareDateTime(dump_only=True)
     actor_id = ma.fields.Integer(dump_only=True, allow_none=True)
 
@@ -219,7 +228,11 @@ class CoilTargetSchema(ma.Schema):
         },
     )
     description = _text(MAX_TEXT, metadata={"description": "required for `other`"})
-    summary = ma.fields.Function(coil_target.describe, dump_only=True)
+    summary = ma.fields.Function(
+        coil_target.describe,
+        dump_only=True,
+        metadata={"type": "string", "description": "the target in words, as on the log"},
+    )
     set_at = ma.fields.AwareDateTime(dump_only=True)
     set_by_id = ma.fields.Integer(dump_only=True, allow_none=True)
 

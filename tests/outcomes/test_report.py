@@ -132,6 +132,7 @@ def test_the_report_counts_intent_to_treat_and_completers_by_hand(
     answer = api.as_(technician).get(REPORT)
     assert answer.status_code == 200
     body = answer.get_json()
+    assert (body["from"], body["to"]) == ("2025-01-01", "2025-03-31")
     items = zip(body["items"], EXPECTED_ITEMS, strict=True)
     assert [_subset(item, want) for item, want in items] == EXPECTED_ITEMS
     assert _subset(body["total"], EXPECTED_TOTAL) == EXPECTED_TOTAL
