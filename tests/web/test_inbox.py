@@ -124,3 +124,14 @@ def test_the_inbox_lists_courses_not_improving_by_session_10(
     assert f"/courses/{stuck.id}" in section and "checkpoint 10" in section
     assert "18 → 17" in section
     assert f"/courses/{better.id}" not in section
+
+
+def test_the_inbox_is_titled_inbox_and_lists_each_section_once(
+    client: FlaskClient, clinician: Any
+) -> None:
+    login(client, clinician)
+    page = client.get("/inbox").get_data(as_text=True)
+    title = re.search(r"<title>(.*?)</title>", page, re.S)
+    assert title is not None and title.group(1).startswith("Inbox ·")
+    for section in ("inbox-alerts", "inbox-screenings", "inbox-logs", "inbox-courses"):
+        assert page.count(f'id="{section}"') == 1, section
