@@ -3,7 +3,7 @@ GET /courses/{id} answers, and booking by the course's pattern."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -168,3 +168,32 @@ def test_a_course_with_its_own_pattern_keeps_its_total(api: Any, clinician: Any)
     )
     assert changed.status_code == 422
     assert "planned_sessions" in changed.get_json()["error"]["fields"]
+
+
+def test_a_medicare_course_crosses_the_autumn_clock_change_and_public_holidays(
+    api: Any, clinician: Any, front_desk: Any
+) -> None:
+    """From Monday 26 October 2026: the clocks go back on 1 November, and the site's US
+    public holidays (Veterans Day on 11 November, Thanksgiving on 26 November, from the
+    `holidays` library) are closures the pattern flows around."""
+    make_device("Chair A")
+    created = _prescribe(api, clinician, patient_id=make_patient().id, pattern=MEDICARE)
+    course_id = created.get_json()["id"]
+    booked = api.as_(front_desk).post(
+        f"/api/v1/courses/{course_id}/schedule", json={"start_date": "2026-10-26", "time": "09:00"}
+    )
+    assert booked.status_code == 201, booked.get_json()
+    starts = [
+        datetime.fromisoformat(a["starts_at"]).astimezone(NY)
+        for a in booked.get_json()["appointments"]
+    ]
+    days = [start.date() for start in starts]
+    assert len(days) == 25
+    assert date(2026, 11, 11) not in days and date(2026, 11, 26) not in days
+    assert {start.time() for start in starts} == {time(9)}  # the patient's 9 o'clock, always
+    assert {start.utcoffset() for start in starts} == {timedelta(hours=-4), timedelta(hours=-5)}
+    # 20 open weekdays from 26 October, Veterans Day skipped, end on 23 November; the
+    # taper follows in the next weeks.
+    assert days[19] == date(2026, 11, 23)
+    assert all(day >= date(2026, 11, 30) for day in days[20:])
+    assert days[:20] == sorted(days[:20]) and len(set(days[:20])) == 20
