@@ -18,8 +18,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, logout_user
+from sqlalchemy.exc import DBAPIError
 
 from clinic import clock
+from clinic.db import is_contention
 from clinic.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -52,7 +54,15 @@ def _load_token_user(req: Request) -> Any:
 
     user = user_for_token(token.strip())
     if user is not None and db.session.dirty:
-        db.session.commit()  # last_used_at, in its own short transaction
+        try:
+            db.session.commit()  # last_used_at, in its own short transaction
+        except DBAPIError as error:
+            # Only a convenience (written at most every five minutes): when another
+            # writer holds the database (SQLite's lock, a stale read snapshot), the next
+            # use records it; the request itself must not fail for it.
+            if not is_contention(error):
+                raise
+            db.session.rollback()
     return user
 
 
