@@ -208,6 +208,7 @@ def _seed(count: int) -> None:
                         starts_at=starts_at,
                         ends_at=starts_at + timedelta(minutes=protocol.slot_minutes),
                         clinic_name=current_app.config["CLINIC_NAME"],
+                        organizer_email=current_app.config["CLINIC_EMAIL_FROM"],
                         stamp=now,
                     ),
                 },
