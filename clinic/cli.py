@@ -89,7 +89,14 @@ def serve(host: str, port: int) -> None:
         run_simple(host, port, app, threaded=True)
     finally:
         scheduler.terminate()
-        scheduler.wait(timeout=10)
+        try:
+            scheduler.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            # A job still running (a lock wait, a slow mail server) must not keep Ctrl-C
+            # waiting; the outbox's claims make a killed dispatcher safe (nothing is lost
+            # or sent twice: the claim is retried after its lease).
+            scheduler.kill()
+            scheduler.wait()
 
 
 @click.command("backup")
