@@ -23,25 +23,13 @@ from clinic.scheduling.api import (
     ScheduleResultSchema,
     ScheduleSchema,
 )
+from clinic.scheduling.api_fields import id_field
 
 blp = Blueprint("courses_api", __name__, description="Protocols and treatment courses")
 
 
-class WholeNumber(ma.fields.Integer):
-    """A JSON integer: no strings, no floats and no booleans (True is an int in Python)."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
-def _id(**kwargs: Any) -> ma.fields.Integer:
-    return WholeNumber(strict=True, validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
-
-
 def _int(low: int, high: int, **kwargs: Any) -> ma.fields.Integer:
-    return WholeNumber(strict=True, validate=ma.validate.Range(min=low, max=high), **kwargs)
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=low, max=high), **kwargs)
 
 
 def _text(high: int, low: int = 0, **kwargs: Any) -> ma.fields.String:
@@ -169,13 +157,13 @@ def _titration(**kwargs: Any) -> ma.fields.List:
 
 
 class CourseCreateSchema(ma.Schema):
-    patient_id = _id(required=True)
+    patient_id = id_field(required=True)
     kind = ma.fields.String(
         load_default=CourseKind.ACUTE,
         validate=ma.validate.OneOf(tuple(CourseKind)),
         metadata={"description": "acute (default), extension, retreatment or maintenance"},
     )
-    previous_course_id = _id(
+    previous_course_id = id_field(
         allow_none=True,
         metadata={
             "description": "the course this one continues; required for extension and retreatment"
@@ -200,9 +188,9 @@ class CourseCreateSchema(ma.Schema):
     pct_mt_reason = _text(2000, allow_none=True)
     target = _text(120, allow_none=True)
     notes = _text(5000, allow_none=True)
-    prescriber_id = _id(metadata={"description": "default: the caller"})
+    prescriber_id = id_field(metadata={"description": "default: the caller"})
     authorization = ma.fields.Nested(AuthorizationInSchema)
-    authorization_id = _id(metadata={"description": "attach an existing authorization"})
+    authorization_id = id_field(metadata={"description": "attach an existing authorization"})
     titration = _titration()
 
 
