@@ -29,7 +29,7 @@ from clinic.treatments.models import MotorThreshold, TreatmentLog
 
 FHIR_JSON = "application/fhir+json"
 NDJSON = "application/fhir+ndjson"
-ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 422: "invalid"}
+ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found"}
 MAX_ID = 2**31 - 1
 
 
@@ -48,7 +48,9 @@ def _outcome(status: int, message: str) -> Response:
 
 @bp.errorhandler(DomainError)
 def domain_error(error: DomainError) -> Response:
-    return _outcome(error.status, error.message)
+    """FHIR's search answers a search it cannot run with 400 (RESTful API, "Searching"),
+    where the JSON API says 422."""
+    return _outcome(400 if error.status == 422 else error.status, error.message)
 
 
 @bp.errorhandler(HTTPException)
