@@ -52,7 +52,7 @@ from clinic.scheduling.models import (
 )
 from clinic.scheduling.patterns import course_pattern
 from clinic.scheduling.sites import get_site, site_tz
-from clinic.scheduling.technicians import overlapping
+from clinic.scheduling.technicians import off_duty, overlapping
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -232,11 +232,14 @@ def _local_monday(instant: datetime, tz: ZoneInfo) -> date:
 
 
 def _technician_then(appointment: Appointment, place: booking.PlannedSession) -> int | None:
-    """A session moved by a make-up keeps its technician only if they are free then."""
+    """A session moved by a make-up keeps its technician only if they are free and on
+    duty then; otherwise it goes back to whoever receives the patient."""
     technician_id = appointment.technician_id
     if technician_id is None:
         return None
     if overlapping(technician_id, place.starts_at, place.ends_at, appointment.id) is not None:
+        return None
+    if off_duty(technician_id, place.starts_at, place.ends_at) is not None:
         return None
     return technician_id
 

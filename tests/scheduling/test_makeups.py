@@ -13,10 +13,10 @@ import pytest
 from clinic import events
 from clinic.extensions import db
 from clinic.reminders.models import Reminder
-from clinic.scheduling import booking_service, calendar, lifecycle
+from clinic.scheduling import booking_service, calendar, lifecycle, technicians
 from clinic.scheduling.models import Appointment
 from tests.courses.races import race
-from tests.factories import captured, make_course, make_patient
+from tests.factories import captured, make_course, make_patient, make_user
 from tests.scheduling.conftest import MONDAY, NY
 
 # 5 daily, then a taper week of 3 (Mon/Wed/Fri) and one of 2 (Tue/Thu).
@@ -165,3 +165,43 @@ def test_a_pain_courses_weekly_sessions_keep_their_weekday_when_pushed(chairs: A
     assert len(weekly) == 10 and weekly[0] == date(2026, 3, 16)
     assert {d.weekday() for d in weekly} == {0}  # still Mondays, one a week
     assert len(change.moved) == 10
+
+
+def test_a_moved_session_keeps_its_technician_only_when_they_are_on_duty_then(
+    chairs: Any,
+) -> None:
+    admin = make_user("admin")
+    tech = make_user("technician")
+    technicians.set_working_hours(
+        tech.id, 0, starts_at=time(8), ends_at=time(18), actor_id=admin.id
+    )
+    technicians.set_working_hours(
+        tech.id, 2, starts_at=time(12), ends_at=time(18), actor_id=admin.id
+    )
+    _course, booked = _booked()
+    monday, wednesday = booked[5], booked[6]  # 9 and 11 March
+    booking_service.move_appointment(
+        monday.id, technician_id=tech.id, assign_technician=True, actor_id=None
+    )
+    afternoon = datetime.combine(date(2026, 3, 11), time(15), tzinfo=NY)
+    booking_service.move_appointment(
+        wednesday.id,
+        starts_at=afternoon,
+        technician_id=tech.id,
+        assign_technician=True,
+        actor_id=None,
+    )
+    db.session.commit()
+    lifecycle.cancel_appointment(booked[2].id, reason="Flu", actor_id=None)
+    db.session.commit()
+    db.session.expire_all()
+    # Both move a week on at the course's 09:00: Monday is inside the technician's hours,
+    # Wednesday morning is not, so that session goes back to whoever receives the patient.
+    moved_monday, moved_wednesday = (
+        db.session.get(Appointment, monday.id),
+        db.session.get(Appointment, wednesday.id),
+    )
+    assert moved_monday.starts_at.astimezone(NY) == datetime(2026, 3, 16, 9, tzinfo=NY)
+    assert moved_wednesday.starts_at.astimezone(NY) == datetime(2026, 3, 18, 9, tzinfo=NY)
+    assert moved_monday.technician_id == tech.id
+    assert moved_wednesday.technician_id is None
