@@ -210,11 +210,13 @@ def authorization_packet(course_id: int) -> Any:
 
 
 @blp.route("/courses/<int:course_id>/extension-letter.pdf")
+@declares(409, codes=["not_improved"])
 @requires(Permission.READ_PACKETS)
 @blp.response(200, content_type="application/pdf", description="The letter as PDF.")
 @blp.alt_response(404, schema=ErrorSchema, description="No such course.")
 def extension_letter(course_id: int) -> Any:
-    """A letter asking the payer to extend the course, from the PHQ-9 change so far."""
+    """A letter asking the payer to extend the course, from the PHQ-9 change so far;
+    409 `not_improved` unless the PHQ-9 has fallen at least 25% (the letter says so)."""
     body = packets.extension_letter_pdf(course_id, actor_id=current_user.id)
     return pdf_response(body, f"extension-letter-{course_id}.pdf")
 

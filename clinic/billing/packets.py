@@ -16,6 +16,7 @@ from clinic import clock
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.courses.numbers import course_summary, get_course
+from clinic.errors import Conflict
 from clinic.extensions import db
 from clinic.outcomes.models import QuestionnaireResponse
 from clinic.outcomes.services import summarize_course
@@ -25,6 +26,8 @@ from clinic.patients.models import MedicationTrial, Patient
 from clinic.pdf import render_pdf
 
 PHQ9 = "PHQ-9"
+EXTENSION_MIN_IMPROVEMENT_PCT = 25
+"""An extension is for a patient improved at least this much (DOMAIN: 10 + 6 taper)."""
 
 
 def medication_history(patient_id: int) -> Sequence[MedicationTrial]:
@@ -78,7 +81,22 @@ def authorization_packet_pdf(course_id: int, *, actor_id: int | None) -> bytes:
 
 
 def extension_letter_pdf(course_id: int, *, actor_id: int | None) -> bytes:
-    """A letter asking the payer for more sessions, built from the PHQ-9 change so far."""
+    """A letter asking the payer for more sessions, built from the PHQ-9 change so far.
+    It says the patient is responding, so it is written only when the PHQ-9 has fallen
+    at least EXTENSION_MIN_IMPROVEMENT_PCT (409 `not_improved` otherwise)."""
     context = _context(course_id, actor_id, "extension_letter")
     outcome = summarize_course(course_id)["instruments"].get(PHQ9, {})
+    change = outcome.get("change_pct")
+    if change is None:
+        raise Conflict(
+            "No extension letter yet: the PHQ-9 change needs a baseline and a later score.",
+            code="not_improved",
+        )
+    if -change < EXTENSION_MIN_IMPROVEMENT_PCT:
+        raise Conflict(
+            f"No extension letter: the PHQ-9 has changed {change:+g}% since baseline; payers "
+            f"extend a course improved at least {EXTENSION_MIN_IMPROVEMENT_PCT}%.",
+            code="not_improved",
+            details={"change_pct": change},
+        )
     return render_pdf("billing/extension_letter.html", outcome=outcome, **context)

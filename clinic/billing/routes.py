@@ -11,7 +11,7 @@ from flask_login import current_user
 from clinic.billing import bp, fees, packets
 from clinic.billing.forms import FeeForm
 from clinic.billing.worklist import authorization_worklist
-from clinic.errors import DomainError
+from clinic.errors import Conflict, DomainError
 from clinic.forms import flash_refusal, show_refusal
 from clinic.pdf import pdf_response
 from clinic.permissions import Permission, requires
@@ -65,5 +65,10 @@ def authorization_packet(course_id: int) -> Any:
 @bp.route("/courses/<int:course_id>/extension-letter.pdf")
 @requires(Permission.READ_PACKETS)
 def extension_letter(course_id: int) -> Any:
-    body = packets.extension_letter_pdf(course_id, actor_id=current_user.id)
+    """A refused letter (not improved enough) says why on the worklist it was asked from."""
+    try:
+        body = packets.extension_letter_pdf(course_id, actor_id=current_user.id)
+    except Conflict as error:
+        flash_refusal(error)
+        return redirect(url_for("billing.authorizations"))
     return pdf_response(body, f"extension-letter-{course_id}.pdf")

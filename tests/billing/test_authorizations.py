@@ -12,7 +12,7 @@ from clinic.extensions import db
 from clinic.outcomes.models import QuestionnaireResponse
 from clinic.patients.models import Authorization, MedicationTrial, Patient
 from tests.billing.test_claims import pdf_text
-from tests.factories import make_course, make_patient, make_user
+from tests.factories import login, make_course, make_patient, make_user
 
 
 def test_a_new_authorization_is_draft_and_its_status_carries_dates(
@@ -103,7 +103,12 @@ def test_a_course_may_attach_an_existing_authorization(
     assert course.json["authorization"]["status"] == "draft"
 
 
-def _chart(course: Any) -> None:
+def _answers(score: int) -> list[int]:
+    """Nine PHQ-9 answers adding up to `score`."""
+    return [score // 9 + (1 if item < score % 9 else 0) for item in range(9)]
+
+
+def _chart(course: Any, end_score: int = 9) -> None:
     patient = db.session.get(Patient, course.patient_id)
     assert patient is not None
     patient.psychotherapy = "CBT, 16 weeks in 2024, partial response"
@@ -121,7 +126,7 @@ def _chart(course: Any) -> None:
     )
     for day, score, answers in [
         (datetime(2026, 2, 27, 15, tzinfo=UTC), 21, [3, 3, 3, 2, 2, 2, 2, 2, 2]),
-        (datetime(2026, 3, 20, 15, tzinfo=UTC), 9, [1, 1, 1, 1, 1, 1, 1, 1, 1]),
+        (datetime(2026, 3, 20, 15, tzinfo=UTC), end_score, _answers(end_score)),
     ]:
         db.session.add(
             QuestionnaireResponse(
@@ -179,6 +184,25 @@ def test_the_extension_letter_quotes_the_phq9_change(
     text = " ".join(pdf_text(response.data).split())
     assert "from 21" in text and "to 9" in text and "-57.1%" in text
     assert "5 of" in text  # delivered sessions
+
+
+def test_no_extension_letter_claims_a_response_the_phq9_does_not_show(
+    coded_course: Any, api: Any, client: Any, front_desk: Any
+) -> None:
+    course, _ids = coded_course
+    url = f"/api/v1/courses/{course.id}/extension-letter.pdf"
+    unmeasured = api.as_(front_desk).get(url)
+    assert unmeasured.status_code == 409
+    assert unmeasured.get_json()["error"]["code"] == "not_improved"
+    assert "baseline" in unmeasured.get_json()["error"]["message"]
+    _chart(course, end_score=18)  # 21 to 18: 14% better, short of the 25% payers ask
+    refused = api.as_(front_desk).get(url)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["change_pct"] == -14.3
+    login(client, front_desk)
+    page = client.get(f"/billing/courses/{course.id}/extension-letter.pdf", follow_redirects=True)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "changed -14.3% since baseline" in page.get_data(as_text=True)
 
 
 def test_the_worklist_shows_waiting_expiring_and_running_out(
