@@ -106,3 +106,35 @@ def test_privacy_mode_and_the_session_menu(page: Any, front_desk: Any) -> None:
     assert_accessible(page)
     menu.get_by_role("button", name="Check in").click()
     expect(page.get_by_text("Robin Quill is checked in.")).to_be_visible()
+
+
+def test_drag_a_session_to_another_day_and_chair_in_the_week_view_then_undo(
+    page: Any, front_desk: Any
+) -> None:
+    chair_a, chair_b = make_device("Chair A"), make_device("Chair B")
+    monday = _monday()
+    robin = make_course(make_patient(first_name="Robin", last_name="Quill"))
+    session = make_appointment(robin, _at(monday, 9), device=chair_a)
+    sign_in(page, front_desk.email, PASSWORD)
+    page.goto(f"/schedule/week?date={monday.isoformat()}")
+    event = page.locator(".ec-event", has_text="Robin Quill")
+    expect(event).to_be_visible()
+    assert_accessible(page)
+    # Chairs head the week, each over its own seven day columns: Wednesday under chair B
+    # is the second group's third column.
+    wednesday_b = page.locator(".ec-col-head.ec-wed").nth(1).bounding_box()
+    box = event.bounding_box()
+    x0, y0 = box["x"] + box["width"] / 2, box["y"] + 10
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 5, y0 + 5, steps=3)
+    page.mouse.move(wednesday_b["x"] + wednesday_b["width"] / 2, y0 + 8 * SLOT_PX, steps=12)
+    page.mouse.up()
+    expect(page.get_by_text("Moved RQ to")).to_be_visible()
+    moved_to, moved_chair = _place(session.id)  # the time is where the page scrolled to
+    assert (moved_to.date(), moved_chair) == (monday + timedelta(days=2), chair_b.id)
+    assert moved_to.minute % 15 == 0 and moved_to.hour >= 9
+
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_text("Move undone.")).to_be_visible()
+    assert _place(session.id) == (_at(monday, 9), chair_a.id)
