@@ -203,6 +203,7 @@ def test_insurance_is_only_for_roles_that_manage_authorizations(
 
 def test_technicians_may_not_register(client: Any, technician: Any) -> None:
     login(client, technician)
+    assert 'href="/intake"' not in client.get("/patients/").get_data(as_text=True)
     assert client.get("/intake").status_code == 403
     assert client.get("/intake/duplicates", query_string=IDENTITY).status_code == 403
 
@@ -256,3 +257,10 @@ def test_the_live_check_ignores_what_registration_would_refuse(
     # A NUL never reaches the view: the app refuses it in any query string (422).
     assert response.status_code in (200, 422)
     assert "may already be registered" not in response.get_data(as_text=True)
+
+
+def test_every_page_leads_to_intake_for_who_registers(client: Any, front_desk: Any) -> None:
+    login(client, front_desk)
+    schedule = client.get("/schedule").get_data(as_text=True)
+    assert '<a href="/intake">New patient</a>' in schedule
+    assert 'href="/intake" aria-current="page"' in client.get("/intake").get_data(as_text=True)
