@@ -40,6 +40,8 @@ MAIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("Today", "treatments.today", Permission.LOG_TREATMENTS),
     NavEntry("Schedule", "web.board", Permission.READ),
     NavEntry("Patients", "patients.index", Permission.READ),
+    # Intake on one page (register, insure, consent, screen) from anywhere.
+    NavEntry("New patient", "web.intake", Permission.EDIT_PATIENTS),
     NavEntry("Review", "treatments.review_queue", Permission.REVIEW),
     NavEntry("Alerts", "alerts.index", Permission.ENTER_RESPONSES, badge=count_open_urgent),
     NavEntry("Reminders", "reminders.index", Permission.READ_REMINDERS),

@@ -24,7 +24,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from clinic.patients import icd10
 from clinic.patients.intake import SEXES
 from clinic.patients.models import AuthorizationStatus, MedicationCategory, Patient
-from clinic.patients.screening import SCREENING_ITEMS
+from clinic.patients.screening import SCREENING_ITEMS, ScreeningItem, items_of_class
 
 SEX_CHOICES = [SelectChoice("", "Not recorded")] + [
     SelectChoice(sex, sex.capitalize()) for sex in SEXES
@@ -224,6 +224,17 @@ class ScreeningForm(FlaskForm):
 
     def answers(self) -> dict[str, bool]:
         return {item.code: self[item.code].data == "yes" for item in SCREENING_ITEMS}
+
+
+def screening_groups() -> list[tuple[str, list[ScreeningItem]]]:
+    """The questions as the screening pages show them: a titled group per item class."""
+    return [
+        ("Absolute contraindications: any yes rules TMS out", items_of_class("absolute")),
+        (
+            "Relative contraindications: any yes needs a clinician's review",
+            items_of_class("relative"),
+        ),
+    ]
 
 
 for _item in SCREENING_ITEMS:

@@ -25,6 +25,7 @@ from clinic.patients.forms import (
     ScreeningForm,
     SearchForm,
     SignOffForm,
+    screening_groups,
 )
 from clinic.patients.intake import create_patient, search_patients, update_patient
 from clinic.patients.lookup import get_patient, view_patient
@@ -48,7 +49,6 @@ from clinic.patients.records import (
 from clinic.patients.screening import (
     ITEMS_BY_CODE,
     get_screening,
-    items_of_class,
     record_screening,
     sign_off_screening,
 )
@@ -172,13 +172,7 @@ def screen(patient_id: int) -> Any:
         "patients/screening_form.html",
         form=form,
         patient=patient,
-        groups=[
-            ("Absolute contraindications: any yes rules TMS out", items_of_class("absolute")),
-            (
-                "Relative contraindications: any yes needs a clinician's review",
-                items_of_class("relative"),
-            ),
-        ],
+        groups=screening_groups(),
     ), _status(form)
 
 

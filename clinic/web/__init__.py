@@ -1,6 +1,7 @@
 """Pages that compose several features: the day board and the week view show the
 schedule with what reminders (confirmations, change requests) and outcomes
-(questionnaires due) know about it. Registered after every feature, above them all."""
+(questionnaires due) know about it; intake registers, insures, consents and screens a
+patient in one form. Registered after every feature, above them all."""
 
 from __future__ import annotations
 
@@ -10,6 +11,6 @@ bp = Blueprint("web", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from clinic.web import calendar_feed, inbox, routes  # noqa: F401  (registers the views)
+    from clinic.web import calendar_feed, inbox, intake_page, routes  # noqa: F401  (views)
 
     app.register_blueprint(bp)

@@ -66,6 +66,7 @@ PAGES: dict[str, list[str]] = {
         "/schedule/week",
         "/patients/",
         "/patients/new",
+        "/intake",
         "/patients/{patient_id}",
         "/courses/{course_id}",
         "/courses/{course_id}/book",

@@ -3,16 +3,23 @@
 (function () {
   "use strict";
   var pad = document.querySelector("[data-signature-pad]");
-  var form = document.getElementById("consent-form");
-  if (!pad || !form) return;
+  var form = pad && pad.closest("form");
+  if (!form) return;
   var canvas = pad.querySelector("canvas");
   var context = canvas.getContext("2d");
-  var hidden = form.querySelector("input[name=drawn_signature]");
+  // Named `drawn_signature`, or `consent-drawn_signature` on the intake page.
+  var hidden = form.querySelector("input[name$=drawn_signature]");
   var drawing = false;
   var inked = false;
   context.lineWidth = 2.5;
   context.lineCap = "round";
   context.strokeStyle = "#000";
+  // A page shown again after a refusal keeps the drawing it was sent with.
+  if (hidden && hidden.value.indexOf("data:image/png;base64,") === 0) {
+    var kept = new Image();
+    kept.onload = function () { context.drawImage(kept, 0, 0); inked = true; };
+    kept.src = hidden.value;
+  }
 
   function point(event) {
     var box = canvas.getBoundingClientRect();
