@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinic.outcomes.analysis import Window, aggregate, summarize
+from clinic.outcomes.analysis import Window, aggregate, end_of_course, summarize
 from clinic.outcomes.catalog import get_instrument
 
 PHQ9 = get_instrument("PHQ-9")
@@ -249,3 +249,28 @@ def test_a_paper_baseline_entered_late_still_counts() -> None:
     """The points are administered instants: when it was typed in does not matter."""
     summary = summarize(PHQ9, [(day(-3), 19), (day(20), 9)], COURSE, tz=NEW_YORK)
     assert (summary["baseline"], summary["response"]) == (19, True)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=-30, max_value=250), st.integers(min_value=0, max_value=27)
+        ),
+        max_size=12,
+    ),
+    st.sampled_from(
+        [TREATED, UNTREATED, Window(first_at=START, last_at=START, tz=ZoneInfo("Asia/Tokyo"))]
+    ),
+)
+def test_the_report_s_lean_result_is_the_course_page_s(
+    answers: list[tuple[int, int]], window: Window
+) -> None:
+    """The clinic report judges each course with `end_of_course` (no series, one pass): the
+    same baseline, end, response, remission and improvement as `summarize`, ties included."""
+    points = [(day(offset), score) for offset, score in answers]
+    full, lean = summarize(PHQ9, points, window), end_of_course(PHQ9, points, window)
+    assert lean["baseline"] == full["baseline"]
+    # without an end-of-course answer the page's `latest` falls back to the baseline
+    assert full["latest"] == (lean["end"] if lean["end"] is not None else full["baseline"])
+    for key in ("response", "remission", "improvement"):
+        assert lean[key] == full[key]
