@@ -274,3 +274,35 @@ def test_the_report_s_lean_result_is_the_course_page_s(
     assert full["latest"] == (lean["end"] if lean["end"] is not None else full["baseline"])
     for key in ("response", "remission", "improvement"):
         assert lean[key] == full[key]
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2025, 2, 20), max_value=datetime(2025, 4, 10), timezones=st.just(UTC)
+    ),
+    st.integers(min_value=0, max_value=20),
+    st.datetimes(
+        min_value=datetime(2025, 2, 1), max_value=datetime(2025, 5, 1), timezones=st.just(UTC)
+    ),
+)
+def test_phases_are_told_by_clinic_days_across_a_dst_change(
+    first: datetime, days: int, at: datetime
+) -> None:
+    """Baseline, course and follow-up are told by clinic days (the first treatment's day,
+    7 days after the last one's), across 9 March 2025's DST change in New York."""
+    last = first + timedelta(days=days)
+    window = Window(first_at=first, last_at=last, tz=NEW_YORK)
+
+    def local(instant: datetime) -> object:
+        return instant.astimezone(NEW_YORK).date()
+
+    if local(at) <= local(first) and at <= first:
+        expected = "baseline"
+    elif local(at) <= local(last) + timedelta(days=7):
+        expected = "course"
+    else:
+        expected = "follow_up"
+    assert window.phase(at) == expected
