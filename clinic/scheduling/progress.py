@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
 
 from clinic import clock
 from clinic.extensions import db
@@ -130,8 +131,13 @@ def courses_started_between(
     """The courses whose first delivered session starts in [since, until) (a course
     "starts" when it is first treated, whatever was booked or prescribed before), with
     their delivered sessions' progress (`by_status` counts only those), in one grouped
-    query. With `site_ids`: only the courses with a session delivered at those sites."""
+    query. With `site_ids`: only the courses with a session delivered at those sites.
+
+    Only the courses with a session delivered in the range are grouped (the range's
+    sessions by start, then each course's by course), so the cost follows the range, not
+    the years of history before it."""
     first = func.min(Appointment.starts_at)
+    in_range = aliased(Appointment)
     query = (
         select(
             Appointment.course_id,
@@ -140,7 +146,18 @@ def courses_started_between(
             func.max(Appointment.starts_at),
             func.min(func.coalesce(Appointment.delivered_at, Appointment.ends_at)),
         )
-        .where(Appointment.kind == SESSION_KIND, Appointment.status == AppointmentStatus.COMPLETED)
+        .where(
+            Appointment.kind == SESSION_KIND,
+            Appointment.status == AppointmentStatus.COMPLETED,
+            Appointment.course_id.in_(
+                select(in_range.course_id).where(
+                    in_range.kind == SESSION_KIND,
+                    in_range.status == AppointmentStatus.COMPLETED,
+                    in_range.starts_at >= since,
+                    in_range.starts_at < until,
+                )
+            ),
+        )
         .group_by(Appointment.course_id)
         .having(first >= since, first < until)
     )
