@@ -45,13 +45,17 @@ def treated(
     chairs: list[Device],
     phq: tuple[int, int],
     sleep: tuple[int, ...] = (),
+    *,
+    hour: int,
 ) -> Course:
-    """One delivered session a day from START on each chair in turn; PHQ-9 and sleep
-    (raw scores) the day before the first session and 2 days after the last."""
+    """One delivered session a day from START + `hour` hours (chairs are never double
+    booked) on each chair in turn; PHQ-9 and sleep (raw scores) the day before the first
+    session and 2 days after the last."""
     course = make_course(make_patient(), protocol_code=protocol, planned_sessions=5)
+    first = START + timedelta(hours=hour)
     for n, chair in enumerate(chairs):
         make_appointment(
-            course, START + timedelta(days=n), device=chair, sequence=n + 1, status="completed"
+            course, first + timedelta(days=n), device=chair, sequence=n + 1, status="completed"
         )
     last = START + timedelta(days=len(chairs) - 1)
     moments = (START - timedelta(days=1), last + timedelta(days=2))
@@ -74,10 +78,11 @@ def two_sites() -> tuple[Site, Site]:
     paris = sites.create_site(name="Paris", timezone="Europe/Paris", holidays="FR", actor_id=None)
     db.session.commit()
     at_home, in_paris = make_device(site_id=home.id), make_device(site_id=paris.id)
-    treated("10hz-ldlpfc", "completed", [at_home] * 5, (20, 8), (30, 20))  # A: response
-    treated("10hz-ldlpfc", "completed", [in_paris] * 5, (20, 4), (30, 27))  # B: resp + remission
-    treated("itbs-ldlpfc", "discontinued", [in_paris] * 2, (20, 18), (30,))  # C: no sleep end
-    treated("10hz-ldlpfc", "completed", [at_home] * 2 + [in_paris] * 3, (20, 10))  # D: moved
+    treated("10hz-ldlpfc", "completed", [at_home] * 5, (20, 8), (30, 20), hour=0)  # A: response
+    treated("10hz-ldlpfc", "completed", [in_paris] * 5, (20, 4), (30, 27), hour=1)  # B: + remits
+    treated("itbs-ldlpfc", "discontinued", [in_paris] * 2, (20, 18), (30,), hour=2)  # C: no end
+    moved = [at_home] * 2 + [in_paris] * 3
+    treated("10hz-ldlpfc", "completed", moved, (20, 10), hour=3)  # D: two sites
     return home, paris
 
 
