@@ -25,10 +25,12 @@ Each point falls in one phase of the course (`Window.phase`):
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from typing import Any
 
 from clinic.outcomes.catalog import Instrument
@@ -40,6 +42,14 @@ FOLLOW_UP_MONTHS = (1, 3, 6)
 _DAYS_PER_MONTH = 30.44
 
 BASELINE, COURSE, FOLLOW_UP = "baseline", "course", "follow_up"
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's last day (31 Jan + 1 = 28 Feb):
+    a follow-up's day after the course's last delivered treatment."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)
@@ -57,14 +67,23 @@ class Window:
     def _day(self, at: datetime) -> date:
         return at.astimezone(self.tz).date() if at.tzinfo is not None else at.date()
 
+    @cached_property
+    def _first_day(self) -> date | None:
+        return self._day(self.first_at) if self.first_at else None
+
+    @cached_property
+    def _last_course_day(self) -> date | None:
+        last = self.last_at or self.first_at
+        return self._day(last) + END_GRACE if last else None
+
     def phase(self, at: datetime) -> str:
-        if self.first_at is None:
+        if self.first_at is None or self._first_day is None or self._last_course_day is None:
             return BASELINE
         before_logged = at < self.logged_at if self.logged_at else at <= self.first_at
-        if self._day(at) <= self._day(self.first_at) and (before_logged or at <= self.first_at):
+        day = self._day(at)
+        if day <= self._first_day and (before_logged or at <= self.first_at):
             return BASELINE
-        last = self.last_at or self.first_at
-        if self._day(at) <= self._day(last) + END_GRACE:
+        if day <= self._last_course_day:
             return COURSE
         return FOLLOW_UP
 
@@ -120,6 +139,22 @@ def summarize(
             for at, score in phases[FOLLOW_UP]
         ],
     }
+
+
+def end_of_course(
+    instrument: Instrument, points: Iterable[tuple[datetime, float]], window: Window
+) -> dict[str, Any]:
+    """The course's result alone, by `summarize`'s rules: `baseline`, `end` (None without an
+    end-of-course answer), change, response, remission and improvement. No series: the
+    clinic report judges every course of its cohort with it, so it stays one pass."""
+    last: dict[str, tuple[datetime, float]] = {}
+    for at, score in points:
+        phase = window.phase(at)
+        if phase != FOLLOW_UP and (phase not in last or at >= last[phase][0]):
+            last[phase] = (at, score)  # ties: the later one, as summarize's stable sort
+    baseline = instrument.round_score(last[BASELINE][1]) if BASELINE in last else None
+    end = instrument.round_score(last[COURSE][1]) if COURSE in last else None
+    return {"baseline": baseline, "end": end, **_judge(instrument, baseline, end)}
 
 
 def _judge(instrument: Instrument, baseline: float | None, end: float | None) -> dict[str, Any]:

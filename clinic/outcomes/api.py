@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask_login import current_user
 from flask_smorest import Blueprint
 
+from clinic.api.openapi import declares
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.outcomes import hints, report, services
 from clinic.outcomes.catalog import default_catalog, get_instrument
@@ -15,6 +16,8 @@ from clinic.outcomes.instrument import ENGLISH
 from clinic.outcomes.models import ResponseSource
 from clinic.patients.models import LANGUAGES
 from clinic.permissions import Permission, requires
+from clinic.scheduling import sites
+from clinic.scheduling.api_fields import site_id_field
 
 blp = Blueprint("outcomes_api", __name__, description="Questionnaires and outcomes")
 
@@ -178,6 +181,11 @@ class LoadFiguresSchema(ma.Schema):
     unconverted = ma.fields.List(ma.fields.String())
 
 
+class FollowUpLoadSchema(LoadFiguresSchema):
+    label = ma.fields.String(metadata={"description": "`1 month`, `3 months`, `6 months`."})
+    months = ma.fields.Integer()
+
+
 class CourseMedicationLoadSchema(ma.Schema):
     baseline = ma.fields.Nested(
         LoadFiguresSchema,
@@ -187,6 +195,13 @@ class CourseMedicationLoadSchema(ma.Schema):
         LoadFiguresSchema,
         allow_none=True,
         metadata={"description": "On the last delivered treatment's day; null before any."},
+    )
+    follow_ups = ma.fields.List(
+        ma.fields.Nested(FollowUpLoadSchema),
+        metadata={
+            "description": "On the follow-up days (1, 3 and 6 months after the last delivered "
+            "treatment, the questionnaires' follow-up days) that have come; [] before."
+        },
     )
 
 
@@ -207,6 +222,11 @@ class ReportQuerySchema(ma.Schema):
     )
     end = ma.fields.Date(
         data_key="to", metadata={"description": "Last day of the cohort (default: today)."}
+    )
+    site_id = site_id_field(
+        "Only the courses with a treatment delivered on this site's devices (default: every "
+        "site the user works at). 404 for an unknown site, 403 for one the user does not "
+        "work at."
     )
 
     @ma.validates_schema
@@ -247,6 +267,24 @@ class PainSchema(ma.Schema):
     )
 
 
+class SleepSchema(ma.Schema):
+    n = ma.fields.Integer(
+        metadata={"description": "Courses with a PROMIS-SD-8a baseline and end T-score."}
+    )
+    mean_baseline = ma.fields.Float(allow_none=True)
+    mean_end = ma.fields.Float(allow_none=True)
+    mean_change = ma.fields.Float(
+        allow_none=True, metadata={"description": "End minus baseline: negative is better."}
+    )
+    improved = ma.fields.Integer(
+        metadata={
+            "description": "T-score fell at least 5 points (the minimal important difference "
+            "commonly used for PROMIS T-scores, half a standard deviation)."
+        }
+    )
+    improved_pct = ma.fields.Float(allow_none=True, metadata={"description": "Of n."})
+
+
 class LoadChangeSchema(ma.Schema):
     n = ma.fields.Integer(metadata={"description": "Courses taking any at the start or end."})
     mean_baseline = ma.fields.Float(allow_none=True)
@@ -265,11 +303,17 @@ class ReportLoadSchema(ma.Schema):
 
 class StratumSchema(ma.Schema):
     label = ma.fields.String(
-        metadata={"description": "`2025-Q1`; or baseline PEG-3 `<4`, `4-6`, `>=7`, `not measured`."}
+        metadata={
+            "description": "`2025-Q1`; or baseline PEG-3 `<4`, `4-6`, `>=7`, `not measured`; "
+            "or the site's name."
+        }
     )
+    site_id = ma.fields.Integer(metadata={"description": "In the `site` strata only."})
     intent_to_treat = ma.fields.Nested(CohortSchema)
     completers = ma.fields.Nested(CohortSchema)
     pain = ma.fields.Nested(PainSchema)
+    sleep = ma.fields.Nested(SleepSchema)
+    medication_load = ma.fields.Nested(ReportLoadSchema)
 
 
 class StrataSchema(ma.Schema):
@@ -280,6 +324,13 @@ class StrataSchema(ma.Schema):
     baseline_pain = ma.fields.List(
         ma.fields.Nested(StratumSchema),
         metadata={"description": "By baseline PEG-3: severe pain predicts less response."},
+    )
+    site = ma.fields.List(
+        ma.fields.Nested(StratumSchema),
+        metadata={
+            "description": "By site, when the report covers several: a course counts at every "
+            "site where one of its treatments was delivered. [] for one site."
+        },
     )
 
 
@@ -297,6 +348,7 @@ class ProtocolOutcomeSchema(ma.Schema):
         CohortSchema, metadata={"description": "Those of them completed."}
     )
     pain = ma.fields.Nested(PainSchema)
+    sleep = ma.fields.Nested(SleepSchema)
     medication_load = ma.fields.Nested(
         ReportLoadSchema,
         metadata={"description": "Mean load on the first and last delivered days."},
@@ -306,6 +358,11 @@ class ProtocolOutcomeSchema(ma.Schema):
 class OutcomeReportSchema(ma.Schema):
     start = ma.fields.Date(data_key="from", attribute="from")
     end = ma.fields.Date(data_key="to", attribute="to")
+    site_ids = ma.fields.List(
+        ma.fields.Integer(),
+        allow_none=True,
+        metadata={"description": "The sites the report is limited to; null: every site."},
+    )
     items = ma.fields.List(ma.fields.Nested(ProtocolOutcomeSchema))
     total = ma.fields.Nested(ProtocolOutcomeSchema)
     strata = ma.fields.Nested(StrataSchema)
@@ -402,15 +459,20 @@ def course_outcomes(course_id: int) -> Any:
 @requires(Permission.READ)
 @blp.arguments(ReportQuerySchema, location="query")
 @blp.response(200, OutcomeReportSchema)
+@declares(403, codes=["forbidden"], description="The user works at other sites than `site_id`.")
 def outcome_report(args: dict[str, Any]) -> Any:
-    """The clinic's results per protocol: intent to treat, completers and pain.
+    """The clinic's results per protocol: intent to treat, completers, pain, sleep and
+    medication load, with strata by quarter, baseline pain and site.
 
     Cohort: courses whose first delivered treatment falls from `from` to `to` (clinic
-    days, inclusive). Intent to treat counts every one of them (discontinued included);
-    completers those completed. Rates are percentages of `n` with 1 decimal.
+    days, inclusive); with `site_id`, those with a treatment delivered on that site's
+    devices; staff limited to sites see only their sites' courses. Intent to treat counts
+    every one of them (discontinued included); completers those completed. Rates are
+    percentages of `n` with 1 decimal.
     """
     start, end = report.default_range()
-    return report.outcome_report(args.get("start", start), args.get("end", end))
+    visible = sites.visible_sites(current_user.id, args.get("site_id"))
+    return report.outcome_report(args.get("start", start), args.get("end", end), visible)
 
 
 class HintSchema(ma.Schema):

@@ -9,7 +9,6 @@ and INSERT ... ON CONFLICT DO NOTHING make a repeated or concurrent event harmle
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from clinic import clock
 from clinic.courses.models import Course
 from clinic.db import rowcount
 from clinic.extensions import db
+from clinic.outcomes.analysis import add_months
 from clinic.outcomes.catalog import Cadence, default_catalog
 from clinic.outcomes.models import AssignmentStatus, QuestionnaireAssignment
 from clinic.outcomes.services import create_link
@@ -45,13 +45,6 @@ def followup_reason(months: int) -> str:
 def _instruments(wanted: Any) -> list[str]:
     """Catalog codes whose cadence satisfies `wanted(cadence)`."""
     return [code for code, spec in default_catalog().items() if wanted(spec.cadence)]
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later, clamped to the month's last day (31 Jan + 1 = 28 Feb)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _insert_assignments(course: Course, plan: Iterable[tuple[str, str, date]]) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -37,6 +38,14 @@ class InvalidAnswers(ValueError):
         super().__init__("; ".join(messages))
         self.message = "; ".join(messages)
         self.fields: dict[str, list[str]] = {"answers": messages}
+
+
+@lru_cache(maxsize=4096)
+def _round_half_up(value: Decimal | float, decimals: int) -> float | int:
+    """Cached: a report rounds thousands of stored scores, of a few hundred values."""
+    step = Decimal(1).scaleb(-decimals)
+    rounded = Decimal(str(value)).quantize(step, rounding=ROUND_HALF_UP)
+    return int(rounded) if decimals == 0 else float(rounded)
 
 
 @dataclass(frozen=True)
@@ -187,9 +196,7 @@ class Instrument:
 
     def round_score(self, value: Decimal | float) -> float | int:
         """Round half up to the instrument's decimals (Python's round() is half-even)."""
-        step = Decimal(1).scaleb(-self.decimals)
-        rounded = Decimal(str(value)).quantize(step, rounding=ROUND_HALF_UP)
-        return int(rounded) if self.decimals == 0 else float(rounded)
+        return _round_half_up(value, self.decimals)
 
     def severity_for(self, score: float) -> str | None:
         return next((band.severity for band in self.bands if band.contains(score)), None)

@@ -9,17 +9,23 @@ Response and remission are PHQ-9's end-of-course result (CONTRACT 8: follow-ups 
 change it) in percent of `n`: a course without a baseline or an end score counts as not
 responding and not remitting, so missing data never flatters the rates. Pain: the
 courses with a PEG-3 baseline above 0; `response_30` and `response_50` are the shares
-whose end score fell at least 30% and 50% (IMMPACT).
+whose end score fell at least 30% and 50% (IMMPACT). Sleep: the courses with a
+PROMIS-SD-8a baseline and end T-score; improved when the T-score fell at least
+SLEEP_MID points (5: the minimal important difference commonly used for PROMIS T-scores,
+half a standard deviation).
 
-Three bounded queries whatever the number of courses (the cohort with its protocol, its
-progress, its PHQ-9 and PEG-3 answers); the SQL picks the cohort, the one per-course rule
-(`analysis.summarize`, shared with the course page) decides each course's result.
+Sites: a course belongs to every site on whose devices one of its treatments was
+delivered (almost always one). `site_ids` restricts the cohort to those sites' courses:
+one chosen site, or the sites a staff member is limited to.
+
+A fixed number of bounded queries whatever the number of courses (the cohort with its
+protocol, its progress, its sites, its answers, its patients' opioids and
+benzodiazepines); the SQL picks the cohort, the course page's per-course rule
+(`analysis.end_of_course`, the core of `summarize`) decides each course's result.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,22 +38,25 @@ from sqlalchemy import select
 from clinic import clock
 from clinic.courses.models import Course, CourseStatus, Protocol
 from clinic.extensions import db
-from clinic.outcomes.analysis import summarize
+from clinic.outcomes.analysis import end_of_course
 from clinic.outcomes.catalog import get_instrument
 from clinic.outcomes.models import QuestionnaireResponse
 from clinic.outcomes.services import course_window
 from clinic.patients.medications import MedicationLoad, load_of
-from clinic.patients.models import Medication
-from clinic.scheduling.progress import course_progress, courses_started_between
+from clinic.patients.models import Medication, MedicationCategory
+from clinic.scheduling.models import Site
+from clinic.scheduling.progress import courses_started_between, delivered_sites
+from clinic.scheduling.sites import list_sites
 
-MOOD, PAIN = "PHQ-9", "PEG-3"
+MOOD, PAIN, SLEEP = "PHQ-9", "PEG-3", "PROMIS-SD-8a"
+SLEEP_MID = 5
+"""PROMIS T-score points of a minimal important difference (half a standard deviation)."""
 DEFAULT_QUARTERS = 8
 ALL_PROTOCOLS = "all"
 PAIN_RESPONSE_LEVELS = {"meaningful": 30, "substantial": 50}
 PAIN_BANDS: tuple[tuple[str, float | None], ...] = (("<4", 4), ("4-6", 7), (">=7", None))
 """Baseline PEG-3 bands (label, below): mild, moderate, severe pain."""
 """PEG-3's improvement levels (peg3.json) by the fall in percent they stand for."""
-CSV_COLUMNS = ("group", "label", "cohort", "measure", "n", "count", "pct", "definition")
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,10 @@ class CourseResult:
     protocol_name: str
     completed: bool
     quarter: str  # of the first delivered treatment
-    mood: dict[str, Any]  # analysis.summarize() of PHQ-9
-    pain: dict[str, Any]  # ... and of PEG-3
+    sites: frozenset[int]  # where its treatments were delivered
+    mood: dict[str, Any]  # analysis.end_of_course() of PHQ-9
+    pain: dict[str, Any]  # ... of PEG-3
+    sleep: dict[str, Any]  # ... and of PROMIS-SD-8a
     load: tuple[MedicationLoad, MedicationLoad]  # on the first and last delivered days
 
     @property
@@ -90,23 +101,30 @@ def default_range(today: date | None = None) -> tuple[date, date]:
     return start, day
 
 
-def course_results(start: date, end: date) -> list[CourseResult]:
-    """The cohort first treated from `start` to `end` (clinic days, inclusive)."""
+def course_results(
+    start: date, end: date, site_ids: set[int] | None = None, *, by_site: bool = False
+) -> list[CourseResult]:
+    """The cohort first treated from `start` to `end` (clinic days, inclusive), of the
+    courses treated at `site_ids` when given; with the sites each was treated at when
+    `by_site` (else none)."""
     tz = clock.clinic_tz()
     since = datetime.combine(start, time(0), tzinfo=tz)
     until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
-    cohort = courses_started_between(since, until).scalar_subquery()
+    progress = courses_started_between(since, until, site_ids=site_ids)
+    cohort = sorted(progress)
     courses = db.session.execute(
         select(Course.id, Course.status, Course.patient_id, Protocol.code, Protocol.name)
         .join(Protocol, Protocol.id == Course.protocol_id)
         .where(Course.id.in_(cohort))
         .order_by(Course.id)
     ).all()
-    progress = course_progress(row.id for row in courses)
+    sites = delivered_sites(cohort) if by_site else {}
     medications: dict[int, list[Medication]] = defaultdict(list)
     for medication in db.session.scalars(
         select(Medication).where(
-            Medication.patient_id.in_(select(Course.patient_id).where(Course.id.in_(cohort)))
+            Medication.patient_id.in_(sorted({row.patient_id for row in courses})),
+            # the load counts these two only
+            Medication.category.in_((MedicationCategory.OPIOID, MedicationCategory.BENZODIAZEPINE)),
         )
     ):
         medications[medication.patient_id].append(medication)
@@ -119,19 +137,20 @@ def course_results(start: date, end: date) -> list[CourseResult]:
             QuestionnaireResponse.score,
         ).where(
             QuestionnaireResponse.course_id.in_(cohort),
-            QuestionnaireResponse.instrument.in_((MOOD, PAIN)),
+            QuestionnaireResponse.instrument.in_((MOOD, PAIN, SLEEP)),
         )
     ):
         points[(course_id, code)].append((administered_at, score))
+    mood, pain, sleep = (get_instrument(code) for code in (MOOD, PAIN, SLEEP))
+    nothing = load_of((), start)  # the load of every course whose patient takes neither
     results = []
     for course_id, status, patient_id, code, name in courses:
         done = progress[course_id]
-        if done.first_delivered_at is None:  # delivered once, then struck: not treated
-            continue
-        window = course_window(done)
-        first = clock.to_local(done.first_delivered_at).date()
-        last = done.last_delivered_day() or first
-        taken = medications[patient_id]
+        assert done.first_delivered_at is not None  # the cohort's courses were treated
+        window = course_window(done, tz)
+        first = done.first_delivered_at.astimezone(tz).date()
+        last = done.last_delivered_at.astimezone(tz).date() if done.last_delivered_at else first
+        taken = medications.get(patient_id)
         results.append(
             CourseResult(
                 course_id,
@@ -139,9 +158,11 @@ def course_results(start: date, end: date) -> list[CourseResult]:
                 name,
                 status == CourseStatus.COMPLETED,
                 quarter_of(first),
-                summarize(get_instrument(MOOD), points[(course_id, MOOD)], window, tz=tz),
-                summarize(get_instrument(PAIN), points[(course_id, PAIN)], window, tz=tz),
-                (load_of(taken, first), load_of(taken, last)),
+                frozenset(sites.get(course_id, ())),
+                end_of_course(mood, points[(course_id, MOOD)], window),
+                end_of_course(pain, points[(course_id, PAIN)], window),
+                end_of_course(sleep, points[(course_id, SLEEP)], window),
+                (load_of(taken, first), load_of(taken, last)) if taken else (nothing, nothing),
             )
         )
     return results
@@ -181,10 +202,13 @@ def _pain(results: Sequence[CourseResult]) -> dict[str, Any]:
 
 
 def _mean(values: Sequence[float]) -> float | None:
+    """Mean to 1 decimal, half up, exact: the figures have one decimal, so their sum is
+    taken in whole tenths."""
     if not values:
         return None
-    total = sum((Decimal(str(v)) for v in values), Decimal(0)) / len(values)
-    return float(total.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    tenths = sum(round(v * 10) for v in values)
+    mean = Decimal(tenths) / (10 * len(values))
+    return float(mean.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def _medication_load(results: Sequence[CourseResult]) -> dict[str, Any]:
@@ -208,27 +232,62 @@ def _medication_load(results: Sequence[CourseResult]) -> dict[str, Any]:
     return figures
 
 
+def _sleep(results: Sequence[CourseResult]) -> dict[str, Any]:
+    """PROMIS-SD-8a T-score from baseline to end, over the courses with both; improved:
+    fell at least SLEEP_MID points (lower is better sleep). In whole tenths: exact."""
+    pairs = [
+        (round(r.sleep["baseline"] * 10), round(r.sleep["end"] * 10))
+        for r in results
+        if r.sleep["baseline"] is not None and r.sleep["end"] is not None
+    ]
+    improved = sum(1 for baseline, end in pairs if baseline - end >= SLEEP_MID * 10)
+    return {
+        "n": len(pairs),
+        "mean_baseline": _mean([baseline / 10 for baseline, _end in pairs]),
+        "mean_end": _mean([end / 10 for _baseline, end in pairs]),
+        "mean_change": _mean([(end - baseline) / 10 for baseline, end in pairs]),
+        "improved": improved,
+        "improved_pct": _pct(improved, len(pairs)),
+    }
+
+
 def _cohorts(results: Sequence[CourseResult]) -> dict[str, Any]:
     return {
         "intent_to_treat": _mood(results),
         "completers": _mood([r for r in results if r.completed]),
         "pain": _pain(results),
-    }
-
-
-def summarize_group(protocol: str, name: str, results: Sequence[CourseResult]) -> dict[str, Any]:
-    return {
-        "protocol": protocol,
-        "protocol_name": name,
-        **_cohorts(results),
+        "sleep": _sleep(results),
         "medication_load": _medication_load(results),
     }
 
 
-def _strata(results: Sequence[CourseResult]) -> dict[str, list[dict[str, Any]]]:
-    """The cohorts by quarter of the first treatment and by baseline pain."""
+def summarize_group(protocol: str, name: str, results: Sequence[CourseResult]) -> dict[str, Any]:
+    return {"protocol": protocol, "protocol_name": name, **_cohorts(results)}
+
+
+def _covered(site_ids: set[int] | None) -> list[Site]:
+    return [site for site in list_sites() if site_ids is None or site.id in site_ids]
+
+
+def _by_site(results: Sequence[CourseResult], covered: Sequence[Site]) -> list[dict[str, Any]]:
+    """Each site's cohorts, when the report covers several sites."""
+    if len(covered) < 2:
+        return []
+    strata = []
+    for site in covered:
+        treated_there = [r for r in results if site.id in r.sites]
+        if treated_there:
+            strata.append({"label": site.name, "site_id": site.id, **_cohorts(treated_there)})
+    return strata
+
+
+def _strata(
+    results: Sequence[CourseResult], covered: Sequence[Site]
+) -> dict[str, list[dict[str, Any]]]:
+    """The cohorts by quarter of the first treatment, by baseline pain and by site."""
     bands = [label for label, _below in PAIN_BANDS] + ["not measured"]
     return {
+        "site": _by_site(results, covered),
         "quarter": [
             {"label": quarter, **_cohorts([r for r in results if r.quarter == quarter])}
             for quarter in sorted({r.quarter for r in results})
@@ -241,9 +300,11 @@ def _strata(results: Sequence[CourseResult]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def outcome_report(start: date, end: date) -> dict[str, Any]:
-    """`/reports/outcomes`: one item per protocol in the cohort, and the clinic's total."""
-    results = course_results(start, end)
+def outcome_report(start: date, end: date, site_ids: set[int] | None = None) -> dict[str, Any]:
+    """`/reports/outcomes`: one item per protocol in the cohort, and the clinic's total;
+    of the courses treated at `site_ids` when given (`sites.visible_sites`)."""
+    covered = _covered(site_ids)
+    results = course_results(start, end, site_ids, by_site=len(covered) > 1)
     by_protocol: dict[tuple[str, str], list[CourseResult]] = defaultdict(list)
     for result in results:
         by_protocol[(result.protocol, result.protocol_name)].append(result)
@@ -254,54 +315,7 @@ def outcome_report(start: date, end: date) -> dict[str, Any]:
             summarize_group(code, name, group)
             for (code, name), group in sorted(by_protocol.items())
         ],
+        "site_ids": sorted(site_ids) if site_ids is not None else None,
         "total": summarize_group(ALL_PROTOCOLS, "All protocols", results),
-        "strata": _strata(results),
+        "strata": _strata(results, covered),
     }
-
-
-COHORTS = {
-    "intent_to_treat": "every course first treated in the period (discontinued included)",
-    "completers": "the courses of the period completed",
-    "pain": "the courses of the period with a PEG-3 baseline above 0",
-}
-MEASURES = (  # (cohort, measure, count key, percent key, definition)
-    ("intent_to_treat", "response", "responders", "response", "PHQ-9 end >= 50% below baseline"),
-    ("intent_to_treat", "remission", "remitters", "remission", "PHQ-9 end score below 5"),
-    ("completers", "response", "responders", "response", "PHQ-9 end >= 50% below baseline"),
-    ("completers", "remission", "remitters", "remission", "PHQ-9 end score below 5"),
-    ("pain", "response_30", "responders_30", "response_30", "PEG-3 end >= 30% below baseline"),
-    ("pain", "response_50", "responders_50", "response_50", "PEG-3 end >= 50% below baseline"),
-)
-END_RULE = (
-    "; baseline: last answer on or before the first treatment's day, before it was logged; "
-    "end: last answer up to 7 days after the last treatment; follow-ups excluded; "
-    "a course without both counts as not responding; pct of n"
-)
-
-
-def report_csv(report: dict[str, Any]) -> str:
-    """One line per group (protocol, total, quarter, baseline pain), cohort and measure,
-    each with its definition beside it, for a registry."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    groups = [("protocol", item["protocol"], item) for item in report["items"]]
-    groups.append(("protocol", ALL_PROTOCOLS, report["total"]))
-    for key in ("quarter", "baseline_pain"):
-        groups += [(key, stratum["label"], stratum) for stratum in report["strata"][key]]
-    for group, label, figures in groups:
-        for cohort, measure, count, pct, definition in MEASURES:
-            values = figures[cohort]
-            writer.writerow(
-                [
-                    group,
-                    label,
-                    cohort,
-                    measure,
-                    values["n"],
-                    values[count],
-                    "" if values[pct] is None else values[pct],
-                    f"{COHORTS[cohort]}: {definition}{END_RULE}",
-                ]
-            )
-    return buffer.getvalue()

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from bisect import bisect_right
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from flask import current_app
@@ -27,7 +27,7 @@ from clinic.courses.models import Course, CourseStatus
 from clinic.db import rowcount
 from clinic.errors import Gone, Invalid, NotFound
 from clinic.extensions import db
-from clinic.outcomes.analysis import Window, summarize
+from clinic.outcomes.analysis import FOLLOW_UP_MONTHS, Window, add_months, summarize
 from clinic.outcomes.catalog import (
     Instrument,
     InvalidAnswers,
@@ -398,13 +398,14 @@ def course_outcomes(course_id: int, *, viewer_id: int | None) -> dict[str, Any]:
     return summarize_course(course_id)
 
 
-def course_window(progress: Progress) -> Window:
-    """The course's delivered treatments as the outcome rules read them."""
+def course_window(progress: Progress, tz: tzinfo | None = None) -> Window:
+    """The course's delivered treatments as the outcome rules read them (`tz`: the
+    clinic's zone, given by a caller that builds many)."""
     return Window(
         first_at=progress.first_delivered_at,
         last_at=progress.last_delivered_at,
         logged_at=progress.first_logged_at,
-        tz=clock.clinic_tz(),
+        tz=tz or clock.clinic_tz(),
     )
 
 
@@ -436,16 +437,24 @@ def summarize_course(course_id: int) -> dict[str, Any]:
 
 def _medication_load(course_id: int, progress: Progress) -> dict[str, Any]:
     """Opioid MME and diazepam mg a day at the course's start (its first delivered day, or
-    today before it begins) and end (its last delivered day; None before any)."""
+    today before it begins), end (its last delivered day; None before any) and each
+    follow-up day that has come (1, 3 and 6 months after the last delivered day)."""
     course = db.session.get(Course, course_id)
     assert course is not None  # the caller found it
     taken = medications_of(course.patient_id)
     first = progress.first_delivered_at
     last = progress.last_delivered_day()
     start = clock.to_local(first).date() if first else clock.today()
+    follow_ups = []
+    for months in FOLLOW_UP_MONTHS:
+        day = add_months(last, months) if last else None
+        if day is not None and day <= clock.today():
+            label = f"{months} month" + ("s" if months > 1 else "")
+            follow_ups.append({"label": label, "months": months, **load_of(taken, day).figures()})
     return {
         "baseline": load_of(taken, start).figures(),
         "end": load_of(taken, last).figures() if last else None,
+        "follow_ups": follow_ups,
     }
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
 
 from clinic import clock
 from clinic.extensions import db
@@ -27,6 +28,7 @@ from clinic.scheduling.models import (
     Appointment,
     AppointmentKind,
     AppointmentStatus,
+    Device,
 )
 from clinic.scheduling.patterns import course_phases
 
@@ -113,15 +115,77 @@ def course_progress(course_ids: Iterable[int]) -> dict[int, Progress]:
     return found
 
 
-def courses_started_between(since: datetime, until: datetime) -> Select[Any]:
-    """Ids of the courses whose first delivered session starts in [since, until): a course
-    "starts" when it is first treated, whatever was booked or prescribed before."""
-    return (
-        select(Appointment.course_id)
+def _delivered_sessions(site_ids: Collection[int] | None = None) -> Select[int, int]:
+    """(course, site) of every delivered session, of some sites only when given."""
+    query = (
+        select(Appointment.course_id, Device.site_id)
+        .join(Device, Device.id == Appointment.device_id)
         .where(Appointment.kind == SESSION_KIND, Appointment.status == AppointmentStatus.COMPLETED)
-        .group_by(Appointment.course_id)
-        .having(func.min(Appointment.starts_at) >= since, func.min(Appointment.starts_at) < until)
     )
+    return query if site_ids is None else query.where(Device.site_id.in_(site_ids))
+
+
+def courses_started_between(
+    since: datetime, until: datetime, *, site_ids: Collection[int] | None = None
+) -> dict[int, Progress]:
+    """The courses whose first delivered session starts in [since, until) (a course
+    "starts" when it is first treated, whatever was booked or prescribed before), with
+    their delivered sessions' progress (`by_status` counts only those), in one grouped
+    query. With `site_ids`: only the courses with a session delivered at those sites.
+
+    Only the courses with a session delivered in the range are grouped (the range's
+    sessions by start, then each course's by course), so the cost follows the range, not
+    the years of history before it."""
+    first = func.min(Appointment.starts_at)
+    in_range = aliased(Appointment)
+    query = (
+        select(
+            Appointment.course_id,
+            func.count(),
+            first,
+            func.max(Appointment.starts_at),
+            func.min(func.coalesce(Appointment.delivered_at, Appointment.ends_at)),
+        )
+        .where(
+            Appointment.kind == SESSION_KIND,
+            Appointment.status == AppointmentStatus.COMPLETED,
+            Appointment.course_id.in_(
+                select(in_range.course_id).where(
+                    in_range.kind == SESSION_KIND,
+                    in_range.status == AppointmentStatus.COMPLETED,
+                    in_range.starts_at >= since,
+                    in_range.starts_at < until,
+                )
+            ),
+        )
+        .group_by(Appointment.course_id)
+        .having(first >= since, first < until)
+    )
+    if site_ids is not None:
+        there = _delivered_sessions(site_ids).subquery()
+        query = query.where(Appointment.course_id.in_(select(there.c.course_id)))
+    found = {}
+    for course_id, count, first_at, last_at, logged_at in db.session.execute(query):
+        found[course_id] = Progress(
+            Counter({AppointmentStatus.COMPLETED: count}),
+            first_delivered_at=first_at,
+            last_delivered_at=last_at,
+            first_logged_at=logged_at,
+        )
+    return found
+
+
+def delivered_sites(course_ids: Collection[int]) -> dict[int, set[int]]:
+    """The sites at whose devices each course had a session delivered."""
+    sites: dict[int, set[int]] = {course_id: set() for course_id in course_ids}
+    delivered = _delivered_sessions().subquery()
+    for course_id, site_id in db.session.execute(
+        select(delivered.c.course_id, delivered.c.site_id)
+        .where(delivered.c.course_id.in_(sorted(course_ids)))
+        .distinct()
+    ):
+        sites[course_id].add(site_id)
+    return sites
 
 
 def delivered_session_ends(course_id: int) -> list[datetime]:

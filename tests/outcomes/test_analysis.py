@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinic.outcomes.analysis import Window, aggregate, summarize
+from clinic.outcomes.analysis import Window, aggregate, end_of_course, summarize
 from clinic.outcomes.catalog import get_instrument
 
 PHQ9 = get_instrument("PHQ-9")
@@ -249,3 +249,60 @@ def test_a_paper_baseline_entered_late_still_counts() -> None:
     """The points are administered instants: when it was typed in does not matter."""
     summary = summarize(PHQ9, [(day(-3), 19), (day(20), 9)], COURSE, tz=NEW_YORK)
     assert (summary["baseline"], summary["response"]) == (19, True)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=-30, max_value=250), st.integers(min_value=0, max_value=27)
+        ),
+        max_size=12,
+    ),
+    st.sampled_from(
+        [TREATED, UNTREATED, Window(first_at=START, last_at=START, tz=ZoneInfo("Asia/Tokyo"))]
+    ),
+)
+def test_the_report_s_lean_result_is_the_course_page_s(
+    answers: list[tuple[int, int]], window: Window
+) -> None:
+    """The clinic report judges each course with `end_of_course` (no series, one pass): the
+    same baseline, end, response, remission and improvement as `summarize`, ties included."""
+    points = [(day(offset), score) for offset, score in answers]
+    full, lean = summarize(PHQ9, points, window), end_of_course(PHQ9, points, window)
+    assert lean["baseline"] == full["baseline"]
+    # without an end-of-course answer the page's `latest` falls back to the baseline
+    assert full["latest"] == (lean["end"] if lean["end"] is not None else full["baseline"])
+    for key in ("response", "remission", "improvement"):
+        assert lean[key] == full[key]
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2025, 2, 20), max_value=datetime(2025, 4, 10), timezones=st.just(UTC)
+    ),
+    st.integers(min_value=0, max_value=20),
+    st.datetimes(
+        min_value=datetime(2025, 2, 1), max_value=datetime(2025, 5, 1), timezones=st.just(UTC)
+    ),
+)
+def test_phases_are_told_by_clinic_days_across_a_dst_change(
+    first: datetime, days: int, at: datetime
+) -> None:
+    """Baseline, course and follow-up are told by clinic days (the first treatment's day,
+    7 days after the last one's), across 9 March 2025's DST change in New York."""
+    last = first + timedelta(days=days)
+    window = Window(first_at=first, last_at=last, tz=NEW_YORK)
+
+    def local(instant: datetime) -> object:
+        return instant.astimezone(NEW_YORK).date()
+
+    if local(at) <= local(first) and at <= first:
+        expected = "baseline"
+    elif local(at) <= local(last) + timedelta(days=7):
+        expected = "course"
+    else:
+        expected = "follow_up"
+    assert window.phase(at) == expected

@@ -189,7 +189,7 @@ def test_the_report_page_shows_both_cohorts_with_counts_and_a_csv(
     csv = client.get("/outcomes.csv?start=2025-01-01&end=2025-03-31")
     assert csv.headers["Content-Type"].startswith("text/csv")
     lines = csv.get_data(as_text=True).splitlines()
-    assert lines[0] == "group,label,cohort,measure,n,count,pct,definition"
+    assert lines[0] == "group,label,cohort,measure,n,count,pct,value,definition"
     assert any(line.startswith("protocol,all,intent_to_treat,response,6,2,33.3,") for line in lines)
     assert any(line.startswith("protocol,all,pain,response_50,3,1,33.3,") for line in lines)
     assert any(
