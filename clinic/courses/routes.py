@@ -274,7 +274,7 @@ def book_course(course_id: int) -> Any:
     ]
     plan, status = None, 200
     if request.method == "GET":
-        form.start_date.data = clock.today() + timedelta(days=1)
+        _booking_defaults(form, course, progress)
     elif form.validate_on_submit():
         arguments = {
             "start_date": form.start_date.data,
@@ -295,7 +295,7 @@ def book_course(course_id: int) -> Any:
                 )
                 flash(f"Booked {len(booked)} sessions.", "success")
                 first = clock.to_local(booked[0].starts_at).date()
-                return redirect(url_for("web.board", date=first))
+                return _go(url_for("web.board", date=first))
             if form.confirm.data:
                 form.form_errors.append("The choices changed: check this preview, then book.")
             plan = booking_service.preview_course(course, **arguments)
@@ -306,6 +306,27 @@ def book_course(course_id: int) -> Any:
     else:
         status = 422
     return _book_page(course, progress, form, plan, status)
+
+
+def _booking_defaults(form: BookCourseForm, course: Course, progress: Progress) -> None:
+    """What the front desk would type: tomorrow, or the day after the last booked session,
+    at that session's time (else the site's earliest opening hour)."""
+    start = clock.today() + timedelta(days=1)
+    if progress.last_live_at is not None:
+        last = progress.last_live_at.astimezone(calendar.patient_tz(course.patient))
+        start = max(start, last.date() + timedelta(days=1))
+        form.time.data = last.time().replace(tzinfo=None)
+    else:
+        opens = [hours.opens_at for hours in calendar.opening_hours().values()]
+        form.time.data = min(opens) if opens else None
+    form.start_date.data = start
+
+
+def _go(url: str) -> Any:
+    """Redirect; a form posted by htmx is told to load the page itself (HX-Redirect)."""
+    if request.headers.get("HX-Request"):
+        return "", 204, {"HX-Redirect": url}
+    return redirect(url)
 
 
 def _unconfirmed_back_entry(plan: booking_service.CoursePlan, form: BookCourseForm) -> bool:

@@ -19,7 +19,7 @@ from clinic.transaction import keep_writes_on_refusal
 from clinic.treatments import bp, coil_target, queries, supervision
 from clinic.treatments.fields import MAX_LOCATION
 from clinic.treatments.forms import ActionForm, AmendmentForm, CoilTargetForm, TreatmentLogForm
-from clinic.treatments.review import review_treatment, review_treatments, sign_treatment
+from clinic.treatments.review import may_sign, review_treatment, review_treatments, sign_treatment
 from clinic.treatments.treatment_log import amend_treatment, log_treatment, view_treatment
 
 INTEGER_FIELDS = ("intensity_pct_mt", "pulses_delivered", "comfort_score", "supervisor_id")
@@ -134,6 +134,15 @@ def log_session(appointment_id: int) -> Any:
             card = queries.session_card(appointment_id, viewer_id=current_user.id)
             status = error.status
         else:
+            if form.save_and_sign.data:
+                # The author may always sign: logged and signed in one step, and the
+                # technician is back on the day's list for the next patient.
+                sign_treatment(log.id, current_user.id)
+                flash(
+                    f"Session logged and signed for {card.appointment.patient.full_name}.",
+                    "success",
+                )
+                return redirect(url_for("treatments.today"))
             flash("Session logged. Check it, then sign it.", "success")
             return redirect(url_for("treatments.detail", treatment_id=log.id))
     else:
@@ -160,6 +169,9 @@ def detail(treatment_id: int) -> Any:
         coil_summary=coil_target.describe(coil_target.get_coil_target(log.course_id)),
         action_form=ActionForm(),
         amendment_form=AmendmentForm(),
+        can_sign=log.signed_at is None
+        and current_user.can(Permission.LOG_TREATMENTS)
+        and may_sign(log, current_user),
     )
 
 
