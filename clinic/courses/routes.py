@@ -137,6 +137,9 @@ def new(patient_id: int) -> Any:
     )
     if submission.saved:
         flash("Course prescribed.", "success")
+        if request.form.get("then_book") and current_user.can(Permission.EDIT_PATIENTS):
+            # Straight to the booking form, preset: no stop on the course page.
+            return redirect(url_for("courses.book_course", course_id=submission.result.id))
         return redirect(url_for("courses.detail", course_id=submission.result.id))
     return render_template(
         "courses/new.html",

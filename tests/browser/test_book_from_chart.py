@@ -56,3 +56,22 @@ def test_a_refused_booking_keeps_the_form_in_place(page: Any, front_desk: Any) -
     expect(page.get_by_label("First day")).to_have_value("2020-01-06")
     assert_accessible(page)
     assert journey.done() == (3, 0)
+
+
+def test_a_clinician_prescribes_and_books_from_the_chart(page: Any, clinician: Any) -> None:
+    make_device("Chair A")
+    patient = make_patient(first_name="Robin", last_name="Quill")
+    sign_in(page, clinician.email, PASSWORD)
+    page.goto(f"/patients/{patient.id}")
+    journey = Journey(page)
+    journey.click(page.get_by_role("button", name="Prescribe a course"))
+    journey.select(page.get_by_role("combobox", name="Protocol", exact=True), value="10hz-ldlpfc")
+    journey.click(page.get_by_role("button", name="Prescribe and book sessions"))
+    expect(page.get_by_text("Course prescribed.")).to_be_visible()
+    journey.click(page.get_by_role("button", name="Preview sessions"))
+    expect(page.get_by_role("heading", name="Preview: 36 sessions")).to_be_visible()
+    assert_accessible(page)
+    journey.click(page.get_by_role("button", name="Book these 36 sessions"))
+    page.wait_for_url(re.compile(r"/schedule\?date="))
+    expect(page.get_by_text("Booked 36 sessions.")).to_be_visible()
+    assert journey.done() == (5, 3)

@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
+from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.scheduling.models import Appointment
 from tests.factories import (
@@ -95,3 +98,25 @@ def test_with_htmx_a_refusal_comes_back_as_the_form(client: Any, frozen: Any) ->
     assert refused.status_code == 422  # app.js swaps it in place (data-swap-refusals)
     assert "confirm they are a back-entry" in refused.get_data(as_text=True)
     assert db.session.query(Appointment).count() == 0
+
+
+def test_prescribe_and_book_goes_straight_to_the_booking_form(client: Any, frozen: Any) -> None:
+    clinician = make_user("clinician")
+    login(client, clinician)
+    patient = make_patient()
+    form = client.get(f"/patients/{patient.id}/courses/new").get_data(as_text=True)
+    assert "Prescribe and book sessions" in form
+    response = client.post(
+        f"/patients/{patient.id}/courses/new",
+        data={
+            "protocol": "10hz-ldlpfc",
+            "prescriber_id": clinician.id,
+            "authorization_id": 0,
+            "then_book": "y",
+        },
+    )
+    course = db.session.scalar(select(Course).where(Course.patient_id == patient.id))
+    assert course is not None
+    assert response.headers["Location"].endswith(f"/courses/{course.id}/book")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Course prescribed." in page and 'value="2026-03-03"' in page
