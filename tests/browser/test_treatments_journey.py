@@ -3,7 +3,8 @@
 The journeys count what the technician does from the Today list (tests/browser/journey.py):
 a routine session (a motor threshold on file, the coil position of the last session) is
 checked in, logged and signed in 5 actions and 2 page loads with "Save and sign"; the
-two-step way (save, look, sign) takes 6 and 3."""
+two-step way (save, look, sign) takes 6 and 3. A first session adds the MT and the coil
+position typed: 7 and 2 (8 and 3 before "Save and sign")."""
 
 from __future__ import annotations
 
@@ -105,11 +106,17 @@ def test_a_first_session_asks_for_the_motor_threshold(
     make_appointment(course, clock.now().replace(microsecond=0), device=make_device("Chair 1"))
     sign_in(page, technician.email, PASSWORD)
     page.wait_for_url("**/today")
-    page.get_by_role("button", name="Log session for Morgan").click()
+    journey = Journey(page)
+    journey.click(page.get_by_role("button", name="Check in Morgan"))
+    expect(page.get_by_text("is checked in.")).to_be_visible()
+    journey.click(page.get_by_role("button", name="Log session for Morgan"))
     expect(page.get_by_text("Motor threshold required.")).to_be_visible()
     assert page.get_by_label("Pulses delivered").input_value() == "3000"
-    page.get_by_label("New motor threshold (% of machine output)").fill("50")
+    journey.fill(page.get_by_label("New motor threshold (% of machine output)"), "50")
     assert page.locator("#dose-output").inner_text().startswith("120% \u00d7 50% MT = 60")
-    page.get_by_label("Coil position").fill("5.5 cm anterior to APB hotspot")
-    page.get_by_role("button", name="Save and sign").click()
+    journey.fill(page.get_by_label("Coil position"), "5.5 cm anterior to APB hotspot")
+    journey.check(page.get_by_label("Headache"))
+    journey.fill(page.get_by_label("Comfort (0 = very uncomfortable, 10 = fully comfortable)"), "8")
+    journey.click(page.get_by_role("button", name="Save and sign"))
     expect(page.get_by_text("Session logged and signed for Morgan")).to_be_visible()
+    assert journey.done() == (7, 2)
