@@ -31,7 +31,7 @@ from clinic.courses.models import Course
 from clinic.courses.status import allowed_statuses, set_course_status
 from clinic.errors import DomainError
 from clinic.extensions import db
-from clinic.forms import show_refusal
+from clinic.forms import go_to, show_refusal
 from clinic.patients.models import Authorization, Patient
 from clinic.permissions import Permission, Role, requires
 from clinic.scheduling import booking_service, calendar
@@ -298,7 +298,7 @@ def book_course(course_id: int) -> Any:
                 )
                 flash(f"Booked {len(booked)} sessions.", "success")
                 first = clock.to_local(booked[0].starts_at).date()
-                return _go(url_for("web.board", date=first))
+                return go_to(url_for("web.board", date=first))
             if form.confirm.data:
                 form.form_errors.append("The choices changed: check this preview, then book.")
             plan = booking_service.preview_course(course, **arguments)
@@ -323,13 +323,6 @@ def _booking_defaults(form: BookCourseForm, course: Course, progress: Progress) 
         opens = [hours.opens_at for hours in calendar.opening_hours().values()]
         form.time.data = min(opens) if opens else None
     form.start_date.data = start
-
-
-def _go(url: str) -> Any:
-    """Redirect; a form posted by htmx is told to load the page itself (HX-Redirect)."""
-    if request.headers.get("HX-Request"):
-        return "", 204, {"HX-Redirect": url}
-    return redirect(url)
 
 
 def _unconfirmed_back_entry(plan: booking_service.CoursePlan, form: BookCourseForm) -> bool:

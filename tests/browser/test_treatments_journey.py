@@ -2,9 +2,10 @@
 
 The journeys count what the technician does from the Today list (tests/browser/journey.py):
 a routine session (a motor threshold on file, the coil position of the last session) is
-checked in, logged and signed in 5 actions and 2 page loads with "Save and sign"; the
-two-step way (save, look, sign) takes 6 and 3. A first session adds the MT and the coil
-position typed: 7 and 2 (8 and 3 before "Save and sign")."""
+checked in, logged and signed in 5 actions and no page load: the log form opens in place
+on Today and "Save and sign" answers the updated list (htmx). The two-step way (save, look
+at the log's page, sign) takes 6 and 2. A first session adds the MT and the coil position
+typed: 7 and 0. Before: 6 and 3 for a routine session, 8 and 3 for a first one."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import update
 
 from clinic import clock
+from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.treatments.review import review_treatment
 from tests.browser.axe import assert_accessible
@@ -59,11 +62,13 @@ def test_a_routine_session_is_logged_and_signed_in_one_step(
     journey.fill(page.get_by_label("Comfort (0 = very uncomfortable, 10 = fully comfortable)"), "8")
     journey.click(page.get_by_role("button", name="Save and sign"))
     page.wait_for_url("**/today")
-    expect(page.get_by_text("Session logged and signed for Morgan")).to_be_visible()
+    expect(page.get_by_text("Session logged and signed for Morgan")).to_be_focused()
     row = page.locator("tr.session-row", has_text="Morgan")
     expect(row.get_by_text("Signed", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Save and sign")).to_have_count(0)
+    assert page.url.endswith("/today")
     assert_accessible(page)
-    assert journey.done() == (5, 2)
+    assert journey.done() == (5, 0)
 
 
 def test_check_in_log_sign_later_and_review(page: Any, technician: Any, clinician: Any) -> None:
@@ -79,12 +84,13 @@ def test_check_in_log_sign_later_and_review(page: Any, technician: Any, clinicia
     journey.check(page.get_by_label("Headache"))
     journey.fill(page.get_by_label("Comfort (0 = very uncomfortable, 10 = fully comfortable)"), "8")
     journey.click(page.get_by_role("button", name="Save, sign later"))
+    page.wait_for_url("**/treatments/*")
     expect(page.get_by_text("Session logged.")).to_be_visible()
     expect(page.get_by_text("60.0% of machine output")).to_be_visible()
     journey.click(page.get_by_role("button", name="Sign log"))
     expect(page.get_by_text("Log signed.")).to_be_visible()
     assert_accessible(page)
-    assert journey.done() == (6, 3)
+    assert journey.done() == (6, 2)
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/login")
 
@@ -119,4 +125,27 @@ def test_a_first_session_asks_for_the_motor_threshold(
     journey.fill(page.get_by_label("Comfort (0 = very uncomfortable, 10 = fully comfortable)"), "8")
     journey.click(page.get_by_role("button", name="Save and sign"))
     expect(page.get_by_text("Session logged and signed for Morgan")).to_be_visible()
-    assert journey.done() == (7, 2)
+    assert journey.done() == (7, 0)
+
+
+def test_a_refusal_in_place_keeps_the_form_as_typed(
+    page: Any, technician: Any, clinician: Any
+) -> None:
+    course_id = _second_session(technician, clinician).course_id
+    sign_in(page, technician.email, PASSWORD)
+    page.wait_for_url("**/today")
+    page.get_by_role("button", name="Log session for Morgan").click()
+    expect(page.get_by_role("heading", name="Log session")).to_be_focused()
+    page.get_by_label("Headache").check()
+    page.get_by_label("Notes").fill("Asked for a break after train 40.")
+    # Meanwhile a clinician holds the course: the service refuses the log.
+    db.session.rollback()  # no read left open on the test's connection (SQLite)
+    db.session.execute(update(Course).where(Course.id == course_id).values(status="on_hold"))
+    db.session.commit()
+    page.get_by_role("button", name="Save and sign").click()
+    expect(page.get_by_text("The course is on hold")).to_be_visible()
+    assert page.get_by_label("Notes").input_value() == "Asked for a break after train 40."
+    assert page.get_by_label("Headache").is_checked()
+    expect(page.locator("tr.session-row", has_text="Morgan")).to_be_visible()  # still Today
+    assert page.url.endswith("/today")
+    assert_accessible(page)

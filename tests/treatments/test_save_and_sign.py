@@ -64,3 +64,56 @@ def test_sign_is_offered_only_to_who_may_sign(
         page = client.get(f"/treatments/{entry.id}").get_data(as_text=True)
         # Another technician would be refused by the service: no button for them.
         assert ("Sign log" in page) is offered, user.role
+
+
+HTMX = {"HX-Request": "true", "HX-Current-URL": "http://localhost/today"}
+
+
+def test_in_place_on_today_saving_answers_the_updated_list(
+    client: Any, ready: Any, technician: Any
+) -> None:
+    login(client, technician)
+    panel = client.get(f"/appointments/{ready.id}/log", headers=HTMX).get_data(as_text=True)
+    assert 'id="log-panel"' in panel and 'hx-target="#today"' in panel
+    response = client.post(
+        f"/appointments/{ready.id}/log", data={**FORM, "save_and_sign": "y"}, headers=HTMX
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'id="today"' in page and "Session logged and signed for" in page
+    assert "Log session<" not in page  # the row now shows the signed log
+    saved = db.session.scalar(select(TreatmentLog))
+    assert saved is not None and saved.signed_at is not None
+
+
+def test_in_place_a_refusal_answers_the_form_into_its_panel(
+    client: Any, ready: Any, technician: Any
+) -> None:
+    ready.course.status = "on_hold"
+    db.session.commit()
+    login(client, technician)
+    response = client.post(
+        f"/appointments/{ready.id}/log",
+        data={**FORM, "notes": "kept", "save_and_sign": "y"},
+        headers=HTMX,
+    )
+    assert response.status_code == 409
+    assert response.headers["HX-Retarget"] == "#log-panel"
+    assert response.headers["HX-Reselect"] == "#log-panel"
+    page = response.get_data(as_text=True)
+    assert "The course is on hold" in page, page[page.find("flash"):][:600]
+    assert "kept</textarea>" in page
+    assert db.session.scalar(select(TreatmentLog)) is None
+
+
+def test_in_place_saving_to_sign_later_loads_the_log_page(
+    client: Any, ready: Any, technician: Any
+) -> None:
+    login(client, technician)
+    response = client.post(
+        f"/appointments/{ready.id}/log", data={**FORM, "save": "y"}, headers=HTMX
+    )
+    saved = db.session.scalar(select(TreatmentLog))
+    assert saved is not None
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == f"/treatments/{saved.id}"

@@ -191,6 +191,9 @@
   });
   document.addEventListener("htmx:afterSettle", function () {
     var focus = document.querySelector("[data-focus]");
-    if (focus) { focus.focus(); }
+    if (focus) {
+      focus.removeAttribute("data-focus");  // once: a later swap elsewhere keeps its focus
+      focus.focus();
+    }
   });
 })();
