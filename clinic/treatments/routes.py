@@ -157,7 +157,7 @@ def log_session(appointment_id: int) -> Any:
     if status != 200:
         # A refused log is rolled back already (the card, read again, audited the view).
         keep_writes_on_refusal()
-    # A refusal in place answers the form into its panel, not over the whole list.
+    # In place, the form (first shown or refused) goes into its panel, not over the list.
     headers = {"HX-Retarget": "#log-panel", "HX-Reselect": "#log-panel"} if in_place else {}
     return (
         render_template(
