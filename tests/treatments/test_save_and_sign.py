@@ -101,7 +101,7 @@ def test_in_place_a_refusal_answers_the_form_into_its_panel(
     assert response.headers["HX-Retarget"] == "#log-panel"
     assert response.headers["HX-Reselect"] == "#log-panel"
     page = response.get_data(as_text=True)
-    assert "The course is on hold" in page, page[page.find("flash"):][:600]
+    assert "The course is on hold" in page, page[page.find("flash") :][:600]
     assert "kept</textarea>" in page
     assert db.session.scalar(select(TreatmentLog)) is None
 
