@@ -1,4 +1,5 @@
-"""What every HTML form handler shares: one way to show a service's refusal.
+"""What every HTML form handler shares: one way to show a service's refusal, and one way
+to send the browser on after a form posted with htmx.
 
 A handler that catches a `DomainError` hands it here. The refused action's writes are
 rolled back at once (the request's single commit, `clinic.transaction`, would do it for
@@ -8,7 +9,9 @@ fields and the rest above the form.
 
 from __future__ import annotations
 
-from flask import flash
+from typing import Any
+
+from flask import flash, redirect, request
 from flask_wtf import FlaskForm
 
 from clinic.errors import DomainError
@@ -43,3 +46,11 @@ def flash_refusal(error: DomainError) -> None:
     """For actions without a form of their own (a button): roll back, then say why."""
     db.session.rollback()
     flash(error.message, "error")
+
+
+def go_to(url: str) -> Any:
+    """Redirect after a post; a form posted by htmx is told to load the page itself
+    (`HX-Redirect`), since htmx would otherwise swap the next page into its target."""
+    if request.headers.get("HX-Request"):
+        return "", 204, {"HX-Redirect": url}
+    return redirect(url)

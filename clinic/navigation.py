@@ -24,6 +24,8 @@ class NavEntry:
     permission: Permission
     badge: Callable[[], int] | None = None
     """A count shown next to the label on every page (e.g. open urgent alerts)."""
+    icon: str = ""
+    """A symbol of the vendored Lucide sprite (static/vendor/lucide), beside the label."""
 
 
 @dataclass(frozen=True)
@@ -32,22 +34,25 @@ class NavItem:
     url: str
     active: bool
     badge: int = 0
+    icon: str = ""
 
 
 MAIN_MENU: tuple[NavEntry, ...] = (
     # The first entry a role can see is its home page: a clinician's is the work inbox.
-    NavEntry("Inbox", "web.inbox", Permission.REVIEW),
-    NavEntry("Today", "treatments.today", Permission.LOG_TREATMENTS),
-    NavEntry("Schedule", "web.board", Permission.READ),
-    NavEntry("Patients", "patients.index", Permission.READ),
+    NavEntry("Inbox", "web.inbox", Permission.REVIEW, icon="inbox"),
+    NavEntry("Today", "treatments.today", Permission.LOG_TREATMENTS, icon="list-checks"),
+    NavEntry("Schedule", "web.board", Permission.READ, icon="calendar-days"),
+    NavEntry("Patients", "patients.index", Permission.READ, icon="users"),
     # Intake on one page (register, insure, consent, screen) from anywhere.
-    NavEntry("New patient", "web.intake", Permission.EDIT_PATIENTS),
-    NavEntry("Review", "treatments.review_queue", Permission.REVIEW),
-    NavEntry("Alerts", "alerts.index", Permission.ENTER_RESPONSES, badge=count_open_urgent),
-    NavEntry("Reminders", "reminders.index", Permission.READ_REMINDERS),
-    NavEntry("Outcomes", "outcomes.report", Permission.READ),
-    NavEntry("Authorizations", "billing.authorizations", Permission.BILLING),
-    NavEntry("Admin", "auth.admin_index", Permission.ADMINISTER),
+    NavEntry("New patient", "web.intake", Permission.EDIT_PATIENTS, icon="user-plus"),
+    NavEntry("Review", "treatments.review_queue", Permission.REVIEW, icon="clipboard-check"),
+    NavEntry(
+        "Alerts", "alerts.index", Permission.ENTER_RESPONSES, badge=count_open_urgent, icon="bell"
+    ),
+    NavEntry("Reminders", "reminders.index", Permission.READ_REMINDERS, icon="send"),
+    NavEntry("Outcomes", "outcomes.report", Permission.READ, icon="chart-line"),
+    NavEntry("Authorizations", "billing.authorizations", Permission.BILLING, icon="shield-check"),
+    NavEntry("Admin", "auth.admin_index", Permission.ADMINISTER, icon="settings"),
 )
 
 ADMIN_MENU: tuple[NavEntry, ...] = (
@@ -79,7 +84,7 @@ def _visible(entries: tuple[NavEntry, ...]) -> list[NavItem]:
                 request.blueprint == blueprint and request.path.startswith(url) and url != "/"
             )
             badge = entry.badge() if entry.badge else 0
-            items.append(NavItem(entry.label, url, active, badge))
+            items.append(NavItem(entry.label, url, active, badge, entry.icon))
     return items
 
 

@@ -31,7 +31,7 @@ from clinic.courses.models import Course
 from clinic.courses.status import allowed_statuses, set_course_status
 from clinic.errors import DomainError
 from clinic.extensions import db
-from clinic.forms import show_refusal
+from clinic.forms import go_to, show_refusal
 from clinic.patients.models import Authorization, Patient
 from clinic.permissions import Permission, Role, requires
 from clinic.scheduling import booking_service, calendar
@@ -137,6 +137,9 @@ def new(patient_id: int) -> Any:
     )
     if submission.saved:
         flash("Course prescribed.", "success")
+        if request.form.get("then_book") and current_user.can(Permission.EDIT_PATIENTS):
+            # Straight to the booking form, preset: no stop on the course page.
+            return redirect(url_for("courses.book_course", course_id=submission.result.id))
         return redirect(url_for("courses.detail", course_id=submission.result.id))
     return render_template(
         "courses/new.html",
@@ -274,7 +277,7 @@ def book_course(course_id: int) -> Any:
     ]
     plan, status = None, 200
     if request.method == "GET":
-        form.start_date.data = clock.today() + timedelta(days=1)
+        _booking_defaults(form, course, progress)
     elif form.validate_on_submit():
         arguments = {
             "start_date": form.start_date.data,
@@ -295,7 +298,7 @@ def book_course(course_id: int) -> Any:
                 )
                 flash(f"Booked {len(booked)} sessions.", "success")
                 first = clock.to_local(booked[0].starts_at).date()
-                return redirect(url_for("web.board", date=first))
+                return go_to(url_for("web.board", date=first))
             if form.confirm.data:
                 form.form_errors.append("The choices changed: check this preview, then book.")
             plan = booking_service.preview_course(course, **arguments)
@@ -306,6 +309,20 @@ def book_course(course_id: int) -> Any:
     else:
         status = 422
     return _book_page(course, progress, form, plan, status)
+
+
+def _booking_defaults(form: BookCourseForm, course: Course, progress: Progress) -> None:
+    """What the front desk would type: tomorrow, or the day after the last booked session,
+    at that session's time (else the site's earliest opening hour)."""
+    start = clock.today() + timedelta(days=1)
+    if progress.last_live_at is not None:
+        last = progress.last_live_at.astimezone(calendar.patient_tz(course.patient))
+        start = max(start, last.date() + timedelta(days=1))
+        form.time.data = last.time().replace(tzinfo=None)
+    else:
+        opens = [hours.opens_at for hours in calendar.opening_hours().values()]
+        form.time.data = min(opens) if opens else None
+    form.start_date.data = start
 
 
 def _unconfirmed_back_entry(plan: booking_service.CoursePlan, form: BookCourseForm) -> bool:

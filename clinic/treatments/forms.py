@@ -11,6 +11,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    SubmitField,
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
@@ -84,6 +85,9 @@ class TreatmentLogForm(FlaskForm):
         coerce=int,
         validators=[Optional()],  # none sent: the course's prescriber, as in the API
     )
+    save = SubmitField("Save log")
+    save_and_sign = SubmitField("Save and sign")
+    """Log and sign in one step: the author may always sign their own log."""
 
 
 class CoilTargetForm(FlaskForm):

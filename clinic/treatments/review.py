@@ -26,12 +26,18 @@ def sign_treatment(treatment_id: int, actor_id: int) -> TreatmentLog:
         raise NotAllowed("Sign in to sign a log.")
     if log.signed_at is not None:
         raise Conflict("This log is already signed.", details={"reason": "already_signed"})
-    if actor.role == Role.TECHNICIAN and log.logged_by_id != actor.id:
+    if not may_sign(log, actor):
         raise NotAllowed(
             "Only the technician who logged this session, or a clinician or admin, may sign it."
         )
     _sign(log, actor_id)
     return log
+
+
+def may_sign(log: TreatmentLog, user: User) -> bool:
+    """Whether `user` may sign `log` (its author, or a clinician or admin), so the pages
+    offer "Sign" only where it succeeds. Whether it is signed already is the caller's."""
+    return user.role != Role.TECHNICIAN or log.logged_by_id == user.id
 
 
 def _sign(log: TreatmentLog, actor_id: int) -> None:

@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from clinic import clock
 from clinic.courses import titration
 from clinic.errors import DomainError, Invalid
-from clinic.forms import show_refusal
+from clinic.forms import go_to, show_refusal
 from clinic.navigation import safe_local_url
 from clinic.permissions import Permission, Role, requires
 from clinic.scheduling import lifecycle
@@ -19,7 +19,7 @@ from clinic.transaction import keep_writes_on_refusal
 from clinic.treatments import bp, coil_target, queries, supervision
 from clinic.treatments.fields import MAX_LOCATION
 from clinic.treatments.forms import ActionForm, AmendmentForm, CoilTargetForm, TreatmentLogForm
-from clinic.treatments.review import review_treatment, review_treatments, sign_treatment
+from clinic.treatments.review import may_sign, review_treatment, review_treatments, sign_treatment
 from clinic.treatments.treatment_log import amend_treatment, log_treatment, view_treatment
 
 INTEGER_FIELDS = ("intensity_pct_mt", "pulses_delivered", "comfort_score", "supervisor_id")
@@ -34,7 +34,10 @@ def _back(default: str) -> str:
 @requires(Permission.LOG_TREATMENTS)
 def today() -> Any:
     """The technician's sessions of the day, or the whole clinic's with ?scope=clinic."""
-    whole_clinic = request.args.get("scope") == "clinic"
+    return _today_page(whole_clinic=request.args.get("scope") == "clinic")
+
+
+def _today_page(*, whole_clinic: bool, notice: str | None = None) -> Any:
     day = clock.today()
     cards = queries.todays_sessions(day, None if whole_clinic else current_user.id)
     return render_template(
@@ -43,6 +46,7 @@ def today() -> Any:
         day=day,
         whole_clinic=whole_clinic,
         action_form=ActionForm(),
+        notice=notice,
     )
 
 
@@ -113,13 +117,15 @@ def log_session(appointment_id: int) -> Any:
     the coil position used last time, with the dose in machine output computed."""
     card = queries.session_card(appointment_id, viewer_id=current_user.id)
     if card.log is not None:
-        return redirect(url_for("treatments.detail", treatment_id=card.log.id))
+        return go_to(url_for("treatments.detail", treatment_id=card.log.id))
     if not card.appointment.is_live:
         flash(f"This appointment is {card.appointment.status.replace('_', '-')}.", "warning")
-        return redirect(url_for("treatments.today"))
+        return go_to(url_for("treatments.today"))
     if request.method == "GET" and card.not_loggable_reason:
         flash(card.not_loggable_reason, "warning")
-        return redirect(url_for("treatments.today"))
+        return go_to(url_for("treatments.today"))
+    # Opened in place on Today (htmx): saving answers Today itself, refusals the form.
+    in_place = bool(request.headers.get("HX-Request"))
     form = TreatmentLogForm()
     _supervisor_choices(form)
     status = 200
@@ -134,20 +140,37 @@ def log_session(appointment_id: int) -> Any:
             card = queries.session_card(appointment_id, viewer_id=current_user.id)
             status = error.status
         else:
+            if form.save_and_sign.data:
+                # The author may always sign: logged and signed in one step, and the
+                # technician is back on the day's list for the next patient.
+                sign_treatment(log.id, current_user.id)
+                done = f"Session logged and signed for {card.appointment.patient.full_name}."
+                if in_place:  # the list as the technician had it (mine or the clinic's)
+                    scope = "scope=clinic" in request.headers.get("HX-Current-URL", "")
+                    return _today_page(whole_clinic=scope, notice=done)
+                flash(done, "success")
+                return redirect(url_for("treatments.today"))
             flash("Session logged. Check it, then sign it.", "success")
-            return redirect(url_for("treatments.detail", treatment_id=log.id))
+            return go_to(url_for("treatments.detail", treatment_id=log.id))
     else:
         status = 422
     if status != 200:
         # A refused log is rolled back already (the card, read again, audited the view).
         keep_writes_on_refusal()
-    return render_template(
-        "treatments/log_form.html",
-        card=card,
-        form=form,
-        coil_summary=coil_target.describe(card.coil_target),
-        titration_text=titration.describe(card.course),
-    ), status
+    # In place, the form (first shown or refused) goes into its panel, not over the list.
+    headers = {"HX-Retarget": "#log-panel", "HX-Reselect": "#log-panel"} if in_place else {}
+    return (
+        render_template(
+            "treatments/log_form.html",
+            card=card,
+            form=form,
+            coil_summary=coil_target.describe(card.coil_target),
+            titration_text=titration.describe(card.course),
+            in_place=in_place,
+        ),
+        status,
+        headers,
+    )
 
 
 @bp.route("/treatments/<int:treatment_id>")
@@ -160,6 +183,9 @@ def detail(treatment_id: int) -> Any:
         coil_summary=coil_target.describe(coil_target.get_coil_target(log.course_id)),
         action_form=ActionForm(),
         amendment_form=AmendmentForm(),
+        can_sign=log.signed_at is None
+        and current_user.can(Permission.LOG_TREATMENTS)
+        and may_sign(log, current_user),
     )
 
 

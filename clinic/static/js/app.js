@@ -13,6 +13,9 @@
  *      before the server-side idle timeout. Optional
  *      data-keepalive-url="/auth/keepalive" adds a "Stay signed in" button
  *      that GETs that URL (same origin) and restarts the countdown.
+ *  (e) htmx: a target marked [data-swap-refusals] also shows the server's 409
+ *      and 422 answers in place (the form again with its errors), as a full post
+ *      would; after a swap, focus goes to the new content's [data-focus].
  */
 (function () {
   "use strict";
@@ -175,4 +178,22 @@
   } else {
     init();
   }
+
+  /* (e) htmx partial updates --------------------------------------------- */
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    var target = event.detail.target;
+    if ((status === 409 || status === 422) && target instanceof Element &&
+        target.closest("[data-swap-refusals]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var focus = document.querySelector("[data-focus]");
+    if (focus) {
+      focus.removeAttribute("data-focus");  // once: a later swap elsewhere keeps its focus
+      focus.focus();
+    }
+  });
 })();

@@ -82,7 +82,26 @@
     });
   }
 
-  function actionForm(action, label, extra, question) {
+  var spriteMeta = document.querySelector('meta[name="icon-sprite"]');
+  var SVG = "http://www.w3.org/2000/svg";
+
+  /* A decorative icon from the vendored sprite before a button's label (as ui.icon). */
+  function withIcon(element, name, label) {
+    if (spriteMeta && name) {
+      var svg = document.createElementNS(SVG, "svg");
+      svg.setAttribute("class", "icon");
+      svg.setAttribute("aria-hidden", "true");
+      svg.setAttribute("focusable", "false");
+      var use = document.createElementNS(SVG, "use");
+      use.setAttribute("href", spriteMeta.getAttribute("content") + "#" + name);
+      svg.appendChild(use);
+      element.appendChild(svg);
+    }
+    element.appendChild(document.createTextNode(label));
+    return element;
+  }
+
+  function actionForm(action, label, extra, question, icon) {
     var form = document.createElement("form");
     form.method = "post";
     form.action = action;
@@ -99,16 +118,16 @@
     var button = document.createElement("button");
     button.type = "submit";
     button.className = "secondary";
-    button.textContent = label;
+    withIcon(button, icon, label);
     if (question) { button.setAttribute("data-confirm", question); }
     form.appendChild(button);
     return form;
   }
 
-  function link(href, label) {
+  function link(href, label, icon) {
     var a = document.createElement("a");
     a.href = href;
-    a.textContent = label;
+    withIcon(a, icon, label);
     a.setAttribute("role", "button");
     a.className = "secondary outline";
     return a;
@@ -120,14 +139,16 @@
     body.textContent = "";
     var title = menu.querySelector("h2");
     title.textContent = (privacy() ? props.initials : info.event.title) + " · " + props.session;
-    var actions = [link(props.chart_url, "Open chart")];
-    if (props.check_in_url) { actions.push(actionForm(props.check_in_url, "Check in")); }
-    if (props.move_url) { actions.push(link(props.move_url, "Move…")); }
+    var actions = [link(props.chart_url, "Open chart", "users")];
+    if (props.check_in_url) {
+      actions.push(actionForm(props.check_in_url, "Check in", {}, null, "log-in"));
+    }
+    if (props.move_url) { actions.push(link(props.move_url, "Move…", "arrow-right-left")); }
     if (props.cancel_url) {
       actions.push(actionForm(props.cancel_url, "Cancel session", {},
-        "Cancel this session? A make-up session is booked after the course's last one."));
+        "Cancel this session? A make-up session is booked after the course's last one.", "x"));
       actions.push(actionForm(props.cancel_url, "No-show", {no_show: "y"},
-        "Record a no-show? A make-up session is booked after the course's last one."));
+        "Record a no-show? A make-up session is booked after the course's last one.", "x"));
     }
     actions.forEach(function (el) { body.appendChild(el); });
     menu.showModal();

@@ -1,0 +1,42 @@
+"""Counting a journey as a user lives it: every action (a click, a field typed into, a box
+ticked, an option chosen) and every page the browser loads (a main-frame navigation,
+a redirect after a post counting once; an htmx update in place counts none)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Journey:
+    """Drive the page through this object from the journey's first page on: it counts."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.actions = 0
+        self.loads = 0
+        page.on("framenavigated", self._navigated)
+
+    def _navigated(self, frame: Any) -> None:
+        if frame == self.page.main_frame:
+            self.loads += 1
+
+    def click(self, locator: Any) -> None:
+        self.actions += 1
+        locator.click()
+
+    def fill(self, locator: Any, value: str) -> None:
+        self.actions += 1
+        locator.fill(value)
+
+    def check(self, locator: Any) -> None:
+        self.actions += 1
+        locator.check()
+
+    def select(self, locator: Any, **option: str) -> None:
+        self.actions += 1
+        locator.select_option(**option)
+
+    def done(self) -> tuple[int, int]:
+        """Stop counting: (actions, page loads)."""
+        self.page.remove_listener("framenavigated", self._navigated)
+        return self.actions, self.loads
