@@ -17,7 +17,7 @@ from clinic.patients.models import Screening
 from clinic.patients.screening import SCREENING_ITEMS
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import sign_in
-from tests.browser.measure import Journey
+from tests.browser.journey import Journey
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
