@@ -21,7 +21,7 @@ import pyotp
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import CursorResult, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -398,7 +398,11 @@ def user_for_token(token: str) -> User | None:
     """The active user behind a live token, or None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    row = db.session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))  # one query per API request, not two
+        .where(ApiToken.token_hash == _hash_token(token))
+    )
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     now = clock.now()

@@ -7,17 +7,19 @@ Twilio client, lazily, and closes them at the end. Channels raise `DeliveryError
 
 from __future__ import annotations
 
+import base64
 import logging
+import random
 import smtplib
 import socket
 import ssl
 import sys
 from dataclasses import dataclass, field
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.message import Message
 from email.policy import compat32
 from email.utils import formatdate, make_msgid
+from functools import lru_cache
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -72,29 +74,108 @@ class Sender(Protocol):
 
 def build_email(message: OutgoingMessage, sender: str) -> bytes:
     """multipart/mixed: multipart/alternative (plain text and HTML) plus any attachments
-    (the .ics). Built with the compat32 MIME classes, several times faster than
-    EmailMessage's header registry, which matters at hundreds of messages a second."""
-    email = MIMEMultipart("mixed")
-    email["From"] = sender
-    email["To"] = message.to
-    subject = message.subject
-    email["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
-    email["Date"] = formatdate(usegmt=True)
-    email["Message-ID"] = message.message_id or make_msgid(
-        domain=sender.rpartition("@")[2] or "localhost"
-    )
+    (the .ics), byte for byte what the compat32 MIME classes and generator write (a test
+    holds them side by side), composed directly: the generic generator folds every header
+    and compiles a pattern per boundary, and cost more than the send itself."""
+    headers = [
+        ("From", sender),
+        ("To", message.to),
+        ("Subject", message.subject if message.subject.isascii() else _encoded(message.subject)),
+        ("Date", formatdate(usegmt=True)),
+        (
+            "Message-ID",
+            message.message_id or make_msgid(domain=sender.rpartition("@")[2] or "localhost"),
+        ),
+    ]
     if message.reference:
-        email["X-Clinic-Message"] = message.reference
-    body = MIMEMultipart("alternative")
-    body.attach(MIMEText(message.text, "plain", "utf-8"))
+        headers.append(("X-Clinic-Message", message.reference))
+    texts = [_text_part(message.text, "plain")]
     if message.html:
-        body.attach(MIMEText(message.html, "html", "utf-8"))
-    email.attach(body)
+        texts.append(_text_part(message.html, "html"))
+    parts = [_multipart("alternative", [], texts)]
     for attachment in message.attachments:
-        part = MIMEText(attachment.content, attachment.mimetype.partition("/")[2], "utf-8")
-        part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
-        email.attach(part)
-    return email.as_bytes(policy=SMTP_POLICY)
+        parts.append(
+            _text_part(
+                attachment.content,
+                attachment.mimetype.partition("/")[2],
+                _disposition(attachment.filename),
+            )
+        )
+    return _multipart("mixed", headers, parts)
+
+
+_CRLF = b"\r\n"
+# A boundary as the compat32 generator makes it: 15 '=', a zero-padded random number, '=='.
+_BOUNDARY_WIDTH = len(repr(sys.maxsize - 1))
+_STAND_IN = "B" * (_BOUNDARY_WIDTH + 17)
+
+
+def _encoded(value: str) -> str:
+    return Header(value, "utf-8").encode()
+
+
+def _header(name: str, value: str) -> bytes:
+    """One header line as compat32 folds it; short plain ASCII values are written as is
+    (what its folding leaves them), anything else goes through the policy."""
+    if (
+        len(name) + len(value) <= 76
+        and value.isascii()
+        and value.isprintable()
+        and value == value.strip()
+        and "  " not in value
+    ):
+        return f"{name}: {value}\r\n".encode("ascii")
+    return SMTP_POLICY.fold_binary(name, value)
+
+
+@lru_cache(maxsize=32)
+def _disposition(filename: str) -> str:
+    """`attachment; filename=...`, quoted (or RFC 2231 encoded) as email.message does."""
+    holder = Message()
+    holder.add_header("Content-Disposition", "attachment", filename=filename)
+    return str(holder["Content-Disposition"])
+
+
+def _text_part(text: str, subtype: str, disposition: str | None = None) -> bytes:
+    """A MIMEText(text, subtype, "utf-8") part: base64 in 76-character lines."""
+    head = _text_headers(subtype)
+    if disposition is not None:
+        head += _header("Content-Disposition", disposition)
+    body = base64.encodebytes(text.encode("utf-8")).replace(b"\n", _CRLF)
+    return head + _CRLF + body
+
+
+@lru_cache(maxsize=16)
+def _text_headers(subtype: str) -> bytes:
+    return (
+        _header("Content-Type", f'text/{subtype}; charset="utf-8"')
+        + b"MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n"
+    )
+
+
+@lru_cache(maxsize=16)
+def _multipart_type(subtype: str) -> bytes:
+    """The Content-Type line of a multipart, folded once with a stand-in boundary of the
+    same length (folding depends only on lengths and separators)."""
+    return _header("Content-Type", f'multipart/{subtype}; boundary="{_STAND_IN}"')
+
+
+def _multipart(subtype: str, headers: list[tuple[str, str]], parts: list[bytes]) -> bytes:
+    """A multipart of already composed parts under a fresh boundary, as the generator
+    writes it (base64 bodies cannot contain the boundary's run of '=')."""
+    token = random.randrange(sys.maxsize)
+    boundary = f"==============={token:0{_BOUNDARY_WIDTH}d}==".encode("ascii")
+    lines = [
+        _multipart_type(subtype).replace(_STAND_IN.encode("ascii"), boundary),
+        b"MIME-Version: 1.0\r\n",
+        *(_header(name, value) for name, value in headers),
+        _CRLF,
+    ]
+    delimiter = b"--" + boundary
+    lines.append(delimiter + _CRLF)
+    lines.append((_CRLF + delimiter + _CRLF).join(parts))
+    lines.append(_CRLF + delimiter + b"--" + _CRLF)
+    return b"".join(lines)
 
 
 class SmtpSender:

@@ -7,10 +7,10 @@ channel, however dispatchers die and databases drop (docs/reminders.md, "Deliver
    claim token, the claimer and the claim's own time; a claim older than LEASE is stale
    (its dispatcher died) and is claimed again;
 2. re-check the batch (consent, address, policy, expiry) and settle what must not go;
-3. per message (`clinic.reminders.sending`): record the attempt in its own commit, guarded
-   by the claim and the appointment as it is now; on PostgreSQL lock the appointment and
-   the row until the send is marked, so a cancel or a move waits for the message in
-   flight instead of racing it; send; mark the outcome at once.
+3. per message (`clinic.reminders.sending`): record the attempt, guarded by the claim and
+   the appointment as it is now, and commit it with the previous message's mark; on
+   PostgreSQL lock the appointment and the row until the send is marked, so a cancel or
+   a move waits for the message in flight instead of racing it; send.
 
 What a dead dispatcher leaves `sending` is claimed again after the lease: rows it never
 began are simply sent; the one it was sending (`attempted_at` set) may have reached the
@@ -152,17 +152,15 @@ def dispatch_due(now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> Dispatc
     for outcome in settled:
         counts.count(outcome)
     with Transport(current_app.config) as transport, _cheap_commits():
-        for item in deliveries:
-            result = sending.send_one(item, token, transport, policy, now)
-            if result is not None:
-                counts.count(result)
+        for outcome in sending.send_all(deliveries, token, transport, policy, now):
+            counts.count(outcome)
     return counts
 
 
 @contextmanager
 def _cheap_commits() -> Iterator[None]:
     """Commit without expiring the session's objects while a batch is sent: each message
-    commits twice, and expiring the batch's hundreds of loaded rows, appointments and
+    commits, and expiring the batch's hundreds of loaded rows, appointments and
     patients every time costs more than the sending. The per-message steps write with
     UPDATE statements and read what they decide on afresh, never through those objects."""
     session = db.session()

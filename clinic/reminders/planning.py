@@ -15,7 +15,7 @@ from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, i18n
@@ -115,6 +115,7 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
     templates = TemplateCache()
     existing = _existing_rows([a.id for a in appointments])
     planned: list[Reminder] = []
+    new_rows: list[dict[str, Any]] = []
     for appointment in appointments:
         if appointment.status != AppointmentStatus.SCHEDULED or not reminds_about(
             policy, appointment
@@ -164,27 +165,37 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
             ).as_payload()
             if channel == Channel.EMAIL:
                 payload["ics"] = appointment_calendar(appointment, now=now)
+            state = {
+                "status": status,
+                "recipient": recipient,
+                "due_at": due,
+                "next_attempt_at": due,
+                "attempts": 0,
+                "claimed_at": None,
+                "claim_token": None,
+                "attempted_at": None,
+                "last_error": reason,
+                "payload": payload,
+            }
             if row is None:
-                row = Reminder(
-                    kind=MessageKind.APPOINTMENT_REMINDER,
-                    channel=channel,
-                    appointment_id=appointment.id,
-                    appointment_starts_at=appointment.starts_at,
-                    patient_id=patient.id,
+                new_rows.append(
+                    {
+                        "kind": MessageKind.APPOINTMENT_REMINDER,
+                        "channel": channel,
+                        "appointment_id": appointment.id,
+                        "appointment_starts_at": appointment.starts_at,
+                        "patient_id": patient.id,
+                        **state,
+                    }
                 )
-                db.session.add(row)
-            row.status = status
-            row.recipient = recipient
-            row.due_at = due
-            row.next_attempt_at = due
-            row.attempts = 0
-            row.claimed_at = None
-            row.claim_token = None
-            row.attempted_at = None
-            row.last_error = reason
-            row.payload = payload
+                continue
+            for name, value in state.items():
+                setattr(row, name, value)
             planned.append(row)
     db.session.flush()
+    if new_rows:
+        # One statement for a whole course's rows, not one round trip a row.
+        planned += db.session.scalars(insert(Reminder).returning(Reminder), new_rows).all()
     return planned
 
 

@@ -7,12 +7,14 @@
    It sets `attempted_at` and renews the lease, so a crash from here on is visible as
    "maybe delivered".
 2. `hold` (PostgreSQL): lock the appointment FOR SHARE and the row FOR UPDATE, and look
-   again. The locks last until the outcome is committed, so a cancel or a move of that
-   appointment waits for the message in flight (one send, milliseconds) and cannot slip in
-   between the check and the server's answer. SQLite takes no row locks and serialises
-   every writer; holding its one lock across the network would stall the whole app, so
-   there the window is the send itself.
-3. send, then `mark` the outcome at once in its own commit.
+   again. The locks last until the server has answered (and a `sent` is committed), so a
+   cancel or a move of that appointment waits for the message in flight (one send,
+   milliseconds) and cannot slip in between the check and the server's answer. SQLite
+   takes no row locks and serialises every writer; holding its one lock across the
+   network would stall the whole app, so there the window is the send itself.
+3. send, then mark the outcome: a failure at once in its own commit, a `sent` in the
+   commit that records the next message's attempt (nothing is sent in between), so each
+   message costs one commit.
 
 A dispatcher killed at any instruction leaves at most the one message it was sending
 unmarked; the database dropping between the server's 250 and our commit does the same.
@@ -21,12 +23,13 @@ unmarked; the database dropping between the server's 250 and our commit does the
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import Connection, Table, bindparam, exists, select, update
 
 from clinic import clock
 from clinic.alerts.models import AlertKind
@@ -269,44 +272,51 @@ def _keys(item: Delivery, token: str) -> dict[str, Any]:
     return {"reminder_id": item.reminder_id, "token": token}
 
 
-def begin_attempt(item: Delivery, token: str) -> bool:
-    """Record that sending begins (and renew the lease) and COMMIT; False when the row is
-    no longer ours or its appointment changed since the claim."""
+def begin_attempt(
+    connection: Connection, item: Delivery, token: str, sent: Delivery | None = None
+) -> bool:
+    """Record that sending begins (and renew the lease) and COMMIT, together with the
+    `sent` mark of the message sent just before, if any: one commit a message, and nothing
+    goes out between that send and its mark. False when the row is no longer ours or its
+    appointment changed since the claim."""
+    at = clock.now()
+    if sent is not None:
+        connection.execute(_MARK_SENT, {**_keys(sent, token), "at": at})
     statement = _BEGIN if item.appointment_id is None else _BEGIN_REMINDER
-    result = db.session.connection().execute(statement, {**_keys(item, token), "at": clock.now()})
-    db.session.commit()
+    result = connection.execute(statement, {**_keys(item, token), "at": at})
+    connection.commit()
     return result.rowcount == 1
 
 
-def hold(item: Delivery, token: str) -> bool:
+def hold(connection: Connection, item: Delivery, token: str) -> bool:
     """PostgreSQL: lock the appointment (FOR SHARE, first: the order the scheduling
-    lifecycle locks in) and the row (FOR UPDATE) until `mark` commits; False when either
-    changed after `begin_attempt`. SQLite: nothing to lock per row (see the module doc)."""
-    if db.session.get_bind().dialect.name != "postgresql":
+    lifecycle locks in) and the row (FOR UPDATE) until the send is marked; False when
+    either changed after `begin_attempt`. SQLite: nothing to lock per row (see the module
+    doc)."""
+    if connection.dialect.name != "postgresql":
         return True
     if item.appointment_id is not None:
-        appointment = (
-            db.session.connection()
-            .execute(_LOCK_APPOINTMENT, {"appointment_id": item.appointment_id})
-            .one_or_none()
-        )
+        appointment = connection.execute(
+            _LOCK_APPOINTMENT, {"appointment_id": item.appointment_id}
+        ).one_or_none()
         if appointment is None or (appointment.status, appointment.starts_at) != (
             AppointmentStatus.SCHEDULED,
             item.appointment_starts_at,
         ):
             return False
-    return db.session.connection().execute(_LOCK_ROW, _keys(item, token)).first() is not None
+    return connection.execute(_LOCK_ROW, _keys(item, token)).first() is not None
 
 
 def _withdrawn(item: Delivery, token: str, policy: ReminderPolicy, now: datetime) -> Outcome | None:
     """The row or its appointment changed between the claim and the send: settle why.
-    None when someone else owns the row now (another dispatcher after the lease)."""
+    None when someone else owns the row now (another dispatcher after the lease). Ends
+    the session's transaction either way: the batch's connection writes next."""
     db.session.rollback()  # also expires every object: what follows is read afresh
     row = db.session.get(Reminder, item.reminder_id)
     if row is None or row.claim_token != token or row.status != ReminderStatus.SENDING:
-        if row is not None and row.status == ReminderStatus.CANCELLED:
-            return Outcome(item.reminder_id, ReminderStatus.CANCELLED)
-        return None
+        cancelled = row is not None and row.status == ReminderStatus.CANCELLED
+        db.session.rollback()
+        return Outcome(item.reminder_id, ReminderStatus.CANCELLED) if cancelled else None
     verdict = recheck(row, policy, now)
     if isinstance(verdict, str):  # changed and changed back: the next pass sends it
         outcome = Outcome(item.reminder_id, ReminderStatus.PENDING, retry_at=now)
@@ -317,18 +327,57 @@ def _withdrawn(item: Delivery, token: str, policy: ReminderPolicy, now: datetime
 
 
 def send_one(
-    item: Delivery, token: str, transport: Transport, policy: ReminderPolicy, now: datetime
+    connection: Connection,
+    item: Delivery,
+    token: str,
+    transport: Transport,
+    policy: ReminderPolicy,
+    now: datetime,
+    sent: Delivery | None = None,
 ) -> Outcome | None:
-    """Re-check, record the attempt, send and mark one message (see the module doc)."""
-    if not begin_attempt(item, token) or not hold(item, token):
+    """Re-check, record the attempt, send one message and mark a failure (see the module
+    doc). A `sent` outcome is left for the caller to mark: with the next message's
+    attempt (`sent`), or by `mark_sent` after the last. The rare outcomes are written
+    through the session, after `connection` let go of its locks (`mark` yields to a
+    cancellation that came meanwhile)."""
+    if not begin_attempt(connection, item, token, sent) or not hold(connection, item, token):
+        connection.rollback()
         return _withdrawn(item, token, policy, now)
     try:
         transport.send(item.message)
     except DeliveryError as exc:
+        connection.rollback()
         outcome = _failure(item, exc, policy, now)
         mark(token, [outcome])
         return outcome
-    # What `mark` would write for `sent`, by the prebuilt statement: the common case.
-    db.session.connection().execute(_MARK_SENT, {**_keys(item, token), "at": clock.now()})
-    db.session.commit()
     return Outcome(item.reminder_id, ReminderStatus.SENT)
+
+
+def mark_sent(connection: Connection, item: Delivery, token: str) -> None:
+    """What `mark` would write for `sent`, by the prebuilt statement (the common case),
+    and COMMIT."""
+    connection.execute(_MARK_SENT, {**_keys(item, token), "at": clock.now()})
+    connection.commit()
+
+
+def send_all(
+    items: list[Delivery],
+    token: str,
+    transport: Transport,
+    policy: ReminderPolicy,
+    now: datetime,
+) -> Iterator[Outcome]:
+    """`send_one` for each message in turn over one connection of the batch's own, kept
+    from message to message (the session would return it to the pool, and check it out
+    and ping it again, at every commit); a message sent is marked in the commit that
+    begins the next one, the last on its own."""
+    unmarked: Delivery | None = None
+    with db.engine.connect() as connection:
+        for item in items:
+            outcome = send_one(connection, item, token, transport, policy, now, unmarked)
+            sent = outcome is not None and outcome.status == ReminderStatus.SENT
+            unmarked = item if sent else None
+            if outcome is not None:
+                yield outcome
+        if unmarked is not None:
+            mark_sent(connection, unmarked, token)

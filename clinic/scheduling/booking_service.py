@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from clinic import events
@@ -196,21 +196,22 @@ def schedule_course(
             code="cannot_place",
             details={"clashes": plan.clashes[:50]},
         )
-    appointments = [
-        Appointment(
-            course_id=course.id,
-            patient_id=course.patient_id,
-            device_id=session.device_id,
-            # In UTC as the database gives them back: the answer is not reloaded.
-            starts_at=session.starts_at.astimezone(UTC),
-            ends_at=session.ends_at.astimezone(UTC),
-            kind=AppointmentKind.TREATMENT,
-            status=AppointmentStatus.SCHEDULED,
-            sequence=plan.first_sequence + index,
-        )
-        for index, session in enumerate(plan.sessions)
-    ]
-    insert_appointments(appointments)
+    appointments = insert_appointments(
+        [
+            {
+                "course_id": course.id,
+                "patient_id": course.patient_id,
+                "device_id": session.device_id,
+                # In UTC, as the database stores them.
+                "starts_at": session.starts_at.astimezone(UTC),
+                "ends_at": session.ends_at.astimezone(UTC),
+                "kind": AppointmentKind.TREATMENT,
+                "status": AppointmentStatus.SCHEDULED,
+                "sequence": plan.first_sequence + index,
+            }
+            for index, session in enumerate(plan.sessions)
+        ]
+    )
     # One audit event for the whole booking, naming every appointment it created.
     record(
         actor_id,
@@ -240,10 +241,14 @@ def audit_appointment(
     )
 
 
-def insert_appointments(appointments: list[Appointment]) -> None:
-    """Insert inside a savepoint, so the database's own refusal becomes a 409."""
+def insert_appointments(rows: list[dict[str, Any]]) -> list[Appointment]:
+    """Insert in one statement (not one round trip a row: SQLite cannot promise RETURNING
+    in order, so the ORM's own flush sends them one by one there), inside a savepoint so
+    the database's own refusal becomes a 409. The appointments, in the order given."""
     with refused_overlaps(), db.session.begin_nested():
-        db.session.add_all(appointments)
+        inserted = db.session.scalars(insert(Appointment).returning(Appointment), rows).all()
+    by_key = {(a.course_id, a.sequence): a for a in inserted}
+    return [by_key[row["course_id"], row["sequence"]] for row in rows]
 
 
 def _refuse_clashes(found: list[booking.Clash]) -> None:
@@ -307,18 +312,21 @@ def book_appointment(
     technician = _technician(technician_id)
     if technician is not None:
         technicians.ensure_available(technician, starts_at, ends_at)
-    appointment = Appointment(
-        course_id=course.id,
-        patient_id=course.patient_id,
-        device_id=device_id,
-        technician_id=technician,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        kind=kind,
-        status=AppointmentStatus.SCHEDULED,
-        sequence=next_sequence(course.id),
+    [appointment] = insert_appointments(
+        [
+            {
+                "course_id": course.id,
+                "patient_id": course.patient_id,
+                "device_id": device_id,
+                "technician_id": technician,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "kind": kind,
+                "status": AppointmentStatus.SCHEDULED,
+                "sequence": next_sequence(course.id),
+            }
+        ]
     )
-    insert_appointments([appointment])
     audit_appointment(actor_id, AuditAction.CREATE, appointment)
     events.appointments_booked.send(None, appointments=[appointment], actor_id=actor_id)
     return appointment

@@ -250,19 +250,22 @@ def _insert_makeup(
     makeup_for: Appointment | None,
     actor_id: int | None,
 ) -> Appointment:
-    appointment = Appointment(
-        course_id=course.id,
-        patient_id=course.patient_id,
-        device_id=session.device_id,
-        starts_at=session.starts_at.astimezone(UTC),
-        ends_at=session.ends_at.astimezone(UTC),
-        kind=AppointmentKind.TREATMENT,
-        status=AppointmentStatus.SCHEDULED,
-        sequence=next_sequence(course.id),
-        is_makeup=True,
-        makeup_for_id=makeup_for.id if makeup_for else None,
+    [appointment] = insert_appointments(
+        [
+            {
+                "course_id": course.id,
+                "patient_id": course.patient_id,
+                "device_id": session.device_id,
+                "starts_at": session.starts_at.astimezone(UTC),
+                "ends_at": session.ends_at.astimezone(UTC),
+                "kind": AppointmentKind.TREATMENT,
+                "status": AppointmentStatus.SCHEDULED,
+                "sequence": next_sequence(course.id),
+                "is_makeup": True,
+                "makeup_for_id": makeup_for.id if makeup_for else None,
+            }
+        ]
     )
-    insert_appointments([appointment])
     audit_appointment(
         actor_id, AuditAction.CREATE, appointment, detail={"makeup_for": appointment.makeup_for_id}
     )

@@ -14,6 +14,7 @@ from clinic import clock
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.extensions import db
+from clinic.patients.models import Patient
 from clinic.scheduling import board, booking
 from clinic.scheduling.calendar import (
     device_site,
@@ -85,7 +86,11 @@ def list_appointments(
     query = select(*columns).order_by(Appointment.starts_at, Appointment.device_id)
     if with_numbers:
         query = query.options(
-            joinedload(Appointment.patient),
+            # What the board, the week and the feed show of a patient: the record has
+            # dozens of columns, and loading them all for every row cost more than the rest.
+            joinedload(Appointment.patient).load_only(
+                Patient.first_name, Patient.last_name, Patient.phone
+            ),
             joinedload(Appointment.course),
             joinedload(Appointment.device),
         )
