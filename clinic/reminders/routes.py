@@ -205,7 +205,7 @@ def _patient_page(template: str, token: str, purpose: str, **context: Any) -> An
         appointment = answers.appointment_for_link(purpose, token)
     except DomainError as exc:
         return _notice(purpose, token, exc.code, exc.message, exc.status)
-    local = appointment.starts_at.astimezone(patient_timezone(appointment.patient))
+    local = appointment.starts_at.astimezone(patient_timezone(appointment.patient, appointment))
     return _in_patients_language(
         purpose,
         token,

@@ -5,6 +5,7 @@ The user's own page (auth) sits below scheduling and cannot show sites; it links
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -18,6 +19,7 @@ from clinic.forms import show_refusal
 from clinic.permissions import Permission, requires
 from clinic.scheduling import bp, sites
 from clinic.scheduling.forms import SiteForm, UserSitesForm
+from clinic.scheduling.models import Appointment
 
 
 def site_arg() -> int | None:
@@ -28,6 +30,27 @@ def site_arg() -> int | None:
     if not raw.isdigit():
         abort(400, "`site_id` must be a number.")
     return sites.get_site(int(raw)).id
+
+
+def at_site(instant: datetime | None, appointment: Appointment, fmt: str = "%H:%M") -> str:
+    """Jinja filter: an instant of an appointment on its site's clock,
+    `{{ a.starts_at|at_site(a) }}` (`local_time` would read it on the clinic's)."""
+    if instant is None:
+        return ""
+    return instant.astimezone(sites.appointment_tz(appointment)).strftime(fmt)
+
+
+def page_site() -> dict[str, Any]:
+    """Which site a per-site page shows (the board, the week, Today, the reports):
+    `site_id`, else the user's first site; and the sites the user may pick. A user
+    limited to other sites gets 403."""
+    chosen = site_arg()
+    if chosen is not None:
+        sites.require_site(current_user.id, chosen)
+    mine = sites.user_site_ids(current_user.id)
+    choices = [site for site in sites.list_sites() if mine is None or site.id in mine]
+    site = sites.get_site(chosen) if chosen else sites.default_site_for(current_user.id)
+    return {"site_id": site.id, "site_name": site.name, "site_choices": choices}
 
 
 @bp.route("/admin/sites", methods=["GET", "POST"])

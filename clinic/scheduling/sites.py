@@ -22,7 +22,7 @@ from clinic.audit.services import record
 from clinic.auth.models import User
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
 from clinic.extensions import db
-from clinic.scheduling.models import Site, UserSite
+from clinic.scheduling.models import Appointment, Site, UserSite
 from config import holiday_code_error
 
 
@@ -45,6 +45,13 @@ def get_site(site_id: int | None = None) -> Site:
 
 def site_tz(site: Site) -> ZoneInfo:
     return ZoneInfo(site.timezone)
+
+
+def appointment_tz(appointment: Appointment) -> ZoneInfo:
+    """The wall clock of an appointment: its chair's site's, where the session happens
+    (09:00 at a site in Los Angeles is 09:00 there, whatever the clinic's zone). Every
+    page, message and file that shows an appointment's time asks here."""
+    return site_tz(appointment.device.site)
 
 
 def _clean(field: str, value: Any) -> str:

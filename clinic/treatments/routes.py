@@ -14,7 +14,8 @@ from clinic.errors import DomainError, Invalid
 from clinic.forms import show_refusal
 from clinic.navigation import safe_local_url
 from clinic.permissions import Permission, Role, requires
-from clinic.scheduling import lifecycle
+from clinic.scheduling import lifecycle, sites
+from clinic.scheduling.site_routes import page_site
 from clinic.transaction import keep_writes_on_refusal
 from clinic.treatments import bp, coil_target, queries, supervision
 from clinic.treatments.fields import MAX_LOCATION
@@ -33,12 +34,15 @@ def _back(default: str) -> str:
 @bp.route("/today")
 @requires(Permission.LOG_TREATMENTS)
 def today() -> Any:
-    """The technician's sessions of the day, or the whole clinic's with ?scope=clinic."""
+    """The technician's sessions of the day at their site (`site_id` picks another of
+    theirs), or the whole site's with ?scope=clinic."""
     whole_clinic = request.args.get("scope") == "clinic"
-    day = clock.today()
-    cards = queries.todays_sessions(day, None if whole_clinic else current_user.id)
+    site = page_site()
+    day = clock.today(sites.site_tz(sites.get_site(site["site_id"])))
+    cards = queries.todays_sessions(day, None if whole_clinic else current_user.id, site["site_id"])
     return render_template(
         "treatments/today.html",
+        **site,
         cards=cards,
         day=day,
         whole_clinic=whole_clinic,

@@ -14,11 +14,11 @@ from flask_login import current_user
 from clinic import clock
 from clinic.errors import DomainError, Invalid, json_error
 from clinic.permissions import Permission, requires
-from clinic.scheduling import schedule, sites
+from clinic.scheduling import schedule
 from clinic.scheduling.booking_service import move_appointment
 from clinic.scheduling.models import Appointment, AppointmentStatus
 from clinic.scheduling.routes import day_arg
-from clinic.scheduling.site_routes import site_arg
+from clinic.scheduling.site_routes import page_site
 from clinic.web import bp
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -61,15 +61,6 @@ def _event(appointment: Appointment, number: int, today: date) -> dict[str, Any]
     }
 
 
-def board_site() -> dict[str, Any]:
-    """Which site the board shows (`site_id`, else the user's first site) and which
-    the user may pick; a user limited to other sites gets 403."""
-    visible = sites.visible_sites(current_user.id, site_arg())
-    choices = [site for site in sites.list_sites() if visible is None or site.id in visible]
-    chosen = site_arg() or sites.default_site_for(current_user.id).id
-    return {"site_id": chosen, "site_choices": choices}
-
-
 @bp.route("/schedule/calendar.json")
 @requires(Permission.READ)
 def calendar_feed() -> Any:
@@ -78,7 +69,7 @@ def calendar_feed() -> Any:
     days = 7 if request.args.get("days") == "7" else 1
     last = first + timedelta(days=days - 1)
     mine = request.args.get("mine") == "1"
-    site_id = board_site()["site_id"]
+    site_id = page_site()["site_id"]
     rows = schedule.list_appointments(
         first=first,
         last=last,

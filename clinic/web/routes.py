@@ -15,8 +15,8 @@ from clinic.permissions import Permission, requires
 from clinic.reminders.answers import change_requests_for_day, confirmations_for
 from clinic.scheduling import schedule
 from clinic.scheduling.routes import day_arg
+from clinic.scheduling.site_routes import page_site
 from clinic.web import bp
-from clinic.web.calendar_feed import board_site
 from clinic.web.exceptions import day_exceptions
 
 
@@ -32,7 +32,7 @@ def _only_technician() -> int | None:
 def board() -> Any:
     day = day_arg()
     technician_id = _only_technician()
-    site = board_site()
+    site = page_site()
     layout = schedule.day_board(day, technician_id=technician_id, site_id=site["site_id"])
     # What the front desk must act on, shown on each block and in the side panel:
     # questionnaires due today, a patient's request to change the time, confirmations.
@@ -76,7 +76,7 @@ def week() -> Any:
     day = day_arg()
     monday = day - timedelta(days=day.weekday())
     technician_id = _only_technician()
-    site = board_site()
+    site = page_site()
     view = schedule.week_view(monday, technician_id=technician_id, site_id=site["site_id"])
     booked_days = {day for _device, day in view.cells}
     return render_template(
