@@ -21,7 +21,7 @@ from clinic.extensions import db
 from clinic.reminders import links
 from clinic.reminders.models import AnswerKind, AppointmentResponse
 from clinic.reminders.planning import appointment_calendar
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, Device
 
 
 def _appointment_for(purpose: str, token: str) -> tuple[Appointment, links.LinkClaim]:
@@ -122,7 +122,12 @@ def open_change_requests(
     """Change requests not yet handled, for appointments starting in [start, end)."""
     return db.session.scalars(
         select(AppointmentResponse)
-        .options(joinedload(AppointmentResponse.appointment).joinedload(Appointment.patient))
+        .options(
+            joinedload(AppointmentResponse.appointment).joinedload(Appointment.patient),
+            joinedload(AppointmentResponse.appointment)
+            .joinedload(Appointment.device)
+            .joinedload(Device.site),
+        )
         .where(
             AppointmentResponse.kind == AnswerKind.CHANGE,
             AppointmentResponse.handled_at.is_(None),

@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from clinic.extensions import db
 from clinic.reminders.models import Reminder
+from clinic.scheduling.models import Appointment, Device
 
 
 def list_reminders(
@@ -23,10 +24,14 @@ def list_reminders(
     limit: int = 200,
     offset: int = 0,
 ) -> Sequence[Reminder]:
-    """Newest due first, filtered and bounded (with each row's patient, whom the page names)."""
+    """Newest due first, filtered and bounded (with each row's patient, whom the page
+    names, and its appointment's chair and site, whose clock tells its time)."""
     query = (
         select(Reminder)
-        .options(joinedload(Reminder.patient))
+        .options(
+            joinedload(Reminder.patient),
+            joinedload(Reminder.appointment).joinedload(Appointment.device).joinedload(Device.site),
+        )
         .order_by(Reminder.due_at.desc(), Reminder.id.desc())
     )
     if patient_id is not None:

@@ -232,7 +232,9 @@ def review_queue(limit: int = REVIEW_QUEUE_LIMIT) -> ReviewQueue:
         .join(TreatmentLog.appointment)
         .where(TreatmentLog.reviewed_at.is_(None))
         .options(
-            joinedload(TreatmentLog.appointment),
+            joinedload(TreatmentLog.appointment)
+            .joinedload(Appointment.device)
+            .joinedload(Device.site),
             joinedload(TreatmentLog.patient),
             joinedload(TreatmentLog.course).joinedload(Course.protocol),
             joinedload(TreatmentLog.logged_by),
@@ -302,7 +304,9 @@ def course_record(course_id: int, *, actor_id: int | None) -> CourseRecord:
         .join(TreatmentLog.appointment)
         .where(TreatmentLog.course_id == course_id)
         .options(
-            joinedload(TreatmentLog.appointment),
+            joinedload(TreatmentLog.appointment)
+            .joinedload(Appointment.device)
+            .joinedload(Device.site),
             joinedload(TreatmentLog.logged_by),
             joinedload(TreatmentLog.signed_by),
             joinedload(TreatmentLog.reviewed_by),
@@ -321,6 +325,7 @@ def course_record(course_id: int, *, actor_id: int | None) -> CourseRecord:
     missed = db.session.scalars(
         select(Appointment)
         .where(Appointment.course_id == course_id, Appointment.status.in_(NOT_DELIVERED))
+        .options(joinedload(Appointment.device).joinedload(Device.site))
         .order_by(Appointment.starts_at)
     ).all()
     alerts = db.session.scalars(

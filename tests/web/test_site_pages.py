@@ -1,0 +1,45 @@
+"""Staff pages show a session at a site in another zone on that site's clock (issue 16):
+the course page, the patient's chart and the treatment pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from clinic.extensions import db
+from clinic.reminders import policy
+from clinic.scheduling import booking_service
+from tests.factories import login, make_course, make_device, make_patient
+from tests.scheduling.conftest import LA, make_la_site
+
+NINE_IN_LA = datetime(2026, 3, 3, 9, 0, tzinfo=LA)  # 12:00 in New York
+
+
+def book_in_la(patient: Any) -> Any:
+    site = make_la_site()
+    appointment = booking_service.book_appointment(
+        make_course(patient),
+        device_id=make_device("LA 1", site_id=site.id).id,
+        starts_at=NINE_IN_LA,
+        actor_id=None,
+    )
+    db.session.commit()
+    return appointment
+
+
+def test_the_course_page_and_chart_show_the_sites_time(
+    client: Any, frozen: Any, clinician: Any
+) -> None:
+    policy.update_policy({"remind_treatment": True}, actor_id=None)
+    patient = make_patient(
+        first_name="Angeleno",
+        email="angeleno@example.org",
+        email_consent=True,
+        preferred_channel="email",
+    )
+    appointment = book_in_la(patient)
+    login(client, clinician)
+    course = client.get(f"/courses/{appointment.course_id}").get_data(as_text=True)
+    assert "09:00 #1" in course and "12:00 #1" not in course
+    chart = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert "Tue 03 Mar 09:00" in chart and "Tue 03 Mar 12:00" not in chart
