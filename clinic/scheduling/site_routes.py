@@ -19,7 +19,7 @@ from clinic.forms import show_refusal
 from clinic.permissions import Permission, requires
 from clinic.scheduling import bp, sites
 from clinic.scheduling.forms import SiteForm, UserSitesForm
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, Site
 
 
 def site_arg() -> int | None:
@@ -32,12 +32,13 @@ def site_arg() -> int | None:
     return sites.get_site(int(raw)).id
 
 
-def at_site(instant: datetime | None, appointment: Appointment, fmt: str = "%H:%M") -> str:
-    """Jinja filter: an instant of an appointment on its site's clock,
+def at_site(instant: datetime | None, where: Appointment | Site, fmt: str = "%H:%M") -> str:
+    """Jinja filter: an instant on the clock of an appointment's site, or of a site,
     `{{ a.starts_at|at_site(a) }}` (`local_time` would read it on the clinic's)."""
     if instant is None:
         return ""
-    return instant.astimezone(sites.appointment_tz(appointment)).strftime(fmt)
+    tz = sites.appointment_tz(where) if isinstance(where, Appointment) else sites.site_tz(where)
+    return instant.astimezone(tz).strftime(fmt)
 
 
 def page_site() -> dict[str, Any]:
@@ -50,7 +51,7 @@ def page_site() -> dict[str, Any]:
     mine = sites.user_site_ids(current_user.id)
     choices = [site for site in sites.list_sites() if mine is None or site.id in mine]
     site = sites.get_site(chosen) if chosen else sites.default_site_for(current_user.id)
-    return {"site_id": site.id, "site_name": site.name, "site_choices": choices}
+    return {"site_id": site.id, "site": site, "site_choices": choices}
 
 
 @bp.route("/admin/sites", methods=["GET", "POST"])

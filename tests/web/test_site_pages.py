@@ -43,3 +43,28 @@ def test_the_course_page_and_chart_show_the_sites_time(
     assert "09:00 #1" in course and "12:00 #1" not in course
     chart = client.get(f"/patients/{patient.id}").get_data(as_text=True)
     assert "Tue 03 Mar 09:00" in chart and "Tue 03 Mar 12:00" not in chart
+
+
+def test_the_board_its_feed_and_a_drop_at_another_site_use_its_clock(
+    app: Any, client: Any, frozen: Any, front_desk: Any
+) -> None:
+    app.config["WTF_CSRF_ENABLED"] = False
+    appointment = book_in_la(make_patient(first_name="Angeleno"))
+    site_id = appointment.device.site_id
+    login(client, front_desk)
+    feed = client.get(f"/schedule/calendar.json?date=2026-03-03&site_id={site_id}").get_json()
+    [event] = feed["events"]
+    assert event["start"] == "2026-03-03T09:00:00"
+    board = client.get(f"/schedule?date=2026-03-03&site_id={site_id}").get_data(as_text=True)
+    assert "09:00&ndash;" in board and "12:00&ndash;" not in board
+    week = client.get(f"/schedule/week?date=2026-03-03&site_id={site_id}").get_data(as_text=True)
+    assert "09:00 <abbr" in week
+    # Dropped at 10:00 on that board: 10:00 in Los Angeles.
+    moved = client.post(
+        f"/schedule/appointments/{appointment.id}/move.json",
+        json={"starts_at": "2026-03-03T10:00:00", "device_id": appointment.device_id},
+    )
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["starts_at"] == "2026-03-03T10:00:00"
+    db.session.expire_all()
+    assert appointment.starts_at == datetime(2026, 3, 3, 10, 0, tzinfo=LA)
