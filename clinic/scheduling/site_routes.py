@@ -48,10 +48,14 @@ def page_site() -> dict[str, Any]:
     chosen = site_arg()
     if chosen is not None:
         sites.require_site(current_user.id, chosen)
-    mine = sites.user_site_ids(current_user.id)
-    choices = [site for site in sites.list_sites() if mine is None or site.id in mine]
     site = sites.get_site(chosen) if chosen else sites.default_site_for(current_user.id)
-    return {"site_id": site.id, "site": site, "site_choices": choices}
+    return {"site_id": site.id, "site": site, "site_choices": site_choices()}
+
+
+def site_choices() -> list[Site]:
+    """The sites the user may pick: theirs, or every site."""
+    mine = sites.user_site_ids(current_user.id)
+    return [site for site in sites.list_sites() if mine is None or site.id in mine]
 
 
 @bp.route("/admin/sites", methods=["GET", "POST"])
