@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -109,19 +110,21 @@ def request_change(token: str, message: str | None) -> AppointmentResponse:
     return _respond(token, "change", AnswerKind.CHANGE, message)
 
 
-def change_requests_for_day(day: date) -> Sequence[AppointmentResponse]:
-    """Open change requests for appointments on `day` (clinic time), for the day board."""
-    tz = clock.clinic_tz()
+def change_requests_for_day(day: date, tz: ZoneInfo) -> Sequence[AppointmentResponse]:
+    """Open change requests for appointments on `day` (on the board's site clock)."""
     start = datetime.combine(day, time(0), tzinfo=tz)
     return open_change_requests(start, start + timedelta(days=1))
 
 
 def open_change_requests(
-    start: datetime, end: datetime, limit: int = 500
+    start: datetime, end: datetime, limit: int = 500, site_id: int | None = None
 ) -> Sequence[AppointmentResponse]:
-    """Change requests not yet handled, for appointments starting in [start, end)."""
-    return db.session.scalars(
+    """Change requests not yet handled, for appointments starting in [start, end) (at
+    one site with `site_id`)."""
+    query = (
         select(AppointmentResponse)
+        .join(AppointmentResponse.appointment)
+        .join(Appointment.device)
         .options(
             joinedload(AppointmentResponse.appointment).joinedload(Appointment.patient),
             joinedload(AppointmentResponse.appointment)
@@ -134,8 +137,11 @@ def open_change_requests(
             AppointmentResponse.appointment_starts_at >= start,
             AppointmentResponse.appointment_starts_at < end,
         )
-        .order_by(AppointmentResponse.appointment_starts_at)
-        .limit(limit)
+    )
+    if site_id is not None:
+        query = query.where(Device.site_id == site_id)
+    return db.session.scalars(
+        query.order_by(AppointmentResponse.appointment_starts_at).limit(limit)
     ).all()
 
 

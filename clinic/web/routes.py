@@ -13,7 +13,7 @@ from clinic.alerts.services import risk_flags
 from clinic.outcomes.cadence import due_counts_for_day
 from clinic.permissions import Permission, requires
 from clinic.reminders.answers import change_requests_for_day, confirmations_for
-from clinic.scheduling import schedule
+from clinic.scheduling import schedule, sites
 from clinic.scheduling.routes import day_arg
 from clinic.scheduling.site_routes import page_site
 from clinic.web import bp
@@ -37,7 +37,9 @@ def board() -> Any:
     # What the front desk must act on, shown on each block and in the side panel:
     # questionnaires due today, a patient's request to change the time, confirmations.
     questionnaires_due = due_counts_for_day(day)
-    change_requested = {r.appointment_id for r in change_requests_for_day(day)}
+    change_requested = {
+        r.appointment_id for r in change_requests_for_day(day, sites.site_tz(site["site"]))
+    }
     confirmed = confirmations_for(layout.appointment_ids)
     return render_template(
         "web/board.html",

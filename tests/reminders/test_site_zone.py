@@ -14,8 +14,8 @@ from clinic.extensions import db
 from clinic.reminders import planning
 from clinic.reminders.dispatch import dispatch_all
 from clinic.reminders.models import Reminder
-from clinic.scheduling import booking_service
-from tests.factories import make_course, make_device
+from clinic.scheduling import booking_service, sites
+from tests.factories import login, make_course, make_device
 from tests.reminders.conftest import MailServer, TwilioStub, reachable_patient
 from tests.scheduling.conftest import LA, make_la_site
 
@@ -83,3 +83,25 @@ def test_the_patients_link_page_and_calendar_download(client: Any, frozen: Any) 
     [event] = Calendar.from_ical(ics.get_data()).walk("VEVENT")
     assert event.decoded("dtstart") == NINE_IN_LA
     assert event.decoded("dtend") - event.decoded("dtstart") > timedelta(0)
+
+
+def test_the_reminder_list_and_change_requests_are_per_site(
+    client: Any, admin: Any, front_desk: Any, frozen: Any
+) -> None:
+    there = book_in_la(reachable_patient(first_name="Angeleno"))
+    la = there.device.site_id
+    values = planning.appointment_values(there, LA)
+    assert client.post(f"/r/{values['change_url'].rsplit('/', 2)[-2]}/change").status_code == 200
+    login(client, front_desk)
+    first = client.get("/reminders?day=2026-03-02").get_data(as_text=True)
+    assert "Angeleno" not in first and 'name="site_id"' in first
+    at_la = client.get(f"/reminders?day=2026-03-02&site_id={la}").get_data(as_text=True)
+    assert "Angeleno" in at_la and "20:30" in at_la  # the SMS, due on the site's clock
+    assert "Angeleno" not in client.get("/reminders/change-requests").get_data(as_text=True)
+    requests = client.get(f"/reminders/change-requests?site_id={la}").get_data(as_text=True)
+    assert "Angeleno" in requests and "Tue 03 Mar 2026 09:00" in requests
+    sites.set_user_sites(front_desk.id, [la], actor_id=admin.id)
+    db.session.commit()
+    assert "Angeleno" in client.get("/reminders?day=2026-03-02").get_data(as_text=True)
+    assert client.get("/reminders?site_id=1").status_code == 403
+    assert client.get("/reminders/change-requests?site_id=1").status_code == 403
