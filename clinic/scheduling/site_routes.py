@@ -115,7 +115,13 @@ def user_sites(user_id: int) -> Any:
     if request.method == "GET":
         form.site_ids.data = sorted(sites.user_site_ids(user.id) or ())
     if form.validate_on_submit():
-        chosen = sites.set_user_sites(user.id, form.site_ids.data or [], actor_id=current_user.id)
+        try:
+            chosen = sites.set_user_sites(
+                user.id, form.site_ids.data or [], actor_id=current_user.id
+            )
+        except DomainError as refusal:
+            show_refusal(form, refusal)
+            return render_template("scheduling/user_sites.html", form=form, user=user), 422
         flash(
             f"{user.name} works at {len(chosen)} site(s)."
             if chosen
