@@ -68,3 +68,14 @@ def test_the_board_its_feed_and_a_drop_at_another_site_use_its_clock(
     assert moved.get_json()["starts_at"] == "2026-03-03T10:00:00"
     db.session.expire_all()
     assert appointment.starts_at == datetime(2026, 3, 3, 10, 0, tzinfo=LA)
+
+
+def test_the_move_page_lists_free_starts_on_the_sites_clock(
+    client: Any, frozen: Any, front_desk: Any
+) -> None:
+    appointment = book_in_la(make_patient(first_name="Angeleno"))
+    login(client, front_desk)
+    page = client.get(f"/schedule/appointments/{appointment.id}/move").get_data(as_text=True)
+    assert "Tue 03 Mar 2026 09:00 on LA 1" in page
+    assert "07:00 on LA 1" in page and "20:00 on LA 1" in page  # the site's hours, 07-21
+    assert "22:00 on LA 1" not in page
