@@ -21,7 +21,7 @@ from clinic.courses.models import Course
 from clinic.errors import NotFound
 from clinic.extensions import db
 from clinic.patients.models import Patient
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, Device
 from clinic.scheduling.patterns import course_pattern
 from clinic.scheduling.progress import course_progress, projected_ends
 
@@ -157,10 +157,11 @@ def read_patient_courses(patient_id: int, *, actor_id: int | None) -> list[Cours
 
 
 def course_appointments(course_id: int, *, limit: int) -> Sequence[Appointment]:
-    """The course's appointments in time order, with their chairs (for the calendar)."""
+    """The course's appointments in time order, with their chairs and sites (for the
+    calendar, which shows each on its site's clock)."""
     return db.session.scalars(
         select(Appointment)
-        .options(joinedload(Appointment.device))
+        .options(joinedload(Appointment.device).joinedload(Device.site))
         .where(Appointment.course_id == course_id)
         .order_by(Appointment.starts_at, Appointment.id)
         .limit(limit)

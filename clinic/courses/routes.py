@@ -39,6 +39,7 @@ from clinic.scheduling.forms import BookCourseForm
 from clinic.scheduling.models import Appointment
 from clinic.scheduling.patterns import course_pattern
 from clinic.scheduling.progress import PENDING_STATUSES, Progress, course_progress
+from clinic.scheduling.sites import appointment_tz
 
 MAX_CALENDAR_APPOINTMENTS = 400
 
@@ -168,10 +169,11 @@ class CalendarMonth:
 
 def _calendar_months(appointments: Sequence[Appointment], today: date) -> list[CalendarMonth]:
     """Month grids (Monday first) from the first to the last session, or this month."""
-    tz = clock.clinic_tz()
     by_day: dict[date, list[Appointment]] = defaultdict(list)
     for appointment in appointments:
-        by_day[appointment.starts_at.astimezone(tz).date()].append(appointment)
+        by_day[appointment.starts_at.astimezone(appointment_tz(appointment)).date()].append(
+            appointment
+        )
     first = min(by_day, default=today)
     last = max(by_day, default=today)
     months = []

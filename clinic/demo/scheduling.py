@@ -151,8 +151,11 @@ def _protocols() -> dict[str, Protocol]:
 
 
 def _small(ctx: DemoContext, patient_ids: list[int]) -> int:
-    """A few active courses, booked by the real service from last Monday, 09:00 onwards."""
+    """A few active courses, booked by the real service from last Monday, 09:00 onwards;
+    in a group, spread over the sites (a patient treated at a site in another zone lives
+    there: its wall clock is theirs)."""
     protocols = _protocols()
+    group = sites.list_sites()[: ctx.sites]
     today = clock.today()
     start = today - timedelta(days=today.weekday() + 7)
     actor = ctx.users.get("front_desk")
@@ -171,11 +174,17 @@ def _small(ctx: DemoContext, patient_ids: list[int]) -> int:
             consent_waiver_reason="Demo data: the TMS consent was signed on paper.",
         )
         db.session.add(course)
+        site = group[index % len(group)]
+        if site.id != group[0].id:
+            patient = db.session.get(Patient, patient_id)
+            assert patient is not None
+            patient.timezone = site.timezone
         db.session.flush()
         booking_service.schedule_course(
             course,
             start_date=start,
             local_time=time(9 + index),
+            site_id=site.id,
             actor_id=actor.id if actor else None,
         )
         booked += 1

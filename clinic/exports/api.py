@@ -14,6 +14,8 @@ from clinic.api.openapi import declares
 from clinic.api.schemas import MAX_ID, list_schema
 from clinic.exports import csv_exports, feeds
 from clinic.permissions import Permission, requires
+from clinic.scheduling import sites
+from clinic.scheduling.api_fields import site_id_field
 
 blp = Blueprint("exports_api", __name__, description="Calendar feeds and CSV exports")
 
@@ -84,7 +86,11 @@ def revoke_feed(feed_id: int) -> Any:
     return None
 
 
-class ExportQuerySchema(ma.Schema):
+class SiteExportQuerySchema(ma.Schema):
+    site_id = site_id_field("Only this site (default: every site you work at).")
+
+
+class ExportQuerySchema(SiteExportQuerySchema):
     since = ma.fields.Date(
         data_key="from",
         validate=ma.validate.Range(min=EARLIEST, max=LATEST),
@@ -99,7 +105,11 @@ class ExportQuerySchema(ma.Schema):
 
 def _csv(kind: str, query: dict[str, Any]) -> Response:
     return csv_exports.csv_response(
-        kind, actor_id=current_user.id, since=query.get("since"), until=query.get("until")
+        kind,
+        actor_id=current_user.id,
+        since=query.get("since"),
+        until=query.get("until"),
+        site_ids=sites.visible_sites(current_user.id, query.get("site_id")),
     )
 
 
@@ -108,10 +118,12 @@ CSV_DOC = {"description": "CSV (RFC 4180, a header row; columns in docs/api.md)"
 
 @blp.route("/exports/patients.csv")
 @requires(Permission.ADMINISTER)
+@blp.arguments(SiteExportQuerySchema, location="query")
 @blp.response(200, content_type="text/csv", **CSV_DOC)
-def export_patients() -> Any:
-    """Every patient, one row each (admin; audited)."""
-    return _csv("patients", {})
+def export_patients(query: dict[str, Any]) -> Any:
+    """Every patient, one row each; of one site with `site_id` (the patients with an
+    appointment there); an admin limited to sites gets theirs (admin; audited)."""
+    return _csv("patients", query)
 
 
 @blp.route("/exports/appointments.csv")
@@ -119,7 +131,8 @@ def export_patients() -> Any:
 @blp.arguments(ExportQuerySchema, location="query")
 @blp.response(200, content_type="text/csv", **CSV_DOC)
 def export_appointments(query: dict[str, Any]) -> Any:
-    """Appointments starting within the days (UTC dates; admin; audited)."""
+    """Appointments starting within the days (UTC dates), at one site with `site_id`
+    (admin; audited)."""
     return _csv("appointments", query)
 
 
@@ -129,5 +142,6 @@ def export_appointments(query: dict[str, Any]) -> Any:
 @blp.response(200, content_type="text/csv", **CSV_DOC)
 @declares(422, codes=["validation_error"])
 def export_outcomes(query: dict[str, Any]) -> Any:
-    """Questionnaire responses administered within the days (admin; audited)."""
+    """Questionnaire responses administered within the days, of the patients seen at
+    one site with `site_id` (admin; audited)."""
     return _csv("outcomes", query)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Response
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
@@ -23,7 +23,7 @@ from clinic.audit.services import record
 from clinic.extensions import db
 from clinic.outcomes.models import QuestionnaireResponse
 from clinic.patients.models import Patient
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, Device
 
 KINDS = ("patients", "appointments", "outcomes")
 PATIENT_COLUMNS = (
@@ -83,16 +83,22 @@ def _outcome(response: QuestionnaireResponse, mrn: str) -> dict[str, Any]:
 
 
 def csv_response(
-    kind: str, *, actor_id: int, since: date | None = None, until: date | None = None
+    kind: str,
+    *,
+    actor_id: int,
+    since: date | None = None,
+    until: date | None = None,
+    site_ids: set[int] | None = None,
 ) -> Response:
     """The export as a download; days are UTC dates, `until` included (default: the 90
-    days up to today)."""
+    days up to today); at `site_ids` only when given."""
     today = clock.now().date()
     lines = export(
         kind,
         actor_id=actor_id,
         since=datetime.combine(since or today - timedelta(days=90), time(), UTC),
         until=datetime.combine((until or today) + timedelta(days=1), time(), UTC),
+        site_ids=site_ids,
     )
     return Response(
         lines,
@@ -101,13 +107,35 @@ def csv_response(
     )
 
 
-def export(kind: str, *, actor_id: int, since: datetime, until: datetime) -> list[str]:
+def _at_sites(site_ids: set[int] | None) -> tuple[Any, Any]:
+    """Filters for the appointments at `site_ids`, and for the patients seen there (with
+    an appointment at one of them); no filter when None (every site)."""
+    if site_ids is None:
+        return true(), true()
+    chairs = select(Device.id).where(Device.site_id.in_(site_ids))
+    seen = select(Appointment.patient_id).where(Appointment.device_id.in_(chairs))
+    return Appointment.device_id.in_(chairs), Patient.id.in_(seen)
+
+
+def export(
+    kind: str,
+    *,
+    actor_id: int,
+    since: datetime,
+    until: datetime,
+    site_ids: set[int] | None = None,
+) -> list[str]:
     """The CSV's lines for `kind` (`patients`, `appointments`, `outcomes`); appointments
-    and outcomes between `since` and `until`. Read and audited now, in the request."""
+    and outcomes between `since` and `until`; at `site_ids` only when given (patients and
+    outcomes: of the patients seen there). Read and audited now, in the request."""
+    at_sites, seen_there = _at_sites(site_ids)
     builders: dict[str, Callable[[], tuple[tuple[str, ...], list[dict[str, Any]]]]] = {
         "patients": lambda: (
             PATIENT_COLUMNS,
-            [_patient(p) for p in db.session.scalars(select(Patient).order_by(Patient.id))],
+            [
+                _patient(p)
+                for p in db.session.scalars(select(Patient).where(seen_there).order_by(Patient.id))
+            ],
         ),
         "appointments": lambda: (
             APPOINTMENT_COLUMNS,
@@ -116,7 +144,7 @@ def export(kind: str, *, actor_id: int, since: datetime, until: datetime) -> lis
                 for a in db.session.scalars(
                     select(Appointment)
                     .options(joinedload(Appointment.patient), joinedload(Appointment.device))
-                    .where(Appointment.starts_at >= since, Appointment.starts_at < until)
+                    .where(Appointment.starts_at >= since, Appointment.starts_at < until, at_sites)
                     .order_by(Appointment.starts_at, Appointment.id)
                 )
             ],
@@ -131,6 +159,7 @@ def export(kind: str, *, actor_id: int, since: datetime, until: datetime) -> lis
                     .where(
                         QuestionnaireResponse.answered_at >= since,
                         QuestionnaireResponse.answered_at < until,
+                        seen_there,
                     )
                     .order_by(QuestionnaireResponse.answered_at, QuestionnaireResponse.id)
                 )
@@ -138,5 +167,8 @@ def export(kind: str, *, actor_id: int, since: datetime, until: datetime) -> lis
         ),
     }
     columns, records = builders[kind]()
-    record(actor_id, AuditAction.VIEW, "export", None, detail={"kind": kind, "rows": len(records)})
+    detail: dict[str, Any] = {"kind": kind, "rows": len(records)}
+    if site_ids is not None:
+        detail["sites"] = sorted(site_ids)
+    record(actor_id, AuditAction.VIEW, "export", None, detail=detail)
     return list(_rows(columns, records))

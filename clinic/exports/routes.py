@@ -10,6 +10,8 @@ from flask_login import current_user
 
 from clinic.exports import bp, csv_exports, feeds
 from clinic.permissions import Permission, public, requires
+from clinic.scheduling import sites
+from clinic.scheduling.site_routes import site_arg, site_choices
 
 
 @bp.route("/feeds/<token>.ics")
@@ -23,7 +25,10 @@ def calendar_feed(token: str) -> Any:
 @bp.route("/admin/exports")
 @requires(Permission.ADMINISTER)
 def index() -> Any:
-    return render_template("exports/index.html")
+    """The downloads, of every site the admin works at or of the one picked."""
+    site_id = site_arg()
+    sites.visible_sites(current_user.id, site_id)
+    return render_template("exports/index.html", site_id=site_id, site_choices=site_choices())
 
 
 @bp.route("/admin/exports/<kind>.csv")
@@ -32,4 +37,6 @@ def download(kind: str) -> Any:
     """The same export as the API's, for a signed-in admin (the API takes only tokens)."""
     if kind not in csv_exports.KINDS:
         abort(404)
-    return csv_exports.csv_response(kind, actor_id=current_user.id)
+    return csv_exports.csv_response(
+        kind, actor_id=current_user.id, site_ids=sites.visible_sites(current_user.id, site_arg())
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -21,7 +22,7 @@ from clinic.extensions import db
 from clinic.reminders import links
 from clinic.reminders.models import AnswerKind, AppointmentResponse
 from clinic.reminders.planning import appointment_calendar
-from clinic.scheduling.models import Appointment
+from clinic.scheduling.models import Appointment, Device
 
 
 def _appointment_for(purpose: str, token: str) -> tuple[Appointment, links.LinkClaim]:
@@ -109,28 +110,38 @@ def request_change(token: str, message: str | None) -> AppointmentResponse:
     return _respond(token, "change", AnswerKind.CHANGE, message)
 
 
-def change_requests_for_day(day: date) -> Sequence[AppointmentResponse]:
-    """Open change requests for appointments on `day` (clinic time), for the day board."""
-    tz = clock.clinic_tz()
+def change_requests_for_day(day: date, tz: ZoneInfo) -> Sequence[AppointmentResponse]:
+    """Open change requests for appointments on `day` (on the board's site clock)."""
     start = datetime.combine(day, time(0), tzinfo=tz)
     return open_change_requests(start, start + timedelta(days=1))
 
 
 def open_change_requests(
-    start: datetime, end: datetime, limit: int = 500
+    start: datetime, end: datetime, limit: int = 500, site_id: int | None = None
 ) -> Sequence[AppointmentResponse]:
-    """Change requests not yet handled, for appointments starting in [start, end)."""
-    return db.session.scalars(
+    """Change requests not yet handled, for appointments starting in [start, end) (at
+    one site with `site_id`)."""
+    query = (
         select(AppointmentResponse)
-        .options(joinedload(AppointmentResponse.appointment).joinedload(Appointment.patient))
+        .join(AppointmentResponse.appointment)
+        .join(Appointment.device)
+        .options(
+            joinedload(AppointmentResponse.appointment).joinedload(Appointment.patient),
+            joinedload(AppointmentResponse.appointment)
+            .joinedload(Appointment.device)
+            .joinedload(Device.site),
+        )
         .where(
             AppointmentResponse.kind == AnswerKind.CHANGE,
             AppointmentResponse.handled_at.is_(None),
             AppointmentResponse.appointment_starts_at >= start,
             AppointmentResponse.appointment_starts_at < end,
         )
-        .order_by(AppointmentResponse.appointment_starts_at)
-        .limit(limit)
+    )
+    if site_id is not None:
+        query = query.where(Device.site_id == site_id)
+    return db.session.scalars(
+        query.order_by(AppointmentResponse.appointment_starts_at).limit(limit)
     ).all()
 
 

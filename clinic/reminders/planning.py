@@ -122,7 +122,7 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
         ):
             continue
         patient = appointment.patient
-        tz = patient_timezone(patient)
+        tz = patient_timezone(patient, appointment)
         values: dict[str, str] | None = None
         for channel in Channel:
             recipient = patient_address(patient, channel)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from clinic.extensions import db
 from clinic.reminders.models import Reminder
+from clinic.scheduling.models import Appointment, Device
 
 
 def list_reminders(
@@ -20,13 +22,18 @@ def list_reminders(
     kind: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    site_ids: set[int] | None = None,
     limit: int = 200,
     offset: int = 0,
 ) -> Sequence[Reminder]:
-    """Newest due first, filtered and bounded (with each row's patient, whom the page names)."""
+    """Newest due first, filtered and bounded (with each row's patient, whom the page
+    names, and its appointment's chair and site, whose clock tells its time)."""
     query = (
         select(Reminder)
-        .options(joinedload(Reminder.patient))
+        .options(
+            joinedload(Reminder.patient),
+            joinedload(Reminder.appointment).joinedload(Appointment.device).joinedload(Device.site),
+        )
         .order_by(Reminder.due_at.desc(), Reminder.id.desc())
     )
     if patient_id is not None:
@@ -41,7 +48,23 @@ def list_reminders(
         query = query.where(Reminder.due_at >= since)
     if until is not None:
         query = query.where(Reminder.due_at < until)
+    if site_ids is not None:
+        query = query.where(_at_sites(site_ids))
     return db.session.scalars(query.limit(limit).offset(offset)).all()
+
+
+def _at_sites(site_ids: set[int]) -> Any:
+    """The messages of some sites: about an appointment there; without an appointment,
+    to a patient seen there; and the messages to staff, which belong to no site."""
+    there = select(Appointment.id).where(
+        Appointment.device_id.in_(select(Device.id).where(Device.site_id.in_(site_ids)))
+    )
+    seen = select(Appointment.patient_id).where(Appointment.id.in_(there))
+    return or_(
+        Reminder.appointment_id.in_(there),
+        and_(Reminder.appointment_id.is_(None), Reminder.patient_id.in_(seen)),
+        Reminder.patient_id.is_(None),
+    )
 
 
 def status_counts() -> dict[str, int]:

@@ -9,19 +9,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from clinic import clock
 from clinic.patients.models import Patient
 from clinic.reminders.models import Channel
+from clinic.scheduling.models import Appointment
+from clinic.scheduling.sites import appointment_tz
 
 log = logging.getLogger(__name__)
 
 
-def patient_timezone(patient: Patient) -> ZoneInfo:
+def patient_timezone(patient: Patient, appointment: Appointment | None = None) -> ZoneInfo:
     """The patient's own time zone (quiet hours and message times are theirs), else the
-    clinic's."""
+    zone of the appointment's site (where they come to), else the clinic's."""
     if patient.timezone:
         try:
             return ZoneInfo(patient.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             log.warning("patient %s has an unknown time zone %r", patient.id, patient.timezone)
-    return clock.clinic_tz()
+    return appointment_tz(appointment) if appointment is not None else clock.clinic_tz()
 
 
 def patient_address(patient: Patient, channel: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Response,
@@ -39,6 +40,8 @@ from clinic.reminders.inbound_sms import handle_inbound_sms
 from clinic.reminders.messages import PLACEHOLDERS
 from clinic.reminders.recipients import patient_timezone
 from clinic.reminders.staff_messages import set_daily_schedule
+from clinic.scheduling import sites
+from clinic.scheduling.site_routes import page_site
 
 PAGE_LIMIT = 200
 
@@ -48,19 +51,23 @@ PAGE_LIMIT = 200
 @bp.route("/reminders")
 @requires(Permission.READ_REMINDERS)
 def index() -> Any:
-    """Messages due on one day (clinic time), for the front desk to see what went out."""
+    """Messages due on one day at one site (its clock), for the front desk to see what
+    went out."""
     form = ReminderFilterForm(request.args)
-    day = _day_arg()
-    tz = clock.clinic_tz()
+    site = page_site()
+    tz = sites.site_tz(site["site"])
+    day = _day_arg(tz)
     start = datetime.combine(day, time(0), tzinfo=tz)
     rows = queries.list_reminders(
         status=form.status.data or None,
         since=start,
         until=start + timedelta(days=1),
+        site_ids={site["site_id"]},
         limit=PAGE_LIMIT,
     )
     return render_template(
         "reminders/index.html",
+        **site,
         rows=rows,
         form=form,
         day=day,
@@ -70,20 +77,25 @@ def index() -> Any:
     )
 
 
-def _day_arg() -> date:
+def _day_arg(tz: ZoneInfo) -> date:
     try:
         return date.fromisoformat(request.args.get("day", ""))
     except ValueError:
-        return clock.today()
+        return clock.today(tz)
 
 
 @bp.route("/reminders/change-requests")
 @requires(Permission.READ)
 def change_requests() -> Any:
-    """Patients' open requests to change an appointment, for the next two weeks."""
-    start = datetime.combine(clock.today(), time(0), tzinfo=clock.clinic_tz())
-    items = answers.open_change_requests(start, start + timedelta(days=14))
-    return render_template("reminders/change_requests.html", items=items, form=HandledForm())
+    """Patients' open requests to change an appointment at one site, for its next two
+    weeks."""
+    site = page_site()
+    tz = sites.site_tz(site["site"])
+    start = datetime.combine(clock.today(tz), time(0), tzinfo=tz)
+    items = answers.open_change_requests(start, start + timedelta(days=14), site_id=site["site_id"])
+    return render_template(
+        "reminders/change_requests.html", **site, items=items, form=HandledForm()
+    )
 
 
 @bp.route("/reminders/<int:reminder_id>/resend", methods=["POST"])
@@ -205,7 +217,7 @@ def _patient_page(template: str, token: str, purpose: str, **context: Any) -> An
         appointment = answers.appointment_for_link(purpose, token)
     except DomainError as exc:
         return _notice(purpose, token, exc.code, exc.message, exc.status)
-    local = appointment.starts_at.astimezone(patient_timezone(appointment.patient))
+    local = appointment.starts_at.astimezone(patient_timezone(appointment.patient, appointment))
     return _in_patients_language(
         purpose,
         token,

@@ -138,7 +138,7 @@ def delivery(row: Reminder, address: str) -> Delivery:
         patient_id=row.patient_id,
         appointment_starts_at=row.appointment_starts_at,
         interrupted_at=row.attempted_at,
-        quiet_tz=patient_timezone(patient) if patient else None,
+        quiet_tz=patient_timezone(patient, row.appointment) if patient else None,
         message=OutgoingMessage(
             channel=row.channel,
             to=address,

@@ -11,3 +11,4 @@ def init_app(app: Flask) -> None:
     from clinic.scheduling import routes, site_routes  # noqa: F401  (registers the views)
 
     app.register_blueprint(bp)
+    app.jinja_env.filters["at_site"] = site_routes.at_site

@@ -503,8 +503,10 @@ def list_appointments(args: dict[str, Any]) -> Any:
 @requires(Permission.READ)
 @blp.response(200, AppointmentSchema)
 def get_appointment(appointment_id: int) -> Any:
-    """One appointment."""
-    return schedule.get_appointment(appointment_id)
+    """One appointment (403 to staff limited to other sites)."""
+    appointment = schedule.get_appointment(appointment_id)
+    sites.require_appointment_site(current_user.id, appointment)
+    return appointment
 
 
 @blp.route("/appointments/<int:appointment_id>", methods=["PATCH"])

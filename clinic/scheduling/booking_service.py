@@ -48,7 +48,7 @@ from clinic.scheduling.models import (
 )
 from clinic.scheduling.patterns import course_phases
 from clinic.scheduling.progress import course_progress
-from clinic.scheduling.sites import get_site, require_site, site_tz
+from clinic.scheduling.sites import get_site, require_appointment_site, require_site, site_tz
 
 if TYPE_CHECKING:
     from clinic.courses.models import Course
@@ -358,6 +358,7 @@ def move_appointment(
     overlapping live appointment). Its revision grows, so calendar entries follow.
     The appointment is locked first: a cancel racing the move waits for it, or refuses it."""
     appointment = locked_appointment(appointment_id)
+    require_appointment_site(actor_id, appointment)
     if appointment.status != AppointmentStatus.SCHEDULED:
         raise Conflict(
             f"A {appointment.status.replace('_', ' ')} appointment cannot be moved.",

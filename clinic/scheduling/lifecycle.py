@@ -32,6 +32,7 @@ from clinic.scheduling.models import (
     AppointmentKind,
     AppointmentStatus,
 )
+from clinic.scheduling.sites import require_appointment_site
 from clinic.scheduling.technicians import overlapping
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def _claim_for_technician(appointment: Appointment, actor_id: int | None) -> Non
 def check_in(appointment_id: int, actor_id: int | None, reason: str | None = None) -> Appointment:
     """The patient is here. Checking in twice is harmless; a closed appointment refuses."""
     appointment = locked_appointment(appointment_id)
+    require_appointment_site(actor_id, appointment)
     if appointment.status == AppointmentStatus.CHECKED_IN:
         return appointment
     if appointment.status != AppointmentStatus.SCHEDULED:
@@ -102,6 +104,7 @@ def _end_appointment(
     appointment_id: int, status: AppointmentStatus, reason: str | None, actor_id: int | None
 ) -> StatusChange:
     appointment = locked_appointment(appointment_id)
+    require_appointment_site(actor_id, appointment)
     if appointment.status not in CANCELLABLE_STATUSES:
         raise Conflict(
             f"A {appointment.status.replace('_', ' ')} appointment cannot be marked "

@@ -69,14 +69,16 @@ def _technician_choices() -> list[SelectChoice]:
 @requires(Permission.EDIT_PATIENTS)
 def move(appointment_id: int) -> Any:
     appointment = schedule.get_appointment(appointment_id)
-    day = day_arg() if request.args.get("date") else clock.to_local(appointment.starts_at).date()
+    sites.require_appointment_site(current_user.id, appointment)
+    tz = sites.appointment_tz(appointment)  # free starts are on the site's clock
+    day = day_arg() if request.args.get("date") else appointment.starts_at.astimezone(tz).date()
     form = MoveForm()
     free = schedule.free_starts(appointment.id, day)
     names = {device.id: device.name for device in calendar.list_devices()}
     form.slot.choices = [SelectChoice("", "Keep the current time and chair")] + [
         SelectChoice(
             f"{place.device_id}|{place.starts_at.isoformat()}",
-            f"{clock.to_local(place.starts_at):%H:%M} on {names.get(place.device_id, '?')}",
+            f"{place.starts_at.astimezone(tz):%H:%M} on {names.get(place.device_id, '?')}",
         )
         for place in free
     ]
@@ -103,9 +105,9 @@ def move(appointment_id: int) -> Any:
             show_refusal(form, error)
             status = 409 if error.status == 409 else 422
         else:
-            when = clock.to_local(moved.starts_at)
+            when = moved.starts_at.astimezone(sites.appointment_tz(moved))
             flash(f"Moved to {when:%a %d %b %H:%M} on {moved.device.name}.", "success")
-            return redirect(url_for("web.board", date=when.date()))
+            return redirect(url_for("web.board", date=when.date(), site_id=moved.device.site_id))
     return render_template(
         "scheduling/move.html",
         appointment=schedule.get_appointment(appointment_id),
@@ -127,7 +129,7 @@ def cancel(appointment_id: int) -> Any:
     change = end(appointment_id, reason=form.reason.data, actor_id=current_user.id)
     what = "Marked as a no-show" if form.no_show.data else "Cancelled"
     if change.makeup is not None:
-        when = clock.to_local(change.makeup.starts_at)
+        when = change.makeup.starts_at.astimezone(sites.appointment_tz(change.makeup))
         pushed = (
             f" {len(change.moved)} later session(s) moved a week later to keep the taper."
             if change.moved
@@ -136,8 +138,9 @@ def cancel(appointment_id: int) -> Any:
         flash(f"{what}; make-up session booked for {when:%a %d %b %H:%M}.{pushed}", "success")
     else:
         flash(f"{what}; no make-up session could be booked (see alerts).", "warning")
-    day = clock.to_local(change.appointment.starts_at).date()
-    return redirect(url_for("web.board", date=day))
+    ended = change.appointment
+    day = ended.starts_at.astimezone(sites.appointment_tz(ended)).date()
+    return redirect(url_for("web.board", date=day, site_id=ended.device.site_id))
 
 
 # -- admin: devices and the clinic calendar --------------------------------------------

@@ -5,6 +5,7 @@ The user's own page (auth) sits below scheduling and cannot show sites; it links
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -18,6 +19,7 @@ from clinic.forms import show_refusal
 from clinic.permissions import Permission, requires
 from clinic.scheduling import bp, sites
 from clinic.scheduling.forms import SiteForm, UserSitesForm
+from clinic.scheduling.models import Appointment, Site
 
 
 def site_arg() -> int | None:
@@ -28,6 +30,32 @@ def site_arg() -> int | None:
     if not raw.isdigit():
         abort(400, "`site_id` must be a number.")
     return sites.get_site(int(raw)).id
+
+
+def at_site(instant: datetime | None, where: Appointment | Site, fmt: str = "%H:%M") -> str:
+    """Jinja filter: an instant on the clock of an appointment's site, or of a site,
+    `{{ a.starts_at|at_site(a) }}` (`local_time` would read it on the clinic's)."""
+    if instant is None:
+        return ""
+    tz = sites.appointment_tz(where) if isinstance(where, Appointment) else sites.site_tz(where)
+    return instant.astimezone(tz).strftime(fmt)
+
+
+def page_site(at_site: int | None = None) -> dict[str, Any]:
+    """Which site a per-site page shows (the board, the week, Today, the reports):
+    `site_id` (or `at_site`, where the page answers a form), else the user's first site;
+    and the sites the user may pick. A user limited to other sites gets 403."""
+    chosen = at_site or site_arg()
+    if chosen is not None:
+        sites.require_site(current_user.id, chosen)
+    site = sites.get_site(chosen) if chosen else sites.default_site_for(current_user.id)
+    return {"site_id": site.id, "site": site, "site_choices": site_choices()}
+
+
+def site_choices() -> list[Site]:
+    """The sites the user may pick: theirs, or every site."""
+    mine = sites.user_site_ids(current_user.id)
+    return [site for site in sites.list_sites() if mine is None or site.id in mine]
 
 
 @bp.route("/admin/sites", methods=["GET", "POST"])
@@ -87,7 +115,13 @@ def user_sites(user_id: int) -> Any:
     if request.method == "GET":
         form.site_ids.data = sorted(sites.user_site_ids(user.id) or ())
     if form.validate_on_submit():
-        chosen = sites.set_user_sites(user.id, form.site_ids.data or [], actor_id=current_user.id)
+        try:
+            chosen = sites.set_user_sites(
+                user.id, form.site_ids.data or [], actor_id=current_user.id
+            )
+        except DomainError as refusal:
+            show_refusal(form, refusal)
+            return render_template("scheduling/user_sites.html", form=form, user=user), 422
         flash(
             f"{user.name} works at {len(chosen)} site(s)."
             if chosen

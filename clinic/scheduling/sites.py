@@ -22,7 +22,8 @@ from clinic.audit.services import record
 from clinic.auth.models import User
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
 from clinic.extensions import db
-from clinic.scheduling.models import Site, UserSite
+from clinic.permissions import Role
+from clinic.scheduling.models import Appointment, Site, UserSite
 from config import holiday_code_error
 
 
@@ -45,6 +46,13 @@ def get_site(site_id: int | None = None) -> Site:
 
 def site_tz(site: Site) -> ZoneInfo:
     return ZoneInfo(site.timezone)
+
+
+def appointment_tz(appointment: Appointment) -> ZoneInfo:
+    """The wall clock of an appointment: its chair's site's, where the session happens
+    (09:00 at a site in Los Angeles is 09:00 there, whatever the clinic's zone). Every
+    page, message and file that shows an appointment's time asks here."""
+    return site_tz(appointment.device.site)
 
 
 def _clean(field: str, value: Any) -> str:
@@ -143,12 +151,23 @@ def user_site_ids(user_id: int | None) -> set[int] | None:
     return found or None
 
 
+MULTI_SITE_ROLES = (Role.ADMIN, Role.CLINICIAN)
+"""Who may cover several sites; the front desk and technicians work at one (or, not
+limited, at every site: a single clinic limits nobody)."""
+
+
 def set_user_sites(user_id: int, site_ids: Collection[int], *, actor_id: int | None) -> set[int]:
-    """Limit a user to these sites (empty: every site)."""
+    """Limit a user to these sites (empty: every site); several only for admins and
+    clinicians (422 otherwise)."""
     user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
         raise NotFound(f"No user {user_id}.")
     wanted = set(site_ids)
+    if len(wanted) > 1 and user.role not in MULTI_SITE_ROLES:
+        raise Invalid(
+            "The front desk and technicians work at one site.",
+            fields={"site_ids": ["Pick one site (admins and clinicians may cover several)."]},
+        )
     for site_id in wanted:
         get_site(site_id)
     db.session.execute(delete(UserSite).where(UserSite.user_id == user.id))
@@ -163,6 +182,12 @@ def require_site(actor_id: int | None, site_id: int) -> None:
     allowed = user_site_ids(actor_id)
     if allowed is not None and site_id not in allowed:
         raise NotAllowed("You work at other sites than this one.")
+
+
+def require_appointment_site(actor_id: int | None, appointment: Appointment) -> None:
+    """403 when the actor works at other sites than the appointment's: they neither see
+    nor change it."""
+    require_site(actor_id, appointment.device.site_id)
 
 
 def visible_sites(actor_id: int | None, site_id: int | None) -> set[int] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,8 +22,10 @@ from clinic.courses.titration import pct_for_session
 from clinic.errors import NotFound
 from clinic.extensions import db
 from clinic.patients.models import Patient
-from clinic.scheduling.models import Appointment, AppointmentStatus
+from clinic.scheduling.models import Appointment, AppointmentStatus, Device
 from clinic.scheduling.progress import PENDING_STATUSES, session_numbers
+from clinic.scheduling.schedule import day_span
+from clinic.scheduling.sites import get_site, site_tz
 from clinic.treatments.models import (
     CoilTarget,
     MotorThreshold,
@@ -174,15 +176,16 @@ def _appointment_card_options() -> list[Any]:
     ]
 
 
-def todays_sessions(day: date, technician_id: int | None) -> list[SessionCard]:
-    """The day's live sessions in order: the technician's own and the unassigned ones, or
-    the whole clinic when `technician_id` is None. A fixed number of queries."""
-    tz = clock.clinic_tz()
-    start = datetime.combine(day, datetime.min.time(), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+def todays_sessions(day: date, technician_id: int | None, site_id: int) -> list[SessionCard]:
+    """The day's live sessions at a site in order, its day on its clock: the technician's
+    own and the unassigned ones, or everyone's when `technician_id` is None. A fixed
+    number of queries."""
+    start, end = day_span(day, day, site_tz(get_site(site_id)))
     query = (
         select(Appointment)
+        .join(Appointment.device)
         .where(
+            Device.site_id == site_id,
             Appointment.starts_at >= start,
             Appointment.starts_at < end,
             Appointment.status.in_(ON_THE_DAY),
@@ -229,7 +232,9 @@ def review_queue(limit: int = REVIEW_QUEUE_LIMIT) -> ReviewQueue:
         .join(TreatmentLog.appointment)
         .where(TreatmentLog.reviewed_at.is_(None))
         .options(
-            joinedload(TreatmentLog.appointment),
+            joinedload(TreatmentLog.appointment)
+            .joinedload(Appointment.device)
+            .joinedload(Device.site),
             joinedload(TreatmentLog.patient),
             joinedload(TreatmentLog.course).joinedload(Course.protocol),
             joinedload(TreatmentLog.logged_by),
@@ -299,7 +304,9 @@ def course_record(course_id: int, *, actor_id: int | None) -> CourseRecord:
         .join(TreatmentLog.appointment)
         .where(TreatmentLog.course_id == course_id)
         .options(
-            joinedload(TreatmentLog.appointment),
+            joinedload(TreatmentLog.appointment)
+            .joinedload(Appointment.device)
+            .joinedload(Device.site),
             joinedload(TreatmentLog.logged_by),
             joinedload(TreatmentLog.signed_by),
             joinedload(TreatmentLog.reviewed_by),
@@ -318,6 +325,7 @@ def course_record(course_id: int, *, actor_id: int | None) -> CourseRecord:
     missed = db.session.scalars(
         select(Appointment)
         .where(Appointment.course_id == course_id, Appointment.status.in_(NOT_DELIVERED))
+        .options(joinedload(Appointment.device).joinedload(Device.site))
         .order_by(Appointment.starts_at)
     ).all()
     alerts = db.session.scalars(

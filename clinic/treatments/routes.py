@@ -14,7 +14,8 @@ from clinic.errors import DomainError, Invalid
 from clinic.forms import go_to, show_refusal
 from clinic.navigation import safe_local_url
 from clinic.permissions import Permission, Role, requires
-from clinic.scheduling import lifecycle
+from clinic.scheduling import lifecycle, sites
+from clinic.scheduling.site_routes import page_site
 from clinic.transaction import keep_writes_on_refusal
 from clinic.treatments import bp, coil_target, queries, supervision
 from clinic.treatments.fields import MAX_LOCATION
@@ -33,15 +34,18 @@ def _back(default: str) -> str:
 @bp.route("/today")
 @requires(Permission.LOG_TREATMENTS)
 def today() -> Any:
-    """The technician's sessions of the day, or the whole clinic's with ?scope=clinic."""
+    """The technician's sessions of the day at their site (`site_id` picks another of
+    theirs), or the whole site's with ?scope=clinic."""
     return _today_page(whole_clinic=request.args.get("scope") == "clinic")
 
 
-def _today_page(*, whole_clinic: bool, notice: str | None = None) -> Any:
-    day = clock.today()
-    cards = queries.todays_sessions(day, None if whole_clinic else current_user.id)
+def _today_page(*, whole_clinic: bool, at_site: int | None = None, notice: str | None = None) -> Any:
+    site = page_site(at_site)
+    day = clock.today(sites.site_tz(site["site"]))
+    cards = queries.todays_sessions(day, None if whole_clinic else current_user.id, site["site_id"])
     return render_template(
         "treatments/today.html",
+        **site,
         cards=cards,
         day=day,
         whole_clinic=whole_clinic,
@@ -147,7 +151,9 @@ def log_session(appointment_id: int) -> Any:
                 done = f"Session logged and signed for {card.appointment.patient.full_name}."
                 if in_place:  # the list as the technician had it (mine or the clinic's)
                     scope = "scope=clinic" in request.headers.get("HX-Current-URL", "")
-                    return _today_page(whole_clinic=scope, notice=done)
+                    return _today_page(
+                        whole_clinic=scope, at_site=card.appointment.device.site_id, notice=done
+                    )
                 flash(done, "success")
                 return redirect(url_for("treatments.today"))
             flash("Session logged. Check it, then sign it.", "success")

@@ -5,8 +5,9 @@ and the calendar puts the session back."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import jsonify, request, url_for
 from flask_login import current_user
@@ -18,18 +19,18 @@ from clinic.scheduling import schedule, sites
 from clinic.scheduling.booking_service import move_appointment
 from clinic.scheduling.models import Appointment, AppointmentStatus
 from clinic.scheduling.routes import day_arg
-from clinic.scheduling.site_routes import site_arg
+from clinic.scheduling.site_routes import page_site
 from clinic.web import bp
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
-def _local(instant: datetime) -> str:
-    """EventCalendar works in wall-clock time: the clinic's, without an offset."""
-    return clock.to_local(instant).strftime(LOCAL_FORMAT)
+def _local(instant: datetime, tz: ZoneInfo) -> str:
+    """EventCalendar works in wall-clock time: the site's, without an offset."""
+    return instant.astimezone(tz).strftime(LOCAL_FORMAT)
 
 
-def _event(appointment: Appointment, number: int, today: date) -> dict[str, Any]:
+def _event(appointment: Appointment, number: int, tz: ZoneInfo) -> dict[str, Any]:
     patient = appointment.patient
     status = appointment.status
     shown = "makeup" if appointment.is_makeup and status == AppointmentStatus.SCHEDULED else status
@@ -38,8 +39,8 @@ def _event(appointment: Appointment, number: int, today: date) -> dict[str, Any]
     return {
         "id": str(appointment.id),
         "resourceIds": [str(appointment.device_id)],
-        "start": _local(appointment.starts_at),
-        "end": _local(appointment.ends_at),
+        "start": _local(appointment.starts_at, tz),
+        "end": _local(appointment.ends_at, tz),
         "title": patient.full_name,
         "classNames": [f"status-{shown}"],
         "editable": scheduled and may_edit,
@@ -52,22 +53,13 @@ def _event(appointment: Appointment, number: int, today: date) -> dict[str, Any]
             if scheduled and may_edit
             else None,
             "check_in_url": url_for("treatments.check_in", appointment_id=appointment.id)
-            if scheduled and clock.to_local(appointment.starts_at).date() == today
+            if scheduled and appointment.starts_at.astimezone(tz).date() == clock.today(tz)
             else None,
             "cancel_url": url_for("scheduling.cancel", appointment_id=appointment.id)
             if scheduled and may_edit
             else None,
         },
     }
-
-
-def board_site() -> dict[str, Any]:
-    """Which site the board shows (`site_id`, else the user's first site) and which
-    the user may pick; a user limited to other sites gets 403."""
-    visible = sites.visible_sites(current_user.id, site_arg())
-    choices = [site for site in sites.list_sites() if visible is None or site.id in visible]
-    chosen = site_arg() or sites.default_site_for(current_user.id).id
-    return {"site_id": chosen, "site_choices": choices}
 
 
 @bp.route("/schedule/calendar.json")
@@ -78,7 +70,8 @@ def calendar_feed() -> Any:
     days = 7 if request.args.get("days") == "7" else 1
     last = first + timedelta(days=days - 1)
     mine = request.args.get("mine") == "1"
-    site_id = board_site()["site_id"]
+    site = page_site()["site"]
+    site_id = site.id
     rows = schedule.list_appointments(
         first=first,
         last=last,
@@ -87,17 +80,17 @@ def calendar_feed() -> Any:
         with_numbers=True,
     )
     devices = schedule.board_devices(rows, site_id)
-    today = clock.today()
+    tz = sites.site_tz(site)
     return jsonify(
         {
             "resources": [{"id": str(d.id), "title": d.name} for d in devices],
-            "events": [_event(a, number, today) for a, number in rows],
+            "events": [_event(a, number, tz) for a, number in rows],
         }
     )
 
 
-def _local_instant(value: Any) -> datetime:
-    """A wall-clock time from the calendar ("2026-03-02T09:15:00") on the clinic's clock."""
+def _local_instant(value: Any, tz: ZoneInfo) -> datetime:
+    """A wall-clock time from the calendar ("2026-03-02T09:15:00") on the site's clock."""
     try:
         naive = datetime.fromisoformat(str(value))
     except ValueError:
@@ -106,7 +99,7 @@ def _local_instant(value: Any) -> datetime:
         ) from None
     if naive.tzinfo is not None:
         return naive
-    return naive.replace(tzinfo=clock.clinic_tz())
+    return naive.replace(tzinfo=tz)
 
 
 @bp.route("/schedule/appointments/<int:appointment_id>/move.json", methods=["POST"])
@@ -117,21 +110,22 @@ def move_by_drag(appointment_id: int) -> Any:
     body = request.get_json(silent=True) or {}
     try:
         before = schedule.get_appointment(appointment_id)
-        previous = {"starts_at": _local(before.starts_at), "device_id": before.device_id}
+        tz = sites.appointment_tz(before)  # the board it was dropped on is its site's
+        previous = {"starts_at": _local(before.starts_at, tz), "device_id": before.device_id}
         device = str(body.get("device_id") or "")
         moved = move_appointment(
             appointment_id,
-            starts_at=_local_instant(body.get("starts_at")),
+            starts_at=_local_instant(body.get("starts_at"), tz),
             device_id=int(device) if device.isdigit() else None,
             actor_id=current_user.id,
         )
     except DomainError as error:
         return json_error(error.status, error.code, error.message, error.fields, error.details)
-    when = clock.to_local(moved.starts_at)
+    when = moved.starts_at.astimezone(tz)
     return jsonify(
         {
             "id": moved.id,
-            "starts_at": _local(moved.starts_at),
+            "starts_at": _local(moved.starts_at, tz),
             "device_id": moved.device_id,
             "previous": previous,
             "message": f"Moved {moved.patient.initials} to {when:%a %d %b %H:%M} "

@@ -13,10 +13,10 @@ from clinic.alerts.services import risk_flags
 from clinic.outcomes.cadence import due_counts_for_day
 from clinic.permissions import Permission, requires
 from clinic.reminders.answers import change_requests_for_day, confirmations_for
-from clinic.scheduling import schedule
+from clinic.scheduling import schedule, sites
 from clinic.scheduling.routes import day_arg
+from clinic.scheduling.site_routes import page_site
 from clinic.web import bp
-from clinic.web.calendar_feed import board_site
 from clinic.web.exceptions import day_exceptions
 
 
@@ -32,12 +32,14 @@ def _only_technician() -> int | None:
 def board() -> Any:
     day = day_arg()
     technician_id = _only_technician()
-    site = board_site()
+    site = page_site()
     layout = schedule.day_board(day, technician_id=technician_id, site_id=site["site_id"])
     # What the front desk must act on, shown on each block and in the side panel:
     # questionnaires due today, a patient's request to change the time, confirmations.
     questionnaires_due = due_counts_for_day(day)
-    change_requested = {r.appointment_id for r in change_requests_for_day(day)}
+    change_requested = {
+        r.appointment_id for r in change_requests_for_day(day, sites.site_tz(site["site"]))
+    }
     confirmed = confirmations_for(layout.appointment_ids)
     return render_template(
         "web/board.html",
@@ -76,7 +78,7 @@ def week() -> Any:
     day = day_arg()
     monday = day - timedelta(days=day.weekday())
     technician_id = _only_technician()
-    site = board_site()
+    site = page_site()
     view = schedule.week_view(monday, technician_id=technician_id, site_id=site["site_id"])
     booked_days = {day for _device, day in view.cells}
     return render_template(

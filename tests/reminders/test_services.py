@@ -470,7 +470,7 @@ def test_confirm_and_change_through_signed_links(app: Any, frozen: Any) -> None:
     db.session.commit()
     assert answers.confirmations_for([appointment.id]) == {appointment.id}
     day = TUESDAY_3PM.astimezone(NY).date()
-    [request] = answers.change_requests_for_day(day)
+    [request] = answers.change_requests_for_day(day, NY)
     assert request.message == "Mornings please"
     with pytest.raises(Conflict):
         answers.request_change(change_token, "again")

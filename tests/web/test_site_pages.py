@@ -1,0 +1,81 @@
+"""Staff pages show a session at a site in another zone on that site's clock (issue 16):
+the course page, the patient's chart and the treatment pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from clinic.extensions import db
+from clinic.reminders import policy
+from clinic.scheduling import booking_service
+from tests.factories import login, make_course, make_device, make_patient
+from tests.scheduling.conftest import LA, make_la_site
+
+NINE_IN_LA = datetime(2026, 3, 3, 9, 0, tzinfo=LA)  # 12:00 in New York
+
+
+def book_in_la(patient: Any) -> Any:
+    site = make_la_site()
+    appointment = booking_service.book_appointment(
+        make_course(patient),
+        device_id=make_device("LA 1", site_id=site.id).id,
+        starts_at=NINE_IN_LA,
+        actor_id=None,
+    )
+    db.session.commit()
+    return appointment
+
+
+def test_the_course_page_and_chart_show_the_sites_time(
+    client: Any, frozen: Any, clinician: Any
+) -> None:
+    policy.update_policy({"remind_treatment": True}, actor_id=None)
+    patient = make_patient(
+        first_name="Angeleno",
+        email="angeleno@example.org",
+        email_consent=True,
+        preferred_channel="email",
+    )
+    appointment = book_in_la(patient)
+    login(client, clinician)
+    course = client.get(f"/courses/{appointment.course_id}").get_data(as_text=True)
+    assert "09:00 #1" in course and "12:00 #1" not in course
+    chart = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert "Tue 03 Mar 09:00" in chart and "Tue 03 Mar 12:00" not in chart
+
+
+def test_the_board_its_feed_and_a_drop_at_another_site_use_its_clock(
+    app: Any, client: Any, frozen: Any, front_desk: Any
+) -> None:
+    app.config["WTF_CSRF_ENABLED"] = False
+    appointment = book_in_la(make_patient(first_name="Angeleno"))
+    site_id = appointment.device.site_id
+    login(client, front_desk)
+    feed = client.get(f"/schedule/calendar.json?date=2026-03-03&site_id={site_id}").get_json()
+    [event] = feed["events"]
+    assert event["start"] == "2026-03-03T09:00:00"
+    board = client.get(f"/schedule?date=2026-03-03&site_id={site_id}").get_data(as_text=True)
+    assert "09:00&ndash;" in board and "12:00&ndash;" not in board
+    week = client.get(f"/schedule/week?date=2026-03-03&site_id={site_id}").get_data(as_text=True)
+    assert "09:00 <abbr" in week
+    # Dropped at 10:00 on that board: 10:00 in Los Angeles.
+    moved = client.post(
+        f"/schedule/appointments/{appointment.id}/move.json",
+        json={"starts_at": "2026-03-03T10:00:00", "device_id": appointment.device_id},
+    )
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["starts_at"] == "2026-03-03T10:00:00"
+    db.session.expire_all()
+    assert appointment.starts_at == datetime(2026, 3, 3, 10, 0, tzinfo=LA)
+
+
+def test_the_move_page_lists_free_starts_on_the_sites_clock(
+    client: Any, frozen: Any, front_desk: Any
+) -> None:
+    appointment = book_in_la(make_patient(first_name="Angeleno"))
+    login(client, front_desk)
+    page = client.get(f"/schedule/appointments/{appointment.id}/move").get_data(as_text=True)
+    assert "Tue 03 Mar 2026 09:00 on LA 1" in page
+    assert "07:00 on LA 1" in page and "20:00 on LA 1" in page  # the site's hours, 07-21
+    assert "22:00 on LA 1" not in page
