@@ -44,18 +44,30 @@ def at_site(instant: datetime | None, where: Appointment | Site, fmt: str = "%H:
 def page_site(at_site: int | None = None) -> dict[str, Any]:
     """Which site a per-site page shows (the board, the week, Today, the reports):
     `site_id` (or `at_site`, where the page answers a form), else the user's first site;
-    and the sites the user may pick. A user limited to other sites gets 403."""
+    and the sites the user may pick. A user limited to other sites gets 403.
+
+    The user's sites and the site list are read once (two queries); the chosen site is
+    one of them, found in the session without a third."""
+    allowed = sites.user_site_ids(current_user.id)
+    choices = _choices(allowed)
     chosen = at_site or site_arg()
     if chosen is not None:
-        sites.require_site(current_user.id, chosen)
-    site = sites.get_site(chosen) if chosen else sites.default_site_for(current_user.id)
-    return {"site_id": site.id, "site": site, "site_choices": site_choices()}
+        sites.require_site_in(allowed, chosen)
+    site = next((s for s in choices if s.id == chosen), None) if chosen else None
+    if site is None:
+        # Where the user works when no site is named: their first site, else the first
+        # (the list is in id order); an unknown site answers 404 from `get_site`.
+        site = choices[0] if choices and chosen is None else sites.get_site(chosen)
+    return {"site_id": site.id, "site": site, "site_choices": choices}
 
 
 def site_choices() -> list[Site]:
     """The sites the user may pick: theirs, or every site."""
-    mine = sites.user_site_ids(current_user.id)
-    return [site for site in sites.list_sites() if mine is None or site.id in mine]
+    return _choices(sites.user_site_ids(current_user.id))
+
+
+def _choices(allowed: set[int] | None) -> list[Site]:
+    return [site for site in sites.list_sites() if allowed is None or site.id in allowed]
 
 
 @bp.route("/admin/sites", methods=["GET", "POST"])

@@ -179,7 +179,11 @@ def set_user_sites(user_id: int, site_ids: Collection[int], *, actor_id: int | N
 
 def require_site(actor_id: int | None, site_id: int) -> None:
     """403 when the actor is limited to other sites: they see and book only theirs."""
-    allowed = user_site_ids(actor_id)
+    require_site_in(user_site_ids(actor_id), site_id)
+
+
+def require_site_in(allowed: set[int] | None, site_id: int) -> None:
+    """`require_site` for a page that already read the actor's sites (`user_site_ids`)."""
     if allowed is not None and site_id not in allowed:
         raise NotAllowed("You work at other sites than this one.")
 
@@ -198,9 +202,3 @@ def visible_sites(actor_id: int | None, site_id: int | None) -> set[int] | None:
         require_site(actor_id, site_id)
         return {site_id}
     return user_site_ids(actor_id)
-
-
-def default_site_for(actor_id: int | None) -> Site:
-    """Where an actor works when no site is named: their first site, else the first."""
-    allowed = user_site_ids(actor_id)
-    return get_site(min(allowed) if allowed else None)
