@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
@@ -418,19 +418,25 @@ def load_calendar(start: date, end: date, site: Site | None = None) -> booking.C
     )
 
 
-def _load_busy(spans: Sequence[booking.Span], patient_id: int | None) -> list[booking.Busy]:
-    """Live appointments overlapping any of `spans` (only the patient's when given), as
-    plain tuples through Core: ORM entities would cost more than the query."""
+def _load_busy(
+    spans: Sequence[booking.Span], patient: tuple[int, booking.Span] | None
+) -> list[booking.Busy]:
+    """Live appointments overlapping any of `spans`, and the patient's overlapping the
+    patient's span when given, in one query; plain tuples through Core: ORM entities
+    would cost more than the query."""
     table = Appointment.__table__
-    overlapping = [
+
+    def overlapping(start: datetime, end: datetime) -> ColumnElement[bool]:
         # Sessions last minutes: the lower bound lets the starts_at index do the work.
-        and_(
+        return and_(
             table.c.starts_at >= start - LONGEST_APPOINTMENT,
             table.c.starts_at < end,
             table.c.ends_at > start,
         )
-        for start, end in spans
-    ]
+
+    wanted = [overlapping(start, end) for start, end in spans]
+    if patient is not None:
+        wanted.append(and_(table.c.patient_id == patient[0], overlapping(*patient[1])))
     query = select(
         table.c.id,
         table.c.device_id,
@@ -438,9 +444,7 @@ def _load_busy(spans: Sequence[booking.Span], patient_id: int | None) -> list[bo
         table.c.starts_at,
         table.c.ends_at,
         table.c.kind,
-    ).where(table.c.status.in_(LIVE_STATUSES), or_(*overlapping))
-    if patient_id is not None:
-        query = query.where(table.c.patient_id == patient_id)
+    ).where(table.c.status.in_(LIVE_STATUSES), or_(*wanted))
     return [
         booking.Busy(
             device_id,

@@ -27,12 +27,16 @@ def calendar(**overrides: object) -> booking.Calendar:
 
 def occupancy(*busy: booking.Busy) -> booking.Occupancy:
     items = list(busy)
+
+    def hit(b: booking.Busy, start: datetime, end: datetime) -> bool:
+        return b.starts_at < end and b.ends_at > start
+
     return booking.Occupancy(
-        lambda spans, patient_id: [
+        lambda spans, patient: [
             b
             for b in items
-            if patient_id in (None, b.patient_id)
-            and any(b.starts_at < end and b.ends_at > start for start, end in spans)
+            if any(hit(b, *span) for span in spans)
+            or (patient is not None and b.patient_id == patient[0] and hit(b, *patient[1]))
         ],
         NY,
     )
