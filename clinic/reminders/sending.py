@@ -7,11 +7,12 @@
    It sets `attempted_at` and renews the lease, so a crash from here on is visible as
    "maybe delivered".
 2. `hold` (PostgreSQL): lock the appointment FOR SHARE and the row FOR UPDATE, and look
-   again, in one statement. The locks last until the server has answered (and a `sent` is committed), so a
-   cancel or a move of that appointment waits for the message in flight (one send,
-   milliseconds) and cannot slip in between the check and the server's answer. SQLite
-   takes no row locks and serialises every writer; holding its one lock across the
-   network would stall the whole app, so there the window is the send itself.
+   again, in one statement. The locks last until the server has answered (and a `sent`
+   is committed), so a cancel or a move of that appointment waits for the message in
+   flight (one send, milliseconds) and cannot slip in between the check and the
+   server's answer. SQLite takes no row locks and serialises every writer; holding its
+   one lock across the network would stall the whole app, so there the window is the
+   send itself.
 3. send, then mark the outcome: a failure at once in its own commit, a `sent` in the
    commit that records the next message's attempt (nothing is sent in between, and on
    PostgreSQL in the same statement), so each message costs one commit.
@@ -266,6 +267,7 @@ _LOCK_BOTH = (
 
 
 def _mark_sent(reminder_id: str) -> Update:
+    assert isinstance(_TABLE, Table)
     return (
         update(_TABLE)
         .where(_ROWS.id == bindparam(reminder_id), _ROWS.claim_token == bindparam("token"))
@@ -308,7 +310,7 @@ def begin_attempt(
     appointment changed since the claim."""
     keys = {**_keys(item, token), "at": clock.now()}
     together = sent is not None and connection.dialect.name == "postgresql"
-    if together:
+    if sent is not None and together:
         keys["sent_id"] = sent.reminder_id
     elif sent is not None:
         connection.execute(_MARK_SENT, {**_keys(sent, token), "at": keys["at"]})

@@ -422,6 +422,9 @@ class _Planner:
         self.plan = Plan()
         self.last_day = request.start + timedelta(days=request.horizon_days)
         self.usual_device_id = request.usual_device_id
+        self.expected_end = request.start + timedelta(days=self._expected_days() - 1)
+        self.wide_until: date | None = None
+        """The last day whose whole opening has been read (see `_widen`)."""
 
     def _wanted(self, day: date) -> datetime:
         return datetime.combine(day, self.request.local_time, tzinfo=self.request.patient.tz)
@@ -525,15 +528,17 @@ class _Planner:
 
     def _widen(self, day: date) -> None:
         """When the wanted time was full and the whole day had to be read, the coming
-        days are likely full too: read their whole days in one query, not one a day."""
+        days are likely full too: read their whole days, a few weeks at a time and a week
+        before the last read runs out (weekly sessions skip days), not one day a time."""
         today = self._near(day, whole=True)
         if today is None or not self.occupancy.covers(*today):
             return
-        following = _monday(day) + timedelta(days=7) if day.weekday() >= 4 else day
-        following += timedelta(days=0 if day.weekday() >= 4 else 1)
-        span = self._near(following, whole=True)
-        if span is not None and not self.occupancy.covers(*span):
-            self._cover(following, PREFETCH_DAYS, whole=True)
+        if self.wide_until is None or self.wide_until - day < timedelta(days=7):
+            first = max(day, self.wide_until or day) + timedelta(days=1)
+            # The first time, the rest of the days the course is expected to take.
+            days = max(PREFETCH_DAYS, (self.expected_end - first).days + 1)
+            self._cover(first, days, whole=True)
+            self.wide_until = first + timedelta(days=days - 1)
 
     def _full_reason(self, wanted: datetime) -> str:
         found = time_clashes(
