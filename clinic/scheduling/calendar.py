@@ -460,8 +460,10 @@ def _load_busy(
             kind == AppointmentKind.TREATMENT,
             appointment_id,
         )
+        # All rows at once: fetched one by one, psycopg's per-row checks cost more than
+        # the rows.
         for appointment_id, device_id, patient, starts_at, ends_at, kind in (
-            db.session.connection().execute(query)
+            db.session.connection().execute(query).all()
         )
     ]
 
