@@ -423,8 +423,7 @@ class _Planner:
         self.last_day = request.start + timedelta(days=request.horizon_days)
         self.usual_device_id = request.usual_device_id
         self.expected_end = request.start + timedelta(days=self._expected_days() - 1)
-        self.wide_until: date | None = None
-        """The last day whose whole opening has been read (see `_widen`)."""
+        self.wide_until: date | None = None  # the last day read whole (`_widen`)
 
     def _wanted(self, day: date) -> datetime:
         return datetime.combine(day, self.request.local_time, tzinfo=self.request.patient.tz)
@@ -448,8 +447,7 @@ class _Planner:
 
     def _cover(self, first: date, days: int, *, patient: bool = False, whole: bool = False) -> None:
         """Load the chairs around the wanted time (all day with `whole`) on the working
-        days from `first` on (and, with `patient`, the patient's appointments then), in
-        one query."""
+        days from `first` on, and with `patient` the patient's then, in one query."""
         last = min(first + timedelta(days=days - 1), self.last_day)
         every = (first + timedelta(days=n) for n in range((last - first).days + 1))
         spans = (self._near(d, whole=whole) for d in every if d.weekday() in WORKING_WEEK)
@@ -527,9 +525,8 @@ class _Planner:
         return placed
 
     def _widen(self, day: date) -> None:
-        """When the wanted time was full and the whole day had to be read, the coming
-        days are likely full too: read their whole days, a few weeks at a time and a week
-        before the last read runs out (weekly sessions skip days), not one day a time."""
+        """The wanted time was full, so the whole day was read: the coming days are
+        likely full too, so read them whole, weeks at a time, not one day a time."""
         today = self._near(day, whole=True)
         if today is None or not self.occupancy.covers(*today):
             return
