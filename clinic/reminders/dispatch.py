@@ -41,6 +41,7 @@ from clinic.reminders import sending
 from clinic.reminders.channels import Transport
 from clinic.reminders.models import Reminder, ReminderStatus
 from clinic.reminders.policy import get_policy
+from clinic.scheduling.models import Appointment
 
 # A claim this old is abandoned: its dispatcher died (each send renews it).
 LEASE = timedelta(minutes=5)
@@ -130,7 +131,12 @@ def dispatch_due(now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> Dispatc
     policy = get_policy()
     rows = db.session.scalars(
         select(Reminder)
-        .options(selectinload(Reminder.appointment), selectinload(Reminder.patient))
+        # The appointment's chair too: its site's clock is the patient's when they have
+        # none (`patient_timezone`), and loading it row by row cost a query a chair.
+        .options(
+            selectinload(Reminder.appointment).selectinload(Appointment.device),
+            selectinload(Reminder.patient),
+        )
         .where(Reminder.id.in_(ids), Reminder.claim_token == token)
         .order_by(Reminder.next_attempt_at, Reminder.id)
     ).all()

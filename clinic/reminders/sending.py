@@ -7,14 +7,15 @@
    It sets `attempted_at` and renews the lease, so a crash from here on is visible as
    "maybe delivered".
 2. `hold` (PostgreSQL): lock the appointment FOR SHARE and the row FOR UPDATE, and look
-   again. The locks last until the server has answered (and a `sent` is committed), so a
-   cancel or a move of that appointment waits for the message in flight (one send,
-   milliseconds) and cannot slip in between the check and the server's answer. SQLite
-   takes no row locks and serialises every writer; holding its one lock across the
-   network would stall the whole app, so there the window is the send itself.
+   again, in one statement. The locks last until the server has answered (and a `sent`
+   is committed), so a cancel or a move of that appointment waits for the message in
+   flight (one send, milliseconds) and cannot slip in between the check and the
+   server's answer. SQLite takes no row locks and serialises every writer; holding its
+   one lock across the network would stall the whole app, so there the window is the
+   send itself.
 3. send, then mark the outcome: a failure at once in its own commit, a `sent` in the
-   commit that records the next message's attempt (nothing is sent in between), so each
-   message costs one commit.
+   commit that records the next message's attempt (nothing is sent in between, and on
+   PostgreSQL in the same statement), so each message costs one commit.
 
 A dispatcher killed at any instruction leaves at most the one message it was sending
 unmarked; the database dropping between the server's 250 and our commit does the same.
@@ -29,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, bindparam, exists, select, update
+from sqlalchemy import Connection, Table, Update, bindparam, exists, select, update
 
 from clinic import clock
 from clinic.alerts.models import AlertKind
@@ -248,24 +249,52 @@ _BEGIN = (
     .values(attempted_at=bindparam("at"), claimed_at=bindparam("at"), updated_at=bindparam("at"))
 )
 _BEGIN_REMINDER = _BEGIN.where(_AS_ANNOUNCED)
-_LOCK_APPOINTMENT = (
-    select(_APPOINTMENTS.status, _APPOINTMENTS.starts_at)
-    .where(_APPOINTMENTS.id == bindparam("appointment_id"))
-    .with_for_update(read=True)
-)
 _LOCK_ROW = select(_ROWS.id).where(_CLAIMED).with_for_update()
-_MARK_SENT = (
-    update(_TABLE)
-    .where(_ROWS.id == bindparam("reminder_id"), _ROWS.claim_token == bindparam("token"))
-    .values(
-        status=ReminderStatus.SENT,
-        sent_at=bindparam("at"),
-        updated_at=bindparam("at"),
-        last_error=None,
-        claim_token=None,
-        attempted_at=None,
+# PostgreSQL, one statement and one round trip: the appointment, still `scheduled` at the
+# announced start, FOR SHARE and then the row, still ours, FOR UPDATE (the locking
+# clauses lock in the order written: the scheduling lifecycle's order, so a cancel that
+# locked the appointment first is waited for, never deadlocked with).
+_LOCK_BOTH = (
+    select(_ROWS.id)
+    .join_from(Appointment.__table__, _TABLE, _APPOINTMENTS.id == _ROWS.appointment_id)
+    .where(
+        _CLAIMED,
+        _APPOINTMENTS.status == AppointmentStatus.SCHEDULED,
+        _APPOINTMENTS.starts_at == bindparam("starts_at"),
     )
+    .suffix_with("FOR SHARE OF appointments FOR UPDATE OF reminders")
 )
+
+
+def _mark_sent(reminder_id: str) -> Update:
+    assert isinstance(_TABLE, Table)
+    return (
+        update(_TABLE)
+        .where(_ROWS.id == bindparam(reminder_id), _ROWS.claim_token == bindparam("token"))
+        .values(
+            status=ReminderStatus.SENT,
+            sent_at=bindparam("at"),
+            updated_at=bindparam("at"),
+            last_error=None,
+            claim_token=None,
+            attempted_at=None,
+        )
+    )
+
+
+_MARK_SENT = _mark_sent("reminder_id")
+# PostgreSQL: the previous message's `sent` rides in the next one's begin as a
+# data-modifying WITH, one statement and one round trip (SQLite has no such WITH).
+_SENT_BEFORE = _mark_sent("sent_id").cte("sent_before")
+_BEGINS = {
+    (about_appointment, after_sent): (
+        (_BEGIN_REMINDER if about_appointment else _BEGIN).add_cte(_SENT_BEFORE)
+        if after_sent
+        else (_BEGIN_REMINDER if about_appointment else _BEGIN)
+    )
+    for about_appointment in (False, True)
+    for after_sent in (False, True)
+}
 
 
 def _keys(item: Delivery, token: str) -> dict[str, Any]:
@@ -279,11 +308,14 @@ def begin_attempt(
     `sent` mark of the message sent just before, if any: one commit a message, and nothing
     goes out between that send and its mark. False when the row is no longer ours or its
     appointment changed since the claim."""
-    at = clock.now()
-    if sent is not None:
-        connection.execute(_MARK_SENT, {**_keys(sent, token), "at": at})
-    statement = _BEGIN if item.appointment_id is None else _BEGIN_REMINDER
-    result = connection.execute(statement, {**_keys(item, token), "at": at})
+    keys = {**_keys(item, token), "at": clock.now()}
+    together = sent is not None and connection.dialect.name == "postgresql"
+    if sent is not None and together:
+        keys["sent_id"] = sent.reminder_id
+    elif sent is not None:
+        connection.execute(_MARK_SENT, {**_keys(sent, token), "at": keys["at"]})
+    statement = _BEGINS[item.appointment_id is not None, together]
+    result = connection.execute(statement, keys)
     connection.commit()
     return result.rowcount == 1
 
@@ -295,16 +327,10 @@ def hold(connection: Connection, item: Delivery, token: str) -> bool:
     doc)."""
     if connection.dialect.name != "postgresql":
         return True
-    if item.appointment_id is not None:
-        appointment = connection.execute(
-            _LOCK_APPOINTMENT, {"appointment_id": item.appointment_id}
-        ).one_or_none()
-        if appointment is None or (appointment.status, appointment.starts_at) != (
-            AppointmentStatus.SCHEDULED,
-            item.appointment_starts_at,
-        ):
-            return False
-    return connection.execute(_LOCK_ROW, _keys(item, token)).first() is not None
+    if item.appointment_id is None:
+        return connection.execute(_LOCK_ROW, _keys(item, token)).first() is not None
+    keys = {**_keys(item, token), "starts_at": item.appointment_starts_at}
+    return connection.execute(_LOCK_BOTH, keys).first() is not None
 
 
 def _withdrawn(item: Delivery, token: str, policy: ReminderPolicy, now: datetime) -> Outcome | None:

@@ -108,19 +108,21 @@ Span = tuple[datetime, datetime]
 class Occupancy:
     """Who is busy when, loaded on demand and only as much as the planner looks at.
 
-    `load(spans, patient_id)` returns the live appointments overlapping any of `spans`
-    (only the patient's when `patient_id` is given), in one query. Chairs are loaded
-    per span of a day - usually the hour around the wanted time, the whole opening day
-    only when that is full - because a booking's cost is the rows it reads: a 36-session
-    course over whole days read thousands. A patient's appointments are loaded for
-    whole chunks of days (few rows, and one-a-day needs the whole day).
+    `load(spans, patient)` returns, in one query, the live appointments overlapping any
+    of `spans` and, when `patient` = (patient_id, span) is given, the patient's own
+    overlapping that span. Chairs are loaded per span of a day - usually the hour around
+    the wanted time, the whole opening day only when that is full - because a booking's
+    cost is the rows it reads: a 36-session course over whole days read thousands. A
+    patient's appointments are loaded for whole chunks of days (few rows, and one-a-day
+    needs the whole day). A planner covers the days it expects to use up front, so a
+    course costs one query, not one per chunk of days.
     Planned sessions are added with `add` so later sessions of the same plan see them.
     `ignore` leaves out appointments (the ones being moved).
     """
 
     def __init__(
         self,
-        load: Callable[[Sequence[Span], int | None], Iterable[Busy]],
+        load: Callable[[Sequence[Span], tuple[int, Span] | None], Iterable[Busy]],
         tz: ZoneInfo,
         *,
         patient_chunk_days: int = 91,
@@ -156,13 +158,30 @@ class Occupancy:
         """Whether the chairs' appointments overlapping [start, end) of `day` are loaded."""
         return any(lo <= start and end <= hi for lo, hi in self._covered.get(day, ()))
 
-    def cover(self, spans: Iterable[tuple[date, datetime, datetime]]) -> None:
+    def cover(
+        self,
+        spans: Iterable[tuple[date, datetime, datetime]],
+        patient: tuple[int, date, date] | None = None,
+    ) -> None:
         """Load the chairs' appointments overlapping each (day, start, end) not yet
-        loaded, all in one query."""
+        loaded and, with `patient` = (patient_id, first, last), that patient's between
+        the two days, all in one query."""
         todo = [(day, start, end) for day, start, end in spans if not self.covers(day, start, end)]
-        if not todo:
+        chunks: list[int] = []
+        if patient is not None:
+            patient_id, first, last = patient
+            size = self._patient_chunk_days
+            every = range(first.toordinal() // size, last.toordinal() // size + 1)
+            chunks = [chunk for chunk in every if (patient_id, chunk) not in self._patient_chunks]
+        if not todo and not chunks:
             return
-        self._take(self._load([(start, end) for _day, start, end in todo], None))
+        mine = None
+        if patient is not None and chunks:
+            lo = date.fromordinal(chunks[0] * self._patient_chunk_days)
+            hi = date.fromordinal((chunks[-1] + 1) * self._patient_chunk_days)
+            mine = (patient[0], (self._whole_day(lo)[0], self._whole_day(hi)[0]))
+            self._patient_chunks.update((patient[0], chunk) for chunk in chunks)
+        self._take(self._load([(start, end) for _day, start, end in todo], mine))
         for day, start, end in todo:
             self._covered.setdefault(day, []).append((start, end))
 
@@ -174,13 +193,8 @@ class Occupancy:
 
     def of_patient(self, day: date, patient_id: int) -> list[Busy]:
         """Everything of the patient's starting on `day`."""
-        chunk = day.toordinal() // self._patient_chunk_days
-        if (patient_id, chunk) not in self._patient_chunks:
-            self._patient_chunks.add((patient_id, chunk))
-            first = date.fromordinal(chunk * self._patient_chunk_days)
-            last = first + timedelta(days=self._patient_chunk_days - 1)
-            span = (self._whole_day(first)[0], self._whole_day(last)[1])
-            self._take(self._load([span], patient_id))
+        if (patient_id, day.toordinal() // self._patient_chunk_days) not in self._patient_chunks:
+            self.cover((), (patient_id, day, day))
         return self._by_patient.get((day, patient_id), [])
 
     def add(self, busy: Busy) -> None:
@@ -408,29 +422,47 @@ class _Planner:
         self.plan = Plan()
         self.last_day = request.start + timedelta(days=request.horizon_days)
         self.usual_device_id = request.usual_device_id
+        self.expected_end = request.start + timedelta(days=self._expected_days() - 1)
+        self.wide_until: date | None = None  # the last day read whole (`_widen`)
 
     def _wanted(self, day: date) -> datetime:
         return datetime.combine(day, self.request.local_time, tzinfo=self.request.patient.tz)
 
-    def _near(self, day: date) -> tuple[date, datetime, datetime] | None:
-        """The clinic day and `near_span` of the wanted start on `day` (None: closed)."""
+    def _near(self, day: date, *, whole: bool = False) -> tuple[date, datetime, datetime] | None:
+        """The clinic day and `near_span` of the wanted start on `day` (its whole opening
+        with `whole`; None: closed)."""
         wanted = self._wanted(day)
         clinic_day = wanted.astimezone(self.calendar.tz).date()
         window = self.calendar.open_interval(clinic_day)
         if window is None:
             return None
-        return (clinic_day, *near_span(window, wanted, self.request.length))
+        return (clinic_day, *(window if whole else near_span(window, wanted, self.request.length)))
 
     def _prefetch(self, day: date) -> None:
-        """Load the chairs around the wanted time for the coming weeks in one query,
-        not one query a day."""
+        """When the day was not foreseen (a course running late), load the chairs around
+        the wanted time for the coming weeks in one query, not one query a day."""
         near = self._near(day)
-        if near is None or self.occupancy.covers(*near):
-            return
-        days = (day + timedelta(days=offset) for offset in range(PREFETCH_DAYS))
+        if near is not None and not self.occupancy.covers(*near):
+            self._cover(day, PREFETCH_DAYS)
+
+    def _cover(self, first: date, days: int, *, patient: bool = False, whole: bool = False) -> None:
+        """Load the chairs around the wanted time (all day with `whole`) on the working
+        days from `first` on, and with `patient` the patient's then, in one query."""
+        last = min(first + timedelta(days=days - 1), self.last_day)
+        every = (first + timedelta(days=n) for n in range((last - first).days + 1))
+        spans = (self._near(d, whole=whole) for d in every if d.weekday() in WORKING_WEEK)
+        margin = timedelta(days=1)  # the patient's days are on the clinic's clock
         self.occupancy.cover(
-            span for span in (self._near(d) for d in days if d <= self.last_day) if span is not None
+            (span for span in spans if span is not None),
+            (self.request.patient.id, first - margin, last + margin) if patient else None,
         )
+
+    def _expected_days(self) -> int:
+        """About how many days the course takes, with a week to spare for closures and
+        full days: what `run` loads before it starts placing."""
+        phases = self.request.phases
+        daily_days = -(-phases.daily // max(phases.per_day, 1))
+        return (daily_days // len(WORKING_WEEK) + 1) * 7 + 7 * (len(phases.weekly) + 1)
 
     def _skip_reason(self, day: date) -> str | None:
         clinic_day = self._wanted(day).astimezone(self.calendar.tz).date()
@@ -489,7 +521,21 @@ class _Planner:
             wanted = first + STEP * -(-(after - first) // STEP)
         if placed == 0:
             self.plan.skipped.append(f"{day:%Y-%m-%d}: skipped, {self._full_reason(wanted)}")
+        self._widen(day)
         return placed
+
+    def _widen(self, day: date) -> None:
+        """The wanted time was full, so the whole day was read: the coming days are
+        likely full too, so read them whole, weeks at a time, not one day a time."""
+        today = self._near(day, whole=True)
+        if today is None or not self.occupancy.covers(*today):
+            return
+        if self.wide_until is None or self.wide_until - day < timedelta(days=7):
+            first = max(day, self.wide_until or day) + timedelta(days=1)
+            # The first time, the rest of the days the course is expected to take.
+            days = max(PREFETCH_DAYS, (self.expected_end - first).days + 1)
+            self._cover(first, days, whole=True)
+            self.wide_until = first + timedelta(days=days - 1)
 
     def _full_reason(self, wanted: datetime) -> str:
         found = time_clashes(
@@ -505,6 +551,7 @@ class _Planner:
 
     def run(self) -> Plan:
         phases = self.request.phases
+        self._cover(self.request.start, self._expected_days(), patient=True)
         left = phases.daily
         day = self.request.start
         while left and day <= self.last_day:

@@ -157,3 +157,19 @@ def test_a_cancel_or_a_move_during_the_batch_stops_the_claimed_messages_not_yet_
     assert [r.status for r in rows(appointment_id=third)] == ["cancelled"]
     old_start = [r for r in rows(appointment_id=second) if r.status != "pending"]
     assert [r.status for r in old_start] == ["cancelled"]
+
+
+def test_each_further_message_costs_two_statements(
+    app: Any, mail_server: MailServer, frozen: Any, count_queries: Any
+) -> None:
+    """A message's begin (on PostgreSQL carrying the previous message's `sent` in the same
+    statement) and its mark (SQLite) or its one locking SELECT of appointment and row
+    (PostgreSQL): on PostgreSQL every statement is a round trip, and there were four. The
+    batch's own reads do not grow with it (each message's chair was read on its own)."""
+    _due_now(2)
+    with count_queries() as few:
+        assert dispatch_all(START).sent == 2
+    _due_now(6)
+    with count_queries() as many:
+        assert dispatch_all(START).sent == 6
+    assert many.count - few.count == 2 * (6 - 2)

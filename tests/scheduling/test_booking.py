@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,17 +26,27 @@ def calendar(**overrides: object) -> booking.Calendar:
     return booking.Calendar(**values)
 
 
-def occupancy(*busy: booking.Busy) -> booking.Occupancy:
+def occupancy(*busy: booking.Busy, loads: list[int] | None = None) -> booking.Occupancy:
+    """Who is busy, as the database would answer; each load (a query in the app) is
+    counted in `loads`."""
     items = list(busy)
-    return booking.Occupancy(
-        lambda spans, patient_id: [
+
+    def hit(b: booking.Busy, start: datetime, end: datetime) -> bool:
+        return b.starts_at < end and b.ends_at > start
+
+    def load(
+        spans: Sequence[booking.Span], patient: tuple[int, booking.Span] | None
+    ) -> list[booking.Busy]:
+        if loads is not None:
+            loads.append(len(spans))
+        return [
             b
             for b in items
-            if patient_id in (None, b.patient_id)
-            and any(b.starts_at < end and b.ends_at > start for start, end in spans)
-        ],
-        NY,
-    )
+            if any(hit(b, *span) for span in spans)
+            or (patient is not None and b.patient_id == patient[0] and hit(b, *patient[1]))
+        ]
+
+    return booking.Occupancy(load, NY)
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -257,3 +268,23 @@ def test_the_protocols_own_patterns_expand_as_before() -> None:
         "taper": [],
         "weekly": {"per_week": 1, "weeks": 10},
     }
+
+
+def test_a_course_reads_who_is_busy_at_once_and_a_full_hour_a_month_at_a_time() -> None:
+    """The days a course is expected to take are read in one load (one query in the app),
+    not a few weeks at a time; when the wanted hour is taken every day, the coming weeks'
+    whole days are read together, not one day at a time."""
+    loads: list[int] = []
+    result = plan(occ=occupancy(loads=loads))
+    assert len(result.sessions) == 36 and len(loads) == 1
+    weekdays = (date(2026, 3, 2) + timedelta(days=n) for n in range(70))
+    full = [
+        booking.Busy(chair, 90 + chair, at(day, 8), at(day, 10))
+        for day in weekdays
+        for chair in (1, 2)
+    ]
+    loads.clear()
+    result = plan(occ=occupancy(*full, loads=loads))
+    assert len(result.sessions) == 36
+    assert {s.starts_at.astimezone(NY).time() for s in result.sessions} == {time(10)}
+    assert len(loads) <= 3
