@@ -8,7 +8,9 @@ bp = Blueprint("scheduling", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from clinic.scheduling import routes, site_routes  # noqa: F401  (registers the views)
+    from clinic import events
+    from clinic.scheduling import routes, site_routes, sites  # noqa: F401  (registers the views)
 
+    events.user_role_changing.connect(sites.refuse_one_site_role_over_sites, weak=False)
     app.register_blueprint(bp)
     app.jinja_env.filters["at_site"] = site_routes.at_site

@@ -177,6 +177,20 @@ def set_user_sites(user_id: int, site_ids: Collection[int], *, actor_id: int | N
     return wanted
 
 
+def refuse_one_site_role_over_sites(
+    _sender: object, *, user: User, role: str, actor_id: int | None
+) -> None:
+    """A role change to the front desk or technician of a user covering several sites is
+    refused (422), never trimmed silently: the admin picks their one site first."""
+    covered = user_site_ids(user.id) or set()
+    if len(covered) > 1 and role not in MULTI_SITE_ROLES:
+        message = (
+            f"{user.name} works at {len(covered)} sites; the front desk and technicians "
+            "work at one. Choose their one site first, then change the role."
+        )
+        raise Invalid(message, fields={"role": [message]})
+
+
 def require_site(actor_id: int | None, site_id: int) -> None:
     """403 when the actor is limited to other sites: they see and book only theirs."""
     allowed = user_site_ids(actor_id)

@@ -39,7 +39,9 @@ def today() -> Any:
     return _today_page(whole_clinic=request.args.get("scope") == "clinic")
 
 
-def _today_page(*, whole_clinic: bool, at_site: int | None = None, notice: str | None = None) -> Any:
+def _today_page(
+    *, whole_clinic: bool, at_site: int | None = None, notice: str | None = None
+) -> Any:
     site = page_site(at_site)
     day = clock.today(sites.site_tz(site["site"]))
     cards = queries.todays_sessions(day, None if whole_clinic else current_user.id, site["site_id"])
