@@ -31,6 +31,11 @@ def list_sites() -> Sequence[Site]:
     return db.session.scalars(select(Site).order_by(Site.id)).all()
 
 
+def several_sites() -> bool:
+    """Whether the clinic is a group: pages name an appointment's site only then."""
+    return len(db.session.scalars(select(Site.id).limit(2)).all()) > 1
+
+
 def get_site(site_id: int | None = None) -> Site:
     """The site by id, or the first site when None; 404 for an unknown id."""
     if site_id is None:
