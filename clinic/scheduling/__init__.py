@@ -8,10 +8,9 @@ bp = Blueprint("scheduling", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from clinic import events
-    from clinic.scheduling import routes, schedule, site_routes, sites  # noqa: F401  (views)
+    from clinic.scheduling import receivers, routes, schedule, site_routes, sites  # noqa: F401
 
-    events.user_role_changing.connect(sites.refuse_one_site_role_over_sites, weak=False)
+    receivers.connect()
     app.register_blueprint(bp)
     app.jinja_env.filters["at_site"] = site_routes.at_site
     app.jinja_env.globals["several_sites"] = sites.several_sites
