@@ -18,6 +18,9 @@ appointment_moved = _events.signal("appointment-moved")
 appointment_cancelled = _events.signal("appointment-cancelled")
 # kwargs: course, old_status, actor_id
 course_status_changed = _events.signal("course-status-changed")
+# kwargs: user (role not yet changed), role (the new one), actor_id. A receiver refuses
+# the change by raising a DomainError (the sites: front desk and technicians at one site).
+user_role_changing = _events.signal("user-role-changing")
 # kwargs: treatment, actor_id (a treatment log was recorded; see treatment.completed)
 treatment_logged = _events.signal("treatment-logged")
 # kwargs: patient, channel ("sms" or "email"), granted (bool), actor_id

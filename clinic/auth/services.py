@@ -25,7 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from clinic import clock
+from clinic import clock, events
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.auth.models import ApiToken, LoginAttempt, RolePolicy, User, new_session_token
@@ -138,6 +138,8 @@ def update_user(user: User, *, name: str, role: str, actor_id: int) -> User:
     if user.id == actor_id and role != user.role:
         message = "You cannot change your own role."
         raise NotAllowed(message, fields={"role": [message]})
+    if role != user.role:
+        events.user_role_changing.send(None, user=user, role=role, actor_id=actor_id)
     user.name, user.role = name, role
     record(actor_id, AuditAction.UPDATE, "user", user.id, detail={"role": role})
     return user

@@ -19,6 +19,8 @@ from clinic.billing.models import Cpt
 from clinic.billing.superbill import superbill_pdf
 from clinic.pdf import pdf_response
 from clinic.permissions import Permission, requires
+from clinic.scheduling import sites
+from clinic.scheduling.api_fields import site_id_field
 
 blp = Blueprint("billing_api", __name__, description="Billing: coded sessions and claims")
 
@@ -248,13 +250,25 @@ class WorklistSchema(ma.Schema):
     running_out = ma.fields.List(ma.fields.Nested(RunningOutSchema))
 
 
+class WorklistQuerySchema(ma.Schema):
+    site_id = site_id_field(
+        "Only this site's: courses with an appointment there and their authorizations, "
+        "and the authorizations with nothing booked yet (every site sees those). Without "
+        "it, staff limited to sites see theirs (403 for another site), everyone else all."
+    )
+
+
 @blp.route("/billing/authorizations")
 @requires(Permission.BILLING)
+@blp.arguments(WorklistQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, WorklistSchema)
-def authorization_worklist() -> Any:
+def authorization_worklist(args: dict[str, Any]) -> Any:
     """Authorizations waiting on a payer (draft, requested, appealed), approved ones that
-    expire within two weeks, and active courses running out of authorized sessions."""
-    worklist = worklist_service.authorization_worklist()
+    expire within two weeks, and active courses running out of authorized sessions; of
+    one site with `site_id`, and only of their sites for staff limited to some."""
+    worklist = worklist_service.authorization_worklist(
+        sites.visible_sites(current_user.id, args.get("site_id"))
+    )
     return {
         "waiting": worklist.waiting,
         "expiring": worklist.expiring,

@@ -15,6 +15,8 @@ from clinic.errors import Conflict, DomainError
 from clinic.forms import flash_refusal, show_refusal
 from clinic.pdf import pdf_response
 from clinic.permissions import Permission, requires
+from clinic.scheduling import sites
+from clinic.scheduling.site_routes import site_arg, site_choices
 
 
 @bp.route("/fees", methods=["GET", "POST"])
@@ -51,8 +53,16 @@ def delete_fee(fee_id: int) -> Any:
 @bp.route("/authorizations")
 @requires(Permission.BILLING)
 def authorizations() -> Any:
-    """The front desk's worklist: waiting, expiring, running out of sessions."""
-    return render_template("billing/authorizations.html", worklist=authorization_worklist())
+    """The front desk's worklist: waiting, expiring, running out of sessions; of every
+    site the user works at, or of the one picked (like the exports: billing spans sites,
+    so no single site is forced on it)."""
+    site_id = site_arg()
+    return render_template(
+        "billing/authorizations.html",
+        worklist=authorization_worklist(sites.visible_sites(current_user.id, site_id)),
+        site_id=site_id,
+        site_choices=site_choices(),
+    )
 
 
 @bp.route("/courses/<int:course_id>/authorization-packet.pdf")

@@ -14,6 +14,8 @@ from clinic.audit.services import record
 from clinic.permissions import Permission, requires
 from clinic.reminders import queries
 from clinic.reminders.models import ReminderStatus
+from clinic.scheduling import sites
+from clinic.scheduling.api_fields import site_id_field
 
 blp = Blueprint("reminders_api", __name__, description="Reminders (the message outbox)")
 
@@ -22,6 +24,11 @@ class ReminderQuerySchema(ma.Schema):
     patient_id = id_filter()
     appointment_id = id_filter()
     status = ma.fields.String(validate=ma.validate.OneOf(tuple(ReminderStatus)))
+    site_id = site_id_field(
+        "Only messages of this site: about an appointment there, to a patient seen there "
+        "without an appointment, and to staff. Without it, staff limited to sites see "
+        "theirs (403 for another site), everyone else every site."
+    )
     limit = limit_param()
     offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_ID))
 
@@ -53,8 +60,10 @@ def list_reminders(args: dict[str, Any]) -> Any:
     """Reminders and other outbox messages, latest due first.
 
     Status is one of `pending`, `sending`, `sent`, `failed`, `cancelled`, `skipped`.
-    Filtering by `patient_id` is a read of that patient's record (audited as `view`)."""
-    items = queries.list_reminders(**args)
+    Filtering by `patient_id` is a read of that patient's record (audited as `view`).
+    Staff limited to sites see only the messages of their sites (as on the reminders page)."""
+    site_ids = sites.visible_sites(current_user.id, args.pop("site_id", None))
+    items = queries.list_reminders(**args, site_ids=site_ids)
     if args.get("patient_id") is not None:
         record(
             current_user.id,

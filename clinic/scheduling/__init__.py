@@ -8,7 +8,10 @@ bp = Blueprint("scheduling", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from clinic.scheduling import routes, site_routes  # noqa: F401  (registers the views)
+    from clinic.scheduling import receivers, routes, schedule, site_routes, sites  # noqa: F401
 
+    receivers.connect()
     app.register_blueprint(bp)
     app.jinja_env.filters["at_site"] = site_routes.at_site
+    app.jinja_env.globals["several_sites"] = sites.several_sites
+    app.jinja_env.globals["patient_upcoming_sessions"] = schedule.upcoming_appointments

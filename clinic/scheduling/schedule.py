@@ -150,6 +150,28 @@ def list_appointments(
     return rows
 
 
+UPCOMING_SHOWN = 10
+UPCOMING_STATUSES = (AppointmentStatus.SCHEDULED, AppointmentStatus.CHECKED_IN)
+
+
+def upcoming_appointments(patient_id: int, *, limit: int = UPCOMING_SHOWN) -> list[Appointment]:
+    """A patient's next scheduled or checked-in sessions, at every site (patients are not
+    per site), with their chairs and sites, for the chart (whose reading is audited)."""
+    return list(
+        db.session.scalars(
+            select(Appointment)
+            .options(joinedload(Appointment.device).joinedload(Device.site))
+            .where(
+                Appointment.patient_id == patient_id,
+                Appointment.status.in_(UPCOMING_STATUSES),
+                Appointment.ends_at > clock.now(),
+            )
+            .order_by(Appointment.starts_at)
+            .limit(limit)
+        )
+    )
+
+
 def free_starts(
     appointment_id: int, day: date, *, step_minutes: int = 15
 ) -> list[booking.Placement]:

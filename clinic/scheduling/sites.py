@@ -31,6 +31,11 @@ def list_sites() -> Sequence[Site]:
     return db.session.scalars(select(Site).order_by(Site.id)).all()
 
 
+def several_sites() -> bool:
+    """Whether the clinic is a group: pages name an appointment's site only then."""
+    return len(db.session.scalars(select(Site.id).limit(2)).all()) > 1
+
+
 def get_site(site_id: int | None = None) -> Site:
     """The site by id, or the first site when None; 404 for an unknown id."""
     if site_id is None:
@@ -175,6 +180,20 @@ def set_user_sites(user_id: int, site_ids: Collection[int], *, actor_id: int | N
     db.session.flush()
     record(actor_id, AuditAction.UPDATE, "user", user.id, detail={"sites": sorted(wanted)})
     return wanted
+
+
+def refuse_one_site_role_over_sites(
+    _sender: object, *, user: User, role: str, actor_id: int | None
+) -> None:
+    """A role change to the front desk or technician of a user covering several sites is
+    refused (422), never trimmed silently: the admin picks their one site first."""
+    covered = user_site_ids(user.id) or set()
+    if len(covered) > 1 and role not in MULTI_SITE_ROLES:
+        message = (
+            f"{user.name} works at {len(covered)} sites; the front desk and technicians "
+            "work at one. Choose their one site first, then change the role."
+        )
+        raise Invalid(message, fields={"role": [message]})
 
 
 def require_site(actor_id: int | None, site_id: int) -> None:

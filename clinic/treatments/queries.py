@@ -225,12 +225,20 @@ class ReviewQueue:
         return len(self.adverse_events) + len(self.unsigned) + len(self.unreviewed)
 
 
-def review_queue(limit: int = REVIEW_QUEUE_LIMIT) -> ReviewQueue:
-    """Every log not yet reviewed, adverse events first, oldest session first (bounded)."""
+def review_queue(
+    limit: int = REVIEW_QUEUE_LIMIT, *, site_ids: set[int] | None = None
+) -> ReviewQueue:
+    """Every log not yet reviewed, adverse events first, oldest session first (bounded);
+    of sessions at `site_ids` only when given (a clinician limited to sites)."""
+    at_sites = (
+        []
+        if site_ids is None
+        else [Appointment.device_id.in_(select(Device.id).where(Device.site_id.in_(site_ids)))]
+    )
     logs = db.session.scalars(
         select(TreatmentLog)
         .join(TreatmentLog.appointment)
-        .where(TreatmentLog.reviewed_at.is_(None))
+        .where(TreatmentLog.reviewed_at.is_(None), *at_sites)
         .options(
             joinedload(TreatmentLog.appointment)
             .joinedload(Appointment.device)

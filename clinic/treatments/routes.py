@@ -265,7 +265,11 @@ def review_queue() -> Any:
         else:
             flash("Nothing was selected, or it was already reviewed.", "warning")
         return redirect(url_for("treatments.review_queue"))
-    return render_template("treatments/review_queue.html", queue=queries.review_queue(), form=form)
+    return render_template(
+        "treatments/review_queue.html",
+        queue=queries.review_queue(site_ids=sites.user_site_ids(current_user.id)),
+        form=form,
+    )
 
 
 @bp.route("/courses/<int:course_id>/record")

@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template
+from flask_login import current_user
 
 from clinic.alerts import services as alerts
 from clinic.alerts.models import AlertStatus
 from clinic.outcomes.checkpoints import MIN_IMPROVEMENT_PCT, not_improving
 from clinic.patients.screening import awaiting_sign_off
 from clinic.permissions import Permission, requires
+from clinic.scheduling import sites
 from clinic.treatments.forms import ActionForm
 from clinic.treatments.queries import review_queue
 from clinic.web import bp
@@ -28,7 +30,7 @@ def inbox() -> Any:
         "web/inbox.html",
         open_alerts=alerts.list_alerts(status=AlertStatus.OPEN, limit=INBOX_ROWS),
         screenings=awaiting_sign_off(INBOX_ROWS),
-        queue=review_queue(INBOX_ROWS),
+        queue=review_queue(INBOX_ROWS, site_ids=sites.user_site_ids(current_user.id)),
         not_improving=not_improving(INBOX_ROWS),
         min_improvement=MIN_IMPROVEMENT_PCT,
         action_form=ActionForm(),

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from clinic.audit.models import AuditEvent
 from clinic.extensions import db
+from clinic.scheduling import sites
 from tests.factories import make_user
 from tests.reminders.conftest import book, cancel
 
@@ -95,3 +96,29 @@ def test_fuzzed_queries_never_500(api: Any, admin: Any, params: dict[str, Any]) 
     assert response.status_code in (200, 422), response.json
     if response.status_code == 422:
         assert response.json["error"]["message"]
+
+
+def test_by_site_and_only_the_sites_of_a_limited_user(
+    api: Any, admin: Any, front_desk: Any
+) -> None:
+    """Issue 16: `site_id` filters; staff limited to a site see only its messages (as on
+    the reminders page), 403 for another site, 404 for an unknown one."""
+    from tests.scheduling.conftest import make_la_site
+
+    here, there = book(LATER), book(LATER + timedelta(days=1))
+    la = make_la_site()
+    there.device.site_id = la.id
+    db.session.commit()
+    everyone = api.as_(admin)
+    by_site = everyone.get(f"/api/v1/reminders?site_id={la.id}").json["items"]
+    assert {i["appointment_id"] for i in by_site} == {there.id}
+    everything = everyone.get("/api/v1/reminders").json["items"]
+    assert {i["appointment_id"] for i in everything} == {here.id, there.id}
+    assert everyone.get("/api/v1/reminders?site_id=999").status_code == 404
+    sites.set_user_sites(front_desk.id, [la.id], actor_id=admin.id)
+    db.session.commit()
+    desk = api.as_(front_desk)
+    mine = desk.get("/api/v1/reminders").json["items"]
+    assert mine and {i["appointment_id"] for i in mine} == {there.id}
+    assert desk.get(f"/api/v1/reminders?patient_id={here.patient_id}").json["items"] == []
+    assert desk.get("/api/v1/reminders?site_id=1").status_code == 403

@@ -109,3 +109,39 @@ def test_the_users_page_refuses_two_sites_for_the_front_desk(
     )
     assert page.status_code == 422 and "one site" in page.get_data(as_text=True)
     assert sites.user_site_ids(front_desk.id) is None
+
+
+def test_a_role_change_to_one_site_roles_is_refused_over_several_sites(
+    client: Any, admin: Any, clinician: Any, two_sites: dict[str, Any]
+) -> None:
+    """Issue 16: a clinician covering two sites cannot become front desk or technician
+    until an admin picks their one site (refused with a 422 that says so, never a silent
+    drop of a site); admins and clinicians keep several."""
+    both = {1, two_sites["la"].id}
+    sites.set_user_sites(clinician.id, both, actor_id=admin.id)
+    db.session.commit()
+    login(client, admin)
+    client.application.config["WTF_CSRF_ENABLED"] = False
+    for role in ("front_desk", "technician"):
+        page = client.post(
+            f"/admin/users/{clinician.id}", data={"name": clinician.name, "role": role}
+        )
+        assert page.status_code == 422
+        assert "Choose their one site first" in page.get_data(as_text=True)
+        db.session.expire_all()
+        assert clinician.role == "clinician" and sites.user_site_ids(clinician.id) == both
+    assert (
+        client.post(
+            f"/admin/users/{clinician.id}", data={"name": clinician.name, "role": "admin"}
+        ).status_code
+        == 302
+    )
+    sites.set_user_sites(clinician.id, [two_sites["la"].id], actor_id=admin.id)
+    db.session.commit()
+    moved = client.post(
+        f"/admin/users/{clinician.id}", data={"name": clinician.name, "role": "front_desk"}
+    )
+    assert moved.status_code == 302
+    db.session.expire_all()
+    assert clinician.role == "front_desk"
+    assert sites.user_site_ids(clinician.id) == {two_sites["la"].id}

@@ -55,3 +55,27 @@ def test_a_user_limited_to_a_site_sees_only_its_today(
     assert "Angeleno" in page and "Newyorker" not in page
     assert 'name="site_id"' not in page  # one site: nothing to pick
     assert client.get("/today?scope=clinic&site_id=1").status_code == 403
+
+
+def test_a_clinician_limited_to_a_site_reviews_only_its_logs(
+    client: Any, admin: Any, frozen: Any, technician: Any, clinician: Any
+) -> None:
+    """The review queue and the inbox list the logs of the clinician's sites only."""
+    from tests.treatments.conftest import add_mt, days, log
+
+    la = make_la_site()
+    here, there = make_device("Chair A"), make_device("LA 1", site_id=la.id)
+    for name, chair in (("Newyorker", here), ("Angeleno", there)):
+        course = make_course(make_patient(first_name=name), prescriber=clinician)
+        add_mt(course, 50)
+        log(make_appointment(course, NOW - days(1), device=chair), technician)
+    db.session.commit()
+    login(client, clinician)
+    for path in ("/review", "/inbox"):
+        page = text(client.get(path))
+        assert "Newyorker" in page and "Angeleno" in page, path
+    sites.set_user_sites(clinician.id, [la.id], actor_id=admin.id)
+    db.session.commit()
+    for path in ("/review", "/inbox"):
+        page = text(client.get(path))
+        assert "Angeleno" in page and "Newyorker" not in page, path

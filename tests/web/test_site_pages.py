@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from clinic.extensions import db
 from clinic.reminders import policy
-from clinic.scheduling import booking_service
+from clinic.scheduling import booking_service, sites
 from tests.factories import login, make_course, make_device, make_patient
 from tests.scheduling.conftest import LA, make_la_site
 
 NINE_IN_LA = datetime(2026, 3, 3, 9, 0, tzinfo=LA)  # 12:00 in New York
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def book_in_la(patient: Any) -> Any:
@@ -79,3 +81,51 @@ def test_the_move_page_lists_free_starts_on_the_sites_clock(
     assert "Tue 03 Mar 2026 09:00 on LA 1" in page
     assert "07:00 on LA 1" in page and "20:00 on LA 1" in page  # the site's hours, 07-21
     assert "22:00 on LA 1" not in page
+
+
+def test_a_limited_desk_finds_any_patient_and_the_chart_names_each_sessions_site(
+    client: Any, frozen: Any, admin: Any, front_desk: Any
+) -> None:
+    """Issue 16: patients are not per site; a desk limited to one site still finds them
+    (header search, list) and the chart's upcoming sessions name each session's site."""
+    patient = make_patient(first_name="Angeleno", last_name="Twocoast")
+    there = book_in_la(patient)
+    here = booking_service.book_appointment(
+        make_course(patient),
+        device_id=make_device("Chair A").id,
+        starts_at=datetime(2026, 3, 4, 10, 0, tzinfo=NEW_YORK),
+        actor_id=None,
+    )
+    db.session.commit()
+    sites.set_user_sites(front_desk.id, [here.device.site_id], actor_id=admin.id)
+    db.session.commit()
+    login(client, front_desk)
+    found = client.get("/patients/?q=Twocoast&go=1")
+    assert found.status_code == 302 and found.location.endswith(f"/patients/{patient.id}")
+    assert "Twocoast" in client.get("/patients/?q=Angeleno").get_data(as_text=True)
+    chart = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    upcoming = chart[chart.index('id="upcoming"') :]
+    upcoming = upcoming[: upcoming.index("</section>")]
+    assert "Tue 03 Mar 2026 09:00 · session 1 · LA 1 · <strong>Los Angeles</strong>" in upcoming
+    assert "Wed 04 Mar 2026 10:00 · session 1 · Chair A · <strong>Clinic</strong>" in upcoming
+    course = client.get(f"/courses/{there.course_id}").get_data(as_text=True)
+    assert "LA 1 · Los Angeles" in course
+
+
+def test_a_single_clinic_chart_lists_sessions_without_a_site(
+    client: Any, frozen: Any, front_desk: Any
+) -> None:
+    patient = make_patient()
+    appointment = booking_service.book_appointment(
+        make_course(patient),
+        device_id=make_device("Chair A").id,
+        starts_at=datetime(2026, 3, 4, 10, 0, tzinfo=NEW_YORK),
+        actor_id=None,
+    )
+    db.session.commit()
+    login(client, front_desk)
+    chart = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert "Wed 04 Mar 2026 10:00 · session 1 · Chair A</li>" in chart
+    assert "<strong>Clinic</strong>" not in chart
+    course = client.get(f"/courses/{appointment.course_id}").get_data(as_text=True)
+    assert "Chair A · Clinic" not in course
