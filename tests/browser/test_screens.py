@@ -23,10 +23,12 @@ SHOTS: list[tuple[str, str, str]] = [
     ("front_desk", "chart", "/patients/{patient_id}"),
     ("front_desk", "course", "/courses/{course_id}"),
     ("front_desk", "reminders", "/reminders"),
+    ("front_desk", "intake", "/intake"),
     ("technician", "today", "/today"),
     ("technician", "log-form", "/appointments/{appointment_id}/log"),
     ("clinician", "inbox", "/inbox"),
     ("clinician", "review", "/review"),
+    ("clinician", "outcomes", "/outcomes"),
 ]
 
 
