@@ -198,17 +198,13 @@ def schedule_course(
         )
     appointments = insert_appointments(
         [
-            {
-                "course_id": course.id,
-                "patient_id": course.patient_id,
-                "device_id": session.device_id,
-                # In UTC, as the database stores them.
-                "starts_at": session.starts_at.astimezone(UTC),
-                "ends_at": session.ends_at.astimezone(UTC),
-                "kind": AppointmentKind.TREATMENT,
-                "status": AppointmentStatus.SCHEDULED,
-                "sequence": plan.first_sequence + index,
-            }
+            appointment_row(
+                course,
+                session.device_id,
+                session.starts_at,
+                session.ends_at,
+                plan.first_sequence + index,
+            )
             for index, session in enumerate(plan.sessions)
         ]
     )
@@ -239,6 +235,31 @@ def audit_appointment(
         patient_id=appointment.patient_id,
         detail=detail,
     )
+
+
+def appointment_row(
+    course: Course,
+    device_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    sequence: int,
+    *,
+    kind: str = AppointmentKind.TREATMENT,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A scheduled session's columns for `insert_appointments`, its times in UTC as the
+    database stores them."""
+    return {
+        "course_id": course.id,
+        "patient_id": course.patient_id,
+        "device_id": device_id,
+        "starts_at": starts_at.astimezone(UTC),
+        "ends_at": ends_at.astimezone(UTC),
+        "kind": kind,
+        "status": AppointmentStatus.SCHEDULED,
+        "sequence": sequence,
+        **extra,
+    }
 
 
 def insert_appointments(rows: list[dict[str, Any]]) -> list[Appointment]:
@@ -314,17 +335,15 @@ def book_appointment(
         technicians.ensure_available(technician, starts_at, ends_at)
     [appointment] = insert_appointments(
         [
-            {
-                "course_id": course.id,
-                "patient_id": course.patient_id,
-                "device_id": device_id,
-                "technician_id": technician,
-                "starts_at": starts_at,
-                "ends_at": ends_at,
-                "kind": kind,
-                "status": AppointmentStatus.SCHEDULED,
-                "sequence": next_sequence(course.id),
-            }
+            appointment_row(
+                course,
+                device_id,
+                starts_at,
+                ends_at,
+                next_sequence(course.id),
+                kind=kind,
+                technician_id=technician,
+            )
         ]
     )
     audit_appointment(actor_id, AuditAction.CREATE, appointment)

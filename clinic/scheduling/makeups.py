@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from clinic.errors import Conflict
 from clinic.extensions import db
 from clinic.scheduling import booking
 from clinic.scheduling.booking_service import (
+    appointment_row,
     audit_appointment,
     course_site,
     insert_appointments,
@@ -252,18 +253,15 @@ def _insert_makeup(
 ) -> Appointment:
     [appointment] = insert_appointments(
         [
-            {
-                "course_id": course.id,
-                "patient_id": course.patient_id,
-                "device_id": session.device_id,
-                "starts_at": session.starts_at.astimezone(UTC),
-                "ends_at": session.ends_at.astimezone(UTC),
-                "kind": AppointmentKind.TREATMENT,
-                "status": AppointmentStatus.SCHEDULED,
-                "sequence": next_sequence(course.id),
-                "is_makeup": True,
-                "makeup_for_id": makeup_for.id if makeup_for else None,
-            }
+            appointment_row(
+                course,
+                session.device_id,
+                session.starts_at,
+                session.ends_at,
+                next_sequence(course.id),
+                is_makeup=True,
+                makeup_for_id=makeup_for.id if makeup_for else None,
+            )
         ]
     )
     audit_appointment(

@@ -30,8 +30,13 @@ def _at(day: Any, hour: int) -> datetime:
 
 
 def _drag(page: Any, event: Any, chair: str, slots_down: int) -> None:
+    _drag_to(page, event, page.locator(".ec-col-head", has_text=chair), slots_down)
+
+
+def _drag_to(page: Any, event: Any, column_head: Any, slots_down: int) -> None:
+    """Drag the event into the column under `column_head`, `slots_down` slots lower."""
     box = event.bounding_box()
-    column = page.locator(".ec-col-head", has_text=chair).bounding_box()
+    column = column_head.bounding_box()
     x0, y0 = box["x"] + box["width"] / 2, box["y"] + 10
     page.mouse.move(x0, y0)
     page.mouse.down()
@@ -122,14 +127,7 @@ def test_drag_a_session_to_another_day_and_chair_in_the_week_view_then_undo(
     assert_accessible(page)
     # Chairs head the week, each over its own seven day columns: Wednesday under chair B
     # is the second group's third column.
-    wednesday_b = page.locator(".ec-col-head.ec-wed").nth(1).bounding_box()
-    box = event.bounding_box()
-    x0, y0 = box["x"] + box["width"] / 2, box["y"] + 10
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + 5, y0 + 5, steps=3)
-    page.mouse.move(wednesday_b["x"] + wednesday_b["width"] / 2, y0 + 8 * SLOT_PX, steps=12)
-    page.mouse.up()
+    _drag_to(page, event, page.locator(".ec-col-head.ec-wed").nth(1), 8)
     expect(page.get_by_text("Moved RQ to")).to_be_visible()
     moved_to, moved_chair = _place(session.id)  # the time is where the page scrolled to
     assert (moved_to.date(), moved_chair) == (monday + timedelta(days=2), chair_b.id)
