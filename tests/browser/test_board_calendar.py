@@ -56,15 +56,22 @@ def _place(appointment_id: int) -> tuple[datetime, int]:
     return clock.to_local(found.starts_at), found.device_id
 
 
-def test_drag_a_session_to_another_chair_then_undo(page: Any, front_desk: Any) -> None:
+def _robin_at_nine_on_chair_a(page: Any, user: Any, view: str) -> tuple[Any, ...]:
+    """Next Monday, Robin at 09:00 on chair A (chair B free), shown in `view`:
+    (chair A, chair B, the day, the session, its event on the calendar)."""
     chair_a, chair_b = make_device("Chair A"), make_device("Chair B")
     day = _monday()
     robin = make_course(make_patient(first_name="Robin", last_name="Quill"))
     session = make_appointment(robin, _at(day, 9), device=chair_a)
-    sign_in(page, front_desk.email, PASSWORD)
-    page.goto(f"/schedule?date={day.isoformat()}")
+    sign_in(page, user.email, PASSWORD)
+    page.goto(f"{view}?date={day.isoformat()}")
     event = page.locator(".ec-event", has_text="Robin Quill")
     expect(event).to_be_visible()
+    return chair_a, chair_b, day, session, event
+
+
+def test_drag_a_session_to_another_chair_then_undo(page: Any, front_desk: Any) -> None:
+    chair_a, chair_b, day, session, event = _robin_at_nine_on_chair_a(page, front_desk, "/schedule")
     expect(page.locator("#day-board")).to_be_hidden()  # the table is the no-JS fallback
     assert_accessible(page)
 
@@ -116,14 +123,9 @@ def test_privacy_mode_and_the_session_menu(page: Any, front_desk: Any) -> None:
 def test_drag_a_session_to_another_day_and_chair_in_the_week_view_then_undo(
     page: Any, front_desk: Any
 ) -> None:
-    chair_a, chair_b = make_device("Chair A"), make_device("Chair B")
-    monday = _monday()
-    robin = make_course(make_patient(first_name="Robin", last_name="Quill"))
-    session = make_appointment(robin, _at(monday, 9), device=chair_a)
-    sign_in(page, front_desk.email, PASSWORD)
-    page.goto(f"/schedule/week?date={monday.isoformat()}")
-    event = page.locator(".ec-event", has_text="Robin Quill")
-    expect(event).to_be_visible()
+    chair_a, chair_b, monday, session, event = _robin_at_nine_on_chair_a(
+        page, front_desk, "/schedule/week"
+    )
     assert_accessible(page)
     # Chairs head the week, each over its own seven day columns: Wednesday under chair B
     # is the second group's third column.
