@@ -20,20 +20,26 @@ class Journey:
         if frame == self.page.main_frame:
             self.loads += 1
 
-    def click(self, locator: Any) -> None:
+    def _ready(self) -> None:
+        """Act on a page whose scripts have run, as a person would: on a loaded machine a
+        click could otherwise beat htmx to the form and post it as a whole page."""
+        self.page.wait_for_load_state("load")
         self.actions += 1
+
+    def click(self, locator: Any) -> None:
+        self._ready()
         locator.click()
 
     def fill(self, locator: Any, value: str) -> None:
-        self.actions += 1
+        self._ready()
         locator.fill(value)
 
     def check(self, locator: Any) -> None:
-        self.actions += 1
+        self._ready()
         locator.check()
 
     def select(self, locator: Any, **option: str) -> None:
-        self.actions += 1
+        self._ready()
         locator.select_option(**option)
 
     def done(self) -> tuple[int, int]:
