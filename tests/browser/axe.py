@@ -6,18 +6,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import Error as PlaywrightError
+
 AXE_URL = "/static/vendor/axe-core/4.10.3/axe.min.js"
 BLOCKING = ("serious", "critical")
 
 
 def violations(page: Any) -> list[dict[str, Any]]:
-    """axe's serious and critical violations on the page as it is now."""
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(url=AXE_URL)
-    found = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-    )
-    return [v for v in found if v.get("impact") in BLOCKING]
+    """axe's serious and critical violations on the page once it has loaded. A click that
+    navigates returns before the next document exists; should that document replace the
+    one axe was injected into (no head yet, or the context destroyed mid-run), axe runs
+    again on the loaded page rather than failing the journey."""
+    attempts_left = 3
+    while True:
+        page.wait_for_load_state("load")
+        try:
+            if not page.evaluate("typeof window.axe !== 'undefined'"):
+                page.add_script_tag(url=AXE_URL)
+            found = page.evaluate(
+                "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            )
+            return [v for v in found if v.get("impact") in BLOCKING]
+        except PlaywrightError:
+            attempts_left -= 1
+            if not attempts_left:
+                raise
+            page.wait_for_timeout(200)
 
 
 def describe(found: list[dict[str, Any]]) -> str:

@@ -22,6 +22,7 @@ def test_front_desk_registers_screens_and_opens_the_chart(page: Any, front_desk:
     sign_in(page, front_desk.email, PASSWORD)
     page.get_by_role("link", name="Patients").click()
     page.get_by_role("button", name="New patient").click()
+    page.wait_for_url("**/intake")
     assert_accessible(page)
 
     page.get_by_label("First name").fill("Jamie")
