@@ -213,6 +213,11 @@ def require_appointment_site(actor_id: int | None, appointment: Appointment) -> 
     require_site(actor_id, appointment.device.site_id)
 
 
+def works_at(allowed: set[int] | None, site_id: int) -> bool:
+    """Whether `require_site_in` lets this through: pages offer only what would succeed."""
+    return allowed is None or site_id in allowed
+
+
 def visible_sites(actor_id: int | None, site_id: int | None) -> set[int] | None:
     """The sites a read is limited to: the one asked for (403 if the actor works
     elsewhere), else the actor's sites; None: every site."""
