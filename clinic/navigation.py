@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request, url_for
 from flask_login import current_user
 
-from clinic.alerts.services import count_open_urgent
+from clinic.alerts.services import count_open_urgent, patient_scope
 from clinic.permissions import Permission
 
 
@@ -37,6 +37,11 @@ class NavItem:
     icon: str = ""
 
 
+def _open_urgent_alerts() -> int:
+    """The badge counts the alerts the user's alerts page lists (their sites' patients)."""
+    return count_open_urgent(patient_scope(current_user.id))
+
+
 MAIN_MENU: tuple[NavEntry, ...] = (
     # The first entry a role can see is its home page: a clinician's is the work inbox.
     NavEntry("Inbox", "web.inbox", Permission.REVIEW, icon="inbox"),
@@ -47,7 +52,7 @@ MAIN_MENU: tuple[NavEntry, ...] = (
     NavEntry("New patient", "web.intake", Permission.EDIT_PATIENTS, icon="user-plus"),
     NavEntry("Review", "treatments.review_queue", Permission.REVIEW, icon="clipboard-check"),
     NavEntry(
-        "Alerts", "alerts.index", Permission.ENTER_RESPONSES, badge=count_open_urgent, icon="bell"
+        "Alerts", "alerts.index", Permission.ENTER_RESPONSES, badge=_open_urgent_alerts, icon="bell"
     ),
     NavEntry("Reminders", "reminders.index", Permission.READ_REMINDERS, icon="send"),
     NavEntry("Outcomes", "outcomes.report", Permission.READ, icon="chart-line"),

@@ -121,8 +121,11 @@ class ClearFlagSchema(ma.Schema):
 @blp.arguments(AlertQuerySchema, location="query")
 @blp.response(200, AlertListSchema)
 def list_alerts(args: dict[str, Any]) -> Any:
-    """Alerts, open before acknowledged, urgent first, newest first (`?status=open`)."""
-    return {"items": services.list_alerts(**args)}
+    """Alerts, open before acknowledged, urgent first, newest first (`?status=open`); staff
+    limited to sites get their sites' patients' alerts (and those of patients no
+    clinician's site has booked, so none goes unseen)."""
+    patients = services.patient_scope(current_user.id)
+    return {"items": services.list_alerts(**args, patients=patients)}
 
 
 @blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])

@@ -21,14 +21,18 @@ ACKNOWLEDGED_ALERTS_SHOWN = 50
 @bp.route("/alerts")
 @requires(Permission.ENTER_RESPONSES)
 def index() -> str:
-    """Open alerts first, urgent on top; then the latest acknowledged ones."""
+    """Open alerts first, urgent on top; then the latest acknowledged ones (of the user's
+    sites' patients when they are limited to sites: `services.patient_scope`)."""
+    patients = services.patient_scope(current_user.id)
     return render_template(
         "alerts/index.html",
-        open_alerts=services.list_alerts(status=AlertStatus.OPEN, limit=OPEN_ALERTS_SHOWN),
-        acknowledged=services.list_alerts(
-            status=AlertStatus.ACKNOWLEDGED, limit=ACKNOWLEDGED_ALERTS_SHOWN
+        open_alerts=services.list_alerts(
+            status=AlertStatus.OPEN, limit=OPEN_ALERTS_SHOWN, patients=patients
         ),
-        flagged=services.list_alerts(flagged=True, limit=OPEN_ALERTS_SHOWN),
+        acknowledged=services.list_alerts(
+            status=AlertStatus.ACKNOWLEDGED, limit=ACKNOWLEDGED_ALERTS_SHOWN, patients=patients
+        ),
+        flagged=services.list_alerts(flagged=True, limit=OPEN_ALERTS_SHOWN, patients=patients),
         note_max=services.MAX_NOTE_LENGTH,
     )
 

@@ -7,12 +7,12 @@ escalated once (`alert_escalated`: the reminders feature emails every clinician)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Update, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Update, case, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, events
@@ -35,6 +35,27 @@ from clinic.permissions import Role
 MAX_NOTE_LENGTH = 2000
 ESCALATION_BATCH = 500
 MAX_ID = 2**31 - 1
+
+
+PatientFilter = Callable[[Any], ColumnElement[bool]]
+"""Whose alerts a user sees, as a SQL test of a patient-id column."""
+PATIENT_SCOPE = "clinic.alerts.patient_scope"
+"""`app.extensions` key of a `(user_id) -> PatientFilter`: the feature that knows which
+sites staff work at (scheduling, above this kernel) registers it."""
+
+
+def patient_scope(user_id: int | None) -> PatientFilter | None:
+    """The filter of the alerts `user_id` sees (None: every alert): a user limited to
+    sites sees their sites' patients' alerts (see `sites.alert_patients`)."""
+    scope = current_app.extensions.get(PATIENT_SCOPE)
+    return scope(user_id) if scope is not None else None
+
+
+def _in_scope(query: Select[Any], patients: PatientFilter | None) -> Select[Any]:
+    """An alert about no patient concerns every user."""
+    if patients is None:
+        return query
+    return query.where(or_(Alert.patient_id.is_(None), patients(Alert.patient_id)))
 
 
 def _rows_changed(statement: Update) -> int:
@@ -102,6 +123,7 @@ def list_alerts(
     kind: str | None = None,
     flagged: bool = False,
     limit: int = 200,
+    patients: PatientFilter | None = None,
 ) -> list[Alert]:
     """Open alerts first, urgent on top, newest first; then acknowledged ones, newest
     first; bounded by `limit`.
@@ -110,13 +132,19 @@ def list_alerts(
     by severity; the acknowledged ones are the whole history, read newest first straight
     from the (status, created_at) index and stopped at the limit, so the list costs the
     same after 100,000 alerts as after 10.
-    `flagged`: only screened alerts whose positive ASQ still flags the patient."""
+    `flagged`: only screened alerts whose positive ASQ still flags the patient;
+    `patients`: only the alerts a user sees (`patient_scope`)."""
     if status is not None and status not in tuple(AlertStatus):
         raise Invalid(
             f"Unknown status {status!r}.", fields={"status": [f"One of {', '.join(AlertStatus)}."]}
         )
-    query = select(Alert).options(
-        joinedload(Alert.patient), joinedload(Alert.assigned_to), joinedload(Alert.acknowledged_by)
+    query = _in_scope(
+        select(Alert).options(
+            joinedload(Alert.patient),
+            joinedload(Alert.assigned_to),
+            joinedload(Alert.acknowledged_by),
+        ),
+        patients,
     )
     if patient_id is not None:
         query = query.where(Alert.patient_id == patient_id)
@@ -354,14 +382,11 @@ def escalate_alerts(now: datetime) -> int:
     return escalated
 
 
-def count_open_urgent() -> int:
+def count_open_urgent(patients: PatientFilter | None = None) -> int:
     """Open urgent alerts (a suicidal-ideation answer, a seizure): the navigation shows the
-    count on every page, so no clinician can miss one."""
-    return (
-        db.session.scalar(
-            select(func.count(Alert.id)).where(
-                Alert.status == AlertStatus.OPEN, Alert.severity == AlertSeverity.URGENT
-            )
-        )
-        or 0
+    count on every page, so no clinician can miss one; of the alerts a user sees
+    (`patient_scope`), so the count matches their list."""
+    query = select(func.count(Alert.id)).where(
+        Alert.status == AlertStatus.OPEN, Alert.severity == AlertSeverity.URGENT
     )
+    return db.session.scalar(_in_scope(query, patients)) or 0

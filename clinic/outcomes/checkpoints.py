@@ -2,7 +2,8 @@
 course that has delivered 10 (or 20) sessions while its latest PHQ-9 or PEG-3 is less
 than 20% better than its baseline (an early non-response that predicts the course's
 result), the moment to reconsider the protocol. Three queries whatever the number of
-courses."""
+courses; for a clinician limited to sites, the courses with a session (any status) at
+one of them."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from clinic.outcomes.analysis import summarize
 from clinic.outcomes.catalog import default_catalog
 from clinic.outcomes.models import QuestionnaireResponse
 from clinic.outcomes.services import course_window
+from clinic.scheduling.models import Appointment
 from clinic.scheduling.progress import course_progress
+from clinic.scheduling.sites import booked_at
 
 CHECKPOINTS = (20, 10)
 WATCHED = ("PHQ-9", "PEG-3")  # both: lower is better
@@ -37,10 +40,13 @@ class NotImproving:
     change_pct: float | None
 
 
-def not_improving(limit: int = 50) -> list[NotImproving]:
+def not_improving(limit: int = 50, *, site_ids: set[int] | None = None) -> list[NotImproving]:
+    at_sites = (
+        [] if site_ids is None else [Course.id.in_(booked_at(Appointment.course_id, site_ids))]
+    )
     courses = db.session.scalars(
         select(Course)
-        .where(Course.status == CourseStatus.ACTIVE)
+        .where(Course.status == CourseStatus.ACTIVE, *at_sites)
         .options(joinedload(Course.patient), joinedload(Course.protocol))
     ).all()
     progress = course_progress([c.id for c in courses])

@@ -14,8 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_calendars
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select
 
+from clinic.alerts.services import PatientFilter
 from clinic.api.schemas import MAX_ID
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
@@ -23,7 +24,7 @@ from clinic.auth.models import User
 from clinic.errors import Conflict, Invalid, NotAllowed, NotFound
 from clinic.extensions import db
 from clinic.permissions import Role
-from clinic.scheduling.models import Appointment, Site, UserSite
+from clinic.scheduling.models import Appointment, Device, Site, UserSite
 from config import holiday_code_error
 
 
@@ -211,6 +212,49 @@ def require_appointment_site(actor_id: int | None, appointment: Appointment) -> 
     """403 when the actor works at other sites than the appointment's: they neither see
     nor change it."""
     require_site(actor_id, appointment.device.site_id)
+
+
+def works_at(allowed: set[int] | None, site_id: int) -> bool:
+    """Whether `require_site_in` lets this through: pages offer only what would succeed."""
+    return allowed is None or site_id in allowed
+
+
+def booked_at(column: Any, site_ids: Collection[int] | Select[Any]) -> Select[Any]:
+    """`column` (an appointment's patient_id or course_id) of every appointment, whatever
+    its status, on the chairs of these sites."""
+    return (
+        select(column)
+        .join(Device, Device.id == Appointment.device_id)
+        .where(Device.site_id.in_(site_ids))
+    )
+
+
+def alert_patients(user_id: int | None) -> PatientFilter:
+    """Whose alerts a user sees (`clinic.alerts` asks, as `patient_scope`), as a SQL test
+    of a patient id costing no statement of its own: every patient's for a user not
+    limited to sites; else a patient with an appointment at one of their sites, and,
+    so that no safety alert is hidden from every clinician, a patient with no
+    appointment at a site that an active clinician works at (none yet, say)."""
+    mine = select(UserSite.site_id).where(UserSite.user_id == user_id)
+    clinicians = select(User.id).where(User.active.is_(True), User.role == Role.CLINICIAN)
+    everywhere = exists(clinicians.where(~exists().where(UserSite.user_id == User.id)))
+    covered = or_(
+        everywhere,
+        Device.site_id.in_(select(UserSite.site_id).where(UserSite.user_id.in_(clinicians))),
+    )
+
+    def visible(patient_id: Any) -> ColumnElement[bool]:
+        return or_(
+            ~mine.exists(),
+            patient_id.in_(booked_at(Appointment.patient_id, mine)),
+            ~exists(
+                select(Appointment.id)
+                .join(Device, Device.id == Appointment.device_id)
+                .where(Appointment.patient_id == patient_id, covered)
+            ),
+        )
+
+    return visible
 
 
 def visible_sites(actor_id: int | None, site_id: int | None) -> set[int] | None:

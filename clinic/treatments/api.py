@@ -24,6 +24,8 @@ from clinic.treatments.models import (
 
 blp = Blueprint("treatments_api", __name__, description="Check-in, treatment logs and review")
 
+OTHER_SITE = "The user works at other sites than the session's (reading a log stays open)."
+
 
 def _no_nul(value: str) -> None:
     if "\x00" in value:
@@ -252,6 +254,7 @@ def check_in(args: dict[str, Any], appointment_id: int) -> Any:
 
 
 @blp.route("/appointments/<int:appointment_id>/treatment", methods=["POST"])
+@declares(403, codes=["forbidden"], description=OTHER_SITE)
 @declares(409, codes=["conflict"])
 @declares(422, codes=["motor_threshold_required"])
 @requires(Permission.LOG_TREATMENTS)
@@ -283,6 +286,7 @@ def get_treatment(treatment_id: int) -> Any:
 
 
 @blp.route("/treatments/<int:treatment_id>", methods=["PATCH"])
+@declares(403, codes=["forbidden"], description=OTHER_SITE)
 @declares(409, codes=["conflict"])
 @requires(Permission.LOG_TREATMENTS)
 @blp.arguments(TreatmentChangeSchema)
@@ -294,6 +298,7 @@ def edit_treatment(args: dict[str, Any], treatment_id: int) -> Any:
 
 
 @blp.route("/treatments/<int:treatment_id>/sign", methods=["POST"])
+@declares(403, codes=["forbidden"], description=OTHER_SITE)
 @declares(409, codes=["conflict"])
 @requires(Permission.LOG_TREATMENTS)
 @blp.response(200, TreatmentSchema)
@@ -304,6 +309,7 @@ def sign_treatment(treatment_id: int) -> Any:
 
 
 @blp.route("/treatments/<int:treatment_id>/review", methods=["POST"])
+@declares(403, codes=["forbidden"], description=OTHER_SITE)
 @declares(409, codes=["conflict"])
 @requires(Permission.REVIEW)
 @blp.response(200, TreatmentSchema)
@@ -314,6 +320,7 @@ def review_treatment(treatment_id: int) -> Any:
 
 
 @blp.route("/treatments/<int:treatment_id>/amendments", methods=["POST"])
+@declares(403, codes=["forbidden"], description=OTHER_SITE)
 @requires(Permission.LOG_TREATMENTS)
 @blp.arguments(AmendmentSchema)
 @blp.response(201, TreatmentSchema)

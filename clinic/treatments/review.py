@@ -1,5 +1,6 @@
 """Signing and reviewing a log. A signature freezes it (corrections become amendments);
-a clinician's review signs it first if nobody has, so a reviewed log is always signed."""
+a clinician's review signs it first if nobody has, so a reviewed log is always signed.
+Both are refused (403) to staff limited to other sites than the session's."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from clinic.auth.models import User
 from clinic.errors import Conflict, NotAllowed
 from clinic.extensions import db
 from clinic.permissions import Role
+from clinic.scheduling.models import Appointment, Device
+from clinic.scheduling.sites import require_site_in, user_site_ids
 from clinic.treatments.models import TreatmentLog
-from clinic.treatments.treatment_log import get_treatment
+from clinic.treatments.treatment_log import treatment_to_change
 
 
 def sign_treatment(treatment_id: int, actor_id: int) -> TreatmentLog:
     """The author attests the log; a clinician or admin may sign for them. Signed is final."""
-    log = get_treatment(treatment_id, for_update=True)
+    log = treatment_to_change(treatment_id, actor_id)
     actor = db.session.get(User, actor_id)
     if actor is None:
         raise NotAllowed("Sign in to sign a log.")
@@ -59,7 +62,7 @@ def _review(log: TreatmentLog, actor_id: int) -> None:
 def review_treatment(treatment_id: int, actor_id: int) -> TreatmentLog:
     """A clinician's review. An unsigned log is signed in the reviewer's name first, so a
     reviewed log is always a signed, frozen one."""
-    log = get_treatment(treatment_id, for_update=True)
+    log = treatment_to_change(treatment_id, actor_id)
     if log.reviewed_at is not None:
         raise Conflict("This log is already reviewed.", details={"reason": "already_reviewed"})
     _review(log, actor_id)
@@ -68,10 +71,23 @@ def review_treatment(treatment_id: int, actor_id: int) -> TreatmentLog:
 
 def review_treatments(treatment_ids: Iterable[int], actor_id: int) -> list[TreatmentLog]:
     """Bulk review from the queue; logs someone else reviewed meanwhile are skipped (the
-    ticked logs are locked in id order, and one reviewed while we waited no longer matches)."""
+    ticked logs are locked in id order, and one reviewed while we waited no longer matches).
+    One log of a session at a site the actor does not work at refuses the whole batch
+    (403) before any is reviewed."""
     ids = {int(i) for i in treatment_ids}
     if not ids:
         return []
+    allowed = user_site_ids(actor_id)
+    if allowed is not None:
+        ticked_sites = db.session.scalars(
+            select(Device.site_id)
+            .join(Appointment, Appointment.device_id == Device.id)
+            .join(TreatmentLog, TreatmentLog.appointment_id == Appointment.id)
+            .where(TreatmentLog.id.in_(ids))
+            .distinct()
+        )
+        for site_id in ticked_sites:
+            require_site_in(allowed, site_id)
     logs = db.session.scalars(
         select(TreatmentLog)
         .where(TreatmentLog.id.in_(ids), TreatmentLog.reviewed_at.is_(None))

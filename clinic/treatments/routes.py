@@ -124,6 +124,7 @@ def log_session(appointment_id: int) -> Any:
     card = queries.session_card(appointment_id, viewer_id=current_user.id)
     if card.log is not None:
         return go_to(url_for("treatments.detail", treatment_id=card.log.id))
+    sites.require_appointment_site(current_user.id, card.appointment)  # the service's 403
     if not card.appointment.is_live:
         flash(f"This appointment is {card.appointment.status.replace('_', '-')}.", "warning")
         return go_to(url_for("treatments.today"))
@@ -184,14 +185,21 @@ def log_session(appointment_id: int) -> Any:
 @bp.route("/treatments/<int:treatment_id>")
 @requires(Permission.READ)
 def detail(treatment_id: int) -> Any:
+    """A log, readable by all as the chart is; signing, review and corrections are offered
+    only to staff who work at the session's site (the services refuse the others)."""
     log = view_treatment(treatment_id, actor_id=current_user.id)
+    at_my_site = sites.works_at(
+        sites.user_site_ids(current_user.id), log.appointment.device.site_id
+    )
     return render_template(
         "treatments/detail.html",
         log=log,
         coil_summary=coil_target.describe(coil_target.get_coil_target(log.course_id)),
         action_form=ActionForm(),
         amendment_form=AmendmentForm(),
-        can_sign=log.signed_at is None
+        at_my_site=at_my_site,
+        can_sign=at_my_site
+        and log.signed_at is None
         and current_user.can(Permission.LOG_TREATMENTS)
         and may_sign(log, current_user),
     )

@@ -3,6 +3,10 @@ corrected afterwards only through its history (edits before signing, amendments 
 
 Everything is checked before anything is written; check-in and the appointment's status
 belong to `clinic.scheduling.lifecycle`. Reads of a log are audited here.
+
+Every write (log, edit, amend, and signing and review in `review`) is refused (403) to
+staff limited to other sites than the session's chair's; reading a log stays open, as
+the patient's chart it belongs to does (patients are not per site).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from clinic.extensions import db
 from clinic.scheduling import lifecycle
 from clinic.scheduling.models import Appointment, AppointmentStatus
 from clinic.scheduling.progress import session_numbers
+from clinic.scheduling.sites import require_appointment_site
 from clinic.treatments.fields import (
     AMENDABLE_FIELDS,
     MAX_TEXT,
@@ -90,6 +95,14 @@ def get_treatment(treatment_id: int, *, for_update: bool = False) -> TreatmentLo
     log = db.session.scalar(query)
     if log is None:
         raise NotFound(f"No treatment log {treatment_id}.")
+    return log
+
+
+def treatment_to_change(treatment_id: int, actor_id: int | None) -> TreatmentLog:
+    """The log locked for a change (edit, amend, sign, review): 403 when its session was at
+    a site the actor does not work at."""
+    log = get_treatment(treatment_id, for_update=True)
+    require_appointment_site(actor_id, log.appointment)
     return log
 
 
@@ -161,6 +174,7 @@ def log_treatment(
     session's number and the %MT prescribed for it (the titration's step): a dose below it
     is allowed and marked, never one above the course's prescribed %MT."""
     appointment = _locked_appointment(appointment_id)
+    require_appointment_site(actor_id, appointment)
     course = appointment.course
     now = clock.now()
     _check_loggable(appointment, course, now)
@@ -358,7 +372,7 @@ def amend_treatment(
     treatment_id: int, actor_id: int | None, *, field: str, value: Any, reason: str
 ) -> TreatmentLog:
     """Correct one field of a log (signed or not) with a reason; the history keeps both values."""
-    log = get_treatment(treatment_id, for_update=True)
+    log = treatment_to_change(treatment_id, actor_id)
     errors: dict[str, list[str]] = {}
     if field not in AMENDABLE_FIELDS:
         errors["field"] = [f"Only these fields can be amended: {', '.join(AMENDABLE_FIELDS)}."]
@@ -384,7 +398,7 @@ def edit_treatment(
     treatment_id: int, actor_id: int | None, changes: dict[str, Any]
 ) -> TreatmentLog:
     """Change an unsigned log in place (each change still lands in its history)."""
-    log = get_treatment(treatment_id, for_update=True)
+    log = treatment_to_change(treatment_id, actor_id)
     if log.signed_at is not None:
         raise Conflict(
             "This log is signed and can no longer change; add an amendment with a reason.",

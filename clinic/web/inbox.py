@@ -1,7 +1,8 @@
 """The clinician's work inbox: everything waiting for a clinician on one page, most urgent
 first (open alerts, screenings to sign off, logs to sign and review, courses not
 improving by session 10 or 20). It is a clinician's
-home page, and its alerts count is in the navigation of every page."""
+home page, and its alerts count is in the navigation of every page. A clinician limited
+to sites sees their sites' work (`clinic/scheduling/sites.py`), as on the review queue."""
 
 from __future__ import annotations
 
@@ -26,12 +27,17 @@ INBOX_ROWS = 50
 @bp.route("/inbox")
 @requires(Permission.REVIEW)
 def inbox() -> Any:
+    site_ids = sites.user_site_ids(current_user.id)
     return render_template(
         "web/inbox.html",
-        open_alerts=alerts.list_alerts(status=AlertStatus.OPEN, limit=INBOX_ROWS),
+        open_alerts=alerts.list_alerts(
+            status=AlertStatus.OPEN,
+            limit=INBOX_ROWS,
+            patients=alerts.patient_scope(current_user.id),
+        ),
         screenings=awaiting_sign_off(INBOX_ROWS),
-        queue=review_queue(INBOX_ROWS, site_ids=sites.user_site_ids(current_user.id)),
-        not_improving=not_improving(INBOX_ROWS),
+        queue=review_queue(INBOX_ROWS, site_ids=site_ids),
+        not_improving=not_improving(INBOX_ROWS, site_ids=site_ids),
         min_improvement=MIN_IMPROVEMENT_PCT,
         action_form=ActionForm(),
         note_max=alerts.MAX_NOTE_LENGTH,
