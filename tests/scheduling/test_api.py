@@ -152,8 +152,8 @@ def test_booking_a_course_takes_a_fixed_number_of_statements(
     chairs.append(make_device("Chair C", room="3"))
     # Chair A is taken at nine on one day; at eleven on two days, once with chair B.
     for day, hour, chair in ((1, 9, 0), (4, 11, 0), (9, 11, 0), (9, 11, 1)):
-        make_appointment(make_course(), local(MONDAY + timedelta(days=day), hour),
-                         device=chairs[chair])  # fmt: skip
+        at = local(MONDAY + timedelta(days=day), hour)
+        make_appointment(make_course(), at, device=chairs[chair])
     assert api.as_(front_desk).get("/api/v1/devices").status_code == 200  # its token made
 
     def book(sessions: int, hour: int) -> tuple[int, set[int]]:
@@ -167,7 +167,11 @@ def test_booking_a_course_takes_a_fixed_number_of_statements(
         with count_queries() as counter:
             answer = api.as_(front_desk).post(
                 f"/api/v1/courses/{course.id}/schedule",
-                json={"start_date": "2026-03-03", "time": f"{hour:02d}:00", "device_id": chairs[0].id},
+                json={
+                    "start_date": "2026-03-03",
+                    "time": f"{hour:02d}:00",
+                    "device_id": chairs[0].id,
+                },
             )
         assert answer.status_code == 201, answer.get_json()
         return counter.count, {a["device_id"] for a in answer.get_json()["appointments"]}
