@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import jsonify
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -22,6 +23,7 @@ from clinic.scheduling.api import (
     PreviewSchema,
     ScheduleResultSchema,
     ScheduleSchema,
+    dump_appointment,
 )
 from clinic.scheduling.api_fields import id_field
 
@@ -405,7 +407,8 @@ def schedule_course(args: dict[str, Any], course_id: int) -> Any:
         site_id=args.get("site_id"),
         actor_id=current_user.id,
     )
-    return {"appointments": appointments}
+    # A course's dozens of sessions: the schema's JSON without marshmallow per field.
+    return jsonify(appointments=[dump_appointment(a) for a in appointments]), 201
 
 
 @blp.route("/courses/<int:course_id>/schedule/preview", methods=["POST"])

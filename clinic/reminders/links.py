@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer, URLSafeSerializer
+from itsdangerous.encoding import want_bytes
 
 from clinic import clock
 from clinic.errors import Gone, NotFound
@@ -30,8 +32,27 @@ class LinkClaim:
     expires_at: datetime
 
 
+class _KeptKeySigner(Signer):
+    """itsdangerous' signer with its derived key kept: a course's booking signs a hundred
+    links, and deriving the key each time cost as much as the signing. Same tokens."""
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        return _derived_key(self.salt, key)
+
+
+@lru_cache(maxsize=32)
+def _derived_key(salt: bytes, secret_key: bytes) -> bytes:
+    return Signer(secret_key, salt=salt).derive_key()
+
+
+@lru_cache(maxsize=32)
+def _cached_serializer(secret_key: str, purpose: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt=f"reminders.link.{purpose}", signer=_KeptKeySigner)
+
+
 def _serializer(purpose: str) -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"reminders.link.{purpose}")
+    return _cached_serializer(current_app.config["SECRET_KEY"], purpose)
 
 
 def make_token(purpose: str, appointment_id: int, revision: int, starts_at: datetime) -> str:
@@ -57,10 +78,21 @@ def read_token(purpose: str, token: str) -> LinkClaim:
     return claim
 
 
+class PublicUrls:
+    """Absolute links under CLINIC_BASE_URL, built without a request (jobs, CLI), the URL
+    map bound once for all the links of one batch of messages."""
+
+    def __init__(self) -> None:
+        self._adapter = current_app.url_map.bind("localhost")
+        self._base = current_app.config["CLINIC_BASE_URL"]
+
+    def __call__(self, endpoint: str, **values: Any) -> str:
+        return self._base + self._adapter.build(endpoint, values)
+
+
 def public_url(endpoint: str, **values: Any) -> str:
-    """An absolute link under CLINIC_BASE_URL, built without a request (jobs, CLI)."""
-    path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return current_app.config["CLINIC_BASE_URL"] + path
+    """One absolute link (see `PublicUrls`)."""
+    return PublicUrls()(endpoint, **values)
 
 
 def site_host() -> str:

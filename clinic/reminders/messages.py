@@ -177,18 +177,18 @@ def appointment_calendar(
     clinic_name: str,
     organizer_email: str,
     stamp: datetime,
+    summary: str,
     cancelled: bool = False,
 ) -> str:
     """An iCalendar file for one appointment. The UID never changes for the appointment;
     SEQUENCE grows with every move, and once more when it is cancelled, so calendars
     replace the entry instead of adding one (RFC 5545 ignores an update whose SEQUENCE did
-    not grow). Nothing clinical, not even in PRODID: the summary names only the clinic (in
-    the language being spoken, see `clinic.i18n.speaking`).
+    not grow). Nothing clinical, not even in PRODID: the `summary` names only the clinic
+    (`calendar_summary`).
 
     A course books dozens at once and the calendar library takes a fifth of a millisecond
     a file, so the common case (UTC times, a short plain UID) fills the clinic's file,
     rendered once, with the appointment's own lines: the same bytes (a test compares)."""
-    summary = gettext("Appointment at %(clinic)s", clinic=clinic_name)
     status = "CANCELLED" if cancelled else "CONFIRMED"
     sequence = sequence + 1 if cancelled else sequence
     times = (starts_at, ends_at, stamp)
@@ -212,6 +212,12 @@ def appointment_calendar(
     for stand_in, line in lines.items():
         text = text.replace(f"\r\n{stand_in}\r\n", f"\r\n{line}\r\n", 1)
     return text
+
+
+def calendar_summary(clinic_name: str) -> str:
+    """A calendar entry's title, in the language being spoken (`clinic.i18n.speaking`):
+    worked out once for a batch of files, as translating costs more than filling one in."""
+    return gettext("Appointment at %(clinic)s", clinic=clinic_name)
 
 
 # Content lines longer than this are folded (RFC 5545: 75 octets).

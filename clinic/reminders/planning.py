@@ -29,7 +29,7 @@ from clinic.reminders.message_templates import TemplateCache
 from clinic.reminders.models import Channel, MessageKind, Reminder, ReminderStatus
 from clinic.reminders.policy import get_policy, reminds_about
 from clinic.reminders.recipients import patient_address, patient_timezone
-from clinic.scheduling.models import Appointment, AppointmentStatus
+from clinic.scheduling.models import Appointment, AppointmentStatus, Device
 
 
 class QuestionnaireLinkLike(Protocol):
@@ -50,10 +50,11 @@ def calendar_uid(appointment_id: int) -> str:
 def appointment_calendar(appointment: Appointment, *, now: datetime) -> str:
     """The .ics for an appointment, its words in the patient's language."""
     with i18n.speaking(appointment.patient.language):
-        return _calendar(appointment, now)
+        summary = messages.calendar_summary(current_app.config["CLINIC_NAME"])
+    return _calendar(appointment, now, summary)
 
 
-def _calendar(appointment: Appointment, now: datetime) -> str:
+def _calendar(appointment: Appointment, now: datetime, summary: str) -> str:
     return messages.appointment_calendar(
         uid=calendar_uid(appointment.id),
         sequence=appointment.revision,
@@ -62,12 +63,16 @@ def _calendar(appointment: Appointment, now: datetime) -> str:
         clinic_name=current_app.config["CLINIC_NAME"],
         organizer_email=parseaddr(current_app.config["CLINIC_EMAIL_FROM"])[1],
         stamp=now,
+        summary=summary,
         cancelled=not appointment.is_live,
     )
 
 
-def appointment_values(appointment: Appointment, tz: ZoneInfo) -> dict[str, str]:
+def appointment_values(
+    appointment: Appointment, tz: ZoneInfo, urls: links.PublicUrls | None = None
+) -> dict[str, str]:
     """Placeholder values for an appointment message, in the patient's wall-clock time."""
+    url = urls or links.PublicUrls()
     local = appointment.starts_at.astimezone(tz)
     token_args = (appointment.id, appointment.revision, appointment.starts_at)
     return {
@@ -75,16 +80,51 @@ def appointment_values(appointment: Appointment, tz: ZoneInfo) -> dict[str, str]
         "first_name": appointment.patient.first_name,
         "date": i18n.long_date(local.date(), appointment.patient.language),
         "time": f"{local:%H:%M}",
-        "confirm_url": links.public_url(
+        "confirm_url": url(
             "reminders.patient_confirm", token=links.make_token("confirm", *token_args)
         ),
-        "change_url": links.public_url(
+        "change_url": url(
             "reminders.patient_change", token=links.make_token("change", *token_args)
         ),
-        "ics_url": links.public_url(
-            "reminders.patient_calendar", token=links.make_token("ics", *token_args)
-        ),
+        "ics_url": url("reminders.patient_calendar", token=links.make_token("ics", *token_args)),
     }
+
+
+class _Batch:
+    """What the messages of one planning call share, worked out once: a course books
+    dozens of sessions, and per session the bound URL map, the templates, the chairs'
+    zones and the calendar's translated title cost more than the messages themselves."""
+
+    def __init__(self, appointments: Sequence[Appointment]) -> None:
+        self.templates = TemplateCache()
+        self.urls = links.PublicUrls()
+        self._zones: dict[tuple[int, int], ZoneInfo] = {}
+        self._summaries: dict[str, str] = {}
+        # A patient without a zone of their own reads the chair's site's: those chairs
+        # and sites in one query, not one a chair (held here: the session keeps only
+        # objects someone refers to).
+        chairs = {a.device_id for a in appointments if not a.patient.timezone}
+        self._chairs = (
+            db.session.scalars(
+                select(Device).options(joinedload(Device.site)).where(Device.id.in_(chairs))
+            ).all()
+            if len(chairs) > 1
+            else ()
+        )
+
+    def zone(self, appointment: Appointment) -> ZoneInfo:
+        key = (appointment.patient_id, appointment.device_id)
+        if key not in self._zones:
+            self._zones[key] = patient_timezone(appointment.patient, appointment)
+        return self._zones[key]
+
+    def calendar(self, appointment: Appointment, now: datetime) -> str:
+        language = appointment.patient.language
+        if language not in self._summaries:
+            with i18n.speaking(language):
+                name = current_app.config["CLINIC_NAME"]
+                self._summaries[language] = messages.calendar_summary(name)
+        return _calendar(appointment, now, self._summaries[language])
 
 
 def _existing_rows(
@@ -103,18 +143,19 @@ def _existing_rows(
     }
 
 
-def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> list[Reminder]:
+def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> int:
     """Write the reminder rows the policy asks for (idempotent: an existing row for the same
-    appointment, channel and start is kept; a cancelled or skipped one is revived).
+    appointment, channel and start is kept; a cancelled or skipped one is revived); how
+    many rows it planned.
 
     Due time: see `clinic.reminders.timing`. When it has already passed at booking time,
     the reminder goes as soon as possible outside quiet hours if that is still before the
     appointment; an appointment that has already begun (back-entry) gets a `skipped` row.
     """
     policy = get_policy()
-    templates = TemplateCache()
     existing = _existing_rows([a.id for a in appointments])
-    planned: list[Reminder] = []
+    batch = _Batch(appointments)
+    revived = 0
     new_rows: list[dict[str, Any]] = []
     for appointment in appointments:
         if appointment.status != AppointmentStatus.SCHEDULED or not reminds_about(
@@ -122,7 +163,7 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
         ):
             continue
         patient = appointment.patient
-        tz = patient_timezone(patient, appointment)
+        tz = batch.zone(appointment)
         values: dict[str, str] | None = None
         for channel in Channel:
             recipient = patient_address(patient, channel)
@@ -159,12 +200,12 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
                 else:
                     due = late
             if values is None:
-                values = appointment_values(appointment, tz)
-            payload = templates.render(
+                values = appointment_values(appointment, tz, batch.urls)
+            payload = batch.templates.render(
                 MessageKind.APPOINTMENT_REMINDER, channel, values, patient.language
             ).as_payload()
             if channel == Channel.EMAIL:
-                payload["ics"] = appointment_calendar(appointment, now=now)
+                payload["ics"] = batch.calendar(appointment, now)
             state = {
                 "status": status,
                 "recipient": recipient,
@@ -191,15 +232,16 @@ def plan_appointments(appointments: Sequence[Appointment], *, now: datetime) -> 
                 continue
             for name, value in state.items():
                 setattr(row, name, value)
-            planned.append(row)
+            revived += 1
     db.session.flush()
     if new_rows:
-        # One statement for a whole course's rows, not one round trip a row.
-        planned += db.session.scalars(insert(Reminder).returning(Reminder), new_rows).all()
-    return planned
+        # One statement for a whole course's rows, not one round trip a row, and nothing
+        # read back: building the rows' objects cost more than writing them.
+        db.session.execute(insert(Reminder), new_rows)
+    return revived + len(new_rows)
 
 
-def plan_upcoming_appointments(patient: Patient, *, now: datetime) -> list[Reminder]:
+def plan_upcoming_appointments(patient: Patient, *, now: datetime) -> int:
     """Reminders for the patient's scheduled appointments still ahead (after a consent
     is granted: the upcoming ones get their messages on that channel)."""
     upcoming = db.session.scalars(

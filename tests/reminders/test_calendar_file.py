@@ -41,7 +41,8 @@ def test_the_filled_in_template_is_what_the_library_writes(
             "cancelled": cancelled,
         }
         with i18n.speaking(language):
-            summary = messages.gettext("Appointment at %(clinic)s", clinic=clinic_name)
+            summary = messages.calendar_summary(clinic_name)
+            assert summary == messages.gettext("Appointment at %(clinic)s", clinic=clinic_name)
             expected = messages._render_calendar(
                 uid,
                 sequence + 1 if cancelled else sequence,
@@ -51,5 +52,5 @@ def test_the_filled_in_template_is_what_the_library_writes(
                 summary,
                 "CANCELLED" if cancelled else "CONFIRMED",
             )
-            assert messages.appointment_calendar(**arguments) == expected
+            assert messages.appointment_calendar(**arguments, summary=summary) == expected
             assert f"SEQUENCE:{sequence + cancelled}\r\n" in expected

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from clinic.extensions import db
+from clinic.reminders.models import Reminder
 from clinic.scheduling import booking_service, schedule
 from clinic.scheduling.models import Appointment
-from tests.factories import make_appointment, make_course
+from tests.factories import make_appointment, make_course, make_device, make_patient
 from tests.scheduling.conftest import MONDAY, local
 
 FUZZ = settings(
@@ -139,6 +141,47 @@ def test_schedule_a_course(api: Any, front_desk: Any, chairs: Any) -> None:
     )
     assert again.status_code == 409
     assert again.get_json()["error"]["code"] == "nothing_to_schedule"
+
+
+def test_booking_a_course_takes_a_fixed_number_of_statements(
+    api: Any, front_desk: Any, chairs: Any, frozen: Any, count_queries: Any
+) -> None:
+    """Placing, writing, reminding (both channels, every session, on the zone of each
+    chair's site), auditing and answering: the same statements for 12 sessions on two
+    chairs as for 36 on three, never one a session or one a chair."""
+    chairs.append(make_device("Chair C", room="3"))
+    # Chair A is taken at nine on one day; at eleven on two days, once with chair B.
+    for day, hour, chair in ((1, 9, 0), (4, 11, 0), (9, 11, 0), (9, 11, 1)):
+        at = local(MONDAY + timedelta(days=day), hour)
+        make_appointment(make_course(), at, device=chairs[chair])
+    assert api.as_(front_desk).get("/api/v1/devices").status_code == 200  # its token made
+
+    def book(sessions: int, hour: int) -> tuple[int, set[int]]:
+        patient = make_patient(
+            email=f"p{hour}@example.org",
+            phone=f"+16175550{hour:03d}",
+            email_consent=True,
+            sms_consent=True,
+        )
+        course = make_course(patient, planned_sessions=sessions)
+        with count_queries() as counter:
+            answer = api.as_(front_desk).post(
+                f"/api/v1/courses/{course.id}/schedule",
+                json={
+                    "start_date": "2026-03-03",
+                    "time": f"{hour:02d}:00",
+                    "device_id": chairs[0].id,
+                },
+            )
+        assert answer.status_code == 201, answer.get_json()
+        return counter.count, {a["device_id"] for a in answer.get_json()["appointments"]}
+
+    few, two_chairs = book(12, 9)
+    many, three_chairs = book(36, 11)
+    assert len(two_chairs) == 2 and len(three_chairs) == 3
+    assert db.session.scalar(select(func.count()).select_from(Reminder)) == 2 * (12 + 36)
+    assert many == few
+    assert many <= 25  # 26 before: a statement a chair for its site's zone
 
 
 def test_schedule_refusals(api: Any, front_desk: Any, chairs: Any) -> None:
