@@ -390,7 +390,10 @@ def user_for_session_id(value: str) -> User | None:
     user_id, _, token = str(value).partition(":")
     if not user_id.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    # The role's policy joined in: every page asks it next (`requires_totp`).
+    user = db.session.scalar(
+        select(User).options(joinedload(User.role_policy)).where(User.id == int(user_id))
+    )
     if user is None or not user.active or user.session_token != token:
         return None
     return user

@@ -380,9 +380,12 @@ def delete_closure(closure_id: int, *, actor_id: int) -> None:
 # -- loading what the planner needs ----------------------------------------------------
 
 
-def load_calendar(start: date, end: date, site: Site | None = None) -> booking.Calendar:
+def load_calendar(
+    start: date, end: date, site: Site | None = None, devices: Sequence[Device] | None = None
+) -> booking.Calendar:
     """A site's hours, closures (holidays included) and maintenance between two of its
-    dates, and its active devices; the first site when none is given."""
+    dates, and its active devices (of `devices`, the site's, when a page read them
+    already); the first site when none is given."""
     site = site or get_site()
     tz = site_tz(site)
     span_start = datetime.combine(start - timedelta(days=1), time(0), tzinfo=tz)
@@ -400,20 +403,23 @@ def load_calendar(start: date, end: date, site: Site | None = None) -> booking.C
             site, start - timedelta(days=1), end + timedelta(days=1)
         ).items()
     }
-    devices = dict(
-        db.session.execute(
-            select(Device.id, Device.name)
-            .where(Device.active.is_(True), Device.site_id == site.id)
-            .order_by(Device.id)
-        ).all()
-    )
+    if devices is None:
+        active = dict(
+            db.session.execute(
+                select(Device.id, Device.name)
+                .where(Device.active.is_(True), Device.site_id == site.id)
+                .order_by(Device.id)
+            ).all()
+        )
+    else:
+        active = {d.id: d.name for d in sorted(devices, key=lambda d: d.id) if d.active}
     return booking.Calendar(
         tz=tz,
         hours={
             row.weekday: (row.opens_at, row.closes_at) for row in opening_hours(site.id).values()
         },
         closures=closures,
-        devices=devices,
+        devices=active,
         maintenance=maintenance,
     )
 

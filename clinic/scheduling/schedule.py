@@ -3,6 +3,7 @@ could move, and the data of the day board and the week view (laid out by `board`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any
@@ -199,12 +200,29 @@ def free_starts(
     return found
 
 
-def board_devices(rows: list[Any], site_id: int) -> list[Device]:
-    """The site's active devices, plus any inactive one that still has sessions in view."""
+def board_devices(
+    rows: list[Any], site_id: int, devices: Sequence[Device] | None = None
+) -> list[Device]:
+    """The site's active devices (`devices`, when read already), plus any inactive one
+    that still has sessions in view."""
     used = {appointment.device_id for appointment, _number in rows}
-    return [
-        device for device in list_devices(site_ids={site_id}) if device.active or device.id in used
-    ]
+    if devices is None:
+        devices = list_devices(site_ids={site_id})
+    return [device for device in devices if device.active or device.id in used]
+
+
+def _board_data(
+    first: date, last: date, technician_id: int | None, site_id: int | None
+) -> tuple[list[Device], list[Any], booking.Calendar]:
+    """What the day board and the week view lay out: the chairs shown, the sessions with
+    their numbers, and the site's calendar; the site's chairs are read once for both."""
+    site = get_site(site_id)
+    rows = list_appointments(
+        first=first, last=last, technician_id=technician_id, site_ids={site.id}, with_numbers=True
+    )
+    devices = list_devices(site_ids={site.id})
+    calendar = load_calendar(first, last, site, devices=devices)
+    return board_devices(rows, site.id, devices), rows, calendar
 
 
 def day_board(
@@ -212,21 +230,12 @@ def day_board(
 ) -> board.DayBoard:
     """A site's day board (the first site's by default): a fixed handful of queries
     whatever the size of the schedule."""
-    site = get_site(site_id)
-    rows = list_appointments(
-        first=day, last=day, technician_id=technician_id, site_ids={site.id}, with_numbers=True
-    )
-    return board.day_board(day, board_devices(rows, site.id), rows, load_calendar(day, day, site))
+    return board.day_board(day, *_board_data(day, day, technician_id, site_id))
 
 
 def week_view(
     monday: date, *, technician_id: int | None = None, site_id: int | None = None
 ) -> board.WeekView:
-    site = get_site(site_id)
-    last = monday + timedelta(days=6)
-    rows = list_appointments(
-        first=monday, last=last, technician_id=technician_id, site_ids={site.id}, with_numbers=True
-    )
     return board.week_view(
-        monday, board_devices(rows, site.id), rows, load_calendar(monday, last, site)
+        monday, *_board_data(monday, monday + timedelta(days=6), technician_id, site_id)
     )

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_calendars
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, select
 
 from clinic.api.schemas import MAX_ID
 from clinic.audit.models import AuditAction
@@ -154,6 +154,18 @@ def user_site_ids(user_id: int | None) -> set[int] | None:
         return None
     found = set(db.session.scalars(select(UserSite.site_id).where(UserSite.user_id == user_id)))
     return found or None
+
+
+def sites_for_user(user_id: int) -> tuple[list[Site], set[int] | None]:
+    """Every site in id order and the ones the user is limited to (None: every site), in
+    one query: a per-site page asks both."""
+    rows = db.session.execute(
+        select(Site, UserSite.user_id)
+        .outerjoin(UserSite, and_(UserSite.site_id == Site.id, UserSite.user_id == user_id))
+        .order_by(Site.id)
+    ).all()
+    allowed = {site.id for site, limited in rows if limited is not None}
+    return [site for site, _limited in rows], allowed or None
 
 
 MULTI_SITE_ROLES = (Role.ADMIN, Role.CLINICIAN)
