@@ -14,15 +14,16 @@ from clinic.courses.authorization import LOW_AUTHORIZATION_SESSIONS, authorizati
 from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.scheduling.board import DayBoard
-from clinic.scheduling.models import Appointment, AppointmentStatus
+from clinic.scheduling.models import AppointmentStatus
+from clinic.scheduling.schedule import BoardSession
 
 
 @dataclass
 class DayExceptions:
-    unconfirmed: list[Appointment] = field(default_factory=list)
-    change_requested: list[Appointment] = field(default_factory=list)
-    questionnaires_due: list[tuple[Appointment, int]] = field(default_factory=list)
-    authorization: list[tuple[Appointment, str]] = field(default_factory=list)
+    unconfirmed: list[BoardSession] = field(default_factory=list)
+    change_requested: list[BoardSession] = field(default_factory=list)
+    questionnaires_due: list[tuple[BoardSession, int]] = field(default_factory=list)
+    authorization: list[tuple[BoardSession, str]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -34,8 +35,8 @@ class DayExceptions:
         )
 
 
-def _appointments(board: DayBoard) -> list[Appointment]:
-    found: dict[int, Appointment] = {}
+def _appointments(board: DayBoard) -> list[BoardSession]:
+    found: dict[int, BoardSession] = {}
     for row in board.rows:
         for cell in row.cells:
             if cell is not None and cell.kind == "booked":
@@ -44,7 +45,7 @@ def _appointments(board: DayBoard) -> list[Appointment]:
     return sorted(found.values(), key=lambda a: (a.starts_at, a.id))
 
 
-def _authorization_warnings(appointments: list[Appointment]) -> dict[int, str]:
+def _authorization_warnings(appointments: list[BoardSession]) -> dict[int, str]:
     """course id -> why its authorization needs the front desk's attention."""
     course_ids = sorted({a.course_id for a in appointments})
     if not course_ids:

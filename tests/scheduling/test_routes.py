@@ -122,8 +122,9 @@ def test_board_and_week_read_the_users_sites_and_the_site_list_once(
         assert len(sites) == 1 and "JOIN user_sites" in sites[0], statements
         assert sum(s.startswith("SELECT devices.") for s in statements) == 1, statements
         assert not any("FROM role_policies" in s for s in statements), statements
-        day_rows = [s for s in statements if s.startswith("SELECT courses.id, courses.planned")]
+        day_rows = [s for s in statements if "courses.planned_sessions" in s]
         assert len(day_rows) == 1 and "courses.protocol_id" not in day_rows[0], statements
+        assert "patients.date_of_birth" not in day_rows[0], statements
         counts.append(counter.count)
     assert counts == [11, 8], counts  # 15 and 11 before
 
