@@ -13,7 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from clinic import clock
-from clinic.navigation import admin_items, nav_items
+from clinic.navigation import admin_items, fixed_url, nav_items
 
 
 def local_datetime(value: datetime | None, fmt: str = "%a %d %b %Y %H:%M") -> str:
@@ -94,6 +94,19 @@ def status_badge(status: Any, label: str | None = None) -> Markup:
     return Markup(f'<span class="badge{kind}">{escape(text)}</span>')
 
 
+ICON_SPRITE = "vendor/lucide/1.62.0/icons.svg"
+
+
+def icon_svg(name: str) -> Markup:
+    """A symbol of the vendored Lucide sprite, decorative (`ui.icon` in templates; the
+    header calls it directly, a dozen times a page)."""
+    sprite = escape(fixed_url("static", filename=ICON_SPRITE))
+    return Markup(
+        '<svg class="icon" aria-hidden="true" focusable="false">'
+        f'<use href="{sprite}#{escape(name)}"></use></svg>'
+    )
+
+
 def can(permission: str) -> bool:
     return bool(current_user.is_authenticated and current_user.can(permission))
 
@@ -105,6 +118,8 @@ def init_app(app: Flask) -> None:
         can=can,
         url_per_row=url_per_row,
         status_badge=status_badge,
+        icon_svg=icon_svg,
+        fixed_url=fixed_url,
     )
     app.jinja_env.globals["today"] = clock.today
     app.jinja_env.filters.update(

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
@@ -147,16 +148,15 @@ class BoardAnswers:
     """Appointments with an open request to change the time, asked for [start, end)."""
 
 
-def board_answers(appointment_ids: Sequence[int], start: datetime, end: datetime) -> BoardAnswers:
-    """The patients' answers the day board shows on its sessions, in one query."""
-    answers = BoardAnswers(set(), set())
-    if not appointment_ids:
-        return answers
-    rows = db.session.execute(
+@cache
+def _board_answers_query() -> Select[int, str]:
+    """Built once: building it cost more than running it, on every board."""
+    instant = AppointmentResponse.__table__.c.appointment_starts_at.type
+    return (
         select(AppointmentResponse.appointment_id, AppointmentResponse.kind)
         .join(Appointment, Appointment.id == AppointmentResponse.appointment_id)
         .where(
-            AppointmentResponse.appointment_id.in_(appointment_ids),
+            AppointmentResponse.appointment_id.in_(bindparam("ids", expanding=True)),
             or_(
                 and_(
                     AppointmentResponse.kind == AnswerKind.CONFIRM,
@@ -165,12 +165,21 @@ def board_answers(appointment_ids: Sequence[int], start: datetime, end: datetime
                 and_(
                     AppointmentResponse.kind == AnswerKind.CHANGE,
                     AppointmentResponse.handled_at.is_(None),
-                    AppointmentResponse.appointment_starts_at >= start,
-                    AppointmentResponse.appointment_starts_at < end,
+                    AppointmentResponse.appointment_starts_at >= bindparam("start", type_=instant),
+                    AppointmentResponse.appointment_starts_at < bindparam("end", type_=instant),
                 ),
             ),
         )
     )
+
+
+def board_answers(appointment_ids: Sequence[int], start: datetime, end: datetime) -> BoardAnswers:
+    """The patients' answers the day board shows on its sessions, in one query."""
+    answers = BoardAnswers(set(), set())
+    if not appointment_ids:
+        return answers
+    params = {"ids": list(appointment_ids), "start": start, "end": end}
+    rows = db.session.execute(_board_answers_query(), params)
     for appointment_id, kind in rows:
         confirmed = kind == AnswerKind.CONFIRM
         (answers.confirmed if confirmed else answers.change_requested).add(appointment_id)

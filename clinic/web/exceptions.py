@@ -5,10 +5,11 @@ authorization running out). A fixed number of queries whatever the day holds."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import load_only, selectinload
 
 from clinic.courses.authorization import LOW_AUTHORIZATION_SESSIONS, authorization_meters
 from clinic.courses.models import Course
@@ -45,14 +46,25 @@ def _appointments(board: DayBoard) -> list[BoardSession]:
     return sorted(found.values(), key=lambda a: (a.starts_at, a.id))
 
 
+@cache
+def _authorized_courses() -> Select[Course]:
+    """Of these courses, those with an authorization and it (the meter needs no more of
+    the course); built once."""
+    return (
+        select(Course)
+        .where(
+            Course.id.in_(bindparam("ids", expanding=True)), Course.authorization_id.is_not(None)
+        )
+        .options(load_only(Course.id, Course.authorization_id), selectinload(Course.authorization))
+    )
+
+
 def _authorization_warnings(appointments: list[BoardSession]) -> dict[int, str]:
     """course id -> why its authorization needs the front desk's attention."""
     course_ids = sorted({a.course_id for a in appointments})
     if not course_ids:
         return {}
-    courses = db.session.scalars(
-        select(Course).where(Course.id.in_(course_ids)).options(selectinload(Course.authorization))
-    ).all()
+    courses = db.session.scalars(_authorized_courses(), {"ids": course_ids}).all()
     warnings = {}
     for course_id, meter in authorization_meters(courses).items():
         if meter.over_booked or meter.runs_past_end:

@@ -34,9 +34,16 @@ def board() -> Any:
     technician_id = _only_technician()
     site = page_site()
     layout = schedule.day_board(day, technician_id=technician_id, site_id=site["site_id"])
+    patient_ids = {
+        block.appointment.patient_id
+        for row in layout.rows
+        for cell in row.cells
+        if cell is not None
+        for block in cell.blocks
+    }
     # What the front desk must act on, shown on each block and in the side panel:
     # questionnaires due today, a patient's request to change the time, confirmations.
-    questionnaires_due = due_counts_for_day(day)
+    questionnaires_due = due_counts_for_day(day, patient_ids)
     answers = board_answers(
         layout.appointment_ids, *schedule.day_span(day, day, sites.site_tz(site["site"]))
     )
@@ -61,13 +68,7 @@ def board() -> Any:
         if day >= clock.today()
         else None,
         # A patient flagged after PHQ-9 item 9 until a clinician clears it.
-        risk_flags=risk_flags(
-            block.appointment.patient_id
-            for row in layout.rows
-            for cell in row.cells
-            if cell is not None
-            for block in cell.blocks
-        ),
+        risk_flags=risk_flags(patient_ids),
         is_today=day == clock.today(),
     )
 

@@ -1,5 +1,6 @@
-"""`ui.badge` in templates and `status_badge`, which the day board and the week call per
-session instead of the macro: one markup, a label always in words, escaped."""
+"""`ui.badge` and `ui.icon` in templates and the functions behind them, which the day
+board, the week and the header call directly (a macro call per session or per menu entry
+cost ten times the function): one markup, a badge's label always in words, escaped."""
 
 from __future__ import annotations
 
@@ -41,3 +42,17 @@ def test_macro_and_function_render_the_same_badge(
             "{{ status_badge(status, label) }}", status=status, label=label
         )
     assert macro == direct == html
+
+
+def test_macro_and_function_render_the_same_icon(app: Any) -> None:
+    with app.test_request_context():
+        macro = render_template_string('{% import "macros/ui.html" as ui %}{{ ui.icon("bell") }}')
+        direct = render_template_string('{{ icon_svg("bell") }}')
+    assert (
+        macro
+        == direct
+        == (
+            '<svg class="icon" aria-hidden="true" focusable="false">'
+            '<use href="/static/vendor/lucide/1.62.0/icons.svg#bell"></use></svg>'
+        )
+    )
