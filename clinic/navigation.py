@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, request, url_for
+from flask import current_app, has_request_context, request, url_for
 from flask_login import current_user
 
 from clinic.alerts.services import count_open_urgent, patient_scope
@@ -77,13 +78,28 @@ ADMIN_MENU: tuple[NavEntry, ...] = (
 )
 
 
+def fixed_url(endpoint: str, **values: Any) -> str:
+    """`url_for` of a URL that never changes while the app runs (a menu entry, a static
+    file), built once per script root: every page's header built two dozen of them."""
+    key = (
+        request.script_root if has_request_context() else None,
+        endpoint,
+        *sorted(values.items()),
+    )
+    urls = current_app.extensions.setdefault("clinic.fixed_urls", {})
+    url = urls.get(key)
+    if url is None:
+        url = urls[key] = url_for(endpoint, **values)
+    return str(url)
+
+
 def _visible(entries: tuple[NavEntry, ...]) -> list[NavItem]:
     if not current_user.is_authenticated:
         return []
     items = []
     for entry in entries:
         if entry.endpoint in current_app.view_functions and current_user.can(entry.permission):
-            url = url_for(entry.endpoint)
+            url = fixed_url(entry.endpoint)
             blueprint = entry.endpoint.split(".", 1)[0]
             active = request.endpoint == entry.endpoint or (
                 request.blueprint == blueprint and request.path.startswith(url) and url != "/"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, Update, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Update, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, events
@@ -257,17 +258,13 @@ def acknowledge_alert(
     return alert
 
 
-def risk_flags(patient_ids: Iterable[int]) -> dict[int, Alert]:
-    """The alert each patient is flagged for on the technicians' pages (item 9 awaiting the
-    clinician's screen, or a positive screen not yet cleared), acute first, newest first;
-    one query whatever the number of patients."""
-    ids = sorted(set(patient_ids))
-    if not ids:
-        return {}
-    candidates = db.session.scalars(
+@cache
+def _risk_flags_query() -> Select[Alert]:
+    """Built once: building it cost more than running it, on every board."""
+    return (
         select(Alert)
         .where(
-            Alert.patient_id.in_(ids),
+            Alert.patient_id.in_(bindparam("patient_ids", expanding=True)),
             Alert.kind == AlertKind.SUICIDAL_IDEATION,
             Alert.flag_cleared_at.is_(None),
             or_(Alert.status == AlertStatus.OPEN, Alert.risk_result.in_(POSITIVE_RISK)),
@@ -278,6 +275,16 @@ def risk_flags(patient_ids: Iterable[int]) -> dict[int, Alert]:
             Alert.id.desc(),
         )
     )
+
+
+def risk_flags(patient_ids: Iterable[int]) -> dict[int, Alert]:
+    """The alert each patient is flagged for on the technicians' pages (item 9 awaiting the
+    clinician's screen, or a positive screen not yet cleared), acute first, newest first;
+    one query whatever the number of patients."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    candidates = db.session.scalars(_risk_flags_query(), {"patient_ids": ids})
     flags: dict[int, Alert] = {}
     for alert in candidates:
         if alert.patient_id is not None:
@@ -382,11 +389,15 @@ def escalate_alerts(now: datetime) -> int:
     return escalated
 
 
+@cache
+def _open_urgent_query() -> Select[Any]:
+    return select(func.count(Alert.id)).where(
+        Alert.status == AlertStatus.OPEN, Alert.severity == AlertSeverity.URGENT
+    )
+
+
 def count_open_urgent(patients: PatientFilter | None = None) -> int:
     """Open urgent alerts (a suicidal-ideation answer, a seizure): the navigation shows the
     count on every page, so no clinician can miss one; of the alerts a user sees
-    (`patient_scope`), so the count matches their list."""
-    query = select(func.count(Alert.id)).where(
-        Alert.status == AlertStatus.OPEN, Alert.severity == AlertSeverity.URGENT
-    )
-    return db.session.scalar(_in_scope(query, patients)) or 0
+    (`patient_scope`), so the count matches their list (the statement built once)."""
+    return db.session.scalar(_in_scope(_open_urgent_query(), patients)) or 0

@@ -109,9 +109,7 @@ def _enforce_role_totp() -> Any:
         return None
     if not current_user.is_authenticated or current_user.totp_enabled:
         return None
-    from clinic.auth.services import role_requires_totp
-
-    if role_requires_totp(current_user.role):
+    if current_user.requires_totp:
         flash("Your role requires a second factor. Set it up to continue.", "warning")
         return redirect(url_for("auth.totp_setup"))
     return None

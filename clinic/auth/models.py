@@ -43,6 +43,15 @@ class User(UserMixin, Model):
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", order_by="ApiToken.created_at.desc()"
     )
+    role_policy: Mapped[RolePolicy | None] = relationship(
+        primaryjoin="foreign(User.role) == RolePolicy.role", viewonly=True
+    )
+    """Read with the user when a page session loads it (one statement, not two a page)."""
+
+    @property
+    def requires_totp(self) -> bool:
+        """Whether the user's role must use a second factor (the admin's policy)."""
+        return bool(self.role_policy and self.role_policy.require_totp)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import CursorResult, func, or_, select, text, update
+from sqlalchemy import CursorResult, Select, bindparam, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -384,13 +384,20 @@ def revoke_token(user: User, token_id: int, *, actor_id: int) -> ApiToken:
     return token
 
 
+@functools.cache
+def _session_user_query() -> Select[User]:
+    """Built once (every page asks it), with the role's policy joined in: every page asks
+    it next (`requires_totp`)."""
+    return select(User).options(joinedload(User.role_policy)).where(User.id == bindparam("user_id"))
+
+
 def user_for_session_id(value: str) -> User | None:
     """The active user whose session cookie holds `value` (`User.get_id()`): a rotated
     session token (logout, password change, deactivation) no longer matches."""
     user_id, _, token = str(value).partition(":")
     if not user_id.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.scalar(_session_user_query(), {"user_id": int(user_id)})
     if user is None or not user.active or user.session_token != token:
         return None
     return user

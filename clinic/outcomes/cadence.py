@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from clinic import clock
@@ -168,15 +169,27 @@ def due_for_patient(patient_id: int, limit: int = 20) -> list[QuestionnaireAssig
     )
 
 
-def due_counts_for_day(day: date) -> dict[int, int]:
-    """patient_id -> questionnaires due on `day` (not yet expired), for the day board."""
-    rows = db.session.execute(
+@cache
+def _due_counts_query() -> Select[int, int]:
+    """Built once: building it cost as much as running it, on every board."""
+    return (
         select(QuestionnaireAssignment.patient_id, func.count())
         .where(
+            QuestionnaireAssignment.patient_id.in_(bindparam("patient_ids", expanding=True)),
             QuestionnaireAssignment.status == AssignmentStatus.DUE,
-            QuestionnaireAssignment.due_on <= day,
-            QuestionnaireAssignment.due_on >= day - timedelta(days=EXPIRE_AFTER_DAYS),
+            QuestionnaireAssignment.due_on <= bindparam("day"),
+            QuestionnaireAssignment.due_on >= bindparam("since"),
         )
         .group_by(QuestionnaireAssignment.patient_id)
-    ).all()
-    return dict(rows)
+    )
+
+
+def due_counts_for_day(day: date, patient_ids: Iterable[int]) -> dict[int, int]:
+    """patient_id -> questionnaires due on `day` (not yet expired) of these patients (the
+    day board's), one query."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    since = day - timedelta(days=EXPIRE_AFTER_DAYS)
+    params = {"patient_ids": ids, "day": day, "since": since}
+    return dict(db.session.execute(_due_counts_query(), params).all())

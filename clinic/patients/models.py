@@ -84,7 +84,23 @@ class ScreeningResult(StrEnum):
     CONTRAINDICATED = "contraindicated"
 
 
-class Patient(Model):
+class PersonName:
+    """A patient's name as pages show it, for the record and for the rows read without
+    it (the day board's sessions)."""
+
+    first_name: str
+    last_name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def initials(self) -> str:
+        return f"{self.first_name[:1]}{self.last_name[:1]}".upper()
+
+
+class Patient(PersonName, Model):
     __tablename__ = "patients"
     __table_args__ = (
         one_of("preferred_channel", PreferredChannel, name="channel"),
@@ -144,14 +160,6 @@ class Patient(Model):
     screenings: Mapped[list[Screening]] = relationship(
         back_populates="patient", order_by="Screening.version"
     )
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
-
-    @property
-    def initials(self) -> str:
-        return f"{self.first_name[:1]}{self.last_name[:1]}".upper()
 
     def address_for(self, channel: str) -> str | None:
         """Where a message by `channel` reaches the patient, or None without their consent

@@ -8,10 +8,11 @@ acting on the new time (see `clinic.reminders.links`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
@@ -110,12 +111,6 @@ def request_change(token: str, message: str | None) -> AppointmentResponse:
     return _respond(token, "change", AnswerKind.CHANGE, message)
 
 
-def change_requests_for_day(day: date, tz: ZoneInfo) -> Sequence[AppointmentResponse]:
-    """Open change requests for appointments on `day` (on the board's site clock)."""
-    start = datetime.combine(day, time(0), tzinfo=tz)
-    return open_change_requests(start, start + timedelta(days=1))
-
-
 def open_change_requests(
     start: datetime, end: datetime, limit: int = 500, site_id: int | None = None
 ) -> Sequence[AppointmentResponse]:
@@ -145,20 +140,50 @@ def open_change_requests(
     ).all()
 
 
-def confirmations_for(appointment_ids: Sequence[int]) -> set[int]:
-    """Which of these appointments the patient confirmed (for their current time)."""
-    if not appointment_ids:
-        return set()
-    rows = db.session.execute(
-        select(AppointmentResponse.appointment_id)
+@dataclass(frozen=True)
+class BoardAnswers:
+    confirmed: set[int]
+    """Appointments the patient confirmed (for their current time)."""
+    change_requested: set[int]
+    """Appointments with an open request to change the time, asked for [start, end)."""
+
+
+@cache
+def _board_answers_query() -> Select[int, str]:
+    """Built once: building it cost more than running it, on every board."""
+    instant = AppointmentResponse.__table__.c.appointment_starts_at.type
+    return (
+        select(AppointmentResponse.appointment_id, AppointmentResponse.kind)
         .join(Appointment, Appointment.id == AppointmentResponse.appointment_id)
         .where(
-            AppointmentResponse.kind == AnswerKind.CONFIRM,
-            AppointmentResponse.appointment_id.in_(appointment_ids),
-            AppointmentResponse.revision == Appointment.revision,
+            AppointmentResponse.appointment_id.in_(bindparam("ids", expanding=True)),
+            or_(
+                and_(
+                    AppointmentResponse.kind == AnswerKind.CONFIRM,
+                    AppointmentResponse.revision == Appointment.revision,
+                ),
+                and_(
+                    AppointmentResponse.kind == AnswerKind.CHANGE,
+                    AppointmentResponse.handled_at.is_(None),
+                    AppointmentResponse.appointment_starts_at >= bindparam("start", type_=instant),
+                    AppointmentResponse.appointment_starts_at < bindparam("end", type_=instant),
+                ),
+            ),
         )
     )
-    return {appointment_id for (appointment_id,) in rows}
+
+
+def board_answers(appointment_ids: Sequence[int], start: datetime, end: datetime) -> BoardAnswers:
+    """The patients' answers the day board shows on its sessions, in one query."""
+    answers = BoardAnswers(set(), set())
+    if not appointment_ids:
+        return answers
+    params = {"ids": list(appointment_ids), "start": start, "end": end}
+    rows = db.session.execute(_board_answers_query(), params)
+    for appointment_id, kind in rows:
+        confirmed = kind == AnswerKind.CONFIRM
+        (answers.confirmed if confirmed else answers.change_requested).add(appointment_id)
+    return answers
 
 
 def mark_change_request_handled(response_id: int, *, actor_id: int | None) -> AppointmentResponse:

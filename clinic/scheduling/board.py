@@ -26,7 +26,7 @@ class Block:
 
     @property
     def of(self) -> int:
-        return self.appointment.course.planned_sessions
+        return int(self.appointment.planned_sessions)
 
 
 @dataclass

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import BindParameter, bindparam, func, select, text
+from sqlalchemy import BindParameter, Select, bindparam, func, select, text
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
@@ -84,6 +85,34 @@ def clean_text(value: str | None, limit: int, label: str, *, required: bool = Fa
             f"{label} is too long.", fields={label.lower(): [f"At most {limit} characters."]}
         )
     return value or None
+
+
+# What every board and booking reads of a site's calendar: each statement built once
+# (building one cost as much as running it).
+
+
+@cache
+def _maintenance_query() -> Select[int, datetime, datetime]:
+    instant = MaintenanceWindow.__table__.c.starts_at.type
+    window = MaintenanceWindow
+    return select(window.device_id, window.starts_at, window.ends_at).where(
+        window.ends_at > bindparam("start", type_=instant),
+        window.starts_at < bindparam("end", type_=instant),
+    )
+
+
+@cache
+def _hours_query() -> Select[OpeningHours]:
+    return select(OpeningHours).where(OpeningHours.site_id == bindparam("site_id"))
+
+
+@cache
+def _closures_query() -> Select[Closure]:
+    return select(Closure).where(
+        Closure.site_id == bindparam("site_id"),
+        Closure.date >= bindparam("first"),
+        Closure.date <= bindparam("last"),
+    )
 
 
 # -- devices and maintenance -----------------------------------------------------------
@@ -220,7 +249,7 @@ def delete_maintenance(device_id: int, window_id: int, *, actor_id: int) -> None
 def opening_hours(site_id: int | None = None) -> dict[int, OpeningHours]:
     """A site's hours by weekday (the first site's when none is named)."""
     site = get_site(site_id)
-    rows = db.session.scalars(select(OpeningHours).where(OpeningHours.site_id == site.id))
+    rows = db.session.scalars(_hours_query(), {"site_id": site.id})
     return {row.weekday: row for row in rows}
 
 
@@ -280,11 +309,8 @@ HOLIDAY_LIST_DAYS = 366
 def closed_days(site: Site, first: date, last: date) -> dict[date, ClosedDay]:
     """Every closed day of a site between two dates: manual closures, and public holidays
     the admin has not opened the site on."""
-    rows = db.session.scalars(
-        select(Closure).where(
-            Closure.site_id == site.id, Closure.date >= first, Closure.date <= last
-        )
-    ).all()
+    params = {"site_id": site.id, "first": first, "last": last}
+    rows = db.session.scalars(_closures_query(), params).all()
     opened = {row.date for row in rows if row.opens}
     found = {
         day: ClosedDay(day, name, ClosureSource.HOLIDAY, site.id)
@@ -380,18 +406,19 @@ def delete_closure(closure_id: int, *, actor_id: int) -> None:
 # -- loading what the planner needs ----------------------------------------------------
 
 
-def load_calendar(start: date, end: date, site: Site | None = None) -> booking.Calendar:
+def load_calendar(
+    start: date, end: date, site: Site | None = None, devices: Sequence[Device] | None = None
+) -> booking.Calendar:
     """A site's hours, closures (holidays included) and maintenance between two of its
-    dates, and its active devices; the first site when none is given."""
+    dates, and its active devices (of `devices`, the site's, when a page read them
+    already); the first site when none is given."""
     site = site or get_site()
     tz = site_tz(site)
     span_start = datetime.combine(start - timedelta(days=1), time(0), tzinfo=tz)
     span_end = datetime.combine(end + timedelta(days=2), time(0), tzinfo=tz)
     maintenance: dict[int, list[tuple[datetime, datetime]]] = {}
     for device_id, starts_at, ends_at in db.session.execute(
-        select(
-            MaintenanceWindow.device_id, MaintenanceWindow.starts_at, MaintenanceWindow.ends_at
-        ).where(MaintenanceWindow.ends_at > span_start, MaintenanceWindow.starts_at < span_end)
+        _maintenance_query(), {"start": span_start, "end": span_end}
     ):
         maintenance.setdefault(device_id, []).append((starts_at, ends_at))
     closures = {
@@ -400,20 +427,23 @@ def load_calendar(start: date, end: date, site: Site | None = None) -> booking.C
             site, start - timedelta(days=1), end + timedelta(days=1)
         ).items()
     }
-    devices = dict(
-        db.session.execute(
-            select(Device.id, Device.name)
-            .where(Device.active.is_(True), Device.site_id == site.id)
-            .order_by(Device.id)
-        ).all()
-    )
+    if devices is None:
+        active = dict(
+            db.session.execute(
+                select(Device.id, Device.name)
+                .where(Device.active.is_(True), Device.site_id == site.id)
+                .order_by(Device.id)
+            ).all()
+        )
+    else:
+        active = {d.id: d.name for d in sorted(devices, key=lambda d: d.id) if d.active}
     return booking.Calendar(
         tz=tz,
         hours={
             row.weekday: (row.opens_at, row.closes_at) for row in opening_hours(site.id).values()
         },
         closures=closures,
-        devices=devices,
+        devices=active,
         maintenance=maintenance,
     )
 

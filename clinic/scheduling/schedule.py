@@ -3,19 +3,21 @@ could move, and the data of the day board and the week view (laid out by `board`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import aliased, contains_eager, joinedload
+from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy.orm import joinedload
 
 from clinic import clock
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
 from clinic.extensions import db
-from clinic.patients.models import Patient
+from clinic.patients.models import Patient, PersonName
 from clinic.scheduling import board, booking
 from clinic.scheduling.calendar import (
     device_site,
@@ -31,6 +33,7 @@ from clinic.scheduling.models import (
     AppointmentKind,
     AppointmentStatus,
     Device,
+    Site,
 )
 from clinic.scheduling.sites import get_site, site_tz
 
@@ -52,32 +55,122 @@ def day_span(first: date, last: date, tz: ZoneInfo | None = None) -> tuple[datet
 @cache
 def session_number() -> Any:
     """A column: the session's place among its course's live treatments (1-based). Built
-    once: a fresh alias per request cost more than the query (SQLAlchemy memoizes an
-    alias's columns on the alias)."""
-    earlier = aliased(Appointment)
+    once: a fresh alias per request cost more than the query."""
+    appointments = Appointment.__table__
+    earlier = appointments.alias("earlier")
     return (
-        select(func.count(earlier.id) + 1)
+        select(func.count(earlier.c.id) + 1)
         .where(
-            earlier.course_id == Appointment.course_id,
-            earlier.kind == AppointmentKind.TREATMENT,
+            earlier.c.course_id == appointments.c.course_id,
+            earlier.c.kind == AppointmentKind.TREATMENT,
             # "Neither cancelled nor a no-show" rather than "in LIVE_STATUSES" (the same
             # rows): the exclusion constraints' partial indexes hold the latter predicate,
             # and PostgreSQL without statistics ANDed one (every live session) into each
             # row's count, reading thousands of index entries a row.
-            earlier.status.not_in(
+            earlier.c.status.not_in(
                 [status for status in AppointmentStatus if status not in LIVE_STATUSES]
             ),
-            earlier.starts_at < Appointment.starts_at,
+            earlier.c.starts_at < appointments.c.starts_at,
         )
-        .correlate(Appointment)
+        .correlate(appointments)
         .scalar_subquery()
         .label("number")
     )
 
 
-def _course_column(name: str) -> Any:
-    """A column of the course an appointment belongs to (courses sit above scheduling)."""
-    return getattr(Appointment.course.property.mapper.class_, name)
+@dataclass(slots=True)
+class BoardPatient(PersonName):
+    """What the board, the week and the calendar feed show of a patient."""
+
+    id: int
+    first_name: str
+    last_name: str
+    phone: str | None
+
+
+@dataclass(slots=True)
+class BoardSession:
+    """A session as the board, the week and the calendar feed show it: plain columns
+    (as ORM objects, with their patient and course, a week's rows cost more than the
+    rest of its page; frozen, their construction cost half as much again)."""
+
+    patient: BoardPatient
+    id: int
+    course_id: int
+    patient_id: int
+    device_id: int
+    starts_at: datetime
+    ends_at: datetime
+    kind: str
+    status: str
+    is_makeup: bool
+    planned_sessions: int
+    """The course's length ("session n of N")."""
+
+
+BOARD_LIMIT = 2000
+
+
+@cache
+def _board_query(by_technician: bool) -> Any:
+    """The sessions of a site between two instants, with their session numbers; built
+    once (building the statement cost as much as running it)."""
+    appointments, patients = Appointment.__table__, Patient.__table__
+    courses = Appointment.course.property.mapper.local_table  # courses sit above scheduling
+    devices = Device.__table__
+    instant = appointments.c.starts_at.type
+    query = (
+        select(
+            appointments.c.id,
+            appointments.c.course_id,
+            appointments.c.patient_id,
+            appointments.c.device_id,
+            appointments.c.starts_at,
+            appointments.c.ends_at,
+            appointments.c.kind,
+            appointments.c.status,
+            appointments.c.is_makeup,
+            courses.c.planned_sessions,
+            patients.c.first_name,
+            patients.c.last_name,
+            patients.c.phone,
+            session_number(),
+        )
+        .select_from(
+            appointments.join(patients, patients.c.id == appointments.c.patient_id).join(
+                courses, courses.c.id == appointments.c.course_id
+            )
+        )
+        .where(
+            appointments.c.device_id.in_(
+                select(devices.c.id).where(devices.c.site_id == bindparam("site_id"))
+            ),
+            appointments.c.starts_at >= bindparam("start", type_=instant),
+            appointments.c.starts_at < bindparam("end", type_=instant),
+        )
+        .order_by(appointments.c.starts_at, appointments.c.device_id)
+        .limit(BOARD_LIMIT)
+    )
+    if by_technician:
+        query = query.where(appointments.c.technician_id == bindparam("technician_id"))
+    return query
+
+
+def board_sessions(
+    first: date, last: date, *, site: Site, technician_id: int | None = None
+) -> list[tuple[BoardSession, int]]:
+    """(session, its number) at a site from `first` to `last` on its clock, by start and
+    chair (at most BOARD_LIMIT), one query whatever their number."""
+    start, end = day_span(first, last, site_tz(site))
+    params = {"site_id": site.id, "start": start, "end": end, "technician_id": technician_id}
+    rows = db.session.connection().execute(_board_query(technician_id is not None), params)
+    return [
+        (
+            BoardSession(BoardPatient(row.patient_id, *row[10:13]), *row[:10]),
+            row.number,
+        )
+        for row in rows
+    ]
 
 
 def list_appointments(
@@ -90,41 +183,15 @@ def list_appointments(
     technician_id: int | None = None,
     site_ids: set[int] | None = None,
     limit: int = 2000,
-    with_numbers: bool = False,
     actor_id: int | None = None,
-) -> list[Any]:
+) -> list[Appointment]:
     """Appointments ordered by start, filtered; bounded by dates and `limit`; at some
     sites only when `site_ids` is given (the dates are then read on the first one's clock).
 
-    With `with_numbers` each row is (appointment, session number) with the patient and
-    course loaded, for pages that show "session n of N" without a query per row. A
-    patient's own schedule (`patient_id`) is patient data: its reading is audited as a
+    A patient's own schedule (`patient_id`) is patient data: its reading is audited as a
     `view` of that patient by `actor_id`.
     """
-    columns: list[Any] = [Appointment]
-    if with_numbers:
-        columns.append(session_number())
-    query = select(*columns).order_by(Appointment.starts_at, Appointment.device_id)
-    if with_numbers:
-        # Plain joins (every appointment has its patient, course and chair), not
-        # `joinedload`: its aliased tables made the ORM adapt every column of every row.
-        query = (
-            query.join(Appointment.patient)
-            .join(Appointment.course)
-            .join(Appointment.device)
-            .options(
-                # What the board, the week and the feed show of a patient: the record has
-                # dozens of columns, and loading them all for every row cost more than
-                # the rest.
-                contains_eager(Appointment.patient).load_only(
-                    Patient.first_name, Patient.last_name, Patient.phone
-                ),
-                # Of the course its length ("session n of N"), of the chair its site (the
-                # clock its times are read on).
-                contains_eager(Appointment.course).load_only(_course_column("planned_sessions")),
-                contains_eager(Appointment.device).load_only(Device.site_id),
-            )
-        )
+    query = select(Appointment).order_by(Appointment.starts_at, Appointment.device_id)
     tz = None
     if site_ids is not None:
         query = query.where(
@@ -143,8 +210,7 @@ def list_appointments(
     for column, value in filters.items():
         if value is not None:
             query = query.where(column == value)
-    result = db.session.execute(query.limit(limit))
-    rows = [tuple(row) for row in result] if with_numbers else list(result.scalars())
+    rows = list(db.session.scalars(query.limit(limit)))
     if patient_id is not None:
         record(actor_id, AuditAction.VIEW, "patient", patient_id, detail={"what": "schedule"})
     return rows
@@ -199,12 +265,27 @@ def free_starts(
     return found
 
 
-def board_devices(rows: list[Any], site_id: int) -> list[Device]:
-    """The site's active devices, plus any inactive one that still has sessions in view."""
+def board_devices(
+    rows: list[tuple[BoardSession, int]], site_id: int, devices: Sequence[Device] | None = None
+) -> list[Device]:
+    """The site's active devices (`devices`, when read already), plus any inactive one
+    that still has sessions in view."""
     used = {appointment.device_id for appointment, _number in rows}
-    return [
-        device for device in list_devices(site_ids={site_id}) if device.active or device.id in used
-    ]
+    if devices is None:
+        devices = list_devices(site_ids={site_id})
+    return [device for device in devices if device.active or device.id in used]
+
+
+def _board_data(
+    first: date, last: date, technician_id: int | None, site_id: int | None
+) -> tuple[list[Device], list[tuple[BoardSession, int]], booking.Calendar]:
+    """What the day board and the week view lay out: the chairs shown, the sessions with
+    their numbers, and the site's calendar; the site's chairs are read once for both."""
+    site = get_site(site_id)
+    rows = board_sessions(first, last, site=site, technician_id=technician_id)
+    devices = list_devices(site_ids={site.id})
+    calendar = load_calendar(first, last, site, devices=devices)
+    return board_devices(rows, site.id, devices), rows, calendar
 
 
 def day_board(
@@ -212,21 +293,12 @@ def day_board(
 ) -> board.DayBoard:
     """A site's day board (the first site's by default): a fixed handful of queries
     whatever the size of the schedule."""
-    site = get_site(site_id)
-    rows = list_appointments(
-        first=day, last=day, technician_id=technician_id, site_ids={site.id}, with_numbers=True
-    )
-    return board.day_board(day, board_devices(rows, site.id), rows, load_calendar(day, day, site))
+    return board.day_board(day, *_board_data(day, day, technician_id, site_id))
 
 
 def week_view(
     monday: date, *, technician_id: int | None = None, site_id: int | None = None
 ) -> board.WeekView:
-    site = get_site(site_id)
-    last = monday + timedelta(days=6)
-    rows = list_appointments(
-        first=monday, last=last, technician_id=technician_id, site_ids={site.id}, with_numbers=True
-    )
     return board.week_view(
-        monday, board_devices(rows, site.id), rows, load_calendar(monday, last, site)
+        monday, *_board_data(monday, monday + timedelta(days=6), technician_id, site_id)
     )

@@ -46,10 +46,9 @@ def page_site(at_site: int | None = None) -> dict[str, Any]:
     `site_id` (or `at_site`, where the page answers a form), else the user's first site;
     and the sites the user may pick. A user limited to other sites gets 403.
 
-    The user's sites and the site list are read once (two queries); the chosen site is
-    one of them, found in the session without a third."""
-    allowed = sites.user_site_ids(current_user.id)
-    choices = _choices(allowed)
+    The user's sites and the site list are read in one query; the chosen site is one of
+    them, found without a second."""
+    allowed, choices = _choices()
     chosen = at_site or site_arg()
     if chosen is not None:
         sites.require_site_in(allowed, chosen)
@@ -63,11 +62,13 @@ def page_site(at_site: int | None = None) -> dict[str, Any]:
 
 def site_choices() -> list[Site]:
     """The sites the user may pick: theirs, or every site."""
-    return _choices(sites.user_site_ids(current_user.id))
+    return _choices()[1]
 
 
-def _choices(allowed: set[int] | None) -> list[Site]:
-    return [site for site in sites.list_sites() if allowed is None or site.id in allowed]
+def _choices() -> tuple[set[int] | None, list[Site]]:
+    """The sites the user is limited to (None: every site), and those they may pick."""
+    every, allowed = sites.sites_for_user(current_user.id)
+    return allowed, [site for site in every if allowed is None or site.id in allowed]
 
 
 @bp.route("/admin/sites", methods=["GET", "POST"])

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_calendars
-from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, exists, func, or_, select
 
 from clinic.alerts.services import PatientFilter
 from clinic.api.schemas import MAX_ID
@@ -155,6 +155,21 @@ def user_site_ids(user_id: int | None) -> set[int] | None:
         return None
     found = set(db.session.scalars(select(UserSite.site_id).where(UserSite.user_id == user_id)))
     return found or None
+
+
+@cache
+def _sites_for_user_query() -> Select[Site, int | None]:
+    """Built once: every page of a site asks it."""
+    mine = and_(UserSite.site_id == Site.id, UserSite.user_id == bindparam("user_id"))
+    return select(Site, UserSite.user_id).outerjoin(UserSite, mine).order_by(Site.id)
+
+
+def sites_for_user(user_id: int) -> tuple[list[Site], set[int] | None]:
+    """Every site in id order and the ones the user is limited to (None: every site), in
+    one query: a per-site page asks both."""
+    rows = db.session.execute(_sites_for_user_query(), {"user_id": user_id}).all()
+    allowed = {site.id for site, limited in rows if limited is not None}
+    return [site for site, _limited in rows], allowed or None
 
 
 MULTI_SITE_ROLES = (Role.ADMIN, Role.CLINICIAN)

@@ -17,7 +17,7 @@ from clinic.errors import DomainError, Invalid, json_error
 from clinic.permissions import Permission, requires
 from clinic.scheduling import schedule, sites
 from clinic.scheduling.booking_service import move_appointment
-from clinic.scheduling.models import Appointment, AppointmentStatus
+from clinic.scheduling.models import AppointmentStatus
 from clinic.scheduling.routes import day_arg
 from clinic.scheduling.site_routes import page_site
 from clinic.templating import url_per_row
@@ -31,7 +31,9 @@ def _local(instant: datetime, tz: ZoneInfo) -> str:
     return instant.astimezone(tz).strftime(LOCAL_FORMAT)
 
 
-def _event(appointment: Appointment, number: int, tz: ZoneInfo, urls: _Urls) -> dict[str, Any]:
+def _event(
+    appointment: schedule.BoardSession, number: int, tz: ZoneInfo, urls: _Urls
+) -> dict[str, Any]:
     patient = appointment.patient
     status = appointment.status
     shown = "makeup" if appointment.is_makeup and status == AppointmentStatus.SCHEDULED else status
@@ -48,7 +50,7 @@ def _event(appointment: Appointment, number: int, tz: ZoneInfo, urls: _Urls) -> 
         "extendedProps": {
             "initials": patient.initials,
             "status": status,
-            "session": f"Session {number} of {appointment.course.planned_sessions}",
+            "session": f"Session {number} of {appointment.planned_sessions}",
             "chart_url": urls.chart(patient.id),
             "move_url": urls.move(appointment.id) if scheduled and may_edit else None,
             "check_in_url": urls.check_in(appointment.id)
@@ -81,15 +83,10 @@ def calendar_feed() -> Any:
     last = first + timedelta(days=days - 1)
     mine = request.args.get("mine") == "1"
     site = page_site()["site"]
-    site_id = site.id
-    rows = schedule.list_appointments(
-        first=first,
-        last=last,
-        technician_id=current_user.id if mine else None,
-        site_ids={site_id},
-        with_numbers=True,
+    rows = schedule.board_sessions(
+        first, last, site=site, technician_id=current_user.id if mine else None
     )
-    devices = schedule.board_devices(rows, site_id)
+    devices = schedule.board_devices(rows, site.id)
     tz = sites.site_tz(site)
     urls = _Urls(tz)
     return jsonify(

@@ -5,24 +5,26 @@ authorization running out). A fixed number of queries whatever the day holds."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import load_only, selectinload
 
 from clinic.courses.authorization import LOW_AUTHORIZATION_SESSIONS, authorization_meters
 from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.scheduling.board import DayBoard
-from clinic.scheduling.models import Appointment, AppointmentStatus
+from clinic.scheduling.models import AppointmentStatus
+from clinic.scheduling.schedule import BoardSession
 
 
 @dataclass
 class DayExceptions:
-    unconfirmed: list[Appointment] = field(default_factory=list)
-    change_requested: list[Appointment] = field(default_factory=list)
-    questionnaires_due: list[tuple[Appointment, int]] = field(default_factory=list)
-    authorization: list[tuple[Appointment, str]] = field(default_factory=list)
+    unconfirmed: list[BoardSession] = field(default_factory=list)
+    change_requested: list[BoardSession] = field(default_factory=list)
+    questionnaires_due: list[tuple[BoardSession, int]] = field(default_factory=list)
+    authorization: list[tuple[BoardSession, str]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -34,8 +36,8 @@ class DayExceptions:
         )
 
 
-def _appointments(board: DayBoard) -> list[Appointment]:
-    found: dict[int, Appointment] = {}
+def _appointments(board: DayBoard) -> list[BoardSession]:
+    found: dict[int, BoardSession] = {}
     for row in board.rows:
         for cell in row.cells:
             if cell is not None and cell.kind == "booked":
@@ -44,14 +46,25 @@ def _appointments(board: DayBoard) -> list[Appointment]:
     return sorted(found.values(), key=lambda a: (a.starts_at, a.id))
 
 
-def _authorization_warnings(appointments: list[Appointment]) -> dict[int, str]:
+@cache
+def _authorized_courses() -> Select[Course]:
+    """Of these courses, those with an authorization and it (the meter needs no more of
+    the course); built once."""
+    return (
+        select(Course)
+        .where(
+            Course.id.in_(bindparam("ids", expanding=True)), Course.authorization_id.is_not(None)
+        )
+        .options(load_only(Course.id, Course.authorization_id), selectinload(Course.authorization))
+    )
+
+
+def _authorization_warnings(appointments: list[BoardSession]) -> dict[int, str]:
     """course id -> why its authorization needs the front desk's attention."""
     course_ids = sorted({a.course_id for a in appointments})
     if not course_ids:
         return {}
-    courses = db.session.scalars(
-        select(Course).where(Course.id.in_(course_ids)).options(selectinload(Course.authorization))
-    ).all()
+    courses = db.session.scalars(_authorized_courses(), {"ids": course_ids}).all()
     warnings = {}
     for course_id, meter in authorization_meters(courses).items():
         if meter.over_booked or meter.runs_past_end:

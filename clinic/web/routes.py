@@ -12,7 +12,7 @@ from clinic import clock
 from clinic.alerts.services import risk_flags
 from clinic.outcomes.cadence import due_counts_for_day
 from clinic.permissions import Permission, requires
-from clinic.reminders.answers import change_requests_for_day, confirmations_for
+from clinic.reminders.answers import board_answers
 from clinic.scheduling import schedule, sites
 from clinic.scheduling.routes import day_arg
 from clinic.scheduling.site_routes import page_site
@@ -34,13 +34,20 @@ def board() -> Any:
     technician_id = _only_technician()
     site = page_site()
     layout = schedule.day_board(day, technician_id=technician_id, site_id=site["site_id"])
+    patient_ids = {
+        block.appointment.patient_id
+        for row in layout.rows
+        for cell in row.cells
+        if cell is not None
+        for block in cell.blocks
+    }
     # What the front desk must act on, shown on each block and in the side panel:
     # questionnaires due today, a patient's request to change the time, confirmations.
-    questionnaires_due = due_counts_for_day(day)
-    change_requested = {
-        r.appointment_id for r in change_requests_for_day(day, sites.site_tz(site["site"]))
-    }
-    confirmed = confirmations_for(layout.appointment_ids)
+    questionnaires_due = due_counts_for_day(day, patient_ids)
+    answers = board_answers(
+        layout.appointment_ids, *schedule.day_span(day, day, sites.site_tz(site["site"]))
+    )
+    confirmed, change_requested = answers.confirmed, answers.change_requested
     return render_template(
         "web/board.html",
         **site,
@@ -61,13 +68,7 @@ def board() -> Any:
         if day >= clock.today()
         else None,
         # A patient flagged after PHQ-9 item 9 until a clinician clears it.
-        risk_flags=risk_flags(
-            block.appointment.patient_id
-            for row in layout.rows
-            for cell in row.cells
-            if cell is not None
-            for block in cell.blocks
-        ),
+        risk_flags=risk_flags(patient_ids),
         is_today=day == clock.today(),
     )
 

@@ -250,10 +250,15 @@ def test_planning_sends_one_link_per_due_assignment_and_a_response_completes_it(
             assert cadence.plan_questionnaires(START) == 0
         assert {s["link"].instrument for s in sent} == {"PHQ-9", "PEG-3", "GAD-7", "PROMIS-SD-8a"}
         assert all(s["deliver"] for s in sent)
-        assert cadence.due_counts_for_day(START.date()) == {course.patient_id: 4}
+        assert cadence.due_counts_for_day(START.date(), [course.patient_id, 0]) == {
+            course.patient_id: 4
+        }
+        assert cadence.due_counts_for_day(START.date(), [0]) == {}
         phq = next(s for s in sent if s["link"].instrument == "PHQ-9")
         services.submit_link(phq["url"].rsplit("/", 1)[1], phq9(9))
-        assert cadence.due_counts_for_day(START.date()) == {course.patient_id: 3}
+        assert cadence.due_counts_for_day(START.date(), [course.patient_id]) == {
+            course.patient_id: 3
+        }
         services.record_response(course.patient_id, "GAD-7", [1] * 7, None, "tablet", None)
         statuses = {
             a.instrument: a.status for a in db.session.scalars(select(QuestionnaireAssignment))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -468,9 +468,11 @@ def test_confirm_and_change_through_signed_links(app: Any, frozen: Any) -> None:
     answers.confirm_attendance(confirm_token)  # a second click changes nothing
     answers.request_change(change_token, "Mornings please")
     db.session.commit()
-    assert answers.confirmations_for([appointment.id]) == {appointment.id}
     day = TUESDAY_3PM.astimezone(NY).date()
-    [request] = answers.change_requests_for_day(day, NY)
+    start = datetime.combine(day, time(0), tzinfo=NY)
+    on_the_board = answers.board_answers([appointment.id], start, start + timedelta(days=1))
+    assert on_the_board.confirmed == on_the_board.change_requested == {appointment.id}
+    [request] = answers.open_change_requests(start, start + timedelta(days=1))
     assert request.message == "Mornings please"
     with pytest.raises(Conflict):
         answers.request_change(change_token, "again")

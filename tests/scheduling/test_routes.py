@@ -103,23 +103,32 @@ def test_board_statement_count_is_the_same_at_1x_and_10x_data(
 def test_board_and_week_read_the_users_sites_and_the_site_list_once(
     client: Any, front_desk: Any, count_queries: Any
 ) -> None:
-    """The site picker and the chosen site come from one read of each (they were asked
-    twice a page), and a session's course and chair are joined, not loaded whole."""
+    """The site picker and the chosen site come from one read of the sites and the
+    user's sites together (two, then four before), the chairs are read once, the user
+    with the role's policy, and a session's course and chair are joined, not loaded
+    whole."""
     devices = [Device(name=f"Chair {n}", active=True) for n in range(4)]
     db.session.add_all(devices)
     db.session.commit()
     _fill(devices, range(3))
     login(client, front_desk)
+    counts = []
     for path in ("/schedule", "/schedule/week"):
         with count_queries() as counter:
             response = client.get(f"{path}?date={MONDAY.isoformat()}")
         assert response.status_code == 200
         statements = [" ".join(s.split()) for s in counter.statements]
-        assert sum("FROM user_sites" in s for s in statements) == 1, statements
-        assert sum("FROM sites" in s for s in statements) == 1, statements
-        day_rows = [s for s in statements if s.startswith("SELECT courses.id, courses.planned")]
+        # (The alerts badge's count limits itself by the user's sites inside its own SQL.)
+        reads = [s for s in statements if "FROM alerts" not in s]
+        sites = [s for s in reads if "user_sites" in s or "FROM sites" in s]
+        assert len(sites) == 1 and "JOIN user_sites" in sites[0], statements
+        assert sum(s.startswith("SELECT devices.") for s in statements) == 1, statements
+        assert not any("FROM role_policies" in s for s in statements), statements
+        day_rows = [s for s in statements if "courses.planned_sessions" in s]
         assert len(day_rows) == 1 and "courses.protocol_id" not in day_rows[0], statements
-    assert counter.count <= 11, statements  # the week: 13 before
+        assert "patients.date_of_birth" not in day_rows[0], statements
+        counts.append(counter.count)
+    assert counts == [11, 8], counts  # 15 and 11 before
 
 
 def test_book_course_previews_then_books(client: Any, front_desk: Any, chairs: Any) -> None:

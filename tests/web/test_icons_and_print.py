@@ -17,7 +17,7 @@ VENDOR = ROOT / "clinic" / "static" / "vendor" / "lucide" / "1.62.0"
 def _used_icons() -> set[str]:
     names = {entry.icon for entry in (*MAIN_MENU, *ADMIN_MENU) if entry.icon}
     for template in (ROOT / "templates").rglob("*.html"):
-        names |= set(re.findall(r'ui\.icon\("([a-z0-9-]+)"\)', template.read_text()))
+        names |= set(re.findall(r'(?:ui\.icon|icon_svg)\("([a-z0-9-]+)"\)', template.read_text()))
     board = (ROOT / "clinic" / "static" / "js" / "board.js").read_text()
     names |= set(re.findall(r'"([a-z0-9-]+)"\)\);?\s*$', board, re.MULTILINE))
     return names
