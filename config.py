@@ -162,6 +162,21 @@ def _int(environ: dict[str, str], name: str, default: int, minimum: int = 0) -> 
     return value
 
 
+# Each dispatch worker may hold two of the pool's 15 connections (its batch's and its
+# session's, while a failure is marked).
+MAX_DISPATCH_WORKERS = 7
+
+
+def _dispatch_workers(environ: dict[str, str]) -> int | None:
+    """None when unset: the dispatcher chooses by database (clinic.reminders.dispatch)."""
+    if _env(environ, "CLINIC_DISPATCH_WORKERS") is None:
+        return None
+    workers = _int(environ, "CLINIC_DISPATCH_WORKERS", 1, 1)
+    if workers > MAX_DISPATCH_WORKERS:
+        raise ConfigError(f"CLINIC_DISPATCH_WORKERS: at most {MAX_DISPATCH_WORKERS}")
+    return workers
+
+
 def _email_from(environ: dict[str, str]) -> str:
     value = _env(environ, "CLINIC_EMAIL_FROM", "clinic@localhost") or ""
     local, _, domain = value.rpartition("<")[2].rstrip(">").partition("@")
@@ -342,6 +357,7 @@ def load_config(
         "CLINIC_ALERT_ESCALATION_MINUTES": _int(environ, "CLINIC_ALERT_ESCALATION_MINUTES", 120, 1),
         "CLINIC_MT_MAX_AGE_DAYS": _int(environ, "CLINIC_MT_MAX_AGE_DAYS", 7, 1),
         "CLINIC_PROXY_COUNT": _int(environ, "CLINIC_PROXY_COUNT", 0, 0),
+        "CLINIC_DISPATCH_WORKERS": _dispatch_workers(environ),
         "CLINIC_LOG_FORMAT": _choice(environ, "CLINIC_LOG_FORMAT", LOG_FORMATS, "text"),
         "CLINIC_PGBOUNCER": _choice(environ, "CLINIC_PGBOUNCER", ("0", "1"), "0") == "1",
         "CLINIC_METRICS_TOKEN": _env(environ, "CLINIC_METRICS_TOKEN"),

@@ -31,6 +31,7 @@ def test_every_setting_has_the_contracts_default(tmp_path: Path) -> None:
     for name, default in CONTRACT_DEFAULTS.items():
         assert config[name] == default, name
     assert config["CLINIC_PROXY_COUNT"] == 0  # no proxy trusted unless configured
+    assert config["CLINIC_DISPATCH_WORKERS"] is None  # chosen by database at dispatch
 
 
 def test_every_setting_is_read_from_the_environment(tmp_path: Path) -> None:
@@ -50,6 +51,7 @@ def test_every_setting_is_read_from_the_environment(tmp_path: Path) -> None:
         "CLINIC_TWILIO_FROM": "+15550100",
         "CLINIC_IDLE_TIMEOUT_MINUTES": "15",
         "CLINIC_PROXY_COUNT": "2",
+        "CLINIC_DISPATCH_WORKERS": "3",
         "CLINIC_HOLIDAYS": "DE-BE",
     }
     config = load_config(environ, instance_dir=tmp_path)
@@ -67,6 +69,7 @@ def test_every_setting_is_read_from_the_environment(tmp_path: Path) -> None:
     assert config["CLINIC_TWILIO"]["from"] == "+15550100"
     assert config["CLINIC_IDLE_TIMEOUT_MINUTES"] == 15
     assert config["CLINIC_PROXY_COUNT"] == 2
+    assert config["CLINIC_DISPATCH_WORKERS"] == 3
     assert not list(tmp_path.iterdir())  # production never writes a key file
 
 
@@ -106,6 +109,8 @@ BAD_SETTINGS = [
     ("CLINIC_IDLE_TIMEOUT_MINUTES", "soon"),
     ("CLINIC_PROXY_COUNT", "-1"),
     ("CLINIC_PROXY_COUNT", "one"),
+    ("CLINIC_DISPATCH_WORKERS", "0"),
+    ("CLINIC_DISPATCH_WORKERS", "8"),  # more than the connection pool serves
     ("CLINIC_BILLING_ADDRESS", "12 Main St, Springfield IL 62701"),
     ("CLINIC_BILLING_ADDRESS", "12 Main St, Springfield, IL 62701"),  # no ZIP+4
     ("CLINIC_BILLING_ADDRESS", "12 Main St, Springfield, XX 62701-1234"),

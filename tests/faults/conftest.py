@@ -198,10 +198,13 @@ class Clinic:
     def resume_dispatchers(self) -> None:
         self.pause_file.unlink(missing_ok=True)
 
-    def keep_dispatchers(self, count: int, *, batch_size: int, seconds: float = 170) -> None:
-        """`count` dispatchers alive (a killed one is replaced by a new process)."""
+    def keep_dispatchers(
+        self, count: int, *, batch_size: int, workers: int, seconds: float = 170
+    ) -> None:
+        """`count` dispatcher processes alive (a killed one is replaced by a new process),
+        each with `workers` dispatch workers (CLINIC_DISPATCH_WORKERS)."""
         self.dispatchers = [d for d in self.dispatchers if d.alive()]
-        env = self.env()
+        env = self.env(CLINIC_DISPATCH_WORKERS=str(workers))
         while len(self.dispatchers) < count:
             name = f"dispatcher{len(self.processes.started)}"
             self.dispatchers.append(

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+import time_machine
 from aiosmtpd.controller import Controller
 
 from clinic.extensions import db
@@ -127,6 +128,15 @@ def mail_server() -> Iterator[MailServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def frozen() -> Iterator[Any]:
+    """The clock stopped at the reminder tests' Monday noon (test_services.NOW)."""
+    from tests.reminders.test_services import NOW
+
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture
