@@ -210,7 +210,8 @@ def course_results(
     judged: dict[tuple[str, float | None, float | None], dict[str, Any]] = {}
 
     def judge(instrument: Instrument, baseline: float | None, end: float | None) -> dict[str, Any]:
-        """`course_result`, once per instrument and pair of scores (they repeat a lot)."""
+        """`course_result`, once per instrument and pair of scores (they repeat a lot; the
+        courses share the answer, which nothing writes to)."""
         key = (instrument.code, baseline, end)
         if key not in judged:
             judged[key] = course_result(instrument, baseline, end)
