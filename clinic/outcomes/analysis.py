@@ -28,7 +28,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Any
@@ -67,23 +67,32 @@ class Window:
     def _day(self, at: datetime) -> date:
         return at.astimezone(self.tz).date() if at.tzinfo is not None else at.date()
 
-    @cached_property
-    def _first_day(self) -> date | None:
-        return self._day(self.first_at) if self.first_at else None
+    def _midnight_after(self, day: date) -> datetime:
+        """The first instant of the clinic day after `day` (naive when the window is)."""
+        zone = self.tz if self.first_at is not None and self.first_at.tzinfo else None
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
 
     @cached_property
-    def _last_course_day(self) -> date | None:
-        last = self.last_at or self.first_at
-        return self._day(last) + END_GRACE if last else None
+    def bounds(self) -> tuple[datetime, datetime, datetime] | None:
+        """The phases as instants, so SQL can tell them too (SQLite has no time zones):
+        `(first_at, baseline_before, course_before)`, baseline when `at <= first_at` or
+        `at < baseline_before`, else course when `at < course_before`, else follow-up.
+        None while nothing was delivered (every answer is a baseline candidate)."""
+        if self.first_at is None:
+            return None
+        first_day_over = self._midnight_after(self._day(self.first_at))
+        # before the first treatment was logged, on its clinic day (unlogged: not after it)
+        logged = min(self.logged_at, first_day_over) if self.logged_at else self.first_at
+        last = self._day(self.last_at or self.first_at)
+        return self.first_at, logged, self._midnight_after(last + END_GRACE)
 
     def phase(self, at: datetime) -> str:
-        if self.first_at is None or self._first_day is None or self._last_course_day is None:
+        if self.bounds is None:
             return BASELINE
-        before_logged = at < self.logged_at if self.logged_at else at <= self.first_at
-        day = self._day(at)
-        if day <= self._first_day and (before_logged or at <= self.first_at):
+        first_at, baseline_before, course_before = self.bounds
+        if at <= first_at or at < baseline_before:
             return BASELINE
-        if day <= self._last_course_day:
+        if at < course_before:
             return COURSE
         return FOLLOW_UP
 
@@ -141,20 +150,16 @@ def summarize(
     }
 
 
-def end_of_course(
-    instrument: Instrument, points: Iterable[tuple[datetime, float]], window: Window
+def course_result(
+    instrument: Instrument, baseline: float | None, end: float | None
 ) -> dict[str, Any]:
-    """The course's result alone, by `summarize`'s rules: `baseline`, `end` (None without an
-    end-of-course answer), change, response, remission and improvement. No series: the
-    clinic report judges every course of its cohort with it, so it stays one pass."""
-    last: dict[str, tuple[datetime, float]] = {}
-    for at, score in points:
-        phase = window.phase(at)
-        if phase != FOLLOW_UP and (phase not in last or at >= last[phase][0]):
-            last[phase] = (at, score)  # ties: the later one, as summarize's stable sort
-    baseline = instrument.round_score(last[BASELINE][1]) if BASELINE in last else None
-    end = instrument.round_score(last[COURSE][1]) if COURSE in last else None
-    return {"baseline": baseline, "end": end, **_judge(instrument, baseline, end)}
+    """The course's result by `summarize`'s rules from its baseline and end-of-course
+    scores (the last answer of each phase, None without one): `baseline`, `end`, change,
+    response, remission and improvement. The clinic report picks the two scores in SQL
+    (`report.course_results`) and judges every course of its cohort with this."""
+    base = instrument.round_score(baseline) if baseline is not None else None
+    last = instrument.round_score(end) if end is not None else None
+    return {"baseline": base, "end": last, **_judge(instrument, base, last)}
 
 
 def _judge(instrument: Instrument, baseline: float | None, end: float | None) -> dict[str, Any]:

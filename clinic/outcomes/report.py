@@ -18,28 +18,32 @@ Sites: a course belongs to every site on whose devices one of its treatments was
 delivered (almost always one). `site_ids` restricts the cohort to those sites' courses:
 one chosen site, or the sites a staff member is limited to.
 
-A fixed number of bounded queries whatever the number of courses (the cohort with its
-protocol, its progress, its sites, its answers, its patients' opioids and
-benzodiazepines); the SQL picks the cohort, the course page's per-course rule
-(`analysis.end_of_course`, the core of `summarize`) decides each course's result.
+A fixed number of bounded queries whatever the number of courses and answers: the
+cohort with its progress; its courses with their protocol and, per instrument, the
+baseline and end-of-course scores, which SQL picks from each course's phase bounds
+(`analysis.Window.bounds`, the instants the course page's `summarize` sorts by); its sites;
+its patients' opioids and benzodiazepines. `analysis.course_result` judges each pair.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, and_, bindparam, column, func, not_, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from clinic import clock
 from clinic.courses.models import Course, CourseStatus, Protocol
+from clinic.db import UTCDateTime
 from clinic.extensions import db
-from clinic.outcomes.analysis import end_of_course
-from clinic.outcomes.catalog import get_instrument
+from clinic.outcomes.analysis import course_result
+from clinic.outcomes.catalog import Instrument, get_instrument
 from clinic.outcomes.models import QuestionnaireResponse
 from clinic.outcomes.services import course_window
 from clinic.patients.medications import MedicationLoad, load_of
@@ -69,7 +73,7 @@ class CourseResult:
     completed: bool
     quarter: str  # of the first delivered treatment
     sites: frozenset[int]  # where its treatments were delivered
-    mood: dict[str, Any]  # analysis.end_of_course() of PHQ-9
+    mood: dict[str, Any]  # analysis.course_result() of PHQ-9
     pain: dict[str, Any]  # ... of PEG-3
     sleep: dict[str, Any]  # ... and of PROMIS-SD-8a
     load: tuple[MedicationLoad, MedicationLoad]  # on the first and last delivered days
@@ -101,6 +105,67 @@ def default_range(today: date | None = None) -> tuple[date, date]:
     return start, day
 
 
+Bounds = tuple[datetime, datetime, datetime]
+"""A course's phases as instants (`Window.bounds`)."""
+
+
+def _bounds_table(bounds: dict[int, Bounds]) -> Any:
+    """The courses' bounds as a table `(course_id, first_at, baseline_before,
+    course_before)` from one JSON parameter: one statement whatever the cohort's size,
+    compiled once (a VALUES list of thousands of parameters took longer to compile than
+    the report to compute). SQLite compares instants as the text it stores them in, and
+    materialises the table so each course's JSON is parsed once."""
+    names = ("first_at", "baseline_before", "course_before")
+    if db.session.get_bind().dialect.name == "postgresql":
+        rows = [
+            {
+                "course_id": course_id,
+                **{n: at.isoformat() for n, at in zip(names, instants, strict=True)},
+            }
+            for course_id, instants in bounds.items()
+        ]
+        return (
+            func.jsonb_to_recordset(bindparam("bounds", rows, type_=JSONB))
+            .table_valued(column("course_id", Integer), *(column(n, UTCDateTime()) for n in names))
+            .render_derived(name="bounds", with_types=True)
+        )
+    stored = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME, in UTC
+    listed = [
+        [course_id, *(at.astimezone(UTC).strftime(stored) for at in instants)]
+        for course_id, instants in bounds.items()
+    ]
+    each = func.json_each(json.dumps(listed)).table_valued("value")
+    return (
+        select(
+            func.json_extract(each.c.value, "$[0]").label("course_id"),
+            *(func.json_extract(each.c.value, f"$[{i}]").label(n) for i, n in enumerate(names, 1)),
+        )
+        .cte("bounds")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def _last_scores(table: Any) -> list[Any]:
+    """The baseline and end scores of PHQ-9, PEG-3 and PROMIS-SD-8a in turn, each the
+    last answer of its phase, as six subqueries on `_bounds_table`'s row. Each walks one
+    course's answers to one instrument down its index from the newest and stops at the
+    first that fits, so only the scores that decide are read, whatever the number of
+    answers and follow-ups. Ties on `administered_at`: the later entry, as `summarize`
+    keeps the database's order."""
+    answer, at = QuestionnaireResponse, QuestionnaireResponse.administered_at
+    baseline = or_(at <= table.c.first_at, at < table.c.baseline_before)
+    phases = (baseline, and_(not_(baseline), at < table.c.course_before))
+    return [
+        select(answer.score)
+        .where(answer.course_id == table.c.course_id, answer.instrument == code, phase)
+        .order_by(at.desc(), answer.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        for code in (MOOD, PAIN, SLEEP)
+        for phase in phases
+    ]
+
+
 def course_results(
     start: date, end: date, site_ids: set[int] | None = None, *, by_site: bool = False
 ) -> list[CourseResult]:
@@ -111,43 +176,53 @@ def course_results(
     since = datetime.combine(start, time(0), tzinfo=tz)
     until = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz)
     progress = courses_started_between(since, until, site_ids=site_ids)
-    cohort = sorted(progress)
+    if not progress:
+        return []
+    table = _bounds_table(
+        {
+            course_id: b
+            for course_id, done in progress.items()
+            if (b := course_window(done, tz).bounds)
+        }
+    )
     courses = db.session.execute(
-        select(Course.id, Course.status, Course.patient_id, Protocol.code, Protocol.name)
+        select(
+            Course.id, Course.status, Course.patient_id, Protocol.code, Protocol.name,
+            *_last_scores(table),
+        )
+        .select_from(table)
+        .join(Course, Course.id == table.c.course_id)
         .join(Protocol, Protocol.id == Course.protocol_id)
-        .where(Course.id.in_(cohort))
         .order_by(Course.id)
-    ).all()
-    sites = delivered_sites(cohort) if by_site else {}
+    ).all()  # fmt: skip
+    sites = delivered_sites(sorted(progress)) if by_site else {}
     medications: dict[int, list[Medication]] = defaultdict(list)
     for medication in db.session.scalars(
         select(Medication).where(
-            Medication.patient_id.in_(sorted({row.patient_id for row in courses})),
+            Medication.patient_id.in_(
+                select(Course.patient_id).join(table, table.c.course_id == Course.id)
+            ),
             # the load counts these two only
             Medication.category.in_((MedicationCategory.OPIOID, MedicationCategory.BENZODIAZEPINE)),
         )
     ):
         medications[medication.patient_id].append(medication)
-    points: dict[tuple[int | None, str], list[tuple[datetime, float]]] = defaultdict(list)
-    for course_id, code, administered_at, score in db.session.execute(
-        select(
-            QuestionnaireResponse.course_id,
-            QuestionnaireResponse.instrument,
-            QuestionnaireResponse.administered_at,
-            QuestionnaireResponse.score,
-        ).where(
-            QuestionnaireResponse.course_id.in_(cohort),
-            QuestionnaireResponse.instrument.in_((MOOD, PAIN, SLEEP)),
-        )
-    ):
-        points[(course_id, code)].append((administered_at, score))
+    judged: dict[tuple[str, float | None, float | None], dict[str, Any]] = {}
+
+    def judge(instrument: Instrument, baseline: float | None, end: float | None) -> dict[str, Any]:
+        """`course_result`, once per instrument and pair of scores (they repeat a lot; the
+        courses share the answer, which nothing writes to)."""
+        key = (instrument.code, baseline, end)
+        if key not in judged:
+            judged[key] = course_result(instrument, baseline, end)
+        return judged[key]
+
     mood, pain, sleep = (get_instrument(code) for code in (MOOD, PAIN, SLEEP))
     nothing = load_of((), start)  # the load of every course whose patient takes neither
     results = []
-    for course_id, status, patient_id, code, name in courses:
+    for course_id, status, patient_id, code, name, *scores in courses:
         done = progress[course_id]
         assert done.first_delivered_at is not None  # the cohort's courses were treated
-        window = course_window(done, tz)
         first = done.first_delivered_at.astimezone(tz).date()
         last = done.last_delivered_at.astimezone(tz).date() if done.last_delivered_at else first
         taken = medications.get(patient_id)
@@ -159,9 +234,9 @@ def course_results(
                 status == CourseStatus.COMPLETED,
                 quarter_of(first),
                 frozenset(sites.get(course_id, ())),
-                end_of_course(mood, points[(course_id, MOOD)], window),
-                end_of_course(pain, points[(course_id, PAIN)], window),
-                end_of_course(sleep, points[(course_id, SLEEP)], window),
+                judge(mood, *scores[0:2]),
+                judge(pain, *scores[2:4]),
+                judge(sleep, *scores[4:6]),
                 (load_of(taken, first), load_of(taken, last)) if taken else (nothing, nothing),
             )
         )
@@ -285,17 +360,19 @@ def _strata(
     results: Sequence[CourseResult], covered: Sequence[Site]
 ) -> dict[str, list[dict[str, Any]]]:
     """The cohorts by quarter of the first treatment, by baseline pain and by site."""
+    by_quarter: dict[str, list[CourseResult]] = defaultdict(list)
+    by_band: dict[str, list[CourseResult]] = defaultdict(list)
+    for result in results:
+        by_quarter[result.quarter].append(result)
+        by_band[result.pain_band].append(result)
     bands = [label for label, _below in PAIN_BANDS] + ["not measured"]
     return {
         "site": _by_site(results, covered),
         "quarter": [
-            {"label": quarter, **_cohorts([r for r in results if r.quarter == quarter])}
-            for quarter in sorted({r.quarter for r in results})
+            {"label": quarter, **_cohorts(by_quarter[quarter])} for quarter in sorted(by_quarter)
         ],
         "baseline_pain": [
-            {"label": band, **_cohorts([r for r in results if r.pain_band == band])}
-            for band in bands
-            if any(r.pain_band == band for r in results)
+            {"label": band, **_cohorts(by_band[band])} for band in bands if band in by_band
         ],
     }
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinic.outcomes.analysis import Window, aggregate, end_of_course, summarize
+from clinic.outcomes.analysis import Window, aggregate, course_result, summarize
 from clinic.outcomes.catalog import get_instrument
 
 PHQ9 = get_instrument("PHQ-9")
@@ -265,10 +265,21 @@ def test_a_paper_baseline_entered_late_still_counts() -> None:
 def test_the_report_s_lean_result_is_the_course_page_s(
     answers: list[tuple[int, int]], window: Window
 ) -> None:
-    """The clinic report judges each course with `end_of_course` (no series, one pass): the
-    same baseline, end, response, remission and improvement as `summarize`, ties included."""
+    """The clinic report picks each phase's last answer in SQL (ties: the later entry) and
+    judges the pair with `course_result`: the same baseline, end, response, remission and
+    improvement as `summarize`, ties included."""
     points = [(day(offset), score) for offset, score in answers]
-    full, lean = summarize(PHQ9, points, window), end_of_course(PHQ9, points, window)
+
+    def last(phase: str) -> int | None:
+        found = [
+            (at, n, score) for n, (at, score) in enumerate(points) if window.phase(at) == phase
+        ]
+        return max(found)[2] if found else None
+
+    full, lean = (
+        summarize(PHQ9, points, window),
+        course_result(PHQ9, last("baseline"), last("course")),
+    )
     assert lean["baseline"] == full["baseline"]
     # without an end-of-course answer the page's `latest` falls back to the baseline
     assert full["latest"] == (lean["end"] if lean["end"] is not None else full["baseline"])
@@ -287,19 +298,25 @@ NEW_YORK = ZoneInfo("America/New_York")
     st.datetimes(
         min_value=datetime(2025, 2, 1), max_value=datetime(2025, 5, 1), timezones=st.just(UTC)
     ),
+    st.none() | st.integers(min_value=-60, max_value=36 * 60),
 )
 def test_phases_are_told_by_clinic_days_across_a_dst_change(
-    first: datetime, days: int, at: datetime
+    first: datetime, days: int, at: datetime, logged_after: int | None
 ) -> None:
     """Baseline, course and follow-up are told by clinic days (the first treatment's day,
-    7 days after the last one's), across 9 March 2025's DST change in New York."""
+    7 days after the last one's), across 9 March 2025's DST change in New York; a
+    baseline comes before the first treatment was logged (minutes after its start), on
+    its day. `Window.phase` reads them from `Window.bounds`, the instants the report's
+    SQL compares: the two rules agree with the days."""
     last = first + timedelta(days=days)
-    window = Window(first_at=first, last_at=last, tz=NEW_YORK)
+    logged = first + timedelta(minutes=logged_after) if logged_after is not None else None
+    window = Window(first_at=first, last_at=last, logged_at=logged, tz=NEW_YORK)
 
-    def local(instant: datetime) -> object:
+    def local(instant: datetime) -> date:
         return instant.astimezone(NEW_YORK).date()
 
-    if local(at) <= local(first) and at <= first:
+    before_logged = at < logged if logged else at <= first
+    if local(at) <= local(first) and (before_logged or at <= first):
         expected = "baseline"
     elif local(at) <= local(last) + timedelta(days=7):
         expected = "course"
