@@ -81,7 +81,7 @@ def _fill(devices: list[Device], patients: range) -> None:
             )
 
 
-def test_board_statement_count_is_the_same_at_1x_and_10x_data(
+def test_board_statement_count_is_the_same_at_1x_and_20x_data(
     client: Any, front_desk: Any, count_queries: Any
 ) -> None:
     devices = [Device(name=f"Chair {n}", active=True) for n in range(4)]
@@ -89,7 +89,7 @@ def test_board_statement_count_is_the_same_at_1x_and_10x_data(
     db.session.commit()
     login(client, front_desk)
     counts = []
-    for patients in (range(4), range(4, 40)):
+    for patients in (range(4), range(4, 80)):
         _fill(devices, patients)
         for path in ("/schedule", "/schedule/week"):
             with count_queries() as counter:
