@@ -211,6 +211,7 @@ def _seed(count: int) -> None:
                         clinic_name=current_app.config["CLINIC_NAME"],
                         organizer_email=current_app.config["CLINIC_EMAIL_FROM"],
                         stamp=now,
+                        summary=messages.calendar_summary(current_app.config["CLINIC_NAME"]),
                     ),
                 },
                 "created_at": now,
