@@ -26,7 +26,8 @@ from clinic.courses.authorization import (
 from clinic.courses.models import Course, CourseStatus
 from clinic.extensions import db
 from clinic.patients.models import Authorization, AuthorizationStatus
-from clinic.scheduling.models import Appointment, Device
+from clinic.scheduling.models import Appointment
+from clinic.scheduling.sites import held_at
 
 EXPIRING_WITHIN = timedelta(days=14)
 WAITING = (AuthorizationStatus.DRAFT, AuthorizationStatus.REQUESTED, AuthorizationStatus.APPEALED)
@@ -42,9 +43,8 @@ class Worklist:
 
 def _booked_there_or_nowhere(appointments: Select[Any], site_ids: Collection[int]) -> Any:
     """SQL: some of these appointments are on a chair of the sites, or there are none."""
-    chairs = select(Device.id).where(Device.site_id.in_(site_ids))
     return or_(
-        appointments.where(Appointment.device_id.in_(chairs)).exists(),
+        appointments.where(held_at(site_ids)).exists(),
         ~appointments.exists(),
     )
 

@@ -23,7 +23,8 @@ from clinic.audit.services import record
 from clinic.extensions import db
 from clinic.outcomes.models import QuestionnaireResponse
 from clinic.patients.models import Patient
-from clinic.scheduling.models import Appointment, Device
+from clinic.scheduling.models import Appointment
+from clinic.scheduling.sites import booked_at, held_at
 
 KINDS = ("patients", "appointments", "outcomes")
 PATIENT_COLUMNS = (
@@ -112,9 +113,7 @@ def _at_sites(site_ids: set[int] | None) -> tuple[Any, Any]:
     an appointment at one of them); no filter when None (every site)."""
     if site_ids is None:
         return true(), true()
-    chairs = select(Device.id).where(Device.site_id.in_(site_ids))
-    seen = select(Appointment.patient_id).where(Appointment.device_id.in_(chairs))
-    return Appointment.device_id.in_(chairs), Patient.id.in_(seen)
+    return held_at(site_ids), Patient.id.in_(booked_at(Appointment.patient_id, site_ids))
 
 
 def export(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 from clinic.extensions import db
 from clinic.reminders.models import Reminder
 from clinic.scheduling.models import Appointment, Device
+from clinic.scheduling.sites import booked_at
 
 
 def list_reminders(
@@ -56,10 +57,8 @@ def list_reminders(
 def _at_sites(site_ids: set[int]) -> Any:
     """The messages of some sites: about an appointment there; without an appointment,
     to a patient seen there; and the messages to staff, which belong to no site."""
-    there = select(Appointment.id).where(
-        Appointment.device_id.in_(select(Device.id).where(Device.site_id.in_(site_ids)))
-    )
-    seen = select(Appointment.patient_id).where(Appointment.id.in_(there))
+    there = booked_at(Appointment.id, site_ids)
+    seen = booked_at(Appointment.patient_id, site_ids)
     return or_(
         Reminder.appointment_id.in_(there),
         and_(Reminder.appointment_id.is_(None), Reminder.patient_id.in_(seen)),

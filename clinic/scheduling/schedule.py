@@ -35,7 +35,7 @@ from clinic.scheduling.models import (
     Device,
     Site,
 )
-from clinic.scheduling.sites import get_site, site_tz
+from clinic.scheduling.sites import get_site, held_at, site_tz
 
 
 def get_appointment(appointment_id: int) -> Appointment:
@@ -194,9 +194,7 @@ def list_appointments(
     query = select(Appointment).order_by(Appointment.starts_at, Appointment.device_id)
     tz = None
     if site_ids is not None:
-        query = query.where(
-            Appointment.device_id.in_(select(Device.id).where(Device.site_id.in_(site_ids)))
-        )
+        query = query.where(held_at(site_ids))
         tz = site_tz(get_site(min(site_ids))) if site_ids else None
     if first is not None and last is not None:
         start, end = day_span(first, last, tz)

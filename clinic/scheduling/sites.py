@@ -27,6 +27,8 @@ from clinic.permissions import Role
 from clinic.scheduling.models import Appointment, Device, Site, UserSite
 from config import holiday_code_error
 
+OTHER_SITES = "You work at other sites than this one."
+
 
 def list_sites() -> Sequence[Site]:
     return db.session.scalars(select(Site).order_by(Site.id)).all()
@@ -220,7 +222,7 @@ def require_site(actor_id: int | None, site_id: int) -> None:
 def require_site_in(allowed: set[int] | None, site_id: int) -> None:
     """`require_site` for a page that already read the actor's sites (`user_site_ids`)."""
     if allowed is not None and site_id not in allowed:
-        raise NotAllowed("You work at other sites than this one.")
+        raise NotAllowed(OTHER_SITES)
 
 
 def require_appointment_site(actor_id: int | None, appointment: Appointment) -> None:
@@ -234,14 +236,16 @@ def works_at(allowed: set[int] | None, site_id: int) -> bool:
     return allowed is None or site_id in allowed
 
 
+def held_at(site_ids: Collection[int] | Select[Any]) -> ColumnElement[bool]:
+    """SQL: an appointment is on a chair of these sites. The one test every list limited
+    to sites applies, so that they all agree on what "at a site" means."""
+    return Appointment.device_id.in_(select(Device.id).where(Device.site_id.in_(site_ids)))
+
+
 def booked_at(column: Any, site_ids: Collection[int] | Select[Any]) -> Select[Any]:
     """`column` (an appointment's patient_id or course_id) of every appointment, whatever
     its status, on the chairs of these sites."""
-    return (
-        select(column)
-        .join(Device, Device.id == Appointment.device_id)
-        .where(Device.site_id.in_(site_ids))
-    )
+    return select(column).where(held_at(site_ids))
 
 
 def alert_patients(user_id: int | None) -> PatientFilter:

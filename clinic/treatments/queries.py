@@ -25,7 +25,7 @@ from clinic.patients.models import Patient
 from clinic.scheduling.models import Appointment, AppointmentStatus, Device
 from clinic.scheduling.progress import PENDING_STATUSES, session_numbers
 from clinic.scheduling.schedule import day_span
-from clinic.scheduling.sites import get_site, site_tz
+from clinic.scheduling.sites import get_site, held_at, site_tz
 from clinic.treatments.models import (
     CoilTarget,
     MotorThreshold,
@@ -230,11 +230,7 @@ def review_queue(
 ) -> ReviewQueue:
     """Every log not yet reviewed, adverse events first, oldest session first (bounded);
     of sessions at `site_ids` only when given (a clinician limited to sites)."""
-    at_sites = (
-        []
-        if site_ids is None
-        else [Appointment.device_id.in_(select(Device.id).where(Device.site_id.in_(site_ids)))]
-    )
+    at_sites = [] if site_ids is None else [held_at(site_ids)]
     logs = db.session.scalars(
         select(TreatmentLog)
         .join(TreatmentLog.appointment)

@@ -15,8 +15,8 @@ from clinic.auth.models import User
 from clinic.errors import Conflict, NotAllowed
 from clinic.extensions import db
 from clinic.permissions import Role
-from clinic.scheduling.models import Appointment, Device
-from clinic.scheduling.sites import require_site_in, user_site_ids
+from clinic.scheduling.models import Appointment
+from clinic.scheduling.sites import OTHER_SITES, booked_at, user_site_ids
 from clinic.treatments.models import TreatmentLog
 from clinic.treatments.treatment_log import treatment_to_change
 
@@ -79,15 +79,12 @@ def review_treatments(treatment_ids: Iterable[int], actor_id: int) -> list[Treat
         return []
     allowed = user_site_ids(actor_id)
     if allowed is not None:
-        ticked_sites = db.session.scalars(
-            select(Device.site_id)
-            .join(Appointment, Appointment.device_id == Device.id)
-            .join(TreatmentLog, TreatmentLog.appointment_id == Appointment.id)
-            .where(TreatmentLog.id.in_(ids))
-            .distinct()
+        elsewhere = select(TreatmentLog.id).where(
+            TreatmentLog.id.in_(ids),
+            TreatmentLog.appointment_id.not_in(booked_at(Appointment.id, allowed)),
         )
-        for site_id in ticked_sites:
-            require_site_in(allowed, site_id)
+        if db.session.scalar(elsewhere.exists().select()):
+            raise NotAllowed(OTHER_SITES)
     logs = db.session.scalars(
         select(TreatmentLog)
         .where(TreatmentLog.id.in_(ids), TreatmentLog.reviewed_at.is_(None))
