@@ -2,9 +2,10 @@
 
 Every test that uses `app` runs once per database backend: SQLite always, PostgreSQL
 when CLINIC_TEST_DATABASE_URL is set. The schema is built once per backend by running
-the real migrations into a template; each test then gets a fresh copy of that template
-(a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL), so tests may commit
-and may use real concurrent connections.
+the real migrations into a template; each test then gets a database it may commit to and
+use with real concurrent connections: a fresh copy of that template on SQLite (a file
+copy), on PostgreSQL one copy per worker, emptied back to the template's rows after each
+test (`tests.reused_database`; `@pytest.mark.fresh_database` asks for a new copy).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from clinic import create_app
 from clinic.db import scratch_postgres_database, serialised_writes
 from clinic.extensions import db
 from tests.factories import ApiClient, make_course, make_patient, make_user
+from tests.reused_database import ReusedDatabase
 
 PG_URL = os.environ.get("CLINIC_TEST_DATABASE_URL")
 REQUIRE_ALL = os.environ.get("CLINIC_TEST_REQUIRE_ALL") == "1"
@@ -72,6 +74,7 @@ class TemplateDatabase:
     def __init__(self, backend: str, workdir: Path) -> None:
         self.backend = backend
         self.workdir = workdir
+        self.reused: ReusedDatabase | None = None
         if backend == "sqlite":
             self.template = workdir / "template.db"
             _migrate(f"sqlite:///{self.template}")
@@ -95,8 +98,30 @@ class TemplateDatabase:
         assert PG_URL
         return scratch_postgres_database(PG_URL, "clinic_t", template=self.template_name)
 
+    def lend(self) -> tuple[str, Any]:
+        """A database for one test, as good as fresh: (url, give back). On PostgreSQL
+        the worker's reused copy, which giving back empties."""
+        if self.backend == "sqlite":
+            return self.clone()
+        assert PG_URL
+        if self.reused is None:
+            self.reused = ReusedDatabase(self.clone, PG_URL)
+        reused = self.reused
+
+        def give_back() -> None:
+            try:
+                reused.reset()
+            except Exception:
+                self.reused = None  # the next test gets a new copy
+                reused.drop()
+                raise
+
+        return reused.url, give_back
+
     def drop(self) -> None:
         if self.backend == "postgresql":
+            if self.reused is not None:
+                self.reused.drop()
             self.drop_template()
 
 
@@ -115,8 +140,11 @@ def backend(template_database: TemplateDatabase) -> str:
 
 
 @pytest.fixture
-def database_url(template_database: TemplateDatabase) -> Iterator[str]:
-    url, cleanup = template_database.clone()
+def database_url(
+    template_database: TemplateDatabase, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    fresh = request.node.get_closest_marker("fresh_database") is not None
+    url, cleanup = template_database.clone() if fresh else template_database.lend()
     yield url
     cleanup()
 

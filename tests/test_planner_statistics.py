@@ -6,10 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import text
 
 from clinic.extensions import db
+
+# Planner statistics are what these tests are about: a copy nothing has analysed yet.
+pytestmark = pytest.mark.fresh_database
 
 
 def _planner_knows_appointments(app: Flask) -> bool:

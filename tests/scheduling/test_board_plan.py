@@ -17,6 +17,9 @@ from tests.conftest import PG_URL
 from tests.factories import make_appointment, make_course, make_patient
 from tests.scheduling.conftest import MONDAY, local
 
+# Planner statistics are what these tests are about: a copy nothing has analysed yet.
+pytestmark = pytest.mark.fresh_database
+
 
 def _forget_planner_statistics() -> None:
     """What the benchmark does to a freshly loaded database (a superuser may)."""
