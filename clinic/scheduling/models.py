@@ -189,6 +189,18 @@ class Appointment(Model):
         # range per row, whatever the planner's statistics say (without them PostgreSQL
         # walked the chairs' exclusion index instead, ~79,000 entries a row).
         Index("ix_appointments_course_starts", "course_id", "starts_at"),
+        # The outcome report's cohort (`progress.courses_started_between`) from the
+        # indexes alone: the range's delivered sessions, then each course's.
+        Index("ix_appointments_status_kind_starts", "status", "kind", "starts_at", "course_id"),
+        Index(
+            "ix_appointments_course_delivered",
+            "course_id",
+            "status",
+            "kind",
+            "starts_at",
+            "delivered_at",
+            "ends_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
