@@ -55,9 +55,24 @@ def _serializer(purpose: str) -> URLSafeSerializer:
     return _cached_serializer(current_app.config["SECRET_KEY"], purpose)
 
 
-def make_token(purpose: str, appointment_id: int, revision: int, starts_at: datetime) -> str:
+@lru_cache(maxsize=32)
+def _cached_signer(secret_key: str, purpose: str) -> Signer:
+    serializer = _cached_serializer(secret_key, purpose)
+    return serializer.make_signer(serializer.salt)
+
+
+def make_tokens(appointment_id: int, revision: int, starts_at: datetime) -> dict[str, str]:
+    """The appointment's token for each of `PURPOSES`, as `URLSafeSerializer.dumps` makes
+    them: the payload does not depend on the purpose, so it is built once and only signed
+    per purpose, with signers kept (a course's booking signs a hundred links)."""
+    secret_key = current_app.config["SECRET_KEY"]
     expires = int((starts_at + VALID_AFTER_START).timestamp())
-    return _serializer(purpose).dumps({"a": appointment_id, "r": revision, "x": expires})
+    claim = {"a": appointment_id, "r": revision, "x": expires}
+    payload = want_bytes(_cached_serializer(secret_key, PURPOSES[0]).dump_payload(claim))
+    return {
+        purpose: _cached_signer(secret_key, purpose).sign(payload).decode("utf-8")
+        for purpose in PURPOSES
+    }
 
 
 def read_token(purpose: str, token: str) -> LinkClaim:
