@@ -100,9 +100,24 @@ class PublicUrls:
     def __init__(self) -> None:
         self._adapter = current_app.url_map.bind("localhost")
         self._base = current_app.config["CLINIC_BASE_URL"]
+        self._around_token: dict[str, tuple[str, str]] = {}
 
     def __call__(self, endpoint: str, **values: Any) -> str:
         return self._base + self._adapter.build(endpoint, values)
+
+    def with_token(self, endpoint: str, token: str) -> str:
+        """`self(endpoint, token=token)` for a token of `make_tokens` (URL-safe letters
+        only, which building would leave as they are): the endpoint's link is built once
+        around a stand-in, as building each of a course's hundred links cost more than
+        signing them."""
+        if endpoint not in self._around_token:
+            before, _, after = self(endpoint, token=_TOKEN_STAND_IN).rpartition(_TOKEN_STAND_IN)
+            self._around_token[endpoint] = before, after
+        before, after = self._around_token[endpoint]
+        return before + token + after
+
+
+_TOKEN_STAND_IN = "token-stand-in"
 
 
 def public_url(endpoint: str, **values: Any) -> str:

@@ -80,9 +80,9 @@ def appointment_values(
         "first_name": appointment.patient.first_name,
         "date": i18n.long_date(local.date(), appointment.patient.language),
         "time": f"{local:%H:%M}",
-        "confirm_url": url("reminders.patient_confirm", token=tokens["confirm"]),
-        "change_url": url("reminders.patient_change", token=tokens["change"]),
-        "ics_url": url("reminders.patient_calendar", token=tokens["ics"]),
+        "confirm_url": url.with_token("reminders.patient_confirm", tokens["confirm"]),
+        "change_url": url.with_token("reminders.patient_change", tokens["change"]),
+        "ics_url": url.with_token("reminders.patient_calendar", tokens["ics"]),
     }
 
 

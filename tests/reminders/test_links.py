@@ -25,3 +25,15 @@ def test_tokens_are_itsdangerous_tokens_of_their_purpose(app: Any, frozen: Any) 
         claim = links.read_token(purpose, token)
         assert (claim.appointment_id, claim.revision) == (42, 3)
     assert len(set(tokens.values())) == len(links.PURPOSES)
+
+
+def test_links_around_a_stand_in_are_the_links_built_for_the_token(app: Any, frozen: Any) -> None:
+    urls = links.PublicUrls()
+    tokens = links.make_tokens(7, 0, datetime(2026, 3, 9, 14, 0, tzinfo=UTC))
+    for endpoint, purpose in (
+        ("reminders.patient_confirm", "confirm"),
+        ("reminders.patient_change", "change"),
+        ("reminders.patient_calendar", "ics"),
+    ):
+        for token in (tokens[purpose], "." + tokens[purpose]):  # compressed ones start so
+            assert urls.with_token(endpoint, token) == urls(endpoint, token=token)
