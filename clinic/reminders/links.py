@@ -55,9 +55,24 @@ def _serializer(purpose: str) -> URLSafeSerializer:
     return _cached_serializer(current_app.config["SECRET_KEY"], purpose)
 
 
-def make_token(purpose: str, appointment_id: int, revision: int, starts_at: datetime) -> str:
+@lru_cache(maxsize=32)
+def _cached_signer(secret_key: str, purpose: str) -> Signer:
+    serializer = _cached_serializer(secret_key, purpose)
+    return serializer.make_signer(serializer.salt)
+
+
+def make_tokens(appointment_id: int, revision: int, starts_at: datetime) -> dict[str, str]:
+    """The appointment's token for each of `PURPOSES`, as `URLSafeSerializer.dumps` makes
+    them: the payload does not depend on the purpose, so it is built once and only signed
+    per purpose, with signers kept (a course's booking signs a hundred links)."""
+    secret_key = current_app.config["SECRET_KEY"]
     expires = int((starts_at + VALID_AFTER_START).timestamp())
-    return _serializer(purpose).dumps({"a": appointment_id, "r": revision, "x": expires})
+    claim = {"a": appointment_id, "r": revision, "x": expires}
+    payload = want_bytes(_cached_serializer(secret_key, PURPOSES[0]).dump_payload(claim))
+    return {
+        purpose: _cached_signer(secret_key, purpose).sign(payload).decode("utf-8")
+        for purpose in PURPOSES
+    }
 
 
 def read_token(purpose: str, token: str) -> LinkClaim:
@@ -85,9 +100,24 @@ class PublicUrls:
     def __init__(self) -> None:
         self._adapter = current_app.url_map.bind("localhost")
         self._base = current_app.config["CLINIC_BASE_URL"]
+        self._around_token: dict[str, tuple[str, str]] = {}
 
     def __call__(self, endpoint: str, **values: Any) -> str:
         return self._base + self._adapter.build(endpoint, values)
+
+    def with_token(self, endpoint: str, token: str) -> str:
+        """`self(endpoint, token=token)` for a token of `make_tokens` (URL-safe letters
+        only, which building would leave as they are): the endpoint's link is built once
+        around a stand-in, as building each of a course's hundred links cost more than
+        signing them."""
+        if endpoint not in self._around_token:
+            before, _, after = self(endpoint, token=_TOKEN_STAND_IN).rpartition(_TOKEN_STAND_IN)
+            self._around_token[endpoint] = before, after
+        before, after = self._around_token[endpoint]
+        return before + token + after
+
+
+_TOKEN_STAND_IN = "token-stand-in"
 
 
 def public_url(endpoint: str, **values: Any) -> str:

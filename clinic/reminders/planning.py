@@ -74,19 +74,15 @@ def appointment_values(
     """Placeholder values for an appointment message, in the patient's wall-clock time."""
     url = urls or links.PublicUrls()
     local = appointment.starts_at.astimezone(tz)
-    token_args = (appointment.id, appointment.revision, appointment.starts_at)
+    tokens = links.make_tokens(appointment.id, appointment.revision, appointment.starts_at)
     return {
         "clinic_name": current_app.config["CLINIC_NAME"],
         "first_name": appointment.patient.first_name,
         "date": i18n.long_date(local.date(), appointment.patient.language),
         "time": f"{local:%H:%M}",
-        "confirm_url": url(
-            "reminders.patient_confirm", token=links.make_token("confirm", *token_args)
-        ),
-        "change_url": url(
-            "reminders.patient_change", token=links.make_token("change", *token_args)
-        ),
-        "ics_url": url("reminders.patient_calendar", token=links.make_token("ics", *token_args)),
+        "confirm_url": url.with_token("reminders.patient_confirm", tokens["confirm"]),
+        "change_url": url.with_token("reminders.patient_change", tokens["change"]),
+        "ics_url": url.with_token("reminders.patient_calendar", tokens["ics"]),
     }
 
 

@@ -29,11 +29,17 @@ from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from clinic.scheduling.free_time import (
+    NEAR,
+    REACHES,
+    STEP,
+    Span,
+    free_gaps,
+    near_span,
+    nearest_in_gap,
+)
 from clinic.scheduling.patterns import Phases
 
-STEP = timedelta(minutes=5)
-NEAR = timedelta(minutes=30)
-"""How far from the wanted start the planner looks before it reads the whole day."""
 PREFETCH_DAYS = 28
 HORIZON_DAYS = 365
 """A course that cannot be fully placed within a year of its start is refused."""
@@ -102,16 +108,13 @@ class Calendar:
         return self.devices.get(device_id, f"device {device_id}")
 
 
-Span = tuple[datetime, datetime]
-
-
 class Occupancy:
     """Who is busy when, loaded on demand and only as much as the planner looks at.
 
     `load(spans, patient)` returns, in one query, the live appointments overlapping any
     of `spans` and, when `patient` = (patient_id, span) is given, the patient's own
     overlapping that span. Chairs are loaded per span of a day - usually the hour around
-    the wanted time, the whole opening day only when that is full - because a booking's
+    the wanted time, wider (`REACHES`, then the whole day) only when that is full: a booking's
     cost is the rows it reads: a 36-session course over whole days read thousands. A
     patient's appointments are loaded for whole chunks of days (few rows, and one-a-day
     needs the whole day). A planner covers the days it expects to use up front, so a
@@ -282,52 +285,6 @@ def clashes(
     )
 
 
-def _free_gaps(
-    busy: Iterable[tuple[datetime, datetime]], opens: datetime, closes: datetime
-) -> list[tuple[datetime, datetime]]:
-    """The free spans between `opens` and `closes` around the busy ones."""
-    gaps = []
-    cursor = opens
-    for start, end in sorted(busy):
-        if start > cursor:
-            gaps.append((cursor, min(start, closes)))
-        cursor = max(cursor, end)
-        if cursor >= closes:
-            break
-    if cursor < closes:
-        gaps.append((cursor, closes))
-    return [(a, b) for a, b in gaps if b > a]
-
-
-def _nearest_in_gap(
-    gap: tuple[datetime, datetime], wanted: datetime, length: timedelta, forward_only: bool
-) -> datetime | None:
-    """The start nearest `wanted`, on its 5-minute grid, that fits `length` in `gap`."""
-    first = max(gap[0], wanted) if forward_only else gap[0]
-    last = gap[1] - length
-    if last < first:
-        return None
-    if wanted < first:
-        start = wanted + STEP * -(-(first - wanted) // STEP)
-    elif wanted > last:
-        start = wanted - STEP * -(-(wanted - last) // STEP)
-    else:
-        start = wanted
-    return start if first <= start <= last else None
-
-
-def near_span(
-    window: Span, wanted: datetime, length: timedelta, *, forward_only: bool = False
-) -> Span:
-    """The part of the opening `window` that holds every start within NEAR of `wanted`.
-
-    If the best start inside it is found, it is the best of the whole day: any start
-    outside is more than NEAR away. So the planner reads the chairs' appointments of
-    this span only, and of the whole day only when the span is full."""
-    start = wanted if forward_only else wanted - NEAR
-    return max(window[0], start), min(window[1], wanted + NEAR + length)
-
-
 def find_start(
     calendar: Calendar,
     occupancy: Occupancy,
@@ -343,7 +300,7 @@ def find_start(
     free active device; None when the day has no room (or the patient is treated already).
 
     Works on free gaps per device rather than trying every step: a full day costs a few
-    sorted lists, not hundreds of overlap checks. Searches `near_span` first.
+    sorted lists, not hundreds of overlap checks. Searches the `near_span`s first.
     """
     day = wanted.astimezone(calendar.tz).date()
     window = calendar.open_interval(day)
@@ -357,14 +314,14 @@ def find_start(
     if device_id in calendar.devices:
         devices.remove(device_id)
         devices.insert(0, device_id)
-    near = near_span(window, wanted, length, forward_only=forward_only)
-    for span in (near, window) if near != window else (window,):
+    near = (near_span(window, wanted, length, forward_only=forward_only, reach=r) for r in REACHES)
+    for span in dict.fromkeys([*near, window]):
         best: tuple[tuple[timedelta, datetime, int], int, datetime] | None = None
         for priority, device in enumerate(devices):
             busy = [(b.starts_at, b.ends_at) for b in occupancy.of_device(day, device, span)]
             busy += calendar.maintenance.get(device, [])
-            for gap in _free_gaps(busy + patient_busy, *span):
-                start = _nearest_in_gap(gap, wanted, length, forward_only)
+            for gap in free_gaps(busy + patient_busy, *span):
+                start = nearest_in_gap(gap, wanted, length, forward_only)
                 if start is None:
                     continue
                 key = (abs(start - wanted), start, priority)
@@ -423,20 +380,24 @@ class _Planner:
         self.last_day = request.start + timedelta(days=request.horizon_days)
         self.usual_device_id = request.usual_device_id
         self.expected_end = request.start + timedelta(days=self._expected_days() - 1)
-        self.wide_until: date | None = None  # the last day read whole (`_widen`)
+        self.wide_until: dict[timedelta | None, date] = {}  # read that wide (`_widen`)
 
     def _wanted(self, day: date) -> datetime:
         return datetime.combine(day, self.request.local_time, tzinfo=self.request.patient.tz)
 
-    def _near(self, day: date, *, whole: bool = False) -> tuple[date, datetime, datetime] | None:
+    def _near(
+        self, day: date, reach: timedelta | None = NEAR
+    ) -> tuple[date, datetime, datetime] | None:
         """The clinic day and `near_span` of the wanted start on `day` (its whole opening
-        with `whole`; None: closed)."""
+        with `reach` None; None: closed)."""
         wanted = self._wanted(day)
         clinic_day = wanted.astimezone(self.calendar.tz).date()
         window = self.calendar.open_interval(clinic_day)
         if window is None:
             return None
-        return (clinic_day, *(window if whole else near_span(window, wanted, self.request.length)))
+        if reach is None:
+            return clinic_day, *window
+        return clinic_day, *near_span(window, wanted, self.request.length, reach=reach)
 
     def _prefetch(self, day: date) -> None:
         """When the day was not foreseen (a course running late), load the chairs around
@@ -445,12 +406,14 @@ class _Planner:
         if near is not None and not self.occupancy.covers(*near):
             self._cover(day, PREFETCH_DAYS)
 
-    def _cover(self, first: date, days: int, *, patient: bool = False, whole: bool = False) -> None:
-        """Load the chairs around the wanted time (all day with `whole`) on the working
-        days from `first` on, and with `patient` the patient's then, in one query."""
+    def _cover(
+        self, first: date, days: int, *, patient: bool = False, reach: timedelta | None = NEAR
+    ) -> None:
+        """Load the chairs within `reach` of the wanted time (all day with None) on the
+        working days from `first` on, and with `patient` the patient's then, in one query."""
         last = min(first + timedelta(days=days - 1), self.last_day)
         every = (first + timedelta(days=n) for n in range((last - first).days + 1))
-        spans = (self._near(d, whole=whole) for d in every if d.weekday() in WORKING_WEEK)
+        spans = (self._near(d, reach) for d in every if d.weekday() in WORKING_WEEK)
         margin = timedelta(days=1)  # the patient's days are on the clinic's clock
         self.occupancy.cover(
             (span for span in spans if span is not None),
@@ -525,17 +488,21 @@ class _Planner:
         return placed
 
     def _widen(self, day: date) -> None:
-        """The wanted time was full, so the whole day was read: the coming days are
-        likely full too, so read them whole, weeks at a time, not one day a time."""
-        today = self._near(day, whole=True)
-        if today is None or not self.occupancy.covers(*today):
+        """The wanted time was full, so a wider span of the day was read: the coming days
+        are likely full too, so read them as wide, weeks at a time, not one day a time."""
+        for reach in (None, *REACHES[:0:-1]):  # the widest read first
+            today = self._near(day, reach)
+            if today is not None and self.occupancy.covers(*today):
+                break
+        else:
             return
-        if self.wide_until is None or self.wide_until - day < timedelta(days=7):
-            first = max(day, self.wide_until or day) + timedelta(days=1)
+        until = self.wide_until.get(reach)
+        if until is None or until - day < timedelta(days=7):
+            first = max(day, until or day) + timedelta(days=1)
             # The first time, the rest of the days the course is expected to take.
             days = max(PREFETCH_DAYS, (self.expected_end - first).days + 1)
-            self._cover(first, days, whole=True)
-            self.wide_until = first + timedelta(days=days - 1)
+            self._cover(first, days, reach=reach)
+            self.wide_until[reach] = first + timedelta(days=days - 1)
 
     def _full_reason(self, wanted: datetime) -> str:
         found = time_clashes(

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from clinic import events
@@ -66,22 +67,49 @@ def _refuse_inactive(course: Course, detail: str = "") -> None:
         )
 
 
-def next_sequence(course_id: int) -> int:
-    highest = db.session.scalar(
-        select(func.max(Appointment.sequence)).where(Appointment.course_id == course_id)
+# What every booking asks about its course: each statement built once (building one
+# cost about as much as running it).
+
+
+@cache
+def _highest_sequence_query() -> Select[int | None]:
+    return select(func.max(Appointment.sequence)).where(
+        Appointment.course_id == bindparam("course_id")
     )
+
+
+@cache
+def _latest_site_query() -> Select[int]:
+    return (
+        select(Device.site_id)
+        .join(Appointment, Appointment.device_id == Device.id)
+        .where(Appointment.course_id == bindparam("course_id"))
+        .order_by(Appointment.starts_at.desc())
+        .limit(1)
+    )
+
+
+@cache
+def _latest_live_device_query() -> Select[int]:
+    return (
+        select(Appointment.device_id)
+        .where(
+            Appointment.course_id == bindparam("course_id"),
+            Appointment.status.not_in((AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)),
+        )
+        .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
+        .limit(1)
+    )
+
+
+def next_sequence(course_id: int) -> int:
+    highest = db.session.scalar(_highest_sequence_query(), {"course_id": course_id})
     return (highest or 0) + 1
 
 
 def course_site(course_id: int) -> Site | None:
     """Where a course is treated: the site of the chair of its latest session."""
-    site_id = db.session.scalar(
-        select(Device.site_id)
-        .join(Appointment, Appointment.device_id == Device.id)
-        .where(Appointment.course_id == course_id)
-        .order_by(Appointment.starts_at.desc())
-        .limit(1)
-    )
+    site_id = db.session.scalar(_latest_site_query(), {"course_id": course_id})
     return None if site_id is None else get_site(site_id)
 
 
@@ -102,15 +130,7 @@ def booking_site(course: Course, device_id: int | None, site_id: int | None) -> 
 
 def _usual_device(course_id: int) -> int | None:
     """The chair of the course's latest live session: "any free chair" keeps to it."""
-    return db.session.scalar(
-        select(Appointment.device_id)
-        .where(
-            Appointment.course_id == course_id,
-            Appointment.status.not_in((AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)),
-        )
-        .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
-        .limit(1)
-    )
+    return db.session.scalar(_latest_live_device_query(), {"course_id": course_id})
 
 
 @dataclass

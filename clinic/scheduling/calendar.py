@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -448,32 +448,28 @@ def load_calendar(
     )
 
 
-def _load_busy(
-    spans: Sequence[booking.Span], patient: tuple[int, booking.Span] | None
-) -> list[booking.Busy]:
-    """Live appointments overlapping any of `spans`, and the patient's overlapping the
-    patient's span when given, in one query; plain tuples through Core: ORM entities
-    would cost more than the query.
+@lru_cache(maxsize=64)
+def _busy_query(spans: int, patient: bool) -> Select[int, int, int, datetime, datetime, str]:
+    """Live appointments overlapping any of `spans` spans (parameters `low`n, `end`n,
+    `start`n) and with `patient`, the patient's overlapping one more span.
 
     A course asks about fifty spans at once: their conditions are written as text with
-    typed parameters, as building them as expressions took longer than the query."""
+    typed parameters, as building them as expressions took longer than the query, and
+    the statement is built once for each number of spans, as building it still took
+    longer than running it."""
     table = Appointment.__table__
     utc = table.c.starts_at.type
     wanted: list[str] = []
     values: list[BindParameter[Any]] = []
-    for n, (start, end) in enumerate([*spans, *([patient[1]] if patient else [])]):
+    for n in range(spans + patient):
         # Sessions last minutes: the lower bound lets the starts_at index do the work.
         overlap = f"starts_at >= :low{n} AND starts_at < :end{n} AND ends_at > :start{n}"
-        if patient is not None and n == len(spans):
+        if n == spans:
             overlap += " AND patient_id = :patient"
-            values.append(bindparam("patient", patient[0]))
+            values.append(bindparam("patient", type_=table.c.patient_id.type))
         wanted.append(f"({overlap})")
-        values += [
-            bindparam(f"low{n}", start - LONGEST_APPOINTMENT, type_=utc),
-            bindparam(f"end{n}", end, type_=utc),
-            bindparam(f"start{n}", start, type_=utc),
-        ]
-    query = select(
+        values += [bindparam(f"{name}{n}", type_=utc) for name in ("low", "end", "start")]
+    return select(
         table.c.id,
         table.c.device_id,
         table.c.patient_id,
@@ -481,6 +477,20 @@ def _load_busy(
         table.c.ends_at,
         table.c.kind,
     ).where(table.c.status.in_(LIVE_STATUSES), text(f"({' OR '.join(wanted)})").bindparams(*values))
+
+
+def _load_busy(
+    spans: Sequence[booking.Span], patient: tuple[int, booking.Span] | None
+) -> list[booking.Busy]:
+    """Live appointments overlapping any of `spans`, and the patient's overlapping the
+    patient's span when given, in one query; plain tuples through Core: ORM entities
+    would cost more than the query."""
+    params: dict[str, Any] = {}
+    for n, (start, end) in enumerate([*spans, *([patient[1]] if patient else [])]):
+        params |= {f"low{n}": start - LONGEST_APPOINTMENT, f"end{n}": end, f"start{n}": start}
+    if patient is not None:
+        params["patient"] = patient[0]
+    query = _busy_query(len(spans), patient is not None)
     return [
         booking.Busy(
             device_id,
@@ -493,7 +503,7 @@ def _load_busy(
         # All rows at once: fetched one by one, psycopg's per-row checks cost more than
         # the rows.
         for appointment_id, device_id, patient, starts_at, ends_at, kind in (
-            db.session.connection().execute(query).all()
+            db.session.connection().execute(query, params).all()
         )
     ]
 

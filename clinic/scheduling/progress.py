@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from clinic import clock
@@ -84,13 +85,10 @@ class Progress:
         return clock.to_local(self.last_delivered_at).date() if self.last_delivered_at else None
 
 
-def course_progress(course_ids: Iterable[int]) -> dict[int, Progress]:
-    """Progress of each course, in one grouped query whatever their number."""
-    ids = sorted(set(course_ids))
-    found = {course_id: Progress() for course_id in ids}
-    if not ids:
-        return found
-    rows = db.session.execute(
+@cache
+def _progress_query() -> Select[int, str, int, datetime, datetime, datetime]:
+    """Built once: every booking and course page asks it."""
+    return (
         select(
             Appointment.course_id,
             Appointment.status,
@@ -99,9 +97,21 @@ def course_progress(course_ids: Iterable[int]) -> dict[int, Progress]:
             func.max(Appointment.starts_at),
             func.min(func.coalesce(Appointment.delivered_at, Appointment.ends_at)),
         )
-        .where(Appointment.course_id.in_(ids), Appointment.kind == SESSION_KIND)
+        .where(
+            Appointment.course_id.in_(bindparam("ids", expanding=True)),
+            Appointment.kind == SESSION_KIND,
+        )
         .group_by(Appointment.course_id, Appointment.status)
     )
+
+
+def course_progress(course_ids: Iterable[int]) -> dict[int, Progress]:
+    """Progress of each course, in one grouped query whatever their number."""
+    ids = sorted(set(course_ids))
+    found = {course_id: Progress() for course_id in ids}
+    if not ids:
+        return found
+    rows = db.session.execute(_progress_query(), {"ids": ids})
     for course_id, status, count, first, last, logged in rows:
         progress = found[course_id]
         progress.by_status[status] = count

@@ -26,9 +26,11 @@ def calendar(**overrides: object) -> booking.Calendar:
     return booking.Calendar(**values)
 
 
-def occupancy(*busy: booking.Busy, loads: list[int] | None = None) -> booking.Occupancy:
+def occupancy(
+    *busy: booking.Busy, loads: list[int] | None = None, read: list[booking.Span] | None = None
+) -> booking.Occupancy:
     """Who is busy, as the database would answer; each load (a query in the app) is
-    counted in `loads`."""
+    counted in `loads`, and the chairs' spans it asks about are kept in `read`."""
     items = list(busy)
 
     def hit(b: booking.Busy, start: datetime, end: datetime) -> bool:
@@ -39,6 +41,8 @@ def occupancy(*busy: booking.Busy, loads: list[int] | None = None) -> booking.Oc
     ) -> list[booking.Busy]:
         if loads is not None:
             loads.append(len(spans))
+        if read is not None:
+            read.extend(spans)
         return [
             b
             for b in items
@@ -288,3 +292,21 @@ def test_a_course_reads_who_is_busy_at_once_and_a_full_hour_a_month_at_a_time() 
     assert len(result.sessions) == 36
     assert {s.starts_at.astimezone(NY).time() for s in result.sessions} == {time(10)}
     assert len(loads) <= 3
+
+
+def test_a_full_hour_reads_two_hours_around_it_and_whole_days_only_when_those_are_full() -> None:
+    """Most full hours have room within two hours: only that much of the days is read.
+    Where the two hours are full too, whole days are, and the sessions land the same.
+    (Two hours around nine, from the opening at eight: three hours and a session.)"""
+    weekdays = [date(2026, 3, 2) + timedelta(days=n) for n in range(70)]
+    for busy_until, widest in ((10, timedelta(hours=3) + SLOT), (12, timedelta(hours=10))):
+        full = [
+            booking.Busy(chair, 90 + chair, at(day, 7), at(day, busy_until))
+            for day in weekdays
+            for chair in (1, 2)
+        ]
+        read: list[booking.Span] = []
+        result = plan(occ=occupancy(*full, read=read))
+        assert len(result.sessions) == 36
+        assert {s.starts_at.astimezone(NY).hour for s in result.sessions} == {busy_until}
+        assert max(end - start for start, end in read) == widest
