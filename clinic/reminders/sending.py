@@ -296,6 +296,11 @@ _BEGINS = {
     for after_sent in (False, True)
 }
 
+# PostgreSQL: the commit and the BEGIN of the transaction that holds the message, in one
+# round trip (the simple query protocol takes both): psycopg would send that BEGIN on its
+# own, just before `hold`. The commit is as durable either way.
+_COMMIT_FOR_HOLD = "COMMIT; BEGIN"
+
 
 def _keys(item: Delivery, token: str) -> dict[str, Any]:
     return {"reminder_id": item.reminder_id, "token": token}
@@ -315,9 +320,12 @@ def begin_attempt(
     elif sent is not None:
         connection.execute(_MARK_SENT, {**_keys(sent, token), "at": keys["at"]})
     statement = _BEGINS[item.appointment_id is not None, together]
-    result = connection.execute(statement, keys)
-    connection.commit()
-    return result.rowcount == 1
+    began = connection.execute(statement, keys).rowcount == 1
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(_COMMIT_FOR_HOLD)
+    else:
+        connection.commit()
+    return began
 
 
 def hold(connection: Connection, item: Delivery, token: str) -> bool:
