@@ -10,6 +10,7 @@ test (`tests.reused_database`; `@pytest.mark.fresh_database` asks for a new copy
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -28,8 +29,10 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
 
 from clinic import create_app
+from clinic.auth import services as auth_services
 from clinic.db import scratch_postgres_database, serialised_writes
 from clinic.extensions import db
 from tests.factories import ApiClient, make_course, make_patient, make_user
@@ -50,6 +53,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if REQUIRE_ALL and report.skipped and report.when in ("setup", "call"):
         report.outcome = "failed"
         report.longrepr = f"skipped, but CLINIC_TEST_REQUIRE_ALL=1: {report.longrepr}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """scrypt at Werkzeug's cost (n=32768) takes about 0.09 s a hash and as much a check,
+    and the suite creates and signs in users by the thousand. The same scheme at n=1024
+    stores and checks the same kind of hash (`scrypt:...`, its cost read back from the
+    hash) in about 3 ms. The app outside the tests keeps Werkzeug's default."""
+    cheap = functools.partial(generate_password_hash, method="scrypt:1024:8:1")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth_services, "generate_password_hash", cheap)
+        yield
 
 
 def _test_config(url: str) -> dict[str, Any]:
