@@ -18,10 +18,12 @@ depends_on = None
 
 
 def upgrade():
+    # Led by the start, as the chairs' busy-time look-ups read it: led by the status,
+    # SQLite took it for those too and booking a course got 2.6x slower.
     op.create_index(
-        "ix_appointments_status_kind_starts",
+        "ix_appointments_starts_status_kind_course",
         "appointments",
-        ["status", "kind", "starts_at", "course_id"],
+        ["starts_at", "status", "kind", "course_id"],
     )
     op.create_index(
         "ix_appointments_course_delivered",
@@ -32,4 +34,4 @@ def upgrade():
 
 def downgrade():
     op.drop_index("ix_appointments_course_delivered", table_name="appointments")
-    op.drop_index("ix_appointments_status_kind_starts", table_name="appointments")
+    op.drop_index("ix_appointments_starts_status_kind_course", table_name="appointments")
