@@ -124,6 +124,10 @@ class WeekView:
     devices: Sequence[Any]
     cells: dict[tuple[int, date], list[Block]]
     closed: dict[date, str]
+    opens: str
+    closes: str
+    """The calendar's first and last hour ("HH:00", "24:00" at most): the week's hours
+    and every session in it, so a session outside the hours is still drawn."""
 
     def blocks(self, device_id: int, day: date) -> list[Block]:
         return self.cells.get((device_id, day), [])
@@ -147,7 +151,29 @@ def week_view(
         if offset < 5 or offset in calendar.hours or monday + timedelta(days=offset) in busy_days
     ]
     closed = {day: reason for day in days if (reason := calendar.closed_reason(day))}
-    return WeekView(days=days, devices=devices, cells=cells, closed=closed)
+    spans = [calendar.hours.get(day.weekday(), DEFAULT_HOURS) for day in days]
+    spans += [_local_span(appointment, calendar.tz) for appointment, _number in rows]
+    first = min(opens.hour for opens, _closes in spans)
+    last = max(_hour_after(closes) for _opens, closes in spans)
+    return WeekView(
+        days=days,
+        devices=devices,
+        cells=cells,
+        closed=closed,
+        opens=f"{first:02d}:00",
+        closes=f"{last:02d}:00",
+    )
+
+
+def _local_span(appointment: Any, tz: Any) -> tuple[time, time]:
+    """A session's start and end on the clinic's clock; one past midnight ends at 23:59."""
+    starts, ends = appointment.starts_at.astimezone(tz), appointment.ends_at.astimezone(tz)
+    return starts.time(), ends.time() if ends.date() == starts.date() else time.max
+
+
+def _hour_after(moment: time) -> int:
+    """The first whole hour at or after `moment`."""
+    return moment.hour + (moment.minute > 0 or moment.second > 0)
 
 
 def _empty_cell(calendar: Calendar, device_id: int, starts_at: datetime) -> Cell:

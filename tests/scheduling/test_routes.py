@@ -69,6 +69,21 @@ def test_week_view_lists_the_week(client: Any, front_desk: Any, chairs: Any) -> 
     assert "WW" in page and "Wed 04 Mar" in page
 
 
+def test_the_week_calendar_spans_a_session_outside_the_hours(
+    client: Any, front_desk: Any, chairs: Any
+) -> None:
+    """The drag-and-drop week drew 07:00 to 20:00 whatever was booked: a session at 20:40
+    (an evening make-up) was on the week's table but missing from its calendar."""
+    login(client, front_desk)
+    page = client.get(f"/schedule/week?date={MONDAY.isoformat()}").get_data(as_text=True)
+    assert 'data-opens="08:00" data-closes="18:00"' in page  # the hours alone
+    course = make_course(make_patient(first_name="Eve", last_name="Ning"))
+    make_appointment(course, local(MONDAY + timedelta(days=2), 20, 40), device=chairs[0])
+    make_appointment(course, local(MONDAY + timedelta(days=3), 6, 15), device=chairs[0], sequence=2)
+    page = client.get(f"/schedule/week?date={MONDAY.isoformat()}").get_data(as_text=True)
+    assert 'data-opens="06:00" data-closes="22:00"' in page  # it ends after 21:00
+
+
 def _fill(devices: list[Device], patients: range) -> None:
     for n in patients:
         course = make_course(make_patient(first_name=f"P{n}"), planned_sessions=40)
