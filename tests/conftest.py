@@ -6,14 +6,18 @@ the real migrations into a template; each test then gets a database it may commi
 use with real concurrent connections: a fresh copy of that template on SQLite (a file
 copy), on PostgreSQL one copy per worker, emptied back to the template's rows after each
 test (`tests.reused_database`; `@pytest.mark.fresh_database` asks for a new copy).
+Either way the URL stays the same for a worker's tests, so they share its apps
+(`AppShelf`).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import shutil
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,10 +118,20 @@ class TemplateDatabase:
         return scratch_postgres_database(PG_URL, "clinic_t", template=self.template_name)
 
     def lend(self) -> tuple[str, Any]:
-        """A database for one test, as good as fresh: (url, give back). On PostgreSQL
-        the worker's reused copy, which giving back empties."""
+        """A database for one test, as good as fresh, at the same URL for every test of
+        this worker (so its app can be reused: `AppShelf`): (url, give back). On SQLite a
+        new copy of the template's file; on PostgreSQL the worker's reused copy, which
+        giving back empties."""
         if self.backend == "sqlite":
-            return self.clone()
+            path = self.workdir / "lent.db"
+            shutil.copyfile(self.template, path)
+
+            def remove() -> None:
+                # Unlinked, not overwritten: a connection a test left open keeps its file.
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+            return f"sqlite:///{path}", remove
         assert PG_URL
         if self.reused is None:
             self.reused = ReusedDatabase(self.clone, PG_URL)
@@ -170,9 +184,81 @@ def app_config(database_url: str) -> dict[str, Any]:
     return _test_config(database_url)
 
 
+class AppShelf:
+    """The apps this worker has built, by configuration, for later tests to reuse.
+
+    `create_app` costs about 0.2 s (flask-smorest writing the OpenAPI document, Werkzeug
+    compiling some 230 URL rules), as long as a typical test. In production one app
+    serves every request of a process; here a test whose configuration an earlier test
+    used gets that app back, with its settings and extensions put back as they were
+    built. A test that adds views or hooks to its app (`@pytest.mark.own_app`) gets one
+    of its own; an app found changed anyway is not lent again."""
+
+    SIZE = 4
+
+    def __init__(self) -> None:
+        self.apps: OrderedDict[str, tuple[Flask, dict[str, Any], dict[str, Any], Any]] = (
+            OrderedDict()
+        )
+
+    def lend(self, config: dict[str, Any]) -> tuple[Flask, Any]:
+        """(app, give back)."""
+        key = repr(sorted(config.items()))
+        if key not in self.apps:
+            app = create_app(config)
+            self.apps[key] = (
+                app,
+                copy.deepcopy(dict(app.config)),
+                dict(app.extensions),
+                _shape(app),
+            )
+            while len(self.apps) > self.SIZE:
+                self.apps.popitem(last=False)
+        self.apps.move_to_end(key)
+        app, settings, extensions, shape = self.apps[key]
+
+        def give_back() -> None:
+            app.config.clear()
+            app.config.update(copy.deepcopy(settings))
+            app.extensions.clear()
+            app.extensions.update(extensions)
+            if _shape(app) != shape:
+                del self.apps[key]
+
+        return app, give_back
+
+
+def _shape(app: Flask) -> Any:
+    """What a test could add to an app besides settings: rules, views and hooks."""
+    hooks = (
+        app.before_request_funcs,
+        app.after_request_funcs,
+        app.teardown_request_funcs,
+        app.url_value_preprocessors,
+        app.url_default_functions,
+        app.template_context_processors,
+        app.error_handler_spec,
+    )
+    return (
+        tuple(rule.rule for rule in app.url_map.iter_rules()),
+        tuple(app.view_functions),
+        repr(hooks),
+    )
+
+
+@pytest.fixture(scope="session")
+def app_shelf() -> AppShelf:
+    return AppShelf()
+
+
 @pytest.fixture
-def app(app_config: dict[str, Any]) -> Iterator[Flask]:
-    application = create_app(app_config)
+def app(
+    app_config: dict[str, Any], app_shelf: AppShelf, request: pytest.FixtureRequest
+) -> Iterator[Flask]:
+    if request.node.get_closest_marker("own_app") is not None:
+        application, give_back = create_app(app_config), None
+    else:
+        application, give_back = app_shelf.lend(app_config)
     # The test's own thread reads without taking SQLite's write lock (see clinic.db).
     token = serialised_writes.set(False)
     with application.app_context():
@@ -180,6 +266,8 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
         db.session.remove()
         db.engine.dispose()
     serialised_writes.reset(token)
+    if give_back is not None:
+        give_back()
 
 
 @pytest.fixture

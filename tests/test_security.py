@@ -37,6 +37,7 @@ def exploding_app(app: Flask) -> Flask:
     return app
 
 
+@pytest.mark.own_app
 def test_headers_on_pages_api_and_error_answers(
     exploding_app: Flask, admin: Any, caplog: Any
 ) -> None:
@@ -197,6 +198,7 @@ def test_next_within_the_site_is_honoured(client: Any, admin: Any) -> None:
     assert response.headers["Location"] == "/admin/users"
 
 
+@pytest.mark.own_app
 def test_error_pages_are_plain_and_never_a_traceback(exploding_app: Flask, caplog: Any) -> None:
     client = exploding_app.test_client()
     page = client.get("/no-such-page")

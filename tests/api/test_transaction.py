@@ -12,6 +12,7 @@ import urllib.request
 from collections import Counter
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
@@ -22,6 +23,8 @@ from clinic.permissions import public
 from clinic.scheduling.models import Device
 from tests.browser.conftest import live_server  # noqa: F401  (the running app)
 from tests.factories import make_device
+
+pytestmark = pytest.mark.own_app  # each test adds views of its own
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
