@@ -17,6 +17,7 @@ from clinic.reminders.channels import OutgoingMessage, Transport
 from clinic.reminders.dispatch import (
     LEASE,
     POSTGRESQL_WORKERS,
+    SQLITE_WORKERS,
     dispatch_all,
     dispatch_job,
     dispatch_workers,
@@ -94,9 +95,10 @@ def test_a_worker_that_dies_leaves_only_its_message_in_flight(
     assert _statuses() == {"sent": 12}
 
 
-def test_by_default_postgresql_dispatches_with_several_workers_sqlite_with_one(app: Any) -> None:
+def test_by_default_postgresql_dispatches_with_four_workers_sqlite_with_two(app: Any) -> None:
     postgresql = db.engine.dialect.name == "postgresql"
-    assert dispatch_workers() == (POSTGRESQL_WORKERS if postgresql else 1)
+    assert dispatch_workers() == (POSTGRESQL_WORKERS if postgresql else SQLITE_WORKERS)
+    assert (POSTGRESQL_WORKERS, SQLITE_WORKERS) == (4, 2)
     app.config["CLINIC_DISPATCH_WORKERS"] = 3
     assert dispatch_workers() == 3
 
