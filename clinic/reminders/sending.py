@@ -6,13 +6,14 @@
    `sending`) and its appointment still `scheduled` at the start the message announces.
    It sets `attempted_at` and renews the lease, so a crash from here on is visible as
    "maybe delivered".
-2. `hold` (PostgreSQL): lock the appointment FOR SHARE and the row FOR UPDATE, and look
-   again, in one statement. The locks last until the server has answered (and a `sent`
-   is committed), so a cancel or a move of that appointment waits for the message in
-   flight (one send, milliseconds) and cannot slip in between the check and the
-   server's answer. SQLite takes no row locks and serialises every writer; holding its
-   one lock across the network would stall the whole app, so there the window is the
-   send itself.
+2. the hold (PostgreSQL): lock the appointment FOR SHARE and the row FOR UPDATE, and
+   look again, in one statement after that commit. The locks last until the server has
+   answered (and a `sent` is committed), so a cancel or a move of that appointment waits
+   for the message in flight (one send, milliseconds) and cannot slip in between the
+   check and the server's answer. The attempt, its COMMIT, the next BEGIN and the hold
+   travel as one simple query: one round trip a message. SQLite takes no row locks and
+   serialises every writer; holding its one lock across the network would stall the
+   whole app, so there the window is the send itself.
 3. send, then mark the outcome: a failure at once in its own commit, a `sent` in the
    commit that records the next message's attempt (nothing is sent in between, and on
    PostgreSQL in the same statement), so each message costs one commit.
@@ -27,10 +28,13 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, Update, bindparam, exists, select, update
+import psycopg
+from sqlalchemy import ClauseElement, Connection, Table, Update, bindparam, exists, select, update
+from sqlalchemy.dialects import postgresql
 
 from clinic import clock
 from clinic.alerts.models import AlertKind
@@ -284,22 +288,27 @@ def _mark_sent(reminder_id: str) -> Update:
 
 _MARK_SENT = _mark_sent("reminder_id")
 # PostgreSQL: the previous message's `sent` rides in the next one's begin as a
-# data-modifying WITH, one statement and one round trip (SQLite has no such WITH).
+# data-modifying WITH, one statement (SQLite has no such WITH); the begin returns its row
+# (see `_begin_and_hold`).
 _SENT_BEFORE = _mark_sent("sent_id").cte("sent_before")
-_BEGINS = {
+_POSTGRESQL_BEGINS = {
     (about_appointment, after_sent): (
         (_BEGIN_REMINDER if about_appointment else _BEGIN).add_cte(_SENT_BEFORE)
         if after_sent
         else (_BEGIN_REMINDER if about_appointment else _BEGIN)
-    )
+    ).returning(_ROWS.id)
     for about_appointment in (False, True)
     for after_sent in (False, True)
 }
+_POSTGRESQL = postgresql.psycopg.dialect()
 
-# PostgreSQL: the commit and the BEGIN of the transaction that holds the message, in one
-# round trip (the simple query protocol takes both): psycopg would send that BEGIN on its
-# own, just before `hold`. The commit is as durable either way.
-_COMMIT_FOR_HOLD = "COMMIT; BEGIN"
+
+@cache
+def _postgresql_text(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
+    """A per-message statement as psycopg text (`%(name)s` placeholders) and its constant
+    parameters, compiled once."""
+    compiled = statement.compile(dialect=_POSTGRESQL)
+    return str(compiled), dict(compiled.params)
 
 
 def _keys(item: Delivery, token: str) -> dict[str, Any]:
@@ -309,36 +318,65 @@ def _keys(item: Delivery, token: str) -> dict[str, Any]:
 def begin_attempt(
     connection: Connection, item: Delivery, token: str, sent: Delivery | None = None
 ) -> bool:
-    """Record that sending begins (and renew the lease) and COMMIT, together with the
-    `sent` mark of the message sent just before, if any: one commit a message, and nothing
-    goes out between that send and its mark. False when the row is no longer ours or its
-    appointment changed since the claim."""
+    """Record that sending begins (and renew the lease), together with the `sent` mark of
+    the message sent just before, if any, COMMIT, and on PostgreSQL take the hold (below):
+    one commit a message, and nothing goes out between that send and its mark. False when
+    the row is no longer ours or its appointment changed since the claim (the caller
+    rolls back whatever was locked)."""
     keys = {**_keys(item, token), "at": clock.now()}
-    together = sent is not None and connection.dialect.name == "postgresql"
-    if sent is not None and together:
-        keys["sent_id"] = sent.reminder_id
-    elif sent is not None:
-        connection.execute(_MARK_SENT, {**_keys(sent, token), "at": keys["at"]})
-    statement = _BEGINS[item.appointment_id is not None, together]
-    began = connection.execute(statement, keys).rowcount == 1
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(_COMMIT_FOR_HOLD)
-    else:
-        connection.commit()
-    return began
+        return _begin_and_hold(connection, item, keys, sent)
+    if sent is not None:
+        connection.execute(_MARK_SENT, {**_keys(sent, token), "at": keys["at"]})
+    statement = _BEGIN_REMINDER if item.appointment_id is not None else _BEGIN
+    began = connection.execute(statement, keys).rowcount
+    connection.commit()
+    return began == 1
 
 
-def hold(connection: Connection, item: Delivery, token: str) -> bool:
-    """PostgreSQL: lock the appointment (FOR SHARE, first: the order the scheduling
-    lifecycle locks in) and the row (FOR UPDATE) until the send is marked; False when
-    either changed after `begin_attempt`. SQLite: nothing to lock per row (see the module
-    doc)."""
-    if connection.dialect.name != "postgresql":
-        return True
+def _begin_and_hold(
+    connection: Connection, item: Delivery, keys: dict[str, Any], sent: Delivery | None
+) -> bool:
+    """PostgreSQL, in one simple query and one round trip: the attempt (with the last
+    `sent`), COMMIT, BEGIN, and the hold: the appointment, still `scheduled` at the
+    announced start, FOR SHARE, then the row, still ours, FOR UPDATE. The locks last until
+    the server has answered and the `sent` is committed with the next attempt, so a
+    cancel or a move of that appointment waits for the message in flight (one send,
+    milliseconds) and cannot slip in between the check and the server's answer.
+
+    The server binds parameters only for a single statement, so psycopg binds these on
+    the client (`ClientCursor.mogrify`, its own quoting). The attempt returns its row, so
+    the cursor stays open for the later results: the hold's is the fourth."""
+    if sent is not None:
+        keys["sent_id"] = sent.reminder_id
+    begin, begin_constants = _postgresql_text(
+        _POSTGRESQL_BEGINS[item.appointment_id is not None, sent is not None]
+    )
     if item.appointment_id is None:
-        return connection.execute(_LOCK_ROW, _keys(item, token)).first() is not None
-    keys = {**_keys(item, token), "starts_at": item.appointment_starts_at}
-    return connection.execute(_LOCK_BOTH, keys).first() is not None
+        lock, lock_constants = _postgresql_text(_LOCK_ROW)
+    else:
+        lock, lock_constants = _postgresql_text(_LOCK_BOTH)
+        keys["starts_at"] = item.appointment_starts_at
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with psycopg.ClientCursor(driver) as binder:
+        trip = "; ".join(
+            (
+                binder.mogrify(begin, {**begin_constants, **keys}),
+                "COMMIT",
+                "BEGIN",
+                binder.mogrify(lock, {**lock_constants, **keys}),
+            )
+        )
+    result = connection.exec_driver_sql(trip)
+    try:
+        cursor = result.cursor
+        began = cursor.fetchone() is not None
+        for _commit_begin_lock in range(3):
+            cursor.nextset()
+        return began and cursor.fetchone() is not None
+    finally:
+        result.close()
 
 
 def _withdrawn(item: Delivery, token: str, policy: ReminderPolicy, now: datetime) -> Outcome | None:
@@ -374,7 +412,7 @@ def send_one(
     attempt (`sent`), or by `mark_sent` after the last. The rare outcomes are written
     through the session, after `connection` let go of its locks (`mark` yields to a
     cancellation that came meanwhile)."""
-    if not begin_attempt(connection, item, token, sent) or not hold(connection, item, token):
+    if not begin_attempt(connection, item, token, sent):
         connection.rollback()
         return _withdrawn(item, token, policy, now)
     try:
