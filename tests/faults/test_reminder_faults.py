@@ -92,6 +92,18 @@ def _received(clinic: Clinic, bookings: list[Booking]) -> list[dict[str, Any]]:
     return [m for m in clinic.sink.messages() if m["appointment_id"] in ids]
 
 
+def _first_copies_of_repeats(messages: list[dict[str, Any]]) -> dict[str, float]:
+    """Each message the sink recorded more than once: when its first copy arrived."""
+    first: dict[str, float] = {}
+    repeated = set()
+    for message in sorted(messages, key=lambda m: m["received_at"]):
+        if message["reference"] in first:
+            repeated.add(message["reference"])
+        else:
+            first[message["reference"]] = message["received_at"]
+    return {reference: first[reference] for reference in repeated}
+
+
 def _mid_batch(clinic: Clinic, bookings: list[Booking], pid: int) -> bool:
     """Whether dispatcher `pid` has marked two of the scenario's reminders sent and still
     holds others `sending` (each claim records its dispatcher as host:pid)."""
@@ -180,6 +192,7 @@ def test_the_mail_server_down_for_a_while_loses_nothing_and_sends_nothing_twice(
     bookings = _book(clinic, sink_delay_ms=SLOW_SINK_MS)
     wait_until(lambda: len(_received(clinic, bookings)) >= 3, seconds=30, what="first messages")
 
+    killed_at = time.time()
     clinic.sink.stop()
     wait_until(
         lambda: not any(r["status"] == "sending" for r in email_reminders(clinic)),
@@ -193,7 +206,18 @@ def test_the_mail_server_down_for_a_while_loses_nothing_and_sends_nothing_twice(
 
     result = verdict(clinic, bookings)
     log.warning(f"mail server down: {result.summary()}")
-    assert (result.delivered, result.lost, result.duplicates) == (24, [], 0), result.summary()
+    assert (result.delivered - result.duplicates, result.lost) == (24, []), result.summary()
+    # The one repeat SMTP allows: the server recorded a message in the instant before it
+    # was killed and its 250 never reached the dispatcher, which sends it again (the
+    # README's guarantee names this case). So a repeat's first copy arrived just before the
+    # kill, and at most one message a worker was in the server's hands. A message accepted
+    # and answered earlier and sent again would be a fault.
+    repeated = _first_copies_of_repeats(_received(clinic, bookings))
+    assert len(repeated) <= DISPATCHERS * WORKERS, result.summary()
+    assert all(killed_at - 2 <= first <= killed_at + 1 for first in repeated.values()), (
+        killed_at,
+        repeated,
+    )
 
 
 def _restart_postgresql(clinic: Clinic) -> tuple[float, float]:
