@@ -103,17 +103,22 @@ class TemplateDatabase:
             self.template_name = make_url(url).database
             _migrate(url)
 
+    def _sqlite_copy(self, name: str) -> tuple[str, Any]:
+        """The template's file copied to `name`: (url, remove). Removing unlinks the file
+        rather than overwriting it: a connection a test left open keeps its own."""
+        path = self.workdir / name
+        shutil.copyfile(self.template, path)
+
+        def remove() -> None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+        return f"sqlite:///{path}", remove
+
     def clone(self) -> tuple[str, Any]:
         """A fresh database for one test: (url, cleanup)."""
         if self.backend == "sqlite":
-            path = self.workdir / f"test-{uuid.uuid4().hex[:10]}.db"
-            shutil.copyfile(self.template, path)
-
-            def cleanup() -> None:
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-            return f"sqlite:///{path}", cleanup
+            return self._sqlite_copy(f"test-{uuid.uuid4().hex[:10]}.db")
         assert PG_URL
         return scratch_postgres_database(PG_URL, "clinic_t", template=self.template_name)
 
@@ -123,15 +128,7 @@ class TemplateDatabase:
         new copy of the template's file; on PostgreSQL the worker's reused copy, which
         giving back empties."""
         if self.backend == "sqlite":
-            path = self.workdir / "lent.db"
-            shutil.copyfile(self.template, path)
-
-            def remove() -> None:
-                # Unlinked, not overwritten: a connection a test left open keeps its file.
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-            return f"sqlite:///{path}", remove
+            return self._sqlite_copy("lent.db")
         assert PG_URL
         if self.reused is None:
             self.reused = ReusedDatabase(self.clone, PG_URL)
