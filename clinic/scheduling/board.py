@@ -59,6 +59,16 @@ class DayBoard:
     def count(self) -> int:
         return len(self.appointment_ids)
 
+    @property
+    def opens(self) -> str | None:
+        """The calendar's first row ("HH:MM" on the site's clock), as `WeekView.opens`."""
+        return f"{self.rows[0].starts_at:%H:%M}" if self.rows else None
+
+    @property
+    def closes(self) -> str | None:
+        """The hour after the last row starts, as `WeekView.closes`."""
+        return f"{self.rows[-1].starts_at.hour + 1:02d}:00" if self.rows else None
+
 
 def _floor(instant: datetime, start: datetime) -> int:
     return int((instant - start) // ROW)
