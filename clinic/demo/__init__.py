@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from clinic.auth.models import User
 from clinic.demo.context import DemoContext
-from clinic.demo.outcomes import load_outcomes
+from clinic.demo.outcomes import judge_outcomes, load_outcomes
 from clinic.demo.patients import load_patients
 from clinic.demo.reminders import load_reminders
 from clinic.demo.scheduling import load_scheduling
@@ -27,6 +27,7 @@ STEPS: tuple[Callable[[DemoContext], None], ...] = (
     load_treatments,
     load_outcomes,
     load_reminders,
+    judge_outcomes,
 )
 DEMO_PASSWORD = "demo-password-1"
 DEMO_USERS = (

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from clinic.courses.models import Course, CourseStatus
 from clinic.demo.context import DemoContext
 from clinic.extensions import db
-from clinic.outcomes import cadence
+from clinic.outcomes import cadence, results
 from clinic.outcomes.catalog import get_instrument
 from clinic.outcomes.models import QuestionnaireResponse, ResponseSource
 from clinic.outcomes.services import record_response
@@ -116,3 +116,10 @@ def load_outcomes(ctx: DemoContext) -> None:
             patient_id, "PHQ-9", [2, 2, 1, 2, 1, 1, 1, 0, 1], course_id, ResponseSource.LINK, None
         )
         ctx.lines.append("Outcomes: one open item-9 alert to acknowledge on the Alerts page")
+
+
+def judge_outcomes(ctx: DemoContext) -> None:
+    """The demo's rows went in past the ORM, which marks what a report must judge again:
+    mark every treated course, and judge them now rather than at the first report."""
+    results.mark_all()
+    ctx.lines.append(f"Outcomes: {results.refresh()} courses judged for the outcome report")

@@ -33,11 +33,12 @@ def _keep_tablet_locked() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from clinic.outcomes import cadence, cli, hints, receivers, routes  # noqa: F401  (views)
+    from clinic.outcomes import cadence, cli, hints, receivers, results, routes  # noqa: F401
     from clinic.outcomes.forms import instrument_choices
     from clinic.outcomes.services import course_outcome_panel
 
     receivers.connect()
+    results.connect()
     app.before_request(_keep_tablet_locked)
     app.jinja_env.globals.update(
         course_outcome_panel=course_outcome_panel,

@@ -156,7 +156,7 @@ def course_result(
     """The course's result by `summarize`'s rules from its baseline and end-of-course
     scores (the last answer of each phase, None without one): `baseline`, `end`, change,
     response, remission and improvement. The clinic report picks the two scores in SQL
-    (`report.course_results`) and judges every course of its cohort with this."""
+    (`judging.judge_courses`) and judges every course of its cohort with this."""
     base = instrument.round_score(baseline) if baseline is not None else None
     last = instrument.round_score(end) if end is not None else None
     return {"baseline": base, "end": last, **_judge(instrument, base, last)}

@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     Float,
     ForeignKey,
     Index,
+    Integer,
     String,
     UniqueConstraint,
 )
@@ -121,3 +123,55 @@ class QuestionnaireResponse(Model):
     def display_score(self) -> Any:
         """Whole-number instruments show 12, not 12.0."""
         return int(self.score) if float(self.score).is_integer() else self.score
+
+
+class CourseOutcome(Model):
+    """A treated course's result as the clinic report counts it, kept so the report adds
+    up rows in SQL instead of judging every course of years of history at each request.
+
+    A cache with one owner (`clinic.outcomes.results`): any flush that touches what it was
+    judged from (the course's delivered sessions and answers, its patient's medications, a
+    chair's site) marks it `stale`, and the report judges the stale ones again before it
+    reads. `basis` names the rules and time zone it was judged under; a row judged under
+    others counts as stale too. What a page shows live (the course's status and protocol)
+    is not kept here but joined."""
+
+    __tablename__ = "course_outcomes"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    stale: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    basis: Mapped[str | None] = mapped_column(String(16), index=True)
+    # The cohort: the first delivered session's start, and the clinic quarter it fell in.
+    first_delivered_at: Mapped[datetime | None] = mapped_column(index=True)
+    quarter: Mapped[str | None] = mapped_column(String(7))
+    # PHQ-9: None where it could not be judged (no baseline or no end score).
+    mood_response: Mapped[bool | None] = mapped_column(Boolean)
+    mood_remission: Mapped[bool | None] = mapped_column(Boolean)
+    # PEG-3: the baseline (its band stratifies the report) and the improvement reached.
+    pain_baseline: Mapped[float | None] = mapped_column(Float)
+    pain_band: Mapped[str | None] = mapped_column(String(20))
+    pain_improvement: Mapped[str | None] = mapped_column(String(20))
+    # Averaged figures in whole tenths, so SQL sums them exactly: the PROMIS sleep
+    # T-scores, and the opioid (MME) and benzodiazepine (diazepam mg) loads a day on the
+    # first and last delivered days.
+    sleep_baseline_tenths: Mapped[int | None] = mapped_column(Integer)
+    sleep_end_tenths: Mapped[int | None] = mapped_column(Integer)
+    opioid_start_tenths: Mapped[int] = mapped_column(Integer, default=0)
+    opioid_end_tenths: Mapped[int] = mapped_column(Integer, default=0)
+    benzodiazepine_start_tenths: Mapped[int] = mapped_column(Integer, default=0)
+    benzodiazepine_end_tenths: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CourseOutcomeSite(Model):
+    """A site on whose chairs a kept course (`CourseOutcome`) had a session delivered."""
+
+    __tablename__ = "course_outcome_sites"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("course_outcomes.course_id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

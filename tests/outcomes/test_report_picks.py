@@ -11,12 +11,12 @@ the page's rules.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clinic.courses.models import Course
 from clinic.extensions import db
-from clinic.outcomes import report, services
+from clinic.outcomes import judging, services
 from tests.factories import make_appointment, make_course, make_device, make_patient
 from tests.outcomes.conftest import START, phq9
 from tests.outcomes.test_report_sites import sleep_answers
@@ -113,7 +113,7 @@ def edge_cases() -> list[Course]:
 
 def test_the_report_judges_every_course_as_its_page_does(app: Any) -> None:
     courses = edge_cases()
-    results = {r.course_id: r for r in report.course_results(date(2025, 3, 1), date(2025, 3, 31))}
+    results = judging.judge_courses([course.id for course in courses])
     assert sorted(results) == sorted(course.id for course in courses)
     for course in courses:
         result = results[course.id]
