@@ -130,7 +130,9 @@ def test_a_chair_moved_to_another_site_moves_its_courses(api: ApiClient, clinici
     assert itt(client, f"{REPORT}&site_id={paris.id}")[0] == 1
 
 
-def test_another_time_zone_judges_every_course_again(app: Flask, api: ApiClient, clinician: Any):
+def test_another_time_zone_judges_every_course_again(
+    app: Flask, api: ApiClient, clinician: Any
+) -> None:
     """22:00 on 31 March in New York is 1 April in UTC: the course moves to Q2."""
     client = api.as_(clinician)
     late = datetime.fromisoformat("2025-03-31T22:00-04:00")
