@@ -34,7 +34,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, func, select
 
 from clinic import clock
 from clinic.courses.models import Course, CourseStatus, Protocol
@@ -96,11 +96,12 @@ class Tally:
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    return func.count().filter(condition)
 
 
-def _sum(column: Any) -> Any:
-    return func.coalesce(func.sum(column), 0)
+def _sum(column: Any, condition: ColumnElement[bool] | None = None) -> Any:
+    total = func.sum(column) if condition is None else func.sum(column).filter(condition)
+    return func.coalesce(total, 0)
 
 
 def _tally_columns() -> list[Any]:
@@ -119,8 +120,8 @@ def _tally_columns() -> list[Any]:
         _count(measured & o.pain_improvement.in_(PAIN_RESPONSE_LEVELS)),
         _count(measured & (o.pain_improvement == PAIN_RESPONSE_LEVELS[-1])),
         _count(slept),
-        _sum(case((slept, o.sleep_baseline_tenths), else_=0)),
-        _sum(case((slept, o.sleep_end_tenths), else_=0)),
+        _sum(o.sleep_baseline_tenths, slept),
+        _sum(o.sleep_end_tenths, slept),
         _count(slept & (o.sleep_baseline_tenths - o.sleep_end_tenths >= SLEEP_MID * 10)),
         _count(opioid),
         _sum(o.opioid_start_tenths),
