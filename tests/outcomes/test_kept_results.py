@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from clinic.courses.models import Course
 from clinic.extensions import db
 from clinic.outcomes import results
 from clinic.outcomes.models import CourseOutcome, QuestionnaireResponse
@@ -209,3 +210,49 @@ def test_the_refresh_command_judges_the_stale_courses_ahead_of_a_report(
     db.session.rollback()
     assert not db.session.scalars(select(CourseOutcome).where(CourseOutcome.stale)).all()
     assert itt(api.as_(clinician)) == (2, 2, 1)
+
+
+def test_an_answer_saved_while_a_report_judges_its_course_is_not_lost(
+    app: Flask, api: ApiClient, clinician: Any, monkeypatch: Any
+) -> None:
+    """The answer commits after the refresh read the course's answers and before it
+    stores the result. Its mark must outlive the refresh: PostgreSQL's answer waits for
+    the refresh's row lock, SQLite's for its write lock; then it marks the course again."""
+    client = api.as_(clinician)
+    course = a_course("10hz-ldlpfc", "completed", 5, (20,))  # stale: never judged
+    course_id = course.id
+    db.session.rollback()  # this thread holds no snapshot while the others write
+    judged, release = threading.Event(), threading.Event()
+    judge = results.judge_courses
+
+    def judge_then_wait(course_ids: Any) -> Any:
+        found = judge(course_ids)
+        judged.set()
+        release.wait(timeout=30)
+        return found
+
+    monkeypatch.setattr(results, "judge_courses", judge_then_wait)
+
+    def refresh() -> None:
+        with app.app_context():
+            results.refresh()
+            db.session.commit()
+
+    def answer() -> None:
+        with app.app_context():
+            late = db.session.get(Course, course_id)
+            assert late is not None
+            answered(late, "PHQ-9", 4, START + timedelta(days=6))
+            db.session.commit()
+
+    refreshing = threading.Thread(target=refresh)
+    refreshing.start()
+    assert judged.wait(timeout=30)
+    answering = threading.Thread(target=answer)
+    answering.start()
+    answering.join(timeout=1.0)
+    release.set()
+    refreshing.join(timeout=60)
+    answering.join(timeout=60)
+    monkeypatch.undo()
+    assert itt(client) == (1, 1, 1)
