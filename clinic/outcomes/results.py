@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, event, insert, inspect, or_, select, update
+from sqlalchemy import Connection, delete, event, insert, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -78,36 +78,40 @@ def _touched(session: Session) -> tuple[set[int], set[int], set[int]]:
                 courses |= _ids(instance, "course_id")
         elif isinstance(instance, Medication):
             patients |= _ids(instance, "patient_id")
-        elif isinstance(instance, Course) and not new_or_gone:
-            if _changed(instance, ("patient_id",)):
-                courses.add(instance.id)
+        elif (
+            isinstance(instance, Course) and not new_or_gone and _changed(instance, ("patient_id",))
+        ):
+            courses.add(instance.id)
         elif isinstance(instance, Device) and not new_or_gone and _changed(instance, ("site_id",)):
             chairs.add(instance.id)
     return courses, patients, chairs
 
 
-def _upsert_stale(course_ids: Any) -> Any:
-    """INSERT the courses' rows stale, or mark the existing ones (`course_ids`: a SELECT).
-    Only courses that still exist: one deleted in this flush takes its row with it."""
-    dialect = db.session.get_bind().dialect.name
+def _mark_stale(connection: Connection, course_ids: Any) -> None:
+    """INSERT the courses' rows stale, or mark the existing ones (`course_ids`: ids or a
+    SELECT of them). Only courses that still exist: one deleted in the same flush takes
+    its row with it."""
+    dialect = connection.dialect.name
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CourseOutcome)
     existing = select(Course.id).where(Course.id.in_(course_ids))
-    return statement.from_select(["course_id"], existing).on_conflict_do_update(
-        index_elements=["course_id"], set_={"stale": True}
+    connection.execute(
+        statement.from_select(["course_id"], existing).on_conflict_do_update(
+            index_elements=["course_id"], set_={"stale": True}
+        )
     )
 
 
 def _mark_touched(session: Session, _context: Any) -> None:
+    """On the flushing session's own connection: any session, in the app or not."""
     courses, patients, chairs = _touched(session)
-    connection = session.connection()
     if courses:
-        connection.execute(_upsert_stale(sorted(courses)))
+        _mark_stale(session.connection(), sorted(courses))
     if patients:
         their = select(Course.id).where(Course.patient_id.in_(sorted(patients)))
-        connection.execute(_upsert_stale(their))
+        _mark_stale(session.connection(), their)
     if chairs:
         treated = _delivered().where(Appointment.device_id.in_(sorted(chairs)))
-        connection.execute(_upsert_stale(treated))
+        _mark_stale(session.connection(), treated)
 
 
 def _delivered() -> Any:
@@ -126,7 +130,7 @@ def connect() -> None:
 
 def mark_all() -> None:
     """Every treated course stale: after rows were written past the ORM (the demo)."""
-    db.session.execute(_upsert_stale(_delivered()))
+    _mark_stale(db.session.connection(), _delivered())
 
 
 _UNTREATED: dict[str, Any] = {

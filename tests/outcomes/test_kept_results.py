@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from clinic.courses.models import Course
 from clinic.extensions import db
@@ -21,7 +22,7 @@ from clinic.outcomes.models import CourseOutcome, QuestionnaireResponse
 from clinic.scheduling import sites
 from clinic.scheduling.models import Appointment, Device
 from tests.factories import ApiClient, make_course, make_patient
-from tests.outcomes.conftest import START, deliver
+from tests.outcomes.conftest import START, deliver, phq9
 from tests.outcomes.test_report import REPORT, a_course, answered, hand_made_clinic
 
 
@@ -255,4 +256,31 @@ def test_an_answer_saved_while_a_report_judges_its_course_is_not_lost(
     refreshing.join(timeout=60)
     answering.join(timeout=60)
     monkeypatch.undo()
+    assert itt(client) == (1, 1, 1)
+
+
+def test_a_session_of_its_own_outside_the_app_marks_what_it_changes(
+    api: ApiClient, clinician: Any
+) -> None:
+    """A script's or a job's own session, flushing where no app context exists."""
+    client = api.as_(clinician)
+    course = a_course("10hz-ldlpfc", "completed", 5, (20,))
+    assert itt(client) == (1, 0, 0)
+    engine, patient_id, course_id = db.engine, course.patient_id, course.id
+    db.session.rollback()
+
+    def answer() -> None:
+        with Session(engine) as own:
+            own.add(
+                QuestionnaireResponse(
+                    patient_id=patient_id, course_id=course_id, instrument="PHQ-9",
+                    answers=phq9(4), score=4, source="staff",
+                    administered_at=START + timedelta(days=6),
+                )
+            )  # fmt: skip
+            own.commit()
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    thread.join(timeout=30)
     assert itt(client) == (1, 1, 1)
