@@ -189,8 +189,9 @@ class Appointment(Model):
         # range per row, whatever the planner's statistics say (without them PostgreSQL
         # walked the chairs' exclusion index instead, ~79,000 entries a row).
         Index("ix_appointments_course_starts", "course_id", "starts_at"),
-        # The outcome report's cohort (`progress.courses_started_between`) from the
-        # indexes alone: the range's delivered sessions, then each course's.
+        # A range's sessions by status and kind from the index alone. Built for the
+        # outcome report's cohort, which now reads kept results (`course_outcomes`);
+        # whether another range query leans on it is to be measured before it goes.
         # Led by the start: led by the status, SQLite used it for the chairs' busy time.
         Index(
             "ix_appointments_starts_status_kind_course", "starts_at", "status", "kind", "course_id"

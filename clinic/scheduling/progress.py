@@ -17,7 +17,6 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import aliased
 
 from clinic import clock
 from clinic.extensions import db
@@ -125,64 +124,13 @@ def course_progress(course_ids: Iterable[int]) -> dict[int, Progress]:
     return found
 
 
-def _delivered_sessions(site_ids: Collection[int] | None = None) -> Select[int, int]:
-    """(course, site) of every delivered session, of some sites only when given."""
-    query = (
+def _delivered_sessions() -> Select[int, int]:
+    """(course, site) of every delivered session."""
+    return (
         select(Appointment.course_id, Device.site_id)
         .join(Device, Device.id == Appointment.device_id)
         .where(Appointment.kind == SESSION_KIND, Appointment.status == AppointmentStatus.COMPLETED)
     )
-    return query if site_ids is None else query.where(Device.site_id.in_(site_ids))
-
-
-def courses_started_between(
-    since: datetime, until: datetime, *, site_ids: Collection[int] | None = None
-) -> dict[int, Progress]:
-    """The courses whose first delivered session starts in [since, until) (a course
-    "starts" when it is first treated, whatever was booked or prescribed before), with
-    their delivered sessions' progress (`by_status` counts only those), in one grouped
-    query. With `site_ids`: only the courses with a session delivered at those sites.
-
-    Only the courses with a session delivered in the range are grouped (the range's
-    sessions by start, then each course's by course), so the cost follows the range, not
-    the years of history before it."""
-    first = func.min(Appointment.starts_at)
-    in_range = aliased(Appointment)
-    query = (
-        select(
-            Appointment.course_id,
-            func.count(),
-            first,
-            func.max(Appointment.starts_at),
-            func.min(func.coalesce(Appointment.delivered_at, Appointment.ends_at)),
-        )
-        .where(
-            Appointment.kind == SESSION_KIND,
-            Appointment.status == AppointmentStatus.COMPLETED,
-            Appointment.course_id.in_(
-                select(in_range.course_id).where(
-                    in_range.kind == SESSION_KIND,
-                    in_range.status == AppointmentStatus.COMPLETED,
-                    in_range.starts_at >= since,
-                    in_range.starts_at < until,
-                )
-            ),
-        )
-        .group_by(Appointment.course_id)
-        .having(first >= since, first < until)
-    )
-    if site_ids is not None:
-        there = _delivered_sessions(site_ids).subquery()
-        query = query.where(Appointment.course_id.in_(select(there.c.course_id)))
-    found = {}
-    for course_id, count, first_at, last_at, logged_at in db.session.execute(query):
-        found[course_id] = Progress(
-            Counter({AppointmentStatus.COMPLETED: count}),
-            first_delivered_at=first_at,
-            last_delivered_at=last_at,
-            first_logged_at=logged_at,
-        )
-    return found
 
 
 def delivered_sites(course_ids: Collection[int]) -> dict[int, set[int]]:
