@@ -178,7 +178,7 @@ def preview_course(
         usual_device_id=_usual_device(course.id) if device_id is None else None,
     )
     calendar = load_calendar(start_date, start_date + timedelta(days=request.horizon_days), site)
-    plan = booking.plan_sessions(calendar, occupancy(calendar.tz), request)
+    plan = booking.plan_sessions(calendar, occupancy(site), request)
     return CoursePlan(
         course=course,
         sessions=plan.sessions,
@@ -326,7 +326,7 @@ def _check_slot(
     _refuse_clashes(
         booking.clashes(
             load_calendar(day, day, site),
-            occupancy(tz, ignore=() if ignore is None else (ignore,)),
+            occupancy(site, ignore=() if ignore is None else (ignore,)),
             patient,
             device_id,
             starts_at,

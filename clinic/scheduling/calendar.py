@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -449,24 +449,33 @@ def load_calendar(
 
 
 @lru_cache(maxsize=64)
-def _busy_query(spans: int, patient: bool) -> Select[int, int, int, datetime, datetime, str]:
+def _busy_query(
+    spans: int, patient: bool, one_site: bool
+) -> Select[int, int, int, datetime, datetime, str]:
     """Live appointments overlapping any of `spans` spans (parameters `low`n, `end`n,
-    `start`n) and with `patient`, the patient's overlapping one more span.
+    `start`n), on the chairs of site `:site` only when `one_site`, and with `patient`, the
+    patient's overlapping one more span (at any site: nobody is in two places).
 
     A course asks about fifty spans at once: their conditions are written as text with
     typed parameters, as building them as expressions took longer than the query, and
-    the statement is built once for each number of spans, as building it still took
-    longer than running it."""
+    the statement is built once for each shape, as building it still took longer than
+    running it. The site's chairs are named inside each span's condition, so each stays
+    a range of the starts_at index (an OR nested under an AND is not one for SQLite)."""
     table = Appointment.__table__
     utc = table.c.starts_at.type
     wanted: list[str] = []
     values: list[BindParameter[Any]] = []
+    chairs = " AND device_id IN (SELECT id FROM devices WHERE site_id = :site)"
+    if one_site and spans:
+        values.append(bindparam("site", type_=table.c.device_id.type))
     for n in range(spans + patient):
         # Sessions last minutes: the lower bound lets the starts_at index do the work.
         overlap = f"starts_at >= :low{n} AND starts_at < :end{n} AND ends_at > :start{n}"
         if n == spans:
             overlap += " AND patient_id = :patient"
             values.append(bindparam("patient", type_=table.c.patient_id.type))
+        elif one_site:
+            overlap += chairs
         wanted.append(f"({overlap})")
         values += [bindparam(f"{name}{n}", type_=utc) for name in ("low", "end", "start")]
     return select(
@@ -480,17 +489,24 @@ def _busy_query(spans: int, patient: bool) -> Select[int, int, int, datetime, da
 
 
 def _load_busy(
-    spans: Sequence[booking.Span], patient: tuple[int, booking.Span] | None
+    spans: Sequence[booking.Span],
+    patient: tuple[int, booking.Span] | None,
+    *,
+    site_id: int | None = None,
 ) -> list[booking.Busy]:
-    """Live appointments overlapping any of `spans`, and the patient's overlapping the
-    patient's span when given, in one query; plain tuples through Core: ORM entities
-    would cost more than the query."""
+    """Live appointments overlapping any of `spans` (on site `site_id`'s chairs when
+    given: a group's other sites' sessions are no chair's business, and 20 sites read 20
+    times the rows), and the patient's overlapping the patient's span when given, in one
+    query; plain tuples through Core: ORM entities would cost more than the query."""
     params: dict[str, Any] = {}
     for n, (start, end) in enumerate([*spans, *([patient[1]] if patient else [])]):
         params |= {f"low{n}": start - LONGEST_APPOINTMENT, f"end{n}": end, f"start{n}": start}
     if patient is not None:
         params["patient"] = patient[0]
-    query = _busy_query(len(spans), patient is not None)
+    one_site = site_id is not None and bool(spans)
+    if one_site:
+        params["site"] = site_id
+    query = _busy_query(len(spans), patient is not None, one_site)
     return [
         booking.Busy(
             device_id,
@@ -508,9 +524,11 @@ def _load_busy(
     ]
 
 
-def occupancy(tz: ZoneInfo | None = None, *, ignore: Collection[int] = ()) -> booking.Occupancy:
-    """Who is busy when, by day on `tz` (the calendar's: its site's clock)."""
-    return booking.Occupancy(_load_busy, tz or clock.clinic_tz(), ignore=ignore)
+def occupancy(site: Site, *, ignore: Collection[int] = ()) -> booking.Occupancy:
+    """Who is busy when, by day on the site's clock: its chairs (the planner places only
+    there) and the patient's own appointments anywhere."""
+    load = partial(_load_busy, site_id=site.id)
+    return booking.Occupancy(load, site_tz(site), ignore=ignore)
 
 
 def device_site(device_id: int | None) -> Site | None:

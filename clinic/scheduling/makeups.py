@@ -52,7 +52,7 @@ from clinic.scheduling.models import (
     Site,
 )
 from clinic.scheduling.patterns import course_pattern
-from clinic.scheduling.sites import get_site, site_tz
+from clinic.scheduling.sites import get_site
 from clinic.scheduling.technicians import off_duty, overlapping
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def book_makeup(
     start_day = (after.astimezone(tz).date() if after else clock.today(tz)) + timedelta(days=1)
     local_time = reference.starts_at.astimezone(tz).time() if reference else time(9)
     device_id = reference.device_id if reference else None
-    busy = occupancy(site_tz(_site(course, device_id)))
+    busy = occupancy(_site(course, device_id))
     places = _plan(course, booking.Phases(daily=1), start_day, local_time, device_id, busy)
     return MakeUp(_insert_makeup(course, places[0], makeup_for, actor_id))
 
@@ -182,7 +182,7 @@ def _inside_daily_phase(
         start_day,
         local_time,
         missed.device_id,
-        occupancy(site_tz(_site(course, missed.device_id)), ignore=later_ids),
+        occupancy(_site(course, missed.device_id), ignore=later_ids),
     )[0]
     weeks = [
         list(members)
@@ -198,7 +198,7 @@ def _inside_daily_phase(
     moved: list[Appointment] = []
     if to_move:
         flat = [s for members in to_move for s in members]
-        busy = occupancy(site_tz(_site(course, flat[0].device_id)), ignore=[s.id for s in flat])
+        busy = occupancy(_site(course, flat[0].device_id), ignore=[s.id for s in flat])
         busy.add(
             booking.Busy(session.device_id, course.patient_id, session.starts_at, session.ends_at)
         )

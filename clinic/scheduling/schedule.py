@@ -241,11 +241,12 @@ def free_starts(
 ) -> list[booking.Placement]:
     """Where a session could move on `day`: every free (start, chair), every 15 minutes."""
     appointment = get_appointment(appointment_id)
-    calendar = load_calendar(day, day, device_site(appointment.device_id))
+    site = device_site(appointment.device_id)
+    calendar = load_calendar(day, day, site)
     window = calendar.open_interval(day)
     if window is None:
         return []
-    busy = occupancy(calendar.tz, ignore=(appointment.id,))
+    busy = occupancy(site or get_site(), ignore=(appointment.id,))
     busy.cover([(day, *window)])
     patient = planner_patient(appointment.course, appointment.kind)
     length = appointment.ends_at - appointment.starts_at
