@@ -79,6 +79,9 @@ class Calendar:
     devices: dict[int, str]
     """Active devices, in the order they are offered (id -> name)."""
     maintenance: dict[int, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+    chairs: tuple[int, ...] | None = None
+    """Every chair of the site, active or not, whose sessions are its busy time (None:
+    every chair, as a single clinic has them)."""
 
     def closed_reason(self, day: date) -> str | None:
         """Why the clinic is closed on `day` (its own calendar), or None when it is open."""

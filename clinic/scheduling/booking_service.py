@@ -178,7 +178,7 @@ def preview_course(
         usual_device_id=_usual_device(course.id) if device_id is None else None,
     )
     calendar = load_calendar(start_date, start_date + timedelta(days=request.horizon_days), site)
-    plan = booking.plan_sessions(calendar, occupancy(site), request)
+    plan = booking.plan_sessions(calendar, occupancy(calendar), request)
     return CoursePlan(
         course=course,
         sessions=plan.sessions,
@@ -323,10 +323,11 @@ def _check_slot(
     tz = site_tz(site)
     day = starts_at.astimezone(tz).date()
     patient = planner_patient(course, kind)
+    calendar = load_calendar(day, day, site)
     _refuse_clashes(
         booking.clashes(
-            load_calendar(day, day, site),
-            occupancy(site, ignore=() if ignore is None else (ignore,)),
+            calendar,
+            occupancy(calendar, ignore=() if ignore is None else (ignore,)),
             patient,
             device_id,
             starts_at,

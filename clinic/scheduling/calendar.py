@@ -410,8 +410,9 @@ def load_calendar(
     start: date, end: date, site: Site | None = None, devices: Sequence[Device] | None = None
 ) -> booking.Calendar:
     """A site's hours, closures (holidays included) and maintenance between two of its
-    dates, and its active devices (of `devices`, the site's, when a page read them
-    already); the first site when none is given."""
+    dates, its active devices (those offered) and all its chairs (whose sessions are its
+    busy time), of `devices` (the site's) when a page read them already; the first site
+    when none is given."""
     site = site or get_site()
     tz = site_tz(site)
     span_start = datetime.combine(start - timedelta(days=1), time(0), tzinfo=tz)
@@ -427,55 +428,58 @@ def load_calendar(
             site, start - timedelta(days=1), end + timedelta(days=1)
         ).items()
     }
-    if devices is None:
-        active = dict(
-            db.session.execute(
-                select(Device.id, Device.name)
-                .where(Device.active.is_(True), Device.site_id == site.id)
-                .order_by(Device.id)
-            ).all()
-        )
-    else:
-        active = {d.id: d.name for d in sorted(devices, key=lambda d: d.id) if d.active}
+    chairs = (
+        db.session.execute(
+            select(Device.id, Device.name, Device.active)
+            .where(Device.site_id == site.id)
+            .order_by(Device.id)
+        ).all()
+        if devices is None
+        else [(d.id, d.name, d.active) for d in sorted(devices, key=lambda d: d.id)]
+    )
     return booking.Calendar(
         tz=tz,
         hours={
             row.weekday: (row.opens_at, row.closes_at) for row in opening_hours(site.id).values()
         },
         closures=closures,
-        devices=active,
+        devices={device_id: name for device_id, name, active in chairs if active},
         maintenance=maintenance,
+        chairs=tuple(device_id for device_id, _name, _active in chairs),
     )
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _busy_query(
-    spans: int, patient: bool, one_site: bool
+    spans: int, patient: bool, chairs: int | None
 ) -> Select[int, int, int, datetime, datetime, str]:
     """Live appointments overlapping any of `spans` spans (parameters `low`n, `end`n,
-    `start`n), on the chairs of site `:site` only when `one_site`, and with `patient`, the
-    patient's overlapping one more span (at any site: nobody is in two places).
+    `start`n), on `chairs` chairs only (parameters `chair`n) when not None, and with
+    `patient`, the patient's overlapping one more span (at any chair: nobody is in two
+    places).
 
     A course asks about fifty spans at once: their conditions are written as text with
     typed parameters, as building them as expressions took longer than the query, and
     the statement is built once for each shape, as building it still took longer than
-    running it. The site's chairs are named inside each span's condition, so each stays
-    a range of the starts_at index (an OR nested under an AND is not one for SQLite)."""
+    running it. Each span names the chairs itself, so each stays a range of the starts_at
+    index (an OR nested under an AND is not one for SQLite); by their ids, as a subquery
+    of the site's chairs in each span doubled the time PostgreSQL took."""
     table = Appointment.__table__
     utc = table.c.starts_at.type
     wanted: list[str] = []
     values: list[BindParameter[Any]] = []
-    chairs = " AND device_id IN (SELECT id FROM devices WHERE site_id = :site)"
-    if one_site and spans:
-        values.append(bindparam("site", type_=table.c.device_id.type))
+    on_chairs = ""
+    if chairs is not None:
+        on_chairs = f" AND device_id IN ({', '.join(f':chair{n}' for n in range(chairs))})"
+        values += [bindparam(f"chair{n}", type_=table.c.device_id.type) for n in range(chairs)]
     for n in range(spans + patient):
         # Sessions last minutes: the lower bound lets the starts_at index do the work.
         overlap = f"starts_at >= :low{n} AND starts_at < :end{n} AND ends_at > :start{n}"
         if n == spans:
             overlap += " AND patient_id = :patient"
             values.append(bindparam("patient", type_=table.c.patient_id.type))
-        elif one_site:
-            overlap += chairs
+        else:
+            overlap += on_chairs
         wanted.append(f"({overlap})")
         values += [bindparam(f"{name}{n}", type_=utc) for name in ("low", "end", "start")]
     return select(
@@ -492,21 +496,23 @@ def _load_busy(
     spans: Sequence[booking.Span],
     patient: tuple[int, booking.Span] | None,
     *,
-    site_id: int | None = None,
+    chairs: Sequence[int] | None = None,
 ) -> list[booking.Busy]:
-    """Live appointments overlapping any of `spans` (on site `site_id`'s chairs when
-    given: a group's other sites' sessions are no chair's business, and 20 sites read 20
-    times the rows), and the patient's overlapping the patient's span when given, in one
-    query; plain tuples through Core: ORM entities would cost more than the query."""
+    """Live appointments overlapping any of `spans` (on `chairs` when given: a group's
+    other sites' sessions are no chair's business, and 20 sites read 20 times the rows),
+    and the patient's overlapping the patient's span when given, in one query; plain
+    tuples through Core: ORM entities would cost more than the query."""
+    if chairs is not None and not chairs:
+        spans = []  # a site without chairs: nothing of theirs to read
     params: dict[str, Any] = {}
     for n, (start, end) in enumerate([*spans, *([patient[1]] if patient else [])]):
         params |= {f"low{n}": start - LONGEST_APPOINTMENT, f"end{n}": end, f"start{n}": start}
     if patient is not None:
         params["patient"] = patient[0]
-    one_site = site_id is not None and bool(spans)
-    if one_site:
-        params["site"] = site_id
-    query = _busy_query(len(spans), patient is not None, one_site)
+    named = chairs if chairs is not None and spans else None
+    if named is not None:
+        params |= {f"chair{n}": chair for n, chair in enumerate(named)}
+    query = _busy_query(len(spans), patient is not None, None if named is None else len(named))
     return [
         booking.Busy(
             device_id,
@@ -524,11 +530,11 @@ def _load_busy(
     ]
 
 
-def occupancy(site: Site, *, ignore: Collection[int] = ()) -> booking.Occupancy:
-    """Who is busy when, by day on the site's clock: its chairs (the planner places only
-    there) and the patient's own appointments anywhere."""
-    load = partial(_load_busy, site_id=site.id)
-    return booking.Occupancy(load, site_tz(site), ignore=ignore)
+def occupancy(calendar: booking.Calendar, *, ignore: Collection[int] = ()) -> booking.Occupancy:
+    """Who is busy when, by day on the calendar's clock (its site's): its chairs (the
+    planner places only there) and the patient's own appointments anywhere."""
+    load = partial(_load_busy, chairs=calendar.chairs)
+    return booking.Occupancy(load, calendar.tz, ignore=ignore)
 
 
 def device_site(device_id: int | None) -> Site | None:

@@ -16,7 +16,7 @@ the course's sessions are read afresh after the lock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import groupby
@@ -102,8 +102,7 @@ def book_makeup(
     start_day = (after.astimezone(tz).date() if after else clock.today(tz)) + timedelta(days=1)
     local_time = reference.starts_at.astimezone(tz).time() if reference else time(9)
     device_id = reference.device_id if reference else None
-    busy = occupancy(_site(course, device_id))
-    places = _plan(course, booking.Phases(daily=1), start_day, local_time, device_id, busy)
+    places = _plan(course, booking.Phases(daily=1), start_day, local_time, device_id)
     return MakeUp(_insert_makeup(course, places[0], makeup_for, actor_id))
 
 
@@ -134,8 +133,12 @@ def _plan(
     start: date,
     local_time: time,
     device_id: int | None,
-    busy: booking.Occupancy,
+    *,
+    moving: Collection[int] = (),
+    placed: Sequence[booking.Busy] = (),
 ) -> list[booking.PlannedSession]:
+    """Place sessions on the site's calendar, around everything busy but the sessions
+    `moving`, and around the sessions just `placed`."""
     request = booking.Request(
         patient=planner_patient(course),
         phases=phases,
@@ -147,6 +150,9 @@ def _plan(
     calendar = load_calendar(
         start, start + timedelta(days=request.horizon_days), _site(course, device_id)
     )
+    busy = occupancy(calendar, ignore=moving)
+    for session in placed:
+        busy.add(session)
     plan = booking.plan_sessions(calendar, busy, request)
     if plan.missing or not plan.sessions:
         raise Conflict(
@@ -182,7 +188,7 @@ def _inside_daily_phase(
         start_day,
         local_time,
         missed.device_id,
-        occupancy(_site(course, missed.device_id), ignore=later_ids),
+        moving=later_ids,
     )[0]
     weeks = [
         list(members)
@@ -198,10 +204,6 @@ def _inside_daily_phase(
     moved: list[Appointment] = []
     if to_move:
         flat = [s for members in to_move for s in members]
-        busy = occupancy(_site(course, flat[0].device_id), ignore=[s.id for s in flat])
-        busy.add(
-            booking.Busy(session.device_id, course.patient_id, session.starts_at, session.ends_at)
-        )
         places = _plan(
             course,
             booking.Phases(
@@ -210,7 +212,12 @@ def _inside_daily_phase(
             _local_monday(session.starts_at, tz) + timedelta(days=7),
             flat[0].starts_at.astimezone(tz).time(),
             flat[0].device_id,
-            busy,
+            moving=[s.id for s in flat],
+            placed=[
+                booking.Busy(
+                    session.device_id, course.patient_id, session.starts_at, session.ends_at
+                )
+            ],
         )
         # Latest first: everything moves later, so each lands where nothing is left.
         for appointment, place in reversed(list(zip(flat, places, strict=True))):

@@ -241,12 +241,11 @@ def free_starts(
 ) -> list[booking.Placement]:
     """Where a session could move on `day`: every free (start, chair), every 15 minutes."""
     appointment = get_appointment(appointment_id)
-    site = device_site(appointment.device_id)
-    calendar = load_calendar(day, day, site)
+    calendar = load_calendar(day, day, device_site(appointment.device_id))
     window = calendar.open_interval(day)
     if window is None:
         return []
-    busy = occupancy(site or get_site(), ignore=(appointment.id,))
+    busy = occupancy(calendar, ignore=(appointment.id,))
     busy.cover([(day, *window)])
     patient = planner_patient(appointment.course, appointment.kind)
     length = appointment.ends_at - appointment.starts_at
