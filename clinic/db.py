@@ -28,6 +28,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
@@ -63,6 +64,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def upsert_insert(dialect: Dialect, model: Any) -> Any:
+    """An INSERT into `model` that can take ON CONFLICT (both databases have it, each
+    through its own dialect's construct)."""
+    return (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(model)
 
 
 def rowcount(result: Result[Any]) -> int:

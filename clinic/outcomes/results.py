@@ -23,10 +23,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, delete, event, insert, inspect, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from clinic.courses.models import Course
+from clinic.db import upsert_insert
 from clinic.extensions import db
 from clinic.outcomes.judging import CourseResult, basis, judge_courses
 from clinic.outcomes.models import CourseOutcome, CourseOutcomeSite, QuestionnaireResponse
@@ -91,8 +91,7 @@ def _mark_stale(connection: Connection, course_ids: Any) -> None:
     """INSERT the courses' rows stale, or mark the existing ones (`course_ids`: ids or a
     SELECT of them). Only courses that still exist: one deleted in the same flush takes
     its row with it."""
-    dialect = connection.dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CourseOutcome)
+    statement = upsert_insert(connection.dialect, CourseOutcome)
     existing = select(Course.id).where(Course.id.in_(course_ids))
     connection.execute(
         statement.from_select(["course_id"], existing).on_conflict_do_update(

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from clinic import clock
+from clinic.db import upsert_insert
 from clinic.extensions import db
 from clinic.scheduler.models import SchedulerHeartbeat, SchedulerProcess
 
@@ -47,9 +47,7 @@ def _upsert(
     """Insert the row or update it in place: any number of processes may write at once.
     The column `latest` only moves forward (a long job's tick, stamped when it began,
     may be written after a later one)."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model).values(**values)
+    statement = upsert_insert(db.session.get_bind().dialect, model).values(**values)
     changes: dict[str, Any] = {k: v for k, v in values.items() if k not in keys}
     if latest is not None:
         current, offered = getattr(model, latest), statement.excluded[latest]
