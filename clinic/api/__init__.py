@@ -11,10 +11,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, current_app, json
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api
 from flask_smorest.spec.plugins import integerconverter2paramschema
 
 from clinic.api import guards
+from clinic.api.blueprint import Blueprint
 from clinic.api.fields import field_properties
 from clinic.api.guards import IdConverter
 from clinic.api.openapi import TruthPlugin, finish_document

@@ -7,10 +7,10 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, current_app
-from flask_smorest import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinic.api.blueprint import Blueprint
 from clinic.errors import RETRY_AFTER_OUTAGE
 from clinic.extensions import db
 from clinic.permissions import public

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask_smorest import Blueprint
 
+from clinic.api.blueprint import Blueprint
 from clinic.api.schemas import id_filter, limit_param, list_schema
 from clinic.audit import services
 from clinic.permissions import Permission, requires

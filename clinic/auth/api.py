@@ -7,8 +7,8 @@ from typing import Any
 
 import marshmallow as ma
 from flask_login import current_user
-from flask_smorest import Blueprint
 
+from clinic.api.blueprint import Blueprint
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("auth_api", __name__, description="Identity")

@@ -8,9 +8,9 @@ from typing import Any
 import marshmallow as ma
 from flask import Response
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from clinic.api import ErrorSchema
+from clinic.api.blueprint import Blueprint
 from clinic.api.openapi import declares
 from clinic.api.schemas import id_filter, list_schema
 from clinic.billing import claims, fees, packets, services

@@ -7,10 +7,10 @@ from typing import Any
 import marshmallow as ma
 from flask import Response
 from flask_login import current_user
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from clinic.api import ErrorSchema
+from clinic.api.blueprint import Blueprint
 from clinic.api.openapi import declares
 from clinic.api.schemas import list_schema
 from clinic.documents import consent, services

@@ -8,8 +8,8 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, current_app, url_for
 from flask_login import current_user
-from flask_smorest import Blueprint
 
+from clinic.api.blueprint import Blueprint
 from clinic.api.openapi import declares
 from clinic.api.schemas import MAX_ID, list_schema
 from clinic.exports import csv_exports, feeds

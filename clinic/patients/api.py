@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 
+from clinic.api.blueprint import Blueprint
 from clinic.api.openapi import declares
 from clinic.patients import intake, lookup, medications, records, schemas, screening
 from clinic.permissions import Permission, requires

@@ -6,8 +6,8 @@ from typing import Any
 
 import marshmallow as ma
 from flask_login import current_user
-from flask_smorest import Blueprint
 
+from clinic.api.blueprint import Blueprint
 from clinic.api.schemas import MAX_ID, id_filter, limit_param, list_schema
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record

@@ -6,8 +6,8 @@ from typing import Any
 
 import marshmallow as ma
 from flask_login import current_user
-from flask_smorest import Blueprint
 
+from clinic.api.blueprint import Blueprint
 from clinic.api.openapi import declares
 from clinic.permissions import Permission, requires
 from clinic.scheduling import lifecycle
