@@ -50,12 +50,13 @@ def _load_token_user(req: Request) -> Any:
     scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    from clinic.auth.services import user_for_token
+    from clinic.auth.services import record_token_use, user_for_token
 
-    user = user_for_token(token.strip())
-    if user is not None and db.session.dirty:
+    user, due = user_for_token(token.strip())
+    if due is not None:
         try:
-            db.session.commit()  # last_used_at, in its own short transaction
+            record_token_use(due)
+            db.session.commit()  # in its own short transaction
         except DBAPIError as error:
             # Only a convenience (written at most every five minutes): when another
             # writer holds the database (SQLite's lock, a stale read snapshot), the next

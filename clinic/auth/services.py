@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pyotp
@@ -403,18 +403,41 @@ def user_for_session_id(value: str) -> User | None:
     return user
 
 
-def user_for_token(token: str) -> User | None:
-    """The active user behind a live token, or None."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
-        return None
-    row = db.session.scalar(
-        select(ApiToken)
-        .options(joinedload(ApiToken.user))  # one query per API request, not two
-        .where(ApiToken.token_hash == _hash_token(token))
+@functools.cache
+def _token_query() -> Select[User, int, datetime | None]:
+    """Built once (every API request asks it): the live token's active user, with the
+    token's id and last use as plain columns. One entity, not the token and its user:
+    loading two cost the API's day list a tenth of its time."""
+    return (
+        select(User, ApiToken.id, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == bindparam("token_hash"),
+            ApiToken.revoked_at.is_(None),
+            User.active.is_(True),
+        )
     )
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    now = clock.now()
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
-        row.last_used_at = now
-    return row.user
+
+
+TOKEN_USE_RECORDED_EVERY = timedelta(minutes=5)
+
+
+def user_for_token(token: str) -> tuple[User | None, int | None]:
+    """The active user behind a live token (or None), and the token's id when its last
+    use is due to be recorded (`record_token_use`, at most every five minutes)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None, None
+    found = db.session.execute(_token_query(), {"token_hash": _hash_token(token)}).first()
+    if found is None:
+        return None, None
+    user, token_id, last_used_at = found
+    if last_used_at is not None and clock.now() - last_used_at <= TOKEN_USE_RECORDED_EVERY:
+        return user, None
+    return user, token_id
+
+
+def record_token_use(token_id: int) -> None:
+    """Now as the token's last use (shown on the profile's token list)."""
+    db.session.execute(
+        update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=clock.now())
+    )

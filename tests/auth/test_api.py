@@ -64,22 +64,19 @@ def test_a_token_in_use_still_works_when_its_last_use_cannot_be_written(
 
     from sqlalchemy.exc import OperationalError
 
-    from clinic.auth.models import ApiToken
+    from clinic.auth import services as auth_services
 
     busy = sqlite3.OperationalError("database is locked")
     busy.sqlite_errorname = "SQLITE_BUSY_SNAPSHOT"  # type: ignore[attr-defined]
-    real_commit = db.session.commit
     calls = {"n": 0}
 
-    def commit_busy_for_the_token() -> None:
+    def busy_for_the_token(token_id: int) -> None:
         """Another writer keeps the lock for as long as the request tries."""
-        if any(isinstance(row, ApiToken) for row in db.session.dirty):
-            calls["n"] += 1
-            raise OperationalError("UPDATE api_tokens", {}, busy)
-        real_commit()
+        calls["n"] += 1
+        raise OperationalError("UPDATE api_tokens", {}, busy)
 
     reader = api.as_(front_desk)  # a fresh token: its first use writes last_used_at
-    monkeypatch.setattr(db.session, "commit", commit_busy_for_the_token)
+    monkeypatch.setattr(auth_services, "record_token_use", busy_for_the_token)
     answer = reader.get("/api/v1/me")
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["email"] == front_desk.email

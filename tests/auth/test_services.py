@@ -130,17 +130,31 @@ def test_tokens_are_stored_as_sha256_and_stop_when_revoked_or_user_deactivated(
     row = db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id))
     assert row.token_hash == hashlib.sha256(plain.encode()).hexdigest()
     assert plain not in (row.token_hash, row.prefix, row.label)
-    assert auth.user_for_token(plain) == user
+    assert auth.user_for_token(plain)[0] == user
 
     auth.set_active(user, False, actor_id=admin.id)
-    assert auth.user_for_token(plain) is None
+    assert auth.user_for_token(plain) == (None, None)
     auth.set_active(user, True, actor_id=admin.id)
-    assert auth.user_for_token(plain) == user
+    assert auth.user_for_token(plain)[0] == user
 
     auth.revoke_token(user, row.id, actor_id=user.id)
-    assert auth.user_for_token(plain) is None
-    assert auth.user_for_token("tms_" + "x" * 40) is None
-    assert auth.user_for_token("not-even-a-token") is None
+    assert auth.user_for_token(plain) == (None, None)
+    assert auth.user_for_token("tms_" + "x" * 40) == (None, None)
+    assert auth.user_for_token("not-even-a-token") == (None, None)
+
+
+def test_a_tokens_use_is_recorded_at_most_every_five_minutes(app: Any) -> None:
+    user = make_user("technician")
+    plain = auth.create_token(user, "laptop")
+    db.session.commit()
+    token_id = db.session.scalar(select(ApiToken.id))
+    with time_machine.travel(T0, tick=False) as traveller:
+        assert auth.user_for_token(plain) == (user, token_id)
+        auth.record_token_use(token_id)
+        traveller.shift(timedelta(minutes=4))
+        assert auth.user_for_token(plain) == (user, None)
+        traveller.shift(timedelta(minutes=2))
+        assert auth.user_for_token(plain) == (user, token_id)
 
 
 def test_totp_must_be_proven_with_a_current_code(app: Any) -> None:
