@@ -14,7 +14,18 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_calendars
-from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, exists, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+)
 
 from clinic.alerts.services import PatientFilter
 from clinic.api.schemas import MAX_ID
@@ -155,8 +166,14 @@ def user_site_ids(user_id: int | None) -> set[int] | None:
     """The sites a user is limited to, or None when they cover every site."""
     if user_id is None:
         return None
-    found = set(db.session.scalars(select(UserSite.site_id).where(UserSite.user_id == user_id)))
+    found = set(db.session.scalars(_user_sites_query(), {"user_id": user_id}))
     return found or None
+
+
+@cache
+def _user_sites_query() -> Select[int]:
+    """Built once: every list, page and API read limited to sites asks it."""
+    return select(UserSite.site_id).where(UserSite.user_id == bindparam("user_id"))
 
 
 @cache
@@ -236,7 +253,7 @@ def works_at(allowed: set[int] | None, site_id: int) -> bool:
     return allowed is None or site_id in allowed
 
 
-def held_at(site_ids: Collection[int] | Select[Any]) -> ColumnElement[bool]:
+def held_at(site_ids: Collection[int] | Select[Any] | BindParameter[Any]) -> ColumnElement[bool]:
     """SQL: an appointment is on a chair of these sites. The one test every list limited
     to sites applies, so that they all agree on what "at a site" means."""
     return Appointment.device_id.in_(select(Device.id).where(Device.site_id.in_(site_ids)))
