@@ -153,18 +153,32 @@ def test_a_cancel_or_a_move_during_the_batch_stops_the_claimed_messages_not_yet_
 
 
 def test_each_further_message_costs_one_round_trip_on_postgresql_two_on_sqlite(
-    app: Any, mail_server: MailServer, frozen: Any, count_queries: Any
+    app: Any, mail_server: MailServer, frozen: Any, count_queries: Any, monkeypatch: Any
 ) -> None:
     """PostgreSQL: a message's begin (carrying the previous message's `sent`), its COMMIT,
-    the next BEGIN and its locking SELECT of appointment and row travel as one simple
-    query, one round trip (four, then three, before). SQLite: the previous `sent` and the
-    begin. The batch's own reads do not grow with it (each message's chair was read on
-    its own)."""
+    the next BEGIN and its locking SELECT of appointment and row travel in one pipeline,
+    one round trip (four, then three, then one simple query bound on the client, before),
+    and nothing else is sent a message. SQLite: the previous `sent` and the begin. The
+    batch's own reads do not grow with it (each message's chair was read on its own)."""
+    import psycopg
+
+    pipelines = Counter[str]()
+    opened = psycopg.Connection.pipeline
+
+    def counted(connection: psycopg.Connection[Any]) -> Any:
+        pipelines["opened"] += 1
+        return opened(connection)
+
+    monkeypatch.setattr(psycopg.Connection, "pipeline", counted)
     _due_now(2)
     with count_queries() as few:
         assert dispatch_all(START, workers=1).sent == 2
     _due_now(6)
     with count_queries() as many:
         assert dispatch_all(START, workers=1).sent == 6
-    per_message = 1 if db.engine.dialect.name == "postgresql" else 2
-    assert many.count - few.count == per_message * (6 - 2)
+    if db.engine.dialect.name == "postgresql":
+        assert pipelines["opened"] == 2 + 6
+        assert many.count == few.count
+    else:
+        assert not pipelines
+        assert many.count - few.count == 2 * (6 - 2)
