@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import current_app, has_request_context, request, url_for
 from flask_login import current_user
 
-from clinic.alerts.services import count_open_urgent, patient_scope
+from clinic.alerts.services import count_open_urgent
 from clinic.permissions import Permission
 
 
@@ -40,7 +40,7 @@ class NavItem:
 
 def _open_urgent_alerts() -> int:
     """The badge counts the alerts the user's alerts page lists (their sites' patients)."""
-    return count_open_urgent(patient_scope(current_user.id))
+    return count_open_urgent(current_user.id)
 
 
 MAIN_MENU: tuple[NavEntry, ...] = (

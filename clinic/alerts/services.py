@@ -396,8 +396,23 @@ def _open_urgent_query() -> Select[Any]:
     )
 
 
-def count_open_urgent(patients: PatientFilter | None = None) -> int:
+_URGENT_COUNTS = "clinic.alerts.urgent_counts"
+_URGENT_COUNTS_KEPT = 1024
+
+
+def count_open_urgent(user_id: int | None) -> int:
     """Open urgent alerts (a suicidal-ideation answer, a seizure): the navigation shows the
-    count on every page, so no clinician can miss one; of the alerts a user sees
-    (`patient_scope`), so the count matches their list (the statement built once)."""
-    return db.session.scalar(_in_scope(_open_urgent_query(), patients)) or 0
+    count on every page, so no clinician can miss one; of the alerts the user sees
+    (`patient_scope`), so the count matches their list.
+
+    The statement is built once per user (and app): the scope is SQL decided when it
+    runs, so it stays right when the user's sites change, and building its subqueries
+    and keying them at every page cost 0.3-0.7 ms against the count's 0.13."""
+    statements = current_app.extensions.setdefault(_URGENT_COUNTS, {})
+    statement = statements.get(user_id)
+    if statement is None:
+        if len(statements) >= _URGENT_COUNTS_KEPT:
+            statements.clear()
+        statement = _in_scope(_open_urgent_query(), patient_scope(user_id))
+        statements[user_id] = statement
+    return db.session.scalar(statement) or 0

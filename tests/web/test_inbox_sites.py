@@ -67,7 +67,7 @@ def _three_alerts(clinician: Any) -> Any:
 def _seen(user: Any) -> set[str]:
     patients = sites.alert_patients(user.id)
     found = list_alerts(status=AlertStatus.OPEN, patients=patients)
-    assert count_open_urgent(patients) == len(found)  # the badge counts the list
+    assert count_open_urgent(user.id) == len(found)  # the badge counts the list
     return {alert.patient.first_name for alert in found}
 
 
@@ -109,6 +109,10 @@ def test_the_inbox_alerts_page_api_and_badge_follow_the_users_sites(
     assert len(listed) == 2
     everyone = api.as_(admin).get("/api/v1/alerts?status=open").json["items"]
     assert len(everyone) == 3
+    # The badge's statement is kept per user: it still follows the user's sites.
+    sites.set_user_sites(clinician.id, [], actor_id=admin.id)
+    db.session.commit()
+    assert _badge(client.get("/alerts").get_data(as_text=True)) == 3
     client.post("/logout")
     login(client, admin)
     page = client.get("/inbox").get_data(as_text=True)
