@@ -231,8 +231,8 @@ def _listing(columns: tuple[str, ...], given: tuple[str, ...]) -> Select[Any]:
         query = query.where(
             Appointment.starts_at >= bindparam("start"), Appointment.starts_at < bindparam("end")
         )
-    for name in ("device_id", "patient_id", "course_id", "technician_id"):
-        if name in given:
+    for name in given:
+        if name in table.c:  # a parameter named for a column filters on it
             query = query.where(table.c[name] == bindparam(name))
     return query.limit(bindparam("limit"))
 
