@@ -38,3 +38,19 @@ def test_an_app_given_a_view_is_not_lent_again(tmp_path: Path) -> None:
     assert again is not app
     assert "test_extra" not in again.view_functions
     give_back()
+
+
+def test_an_app_that_answered_errors_is_lent_again(tmp_path: Path) -> None:
+    """Flask's error handler table grows an empty entry for each blueprint that answered
+    an error; that is not a change a test made."""
+    shelf = AppShelf()
+    config = _test_config(f"sqlite:///{tmp_path / 'shelf.db'}")
+    app, give_back = shelf.lend(config)
+    with app.app_context():
+        client = app.test_client()
+        assert client.get("/api/v1/patients/1").status_code == 401
+        assert client.get("/no/such/page").status_code == 404
+    give_back()
+    again, give_back = shelf.lend(config)
+    assert again is app
+    give_back()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import shutil
 import zlib
 from datetime import datetime
 from pathlib import Path
@@ -48,11 +49,25 @@ def frozen_at() -> datetime:
     return NOW
 
 
+@pytest.fixture(scope="session")
+def workers_document_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("documents")
+
+
 @pytest.fixture
-def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+def document_store(workers_document_store: Path) -> Path:
+    """The store's folder, empty: one a worker, so the settings stay the same from test to
+    test and the app an earlier test built is reused (`AppShelf`)."""
+    shutil.rmtree(workers_document_store)
+    workers_document_store.mkdir()
+    return workers_document_store
+
+
+@pytest.fixture
+def app_config(database_url: str, document_store: Path) -> dict[str, Any]:
     return {
         **_test_config(database_url),
-        "CLINIC_DOCUMENT_STORE": str(tmp_path / "documents"),
+        "CLINIC_DOCUMENT_STORE": str(document_store),
         "CLINIC_MAX_UPLOAD_MB": 1,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     }
@@ -69,7 +84,7 @@ def upload(
 
 
 def test_an_upload_is_kept_with_its_checksum_and_served_back(
-    app: Any, api: Any, front_desk: Any, technician: Any, tmp_path: Path
+    app: Any, api: Any, front_desk: Any, technician: Any, document_store: Path
 ) -> None:
     patient = make_patient()
     response = upload(api, front_desk, patient.id, PDF, "referral letter.pdf")
@@ -79,7 +94,7 @@ def test_an_upload_is_kept_with_its_checksum_and_served_back(
     assert body["sha256"] == hashlib.sha256(PDF).hexdigest()
     assert body["filename"] == "referral_letter.pdf" and body["uploaded_at"]
     assert set(body) >= {"id", "kind", "filename", "size", "sha256", "uploaded_at"}
-    stored = list((tmp_path / "documents").rglob("*.pdf"))
+    stored = list(document_store.rglob("*.pdf"))
     assert len(stored) == 1 and stored[0].read_bytes() == PDF
     listed = api.as_(technician).get(f"/api/v1/patients/{patient.id}/documents").json["items"]
     assert [item["id"] for item in listed] == [body["id"]]
@@ -161,10 +176,10 @@ def test_roles_for_documents(app: Any, api: Any, clinician: Any, technician: Any
 
 
 def test_a_file_changed_in_the_store_is_refused(
-    app: Any, api: Any, front_desk: Any, tmp_path: Path
+    app: Any, api: Any, front_desk: Any, document_store: Path
 ) -> None:
     document = upload(api, front_desk, make_patient().id, PDF, "x.pdf").json
-    stored = next((tmp_path / "documents").rglob("*.pdf"))
+    stored = next(document_store.rglob("*.pdf"))
     stored.write_bytes(PDF + b"tampered")
     response = api.as_(front_desk).get(f"/api/v1/documents/{document['id']}")
     assert response.status_code == 409

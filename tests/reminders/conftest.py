@@ -55,8 +55,9 @@ class MailServer:
         return "250 OK"
 
     def start(self) -> None:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
+        if self._controller is None:
+            self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+            self._controller.start()
 
     def stop(self) -> None:
         if self._controller is not None:
@@ -122,12 +123,24 @@ class TwilioStub:
         return f"http://127.0.0.1:{self.server.server_port}"
 
 
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
+# One mail server and one SMS stub a worker, on ports that stay put: the settings name
+# them, and settings that stay the same let a test reuse the app an earlier one built
+# (`AppShelf`) instead of building its own (about a second a test). Each test starts
+# with both empty and answering.
+
+
+@pytest.fixture(scope="session")
+def workers_mail_server() -> Iterator[MailServer]:
     server = MailServer()
-    server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def mail_server(workers_mail_server: MailServer) -> MailServer:
+    workers_mail_server.messages.clear()
+    workers_mail_server.start()
+    return workers_mail_server
 
 
 @pytest.fixture
@@ -139,13 +152,20 @@ def frozen() -> Iterator[Any]:
         yield traveller
 
 
-@pytest.fixture
-def twilio_stub() -> Iterator[TwilioStub]:
+@pytest.fixture(scope="session")
+def workers_twilio_stub() -> Iterator[TwilioStub]:
     stub = TwilioStub()
     stub.thread.start()
     yield stub
     stub.server.shutdown()
     stub.server.server_close()
+
+
+@pytest.fixture
+def twilio_stub(workers_twilio_stub: TwilioStub) -> TwilioStub:
+    workers_twilio_stub.messages.clear()
+    workers_twilio_stub.fail_with = None
+    return workers_twilio_stub
 
 
 @pytest.fixture
