@@ -15,11 +15,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from clinic import clock
 from clinic.courses.models import Course
-from clinic.db import rowcount
+from clinic.db import rowcount, upsert_insert
 from clinic.extensions import db
 from clinic.outcomes.analysis import add_months
 from clinic.outcomes.catalog import Cadence, default_catalog
@@ -48,7 +47,7 @@ def _instruments(wanted: Any) -> list[str]:
     return [code for code, spec in default_catalog().items() if wanted(spec.cadence)]
 
 
-def _insert_assignments(course: Course, plan: Iterable[tuple[str, str, date]]) -> int:
+def _insert_assignments(course: Course, plan: Iterable[tuple[str, str, date]]) -> None:
     """Insert (instrument, reason, due_on) rows for the course; duplicates are ignored."""
     now = clock.now()
     rows = [
@@ -63,49 +62,47 @@ def _insert_assignments(course: Course, plan: Iterable[tuple[str, str, date]]) -
         }
         for code, reason, due_on in plan
     ]
-    if not rows:
-        return 0
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(QuestionnaireAssignment)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["course_id", "instrument", "reason"])
-    )
-    return rowcount(db.session.execute(statement))
+    if rows:
+        # The rows go as parameters, not as VALUES: one statement shape for every course,
+        # compiled once (written with its rows it was compiled again for each).
+        statement = upsert_insert(db.session.get_bind().dialect, QuestionnaireAssignment)
+        db.session.execute(
+            statement.on_conflict_do_nothing(index_elements=["course_id", "instrument", "reason"]),
+            rows,
+        )
 
 
-def ensure_baseline(course: Course, today: date | None = None) -> int:
+def ensure_baseline(course: Course, today: date | None = None) -> None:
     """Baseline questionnaires, due now, once per course."""
     day = today or clock.today()
     codes = _instruments(lambda c: c.baseline)
-    return _insert_assignments(course, [(code, BASELINE, day) for code in codes])
+    _insert_assignments(course, [(code, BASELINE, day) for code in codes])
 
 
-def after_delivery(course: Course) -> int:
+def after_delivery(course: Course) -> None:
     """Called after each logged session: every Nth delivered session, or the end."""
     delivered = course_progress([course.id])[course.id].delivered
     if delivered >= course.planned_sessions:
-        return ensure_end(course)
+        ensure_end(course)
+        return
     if delivered == 0:
-        return 0
+        return
 
     def due_now(cadence: Cadence) -> bool:
         return bool(cadence.every_sessions) and delivered % (cadence.every_sessions or 1) == 0
 
     reason = session_reason(delivered)
-    return _insert_assignments(
-        course, [(code, reason, clock.today()) for code in _instruments(due_now)]
-    )
+    _insert_assignments(course, [(code, reason, clock.today()) for code in _instruments(due_now)])
 
 
-def ensure_end(course: Course) -> int:
+def ensure_end(course: Course) -> None:
     """End-of-course questionnaires and the follow-ups months after the last session."""
     end_day = course_progress([course.id])[course.id].last_delivered_day() or clock.today()
     plan = [(code, END, end_day) for code in _instruments(lambda c: c.end)]
     for code, spec in default_catalog().items():
         for months in spec.cadence.follow_up_months:
             plan.append((code, followup_reason(months), add_months(end_day, months)))
-    return _insert_assignments(course, plan)
+    _insert_assignments(course, plan)
 
 
 def expire_stale(today: date) -> int:
