@@ -44,9 +44,10 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## make screens: screenshots of the main pages into docs/screens/ (from the browser tests)
+## make screens: screenshots of the main pages into docs/screens/ (taken by the browser
+## tests' accessibility sweep, which visits them all with a working day's data)
 screens: $(DEV_STAMP)
-	CLINIC_SCREENS=docs/screens $(BIN)/python -m pytest tests/browser/test_screens.py -q
+	CLINIC_SCREENS=docs/screens $(BIN)/python -m pytest tests/browser/test_accessibility.py -q
 
 ## make bench: performance goals as ratios against a bare stack (see README "Performance");
 ## wrk, the load generator, comes from Debian

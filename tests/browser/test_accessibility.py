@@ -1,13 +1,17 @@
 """Every main page, for the role that lives in it, checked by axe-core with realistic data
-on it: 0 serious and 0 critical violations."""
+on it: 0 serious and 0 critical violations. On the way, with CLINIC_SCREENS set to a
+folder (`make screens`: docs/screens), the README's screenshots of those pages."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from clinic import clock
 from clinic.extensions import db
@@ -90,8 +94,36 @@ PAGES: dict[str, list[str]] = {
 }
 
 
+# The pages the README shows, by the name of their picture, and the part of the window
+# each picture keeps.
+SCREENS: dict[str, str] = {
+    "/schedule": "board",
+    "/schedule/week": "week",
+    "/patients/{patient_id}": "chart",
+    "/courses/{course_id}": "course",
+    "/reminders": "reminders",
+    "/intake": "intake",
+    "/today": "today",
+    "/appointments/{appointment_id}/log": "log-form",
+    "/inbox": "inbox",
+    "/review": "review",
+    "/outcomes": "outcomes",
+}
+SCREEN = {"x": 0, "y": 0, "width": 1280, "height": 860}
+
+
+def _screenshot(page: Any, folder: Path, name: str) -> None:
+    """The page as a person sees it, once its calendar (board, week) has drawn."""
+    expect(page.locator("main h1").first).to_be_visible()
+    if name in ("board", "week"):
+        expect(page.locator(".ec-event").first).to_be_visible()
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), clip=SCREEN)
+
+
 @pytest.mark.parametrize("role", list(PAGES))
 def test_main_pages_have_no_serious_accessibility_faults(page: Any, role: str) -> None:
+    screens = os.environ.get("CLINIC_SCREENS")
     clinic = _a_working_day()
     user = make_user(role)
     page.goto("/login")
@@ -100,3 +132,5 @@ def test_main_pages_have_no_serious_accessibility_faults(page: Any, role: str) -
     for path in PAGES[role]:
         page.goto(path.format(**clinic.__dict__))
         assert_accessible(page)
+        if screens and path in SCREENS:
+            _screenshot(page, Path(screens), SCREENS[path])
