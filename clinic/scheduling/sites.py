@@ -265,12 +265,13 @@ def booked_at(column: Any, site_ids: Collection[int] | Select[Any]) -> Select[An
     return select(column).where(held_at(site_ids))
 
 
-def alert_patients(user_id: int | None) -> PatientFilter:
+def alert_patients(user_id: int | BindParameter[int] | None) -> PatientFilter:
     """Whose alerts a user sees (`clinic.alerts` asks, as `patient_scope`), as a SQL test
     of a patient id costing no statement of its own: every patient's for a user not
     limited to sites; else a patient with an appointment at one of their sites, and,
     so that no safety alert is hidden from every clinician, a patient with no
-    appointment at a site that an active clinician works at (none yet, say)."""
+    appointment at a site that an active clinician works at (none yet, say). The user may
+    be a bound parameter (the navigation's badge: one statement for every user)."""
     mine = select(UserSite.site_id).where(UserSite.user_id == user_id)
     clinicians = select(User.id).where(User.active.is_(True), User.role == Role.CLINICIAN)
     everywhere = exists(clinicians.where(~exists().where(UserSite.user_id == User.id)))
