@@ -341,14 +341,36 @@ class QueryCounter:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.statements: list[str] = []
+        self._single: list[tuple[str, Any]] = []  # with their parameters, executemany aside
 
-    def _on_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def _on_execute(
+        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
         if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
             self.statements.append(statement)
+            if not many:
+                self._single.append((statement, parameters))
 
     @property
     def count(self) -> int:
         return len(self.statements)
+
+    def whole_table_reads(self, table: str, *, but: str | None = None) -> list[str]:
+        """SQLite only (it picks indexes by rule, so the plan is the same at any size): the
+        statements sent that read every row of `table`, other than through the index
+        `but` (a partial index holds only its own rows)."""
+        connection = db.session.connection()
+        return [
+            statement
+            for statement, parameters in self._single
+            if f" {table}" in statement
+            and any(
+                line.startswith(f"SCAN {table}") and (but is None or but not in line)
+                for *_, line in connection.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {statement}", parameters
+                )
+            )
+        ]
 
     def __enter__(self) -> QueryCounter:
         from sqlalchemy import event

@@ -31,13 +31,13 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from clinic import clock
 from clinic.errors import NotAllowed
 from clinic.extensions import db
 from clinic.permissions import public
-from clinic.reminders.models import Reminder, ReminderStatus
+from clinic.reminders.models import OPEN_ROWS, Reminder, ReminderStatus
 from clinic.scheduler.models import SchedulerProcess
 
 DISPATCH_WINDOW = timedelta(minutes=5)
@@ -82,9 +82,7 @@ def _outbox_gauges() -> Iterator[GaugeMetricFamily]:
     )
     counts = dict(
         db.session.execute(
-            select(Reminder.status, func.count())
-            .where(Reminder.status.in_([ReminderStatus.PENDING, ReminderStatus.SENDING]))
-            .group_by(Reminder.status)
+            select(Reminder.status, func.count()).where(text(OPEN_ROWS)).group_by(Reminder.status)
         ).all()
     )
     for status in (ReminderStatus.PENDING, ReminderStatus.SENDING):
@@ -93,7 +91,9 @@ def _outbox_gauges() -> Iterator[GaugeMetricFamily]:
 
     oldest_due = db.session.scalar(
         select(func.min(Reminder.next_attempt_at)).where(
-            Reminder.status == ReminderStatus.PENDING, Reminder.next_attempt_at <= now
+            text(OPEN_ROWS),
+            Reminder.status == ReminderStatus.PENDING,
+            Reminder.next_attempt_at <= now,
         )
     )
     age = GaugeMetricFamily(

@@ -45,6 +45,13 @@ class ReminderStatus(StrEnum):
     SKIPPED = "skipped"  # no longer wanted when its time came (consent, status, address)
 
 
+# The rows a dispatcher may still send, as the partial index names them. A query uses
+# that index only when its WHERE holds this very term, with the values written out:
+# statuses as bound parameters leave both databases unable to prove the index covers
+# the rows, and they read the whole outbox, every message ever sent, instead.
+OPEN_ROWS = "status IN ('pending', 'sending')"
+
+
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
@@ -87,8 +94,8 @@ class Reminder(Model):
         Index(
             "ix_reminders_open_next_attempt",
             "next_attempt_at",
-            postgresql_where=text("status IN ('pending', 'sending')"),
-            sqlite_where=text("status IN ('pending', 'sending')"),
+            postgresql_where=text(OPEN_ROWS),
+            sqlite_where=text(OPEN_ROWS),
         ),
         Index("ix_reminders_patient_due", "patient_id", "due_at"),
         Index("ix_reminders_appointment", "appointment_id"),
