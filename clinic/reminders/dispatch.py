@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select, text, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from clinic import clock
 from clinic.extensions import db
@@ -145,9 +145,11 @@ def dispatch_due(now: datetime, batch_size: int = DEFAULT_BATCH_SIZE) -> Dispatc
         select(Reminder)
         # The appointment's chair too: its site's clock is the patient's when they have
         # none (`patient_timezone`), and loading it row by row cost a query a chair.
+        # Joined, not "select in": one statement, where the batch's ids listed three
+        # times over cost the dispatcher more CPU than the claim.
         .options(
-            selectinload(Reminder.appointment).selectinload(Appointment.device),
-            selectinload(Reminder.patient),
+            joinedload(Reminder.appointment).joinedload(Appointment.device),
+            joinedload(Reminder.patient),
         )
         .where(Reminder.id.in_(ids), Reminder.claim_token == token)
         .order_by(Reminder.next_attempt_at, Reminder.id)
