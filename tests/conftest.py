@@ -355,21 +355,45 @@ class QueryCounter:
     def count(self) -> int:
         return len(self.statements)
 
-    def whole_table_reads(self, table: str, *, but: str | None = None) -> list[str]:
-        """SQLite only (it picks indexes by rule, so the plan is the same at any size): the
-        statements sent that read every row of `table`, other than through the index
-        `but` (a partial index holds only its own rows)."""
+    def plans(self, table: str) -> list[str]:
+        """How the statements sent read `table`: one line of the query plan each read.
+
+        SQLite picks its indexes by rule, so its plan is the same with a test's few rows
+        as with years of them: "SCAN t" reads every row, "SEARCH t USING INDEX i (a=?)"
+        a range. PostgreSQL picks by cost, and with a test's few rows reads every table
+        whole; told to avoid that wherever it can (`enable_seqscan` off), it still must
+        where no index serves the query: "Seq Scan on t"."""
         connection = db.session.connection()
-        return [
-            statement
-            for statement, parameters in self._single
-            if f" {table}" in statement
-            and any(
-                line.startswith(f"SCAN {table}") and (but is None or but not in line)
+        if connection.dialect.name != "postgresql":
+            return [
+                line
+                for statement, parameters in self._single
+                if f" {table}" in statement
                 for *_, line in connection.exec_driver_sql(
                     f"EXPLAIN QUERY PLAN {statement}", parameters
                 )
-            )
+                if line.split()[:2] in (["SCAN", table], ["SEARCH", table])
+            ]
+        connection.exec_driver_sql("SET enable_seqscan = off")
+        try:
+            return [
+                line.strip(" ->")
+                for statement, parameters in self._single
+                if f" {table}" in statement
+                for (line,) in connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+                if f" on {table} " in f"{line} "
+            ]
+        finally:
+            connection.exec_driver_sql("RESET enable_seqscan")
+
+    def whole_table_reads(self, table: str, *, but: str | None = None) -> list[str]:
+        """The reads (`plans`) that go through every row of `table`, other than through
+        the index `but` (a partial index holds only its own rows)."""
+        return [
+            line
+            for line in self.plans(table)
+            if line.startswith((f"SCAN {table}", f"Seq Scan on {table}"))
+            and (but is None or but not in line)
         ]
 
     def __enter__(self) -> QueryCounter:

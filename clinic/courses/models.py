@@ -116,7 +116,11 @@ class Course(Model):
     titration: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     notes: Mapped[str | None] = mapped_column(Text)
     prescriber_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorizations.id"))
+    # Indexed: an authorization's meter counts its courses' sessions on the board, the
+    # chart and at every booking (migration 0019).
+    authorization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("authorizations.id"), index=True
+    )
     # Why this course may start without a signed TMS consent (a clinician's decision).
     consent_waiver_reason: Mapped[str | None] = mapped_column(Text)
     consent_waived_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -113,7 +113,7 @@ def _at_sites(site_ids: set[int] | None) -> tuple[Any, Any]:
     an appointment at one of them); no filter when None (every site)."""
     if site_ids is None:
         return true(), true()
-    return held_at(site_ids), Patient.id.in_(booked_at(Appointment.patient_id, site_ids))
+    return held_at(site_ids), booked_at(Appointment.patient_id, Patient.id, site_ids)
 
 
 def export(

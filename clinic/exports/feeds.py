@@ -26,7 +26,7 @@ from clinic.exports.models import CalendarFeed
 from clinic.extensions import db
 from clinic.permissions import Permission, role_can
 from clinic.scheduling.calendar import get_device, get_row
-from clinic.scheduling.models import LIVE_STATUSES, Appointment
+from clinic.scheduling.models import LIVE_STATUSES, Appointment, overlaps
 
 HORIZON = timedelta(weeks=8)
 PRODID = "-//Clinic scheduling//calendar feed//EN"
@@ -108,8 +108,7 @@ def feed_calendar(feed: CalendarFeed) -> str:
         .options(joinedload(Appointment.device))
         .where(
             Appointment.status.in_(LIVE_STATUSES),
-            Appointment.ends_at > now,
-            Appointment.starts_at < now + HORIZON,
+            overlaps(now, now + HORIZON),
         )
         .order_by(Appointment.starts_at)
     )

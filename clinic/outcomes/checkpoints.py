@@ -41,9 +41,7 @@ class NotImproving:
 
 
 def not_improving(limit: int = 50, *, site_ids: set[int] | None = None) -> list[NotImproving]:
-    at_sites = (
-        [] if site_ids is None else [Course.id.in_(booked_at(Appointment.course_id, site_ids))]
-    )
+    at_sites = [] if site_ids is None else [booked_at(Appointment.course_id, Course.id, site_ids)]
     courses = db.session.scalars(
         select(Course)
         .where(Course.status == CourseStatus.ACTIVE, *at_sites)

@@ -77,7 +77,8 @@ class QuestionnaireAssignment(Model):
     reason: Mapped[str] = mapped_column(String(20))
     due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default=AssignmentStatus.DUE)
-    link_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_links.id"))
+    # A submitted link completes its assignments, found by the link (migration 0019).
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_links.id"), index=True)
     response_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_responses.id"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     completed_at: Mapped[datetime | None]

@@ -119,7 +119,8 @@ class Patient(PersonName, Model):
     name_key: Mapped[str] = mapped_column(String(210), default=_default_name_key)
     sex: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
-    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    # E.164; indexed for an SMS opt-out, which finds the patients by the number it came from.
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
     preferred_channel: Mapped[str] = mapped_column(String(10), default="none")
     sms_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_consent_at: Mapped[datetime | None]

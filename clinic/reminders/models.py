@@ -98,6 +98,8 @@ class Reminder(Model):
             sqlite_where=text(OPEN_ROWS),
         ),
         Index("ix_reminders_patient_due", "patient_id", "due_at"),
+        # The front desk's list: a day's messages, newest due first.
+        Index("ix_reminders_due", "due_at", "id"),
         Index("ix_reminders_appointment", "appointment_id"),
         # The dispatch-rate gauge reads the last few minutes of sends (clinic.monitoring).
         Index("ix_reminders_sent_at", "sent_at"),

@@ -25,5 +25,5 @@ def admin() -> Any:
         beats=beats,
         last_tick=max((beat.last_tick_at for beat in beats.values()), default=None),
         jobs=JOBS,
-        counts=status_counts(),
+        outbox=status_counts(clock.now()),
     )

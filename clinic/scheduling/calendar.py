@@ -24,6 +24,7 @@ from clinic.extensions import db
 from clinic.scheduling import booking
 from clinic.scheduling.models import (
     LIVE_STATUSES,
+    LONGEST_APPOINTMENT,
     Appointment,
     AppointmentKind,
     Closure,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 MAX_ID = 2**31 - 1
 """Ids beyond a 32-bit integer cannot exist; refusing them early avoids driver errors."""
-LONGEST_APPOINTMENT = timedelta(hours=24)
 
 Row = TypeVar("Row")
 

@@ -8,13 +8,14 @@ SQLite by serialised writes (BEGIN IMMEDIATE) around the service's check-then-in
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    and_,
     func,
     select,
 )
@@ -68,6 +70,11 @@ LIVE_STATUSES = (
     AppointmentStatus.COMPLETED,
     AppointmentStatus.INCOMPLETE,
 )
+
+# No session lasts longer (protocols take minutes): a read of what overlaps a span
+# starts this far before it, so an index led by the start (or by a chair, a patient or
+# a technician, then the start) reads a range and not all the history before it.
+LONGEST_APPOINTMENT = timedelta(hours=24)
 
 
 class Site(Model):
@@ -189,6 +196,9 @@ class Appointment(Model):
         # range per row, whatever the planner's statistics say (without them PostgreSQL
         # walked the chairs' exclusion index instead, ~79,000 entries a row).
         Index("ix_appointments_course_starts", "course_id", "starts_at"),
+        # A technician's overlapping session (at every check-in) and their calendar feed:
+        # a range of their sessions by start, not their whole history.
+        Index("ix_appointments_technician_starts", "technician_id", "starts_at"),
         # A range's sessions by status and kind from the index alone. Built for the
         # outcome report's cohort, which now reads kept results (`course_outcomes`);
         # whether another range query leans on it is to be measured before it goes.
@@ -212,7 +222,7 @@ class Appointment(Model):
     # Denormalised from the course so the database can refuse a patient's overlaps.
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
-    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(20), default=AppointmentKind.TREATMENT)
@@ -238,3 +248,12 @@ class Appointment(Model):
     @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
+
+
+def overlaps(starts_at: datetime, ends_at: datetime) -> ColumnElement[bool]:
+    """SQL: the appointment overlaps [starts_at, ends_at), its start bounded both ways."""
+    return and_(
+        Appointment.starts_at > starts_at - LONGEST_APPOINTMENT,
+        Appointment.starts_at < ends_at,
+        Appointment.ends_at > starts_at,
+    )

@@ -21,7 +21,7 @@ from clinic.auth.models import User
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
 from clinic.permissions import Role
-from clinic.scheduling.models import LIVE_STATUSES, Appointment, TechnicianHours
+from clinic.scheduling.models import LIVE_STATUSES, Appointment, TechnicianHours, overlaps
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -107,8 +107,7 @@ def overlapping(
     query = select(Appointment).where(
         Appointment.technician_id == technician_id,
         Appointment.status.in_(LIVE_STATUSES),
-        Appointment.starts_at < ends_at,
-        Appointment.ends_at > starts_at,
+        overlaps(starts_at, ends_at),
     )
     if ignore is not None:
         query = query.where(Appointment.id != ignore)

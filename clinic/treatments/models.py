@@ -161,7 +161,8 @@ class TreatmentLog(Model):
     adverse_event_severity: Mapped[str | None] = mapped_column(String(20))
     adverse_event_description: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
-    logged_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Indexed for the log form's "physician on duty": today's latest log (migration 0019).
+    logged_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     logged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     signed_at: Mapped[datetime | None]
     signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

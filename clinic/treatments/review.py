@@ -81,7 +81,7 @@ def review_treatments(treatment_ids: Iterable[int], actor_id: int) -> list[Treat
     if allowed is not None:
         elsewhere = select(TreatmentLog.id).where(
             TreatmentLog.id.in_(ids),
-            TreatmentLog.appointment_id.not_in(booked_at(Appointment.id, allowed)),
+            ~booked_at(Appointment.id, TreatmentLog.appointment_id, allowed),
         )
         if db.session.scalar(elsewhere.exists().select()):
             raise NotAllowed(OTHER_SITES)

@@ -90,7 +90,7 @@ PAGES: dict[str, list[str]] = {
         "/patients/{patient_id}/responses",
         "/courses/{course_id}/record",
     ],
-    "admin": ["/admin", "/admin/users", "/admin/devices", "/admin/calendar"],
+    "admin": ["/admin", "/admin/users", "/admin/devices", "/admin/calendar", "/admin/scheduler"],
 }
 
 

@@ -1,0 +1,165 @@
+"""What a page or a routine action reads stays the size of its answer as the history grows.
+
+Sessions, their logs and messages are kept for good, so a read of one of those tables
+that no index narrows gets slower every week. The query plans asserted here hold with
+these few rows as with years of them (`QueryCounter.plans`); which index a read takes is
+asserted on SQLite, which picks by rule. Each test fails without the change it names
+(migration 0019 and the queries it serves; README "Performance" has the figures)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from clinic import clock
+from clinic.alerts.services import count_open_urgent
+from clinic.courses.authorization import authorization_meters
+from clinic.exports.feeds import create_feed, feed_calendar
+from clinic.extensions import db
+from clinic.outcomes import services as outcomes
+from clinic.reminders.inbound_sms import handle_inbound_sms
+from clinic.reminders.queries import list_reminders
+from clinic.scheduling import sites, technicians
+from clinic.treatments.supervision import proposed_supervisor
+from tests.courses.conftest import make_authorization
+from tests.factories import login, make_course, make_patient, make_user
+from tests.outcomes.conftest import phq9
+
+
+def test_the_alerts_badge_of_a_user_of_one_site_asks_about_each_alerts_patient(
+    app: Flask, backend: str, count_queries: Any
+) -> None:
+    """Every page counts the user's open urgent alerts; for a user limited to sites it
+    asked whether the patient is among everyone ever booked there."""
+    user = make_user("front_desk")
+    sites.set_user_sites(user.id, [sites.get_site().id], actor_id=None)
+    db.session.commit()
+    with count_queries() as sent:
+        count_open_urgent(user.id)
+    assert sent.whole_table_reads("appointments") == []
+    if backend == "sqlite":
+        reads = sent.plans("appointments")
+        assert reads and all("(patient_id=?)" in line for line in reads), reads
+
+
+def test_a_days_reminders_at_a_site_are_read_by_their_due_time(
+    app: Flask, backend: str, count_queries: Any
+) -> None:
+    """Every message ever sent is kept: the front desk's list of a day read them all,
+    and asked whether each was among every appointment ever booked at the site."""
+    start = clock.now().replace(hour=0, minute=0)
+    with count_queries() as sent:
+        list_reminders(since=start, until=start + timedelta(days=1), site_ids={sites.get_site().id})
+    assert sent.whole_table_reads("reminders") == []
+    if backend == "sqlite":
+        reads = sent.plans("appointments")
+        assert reads and all("(rowid=?)" in line or "(patient_id=?)" in line for line in reads)
+
+
+def test_a_technicians_overlapping_session_is_looked_for_around_the_time(
+    app: Flask, backend: str, count_queries: Any
+) -> None:
+    """Asked at every check-in: on SQLite it read every session the technician ever had
+    (PostgreSQL asks the technician's exclusion constraint, a range index of its own)."""
+    technician = make_user("technician")
+    start = clock.now()
+    with count_queries() as sent:
+        technicians.overlapping(technician.id, start, start + timedelta(minutes=30))
+    assert sent.whole_table_reads("appointments") == []
+    if backend == "sqlite":
+        reads = sent.plans("appointments")
+        assert reads and all("technician_id=? AND starts_at>? AND starts_at<?" in x for x in reads)
+
+
+def test_a_calendar_feed_reads_the_coming_weeks_only(
+    app: Flask, backend: str, count_queries: Any
+) -> None:
+    """Calendar clients poll it: it read every past session of the technician."""
+    technician = make_user("technician")
+    feed, _token = create_feed(actor=technician, technician_id=technician.id)
+    with count_queries() as sent:
+        feed_calendar(feed)
+    assert sent.whole_table_reads("appointments") == []
+    if backend == "sqlite":
+        reads = sent.plans("appointments")
+        assert reads and all("starts_at>? AND starts_at<?" in line for line in reads), reads
+
+
+def test_the_log_forms_physician_on_duty_is_read_from_todays_logs(
+    app: Flask, count_queries: Any
+) -> None:
+    course = make_course()
+    with count_queries() as sent:
+        proposed_supervisor(course)
+    assert sent.plans("treatment_logs")
+    assert sent.whole_table_reads("treatment_logs") == []
+
+
+def test_an_authorizations_meter_counts_its_own_courses(app: Flask, count_queries: Any) -> None:
+    """Shown on the board, the chart and at every booking."""
+    patient = make_patient()
+    course = make_course(patient, authorization_id=make_authorization(patient).id)
+    with count_queries() as sent:
+        authorization_meters([course])
+    assert sent.plans("courses")
+    assert sent.whole_table_reads("courses") == []
+    assert sent.whole_table_reads("appointments") == []
+
+
+def test_a_submitted_link_finds_its_assignments_by_the_link(app: Flask, count_queries: Any) -> None:
+    course = make_course()
+    _link, url = outcomes.create_link(course.patient_id, "PHQ-9")
+    with count_queries() as sent:
+        outcomes.submit_link(url.rsplit("/", 1)[1], phq9(5))
+    assert sent.plans("questionnaire_assignments")
+    assert sent.whole_table_reads("questionnaire_assignments") == []
+
+
+def test_an_sms_opt_out_finds_the_patients_by_their_number(app: Flask, count_queries: Any) -> None:
+    patient = make_patient(phone="+15555550123", sms_consent=True)
+    with count_queries() as sent:
+        assert handle_inbound_sms(patient.phone, "STOP") == 1
+    assert sent.plans("patients")
+    assert sent.whole_table_reads("patients") == []
+
+
+def test_the_scheduler_page_counts_what_waits_and_the_last_days_messages(
+    app: Flask, client: FlaskClient, count_queries: Any
+) -> None:
+    """Its outbox totals went through every message ever sent at each view."""
+    from clinic.reminders.models import Reminder
+
+    patient = make_patient()
+    now = clock.now()
+
+    def reminder(status: str, due_at: datetime) -> None:
+        db.session.add(
+            Reminder(
+                kind="email_24h",
+                channel="email",
+                status=status,
+                patient_id=patient.id,
+                due_at=due_at,
+                next_attempt_at=due_at,
+                sent_at=due_at if status == "sent" else None,
+            )
+        )
+
+    reminder("pending", now + timedelta(hours=2))
+    reminder("sent", now - timedelta(hours=3))
+    reminder("failed", now - timedelta(hours=5))
+    reminder("sent", now - timedelta(days=40))
+    db.session.commit()
+    login(client, make_user("admin"))
+    with count_queries() as sent:
+        page = client.get("/admin/scheduler").get_data(as_text=True)
+    assert sent.whole_table_reads("reminders", but="ix_reminders_open_next_attempt") == []
+    waiting, recent = page.split("Waiting or being sent", 1)[1].split("Due in the last 24 hours")
+    assert re.search(r"<dt>pending</dt>\s*<dd>1</dd>", waiting) and "sent" not in waiting
+    # The message sent 40 days ago is not counted.
+    assert re.search(r"<dt>sent</dt>\s*<dd>1</dd>", recent)
+    assert re.search(r"<dt>failed</dt>\s*<dd>1</dd>", recent) and "pending" not in recent
