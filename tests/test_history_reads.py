@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from clinic import clock
-from clinic.alerts.services import count_open_urgent
+from clinic.alerts.services import count_open_urgent, flagged_alerts
 from clinic.courses.authorization import authorization_meters
 from clinic.exports.feeds import create_feed, feed_calendar
 from clinic.extensions import db
@@ -163,3 +163,39 @@ def test_the_scheduler_page_counts_what_waits_and_the_last_days_messages(
     # The message sent 40 days ago is not counted.
     assert re.search(r"<dt>sent</dt>\s*<dd>1</dd>", recent)
     assert re.search(r"<dt>failed</dt>\s*<dd>1</dd>", recent) and "pending" not in recent
+
+
+def test_the_inbox_reads_the_active_courses_and_the_screenings_awaiting_sign_off(
+    app: Flask, client: FlaskClient, count_queries: Any
+) -> None:
+    """A clinician's home page: it read every course and every screening ever made."""
+    login(client, make_user("clinician"))
+    with count_queries() as sent:
+        assert client.get("/inbox").status_code == 200
+    assert sent.plans("courses") and sent.plans("screenings")
+    assert sent.whole_table_reads("courses") == []
+    assert sent.whole_table_reads("screenings") == []
+
+
+def test_the_billing_worklist_reads_what_waits_or_lapses(
+    app: Flask, client: FlaskClient, count_queries: Any
+) -> None:
+    login(client, make_user("front_desk"))
+    with count_queries() as sent:
+        assert client.get("/billing/authorizations").status_code == 200
+    assert sent.plans("authorizations")
+    assert sent.whole_table_reads("authorizations") == []
+    assert sent.whole_table_reads("courses") == []
+
+
+def test_the_alerts_that_still_flag_a_patient_are_read_from_their_own_index(
+    app: Flask, backend: str, count_queries: Any
+) -> None:
+    """On every alerts page: they are few, but were found by walking every acknowledged
+    alert ever raised, newest first, for rows that were almost never there."""
+    with count_queries() as sent:
+        flagged_alerts(10)
+    reads = sent.plans("alerts")
+    assert reads and sent.whole_table_reads("alerts", but="ix_alerts_flagged") == []
+    if backend == "sqlite":
+        assert all("ix_alerts_flagged" in line for line in reads), reads

@@ -51,6 +51,13 @@ class RiskResult(StrEnum):
 
 # A positive screen flags the patient on the technicians' pages until a clinician clears it.
 POSITIVE_RISK = (RiskResult.NON_ACUTE_POSITIVE, RiskResult.ACUTE_POSITIVE)
+# The alerts whose positive ASQ still flags the patient, as their partial index names
+# them: a query uses the index only when its WHERE holds this very term (see
+# `reminders.models.OPEN_ROWS`). Few at any time, among every alert ever raised.
+FLAGGED = (
+    "kind = 'suicidal_ideation' AND flag_cleared_at IS NULL"
+    " AND risk_result IN ('non_acute_positive', 'acute_positive')"
+)
 
 
 class Alert(Model):
@@ -60,6 +67,12 @@ class Alert(Model):
         one_of("severity", AlertSeverity, name="severity"),
         one_of("risk_result", RiskResult, name="risk_result"),
         Index("ix_alerts_status_created", "status", "created_at"),
+        Index(
+            "ix_alerts_flagged",
+            "created_at",
+            postgresql_where=text(FLAGGED),
+            sqlite_where=text(FLAGGED),
+        ),
         # One open alert per (kind, dedupe_key): a daily check never piles up duplicates.
         Index(
             "uq_alerts_open_dedupe",

@@ -32,7 +32,7 @@ def index() -> str:
         acknowledged=services.list_alerts(
             status=AlertStatus.ACKNOWLEDGED, limit=ACKNOWLEDGED_ALERTS_SHOWN, patients=patients
         ),
-        flagged=services.list_alerts(flagged=True, limit=OPEN_ALERTS_SHOWN, patients=patients),
+        flagged=services.flagged_alerts(OPEN_ALERTS_SHOWN, patients),
         note_max=services.MAX_NOTE_LENGTH,
     )
 

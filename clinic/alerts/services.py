@@ -13,11 +13,23 @@ from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, Update, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Update,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import joinedload
 
 from clinic import clock, events
 from clinic.alerts.models import (
+    FLAGGED,
     POSITIVE_RISK,
     Alert,
     AlertKind,
@@ -118,6 +130,18 @@ def raise_alert(
     return alert
 
 
+def _listed(patients: PatientFilter | None) -> Select[Alert]:
+    """Alerts as lists show them (patient, assignee, acknowledger), of the user's scope."""
+    return _in_scope(
+        select(Alert).options(
+            joinedload(Alert.patient),
+            joinedload(Alert.assigned_to),
+            joinedload(Alert.acknowledged_by),
+        ),
+        patients,
+    )
+
+
 def list_alerts(
     *,
     status: str | None = None,
@@ -134,30 +158,19 @@ def list_alerts(
     by severity; the acknowledged ones are the whole history, read newest first straight
     from the (status, created_at) index and stopped at the limit, so the list costs the
     same after 100,000 alerts as after 10.
-    `flagged`: only screened alerts whose positive ASQ still flags the patient;
-    `patients`: only the alerts a user sees (`patient_scope`)."""
+    `flagged`: only screened alerts whose positive ASQ still flags the patient
+    (`flagged_alerts`); `patients`: only the alerts a user sees (`patient_scope`)."""
     if status is not None and status not in tuple(AlertStatus):
         raise Invalid(
             f"Unknown status {status!r}.", fields={"status": [f"One of {', '.join(AlertStatus)}."]}
         )
-    query = _in_scope(
-        select(Alert).options(
-            joinedload(Alert.patient),
-            joinedload(Alert.assigned_to),
-            joinedload(Alert.acknowledged_by),
-        ),
-        patients,
-    )
+    if flagged:
+        return flagged_alerts(limit, patients, status=status, patient_id=patient_id, kind=kind)
+    query = _listed(patients)
     if patient_id is not None:
         query = query.where(Alert.patient_id == patient_id)
     if kind is not None:
         query = query.where(Alert.kind == kind)
-    if flagged:
-        query = query.where(
-            Alert.kind == AlertKind.SUICIDAL_IDEATION,
-            Alert.risk_result.in_(POSITIVE_RISK),
-            Alert.flag_cleared_at.is_(None),
-        )
     found: list[Alert] = []
     if status in (None, AlertStatus.OPEN):
         open_first = query.where(Alert.status == AlertStatus.OPEN).order_by(
@@ -176,6 +189,30 @@ def list_alerts(
         )
         found += db.session.scalars(history.limit(limit - len(found))).unique()
     return found
+
+
+def flagged_alerts(
+    limit: int,
+    patients: PatientFilter | None = None,
+    *,
+    status: str | None = None,
+    patient_id: int | None = None,
+    kind: str | None = None,
+) -> list[Alert]:
+    """Screened alerts whose positive ASQ still flags the patient, open ones first, then
+    newest first: few at any time, so one read from their own partial index (`FLAGGED`),
+    not a walk down every acknowledged alert ever raised looking for them. A status is
+    picked from those rows here: asked in SQL, SQLite took the status index instead."""
+    open_first = case((Alert.status == AlertStatus.OPEN, 0), else_=1)
+    query = _listed(patients).where(text(FLAGGED))
+    if patient_id is not None:
+        query = query.where(Alert.patient_id == patient_id)
+    if kind is not None:
+        query = query.where(Alert.kind == kind)
+    query = query.order_by(open_first, Alert.created_at.desc(), Alert.id.desc())
+    if status is None:
+        return list(db.session.scalars(query.limit(limit)).unique())
+    return [alert for alert in db.session.scalars(query).unique() if alert.status == status][:limit]
 
 
 def get_alert(alert_id: int) -> Alert:

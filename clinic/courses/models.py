@@ -103,7 +103,8 @@ class Course(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     protocol_id: Mapped[int] = mapped_column(ForeignKey("protocols.id"))
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    # Indexed: the inbox and the billing worklist read the active courses (migration 0019).
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_at: Mapped[datetime | None]
     planned_sessions: Mapped[int] = mapped_column(Integer)

@@ -252,6 +252,10 @@ class Authorization(Model):
             "valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from", name="valid_range"
         ),
         one_of("status", AuthorizationStatus, name="status"),
+        # The billing worklist: those waiting on the payer, oldest first, and the
+        # approved ones about to lapse (migration 0019).
+        Index("ix_authorizations_status_created", "status", "created_at"),
+        Index("ix_authorizations_valid_to", "valid_to"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -298,6 +302,8 @@ class Screening(Model):
     __table_args__ = (
         UniqueConstraint("patient_id", "version"),
         one_of("result", ScreeningResult, name="result"),
+        # The inbox's screenings awaiting a clinician's sign-off, oldest first.
+        Index("ix_screenings_awaiting", "result", "signed_off_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
