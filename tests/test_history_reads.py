@@ -12,6 +12,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -165,27 +166,24 @@ def test_the_scheduler_page_counts_what_waits_and_the_last_days_messages(
     assert re.search(r"<dt>failed</dt>\s*<dd>1</dd>", recent) and "pending" not in recent
 
 
-def test_the_inbox_reads_the_active_courses_and_the_screenings_awaiting_sign_off(
-    app: Flask, client: FlaskClient, count_queries: Any
+@pytest.mark.parametrize(
+    ("role", "path", "tables"),
+    [
+        # A clinician's home page: it read every course and screening ever made.
+        ("clinician", "/inbox", ("courses", "screenings")),
+        # What waits on a payer or lapses soon: it read every authorization and course.
+        ("front_desk", "/billing/authorizations", ("authorizations", "courses")),
+    ],
+)
+def test_a_worklist_reads_only_what_waits(
+    app: Flask, client: FlaskClient, count_queries: Any, role: str, path: str, tables: Any
 ) -> None:
-    """A clinician's home page: it read every course and every screening ever made."""
-    login(client, make_user("clinician"))
+    login(client, make_user(role))
     with count_queries() as sent:
-        assert client.get("/inbox").status_code == 200
-    assert sent.plans("courses") and sent.plans("screenings")
-    assert sent.whole_table_reads("courses") == []
-    assert sent.whole_table_reads("screenings") == []
-
-
-def test_the_billing_worklist_reads_what_waits_or_lapses(
-    app: Flask, client: FlaskClient, count_queries: Any
-) -> None:
-    login(client, make_user("front_desk"))
-    with count_queries() as sent:
-        assert client.get("/billing/authorizations").status_code == 200
-    assert sent.plans("authorizations")
-    assert sent.whole_table_reads("authorizations") == []
-    assert sent.whole_table_reads("courses") == []
+        assert client.get(path).status_code == 200
+    for table in tables:
+        assert sent.plans(table)
+        assert sent.whole_table_reads(table) == []
 
 
 def test_the_alerts_that_still_flag_a_patient_are_read_from_their_own_index(
