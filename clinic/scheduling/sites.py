@@ -267,8 +267,8 @@ def booked_at(
 
     Asked row by row through that column's index, so a list costs what its own rows
     do: as a set ("patient_id IN every appointment there") it read the sites' whole
-    history at each request (the alerts badge on every page: 28 ms at 200,000
-    appointments)."""
+    history at each request (the alerts badge, on every page of a user limited to sites
+    while an urgent alert is open: 22 ms of a 26 ms page at 81,621 appointments)."""
     return exists(select(Appointment.id).where(column == value, held_at(site_ids)))
 
 
