@@ -22,13 +22,14 @@ from clinic.courses.authorization import authorization_meters
 from clinic.exports.feeds import create_feed, feed_calendar
 from clinic.extensions import db
 from clinic.outcomes import services as outcomes
+from clinic.outcomes.hints import course_hints
 from clinic.reminders.inbound_sms import handle_inbound_sms
 from clinic.reminders.queries import list_reminders
 from clinic.scheduling import sites, technicians
 from clinic.treatments.supervision import proposed_supervisor
 from tests.courses.conftest import make_authorization
 from tests.factories import login, make_course, make_patient, make_user
-from tests.outcomes.conftest import phq9
+from tests.outcomes.conftest import course_with_phq9, phq9
 
 
 def test_the_alerts_badge_of_a_user_of_one_site_asks_about_each_alerts_patient(
@@ -197,3 +198,37 @@ def test_the_alerts_that_still_flag_a_patient_are_read_from_their_own_index(
     assert reads and sent.whole_table_reads("alerts", but="ix_alerts_flagged") == []
     if backend == "sqlite":
         assert all("ix_alerts_flagged" in line for line in reads), reads
+
+
+@pytest.mark.parametrize(
+    ("path", "table"),
+    [
+        # The logs still to sign, of every course: it walked every session ever given.
+        ("/api/v1/treatments?status=unsigned", "treatment_logs"),
+        # A range of answers: it read every answer ever given.
+        (
+            "/api/v1/exports/outcomes.csv?from=2026-01-01&to=2026-02-01",
+            "questionnaire_responses",
+        ),
+    ],
+)
+def test_an_api_list_reads_its_range(
+    app: Flask, api: Any, backend: str, count_queries: Any, path: str, table: str
+) -> None:
+    admin = make_user("admin")
+    with count_queries() as sent:
+        assert api.as_(admin).get(path).status_code == 200
+    assert sent.plans(table)
+    assert sent.whole_table_reads(table) == []
+    assert sent.whole_table_reads("appointments") == []
+
+
+def test_a_course_page_asks_for_a_follow_up_course_by_its_previous_one(
+    app: Flask, count_queries: Any
+) -> None:
+    """The extension hint of a partial responder: it read every course ever prescribed."""
+    course = course_with_phq9(20, 14, status="completed")  # 30% better: a partial response
+    with count_queries() as sent:
+        assert [hint.code for hint in course_hints(course)] == ["suggest_extension"]
+    assert sent.plans("courses")
+    assert sent.whole_table_reads("courses") == []

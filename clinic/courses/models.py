@@ -128,7 +128,8 @@ class Course(Model):
     consent_waived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     kind: Mapped[str] = mapped_column(String(20), default=CourseKind.ACUTE)
-    previous_course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"))
+    # Indexed: a course's page asks whether a later course follows it (migration 0019).
+    previous_course_id: Mapped[int | None] = mapped_column(ForeignKey("courses.id"), index=True)
     # The course's own pattern ({"daily", "taper", "weekly"}, CONTRACT 7), overriding the
     # protocol's; None follows the protocol. Expanded by clinic.scheduling.patterns.
     pattern: Mapped[dict[str, Any] | None] = mapped_column(JSON)

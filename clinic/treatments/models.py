@@ -164,7 +164,8 @@ class TreatmentLog(Model):
     # Indexed for the log form's "physician on duty": today's latest log (migration 0019).
     logged_at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
     logged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    signed_at: Mapped[datetime | None]
+    # Indexed: the logs still to sign are few among all ever written (migration 0019).
+    signed_at: Mapped[datetime | None] = mapped_column(index=True)
     signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

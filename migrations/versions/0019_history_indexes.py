@@ -2,8 +2,9 @@
 reminders of a day, a technician's overlapping session at check-in and their calendar
 feed, the log form's physician on duty, an authorization's meter, a submitted
 questionnaire link's assignments, an SMS opt-out's patients, the inbox's active courses
-and screenings awaiting sign-off, the billing worklist, and the alerts that still flag
-a patient. Each table grows with every session the clinic gives; the pages and actions
+and screenings awaiting sign-off, the billing worklist, the alerts that still flag a
+patient, the logs still to sign, the outcomes export's range of answers, and a course's
+follow-up. Each table grows with every session the clinic gives; the pages and actions
 that read them now stay flat.
 
 Revision ID: 0019_history_indexes
@@ -41,6 +42,11 @@ def upgrade():
     op.create_index(
         "ix_screenings_awaiting", "screenings", ["result", "signed_off_at", "created_at"]
     )
+    op.create_index("ix_courses_previous_course_id", "courses", ["previous_course_id"])
+    op.create_index(
+        "ix_questionnaire_responses_answered_at", "questionnaire_responses", ["answered_at"]
+    )
+    op.create_index("ix_treatment_logs_signed_at", "treatment_logs", ["signed_at"])
     # The term is alerts.models.FLAGGED, written out: a migration keeps its own text.
     flagged = (
         "kind = 'suicidal_ideation' AND flag_cleared_at IS NULL"
@@ -57,6 +63,9 @@ def upgrade():
 
 def downgrade():
     op.drop_index("ix_alerts_flagged", table_name="alerts")
+    op.drop_index("ix_treatment_logs_signed_at", table_name="treatment_logs")
+    op.drop_index("ix_questionnaire_responses_answered_at", table_name="questionnaire_responses")
+    op.drop_index("ix_courses_previous_course_id", table_name="courses")
     op.drop_index("ix_screenings_awaiting", table_name="screenings")
     op.drop_index("ix_authorizations_valid_to", table_name="authorizations")
     op.drop_index("ix_authorizations_status_created", table_name="authorizations")

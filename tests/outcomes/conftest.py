@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import time_machine
 
 from clinic.courses.models import Course
-from tests.factories import make_appointment, make_device
+from clinic.extensions import db
+from clinic.outcomes import services
+from tests.factories import make_appointment, make_course, make_device, make_patient
 
 START = datetime(2025, 3, 3, 14, 0, tzinfo=UTC)  # a Monday, 09:00 in New York
 
@@ -37,3 +42,17 @@ def deliver(
         )
         for n in range(count)
     ]
+
+
+def course_with_phq9(baseline: int, end: int, **fields: Any) -> Course:
+    """A course of three delivered sessions, PHQ-9 `baseline` before and `end` after."""
+    course = make_course(make_patient(), planned_sessions=3, **fields)
+    with time_machine.travel(START - timedelta(days=1), tick=False):
+        services.record_response(
+            course.patient_id, "PHQ-9", phq9(baseline), course.id, "staff", None
+        )
+    deliver(course, 3)
+    with time_machine.travel(START + timedelta(days=3), tick=False):
+        services.record_response(course.patient_id, "PHQ-9", phq9(end), course.id, "staff", None)
+    db.session.commit()
+    return course

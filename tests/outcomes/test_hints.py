@@ -4,29 +4,11 @@ with their reasons, never blocks."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import time_machine
-
-from clinic.extensions import db
-from clinic.outcomes import hints, services
+from clinic.outcomes import hints
 from tests.factories import login, make_course, make_patient
-from tests.outcomes.conftest import START, deliver, phq9
-
-
-def _course_with_phq9(baseline: int, end: int, **fields: Any) -> Any:
-    """A course of three delivered sessions, PHQ-9 `baseline` before and `end` after."""
-    course = make_course(make_patient(), planned_sessions=3, **fields)
-    with time_machine.travel(START - timedelta(days=1), tick=False):
-        services.record_response(
-            course.patient_id, "PHQ-9", phq9(baseline), course.id, "staff", None
-        )
-    deliver(course, 3)
-    with time_machine.travel(START + timedelta(days=3), tick=False):
-        services.record_response(course.patient_id, "PHQ-9", phq9(end), course.id, "staff", None)
-    db.session.commit()
-    return course
+from tests.outcomes.conftest import course_with_phq9
 
 
 def _codes(course: Any) -> list[str]:
@@ -36,7 +18,7 @@ def _codes(course: Any) -> list[str]:
 def test_a_partial_response_suggests_an_extension_with_its_reason(
     api: Any, clinician: Any, client: Any
 ) -> None:
-    course = _course_with_phq9(20, 14, status="completed")  # 30% better
+    course = course_with_phq9(20, 14, status="completed")  # 30% better
     answer = api.as_(clinician).get(f"/api/v1/courses/{course.id}/hints")
     assert answer.status_code == 200
     [hint] = answer.get_json()["items"]
@@ -48,19 +30,19 @@ def test_a_partial_response_suggests_an_extension_with_its_reason(
 
 
 def test_no_extension_hint_below_25_or_from_50_or_for_other_kinds(app: Any) -> None:
-    assert _codes(_course_with_phq9(20, 17, status="completed")) == []  # 15%
-    assert _codes(_course_with_phq9(20, 10, status="completed")) == []  # 50%: a response
-    earlier = _course_with_phq9(20, 10, status="completed")
-    extension = _course_with_phq9(
+    assert _codes(course_with_phq9(20, 17, status="completed")) == []  # 15%
+    assert _codes(course_with_phq9(20, 10, status="completed")) == []  # 50%: a response
+    earlier = course_with_phq9(20, 10, status="completed")
+    extension = course_with_phq9(
         20, 14, status="completed", kind="extension", previous_course_id=earlier.id
     )
     assert _codes(extension) == []
 
 
 def test_retreatment_is_offered_only_after_a_response_above_50(app: Any) -> None:
-    responder = _course_with_phq9(20, 8, status="completed")  # 60%
+    responder = course_with_phq9(20, 8, status="completed")  # 60%
     assert _codes(responder) == ["retreatment_supported"]
-    partial = _course_with_phq9(20, 14, status="completed")
+    partial = course_with_phq9(20, 14, status="completed")
     assert "retreatment_supported" not in _codes(partial)
     again = make_course(
         make_patient(), kind="retreatment", previous_course_id=partial.id, planned_sessions=10
