@@ -23,57 +23,45 @@ branch_labels = None
 depends_on = None
 
 
+# Created in this order, dropped in the reverse.
+INDEXES = [
+    ("ix_reminders_due", "reminders", ["due_at", "id"]),
+    ("ix_appointments_technician_starts", "appointments", ["technician_id", "starts_at"]),
+    ("ix_treatment_logs_logged_at", "treatment_logs", ["logged_at"]),
+    ("ix_courses_authorization_id", "courses", ["authorization_id"]),
+    ("ix_questionnaire_assignments_link_id", "questionnaire_assignments", ["link_id"]),
+    ("ix_patients_phone", "patients", ["phone"]),
+    ("ix_courses_status", "courses", ["status"]),
+    ("ix_authorizations_status_created", "authorizations", ["status", "created_at"]),
+    ("ix_authorizations_valid_to", "authorizations", ["valid_to"]),
+    ("ix_screenings_awaiting", "screenings", ["result", "signed_off_at", "created_at"]),
+    ("ix_courses_previous_course_id", "courses", ["previous_course_id"]),
+    ("ix_questionnaire_responses_answered_at", "questionnaire_responses", ["answered_at"]),
+    ("ix_treatment_logs_signed_at", "treatment_logs", ["signed_at"]),
+]
+# The term is alerts.models.FLAGGED, written out: a migration keeps its own text.
+FLAGGED = (
+    "kind = 'suicidal_ideation' AND flag_cleared_at IS NULL"
+    " AND risk_result IN ('non_acute_positive', 'acute_positive')"
+)
+
+
 def upgrade():
-    op.create_index("ix_reminders_due", "reminders", ["due_at", "id"])
-    op.create_index(
-        "ix_appointments_technician_starts", "appointments", ["technician_id", "starts_at"]
-    )
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
     # Led by the technician, the new index serves every look-up the old one did.
     op.drop_index("ix_appointments_technician_id", table_name="appointments")
-    op.create_index("ix_treatment_logs_logged_at", "treatment_logs", ["logged_at"])
-    op.create_index("ix_courses_authorization_id", "courses", ["authorization_id"])
-    op.create_index(
-        "ix_questionnaire_assignments_link_id", "questionnaire_assignments", ["link_id"]
-    )
-    op.create_index("ix_patients_phone", "patients", ["phone"])
-    op.create_index("ix_courses_status", "courses", ["status"])
-    op.create_index("ix_authorizations_status_created", "authorizations", ["status", "created_at"])
-    op.create_index("ix_authorizations_valid_to", "authorizations", ["valid_to"])
-    op.create_index(
-        "ix_screenings_awaiting", "screenings", ["result", "signed_off_at", "created_at"]
-    )
-    op.create_index("ix_courses_previous_course_id", "courses", ["previous_course_id"])
-    op.create_index(
-        "ix_questionnaire_responses_answered_at", "questionnaire_responses", ["answered_at"]
-    )
-    op.create_index("ix_treatment_logs_signed_at", "treatment_logs", ["signed_at"])
-    # The term is alerts.models.FLAGGED, written out: a migration keeps its own text.
-    flagged = (
-        "kind = 'suicidal_ideation' AND flag_cleared_at IS NULL"
-        " AND risk_result IN ('non_acute_positive', 'acute_positive')"
-    )
     op.create_index(
         "ix_alerts_flagged",
         "alerts",
         ["created_at"],
-        postgresql_where=sa.text(flagged),
-        sqlite_where=sa.text(flagged),
+        postgresql_where=sa.text(FLAGGED),
+        sqlite_where=sa.text(FLAGGED),
     )
 
 
 def downgrade():
     op.drop_index("ix_alerts_flagged", table_name="alerts")
-    op.drop_index("ix_treatment_logs_signed_at", table_name="treatment_logs")
-    op.drop_index("ix_questionnaire_responses_answered_at", table_name="questionnaire_responses")
-    op.drop_index("ix_courses_previous_course_id", table_name="courses")
-    op.drop_index("ix_screenings_awaiting", table_name="screenings")
-    op.drop_index("ix_authorizations_valid_to", table_name="authorizations")
-    op.drop_index("ix_authorizations_status_created", table_name="authorizations")
-    op.drop_index("ix_courses_status", table_name="courses")
-    op.drop_index("ix_patients_phone", table_name="patients")
-    op.drop_index("ix_questionnaire_assignments_link_id", table_name="questionnaire_assignments")
-    op.drop_index("ix_courses_authorization_id", table_name="courses")
-    op.drop_index("ix_treatment_logs_logged_at", table_name="treatment_logs")
     op.create_index("ix_appointments_technician_id", "appointments", ["technician_id"])
-    op.drop_index("ix_appointments_technician_starts", table_name="appointments")
-    op.drop_index("ix_reminders_due", table_name="reminders")
+    for name, table, _columns in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
