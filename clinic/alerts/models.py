@@ -55,8 +55,8 @@ POSITIVE_RISK = (RiskResult.NON_ACUTE_POSITIVE, RiskResult.ACUTE_POSITIVE)
 # them: a query uses the index only when its WHERE holds this very term (see
 # `reminders.models.OPEN_ROWS`). Few at any time, among every alert ever raised.
 FLAGGED = (
-    "kind = 'suicidal_ideation' AND flag_cleared_at IS NULL"
-    " AND risk_result IN ('non_acute_positive', 'acute_positive')"
+    f"kind = '{AlertKind.SUICIDAL_IDEATION}' AND flag_cleared_at IS NULL"
+    f" AND risk_result IN ('{POSITIVE_RISK[0]}', '{POSITIVE_RISK[1]}')"
 )
 
 

@@ -38,6 +38,7 @@ from clinic.errors import NotAllowed
 from clinic.extensions import db
 from clinic.permissions import public
 from clinic.reminders.models import OPEN_ROWS, Reminder, ReminderStatus
+from clinic.reminders.queries import waiting_counts
 from clinic.scheduler.models import SchedulerProcess
 
 DISPATCH_WINDOW = timedelta(minutes=5)
@@ -80,11 +81,7 @@ def _outbox_gauges() -> Iterator[GaugeMetricFamily]:
         "Reminder outbox rows waiting or in flight, by status.",
         labels=["status"],
     )
-    counts = dict(
-        db.session.execute(
-            select(Reminder.status, func.count()).where(text(OPEN_ROWS)).group_by(Reminder.status)
-        ).all()
-    )
+    counts = waiting_counts()
     for status in (ReminderStatus.PENDING, ReminderStatus.SENDING):
         depth.add_metric([status.value], counts.get(status, 0))
     yield depth

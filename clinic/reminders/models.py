@@ -49,7 +49,7 @@ class ReminderStatus(StrEnum):
 # that index only when its WHERE holds this very term, with the values written out:
 # statuses as bound parameters leave both databases unable to prove the index covers
 # the rows, and they read the whole outbox, every message ever sent, instead.
-OPEN_ROWS = "status IN ('pending', 'sending')"
+OPEN_ROWS = f"status IN ('{ReminderStatus.PENDING}', '{ReminderStatus.SENDING}')"
 
 
 class Channel(StrEnum):

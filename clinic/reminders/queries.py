@@ -83,16 +83,22 @@ def status_counts(now: datetime) -> OutboxCounts:
     """The scheduler page's outbox: what waits now, through the open rows' index, and how
     the last day's messages went, through the due index. Totals over every message
     ever sent grew with the years and read the whole table at each view."""
-    waiting = select(Reminder.status, func.count()).where(text(OPEN_ROWS))
     recent = select(Reminder.status, func.count()).where(
         Reminder.due_at >= now - RECENT,
         Reminder.due_at < now,
         Reminder.status.not_in((ReminderStatus.PENDING, ReminderStatus.SENDING)),
     )
     return OutboxCounts(
-        waiting=dict(db.session.execute(waiting.group_by(Reminder.status)).all()),
+        waiting=waiting_counts(),
         recent=dict(db.session.execute(recent.group_by(Reminder.status)).all()),
     )
+
+
+def waiting_counts() -> dict[str, int]:
+    """The rows not sent yet, by status (pending, sending), through the open rows' index:
+    the scheduler page and the `/metrics` outbox depth."""
+    waiting = select(Reminder.status, func.count()).where(text(OPEN_ROWS))
+    return dict(db.session.execute(waiting.group_by(Reminder.status)).all())
 
 
 PATIENT_MESSAGES_SHOWN = 30
