@@ -23,6 +23,7 @@ from clinic.exports.feeds import create_feed, feed_calendar
 from clinic.extensions import db
 from clinic.outcomes import services as outcomes
 from clinic.outcomes.hints import course_hints
+from clinic.paging import Cursor
 from clinic.reminders.inbound_sms import handle_inbound_sms
 from clinic.reminders.queries import list_reminders
 from clinic.scheduling import sites, technicians
@@ -232,3 +233,23 @@ def test_a_course_page_asks_for_a_follow_up_course_by_its_previous_one(
         assert [hint.code for hint in course_hints(course)] == ["suggest_extension"]
     assert sent.plans("courses")
     assert sent.whole_table_reads("courses") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "table"),
+    [("/api/v1/audit", "audit_events"), ("/api/v1/reminders", "reminders")],
+)
+def test_a_later_page_seeks_to_its_cursor(
+    app: Flask, api: Any, backend: str, count_queries: Any, path: str, table: str
+) -> None:
+    """The trail and the outbox page by cursor. Asked for as `at < x OR (at = x AND id
+    < y)`, the next page read the index down from the newest row to the cursor, so page
+    N cost N pages; as a row value, `(at, id) < (x, y)`, it seeks (`clinic.paging`)."""
+    admin = make_user("admin")
+    cursor = Cursor(clock.now() - timedelta(days=30), 10**6).encode()
+    with count_queries() as sent:
+        assert api.as_(admin).get(f"{path}?cursor={cursor}").status_code == 200
+    assert sent.whole_table_reads(table) == []
+    if backend == "sqlite":
+        reads = sent.plans(table)
+        assert reads and all(re.search(r"\((at|due_at)<\?\)", line) for line in reads), reads

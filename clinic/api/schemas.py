@@ -26,6 +26,37 @@ def list_schema(item_schema: type[ma.Schema], name: str | None = None) -> type[m
     return ma.Schema.from_dict({"items": ma.fields.List(ma.fields.Nested(item_schema))}, name=name)
 
 
+def paged_list_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """A list answer that pages by keyset (`clinic.paging`): `items` and `next_cursor`."""
+    return ma.Schema.from_dict(
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema)),
+            "next_cursor": ma.fields.String(
+                allow_none=True,
+                metadata={"description": "Pass as `cursor` for the next page; null at the end."},
+            ),
+        },
+        name=name,
+    )
+
+
+def cursor_param() -> ma.fields.String:
+    """The `next_cursor` a paged list answered, asking for the page after it."""
+    return ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "The `next_cursor` of the previous page."},
+    )
+
+
+def offset_param(maximum: int = MAX_ID) -> ma.fields.Integer:
+    """Rows to skip: kept for older clients of a list that now pages by `cursor`."""
+    return ma.fields.Integer(
+        load_default=0,
+        validate=ma.validate.Range(min=0, max=maximum),
+        metadata={"description": "Deprecated: slow deep in a long history; use `cursor`."},
+    )
+
+
 def id_filter() -> ma.fields.Integer:
     """A query parameter naming one row by id (a numeric string is fine in a query)."""
     return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID))

@@ -7,8 +7,9 @@ from typing import Any
 import marshmallow as ma
 
 from clinic.api.blueprint import Blueprint
-from clinic.api.schemas import id_filter, limit_param, list_schema
+from clinic.api.schemas import cursor_param, id_filter, limit_param, offset_param, paged_list_schema
 from clinic.audit import services
+from clinic.paging import Cursor, split_page
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("audit_api", __name__, description="Audit trail (admin)")
@@ -20,15 +21,8 @@ class AuditQuerySchema(ma.Schema):
     actor_id = id_filter()
     action = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
     limit = limit_param()
-    offset = ma.fields.Integer(
-        load_default=0,
-        validate=ma.validate.Range(min=0, max=10**7),
-        metadata={"description": "Deprecated: slow deep in a long trail; use `cursor`."},
-    )
-    cursor = ma.fields.String(
-        validate=ma.validate.Length(min=1, max=200),
-        metadata={"description": "The `next_cursor` of the previous page."},
-    )
+    offset = offset_param(maximum=10**7)
+    cursor = cursor_param()
 
 
 class AuditEventSchema(ma.Schema):
@@ -42,11 +36,7 @@ class AuditEventSchema(ma.Schema):
     address = ma.fields.String(allow_none=True)
 
 
-class AuditListSchema(list_schema(AuditEventSchema, "AuditItemsSchema")):  # type: ignore[misc]
-    next_cursor = ma.fields.String(
-        allow_none=True,
-        metadata={"description": "Pass as `cursor` for the next (older) page; null at the end."},
-    )
+AuditListSchema = paged_list_schema(AuditEventSchema, "AuditListSchema")
 
 
 @blp.route("/audit")
@@ -66,12 +56,8 @@ def list_audit(args: dict[str, Any]) -> Any:
         services.search(
             **args,
             limit=limit + 1,
-            after=services.Cursor.decode(cursor) if cursor else None,
+            after=Cursor.decode(cursor) if cursor else None,
         )
     )
-    more = len(found) > limit
-    items = found[:limit]
-    return {
-        "items": items,
-        "next_cursor": services.Cursor.after(items[-1]).encode() if more else None,
-    }
+    items, next_cursor = split_page(found, limit, services.cursor_of)
+    return {"items": items, "next_cursor": next_cursor}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from clinic.audit.services import Cursor
-from clinic.errors import Invalid
+from clinic.paging import CursorField
 
 MAX_ID = 2**31 - 1  # the database's integer: a larger id cannot exist
 
@@ -40,14 +39,7 @@ class AuditFilterForm(FlaskForm):
     action = StringField("Action", validators=[Optional(), Length(max=40)])
     since = DateField("From", validators=[Optional()])
     until = DateField("To (inclusive)", validators=[Optional()])
-    cursor = HiddenField(validators=[Optional(), Length(max=200)])
-
-    def validate_cursor(self, field: HiddenField) -> None:
-        if field.data:
-            try:
-                Cursor.decode(field.data)
-            except Invalid as refused:
-                raise ValidationError(refused.message) from None
+    cursor = CursorField(validators=[Optional(), Length(max=200)])
 
     def validate_until(self, field: DateField) -> None:
         if field.data and self.since.data and field.data < self.since.data:

@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from clinic import clock
 from clinic.audit import bp, services
 from clinic.audit.forms import KNOWN_ENTITY_TYPES, AuditFilterForm
+from clinic.paging import split_page
 from clinic.permissions import Permission, requires
 
 PAGE_SIZE = 100
@@ -32,7 +33,6 @@ def index() -> Any:
     ]
     events: list[Any] = []
     if form.validate():
-        cursor = services.Cursor.decode(form.cursor.data) if form.cursor.data else None
         found = services.search(
             entity_type=(form.entity_type.data or "").strip() or None,
             entity_id=form.entity_id.data,
@@ -41,17 +41,17 @@ def index() -> Any:
             since=_start_of(form.since.data) if form.since.data else None,
             until=_start_of(form.until.data + timedelta(days=1)) if form.until.data else None,
             limit=PAGE_SIZE + 1,
-            after=cursor,
+            after=form.cursor.cursor(),
         )
         events = list(found)
     filters = {key: value for key, value in request.args.items() if key != "cursor"}
-    shown = events[:PAGE_SIZE]
+    shown, next_cursor = split_page(events, PAGE_SIZE, services.cursor_of)
     return render_template(
         "audit/index.html",
         form=form,
         events=shown,
         paged=bool(form.cursor.data),
-        next_cursor=services.Cursor.after(shown[-1]).encode() if len(events) > PAGE_SIZE else None,
+        next_cursor=next_cursor,
         filters=filters,
         entity_types=KNOWN_ENTITY_TYPES,
     ), (422 if form.errors else 200)

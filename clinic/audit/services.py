@@ -7,20 +7,18 @@ taken from a context variable the web layer sets per request (None for CLI and j
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from clinic import clock
 from clinic.audit.models import AuditAction, AuditEvent
-from clinic.errors import Invalid
 from clinic.extensions import db
+from clinic.paging import Cursor
 
 request_address: ContextVar[str | None] = ContextVar("request_address", default=None)
 
@@ -49,40 +47,6 @@ def record(
     )
     db.session.add(event)
     return event
-
-
-class Cursor(NamedTuple):
-    """Where a page of the trail ended: the next page starts strictly after this event.
-
-    Keyset, not OFFSET: reading page 10,000 costs what page 1 costs, however long the
-    trail (OFFSET reads and throws away every row before it)."""
-
-    at: datetime
-    id: int
-
-    def encode(self) -> str:
-        raw = f"{self.at.isoformat()}|{self.id}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    @classmethod
-    def after(cls, event: AuditEvent) -> Cursor:
-        return cls(event.at, event.id)
-
-    @classmethod
-    def decode(cls, text: str) -> Cursor:
-        """The cursor a previous page answered; anything else is a clear 422."""
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-            at, _, event_id = raw.partition("|")
-            cursor = cls(datetime.fromisoformat(at), int(event_id))
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            cursor = None
-        if cursor is None or cursor.at.tzinfo is None or cursor.id < 1:
-            raise Invalid(
-                "That page cursor is not one this trail gave.",
-                fields={"cursor": ["Use the next_cursor of the previous page."]},
-            )
-        return cursor
 
 
 def search(
@@ -120,10 +84,13 @@ def search(
     if until is not None:
         query = query.where(AuditEvent.at < until)
     if after is not None:
-        query = query.where(
-            or_(AuditEvent.at < after.at, and_(AuditEvent.at == after.at, AuditEvent.id < after.id))
-        )
+        query = query.where(after.older(AuditEvent.at, AuditEvent.id))
     return db.session.scalars(query.limit(limit).offset(offset)).all()
+
+
+def cursor_of(event: AuditEvent) -> Cursor:
+    """Where a page of the trail that ends at `event` ended."""
+    return Cursor(event.at, event.id)
 
 
 def actor_names() -> list[tuple[int, str]]:

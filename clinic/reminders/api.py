@@ -8,9 +8,16 @@ import marshmallow as ma
 from flask_login import current_user
 
 from clinic.api.blueprint import Blueprint
-from clinic.api.schemas import MAX_ID, id_filter, limit_param, list_schema
+from clinic.api.schemas import (
+    cursor_param,
+    id_filter,
+    limit_param,
+    offset_param,
+    paged_list_schema,
+)
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
+from clinic.paging import Cursor, split_page
 from clinic.permissions import Permission, requires
 from clinic.reminders import queries
 from clinic.reminders.models import ReminderStatus
@@ -30,7 +37,8 @@ class ReminderQuerySchema(ma.Schema):
         "theirs (403 for another site), everyone else every site."
     )
     limit = limit_param()
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_ID))
+    offset = offset_param()
+    cursor = cursor_param()
 
 
 class ReminderSchema(ma.Schema):
@@ -48,7 +56,7 @@ class ReminderSchema(ma.Schema):
     last_error = ma.fields.String(allow_none=True)
 
 
-ReminderListSchema = list_schema(ReminderSchema)
+ReminderListSchema = paged_list_schema(ReminderSchema, "ReminderListSchema")
 
 
 @blp.route("/reminders")
@@ -61,9 +69,17 @@ def list_reminders(args: dict[str, Any]) -> Any:
 
     Status is one of `pending`, `sending`, `sent`, `failed`, `cancelled`, `skipped`.
     Filtering by `patient_id` is a read of that patient's record (audited as `view`).
-    Staff limited to sites see only the messages of their sites (as on the reminders page)."""
+    Staff limited to sites see only the messages of their sites (as on the reminders page).
+    Page with `limit` and `cursor` (the previous answer's `next_cursor`)."""
     site_ids = sites.visible_sites(current_user.id, args.pop("site_id", None))
-    items = queries.list_reminders(**args, site_ids=site_ids)
+    cursor, limit = args.pop("cursor", None), args.pop("limit")
+    found = queries.list_reminders(
+        **args,
+        site_ids=site_ids,
+        limit=limit + 1,
+        after=Cursor.decode(cursor) if cursor else None,
+    )
+    items, next_cursor = split_page(found, limit, queries.cursor_of)
     if args.get("patient_id") is not None:
         record(
             current_user.id,
@@ -72,4 +88,4 @@ def list_reminders(args: dict[str, Any]) -> Any:
             args["patient_id"],
             detail={"what": "reminders"},
         )
-    return {"items": items}
+    return {"items": items, "next_cursor": next_cursor}

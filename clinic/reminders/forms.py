@@ -9,6 +9,7 @@ from wtforms.fields import TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from clinic.paging import CursorField
 from clinic.reminders.models import ReminderStatus
 from clinic.reminders.policy import MAX_OFFSET_MINUTES
 
@@ -84,3 +85,4 @@ class ReminderFilterForm(FlaskForm):
         + [SelectChoice(s, s.capitalize()) for s in ReminderStatus],
         default="",
     )
+    cursor = CursorField(validators=[Optional(), Length(max=200)])

@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import joinedload
 
 from clinic.extensions import db
+from clinic.paging import Cursor
 from clinic.reminders.models import OPEN_ROWS, Reminder, ReminderStatus
 from clinic.scheduling.models import Appointment, Device
 from clinic.scheduling.sites import booked_at
@@ -27,9 +28,11 @@ def list_reminders(
     site_ids: set[int] | None = None,
     limit: int = 200,
     offset: int = 0,
+    after: Cursor | None = None,
 ) -> Sequence[Reminder]:
     """Newest due first, filtered and bounded (with each row's patient, whom the page
-    names, and its appointment's chair and site, whose clock tells its time)."""
+    names, and its appointment's chair and site, whose clock tells its time). Page with
+    `after` (keyset, constant cost); `offset` stays for older API clients."""
     query = (
         select(Reminder)
         .options(
@@ -52,7 +55,14 @@ def list_reminders(
         query = query.where(Reminder.due_at < until)
     if site_ids is not None:
         query = query.where(_at_sites(site_ids))
+    if after is not None:
+        query = query.where(after.older(Reminder.due_at, Reminder.id))
     return db.session.scalars(query.limit(limit).offset(offset)).all()
+
+
+def cursor_of(reminder: Reminder) -> Cursor:
+    """Where a page of the outbox that ends at `reminder` ended."""
+    return Cursor(reminder.due_at, reminder.id)
 
 
 def _at_sites(site_ids: set[int]) -> Any:

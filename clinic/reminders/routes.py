@@ -25,6 +25,7 @@ from clinic.errors import DomainError
 from clinic.extensions import csrf
 from clinic.forms import flash_refusal, show_refusal
 from clinic.navigation import safe_local_url
+from clinic.paging import split_page
 from clinic.permissions import Permission, public, requires
 from clinic.reminders import answers, bp, message_templates, planning, policy, queries
 from clinic.reminders.forms import (
@@ -58,13 +59,19 @@ def index() -> Any:
     tz = sites.site_tz(site["site"])
     day = _day_arg(tz)
     start = datetime.combine(day, time(0), tzinfo=tz)
-    rows = queries.list_reminders(
-        status=form.status.data or None,
-        since=start,
-        until=start + timedelta(days=1),
-        site_ids={site["site_id"]},
-        limit=PAGE_LIMIT,
-    )
+    found: list[Any] = []
+    if form.validate():
+        found = list(
+            queries.list_reminders(
+                status=form.status.data or None,
+                since=start,
+                until=start + timedelta(days=1),
+                site_ids={site["site_id"]},
+                limit=PAGE_LIMIT + 1,
+                after=form.cursor.cursor(),
+            )
+        )
+    rows, next_cursor = split_page(found, PAGE_LIMIT, queries.cursor_of)
     return render_template(
         "reminders/index.html",
         **site,
@@ -73,8 +80,9 @@ def index() -> Any:
         day=day,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
-        limit=PAGE_LIMIT,
-    )
+        paged=bool(form.cursor.data),
+        next_cursor=next_cursor,
+    ), (422 if form.errors else 200)
 
 
 def _day_arg(tz: ZoneInfo) -> date:

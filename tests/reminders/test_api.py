@@ -81,12 +81,42 @@ def test_bad_filters_answer_422(api: Any, admin: Any) -> None:
         assert response.json["error"]["code"] == "validation_error"
 
 
+def test_pages_by_cursor_through_every_message_once(api: Any, admin: Any) -> None:
+    """Three sessions at the same hour give messages due at the same instant: the cursor
+    holds the id too, so each still comes exactly once, newest due first."""
+    for day in (0, 0, 0, 1):
+        book(LATER + timedelta(days=day))
+    client = api.as_(admin)
+    whole = client.get("/api/v1/reminders").json
+    assert len(whole["items"]) == 8 and whole["next_cursor"] is None
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = client.get("/api/v1/reminders?limit=3" + (f"&cursor={cursor}" if cursor else ""))
+        assert page.status_code == 200, page.json
+        assert len(page.json["items"]) <= 3
+        seen += page.json["items"]
+        cursor = page.json["next_cursor"]
+        if cursor is None:
+            break
+    assert [item["id"] for item in seen] == [item["id"] for item in whole["items"]]
+
+
+def test_a_forged_cursor_answers_422_naming_it(api: Any, admin: Any) -> None:
+    for cursor in ("garbage", "bm90LWEtZGF0ZXwx", "MjAyNi0wMS0wMVQwMDowMDowMHwx"):
+        answer = api.as_(admin).get(f"/api/v1/reminders?cursor={cursor}")
+        assert answer.status_code == 422, cursor
+        assert answer.json["error"]["fields"]["cursor"]
+
+
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     params=st.dictionaries(
-        st.sampled_from(["patient_id", "appointment_id", "status", "limit", "offset", "junk"]),
+        st.sampled_from(
+            ["patient_id", "appointment_id", "status", "limit", "offset", "cursor", "junk"]
+        ),
         st.one_of(st.text(max_size=30), st.integers(min_value=-(2**70), max_value=2**70)),
         max_size=4,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -177,6 +179,31 @@ def test_front_desk_reminder_list_has_bounded_queries(
         page = client.get("/reminders?day=2026-03-02")
     assert many.count == few.count
     assert page.get_data(as_text=True).count("Appointment reminder") >= 2
+
+
+def test_a_busy_days_reminders_page_on_to_the_earliest(
+    client: Any, front_desk: Any, frozen: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day of a busy site holds more messages than a page: the list said "filter by
+    status to see more" and the rest could not be seen. Now it pages on by cursor."""
+    monkeypatch.setattr("clinic.reminders.routes.PAGE_LIMIT", 3)
+    login(client, front_desk)
+    for _ in range(4):  # four sessions at once: four texts due at the same instant
+        book(START)
+    first = client.get("/reminders?day=2026-03-03").get_data(as_text=True)
+    assert first.count("<td>SMS</td>") == 3
+    earlier = re.search(r'href="([^"]*cursor=[^"]*)">Earlier due', first)
+    assert earlier is not None and "Latest due" not in first
+    second = client.get(html.unescape(earlier.group(1))).get_data(as_text=True)
+    assert second.count("<td>SMS</td>") == 1
+    assert "Latest due" in second and "Earlier due" not in second
+
+
+def test_a_forged_page_cursor_is_a_clear_error(client: Any, front_desk: Any) -> None:
+    login(client, front_desk)
+    page = client.get("/reminders?cursor=garbage")
+    assert page.status_code == 422
+    assert "That page cursor is not one this list gave." in page.get_data(as_text=True)
 
 
 def test_technician_opts_into_the_daily_schedule(client: Any, technician: Any) -> None:

