@@ -7,6 +7,7 @@ from alembic import context
 from flask import current_app
 
 from clinic.db import refresh_planner_statistics
+from clinic.models import autogenerate_compares
 
 config = context.config
 if config.config_file_name:
@@ -17,11 +18,6 @@ target_db = current_app.extensions["migrate"].db
 config.set_main_option(
     "sqlalchemy.url", target_db.engine.url.render_as_string(hide_password=False).replace("%", "%%")
 )
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    """Hand-written objects (exclusion constraints, triggers) are not autogenerate's business."""
-    return not (type_ == "table" and name == "alembic_version")
 
 
 def run_migrations_offline() -> None:
@@ -56,7 +52,7 @@ def run_migrations_online() -> None:
             context.configure(
                 connection=connection,
                 target_metadata=target_db.metadata,
-                include_object=include_object,
+                include_object=autogenerate_compares,
                 **conf_args,
             )
             with context.begin_transaction():

@@ -363,6 +363,17 @@ class QueryCounter:
         a range. PostgreSQL picks by cost, and with a test's few rows reads every table
         whole; told to avoid that wherever it can (`enable_seqscan` off), it still must
         where no index serves the query: "Seq Scan on t"."""
+        if db.session.connection().dialect.name != "postgresql":
+            return [
+                line
+                for line in self.explain(table)
+                if line.split()[:2] in (["SCAN", table], ["SEARCH", table])
+            ]
+        return [line for line in self.explain(table) if f" on {table} " in f"{line} "]
+
+    def explain(self, table: str) -> list[str]:
+        """Every line of the query plans of the statements that name `table` (PostgreSQL's
+        with `enable_seqscan` off, as `plans`)."""
         connection = db.session.connection()
         if connection.dialect.name != "postgresql":
             return [
@@ -372,7 +383,6 @@ class QueryCounter:
                 for *_, line in connection.exec_driver_sql(
                     f"EXPLAIN QUERY PLAN {statement}", parameters
                 )
-                if line.split()[:2] in (["SCAN", table], ["SEARCH", table])
             ]
         connection.exec_driver_sql("SET enable_seqscan = off")
         try:
@@ -381,7 +391,6 @@ class QueryCounter:
                 for statement, parameters in self._single
                 if f" {table}" in statement
                 for (line,) in connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
-                if f" on {table} " in f"{line} "
             ]
         finally:
             connection.exec_driver_sql("RESET enable_seqscan")

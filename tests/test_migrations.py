@@ -19,6 +19,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import Connection, inspect, text
 
 from clinic.extensions import db
+from clinic.models import autogenerate_compares
 
 
 def _current_revision() -> str | None:
@@ -85,7 +86,12 @@ def test_models_match_the_migrations(app: Flask) -> None:
     column types are compared too, and agree as they stand."""
     with db.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_object": autogenerate_compares,
+            },
         )
         differences = compare_metadata(context, db.metadata)
     assert differences == []

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from clinic.api.blueprint import Blueprint
 from clinic.api.openapi import declares
-from clinic.patients import intake, lookup, medications, records, schemas, screening
+from clinic.patients import intake, lookup, medications, records, schemas, screening, search
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("patients_api", __name__, description="Patients, screening and intake")
@@ -48,7 +48,7 @@ def create_patient(values: dict[str, Any]) -> Any:
 @blp.response(200, schemas.PatientListSchema)
 def search_patients(args: dict[str, Any]) -> Any:
     """Find patients by a name or MRN fragment (`q`), case-insensitively; at most `limit`."""
-    found = intake.search_patients(args["q"], limit=args["limit"], actor_id=current_user.id)
+    found = search.search_patients(args["q"], limit=args["limit"], actor_id=current_user.id)
     return {"items": found}
 
 

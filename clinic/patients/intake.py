@@ -1,5 +1,5 @@
 """Registering patients and changing their intake record (demographics, contact details,
-consents, diagnoses), finding them by name or MRN, and spotting duplicates.
+consents, diagnoses) and spotting duplicates (finding them by a fragment: `search`).
 
 Every function here is called the same way by the pages, the JSON API, the CSV import and
 the demo loader: explicit values in, a model (or a DomainError) out. Changes are audited
@@ -9,16 +9,14 @@ in the same transaction; searches are audited too.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
@@ -38,11 +36,6 @@ CHANNEL_NEEDS = {
     "sms": ("phone", "Choosing SMS needs a phone number."),
     "email": ("email", "Choosing email needs an email address."),
 }
-SEARCH_LIMIT = 50
-SEARCH_LIMIT_MAX = 200
-# A query written like a phone number ("(212) 555-0123", "+1 212 555 0123") searches phones.
-PHONE_LIKE = re.compile(r"[\d\s()+.\-]+")
-PHONE_SEARCH_DIGITS = 7
 MRN_ATTEMPTS = 8
 
 PATIENT_CHECKS: dict[str, validation.Check] = {
@@ -68,42 +61,6 @@ PATIENT_CHECKS: dict[str, validation.Check] = {
     "notes": text(5000, multiline=True),
 }
 PATIENT_FIELDS = tuple(PATIENT_CHECKS)
-
-
-def search_patients(
-    query: str | None, *, limit: int = SEARCH_LIMIT, actor_id: int | None = None
-) -> list[Patient]:
-    """Patients whose name or MRN contains every word of `query`, case-insensitively, or
-    whose phone has the digits of a query written like a phone number.
-
-    "riv jam" finds Jamie Rivera; "0042" finds MRN 10004217; "212 555 0123" finds
-    +12125550123. Bounded by `limit`.
-    """
-    text = validation.search_text(query)
-    words = text.lower().replace(",", " ").split()
-    limit = max(1, min(limit, SEARCH_LIMIT_MAX))
-    statement = select(Patient).options(selectinload(Patient.diagnoses))
-    digits = re.sub(r"\D", "", text)
-    if len(digits) >= PHONE_SEARCH_DIGITS and PHONE_LIKE.fullmatch(text.strip()):
-        # "(212) 555-0123" finds +12125550123 (phones are stored in E.164); an MRN is
-        # all digits too.
-        words = []
-        statement = statement.where(
-            or_(Patient.phone.like(f"%{digits[-10:]}%"), Patient.mrn.like(f"%{digits}%"))
-        )
-    for word in words[:6]:
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        statement = statement.where(
-            or_(
-                func.lower(Patient.first_name).like(pattern, escape="\\"),
-                func.lower(Patient.last_name).like(pattern, escape="\\"),
-                func.lower(Patient.mrn).like(pattern, escape="\\"),
-            )
-        )
-    statement = statement.order_by(Patient.last_name, Patient.first_name, Patient.id).limit(limit)
-    found = list(db.session.scalars(statement))
-    record(actor_id, AuditAction.SEARCH, "patient", None, detail={"results": len(found)})
-    return found
 
 
 def find_duplicates(first_name: str, last_name: str, date_of_birth: date) -> list[Patient]:

@@ -27,7 +27,7 @@ from clinic.patients.forms import (
     SignOffForm,
     screening_groups,
 )
-from clinic.patients.intake import create_patient, search_patients, update_patient
+from clinic.patients.intake import create_patient, update_patient
 from clinic.patients.lookup import get_patient, view_patient
 from clinic.patients.medications import (
     add_medication,
@@ -52,6 +52,7 @@ from clinic.patients.screening import (
     record_screening,
     sign_off_screening,
 )
+from clinic.patients.search import search_patients
 from clinic.permissions import Permission, requires
 
 LIST_LIMIT = 100

@@ -16,7 +16,6 @@ from clinic.patients.intake import (
     create_patient,
     find_duplicate,
     luhn_digit,
-    search_patients,
     update_patient,
 )
 from clinic.patients.lookup import get_patient, view_patient
@@ -37,6 +36,7 @@ from clinic.patients.screening import (
     record_screening,
     sign_off_screening,
 )
+from clinic.patients.search import search_patients
 from tests.factories import count, make_patient
 from tests.patients.conftest import answers, intake
 
@@ -239,6 +239,40 @@ def test_search_by_name_words_or_mrn_fragment_is_case_insensitive(app: Any) -> N
     assert [p.last_name for p in search_patients("_x%")] == ["O'Brien_x%"]
     assert search_patients("s%") == []  # wildcards are literal
     assert len(search_patients("", limit=2)) == 2
+
+
+def test_search_compares_names_as_the_duplicate_check_does(app: Any) -> None:
+    """Names were lowered by the database, which folds ASCII only: "strauss" missed
+    Strauß, and on SQLite "élodie" missed Élodie. Search now compares the names NFC and
+    case-folded (`name_key`), so neither case nor how an accent was typed hides anyone."""
+    elodie = make_patient(first_name="Élodie", last_name="Strauß")
+    db.session.commit()
+    assert search_patients("strauss") == [elodie]
+    assert search_patients("ÉLODIE") == [elodie]
+    assert search_patients("E\u0301lodie") == [elodie]  # E and a combining acute accent
+
+
+def test_search_follows_each_change_of_name_mrn_and_phone(app: Any, front_desk: Any) -> None:
+    """The trigram index (a table of its own on SQLite) keeps in step with every change."""
+    patient = create_patient(intake(), actor_id=front_desk.id)
+    update_patient(
+        patient.id, {"last_name": "Okafor", "phone": "+12125550199"}, actor_id=front_desk.id
+    )
+    patient.mrn = "X7700123"
+    db.session.commit()
+    assert search_patients("rivera") == []
+    assert search_patients("okaf jam") == [patient]
+    assert search_patients("x770") == [patient]
+    assert search_patients("(212) 555-0199") == [patient]
+    gone = make_patient(first_name="Tamsin", last_name="Vale", screened=None)
+    db.session.commit()
+    db.session.delete(gone)
+    db.session.commit()
+    assert search_patients("tamsin") == []
+    # The next patient may take the deleted one's id: it must be found, and only it.
+    again = create_patient(intake(first_name="Ines", last_name="Moreau"), actor_id=front_desk.id)
+    db.session.commit()
+    assert search_patients("moreau") == [again] and search_patients("vale") == []
 
 
 def test_search_refuses_unstorable_text(app: Any) -> None:
