@@ -9,7 +9,8 @@ page exactly once each.
 The next page is asked for as a row value, `(at, id) < (cursor's at, cursor's id)`:
 both databases seek an index on the instant to it. The same condition written as
 `at < x OR (at = x AND id < y)` reads the index from the newest row down to the cursor,
-so page N costs N pages (66 ms at 150,000 rows deep on PostgreSQL, against 0.4 ms).
+so page N costs N pages (150,000 events deep in the audit trail: 20.5 ms on PostgreSQL
+and 16.5 ms on SQLite, against 0.64 and 0.34 ms).
 """
 
 from __future__ import annotations

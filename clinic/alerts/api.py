@@ -11,7 +11,8 @@ from clinic.alerts import risk_screen, services
 from clinic.alerts.models import AlertKind, AlertStatus, RiskResult
 from clinic.api.blueprint import Blueprint
 from clinic.api.openapi import declares
-from clinic.api.schemas import id_filter, limit_param, list_schema
+from clinic.api.schemas import cursor_param, id_filter, limit_param, paged_list_schema
+from clinic.paging import Cursor
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("alerts_api", __name__, description="Alerts")
@@ -26,6 +27,16 @@ class AlertQuerySchema(ma.Schema):
         metadata={"description": "only alerts whose positive ASQ still flags the patient"},
     )
     limit = limit_param()
+    cursor = cursor_param()
+
+    @ma.validates_schema
+    def _cursor_pages_the_history(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("cursor") and (data.get("flagged") or data.get("status") == "open"):
+            raise ma.ValidationError(
+                "A cursor pages the acknowledged history: open and flagged alerts come "
+                "whole on the first page.",
+                "cursor",
+            )
 
 
 class AlertSchema(ma.Schema):
@@ -68,7 +79,7 @@ class AlertSchema(ma.Schema):
     flag_clear_note = ma.fields.String(allow_none=True)
 
 
-AlertListSchema = list_schema(AlertSchema)
+AlertListSchema = paged_list_schema(AlertSchema, "AlertListSchema")
 
 
 class StrictBoolean(ma.fields.Boolean):
@@ -123,9 +134,20 @@ class ClearFlagSchema(ma.Schema):
 def list_alerts(args: dict[str, Any]) -> Any:
     """Alerts, open before acknowledged, urgent first, newest first (`?status=open`); staff
     limited to sites get their sites' patients' alerts (and those of patients no
-    clinician's site has booked, so none goes unseen)."""
+    clinician's site has booked, so none goes unseen). Open alerts come whole on the
+    first page; `next_cursor` pages on through the acknowledged history."""
     patients = services.patient_scope(current_user.id)
-    return {"items": services.list_alerts(**args, patients=patients)}
+    cursor, limit = args.pop("cursor", None), args.pop("limit")
+    found = services.list_alerts(
+        **args,
+        limit=limit + 1,
+        patients=patients,
+        after=Cursor.decode(cursor) if cursor else None,
+    )
+    if args["flagged"]:  # few at any time: all of them, up to the limit
+        return {"items": found[:limit], "next_cursor": None}
+    items, next_cursor = services.history_page(found, limit)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @blp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])

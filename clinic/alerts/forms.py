@@ -1,5 +1,6 @@
 """The acknowledgement form: a note saying what was done is the point of acknowledging; a
-suicidal-ideation alert also carries the clinician's ASQ screen."""
+suicidal-ideation alert also carries the clinician's ASQ screen. And the page's cursor
+through the acknowledged history."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from clinic.alerts.risk_screen import INSTRUMENT
 from clinic.alerts.services import MAX_NOTE_LENGTH
+from clinic.paging import CursorField
 
 YES_NO = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
 
@@ -53,3 +55,12 @@ class ClearFlagForm(FlaskForm):
         "Safety assessment done",
         validators=[DataRequired(message="A note is required."), Length(max=MAX_NOTE_LENGTH)],
     )
+
+
+class HistoryForm(FlaskForm):
+    """Which page of the acknowledged alerts the alerts page shows (a GET: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    cursor = CursorField(validators=[Optional(), Length(max=200)])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from clinic.alerts import bp, services
-from clinic.alerts.forms import AcknowledgeForm, ClearFlagForm
+from clinic.alerts.forms import AcknowledgeForm, ClearFlagForm, HistoryForm
 from clinic.alerts.models import AlertStatus, RiskResult
 from clinic.errors import DomainError
 from clinic.forms import flash_refusal
@@ -20,21 +22,33 @@ ACKNOWLEDGED_ALERTS_SHOWN = 50
 
 @bp.route("/alerts")
 @requires(Permission.ENTER_RESPONSES)
-def index() -> str:
-    """Open alerts first, urgent on top; then the latest acknowledged ones (of the user's
-    sites' patients when they are limited to sites: `services.patient_scope`)."""
+def index() -> Any:
+    """Open alerts first, urgent on top; then the latest acknowledged ones, older pages
+    by cursor (of the user's sites' patients when they are limited to sites:
+    `services.patient_scope`)."""
     patients = services.patient_scope(current_user.id)
+    history = HistoryForm(request.args)
+    after = history.cursor.cursor() if history.validate() else None
+    acknowledged, older = services.history_page(
+        services.list_alerts(
+            status=AlertStatus.ACKNOWLEDGED,
+            limit=ACKNOWLEDGED_ALERTS_SHOWN + 1,
+            patients=patients,
+            after=after,
+        ),
+        ACKNOWLEDGED_ALERTS_SHOWN,
+    )
     return render_template(
         "alerts/index.html",
         open_alerts=services.list_alerts(
             status=AlertStatus.OPEN, limit=OPEN_ALERTS_SHOWN, patients=patients
         ),
-        acknowledged=services.list_alerts(
-            status=AlertStatus.ACKNOWLEDGED, limit=ACKNOWLEDGED_ALERTS_SHOWN, patients=patients
-        ),
+        acknowledged=acknowledged,
+        history=history,
+        older=older,
         flagged=services.flagged_alerts(OPEN_ALERTS_SHOWN, patients),
         note_max=services.MAX_NOTE_LENGTH,
-    )
+    ), (422 if history.errors else 200)
 
 
 @bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])

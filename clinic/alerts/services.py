@@ -43,6 +43,7 @@ from clinic.audit.services import record
 from clinic.db import rowcount
 from clinic.errors import Conflict, Invalid, NotFound
 from clinic.extensions import db
+from clinic.paging import Cursor, split_page
 from clinic.permissions import Role
 
 MAX_NOTE_LENGTH = 2000
@@ -150,9 +151,11 @@ def list_alerts(
     flagged: bool = False,
     limit: int = 200,
     patients: PatientFilter | None = None,
+    after: Cursor | None = None,
 ) -> list[Alert]:
     """Open alerts first, urgent on top, newest first; then acknowledged ones, newest
-    first; bounded by `limit`.
+    first; bounded by `limit`. `after` pages on through the acknowledged history (the
+    open alerts, few, come whole on the first page).
 
     Two reads rather than one ORDER BY over every alert: the open ones are few and sorted
     by severity; the acknowledged ones are the whole history, read newest first straight
@@ -172,7 +175,7 @@ def list_alerts(
     if kind is not None:
         query = query.where(Alert.kind == kind)
     found: list[Alert] = []
-    if status in (None, AlertStatus.OPEN):
+    if status in (None, AlertStatus.OPEN) and after is None:
         open_first = query.where(Alert.status == AlertStatus.OPEN).order_by(
             case(
                 (Alert.severity == AlertSeverity.URGENT, 0),
@@ -187,8 +190,23 @@ def list_alerts(
         history = query.where(Alert.status == AlertStatus.ACKNOWLEDGED).order_by(
             Alert.created_at.desc(), Alert.id.desc()
         )
+        if after is not None:
+            history = history.where(after.older(Alert.created_at, Alert.id))
         found += db.session.scalars(history.limit(limit - len(found))).unique()
     return found
+
+
+def history_page(found: list[Alert], limit: int) -> tuple[list[Alert], str | None]:
+    """A page of `list_alerts(limit=limit + 1)` and the cursor of the next one, which pages
+    the acknowledged history: none when the page ends among open alerts."""
+    shown, next_cursor = split_page(found, limit, cursor_of)
+    if shown and shown[-1].status != AlertStatus.ACKNOWLEDGED:
+        return shown, None
+    return shown, next_cursor
+
+
+def cursor_of(alert: Alert) -> Cursor:
+    return Cursor(alert.created_at, alert.id)
 
 
 def flagged_alerts(

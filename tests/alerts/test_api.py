@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from clinic.alerts.services import raise_alert
+from clinic.alerts.services import acknowledge_alert, raise_alert
 from clinic.extensions import db
 from tests.factories import ApiClient, make_user
 
@@ -60,3 +60,48 @@ def test_acknowledging_with_a_note_then_409(api: ApiClient, alert: Any, clinicia
     assert client.get("/api/v1/alerts?status=nonsense").status_code == 422
     missing = client.post("/api/v1/alerts/99999999999/acknowledge", json={"note": "x"})
     assert missing.status_code == 404
+
+
+def _acknowledged(count: int, actor_id: int) -> list[int]:
+    """`count` acknowledged alerts (raised in the same frozen instant), newest first."""
+    raised = [raise_alert("authorization", f"Authorization {n}") for n in range(count)]
+    db.session.flush()
+    for each in raised:
+        acknowledge_alert(each.id, "Called the payer.", actor_id=actor_id)
+    db.session.commit()
+    return sorted((each.id for each in raised), reverse=True)
+
+
+def test_the_acknowledged_history_pages_by_cursor_each_alert_once(
+    api: ApiClient, clinician: Any, frozen: Any
+) -> None:
+    """The list stopped at `limit` (1,000 at most): older acknowledged alerts could not be
+    read at all. Open alerts come whole on the first page; the cursor pages on through
+    the history, each alert once though all share one instant."""
+    history = _acknowledged(7, clinician.id)
+    still_open = raise_alert("authorization", "Authorization still open")
+    db.session.commit()
+    client = api.as_(clinician)
+    first = client.get("/api/v1/alerts?limit=3").get_json()
+    assert [item["id"] for item in first["items"]] == [still_open.id, *history[:2]]
+    seen, cursor = [item["id"] for item in first["items"][1:]], first["next_cursor"]
+    while cursor:
+        page = client.get(f"/api/v1/alerts?limit=3&cursor={cursor}")
+        assert page.status_code == 200, page.get_json()
+        seen += [item["id"] for item in page.get_json()["items"]]
+        cursor = page.get_json()["next_cursor"]
+    assert seen == history
+
+
+@pytest.mark.parametrize(
+    "query", ["status=open&cursor={c}", "flagged=true&cursor={c}", "cursor=garbage"]
+)
+def test_a_cursor_out_of_place_or_forged_is_a_clear_422(
+    api: ApiClient, clinician: Any, frozen: Any, query: str
+) -> None:
+    _acknowledged(3, clinician.id)
+    client = api.as_(clinician)
+    cursor = client.get("/api/v1/alerts?status=acknowledged&limit=1").get_json()["next_cursor"]
+    answer = client.get("/api/v1/alerts?" + query.format(c=cursor))
+    assert answer.status_code == 422
+    assert answer.get_json()["error"]["fields"]["cursor"]

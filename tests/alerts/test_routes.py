@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -99,3 +101,33 @@ def test_the_alerts_page_statement_count_does_not_grow(
     with count_queries() as many:
         assert client.get("/alerts").status_code == 200
     assert many.count == few.count
+
+
+def test_older_acknowledged_alerts_are_a_page_away(
+    client: FlaskClient, clinician: Any, monkeypatch: Any
+) -> None:
+    """The page showed the latest acknowledged alerts and nothing older, whatever a
+    clinician needed to look back on. It pages on by cursor now."""
+    monkeypatch.setattr("clinic.alerts.routes.ACKNOWLEDGED_ALERTS_SHOWN", 2)
+    for n in range(3):
+        raised = raise_alert("authorization", f"Authorization number {n}")
+        db.session.flush()
+        acknowledge_alert(raised.id, "Called the payer.", actor_id=clinician.id)
+    db.session.commit()
+    login(client, clinician)
+    first = client.get("/alerts").get_data(as_text=True)
+    assert "Authorization number 2" in first and "Authorization number 1" in first
+    assert "Authorization number 0" not in first and "Latest acknowledged" not in first
+    older = re.search(r'href="([^"]*cursor=[^"#]*)[^"]*">Older', first)
+    assert older is not None
+    second = client.get(html.unescape(older.group(1))).get_data(as_text=True)
+    assert "Authorization number 0" in second and "Authorization number 1" not in second
+    assert "Acknowledged earlier" in second and "Latest acknowledged" in second
+    assert ">Older<" not in second
+
+
+def test_a_forged_history_cursor_is_a_clear_error(client: FlaskClient, clinician: Any) -> None:
+    login(client, clinician)
+    page = client.get("/alerts?cursor=garbage")
+    assert page.status_code == 422
+    assert "That page cursor is not one this list gave." in page.get_data(as_text=True)
