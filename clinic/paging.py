@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -63,13 +63,15 @@ class Cursor(NamedTuple):
         return tuple_(at, row_id) < tuple_(literal(self.at, at.type), literal(self.id, row_id.type))
 
 
-def split_page(
-    found: Sequence[Row], limit: int, key: Callable[[Row], Cursor]
-) -> tuple[list[Row], str | None]:
+def split_page(found: Sequence[Row], limit: int, instant: Any) -> tuple[list[Row], str | None]:
     """A page of `limit` rows out of the `limit + 1` read, and the cursor of the next page
-    (None at the end): the extra row only tells whether there is one."""
+    (None at the end): the extra row only tells whether there is one. `instant` is the
+    column the list is ordered by, newest first, before the id."""
     shown = list(found[:limit])
-    return shown, key(shown[-1]).encode() if len(found) > limit else None
+    if len(found) <= limit:
+        return shown, None
+    last: Any = shown[-1]
+    return shown, Cursor(getattr(last, instant.key), last.id).encode()
 
 
 class CursorField(HiddenField):

@@ -199,14 +199,10 @@ def list_alerts(
 def history_page(found: list[Alert], limit: int) -> tuple[list[Alert], str | None]:
     """A page of `list_alerts(limit=limit + 1)` and the cursor of the next one, which pages
     the acknowledged history: none when the page ends among open alerts."""
-    shown, next_cursor = split_page(found, limit, cursor_of)
+    shown, next_cursor = split_page(found, limit, Alert.created_at)
     if shown and shown[-1].status != AlertStatus.ACKNOWLEDGED:
         return shown, None
     return shown, next_cursor
-
-
-def cursor_of(alert: Alert) -> Cursor:
-    return Cursor(alert.created_at, alert.id)
 
 
 def flagged_alerts(

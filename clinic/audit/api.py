@@ -9,6 +9,7 @@ import marshmallow as ma
 from clinic.api.blueprint import Blueprint
 from clinic.api.schemas import cursor_param, id_filter, limit_param, offset_param, paged_list_schema
 from clinic.audit import services
+from clinic.audit.models import AuditEvent
 from clinic.paging import Cursor, split_page
 from clinic.permissions import Permission, requires
 
@@ -59,5 +60,5 @@ def list_audit(args: dict[str, Any]) -> Any:
             after=Cursor.decode(cursor) if cursor else None,
         )
     )
-    items, next_cursor = split_page(found, limit, services.cursor_of)
+    items, next_cursor = split_page(found, limit, AuditEvent.at)
     return {"items": items, "next_cursor": next_cursor}

@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from clinic import clock
 from clinic.audit import bp, services
 from clinic.audit.forms import KNOWN_ENTITY_TYPES, AuditFilterForm
+from clinic.audit.models import AuditEvent
 from clinic.paging import split_page
 from clinic.permissions import Permission, requires
 
@@ -45,7 +46,7 @@ def index() -> Any:
         )
         events = list(found)
     filters = {key: value for key, value in request.args.items() if key != "cursor"}
-    shown, next_cursor = split_page(events, PAGE_SIZE, services.cursor_of)
+    shown, next_cursor = split_page(events, PAGE_SIZE, AuditEvent.at)
     return render_template(
         "audit/index.html",
         form=form,

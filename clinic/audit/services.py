@@ -88,11 +88,6 @@ def search(
     return db.session.scalars(query.limit(limit).offset(offset)).all()
 
 
-def cursor_of(event: AuditEvent) -> Cursor:
-    """Where a page of the trail that ends at `event` ended."""
-    return Cursor(event.at, event.id)
-
-
 def actor_names() -> list[tuple[int, str]]:
     """(id, name) of every staff member, by name: who the trail can be filtered by.
 

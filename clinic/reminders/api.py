@@ -20,7 +20,7 @@ from clinic.audit.services import record
 from clinic.paging import Cursor, split_page
 from clinic.permissions import Permission, requires
 from clinic.reminders import queries
-from clinic.reminders.models import ReminderStatus
+from clinic.reminders.models import Reminder, ReminderStatus
 from clinic.scheduling import sites
 from clinic.scheduling.api_fields import site_id_field
 
@@ -79,7 +79,7 @@ def list_reminders(args: dict[str, Any]) -> Any:
         limit=limit + 1,
         after=Cursor.decode(cursor) if cursor else None,
     )
-    items, next_cursor = split_page(found, limit, queries.cursor_of)
+    items, next_cursor = split_page(found, limit, Reminder.due_at)
     if args.get("patient_id") is not None:
         record(
             current_user.id,

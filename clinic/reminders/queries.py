@@ -60,11 +60,6 @@ def list_reminders(
     return db.session.scalars(query.limit(limit).offset(offset)).all()
 
 
-def cursor_of(reminder: Reminder) -> Cursor:
-    """Where a page of the outbox that ends at `reminder` ended."""
-    return Cursor(reminder.due_at, reminder.id)
-
-
 def _at_sites(site_ids: set[int]) -> Any:
     """The messages of some sites: about an appointment there; without an appointment,
     to a patient seen there; and the messages to staff, which belong to no site."""

@@ -39,6 +39,7 @@ from clinic.reminders.forms import (
 )
 from clinic.reminders.inbound_sms import handle_inbound_sms
 from clinic.reminders.messages import PLACEHOLDERS
+from clinic.reminders.models import Reminder
 from clinic.reminders.recipients import patient_timezone
 from clinic.reminders.staff_messages import set_daily_schedule
 from clinic.scheduling import sites
@@ -71,7 +72,7 @@ def index() -> Any:
                 after=form.cursor.cursor(),
             )
         )
-    rows, next_cursor = split_page(found, PAGE_LIMIT, queries.cursor_of)
+    rows, next_cursor = split_page(found, PAGE_LIMIT, Reminder.due_at)
     return render_template(
         "reminders/index.html",
         **site,
