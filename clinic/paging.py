@@ -1,4 +1,5 @@
-"""Keyset pages for lists that grow with history (the audit trail, the outbox).
+"""Keyset pages for lists that grow with history (the audit trail, the outbox, the
+acknowledged alerts).
 
 A list ordered newest first by an instant, then by id, pages by remembering where the
 previous page ended: the next page starts strictly after that row. Reading page 10,000
@@ -63,6 +64,11 @@ class Cursor(NamedTuple):
         return tuple_(at, row_id) < tuple_(literal(self.at, at.type), literal(self.id, row_id.type))
 
 
+def page_after(text: str | None) -> Cursor | None:
+    """The page a request asks for: after the cursor it carries, or the first (None)."""
+    return Cursor.decode(text) if text else None
+
+
 def split_page(found: Sequence[Row], limit: int, instant: Any) -> tuple[list[Row], str | None]:
     """A page of `limit` rows out of the `limit + 1` read, and the cursor of the next page
     (None at the end): the extra row only tells whether there is one. `instant` is the
@@ -86,4 +92,4 @@ class CursorField(HiddenField):
 
     def cursor(self) -> Cursor | None:
         """The page asked for, once the form is valid (None: the first page)."""
-        return Cursor.decode(self.data) if self.data else None
+        return page_after(self.data)

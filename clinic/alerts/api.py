@@ -12,7 +12,7 @@ from clinic.alerts.models import AlertKind, AlertStatus, RiskResult
 from clinic.api.blueprint import Blueprint
 from clinic.api.openapi import declares
 from clinic.api.schemas import cursor_param, id_filter, limit_param, paged_list_schema
-from clinic.paging import Cursor
+from clinic.paging import page_after
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("alerts_api", __name__, description="Alerts")
@@ -142,7 +142,7 @@ def list_alerts(args: dict[str, Any]) -> Any:
         **args,
         limit=limit + 1,
         patients=patients,
-        after=Cursor.decode(cursor) if cursor else None,
+        after=page_after(cursor),
     )
     if args["flagged"]:  # few at any time: all of them, up to the limit
         return {"items": found[:limit], "next_cursor": None}

@@ -10,7 +10,7 @@ from clinic.api.blueprint import Blueprint
 from clinic.api.schemas import cursor_param, id_filter, limit_param, offset_param, paged_list_schema
 from clinic.audit import services
 from clinic.audit.models import AuditEvent
-from clinic.paging import Cursor, split_page
+from clinic.paging import page_after, split_page
 from clinic.permissions import Permission, requires
 
 blp = Blueprint("audit_api", __name__, description="Audit trail (admin)")
@@ -57,7 +57,7 @@ def list_audit(args: dict[str, Any]) -> Any:
         services.search(
             **args,
             limit=limit + 1,
-            after=Cursor.decode(cursor) if cursor else None,
+            after=page_after(cursor),
         )
     )
     items, next_cursor = split_page(found, limit, AuditEvent.at)

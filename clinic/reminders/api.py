@@ -17,7 +17,7 @@ from clinic.api.schemas import (
 )
 from clinic.audit.models import AuditAction
 from clinic.audit.services import record
-from clinic.paging import Cursor, split_page
+from clinic.paging import page_after, split_page
 from clinic.permissions import Permission, requires
 from clinic.reminders import queries
 from clinic.reminders.models import Reminder, ReminderStatus
@@ -77,7 +77,7 @@ def list_reminders(args: dict[str, Any]) -> Any:
         **args,
         site_ids=site_ids,
         limit=limit + 1,
-        after=Cursor.decode(cursor) if cursor else None,
+        after=page_after(cursor),
     )
     items, next_cursor = split_page(found, limit, Reminder.due_at)
     if args.get("patient_id") is not None:
